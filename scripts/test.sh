@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Set up (once) and run the whole test suite: lint, import contracts, types, tests.
+# Installs what the tests need if missing (Debian's chromium, redis-server, postgresql, espeak-ng,
+# sox). Tests that need a real component start it themselves. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+ensure_python
+apt_install chromium redis-server postgresql espeak-ng sox iproute2
+# a package install may have started the system's own servers: the suite starts its own.
+(as_root systemctl disable --now redis-server postgresql >/dev/null 2>&1 || true)
+ensure_venv "[test]"
+export PATH="$PWD/.venv/bin:$PATH"
+echo "== ruff"; ruff check src tests bench
+echo "== import contracts"; lint-imports --no-cache
+echo "== mypy"; mypy
+echo "== pytest"
+set +e
+python -m pytest -q -p no:cacheprovider "$@"
+rc=$?
+set -e
+[ $rc -eq 5 ] && { echo "pytest collected no tests"; exit 1; }
+exit $rc

@@ -1,0 +1,65 @@
+"""The `mirp` command: serve, and administer."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mirp.config import Settings
+
+app = typer.Typer(help="MIRP: multilingual interactive remote participation.", no_args_is_help=True)
+admin = typer.Typer(help="Administer accounts.", no_args_is_help=True)
+app.add_typer(admin, name="admin")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [MIRP_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [MIRP_PORT]")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory [MIRP_DATA_DIR]")] = None,
+    database_url: Annotated[str | None, typer.Option(help="[MIRP_DATABASE_URL]")] = None,
+    redis_url: Annotated[str | None, typer.Option(help="[MIRP_REDIS_URL]")] = None,
+) -> None:
+    """Run the server (REST API, signaling, media, browser client)."""
+    import uvicorn
+
+    from mirp.app import create_app
+
+    overrides = {k: v for k, v in {"host": host, "port": port, "data_dir": data_dir,
+                                   "database_url": database_url, "redis_url": redis_url}.items()
+                 if v is not None}
+    settings = Settings(**overrides)
+    typer.echo(f"MIRP: open {settings.resolved_base_url()}/ in a browser")
+    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+                log_level=settings.log_level, ws_max_size=settings.limits.max_message_bytes)
+
+
+@admin.command("create")
+def admin_create(
+    email: Annotated[str, typer.Option(help="The admin's e-mail (login)")],
+    name: Annotated[str, typer.Option(help="Display name")] = "Administrator",
+    password: Annotated[str | None, typer.Option(
+        help="Password (asked for when not given) [MIRP_ADMIN_PASSWORD]",
+        envvar="MIRP_ADMIN_PASSWORD")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Data directory [MIRP_DATA_DIR]")] = None,
+    database_url: Annotated[str | None, typer.Option(help="[MIRP_DATABASE_URL]")] = None,
+) -> None:
+    """Create an administrator account (an organizer who sees every meeting)."""
+    from mirp.store.accounts import create_account_cli
+
+    overrides = {k: v for k, v in {"data_dir": data_dir, "database_url": database_url}.items()
+                 if v is not None}
+    settings = Settings(**overrides)
+    if password is None:
+        password = getpass.getpass("Password: ")
+    asyncio.run(create_account_cli(settings, email=email, name=name, password=password,
+                                   admin=True))
+    typer.echo(f"admin {email} created")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,93 @@
+"""Settings, validated once at start (environment variables prefixed MIRP_, or CLI flags).
+
+The defaults run a whole server on one machine with nothing else installed: SQLite in the data
+directory, no Redis, no STUN/TURN server.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class IceServer(BaseModel):
+    """One STUN or TURN server handed to browsers and to the server's own peer connections."""
+
+    urls: list[str]
+    username: str | None = None
+    credential: str | None = None
+
+
+class Limits(BaseModel):
+    """Caps that keep one bad client from hurting everyone else."""
+
+    max_message_bytes: int = 64 * 1024  # one signaling message
+    outbox_messages: int = 256  # per session: a client this far behind is disconnected
+    room_queue_commands: int = 1024  # per room: commands waiting for the room task
+    max_participants_per_meeting: int = 2000
+    join_batch: int = 100  # peer connections admitted at once (media-facts rule 8)
+    heartbeat_s: float = 10.0
+    peer_timeout_s: float = 8.0  # a peer silent this long is gone
+    reconnect_grace_s: float = 20.0  # the floor survives a reconnect this short
+    handover_timeout_s: float = 15.0
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MIRP_", env_nested_delimiter="__", extra="ignore")
+
+    data_dir: Path = Path("./data")
+    database_url: str | None = None  # default: sqlite+aiosqlite:///<data_dir>/mirp.sqlite3
+    redis_url: str | None = None  # default: everything in-process
+    public_base_url: str | None = None  # default: http://<host>:<port>
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str | None = None  # default: generated once and kept in <data_dir>/secret.key
+    ice_servers: Annotated[list[IceServer], NoDecode] = Field(default_factory=list)
+    # Test runs only: gather and accept only 127.0.0.1 ICE candidates (see docs/testing.md).
+    ice_loopback_only: bool = False
+    token_ttl_hours: float = 24 * 14
+    login_ttl_hours: float = 12
+    limits: Limits = Field(default_factory=Limits)
+    log_level: str = "info"
+
+    @field_validator("ice_servers", mode="before")
+    @classmethod
+    def _parse_ice(cls, value: object) -> object:
+        # MIRP_ICE_SERVERS="stun:a.example:3478,turn:user:pass@b.example:3478"
+        if isinstance(value, str):
+            servers = []
+            for item in filter(None, (v.strip() for v in value.split(","))):
+                scheme, _, rest = item.partition(":")
+                if "@" in rest:
+                    cred, _, host = rest.rpartition("@")
+                    user, _, password = cred.partition(":")
+                    servers.append({"urls": [f"{scheme}:{host}"], "username": user,
+                                    "credential": password})
+                else:
+                    servers.append({"urls": [item]})
+            return servers
+        return value
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'mirp.sqlite3').resolve()}"
+
+    def resolved_base_url(self) -> str:
+        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def resolved_secret_key(self) -> str:
+        """The signing key: given, or generated on first start and kept in the data directory."""
+        if self.secret_key:
+            return self.secret_key
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        self.secret_key = path.read_text().strip()
+        return self.secret_key

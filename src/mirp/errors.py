@@ -1,0 +1,81 @@
+"""Typed errors. Each has a stable code, an HTTP status and a WebSocket close code.
+
+The REST layer renders any MirpError as {"error": {"code", "message", "details"}}; signaling sends it
+as an `error` message (and closes the socket with `ws_close` when the error ends the session).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class MirpError(Exception):
+    code: ClassVar[str] = "internal"
+    http_status: ClassVar[int] = 500
+    ws_close: ClassVar[int] = 1011
+
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+
+class InvalidInput(MirpError):
+    code = "invalid_input"
+    http_status = 422
+    ws_close = 4400
+
+
+class InvalidMessage(InvalidInput):
+    code = "invalid_message"
+
+
+class MessageTooLarge(InvalidInput):
+    code = "message_too_large"
+    http_status = 413
+    ws_close = 1009
+
+
+class InvalidSdp(InvalidInput):
+    code = "invalid_sdp"
+
+
+class Unauthorized(MirpError):
+    code = "unauthorized"
+    http_status = 401
+    ws_close = 4401
+
+
+class Forbidden(MirpError):
+    code = "forbidden"
+    http_status = 403
+    ws_close = 4403
+
+
+class NotFound(MirpError):
+    code = "not_found"
+    http_status = 404
+    ws_close = 4404
+
+
+class Conflict(MirpError):
+    code = "conflict"
+    http_status = 409
+    ws_close = 4409
+
+
+class Unavailable(MirpError):
+    code = "unavailable"
+    http_status = 503
+    ws_close = 1013
+
+
+class TooSlow(MirpError):
+    """A client that does not read its messages fast enough is disconnected, not buffered."""
+
+    code = "too_slow"
+    http_status = 503
+    ws_close = 4408

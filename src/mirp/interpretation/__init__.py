@@ -1,0 +1,1 @@
+"""Interpretation domain, pure: booths, consoles, routing. No asyncio, no aiortc, no I/O."""

@@ -1,0 +1,54 @@
+"""What to mix: immutable, handed to the engine whole and swapped in at a tick boundary."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class FeedKey:
+    """One distinct audible product, mixed and encoded once per tick whatever its listener count.
+
+    channel: `floor` or a language code. under_level_db: 0 for none, else the (quantized) level of
+    the floor under an interpretation. minus: the source left out of this product (a floor holder
+    who would otherwise hear themselves), else None.
+    """
+
+    channel: str
+    under_level_db: int = 0
+    minus: str | None = None
+
+    def __str__(self) -> str:
+        s = self.channel
+        if self.under_level_db:
+            s += f"~{self.under_level_db}dB"
+        if self.minus:
+            s += f"-{self.minus}"
+        return s
+
+
+Ingredient = tuple[str, float]  # (source id, linear gain)
+
+
+@dataclass(frozen=True, slots=True)
+class MixPlan:
+    """FeedKey -> the sources in it with their gains. A key absent from the plan is silence."""
+
+    feeds: Mapping[FeedKey, tuple[Ingredient, ...]]
+
+    @staticmethod
+    def of(feeds: Mapping[FeedKey, tuple[Ingredient, ...]] | None = None) -> MixPlan:
+        return MixPlan(MappingProxyType(dict(feeds or {})))
+
+    def recipe(self, key: FeedKey) -> tuple[Ingredient, ...]:
+        return self.feeds.get(key, ())
+
+    def sources(self) -> frozenset[str]:
+        """Every source some feed needs: the engine decodes these and parks the rest."""
+        return frozenset(sid for recipe in self.feeds.values() for sid, _ in recipe)
+
+
+def db_to_gain(db: float) -> float:
+    return float(10.0 ** (db / 20.0))

@@ -1,0 +1,1 @@
+"""Live meeting state: one Room (an actor task) per open Meeting."""

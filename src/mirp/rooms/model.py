@@ -1,0 +1,145 @@
+"""Value types shared by the store (which builds them) and the rooms (which run them).
+
+Nothing here does I/O. The store turns database rows into a MeetingSpec; signaling turns a verified
+join token into a JoinGrant; the Room runs from both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+FLOOR = "floor"  # the channel that carries the original audio
+
+
+class Role(StrEnum):
+    ORGANIZER = "organizer"
+    CHAIR = "chair"
+    DELEGATE = "delegate"
+    INTERPRETER = "interpreter"
+    OBSERVER = "observer"
+
+
+STAFF_ROLES = frozenset({Role.ORGANIZER, Role.CHAIR, Role.INTERPRETER})
+
+
+class MeetingStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class BoothSpec:
+    """The interpreters of one language. `retour`: the second language it can work into.
+    `understands`: the languages its interpreters can take from the floor directly (relay otherwise).
+    """
+
+    language: str
+    retour: str | None = None
+    understands: frozenset[str] = frozenset()
+    auto_floor: bool = True  # its channel carries the floor while nobody in it is on air
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingSpec:
+    id: str
+    title: str
+    languages: tuple[str, ...]  # ISO 639-1 codes, in display order
+    booths: tuple[BoothSpec, ...]
+    status: MeetingStatus = MeetingStatus.SCHEDULED
+    under_levels_db: tuple[int, ...] = (-12, -18, -24)  # floor-under levels offered to listeners
+    capacity: int = 500
+    removed_participants: frozenset[str] = frozenset()  # removed by a chair: may not rejoin
+
+    def booth(self, language: str) -> BoothSpec | None:
+        return next((b for b in self.booths if b.language == language), None)
+
+
+@dataclass(frozen=True, slots=True)
+class JoinGrant:
+    """Who a verified join token says a person is, in one meeting."""
+
+    meeting_id: str
+    participant_id: str
+    name: str
+    role: Role
+    delegation: str | None = None
+    booth: str | None = None  # interpreters: the booth's language
+    invitation_id: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+# --- Records: append-only facts for statistics, written by the store's recorder -------------------
+# The Room emits them; the store keeps them. Times are timezone-aware UTC datetimes.
+
+
+@dataclass(frozen=True, slots=True)
+class AttendanceRecord:
+    meeting_id: str
+    participant_id: str
+    name: str
+    role: Role
+    kind: str  # "join" | "leave"
+    at: datetime
+    delegation: str | None = None
+    booth: str | None = None
+    channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SpeakingTurnRecord:
+    meeting_id: str
+    participant_id: str
+    started_at: datetime
+    ended_at: datetime
+    floor_language: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OnAirTurnRecord:
+    meeting_id: str
+    participant_id: str
+    booth: str
+    channel: str  # the language spoken into (the booth's, or its retour)
+    started_at: datetime
+    ended_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ListeningRecord:
+    meeting_id: str
+    participant_id: str
+    channel: str
+    under_level_db: int
+    started_at: datetime
+    ended_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleRecord:
+    meeting_id: str
+    kind: str  # "opened" | "closed"
+    at: datetime
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemovalRecord:
+    """A chair removed a participant: their token stops working for this meeting."""
+
+    meeting_id: str
+    participant_id: str
+    by: str
+    at: datetime
+
+
+Record = (
+    AttendanceRecord
+    | SpeakingTurnRecord
+    | OnAirTurnRecord
+    | ListeningRecord
+    | LifecycleRecord
+    | RemovalRecord
+)
