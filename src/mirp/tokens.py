@@ -1,0 +1,1 @@
+"""Signed join tokens (filled in by the store/API work)."""

@@ -1,0 +1,1 @@
+"""Suite-wide fixtures. Each area keeps its own fixtures in tests/<area>/conftest.py."""
