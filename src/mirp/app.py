@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -24,8 +23,6 @@ from mirp.store.admission import Admission
 from mirp.store.db import Database
 
 log = logging.getLogger("mirp")
-
-WEB_DIR = Path(__file__).resolve().parents[2] / "web"
 
 
 def _error(status: int, code: str, message: str, details: object = None) -> JSONResponse:
@@ -91,6 +88,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.include_router(build_api_router())
     app.include_router(build_signaling_router())
-    if WEB_DIR.is_dir():
-        app.mount("/", StaticFiles(directory=WEB_DIR, html=True), name="web")
+    if settings.web_dir.is_dir():
+        app.mount("/", StaticFiles(directory=settings.web_dir, html=True), name="web")
+    else:
+        log.warning("no browser client at %s (set MIRP_WEB_DIR)", settings.web_dir)
     return app

@@ -53,6 +53,8 @@ class Settings(BaseSettings):
     login_ttl_hours: float = 12
     limits: Limits = Field(default_factory=Limits)
     log_level: str = "info"
+    # The browser client; default: web/ beside src/ in a checkout (the Dockerfile sets it).
+    web_dir: Path = Path(__file__).resolve().parents[2] / "web"
 
     @field_validator("ice_servers", mode="before")
     @classmethod
