@@ -1,0 +1,84 @@
+// REST client for the MIRP server (docs/api.md). Every error comes back as
+// {"error": {"code", "message", "details"}}; we throw it as an ApiError.
+
+const ORGANIZER_KEY = "mirp.organizer";
+
+export class ApiError extends Error {
+  constructor(status, code, message, details) {
+    super(message || code || `HTTP ${status}`);
+    this.status = status;
+    this.code = code || "http_error";
+    this.details = details || {};
+  }
+}
+
+export function organizerSession() {
+  try { return JSON.parse(localStorage.getItem(ORGANIZER_KEY) || "null"); } catch { return null; }
+}
+export function setOrganizerSession(value) {
+  if (value) localStorage.setItem(ORGANIZER_KEY, JSON.stringify(value));
+  else localStorage.removeItem(ORGANIZER_KEY);
+}
+
+async function request(method, path, { body, token, query } = {}) {
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const bearer = token === undefined ? organizerSession()?.token : token;
+  if (bearer) headers.Authorization = `Bearer ${bearer}`;
+  let url = path;
+  if (query) {
+    const q = new URLSearchParams(Object.entries(query).filter(([, v]) => v !== undefined && v !== null));
+    url += `?${q}`;
+  }
+  let res;
+  try {
+    res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (e) {
+    throw new ApiError(0, "network", "The server cannot be reached. Check your connection.");
+  }
+  if (res.status === 204) return null;
+  let data = null;
+  const text = await res.text();
+  if (text) { try { data = JSON.parse(text); } catch { data = { raw: text }; } }
+  if (!res.ok) {
+    const err = data?.error || {};
+    if (res.status === 401 && bearer && bearer === organizerSession()?.token) setOrganizerSession(null);
+    throw new ApiError(res.status, err.code, err.message || data?.detail || res.statusText, err.details);
+  }
+  return data;
+}
+
+// the list endpoints may answer a bare array or {items: [...]}: accept both
+const items = (data, key) => (Array.isArray(data) ? data : data?.[key] || data?.items || []);
+
+export const api = {
+  // --- organizer accounts
+  signup: (email, name, password) => request("POST", "/api/auth/signup", { body: { email, name, password }, token: null }),
+  login: (email, password) => request("POST", "/api/auth/login", { body: { email, password }, token: null }),
+  me: () => request("GET", "/api/auth/me"),
+
+  // --- meetings
+  listMeetings: async () => items(await request("GET", "/api/meetings"), "meetings"),
+  createMeeting: (m) => request("POST", "/api/meetings", { body: m }),
+  getMeeting: (id) => request("GET", `/api/meetings/${encodeURIComponent(id)}`),
+  updateMeeting: (id, patch) => request("PATCH", `/api/meetings/${encodeURIComponent(id)}`, { body: patch }),
+  deleteMeeting: (id) => request("DELETE", `/api/meetings/${encodeURIComponent(id)}`),
+  live: (id) => request("GET", `/api/meetings/${encodeURIComponent(id)}/live`),
+
+  // --- invitations
+  listInvitations: async (id) => items(await request("GET", `/api/meetings/${encodeURIComponent(id)}/invitations`), "invitations"),
+  createInvitation: (id, inv) => request("POST", `/api/meetings/${encodeURIComponent(id)}/invitations`, { body: inv }),
+  revokeInvitation: (id, invId) => request("DELETE", `/api/meetings/${encodeURIComponent(id)}/invitations/${encodeURIComponent(invId)}`),
+  bulkInvitations: (id, csv, role = "delegate") => request("POST", `/api/meetings/${encodeURIComponent(id)}/invitations/bulk`, { body: { csv, role } }),
+
+  // --- registrations
+  registrationInfo: (id) => request("GET", `/api/meetings/${encodeURIComponent(id)}/registration`, { token: null }),
+  register: (id, reg) => request("POST", `/api/meetings/${encodeURIComponent(id)}/registrations`, { body: reg, token: null }),
+  listRegistrations: async (id) => items(await request("GET", `/api/meetings/${encodeURIComponent(id)}/registrations`), "registrations"),
+  approveRegistration: (id, rid) => request("POST", `/api/meetings/${encodeURIComponent(id)}/registrations/${encodeURIComponent(rid)}/approve`, { body: {} }),
+  rejectRegistration: (id, rid) => request("POST", `/api/meetings/${encodeURIComponent(id)}/registrations/${encodeURIComponent(rid)}/reject`, { body: {} }),
+
+  // --- joining (the invitation token is the credential)
+  peekJoin: (token) => request("GET", "/api/join", { query: { token }, token: null }),
+  join: (token, fields = {}) => request("POST", "/api/join", { body: { token, ...fields }, token: null }),
+};

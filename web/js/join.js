@@ -1,0 +1,84 @@
+// Pre-join: check the invitation, ask a name when it is an open one, test the microphone, join.
+import { api } from "./api.js";
+import { el, $, showError, setBusy, hashParams, fmtRange, langName, roleBadge } from "./ui.js";
+import { levelMeter } from "./meter.js";
+import { saveParticipant, pageForRole, SENDING_ROLES } from "./session.js";
+
+const token = hashParams().get("t") || new URLSearchParams(location.search).get("t");
+let micStream = null, stopMeter = null, info = null;
+
+function bad(title, text) {
+  $("#loading").hidden = true;
+  $("#join-form").hidden = true;
+  $("#bad").hidden = false;
+  $("#bad").replaceChildren(el("div", { class: "empty" }, el("div", { class: "big", "aria-hidden": "true" }, "🔒"), el("h1", {}, title), el("p", {}, text)));
+}
+
+async function openMic(deviceId) {
+  stopMeter?.(); micStream?.getTracks().forEach((t) => t.stop());
+  $("#mic-error").hidden = true;
+  try {
+    micStream = await navigator.mediaDevices.getUserMedia({ audio: {
+      deviceId: deviceId ? { exact: deviceId } : undefined, echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
+  } catch (e) {
+    const msg = e.name === "NotAllowedError" ? "Your browser blocked the microphone. Allow it in the address bar, then reload."
+      : e.name === "NotFoundError" ? "No microphone was found. Plug in a headset and reload." : `The microphone cannot be opened (${e.name}).`;
+    showError($("#mic-error"), new Error(msg));
+    return;
+  }
+  stopMeter = levelMeter(micStream, $("#mic-fill"));
+  const devices = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "audioinput");
+  const current = micStream.getAudioTracks()[0]?.getSettings().deviceId;
+  $("#mic-select").replaceChildren(...devices.map((d, i) => el("option", { value: d.deviceId, selected: d.deviceId === current }, d.label || `Microphone ${i + 1}`)));
+}
+
+async function start() {
+  if (!token) { bad("No invitation", "Open the link from your invitation e-mail. It ends with #t=…"); return; }
+  try { info = await api.peekJoin(token); }
+  catch (e) {
+    const why = { unauthorized: "This invitation link is not valid or has expired.", forbidden: "This invitation was revoked or used up.", not_found: "This meeting no longer exists." }[e.code];
+    bad("Cannot join", why || e.message);
+    return;
+  }
+  const m = info.meeting || {};
+  document.title = `Join ${m.title || "meeting"} — MIRP`;
+  $("#meeting-title").textContent = m.title || "Meeting";
+  $("#meeting-when").textContent = m.starts_at ? fmtRange(m.starts_at, m.ends_at) : "";
+  $("#role-line").replaceChildren(el("span", { class: "muted" }, "as"), roleBadge(info.role),
+    info.booth ? el("span", { class: "badge green" }, `Booth ${langName(info.booth)}`) : null,
+    info.named && info.name ? el("strong", {}, info.name) : null,
+    info.delegation ? el("span", { class: "muted" }, `· ${info.delegation}`) : null);
+  $("#name-fields").hidden = !!info.named;
+  $("#loading").hidden = true;
+  $("#join-form").hidden = false;
+  if (SENDING_ROLES.has(info.role)) {
+    $("#mic-fields").hidden = false;
+    await openMic();
+    $("#mic-select").addEventListener("change", (e) => openMic(e.target.value));
+  } else {
+    $("#join-btn").textContent = "Join and listen";
+  }
+  (info.named ? $("#join-btn") : $("#join-name")).focus();
+}
+
+$("#join-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const fields = {};
+  if (!info.named) {
+    const name = $("#join-name").value.trim();
+    if (!name) { $("#join-name").setAttribute("aria-invalid", "true"); showError($("#join-error"), new Error("Please give your name.")); $("#join-name").focus(); return; }
+    fields.name = name;
+    if ($("#join-delegation").value.trim()) fields.delegation = $("#join-delegation").value.trim();
+  }
+  const btn = $("#join-btn");
+  setBusy(btn, true, "Joining…");
+  try {
+    const res = await api.join(token, fields);
+    const micId = micStream?.getAudioTracks()[0]?.getSettings().deviceId || null;
+    stopMeter?.(); micStream?.getTracks().forEach((t) => t.stop());
+    saveParticipant({ ...res, invitation_token: token, mic_device_id: micId, meeting: res.meeting || info.meeting });
+    location.assign(pageForRole(res.role));
+  } catch (err) { setBusy(btn, false); showError($("#join-error"), err); }
+});
+
+start();

@@ -1,0 +1,347 @@
+// Organizer: create/edit one meeting, its invitations, registrations, and its live overview.
+import { api } from "./api.js";
+import { requireOrganizer, renderAppbar } from "./org.js";
+import {
+  el, $, $$, toast, showError, setBusy, copyText, hashParams, langName, langNameEn, COMMON_LANGS,
+  roleBadge, statusBadge, fmtRange, fmtDate, toLocalInput, fromLocalInput,
+} from "./ui.js";
+
+requireOrganizer();
+renderAppbar("meetings");
+
+let meeting = null;
+let languages = [];
+let booths = [];
+let liveTimer = null;
+const meetingId = () => meeting?.id;
+
+// ---------------------------------------------------------------- tabs
+const TABS = ["details", "invitations", "registrations", "live"];
+function selectTab(name, focus = false) {
+  for (const t of TABS) {
+    const on = t === name;
+    const tab = $(`#tab-${t}`);
+    tab.setAttribute("aria-selected", String(on));
+    tab.tabIndex = on ? 0 : -1;
+    $(`#panel-${t}`).hidden = !on;
+    if (on && focus) tab.focus();
+  }
+  clearInterval(liveTimer);
+  if (name === "invitations") loadInvitations();
+  if (name === "registrations") loadRegistrations();
+  if (name === "live") { loadLive(); liveTimer = setInterval(loadLive, 3000); }
+  if (meeting) history.replaceState(null, "", `#id=${encodeURIComponent(meeting.id)}${name === "details" ? "" : `&tab=${name}`}`);
+}
+for (const t of TABS) $(`#tab-${t}`).addEventListener("click", () => selectTab(t));
+$("#tabs").addEventListener("keydown", (e) => {
+  const cur = TABS.findIndex((t) => $(`#tab-${t}`).getAttribute("aria-selected") === "true");
+  const enabled = TABS.filter((t) => !$(`#tab-${t}`).disabled);
+  const i = enabled.indexOf(TABS[cur]);
+  if (e.key === "ArrowRight") selectTab(enabled[(i + 1) % enabled.length], true);
+  if (e.key === "ArrowLeft") selectTab(enabled[(i - 1 + enabled.length) % enabled.length], true);
+});
+
+// ---------------------------------------------------------------- languages & booths
+function fillLangSelect() {
+  const sel = $("#lang-add");
+  const opts = COMMON_LANGS.filter((c) => !languages.includes(c));
+  sel.replaceChildren(...opts.map((c) => el("option", { value: c }, `${langName(c)} — ${langNameEn(c)} (${c})`)), el("option", { value: "__other" }, "Other code…"));
+}
+function renderLangs() {
+  $("#lang-chips").replaceChildren(...(languages.length ? languages.map((c) => el("span", { class: "chip", lang: c },
+    langName(c), el("span", { class: "muted small" }, c),
+    el("button", { type: "button", "aria-label": `Remove ${langNameEn(c)}`, onclick: () => removeLang(c) }, "×"))) :
+    [el("span", { class: "muted" }, "No language yet.")]));
+  fillLangSelect();
+  renderBooths();
+}
+function addLang(code) {
+  code = (code || "").trim().toLowerCase();
+  if (!/^[a-z]{2}$/.test(code)) { toast("A language is a two-letter ISO 639-1 code, e.g. “sw”.", "error"); return; }
+  if (languages.includes(code)) return;
+  languages.push(code);
+  // a booth into the new language by default, understanding every other language
+  if (languages.length > 1 && !booths.some((b) => b.language === code)) {
+    booths.push({ language: code, retour: null, understands: languages.filter((l) => l !== code), auto_floor: true });
+  }
+  if (languages.length === 2 && !booths.some((b) => b.language === languages[0])) {
+    booths.unshift({ language: languages[0], retour: null, understands: [languages[1]], auto_floor: true });
+  }
+  renderLangs();
+}
+function removeLang(code) {
+  languages = languages.filter((l) => l !== code);
+  booths = booths.filter((b) => b.language !== code).map((b) => ({
+    ...b, retour: b.retour === code ? null : b.retour, understands: b.understands.filter((u) => u !== code),
+  }));
+  renderLangs();
+}
+$("#lang-add-btn").addEventListener("click", () => {
+  let v = $("#lang-add").value;
+  if (v === "__other") v = prompt("ISO 639-1 code (two letters):") || "";
+  addLang(v);
+});
+
+function renderBooths() {
+  const box = $("#booths");
+  if (!booths.length) {
+    box.replaceChildren(el("p", { class: "muted" }, languages.length < 2 ? "Add at least two languages to add booths." : "No booth: the meeting runs on the floor only."));
+    return;
+  }
+  box.replaceChildren(...booths.map((b, i) => {
+    const id = (s) => `booth-${i}-${s}`;
+    const langSel = el("select", { id: id("lang"), onchange: (e) => { b.language = e.target.value; renderBooths(); } },
+      ...languages.map((l) => el("option", { value: l, selected: l === b.language }, langName(l))));
+    const retourSel = el("select", { id: id("retour"), onchange: (e) => { b.retour = e.target.value || null; } },
+      el("option", { value: "" }, "None"),
+      ...languages.filter((l) => l !== b.language).map((l) => el("option", { value: l, selected: l === b.retour }, langName(l))));
+    return el("div", { class: "booth-row", role: "group", "aria-label": `Booth ${langNameEn(b.language)}` },
+      el("div", { class: "field" }, el("label", { for: id("lang") }, "Booth"), langSel),
+      el("div", { class: "field" }, el("label", { for: id("retour") }, "Retour"), retourSel),
+      el("div", { class: "field understands" }, el("span", { class: "label", id: id("u") }, "Understands"),
+        el("div", { class: "chips", role: "group", "aria-labelledby": id("u") }, ...languages.filter((l) => l !== b.language).map((l) =>
+          el("label", { class: "check" }, el("input", { type: "checkbox", checked: b.understands.includes(l), onchange: (e) => {
+            b.understands = e.target.checked ? [...new Set([...b.understands, l])] : b.understands.filter((u) => u !== l);
+          } }), langName(l))))),
+      el("label", { class: "check" }, el("input", { type: "checkbox", checked: b.auto_floor, onchange: (e) => { b.auto_floor = e.target.checked; } }), "Floor when idle"),
+      el("button", { class: "btn ghost small", type: "button", "aria-label": `Remove booth ${langNameEn(b.language)}`, onclick: () => { booths.splice(i, 1); renderBooths(); } }, "Remove"));
+  }));
+}
+$("#booth-add").addEventListener("click", () => {
+  const free = languages.find((l) => !booths.some((b) => b.language === l));
+  if (!free) { toast("Every language has a booth. Add a language first.", "error"); return; }
+  booths.push({ language: free, retour: null, understands: languages.filter((l) => l !== free), auto_floor: true });
+  renderBooths();
+});
+
+// ---------------------------------------------------------------- details form
+function formToMeeting() {
+  const f = $("#meeting-form");
+  const under = f.under_levels_db.value.split(/[,\s]+/).filter(Boolean).map(Number).filter((n) => Number.isFinite(n)).map((n) => -Math.abs(Math.round(n)));
+  return {
+    title: f.title.value.trim(),
+    starts_at: fromLocalInput(f.starts_at.value),
+    ends_at: fromLocalInput(f.ends_at.value),
+    languages: [...languages],
+    booths: booths.map((b) => ({ language: b.language, retour: b.retour || null, understands: [...b.understands], auto_floor: !!b.auto_floor })),
+    options: { under_levels_db: under.length ? under : [-12, -18, -24], capacity: Number(f.capacity.value) || 500 },
+    registration_open: f.registration_open.checked,
+  };
+}
+function fillForm(m) {
+  const f = $("#meeting-form");
+  f.title.value = m.title || "";
+  f.starts_at.value = toLocalInput(m.starts_at);
+  f.ends_at.value = toLocalInput(m.ends_at);
+  f.capacity.value = m.options?.capacity ?? 500;
+  f.under_levels_db.value = (m.options?.under_levels_db || [-12, -18, -24]).join(", ");
+  f.registration_open.checked = !!m.registration_open;
+  languages = [...(m.languages || [])];
+  booths = (m.booths || []).map((b) => ({ language: b.language, retour: b.retour || null, understands: [...(b.understands || [])], auto_floor: b.auto_floor !== false }));
+  renderLangs();
+}
+function renderHead() {
+  $("#title").textContent = meeting ? meeting.title : "New meeting";
+  document.title = `${meeting ? meeting.title : "New meeting"} — MIRP`;
+  const sub = $("#sub");
+  sub.replaceChildren();
+  const actions = $("#head-actions");
+  actions.replaceChildren();
+  for (const t of ["invitations", "registrations", "live"]) $(`#tab-${t}`).disabled = !meeting;
+  $("#delete-meeting").hidden = !meeting;
+  $("#save").textContent = meeting ? "Save changes" : "Create meeting";
+  if (!meeting) return;
+  sub.append(statusBadge(meeting.status), el("span", {}, fmtRange(meeting.starts_at, meeting.ends_at)));
+  if (meeting.status === "open") actions.append(el("button", { class: "btn", type: "button", onclick: () => setStatus("closed") }, "Close meeting"));
+  else actions.append(el("button", { class: "btn success", type: "button", onclick: () => setStatus("open") }, meeting.status === "closed" ? "Reopen meeting" : "Open meeting"));
+}
+async function setStatus(status) {
+  try { meeting = await api.updateMeeting(meeting.id, { status }); renderHead(); toast(status === "open" ? "Meeting open: participants can join." : "Meeting closed.", "ok"); }
+  catch (e) { showError(null, e); }
+}
+
+$("#meeting-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const body = formToMeeting();
+  $("#error").hidden = true;
+  if (!body.title) { $("#m-title").setAttribute("aria-invalid", "true"); showError($("#error"), new Error("Give the meeting a title.")); $("#m-title").focus(); return; }
+  $("#m-title").removeAttribute("aria-invalid");
+  if (!body.languages.length) { showError($("#error"), new Error("Add at least one language.")); return; }
+  const btn = $("#save");
+  setBusy(btn, true, "Saving…");
+  try {
+    const created = !meeting;
+    meeting = created ? await api.createMeeting(body) : await api.updateMeeting(meeting.id, body);
+    fillForm(meeting);
+    setBusy(btn, false);
+    renderHead();
+    toast(created ? "Meeting created. Now invite its participants." : "Changes saved.", "ok");
+    if (created) selectTab("invitations");
+  } catch (err) { setBusy(btn, false); showError($("#error"), err); }
+});
+$("#delete-meeting").addEventListener("click", async () => {
+  if (!confirm(`Delete “${meeting.title}” with its invitations? This cannot be undone.`)) return;
+  try { await api.deleteMeeting(meeting.id); location.assign("/meetings.html"); } catch (e) { showError($("#error"), e); }
+});
+
+// ---------------------------------------------------------------- invitations
+function joinUrl(inv) {
+  return inv.join_url || (inv.token ? `${location.origin}/join.html#t=${encodeURIComponent(inv.token)}` : "");
+}
+function fillBoothSelect() {
+  $("#inv-booth").replaceChildren(...(meeting?.booths || []).map((b) => el("option", { value: b.language }, `${langName(b.language)} (${b.language})`)));
+}
+$("#inv-role").addEventListener("change", (e) => { $("#inv-booth-field").hidden = e.target.value !== "interpreter"; fillBoothSelect(); });
+
+async function loadInvitations() {
+  if (!meeting) return;
+  const box = $("#inv-list");
+  try {
+    const invs = await api.listInvitations(meeting.id);
+    if (!invs.length) { box.replaceChildren(el("div", { class: "empty" }, el("p", {}, "No invitations yet."), el("p", { class: "small" }, "Create one on the right, or import a CSV list."))); return; }
+    box.replaceChildren(el("div", { class: "table-wrap" }, el("table", {},
+      el("thead", {}, el("tr", {}, el("th", {}, "Who"), el("th", {}, "Role"), el("th", { class: "hide-s" }, "Uses"), el("th", {}, el("span", { class: "visually-hidden" }, "Actions")))),
+      el("tbody", {}, ...invs.map((inv) => {
+        const revoked = inv.revoked || inv.revoked_at || inv.status === "revoked";
+        const who = inv.name || "Open link";
+        return el("tr", { "data-invitation": inv.id },
+          el("td", {}, el("div", { style: "font-weight:600" }, who), el("div", { class: "small muted" }, [inv.delegation, inv.email].filter(Boolean).join(" · ") || (inv.name ? "" : "Asks for a name"))),
+          el("td", {}, roleBadge(inv.role), inv.booth ? el("span", { class: "small muted" }, ` ${langName(inv.booth)}`) : null),
+          el("td", { class: "hide-s" }, `${inv.uses ?? inv.use_count ?? 0} / ${inv.max_uses ?? "∞"}`),
+          el("td", { class: "actions" }, revoked ? el("span", { class: "badge red" }, "Revoked") : [
+            joinUrl(inv) ? el("button", { class: "btn small", type: "button", "data-copy": joinUrl(inv), "aria-label": `Copy link for ${who}`, onclick: () => copyText(joinUrl(inv)) }, "Copy link") : null,
+            " ",
+            el("button", { class: "btn small ghost", type: "button", "aria-label": `Revoke invitation for ${who}`, onclick: async () => {
+              if (!confirm(`Revoke the invitation for ${who}? The link stops working.`)) return;
+              try { await api.revokeInvitation(meeting.id, inv.id); toast("Invitation revoked.", "ok"); loadInvitations(); } catch (e) { showError(null, e); }
+            } }, "Revoke")]));
+      })))));
+  } catch (e) { box.replaceChildren(); showError(box, e); }
+}
+
+$("#inv-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const f = e.target;
+  const body = { role: f.role.value, name: f.name.value.trim() || null, delegation: f.delegation.value.trim() || null,
+    email: f.email.value.trim() || null, max_uses: Number(f.max_uses.value) || 1, expires_at: fromLocalInput(f.expires_at.value) };
+  if (body.role === "interpreter") body.booth = f.booth.value || null;
+  $("#inv-error").hidden = true;
+  const btn = f.querySelector("button[type=submit]");
+  setBusy(btn, true, "Creating…");
+  try {
+    const inv = await api.createInvitation(meeting.id, body);
+    const url = joinUrl(inv);
+    $("#inv-created").hidden = false;
+    $("#inv-created").replaceChildren(el("div", { class: "alert ok", role: "status" },
+      el("div", { style: "font-weight:600;margin-bottom:6px" }, `Invitation for ${inv.name || "an open link"} created`),
+      el("div", { class: "row" }, el("input", { type: "text", readonly: true, value: url, class: "grow mono", "aria-label": "Join link", id: "inv-created-link" }),
+        el("button", { class: "btn small", type: "button", onclick: () => copyText(url) }, "Copy"))));
+    f.name.value = ""; f.email.value = ""; f.delegation.value = "";
+    loadInvitations();
+  } catch (err) { showError($("#inv-error"), err); }
+  setBusy(btn, false);
+});
+
+// bulk CSV
+$("#bulk-open").addEventListener("click", () => { $("#bulk-error").hidden = true; $("#bulk-dialog").showModal(); });
+$("#bulk-file").addEventListener("change", async (e) => { const file = e.target.files[0]; if (file) $("#bulk-csv").value = await file.text(); });
+$("#bulk-form").addEventListener("submit", async (e) => {
+  if (e.submitter?.value !== "default") return;
+  e.preventDefault();
+  const csv = $("#bulk-csv").value.trim();
+  if (!csv) { showError($("#bulk-error"), new Error("Paste at least one line.")); return; }
+  try {
+    const res = await api.bulkInvitations(meeting.id, csv, $("#bulk-role").value);
+    const n = Array.isArray(res) ? res.length : (res?.created?.length ?? res?.invitations?.length ?? res?.count ?? "");
+    $("#bulk-dialog").close();
+    $("#bulk-csv").value = "";
+    toast(`${n} invitation${n === 1 ? "" : "s"} created.`, "ok");
+    loadInvitations();
+  } catch (err) { showError($("#bulk-error"), err); }
+});
+
+// ---------------------------------------------------------------- registrations
+async function loadRegistrations() {
+  if (!meeting) return;
+  $("#reg-link").value = `${location.origin}/register.html#m=${encodeURIComponent(meeting.id)}`;
+  $("#reg-state").replaceChildren(meeting.registration_open ? el("span", { class: "badge green" }, "Open") : el("span", { class: "badge" }, "Closed"));
+  const box = $("#reg-list");
+  try {
+    const regs = await api.listRegistrations(meeting.id);
+    if (!regs.length) { box.replaceChildren(el("p", { class: "muted" }, meeting.registration_open ? "No request yet." : "Registration is closed. Open it in Details to accept requests.")); return; }
+    box.replaceChildren(el("div", { class: "table-wrap" }, el("table", {},
+      el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", { class: "hide-s" }, "Delegation"), el("th", {}, "Status"), el("th", {}, el("span", { class: "visually-hidden" }, "Actions")))),
+      el("tbody", {}, ...regs.map((r) => el("tr", {},
+        el("td", {}, el("div", { style: "font-weight:600" }, r.name), el("div", { class: "small muted" }, r.email || "")),
+        el("td", { class: "hide-s" }, r.delegation || "—"),
+        el("td", {}, el("span", { class: `badge ${{ approved: "green", rejected: "red", pending: "amber" }[r.status] || ""}` }, r.status || "pending")),
+        el("td", { class: "actions" }, (r.status || "pending") === "pending" ? [
+          el("button", { class: "btn small success", type: "button", onclick: () => decide(r, "approve") }, "Approve"), " ",
+          el("button", { class: "btn small ghost", type: "button", onclick: () => decide(r, "reject") }, "Reject")] :
+          (r.join_url || r.invitation?.join_url ? el("button", { class: "btn small", type: "button", onclick: () => copyText(r.join_url || r.invitation.join_url) }, "Copy link") : null))))))));
+  } catch (e) { box.replaceChildren(); showError(box, e); }
+}
+async function decide(r, what) {
+  try {
+    if (what === "approve") await api.approveRegistration(meeting.id, r.id);
+    else await api.rejectRegistration(meeting.id, r.id);
+    toast(what === "approve" ? `${r.name} approved: an invitation was created.` : `${r.name} rejected.`, "ok");
+    loadRegistrations();
+  } catch (e) { showError(null, e); }
+}
+$("#reg-copy").addEventListener("click", () => copyText($("#reg-link").value));
+
+// ---------------------------------------------------------------- live overview
+function stat(label, value) { return el("div", { class: "card tight" }, el("div", { class: "small muted" }, label), el("div", { style: "font-size:1.6rem;font-weight:750" }, String(value))); }
+async function loadLive() {
+  if (!meeting) return;
+  const box = $("#live");
+  let data;
+  try { data = await api.live(meeting.id); }
+  catch (e) {
+    if (e.status === 404 || e.code === "not_found") data = null;
+    else { showError(box, e); return; }
+  }
+  if (!data || data.open === false) {
+    box.replaceChildren(el("div", { class: "card empty" }, el("div", { class: "big", "aria-hidden": "true" }, "⏸"), el("h2", {}, "Not live"),
+      el("p", {}, "Nobody is connected. The room opens when the first participant joins.")));
+    return;
+  }
+  const participants = data.participants || [];
+  const channels = data.channels || {};
+  const chanList = Array.isArray(channels) ? channels : Object.entries(channels).map(([channel, v]) => ({ channel, ...(typeof v === "object" ? v : { listeners: v }) }));
+  const onAir = data.booths_on_air || data.on_air || data.booths || [];
+  const floor = data.floor || {};
+  box.replaceChildren(
+    el("div", { class: "grid-3", style: "margin-bottom:16px" },
+      stat("Connected", participants.length),
+      stat("Speaking", floor.holder?.name || floor.holder_name || (Array.isArray(floor.holders) && floor.holders.map((h) => h.name || h).join(", ")) || "—"),
+      stat("Requests waiting", (floor.speakers_list || floor.queue || data.speakers_list || []).length)),
+    el("div", { class: "grid-2" },
+      el("div", { class: "card" }, el("h2", {}, "Participants"),
+        participants.length ? el("ul", { class: "list" }, ...participants.map((p) => el("li", {},
+          el("div", { class: "who" }, el("div", { class: "n" }, p.name || p.participant_id || p.id), el("div", { class: "d" }, [p.delegation, p.booth && langName(p.booth), p.channel && `listening: ${langName(p.channel)}`].filter(Boolean).join(" · "))),
+          roleBadge(p.role)))) : el("p", { class: "muted" }, "Nobody connected.")),
+      el("div", { class: "card" }, el("h2", {}, "Channels"),
+        el("ul", { class: "list" }, ...chanList.map((c) => el("li", {},
+          el("div", { class: "who" }, el("div", { class: "n" }, langName(c.channel)), el("div", { class: "d" }, c.route ? `carries: ${typeof c.route === "string" ? c.route : JSON.stringify(c.route)}` : "")),
+          el("span", { class: "badge" }, `${c.listeners ?? 0} listening`)))),
+        el("h3", { style: "margin-top:16px" }, "Booths on air"),
+        (Array.isArray(onAir) ? onAir : Object.keys(onAir)).length
+          ? el("div", { class: "chips" }, ...(Array.isArray(onAir) ? onAir : Object.entries(onAir).filter(([, v]) => v).map(([k]) => k)).map((b) => el("span", { class: "badge live" }, `ON AIR ${typeof b === "string" ? langName(b) : langName(b.booth || b.language)}`)))
+          : el("p", { class: "muted" }, "No booth on air."))));
+}
+
+// ---------------------------------------------------------------- start
+async function start() {
+  const p = hashParams();
+  const id = p.get("id");
+  if (!id) { fillForm({ languages: [], booths: [] }); renderHead(); $("#m-title").focus(); return; }
+  try {
+    meeting = await api.getMeeting(id);
+    fillForm(meeting);
+    renderHead();
+    selectTab(TABS.includes(p.get("tab")) ? p.get("tab") : "details");
+  } catch (e) { showError($("#error"), e); renderHead(); }
+}
+start();

@@ -1,0 +1,29 @@
+import { api } from "./api.js";
+import { requireOrganizer, renderAppbar } from "./org.js";
+import { el, $, showError, fmtRange, langName, statusBadge } from "./ui.js";
+
+requireOrganizer();
+renderAppbar("meetings");
+
+async function load() {
+  const list = $("#list");
+  try {
+    const meetings = await api.listMeetings();
+    if (!meetings.length) {
+      list.replaceChildren(el("div", { class: "card empty", style: "grid-column:1/-1" },
+        el("div", { class: "big", "aria-hidden": "true" }, "🎙"),
+        el("h2", {}, "No meetings yet"),
+        el("p", {}, "Create your first meeting: choose its languages and booths, then invite delegates and interpreters."),
+        el("a", { class: "btn primary", href: "/meeting.html#new" }, "+ New meeting")));
+      return;
+    }
+    meetings.sort((a, b) => String(a.starts_at || "").localeCompare(String(b.starts_at || "")));
+    list.replaceChildren(...meetings.map((m) => el("a", { class: "card meeting-card", href: `/meeting.html#id=${encodeURIComponent(m.id)}` },
+      el("div", { class: "row between" }, statusBadge(m.status), m.registration_open ? el("span", { class: "badge" }, "Registration open") : null),
+      el("h3", {}, m.title || "Untitled meeting"),
+      el("div", { class: "when" }, fmtRange(m.starts_at, m.ends_at)),
+      el("div", { class: "chips", "aria-label": "Languages" }, ...(m.languages || []).map((l) => el("span", { class: "chip", lang: l }, langName(l)))),
+    )));
+  } catch (e) { list.replaceChildren(); showError($("#error"), e); }
+}
+load();

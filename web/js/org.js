@@ -1,0 +1,31 @@
+// The organizer pages' shell: sign-in guard and the app bar.
+import { api, organizerSession, setOrganizerSession } from "./api.js";
+import { el, $ } from "./ui.js";
+
+export function requireOrganizer() {
+  const s = organizerSession();
+  if (!s?.token) {
+    location.replace(`/index.html?next=${encodeURIComponent(location.pathname + location.search + location.hash)}`);
+    throw new Error("not signed in");
+  }
+  // refresh the name in the background; an expired token sends us back to sign in
+  api.me().then((me) => {
+    const who = me?.organizer || me;
+    if (who?.name) { setOrganizerSession({ ...s, organizer: who }); const w = $(".appbar .who"); if (w) w.textContent = who.name; }
+  }).catch((e) => { if (e.status === 401) requireOrganizer(); });
+  return s;
+}
+
+export function renderAppbar(active) {
+  const s = organizerSession();
+  const bar = $(".appbar");
+  const link = (href, label, key) => el("a", { href, "aria-current": active === key ? "page" : undefined }, label);
+  bar.replaceChildren(
+    el("a", { class: "brand", href: "/meetings.html" }, el("span", { class: "brand-mark", "aria-hidden": "true" }, "M"), "MIRP", el("span", { class: "brand-sub" }, "Organizer")),
+    el("div", { class: "spacer" }),
+    el("nav", { "aria-label": "Main" },
+      link("/meetings.html", "Meetings", "meetings"),
+      el("span", { class: "who" }, s?.organizer?.name || ""),
+      el("button", { class: "linkish", type: "button", onclick: () => { setOrganizerSession(null); location.assign("/index.html"); } }, "Sign out")),
+  );
+}
