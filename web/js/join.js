@@ -1,9 +1,10 @@
 // Pre-join: check the invitation, ask a name when it is an open one, test the microphone, join.
 import { api } from "./api.js";
-import { el, $, showError, setBusy, hashParams, fmtRange, langName, roleBadge } from "./ui.js";
+import { el, $, showError, setBusy, hashParams, fmtRange, langName, roleBadge, emptyState, hydrateIcons } from "./ui.js";
 import { levelMeter } from "./meter.js";
 import { saveParticipant, pageForRole, SENDING_ROLES } from "./session.js";
 
+hydrateIcons();
 const token = hashParams().get("t") || new URLSearchParams(location.search).get("t");
 let micStream = null, stopMeter = null, info = null;
 
@@ -11,7 +12,7 @@ function bad(title, text) {
   $("#loading").hidden = true;
   $("#join-form").hidden = true;
   $("#bad").hidden = false;
-  $("#bad").replaceChildren(el("div", { class: "empty" }, el("div", { class: "big", "aria-hidden": "true" }, "🔒"), el("h1", {}, title), el("p", {}, text)));
+  $("#bad").replaceChildren(emptyState("lock", title, text));
 }
 
 async function openMic(deviceId) {
@@ -44,10 +45,10 @@ async function start() {
   document.title = `Join ${m.title || "meeting"} — MIRP`;
   $("#meeting-title").textContent = m.title || "Meeting";
   $("#meeting-when").textContent = m.starts_at ? fmtRange(m.starts_at, m.ends_at) : "";
-  $("#role-line").replaceChildren(el("span", { class: "muted" }, "as"), roleBadge(info.role),
+  $("#role-line").replaceChildren(...[el("span", { class: "muted" }, "as"), roleBadge(info.role),
     info.booth ? el("span", { class: "badge green" }, `Booth ${langName(info.booth)}`) : null,
     info.named && info.name ? el("strong", {}, info.name) : null,
-    info.delegation ? el("span", { class: "muted" }, `· ${info.delegation}`) : null);
+    info.delegation ? el("span", { class: "muted" }, `· ${info.delegation}`) : null].filter(Boolean));
   $("#name-fields").hidden = !!info.named;
   $("#loading").hidden = true;
   $("#join-form").hidden = false;

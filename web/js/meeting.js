@@ -3,7 +3,7 @@ import { api } from "./api.js";
 import { requireOrganizer, renderAppbar } from "./org.js";
 import {
   el, $, $$, toast, showError, setBusy, copyText, hashParams, langName, langNameEn, COMMON_LANGS,
-  roleBadge, statusBadge, fmtRange, fmtDate, toLocalInput, fromLocalInput,
+  roleBadge, statusBadge, fmtRange, toLocalInput, fromLocalInput, emptyState,
 } from "./ui.js";
 
 requireOrganizer();
@@ -303,8 +303,7 @@ async function loadLive() {
     else { showError(box, e); return; }
   }
   if (!data || data.open === false) {
-    box.replaceChildren(el("div", { class: "card empty" }, el("div", { class: "big", "aria-hidden": "true" }, "⏸"), el("h2", {}, "Not live"),
-      el("p", {}, "Nobody is connected. The room opens when the first participant joins.")));
+    box.replaceChildren(el("div", { class: "card" }, emptyState("pause", "Not live", "Nobody is connected. The room opens when the first participant joins.")));
     return;
   }
   const participants = data.participants || [];
@@ -344,4 +343,5 @@ async function start() {
     selectTab(TABS.includes(p.get("tab")) ? p.get("tab") : "details");
   } catch (e) { showError($("#error"), e); renderHead(); }
 }
+window.addEventListener("hashchange", () => location.reload());
 start();

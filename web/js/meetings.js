@@ -1,6 +1,6 @@
 import { api } from "./api.js";
 import { requireOrganizer, renderAppbar } from "./org.js";
-import { el, $, showError, fmtRange, langName, statusBadge } from "./ui.js";
+import { el, $, showError, fmtRange, langName, statusBadge, icon } from "./ui.js";
 
 requireOrganizer();
 renderAppbar("meetings");
@@ -11,7 +11,7 @@ async function load() {
     const meetings = await api.listMeetings();
     if (!meetings.length) {
       list.replaceChildren(el("div", { class: "card empty", style: "grid-column:1/-1" },
-        el("div", { class: "big", "aria-hidden": "true" }, "🎙"),
+        el("div", { class: "big" }, icon("calendar", 40)),
         el("h2", {}, "No meetings yet"),
         el("p", {}, "Create your first meeting: choose its languages and booths, then invite delegates and interpreters."),
         el("a", { class: "btn primary", href: "/meeting.html#new" }, "+ New meeting")));

@@ -1,13 +1,13 @@
 // Public self-registration for one meeting: register.html#m=<meeting id>.
 import { api } from "./api.js";
-import { el, $, showError, setBusy, hashParams, fmtRange, langName } from "./ui.js";
+import { el, $, showError, setBusy, hashParams, fmtRange, langName, emptyState } from "./ui.js";
 
 const meetingId = hashParams().get("m");
 
 function bad(title, text) {
   $("#loading").hidden = true;
   $("#bad").hidden = false;
-  $("#bad").replaceChildren(el("div", { class: "empty" }, el("div", { class: "big", "aria-hidden": "true" }, "📋"), el("h1", {}, title), el("p", {}, text)));
+  $("#bad").replaceChildren(emptyState("clipboard", title, text));
 }
 
 async function start() {
@@ -37,8 +37,8 @@ $("#reg-form").addEventListener("submit", async (e) => {
     await api.register(meetingId, body);
     f.hidden = true;
     $("#done").hidden = false;
-    $("#done").replaceChildren(el("div", { class: "empty" }, el("div", { class: "big", "aria-hidden": "true" }, "✅"), el("h1", {}, "Request sent"),
-      el("p", {}, `Thank you, ${body.name}. The organizer will review your request; once approved, your personal join link is sent to ${body.email}.`)));
+    $("#done").replaceChildren(emptyState("check", "Request sent",
+      `Thank you, ${body.name}. The organizer will review your request; once approved, your personal join link is sent to ${body.email}.`));
   } catch (err) { setBusy(btn, false); showError($("#reg-error"), err); }
 });
 start();

@@ -1,0 +1,286 @@
+"""Browser tests: a real server process and Debian's headless Chromium as real WebRTC peers.
+
+Each simulated participant runs in its own Chromium, whose fake microphone plays a tone WAV of its
+own frequency; the page reports what it hears through `window.mirpTest` (an FFT in the page).
+See /work/shared/browser-e2e.md (flags, loopback ICE, WAV files).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+import wave
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+
+# Playwright passes its own --disable-features list first and Chromium keeps only the last one:
+# repeat Playwright's list (1.65) here, plus WebRtcHideLocalIpsWithMdns (no .local candidates).
+_DISABLED_FEATURES = ",".join([
+    "AvoidUnnecessaryBeforeUnloadCheckSync", "DestroyProfileOnBrowserClose", "HttpsUpgrades",
+    "HttpsFirstBalancedModeAutoEnable", "LensOverlay", "MediaRouter", "PaintHolding",
+    "ThirdPartyStoragePartitioning", "AvoidCorsURLLoaderRestartOnRedirect",
+    "TcpPortRandomizationWin", "OptimizationHints", "NetworkTimeServiceQuerying", "AimEnabled",
+    "PreconnectToSearch", "WebRtcHideLocalIpsWithMdns",
+])
+
+def chromium_args(wav: Path | None) -> list[str]:
+    args = [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        "--allow-loopback-in-peer-connection",
+        f"--disable-features={_DISABLED_FEATURES}",
+        "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost",
+        "--autoplay-policy=no-user-gesture-required",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-quic",
+        "--no-first-run",
+    ]
+    if wav is not None:
+        args.append(f"--use-file-for-fake-audio-capture={wav}")
+    if os.geteuid() == 0:
+        args.append("--no-sandbox")
+    return args
+
+
+def write_tone(path: Path, freq: float, seconds: float = 4.0, dbfs: float = -12.0) -> Path:
+    """A looped sine at `freq`: 16-bit PCM, 48 kHz, mono (24-bit would play as silence).
+    A whole number of cycles per file keeps the loop seamless."""
+    rate = 48000
+    n = int(rate * seconds)
+    cycles = round(freq * seconds)
+    t = np.arange(n) / rate
+    x = (10 ** (dbfs / 20)) * np.sin(2 * np.pi * (cycles / seconds) * t)
+    pcm = (x * 32767).astype("<i2")
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(pcm.tobytes())
+    return path
+
+
+def write_silence(path: Path, seconds: float = 2.0) -> Path:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(48000)
+        w.writeframes(b"\0\0" * int(48000 * seconds))
+    return path
+
+
+async def until(check: Callable[[], Awaitable[Any]], what: str, deadline_s: float = 20.0,
+                interval: float = 0.25) -> Any:
+    """Poll `check` until it returns a truthy value; fail with the last value seen."""
+    deadline = time.monotonic() + deadline_s
+    last: Any = None
+    while True:
+        try:
+            last = await check()
+            if last:
+                return last
+        except Exception as exc:  # a page in the middle of a navigation, a server warming up
+            last = f"{type(exc).__name__}: {exc}"
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}; last: {last!r}")
+        await asyncio.sleep(interval)
+
+
+# ---------------------------------------------------------------------------- the server
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Server:
+    def __init__(self, base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+        self.base = base
+        self.proc = proc
+        self.log = log
+
+    def tail(self, n: int = 60) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+        except OSError:
+            return ""
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it)")
+    return CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    data = tmp_path_factory.mktemp("mirp-data")
+    port = _free_port()
+    log = data / "server.log"
+    env = {**os.environ, "MIRP_DATA_DIR": str(data), "MIRP_ICE_LOOPBACK_ONLY": "true",
+           "MIRP_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mirp", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    srv = Server(f"http://127.0.0.1:{port}", proc, log)
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"the server exited ({proc.returncode}):\n{srv.tail()}")
+            try:
+                if httpx.get(f"{srv.base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the server never answered /healthz:\n{srv.tail()}")
+            time.sleep(0.2)
+        yield srv
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+# ---------------------------------------------------------------------------- the REST API
+class Api:
+    """The organizer's side of the REST API (docs/api.md), for test setup."""
+
+    def __init__(self, base: str) -> None:
+        self.http = httpx.Client(base_url=base, timeout=10)
+
+    def _ok(self, r: httpx.Response) -> Any:
+        req = r.request
+        assert r.status_code < 400, f"{req.method} {req.url} -> {r.status_code} {r.text}"
+        return r.json() if r.content else None
+
+    def organizer(self, email: str = "org@example.org", password: str = "correct horse 1") -> str:
+        r = self.http.post("/api/auth/signup",
+                           json={"email": email, "name": "Olga Organizer", "password": password})
+        if r.status_code >= 400 and r.status_code != 409:
+            self._ok(r)
+        token = self._ok(self.http.post("/api/auth/login",
+                                         json={"email": email, "password": password}))["token"]
+        self.http.headers["Authorization"] = f"Bearer {token}"
+        return str(token)
+
+    def meeting(self, **fields: Any) -> dict[str, Any]:
+        body = {"title": "Plenary", "languages": ["en", "fr", "es"],
+                "booths": [{"language": "fr", "retour": "en", "understands": ["en", "es"]},
+                           {"language": "es", "understands": ["en", "fr"]}]}
+        body.update(fields)
+        m = self._ok(self.http.post("/api/meetings", json=body))
+        if m.get("status") != "open":
+            opened = self.http.patch(f"/api/meetings/{m['id']}", json={"status": "open"})
+            if opened.status_code < 400:
+                m = opened.json()
+        return dict(m)
+
+    def invite(self, meeting_id: str, role: str, name: str | None = None, **fields: Any) -> str:
+        body = {"role": role, "name": name, **fields}
+        inv = self._ok(self.http.post(f"/api/meetings/{meeting_id}/invitations", json=body))
+        return str(inv["join_url"])
+
+
+@pytest.fixture
+def api(server: Server) -> Iterator[Api]:
+    a = Api(server.base)
+    yield a
+    a.http.close()
+
+
+# ---------------------------------------------------------------------------- browsers
+class Participant:
+    """One person in their own Chromium (own fake microphone)."""
+
+    def __init__(self, browser: Any, page: Any) -> None:
+        self.browser = browser
+        self.page = page
+
+    async def state(self) -> dict[str, Any]:
+        js = "() => window.mirpTest ? window.mirpTest.state() : {}"
+        return dict(await self.page.evaluate(js))
+
+    async def hear(self, ms: int = 1200) -> dict[str, Any]:
+        return dict(await self.page.evaluate("ms => window.mirpTest.hear(ms)", ms))
+
+    async def hears(self, freq: float, *, tol: float = 15.0, min_db: float = -70.0) -> dict | None:
+        h = await self.hear()
+        return h if abs(h["frequency"] - freq) <= tol and h["level_db"] > min_db else None
+
+
+@pytest.fixture
+async def launch(chromium_path: str) -> AsyncIterator[Callable[..., Awaitable[Any]]]:
+    from playwright.async_api import async_playwright
+
+    pw = await async_playwright().start()
+    browsers: list[Any] = []
+
+    async def _launch(wav: Path | None = None, viewport: tuple[int, int] = (1366, 900)) -> Any:
+        browser = await pw.chromium.launch(executable_path=chromium_path, args=chromium_args(wav))
+        browsers.append(browser)
+        ctx = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        page = await ctx.new_page()
+        page.on("pageerror", lambda e: print(f"[pageerror] {e}"))
+        page.on("console",
+                lambda m: m.type in ("error", "warning") and print(f"[console] {m.text}"))
+        return page
+
+    yield _launch
+    for b in browsers:
+        await b.close()
+    await pw.stop()
+
+
+@pytest.fixture
+def tones(tmp_path: Path) -> Callable[[float], Path]:
+    def make(freq: float) -> Path:
+        return write_tone(tmp_path / f"tone-{int(freq)}.wav", freq)
+    return make
+
+
+@pytest.fixture
+def silence(tmp_path: Path) -> Path:
+    return write_silence(tmp_path / "silence.wav")
+
+
+async def join(page: Any, url: str, name: str | None = None) -> Participant:
+    """Open an invitation link, pass the pre-join page, and wait for the live page's audio."""
+    await page.goto(url)
+    await page.wait_for_selector("#join-form:not([hidden])", timeout=15000)
+    if name and await page.is_visible("#join-name"):
+        await page.fill("#join-name", name)
+    await page.click("#join-btn")
+    await page.wait_for_function("() => !!window.mirpTest", timeout=15000)
+    p = Participant(page.context.browser, page)
+
+    async def connected() -> bool:
+        s = await p.state()
+        return s.get("connection") == "connected" and s.get("session") == "open"
+    await until(connected, f"{url} to connect its audio")
+    return p
+
+
+def save_screenshot_dir() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS

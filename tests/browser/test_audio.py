@@ -1,0 +1,111 @@
+"""What a listener hears, end to end: browsers as real WebRTC peers, an FFT in the listener's page.
+
+Every simulated participant has its own tone; we assert the frequency heard (±15 Hz) and relative
+levels, never durations, and poll for each state with a deadline.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from .conftest import join, until
+
+pytestmark = pytest.mark.browser
+
+FLOOR_HZ = 350.0  # the chair, speaking on the floor
+FR_HZ = 520.0  # the French booth's first interpreter
+FR2_HZ = 730.0  # the French booth's second interpreter
+DELEGATE_HZ = 610.0  # a delegate who asks for the floor
+
+
+async def pick_channel(p, channel: str) -> None:
+    await p.page.click(f'[data-channel="{channel}"]')
+
+    async def on() -> bool:
+        return (await p.state()).get("channel") == channel
+    await until(on, f"the listener to be on {channel}")
+
+
+async def test_listener_hears_interpreter_then_floor(server, api, launch, tones, silence):
+    api.organizer()
+    m = api.meeting()
+    chair = await join(await launch(tones(FLOOR_HZ)), api.invite(m["id"], "chair", "Chair Person"))
+    interp = await join(await launch(tones(FR_HZ)),
+                        api.invite(m["id"], "interpreter", "Ines Interprète", booth="fr"))
+    listener = await join(await launch(silence), api.invite(m["id"], "delegate", "Lena Listener"))
+
+    await chair.page.click("#chair-speak")
+    await until(lambda: _holds(chair), "the chair to hold the floor")
+    await interp.page.click("#onair")
+
+    async def interp_on_air() -> bool:
+        return (await interp.page.get_attribute("#onair", "aria-pressed")) == "true"
+    await until(interp_on_air, "the interpreter to be on air")
+
+    await pick_channel(listener, "fr")
+    heard = await until(lambda: listener.hears(FR_HZ), f"the listener on fr to hear {FR_HZ} Hz")
+    assert abs(heard["frequency"] - FR_HZ) <= 15
+
+    await pick_channel(listener, "floor")
+    heard = await until(lambda: listener.hears(FLOOR_HZ),
+                        f"the listener on floor to hear {FLOOR_HZ} Hz")
+    assert abs(heard["frequency"] - FLOOR_HZ) <= 15
+
+
+async def _holds(p) -> bool:
+    return bool((await p.state()).get("i_have_floor"))
+
+
+async def test_floor_given_then_taken(server, api, launch, tones, silence):
+    api.organizer()
+    m = api.meeting()
+    chair = await join(await launch(silence), api.invite(m["id"], "chair", "Chair Person"))
+    delegate = await join(await launch(tones(DELEGATE_HZ)),
+                          api.invite(m["id"], "delegate", "Dev Delegate", delegation="Kenya"))
+    listener = await join(await launch(silence), api.invite(m["id"], "delegate", "Lena Listener"))
+    await pick_channel(listener, "floor")
+
+    await delegate.page.click("#request-floor")
+    await chair.page.wait_for_selector("[data-give]", timeout=15000)
+    await chair.page.click("[data-give]")
+    await until(lambda: _holds(delegate), "the delegate to be given the floor")
+    await delegate.page.wait_for_selector("#mic-live")
+
+    heard = await until(lambda: listener.hears(DELEGATE_HZ),
+                        f"the floor listener to hear the delegate ({DELEGATE_HZ} Hz)")
+    speaking_db = heard["level_db"]
+
+    await chair.page.click("[data-take]")
+
+    async def silenced() -> dict | None:
+        level = await listener.page.evaluate(
+            "([hz, ms]) => window.mirpTest.levelAt(hz, ms)", [DELEGATE_HZ, 1200])
+        return level if level["level_db"] < speaking_db - 25 else None
+    await until(silenced, "the delegate's tone to fall silent once the floor is taken back")
+    assert not await _holds(delegate)
+
+
+async def test_handover_between_booth_partners(server, api, launch, tones, silence):
+    api.organizer()
+    m = api.meeting()
+    first = await join(await launch(tones(FR_HZ)),
+                       api.invite(m["id"], "interpreter", "Ines First", booth="fr"))
+    second = await join(await launch(tones(FR2_HZ)),
+                        api.invite(m["id"], "interpreter", "Paul Second", booth="fr"))
+    listener = await join(await launch(silence), api.invite(m["id"], "delegate", "Lena Listener"))
+
+    await first.page.click("#onair")
+    await pick_channel(listener, "fr")
+    await until(lambda: listener.hears(FR_HZ), "the fr listener to hear the first interpreter")
+
+    await first.page.click("#request-handover")
+    await second.page.wait_for_selector("#accept-handover", timeout=15000)
+    await second.page.click("#accept-handover")
+
+    async def second_on_air() -> bool:
+        return (await second.page.get_attribute("#onair", "aria-pressed")) == "true"
+    await until(second_on_air, "the partner to be on air after accepting")
+    heard = await until(lambda: listener.hears(FR2_HZ),
+                        f"the fr listener to hear the partner ({FR2_HZ} Hz) after the handover")
+    assert abs(heard["frequency"] - FR2_HZ) <= 15
+    assert (await first.page.get_attribute("#onair", "aria-pressed")) == "false"

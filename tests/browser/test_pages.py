@@ -1,0 +1,153 @@
+"""The organizer's pages, driven like a person would: sign up, create a meeting with three
+languages, invite, and follow the links. Screenshots of every page at desktop and phone widths go
+to artifacts/screenshots/ (gitignored) for a human to look at."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from .conftest import join, save_screenshot_dir, until
+
+pytestmark = pytest.mark.browser
+
+DESKTOP = (1366, 900)
+PHONE = (390, 844)
+
+
+async def shoot(page, name: str) -> None:
+    out = save_screenshot_dir()
+    for (w, h), tag in ((DESKTOP, "desktop"), (PHONE, "phone")):
+        await page.set_viewport_size({"width": w, "height": h})
+        await page.wait_for_timeout(250)
+        await page.screenshot(path=str(out / f"{name}-{tag}.png"), full_page=True)
+    await page.set_viewport_size({"width": DESKTOP[0], "height": DESKTOP[1]})
+
+
+async def test_organizer_creates_meeting_and_invitations_through_pages(server, launch):
+    page = await launch()
+    await page.goto(f"{server.base}/")
+    await shoot(page, "login")
+    await page.click("#tab-signup")
+    await page.fill("#signup-name", "Olga Organizer")
+    await page.fill("#signup-email", "olga@example.org")
+    await page.fill("#signup-password", "correct horse 1")
+    await page.click("#form-signup button[type=submit]")
+    await page.wait_for_url(re.compile(r"/meetings\.html"))
+    await page.wait_for_selector(".empty, .meeting-card")
+
+    await page.click("#new-meeting")
+    await page.wait_for_selector("#m-title")
+    await page.fill("#m-title", "Council — 12th session")
+    for code in ("en", "fr", "ar"):
+        await page.select_option("#lang-add", code)
+        await page.click("#lang-add-btn")
+    # a booth for each language but the first is proposed; three languages -> three booths
+    assert await page.locator(".booth-row").count() == 3
+    await page.fill("#m-start", "2030-06-03T09:00")
+    await page.fill("#m-end", "2030-06-03T12:00")
+    await page.click("#save")
+    await page.wait_for_selector("#panel-invitations:not([hidden])")
+    await page.wait_for_function("() => location.hash.includes('id=')")
+    meeting_url = page.url
+
+    links = {}
+    for role, name, extra in (("delegate", "Ana Silva", {"#inv-delegation": "Brazil"}),
+                              ("interpreter", "Karim Haddad", {}),
+                              ("chair", "Chidi Chair", {})):
+        await page.select_option("#inv-role", role)
+        if role == "interpreter":
+            await page.select_option("#inv-booth", "ar")
+        await page.fill("#inv-name", name)
+        for sel, value in extra.items():
+            await page.fill(sel, value)
+        await page.click("#inv-form button[type=submit]")
+        await page.wait_for_selector("#inv-created:not([hidden]) #inv-created-link")
+        await until(lambda n=name: page.locator(f"#inv-created:has-text('{n}')").count(),
+                    f"the invitation for {name}")
+        links[role] = await page.input_value("#inv-created-link")
+        assert "/join.html#t=" in links[role]
+    await page.wait_for_selector("[data-invitation]")
+    assert await page.locator("[data-invitation]").count() == 3
+    await shoot(page, "organizer-invitations")
+
+    # bulk CSV
+    await page.click("#bulk-open")
+    await page.fill("#bulk-csv", "Kenji Sato,Japan,kenji@example.org\nLi Wei,China,li@example.org")
+    await page.click("#bulk-submit")
+    await until(lambda: _count(page, "[data-invitation]", 5), "the two imported invitations")
+
+    await page.click("#tab-details")
+    await shoot(page, "organizer-meeting")
+    await page.goto(f"{server.base}/meetings.html")
+    await page.wait_for_selector(".meeting-card")
+    await shoot(page, "organizer-meetings")
+    await page.goto(meeting_url.split("#")[0] + "#" + meeting_url.split("#")[1].split("&")[0]
+                    + "&tab=live")
+    await page.wait_for_selector("#live .card")
+    await shoot(page, "organizer-live")
+
+    # the links work: each opens the pre-join page of this meeting, with the invited role
+    guest = await launch()
+    for role, url in links.items():
+        await guest.goto("about:blank")
+        await guest.goto(url)
+        await guest.wait_for_selector("#join-form:not([hidden])", timeout=15000)
+        assert "Council" in await guest.inner_text("#meeting-title")
+        assert role in (await guest.inner_text("#role-line")).lower()
+        if role == "delegate":
+            await shoot(guest, "join")
+    await guest.goto("about:blank")
+    await guest.goto(links["delegate"])
+    await guest.wait_for_selector("#join-form:not([hidden])")
+    await guest.click("#join-btn")
+    await guest.wait_for_url(re.compile(r"/delegate\.html"))
+
+
+async def _count(page, sel: str, n: int) -> bool:
+    return await page.locator(sel).count() == n
+
+
+async def test_register_page(server, api, launch):
+    api.organizer()
+    m = api.meeting(registration_open=True)
+    page = await launch()
+    await page.goto(f"{server.base}/register.html#m={m['id']}")
+    await page.wait_for_selector("#reg-form:not([hidden])")
+    await shoot(page, "register")
+    await page.fill("#r-name", "Rita Registrant")
+    await page.fill("#r-email", "rita@example.org")
+    await page.fill("#r-delegation", "Chile")
+    await page.click("#reg-form button[type=submit]")
+    await page.wait_for_selector("#done:not([hidden])")
+    regs = api.http.get(f"/api/meetings/{m['id']}/registrations").json()
+    regs = regs if isinstance(regs, list) else regs.get("registrations", regs.get("items", []))
+    assert any(r["name"] == "Rita Registrant" for r in regs)
+
+
+async def test_live_pages_screenshots(server, api, launch, tones, silence):
+    """A realistic scene, then each live page at both widths."""
+    api.organizer()
+    m = api.meeting(title="Council — 12th session", languages=["en", "fr", "ar", "zh", "es", "ru"],
+                    booths=[{"language": lang, "understands": ["en"]}
+                            for lang in ("fr", "ar", "zh", "es", "ru")])
+    chair = await join(await launch(silence), api.invite(m["id"], "chair", "Chidi Okafor"))
+    speaker = await join(await launch(tones(610)),
+                         api.invite(m["id"], "delegate", "Ana Silva", delegation="Brazil"))
+    waiting = await join(await launch(silence),
+                         api.invite(m["id"], "delegate", "Kenji Sato", delegation="Japan"))
+    interp = await join(await launch(tones(520)),
+                        api.invite(m["id"], "interpreter", "Claire Martin", booth="fr"))
+    await speaker.page.click("#request-floor")
+    await waiting.page.click("#request-floor")
+    await chair.page.wait_for_selector(f"[data-give='{(await speaker.state())['me']}']")
+    await chair.page.click(f"[data-give='{(await speaker.state())['me']}']")
+    await speaker.page.wait_for_selector("#mic-live")
+    await interp.page.click("#onair")
+    await waiting.page.click('[data-channel="fr"]')
+    await waiting.page.wait_for_timeout(800)
+    await shoot(speaker.page, "delegate-speaking")
+    await shoot(waiting.page, "delegate")
+    await shoot(interp.page, "console")
+    await shoot(chair.page, "chair")

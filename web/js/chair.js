@@ -1,0 +1,99 @@
+// Chair page: the speakers list, give/take the floor, time limit, mute, floor language,
+// open/close the meeting, remove participants, and the interpreters' slow-down notices.
+import { startLive, participantRow } from "./live.js";
+import { setupListening } from "./listen.js";
+import { el, $, langName, fmtClock, icon, toast } from "./ui.js";
+import { levelMeter } from "./meter.js";
+
+const live = startLive({ render, onEvent });
+const renderListening = live ? setupListening(live) : () => {};
+const LIMITS = [null, 60, 120, 180, 300];
+let stopMicMeter = null;
+
+function onEvent(msg, state, effect) {
+  if (msg.type === "error") toast(msg.message || msg.code, "error");
+  if (effect?.notice) toast(effect.notice);
+}
+const P = (state, id) => state.participants.get(id) || { id, name: "Participant" };
+const nameOf = (state, id) => { const p = P(state, id); return `${p.name}${p.delegation ? ` (${p.delegation})` : ""}`; };
+
+function render(state) {
+  if (!live) return;
+  const { proto } = live;
+  const myId = state.me.id;
+  $("#m-title").textContent = state.meeting.title || "Meeting";
+  document.title = `Chair — ${state.meeting.title || "Meeting"}`;
+  const holders = state.floor.holders;
+  const remaining = state.floor.deadline ? (state.floor.deadline - Date.now()) / 1000 : null;
+
+  // meeting actions
+  const open = state.meeting.status !== "closed";
+  $("#meeting-actions").replaceChildren(open
+    ? el("button", { class: "btn", type: "button", id: "close-meeting", onclick: () => confirm("Close the meeting for everyone?") && proto.closeMeeting() }, "Close meeting")
+    : el("button", { class: "btn success", type: "button", id: "open-meeting", onclick: () => proto.openMeeting() }, "Open meeting"));
+
+  // floor language
+  const fl = $("#floor-language");
+  const want = ["", ...state.meeting.languages];
+  if (fl.dataset.opts !== want.join(",")) {
+    fl.dataset.opts = want.join(",");
+    fl.replaceChildren(...want.map((l) => el("option", { value: l }, l ? langName(l) : "Auto")));
+    fl.onchange = () => proto.setFloorLanguage(fl.value || null);
+  }
+  if (document.activeElement !== fl) fl.value = state.floor.language || "";
+
+  // current speaker(s)
+  $("#holder").replaceChildren(...(holders.length ? holders.map((h) => el("div", { class: "now-speaking", style: "margin-bottom:8px" },
+    el("span", { class: "avatar speaking", "aria-hidden": "true" }, icon("mic", 16)),
+    el("div", { class: "grow" }, el("div", { class: "label" }, "Has the floor"), el("div", { class: "n" }, h === myId ? "You" : nameOf(state, h))),
+    remaining != null ? el("div", { class: `timer${remaining < 15 ? " over" : ""}`, style: "font-weight:800;font-size:1.3rem;font-variant-numeric:tabular-nums", "aria-label": "Time left" }, fmtClock(remaining)) : null,
+    el("button", { class: "btn danger", type: "button", "data-take": h, onclick: () => proto.takeFloor(h) }, "Take floor"))) :
+    [el("div", { class: "now-speaking" }, el("span", { class: "avatar", "aria-hidden": "true" }, icon("micoff", 16)), el("div", { class: "n muted" }, "Nobody has the floor"))]));
+
+  // time limit
+  $("#limits").replaceChildren(...LIMITS.map((s) => el("button", { type: "button", role: "radio", "aria-checked": String((state.floor.time_limit_s ?? null) === s),
+    onclick: () => proto.setTimeLimit(s) }, s === null ? "No limit" : `${s / 60} min`)));
+
+  // speakers list
+  const sp = state.floor.speakers;
+  $("#next-speaker").disabled = !sp.length;
+  $("#next-speaker").onclick = () => sp[0] && proto.giveFloor(sp[0].participant_id);
+  const move = (i, d) => { const ids = sp.map((s) => s.participant_id); const [x] = ids.splice(i, 1); ids.splice(i + d, 0, x); proto.reorder(ids); };
+  $("#speakers").replaceChildren(...(sp.length ? sp.map((s, i) => el("li", { "data-speaker": s.participant_id },
+    el("span", { class: "pos" }, String(i + 1)),
+    el("div", { class: "who" }, el("div", { class: "n" }, nameOf(state, s.participant_id)),
+      s.kind === "point_of_order" ? el("div", { class: "d" }, el("span", { class: "badge red" }, "Point of order")) : null),
+    el("div", { class: "btn-group" },
+      el("button", { class: "btn small ghost icon", type: "button", disabled: i === 0, "aria-label": `Move ${P(state, s.participant_id).name} up`, onclick: () => move(i, -1) }, "↑"),
+      el("button", { class: "btn small ghost icon", type: "button", disabled: i === sp.length - 1, "aria-label": `Move ${P(state, s.participant_id).name} down`, onclick: () => move(i, 1) }, "↓"),
+      el("button", { class: "btn small primary", type: "button", "data-give": s.participant_id, onclick: () => proto.giveFloor(s.participant_id) }, "Give floor")))) :
+    [el("li", { class: "muted" }, "Nobody has asked for the floor.")]));
+
+  // the chair's own microphone: the chair gives the floor to themselves
+  const iHave = holders.includes(myId);
+  live.rtc.setMicEnabled(iHave);
+  $("#self-state").replaceChildren(iHave ? el("span", { class: "badge live" }, "● Live") : el("span", { class: "badge" }, "Off"));
+  if (iHave && !$("#self-live")) {
+    $("#self").replaceChildren(el("div", { class: "mic-live", id: "self-live", role: "alert" }, icon("mic", 24), el("div", { class: "big" }, "Your microphone is live"),
+      el("div", { class: "meter", role: "meter", "aria-label": "Your microphone level" }, el("div", { class: "fill", id: "self-fill" }))),
+      el("div", { class: "row end", style: "margin-top:12px" }, el("button", { class: "btn", type: "button", onclick: () => proto.takeFloor(myId) }, "Stop speaking")));
+    if (live.rtc.mic) stopMicMeter = levelMeter(live.rtc.mic, $("#self-fill"));
+  } else if (!iHave) {
+    stopMicMeter?.(); stopMicMeter = null;
+    $("#self").replaceChildren(el("button", { class: "btn primary block large", type: "button", id: "chair-speak", onclick: () => proto.giveFloor(myId) }, icon("mic"), "Speak"));
+  }
+
+  // participants
+  const people = [...state.participants.values()].filter((p) => p.connected !== false);
+  $("#people-count").textContent = String(people.length);
+  $("#people").replaceChildren(...people.map((p) => participantRow(p, { speaking: holders.includes(p.id), extra: p.id === myId ? el("span", { class: "badge amber" }, "You") :
+    el("div", { class: "btn-group" },
+      holders.includes(p.id) ? el("button", { class: "btn small", type: "button", onclick: () => proto.mute(p.id) }, "Mute") : null,
+      el("button", { class: "btn small ghost danger-text", type: "button", "aria-label": `Remove ${p.name}`, onclick: () => confirm(`Remove ${p.name} from the meeting? They cannot rejoin.`) && proto.removeParticipant(p.id) }, "Remove")) })));
+
+  // slow-down notices (the last few, fresh ones)
+  const fresh = state.notices.filter((n) => Date.now() - n.at < 20000).slice(-3);
+  $("#notices").replaceChildren(...fresh.map((n) => el("div", { class: "alert warn", role: "alert" }, icon("alert", 18), " ", n.text)));
+  renderListening();
+}
+setInterval(() => live && render(live.state), 1000);

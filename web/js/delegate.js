@@ -1,0 +1,97 @@
+// Delegate (and observer) page: listen in a language, ask for the floor, speak when given it.
+import { startLive, participantRow } from "./live.js";
+import { setupListening } from "./listen.js";
+import { el, $, langName, fmtClock, icon, toast } from "./ui.js";
+import { levelMeter } from "./meter.js";
+
+const live = startLive({ render, onEvent });
+const renderListening = live ? setupListening(live) : () => {};
+let stopMicMeter = null;
+let wasLive = false;
+
+function onEvent(msg, state) {
+  if (msg.type === "error") toast(msg.message || msg.code, "error");
+}
+
+function speakerName(state, id) {
+  const p = state.participants.get(id);
+  return p ? `${p.name}${p.delegation ? ` (${p.delegation})` : ""}` : "A participant";
+}
+
+function render(state) {
+  if (!live) return;
+  document.title = `${state.meeting.title || "Meeting"} — MIRP`;
+  const myId = state.me.id;
+  const canSpeak = state.me.role !== "observer";
+  const holders = state.floor.holders;
+  const iHaveFloor = holders.includes(myId);
+  const myIdx = state.floor.speakers.findIndex((s) => s.participant_id === myId);
+  const remaining = state.floor.deadline ? (state.floor.deadline - Date.now()) / 1000 : null;
+
+  $("#floor-lang").textContent = state.floor.language ? `Floor language: ${langName(state.floor.language)}` : "Floor language: —";
+  $("#floor-lang").hidden = !state.floor.language;
+
+  // who speaks now
+  const others = holders.filter((h) => h !== myId);
+  $("#now-speaking").replaceChildren(holders.length
+    ? el("div", { class: "now-speaking" }, el("span", { class: "avatar speaking", "aria-hidden": "true" }, icon("mic", 16)),
+      el("div", { class: "grow" }, el("div", { class: "label" }, "Speaking now"), el("div", { class: "n" }, holders.map((h) => (h === myId ? "You" : speakerName(state, h))).join(", "))),
+      remaining != null && !iHaveFloor ? el("div", { class: "timer", style: "font-weight:750;font-variant-numeric:tabular-nums" }, fmtClock(remaining)) : null)
+    : el("div", { class: "now-speaking" }, el("span", { class: "avatar", "aria-hidden": "true" }, icon("micoff", 16)),
+      el("div", {}, el("div", { class: "label" }, "Speaking now"), el("div", { class: "n muted" }, "Nobody has the floor"))));
+  void others;
+
+  // my floor
+  const mine = $("#my-floor");
+  rtcMic(state, iHaveFloor);
+  if (!canSpeak) {
+    mine.replaceChildren(el("p", { class: "muted" }, "You are an observer: you listen, and do not take the floor."));
+  } else if (iHaveFloor) {
+    if (!$("#mic-live")) {
+      mine.replaceChildren(
+        el("div", { class: "mic-live", id: "mic-live", role: "alert" }, icon("mic", 28),
+          el("div", {}, el("div", { class: "big" }, "Your microphone is live"), el("div", { class: "small" }, "Everyone hears you now.")),
+          el("div", { class: "meter", role: "meter", "aria-label": "Your microphone level" }, el("div", { class: "fill", id: "my-mic-fill" })),
+          el("div", { class: "timer", id: "my-timer", "aria-label": "Speaking time left" })),
+        el("div", { class: "row end", style: "margin-top:12px" }, el("button", { class: "btn", type: "button", id: "finish", onclick: () => live.proto.withdrawFloor() }, "I have finished")));
+      if (live.rtc.mic) stopMicMeter = levelMeter(live.rtc.mic, $("#my-mic-fill"));
+    }
+    const t = $("#my-timer");
+    t.textContent = remaining != null ? fmtClock(remaining) : "";
+    t.classList.toggle("over", remaining != null && remaining < 15);
+  } else {
+    stopMicMeter?.(); stopMicMeter = null;
+    const requested = myIdx >= 0;
+    mine.replaceChildren(el("div", { class: "floor-actions" },
+      requested
+        ? el("button", { class: "btn large block", type: "button", id: "withdraw", onclick: () => live.proto.withdrawFloor() }, icon("x"), `Withdraw request (you are #${myIdx + 1})`)
+        : el("button", { class: "btn primary large block", type: "button", id: "request-floor", onclick: () => live.proto.requestFloor() }, icon("hand"), "Request the floor"),
+      el("button", { class: "btn large", type: "button", id: "point-of-order", title: "Point of order", onclick: () => live.proto.pointOfOrder() }, icon("alert"), "Point of order")),
+    requested ? el("p", { class: "muted small", style: "margin:10px 0 0", role: "status" }, "The chair will give you the floor. Your microphone opens then.") : null);
+  }
+  if (wasLive !== iHaveFloor) { wasLive = iHaveFloor; if (iHaveFloor) toast("You have the floor: your microphone is live."); }
+
+  // speakers list
+  const sp = state.floor.speakers;
+  $("#speakers-count").textContent = String(sp.length);
+  $("#speakers").replaceChildren(...(sp.length ? sp.map((s, i) => el("li", {},
+    el("span", { class: "pos" }, String(i + 1)),
+    el("div", { class: "who" }, el("div", { class: "n" }, s.participant_id === myId ? "You" : speakerName(state, s.participant_id)),
+      s.kind === "point_of_order" ? el("div", { class: "d" }, el("span", { class: "badge red" }, "Point of order")) : null))) :
+    [el("li", { class: "muted" }, "Nobody is waiting.")]));
+
+  // participants
+  const people = [...state.participants.values()].filter((p) => p.connected !== false);
+  $("#people-count").textContent = String(people.length);
+  $("#people").replaceChildren(...people.map((p) => participantRow(p, { speaking: holders.includes(p.id) })));
+
+  renderListening();
+  // slow-down notice for the floor speaker
+  const notice = state.notices.at(-1);
+  const sd = $("#slowdown");
+  if (iHaveFloor && notice && notice.kind === "slow_down" && Date.now() - notice.at < 8000) { sd.hidden = false; sd.textContent = "Please slow down: the interpreters ask you to speak more slowly."; }
+  else sd.hidden = true;
+}
+
+function rtcMic(state, on) { live.rtc.setMicEnabled(on); }
+setInterval(() => live && live.state.floor.deadline && render(live.state), 500);

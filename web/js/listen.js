@@ -1,0 +1,33 @@
+// The listening controls every live page shares: channel, floor-under level, volume, level meter.
+import { el, $, langName } from "./ui.js";
+import { channelPicker } from "./live.js";
+import { levelMeter } from "./meter.js";
+
+export function setupListening(live) {
+  const { state, proto, rtc } = live;
+  const pick = (channel, floorUnder = state.subscription.floor_under) => {
+    state.subscription = { channel, floor_under: channel === "floor" ? null : floorUnder };
+    proto.subscribe(channel, state.subscription.floor_under);
+    live.rerender();
+  };
+  $("#volume")?.addEventListener("input", (e) => rtc.setVolume(Number(e.target.value) / 100));
+  let stopMeter = null;
+  const watchRemote = setInterval(() => {
+    if (rtc.remote && !stopMeter && $("#hear-fill")) { stopMeter = levelMeter(rtc.remote, $("#hear-fill")); clearInterval(watchRemote); }
+  }, 300);
+
+  return function renderListening() {
+    const box = $("#channels");
+    if (box) box.replaceChildren(channelPicker(state, (c) => pick(c)));
+    const under = $("#under");
+    if (under) {
+      const levels = [null, ...[...(state.meeting.under_levels_db || [])].sort((a, b) => a - b)];
+      const onFloor = state.subscription.channel === "floor";
+      under.replaceChildren(...levels.map((lv) => el("button", { type: "button", role: "radio", disabled: onFloor,
+        "aria-checked": String((state.subscription.floor_under ?? null) === lv),
+        onclick: () => pick(state.subscription.channel, lv) }, lv === null ? "Off" : `${lv} dB`)));
+    }
+    const now = $("#listen-now");
+    if (now) now.textContent = `Hearing: ${langName(state.subscription.channel)}`;
+  };
+}

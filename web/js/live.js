@@ -1,0 +1,168 @@
+// The live pages' common core: the participant's Session (protocol), its Peer (rtc), one
+// normalized view of the Room that pages render from, and the app bar with the connection state.
+import { Protocol } from "./protocol.js";
+import { Rtc, installTestHook } from "./rtc.js";
+import { loadParticipant, clearParticipant, SENDING_ROLES } from "./session.js";
+import { el, $, toast, icon, langName, emptyState } from "./ui.js";
+
+/** The Room as the pages see it (filled from the server's snapshot and events). */
+export function emptyState_() {
+  return {
+    me: null, meeting: { title: "", languages: [], booths: [], under_levels_db: [-12, -18, -24], status: "open" },
+    participants: new Map(), // id -> {id, name, role, delegation, booth, connected, muted}
+    floor: { holders: [], language: null, time_limit_s: null, deadline: null, speakers: [] },
+    booths: {}, // lang -> {on_air, channel, input, handover, cough, consoles: {id: {...}}}
+    channels: {}, // channel -> {route, listeners}
+    subscription: { channel: "floor", floor_under: null },
+    chat: [], notices: [],
+    connection: "connecting", quality: null, ended: null,
+  };
+}
+
+export function startLive({ render, onEvent }) {
+  const me = loadParticipant();
+  if (!me?.participant_token) { showNoSession(); return null; }
+  const state = emptyState_();
+  state.me = { id: me.participant_id, name: me.name, role: me.role, booth: me.booth, delegation: me.delegation };
+  if (me.meeting) Object.assign(state.meeting, me.meeting);
+  const proto = new Protocol({ token: me.participant_token });
+  let scheduled = false;
+  const rerender = () => {
+    if (scheduled) return;
+    scheduled = true;
+    requestAnimationFrame(() => { scheduled = false; renderBar(state); render(state); });
+  };
+
+  const rtc = new Rtc({
+    send: SENDING_ROLES.has(me.role),
+    micDeviceId: me.mic_device_id,
+    iceServers: [],
+    sendOffer: (sdp) => proto.offer(sdp),
+    sendCandidate: (c) => proto.candidate(c),
+    onState: (s) => { state.peer = s; rerender(); },
+    onAutoplayBlocked: () => showAutoplayBanner(rtc),
+  });
+  installTestHook(rtc, () => testState(state));
+
+  proto.on("_status", ({ status, code, reason }) => {
+    state.connection = status;
+    if (status === "closed" && code >= 4400) state.ended = reason || "You were disconnected.";
+    rerender();
+  });
+  proto.on("*", (msg) => {
+    const effect = applyServerMessage(state, msg, { rtc, proto });
+    onEvent?.(msg, state, effect);
+    rerender();
+  });
+  proto.on("welcome", async (msg) => {
+    if (msg.ice_servers) rtc.o.iceServers = msg.ice_servers;
+    try { await rtc.start(); } catch (e) { toast(`Audio cannot start: ${e.message}`, "error"); }
+    // resubscribe: a reconnect keeps the listener's choice
+    if (state.subscription.channel) proto.subscribe(state.subscription.channel, state.subscription.floor_under);
+  });
+  proto.on("answer", (msg) => rtc.acceptAnswer(msg.sdp));
+  proto.on("ice", (msg) => rtc.addCandidate(msg.candidate));
+  proto.connect();
+
+  setInterval(async () => { const q = await rtc.quality(); if (q) { state.quality = q; rerender(); } }, 2000);
+  window.addEventListener("pagehide", () => { proto.close(); rtc.close(); });
+
+  const leave = () => { proto.close(); rtc.close(); clearParticipant(); location.assign("/left.html"); };
+  renderBar(state, leave);
+  return { state, proto, rtc, rerender, leave };
+}
+
+/** What the page knows, for tests polling a state with a deadline. */
+function testState(s) {
+  return {
+    session: s.connection, me: s.me?.id, role: s.me?.role, channel: s.subscription.channel,
+    floor_holders: [...s.floor.holders], speakers: s.floor.speakers.map((x) => x.participant_id),
+    i_have_floor: s.floor.holders.includes(s.me?.id),
+    booths: Object.fromEntries(Object.entries(s.booths).map(([k, b]) => [k, { on_air: b.on_air, handover: b.handover }])),
+    participants: [...s.participants.values()].map((p) => ({ id: p.id, name: p.name, role: p.role })),
+  };
+}
+
+// ---------------------------------------------------------------- server messages -> state
+export function applyServerMessage(state, msg) {
+  switch (msg.type) {
+    default: return null;
+  }
+}
+
+// ---------------------------------------------------------------- app bar
+let leaveFn = null;
+function renderBar(state, leave) {
+  if (leave) leaveFn = leave;
+  const bar = $(".appbar");
+  if (!bar) return;
+  const c = state.connection === "open" ? (state.peer === "connected" ? "ok" : "warn") : state.connection === "closed" ? "bad" : "warn";
+  const text = state.connection === "open"
+    ? (state.peer === "connected" ? "Connected" : state.peer === "failed" ? "Audio failed" : "Connecting audio…")
+    : state.connection === "reconnecting" ? "Reconnecting…" : state.connection === "closed" ? "Disconnected" : "Connecting…";
+  const q = state.quality && state.peer === "connected" ? state.quality : null;
+  const qText = q ? ` · ${q.grade}${q.rtt != null ? `, ${Math.round(q.rtt * 1000)} ms` : ""}` : "";
+  if (!bar.dataset.built) {
+    bar.dataset.built = "1";
+    bar.replaceChildren(
+      el("a", { class: "brand", href: "#", "aria-label": "MIRP" }, el("span", { class: "brand-mark", "aria-hidden": "true" }, "M"), "MIRP"),
+      el("span", { class: "brand-sub", id: "bar-title" }),
+      el("div", { class: "spacer" }),
+      el("span", { class: "conn", id: "conn", role: "status", "aria-live": "polite" }),
+      el("span", { class: "who", id: "bar-who" }),
+      el("button", { class: "linkish", type: "button", id: "leave", onclick: () => { if (confirm("Leave the meeting?")) leaveFn?.(); } }, "Leave"));
+  }
+  $("#bar-title").textContent = state.meeting.title || "";
+  $("#bar-who").textContent = state.me?.name || "";
+  const conn = $("#conn");
+  const label = `${text}${qText}`;
+  if (conn.dataset.label !== label) {
+    conn.dataset.label = label;
+    conn.replaceChildren(el("span", { class: `dot ${c}${c === "ok" ? " pulse" : ""}` }), el("span", {}, text), el("span", { class: "q" }, qText));
+  }
+  if (state.ended && !$("#ended")) {
+    $("main").replaceChildren(el("div", { class: "container", id: "ended" }, el("div", { class: "card" },
+      emptyState("lock", "You are no longer in the meeting", state.ended))));
+  }
+}
+
+function showNoSession() {
+  document.querySelector("main").replaceChildren(el("div", { class: "container" }, el("div", { class: "card" },
+    emptyState("lock", "Not joined", "Open the link from your invitation to join the meeting."))));
+}
+
+function showAutoplayBanner(rtc) {
+  if ($("#autoplay")) return;
+  const b = el("div", { class: "alert warn container", id: "autoplay", role: "alert", style: "margin-top:12px" },
+    "Your browser paused the sound. ", el("button", { class: "btn small primary", type: "button", onclick: () => { rtc.audio.play(); b.remove(); } }, "Start sound"));
+  $("main").prepend(b);
+}
+
+// ---------------------------------------------------------------- shared widgets
+export function channelPicker(state, onPick) {
+  const chans = ["floor", ...state.meeting.languages];
+  const current = state.subscription.channel;
+  return el("div", { class: "channels", role: "radiogroup", "aria-label": "Listen to" }, ...chans.map((c) => {
+    const b = state.booths[c];
+    const status = c === "floor" ? "Original" : b?.on_air ? "Interpreted" : (state.floor.language === c ? "Original" : b ? "Floor" : "");
+    return el("button", { class: "channel", type: "button", role: "radio", "aria-checked": String(current === c), "data-channel": c,
+      tabindex: current === c ? "0" : "-1", onclick: () => onPick(c),
+      onkeydown: (e) => {
+        const i = chans.indexOf(c);
+        const n = e.key === "ArrowRight" || e.key === "ArrowDown" ? 1 : e.key === "ArrowLeft" || e.key === "ArrowUp" ? -1 : 0;
+        if (n) { e.preventDefault(); const next = chans[(i + n + chans.length) % chans.length]; onPick(next); requestAnimationFrame(() => document.querySelector(`[data-channel="${next}"]`)?.focus()); }
+      } },
+    el("span", { class: "name", lang: c === "floor" ? undefined : c }, langName(c)),
+    el("span", { class: "meta" }, c === "floor" ? "All speakers" : c.toUpperCase(), " ", status ? el("span", { class: "status" }, `· ${status}`) : null));
+  }));
+}
+
+export function participantRow(p, { extra = null, speaking = false } = {}) {
+  return el("li", { "data-participant": p.id },
+    el("span", { class: `avatar${speaking ? " speaking" : ""}`, "aria-hidden": "true" }, (p.name || "?").split(/\s+/).slice(0, 2).map((w) => w[0]).join("").toUpperCase()),
+    el("div", { class: "who" }, el("div", { class: "n" }, p.name || "Participant", speaking ? el("span", { class: "visually-hidden" }, " (speaking)") : null),
+      el("div", { class: "d" }, [p.delegation, p.role === "interpreter" && p.booth ? `Interpreter · ${langName(p.booth)}` : p.role !== "delegate" ? cap(p.role) : null].filter(Boolean).join(" · "))),
+    extra);
+}
+const cap = (s) => (s ? s[0].toUpperCase() + s.slice(1) : "");
+export { icon };
