@@ -84,8 +84,52 @@ function testState(s) {
 }
 
 // ---------------------------------------------------------------- server messages -> state
+function putParticipant(state, p) {
+  const id = p.participant_id || p.id;
+  state.participants.set(id, { ...(state.participants.get(id) || {}), ...p, id, connected: p.connected !== false });
+}
+function applyFloor(state, f) {
+  state.floor = {
+    holders: f.holders || (f.holder ? [f.holder] : []),
+    language: f.language ?? null,
+    time_limit_s: f.time_limit_s ?? null,
+    deadline: f.remaining_s != null ? Date.now() + f.remaining_s * 1000 : null,
+    speakers: (f.speakers || []).map((x) => (typeof x === "string" ? { participant_id: x, kind: "speak" } : x)),
+  };
+}
+function applyBooth(state, b) {
+  state.booths[b.language] = { consoles: {}, ...(state.booths[b.language] || {}), ...b };
+}
+
 export function applyServerMessage(state, msg) {
   switch (msg.type) {
+    case "welcome": {
+      const r = msg.room || msg;
+      if (r.meeting) Object.assign(state.meeting, r.meeting);
+      state.participants = new Map();
+      for (const p of r.participants || []) putParticipant(state, p);
+      if (r.floor) applyFloor(state, r.floor);
+      for (const b of r.booths || []) applyBooth(state, b);
+      if (msg.participant_id) state.me.id = msg.participant_id;
+      return null;
+    }
+    case "participant_joined": putParticipant(state, msg.participant || msg); return null;
+    case "participant_left": {
+      const p = state.participants.get(msg.participant_id);
+      if (p) p.connected = false;
+      return null;
+    }
+    case "floor": applyFloor(state, msg); return null;
+    case "booth": applyBooth(state, msg); return null;
+    case "meeting": Object.assign(state.meeting, msg.meeting || { status: msg.status }); return null;
+    case "subscribed": state.subscription = { channel: msg.channel, floor_under: msg.floor_under ?? null }; return null;
+    case "chat": state.chat.push({ from: msg.from, text: msg.text, at: Date.now() }); return { chat: true };
+    case "notice": {
+      const text = msg.text || (msg.kind === "slow_down" ? `${state.participants.get(msg.from)?.name || "An interpreter"} asks the speaker to slow down.` : msg.kind);
+      state.notices.push({ kind: msg.kind, text, from: msg.from, at: Date.now() });
+      return { notice: text };
+    }
+    case "removed": state.ended = msg.reason || "The chair removed you from the meeting."; return null;
     default: return null;
   }
 }

@@ -50,6 +50,32 @@ export class Protocol {
     };
   }
   close() { this.closedByUs = true; clearTimeout(this.timer); try { this.ws?.close(1000); } catch { /* closed */ } }
+  // ------------------------------------------------------------- client messages, one function each
+  offer(sdp) { return this.send("offer", { sdp }); }
+  candidate(c) { return this.send("ice", { candidate: c }); }
+  subscribe(channel, floorUnder = null) { return this.send("subscribe", { channel, floor_under: floorUnder }); }
+  requestFloor() { return this.send("floor_request", { kind: "speak" }); }
+  pointOfOrder() { return this.send("floor_request", { kind: "point_of_order" }); }
+  withdrawFloor() { return this.send("floor_withdraw"); }
+  // chair
+  giveFloor(participantId) { return this.send("floor_give", { participant_id: participantId }); }
+  takeFloor(participantId) { return this.send("floor_take", { participant_id: participantId }); }
+  reorder(order) { return this.send("speakers_reorder", { order }); }
+  setTimeLimit(seconds) { return this.send("floor_time_limit", { seconds }); }
+  mute(participantId) { return this.send("participant_mute", { participant_id: participantId }); }
+  setFloorLanguage(language) { return this.send("floor_language", { language }); }
+  openMeeting() { return this.send("meeting_open"); }
+  closeMeeting() { return this.send("meeting_close"); }
+  removeParticipant(participantId) { return this.send("participant_remove", { participant_id: participantId }); }
+  // interpreter
+  setOnAir(on) { return this.send("on_air", { on: !!on }); }
+  setOutput(channel) { return this.send("console_output", { channel }); }
+  cough(on) { return this.send("cough", { on: !!on }); }
+  requestHandover(to) { return this.send("handover_request", { to: to || null }); }
+  acceptHandover() { return this.send("handover_accept"); }
+  boothChat(text) { return this.send("booth_chat", { text }); }
+  slowDown() { return this.send("slow_down"); }
+
   send(type, fields = {}) {
     if (this.ws?.readyState !== WebSocket.OPEN) return false;
     this.ws.send(JSON.stringify({ type, id: ++this.seq, ...fields }));
