@@ -11,7 +11,7 @@ apt_install chromium redis-server postgresql espeak-ng sox iproute2
 (as_root systemctl disable --now redis-server postgresql >/dev/null 2>&1 || true)
 ensure_venv "[test]"
 export PATH="$PWD/.venv/bin:$PATH"
-echo "== ruff"; ruff check src tests bench
+echo "== ruff"; ruff check src tests $( [ -d bench ] && echo bench )
 echo "== import contracts"; lint-imports --no-cache
 echo "== mypy"; mypy
 echo "== pytest"

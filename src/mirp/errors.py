@@ -1,7 +1,8 @@
 """Typed errors. Each has a stable code, an HTTP status and a WebSocket close code.
 
-The REST layer renders any MirpError as {"error": {"code", "message", "details"}}; signaling sends it
-as an `error` message (and closes the socket with `ws_close` when the error ends the session).
+The REST layer renders any MirpError as {"error": {"code", "message", "details"}}; signaling
+sends it as an `error` message (and closes the socket with `ws_close` when the error ends the
+session).
 """
 
 from __future__ import annotations

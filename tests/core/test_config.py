@@ -25,7 +25,9 @@ def test_secret_is_generated_once_and_kept(tmp_path: Path) -> None:
 def test_environment_overrides(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("MIRP_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("MIRP_PORT", "9100")
-    monkeypatch.setenv("MIRP_ICE_SERVERS", "stun:stun.example.org:3478,turn:u:p@turn.example.org:3478")
+    monkeypatch.setenv(
+        "MIRP_ICE_SERVERS", "stun:stun.example.org:3478,turn:u:p@turn.example.org:3478"
+    )
     monkeypatch.setenv("MIRP_LIMITS__MAX_MESSAGE_BYTES", "1024")
     s = Settings()
     assert s.port == 9100 and s.data_dir == tmp_path

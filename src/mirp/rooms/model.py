@@ -33,7 +33,8 @@ class MeetingStatus(StrEnum):
 @dataclass(frozen=True, slots=True)
 class BoothSpec:
     """The interpreters of one language. `retour`: the second language it can work into.
-    `understands`: the languages its interpreters can take from the floor directly (relay otherwise).
+    `understands`: the languages its interpreters can take from the floor directly (relay
+    otherwise).
     """
 
     language: str
