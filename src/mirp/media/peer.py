@@ -1,11 +1,450 @@
-"""PLACEHOLDER, replaced by the media engine (issue 3)."""
+"""Peer sessions: the server side of each participant's RTCPeerConnection.
+
+One session = one audio m-line: the participant's microphone comes up (we receive), the channel
+they listen to goes down (we send, see media/fanout.py). A listen-only client offers `recvonly`,
+so nothing comes up. Everything else in an offer (video, data channels, a second audio line) is
+refused with InvalidSdp: the media plane is audio only and every inbound track must be drained.
+
+Why things are the way they are:
+- ICE servers: `RTCConfiguration(iceServers=[])` when none are configured; aiortc otherwise adds a
+  public STUN server of its own.
+- Server → client trickle: aiortc gathers every local candidate before it answers, so the answer
+  carries them all (no server-side trickle). Client → server trickle is supported
+  (`add_remote_candidate`, with candidates arriving before the offer buffered).
+- loopback_only (tests only): aioice skips 127.0.0.1 when gathering, and the suite runs in a
+  network namespace where `lo` is the only interface. While *this* peer connection gathers, a
+  context variable makes aioice's `get_host_addresses` return 127.0.0.1 only (other connections,
+  other tasks: unchanged); remote candidates that are not 127.0.0.1 (or are `.local` mDNS names)
+  are dropped, and connectivity checks from elsewhere are ignored.
+- Admission in bounded batches (media-facts rule 8): at most `join_batch` handshakes run at once;
+  hundreds at once stall the event loop for minutes.
+- A peer that vanishes without a BYE: aioice's consent check needs ~30 s to notice. A watchdog
+  looks at what the peer sends us (RTP/RTCP/DTLS datagrams and STUN checks; browsers send RTCP
+  every second while they receive, consent checks every ~5 s) and declares the peer gone after
+  `peer_timeout_s` of silence.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
+
+import aioice.ice
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc import sdp as aiortc_sdp
+from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtcicetransport import RTCIceCandidate
+from aiortc.rtcrtpparameters import RTCRtpParameters
+from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+
+from mirp.errors import InvalidInput, InvalidSdp
+from mirp.media.track import FeedTrack, RtpBinding
+
+log = logging.getLogger(__name__)
+
+MAX_SDP_BYTES = 32 * 1024
+MAX_EARLY_CANDIDATES = 64
+LOOPBACK = "127.0.0.1"
+
+OnTrack = Callable[[RTCRtpReceiver, MediaStreamTrack], Any]
+OnGone = Callable[[str], Any]
+
+# --- loopback-only gathering (tests) ------------------------------------------------------------
+
+_loopback_gathering: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "mirp_loopback_gathering", default=False)
+_original_get_host_addresses = aioice.ice.get_host_addresses
+
+
+def _get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    if _loopback_gathering.get():
+        return [LOOPBACK] if use_ipv4 else []
+    return _original_get_host_addresses(use_ipv4, use_ipv6)
+
+
+@contextlib.contextmanager
+def loopback_gathering() -> Iterator[None]:
+    """Within this block (this task and tasks it starts), aioice gathers 127.0.0.1 only."""
+    aioice.ice.get_host_addresses = _get_host_addresses  # idempotent; inert outside the block
+    token = _loopback_gathering.set(True)
+    try:
+        yield
+    finally:
+        _loopback_gathering.reset(token)
+
+
+def is_loopback_candidate(candidate_sdp: str) -> bool:
+    """True for a `candidate:...` line (with or without the prefix) on 127.0.0.1 over UDP."""
+    bits = candidate_sdp.removeprefix("a=").removeprefix("candidate:").split()
+    return len(bits) >= 8 and bits[4] == LOOPBACK and bits[2].lower() == "udp"
+
+
+def loopback_only_sdp(sdp: str) -> str:
+    """The SDP without its candidate lines that are not UDP on 127.0.0.1 (e.g. `.local` names)."""
+    lines = sdp.splitlines()
+    kept = [ln for ln in lines if not ln.startswith("a=candidate:") or is_loopback_candidate(ln)]
+    return "\r\n".join(kept) + "\r\n"
+
+
+def parse_candidate(candidate_sdp: str, sdp_mid: str | None,
+                    sdp_mline_index: int | None) -> RTCIceCandidate:
+    """Parse the browser's `candidate.candidate` string; InvalidInput when malformed."""
+    bits = candidate_sdp.removeprefix("a=").removeprefix("candidate:").split()
+    if len(bits) < 8 or bits[6] != "typ":
+        raise InvalidInput("malformed ICE candidate", {"candidate": candidate_sdp[:200]})
+    try:
+        candidate = aiortc_sdp.candidate_from_sdp(" ".join(bits))
+    except (ValueError, IndexError, AssertionError) as exc:
+        raise InvalidInput("malformed ICE candidate", {"candidate": candidate_sdp[:200]}) from exc
+    if not 0 < candidate.port < 65536 or candidate.component not in (1, 2):
+        raise InvalidInput("malformed ICE candidate", {"candidate": candidate_sdp[:200]})
+    candidate.sdpMid = sdp_mid
+    candidate.sdpMLineIndex = sdp_mline_index
+    return candidate
+
+
+def _ice_servers(servers: Iterable[Any]) -> list[RTCIceServer]:
+    out = []
+    for s in servers:
+        if isinstance(s, RTCIceServer):
+            out.append(s)
+            continue
+        d = s if isinstance(s, Mapping) else s.model_dump() if hasattr(s, "model_dump") else vars(s)
+        out.append(RTCIceServer(urls=list(d["urls"]), username=d.get("username"),
+                                credential=d.get("credential")))
+    return out
+
+
+def _extension_block(mid: str | None, parameters: RTCRtpParameters) -> bytes:
+    """The header-extension block aiortc would write for a packet carrying only `mid`."""
+    ext_map = HeaderExtensionsMap()
+    ext_map.configure(parameters)
+    packet = RtpPacket()
+    packet.extensions.mid = mid
+    return packet.serialize(ext_map)[12:]
+
+
+async def _drain(track: MediaStreamTrack) -> None:
+    with contextlib.suppress(Exception):
+        while True:
+            await track.recv()
+
+
+# --- factory ---------------------------------------------------------------------------------
 
 
 class PeerFactory:
-    def __init__(self, ice_servers: Any, loopback_only: bool = False) -> None:
-        self.ice_servers = ice_servers
+    """Makes peer sessions with the configured ICE servers; owns the admission semaphore."""
+
+    def __init__(self, ice_servers: Iterable[Any] = (), loopback_only: bool = False, *,
+                 join_batch: int = 100, peer_timeout_s: float = 8.0,
+                 handshake_timeout_s: float = 20.0) -> None:
+        self.ice_servers = _ice_servers(ice_servers)
         self.loopback_only = loopback_only
+        self.join_batch = max(1, join_batch)
+        self.peer_timeout_s = peer_timeout_s
+        self.handshake_timeout_s = handshake_timeout_s
+        self.sessions: dict[str, PeerSession] = {}
+        self._admission: asyncio.Semaphore | None = None
+
+    @property
+    def admission(self) -> asyncio.Semaphore:
+        if self._admission is None:
+            self._admission = asyncio.Semaphore(self.join_batch)
+        return self._admission
+
+    def create(self) -> RTCPeerConnection:
+        """A bare peer connection with this factory's ICE configuration (no loopback patching:
+        use `create_session` for that)."""
+        return RTCPeerConnection(RTCConfiguration(iceServers=list(self.ice_servers)))
+
+    def create_session(self, peer_id: str) -> PeerSession:
+        old = self.sessions.get(peer_id)
+        if old is not None and not old.closed:
+            log.warning("peer %s: a new session replaces one still open", peer_id)
+        session = PeerSession(self, peer_id)
+        self.sessions[peer_id] = session
+        return session
+
+    def _forget(self, session: PeerSession) -> None:
+        if self.sessions.get(session.peer_id) is session:
+            del self.sessions[session.peer_id]
+
+    async def close(self) -> None:
+        await asyncio.gather(*(s.close() for s in list(self.sessions.values())))
+
+
+# --- session ---------------------------------------------------------------------------------
+
+
+class PeerSession:
+    """One participant's peer connection: offer/answer, candidates, liveness, close."""
+
+    def __init__(self, factory: PeerFactory, peer_id: str) -> None:
+        self.factory = factory
+        self.peer_id = peer_id
+        self.pc = factory.create()
+        self.feed_track = FeedTrack()  # what we send; the fan-out drives it
+        self.sender: RTCRtpSender | None = None
+        self.receiver: RTCRtpReceiver | None = None
+        self.track: MediaStreamTrack | None = None  # the participant's microphone, if any
+        self.on_track: OnTrack | None = None
+        self.on_gone: OnGone | None = None
+        self.gone_reason: str | None = None
+        self.closed = False
+        self._offered = False
+        self._applied = asyncio.Event()
+        self._early: list[RTCIceCandidate | None] = []
+        self._holding_admission = False
+        self._watchdog: asyncio.Task[None] | None = None
+        self._stun_seen = 0
+        self._drain: asyncio.Future[None] | None = None
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._connected = asyncio.Event()
+        self.pc.on("connectionstatechange", self._on_state)
+
+    @property
+    def state(self) -> str:
+        return str(self.pc.connectionState)
+
+    # offer / answer
+
+    async def accept_offer(self, sdp: str) -> str:
+        """Apply the client's offer and return our answer (with all our candidates)."""
+        if self.closed:
+            raise InvalidSdp("peer session is closed")
+        if self._offered:
+            raise InvalidSdp("an offer was already accepted; renegotiation is not supported")
+        self._check_offer(sdp)
+        self._offered = True
+        if self.factory.loopback_only:
+            sdp = loopback_only_sdp(sdp)
+        await self.factory.admission.acquire()
+        self._holding_admission = True
+        try:
+            transceiver = self.pc.addTransceiver(self.feed_track, direction="sendrecv")
+            opus = [c for c in RTCRtpSender.getCapabilities("audio").codecs
+                    if c.mimeType.lower() == "audio/opus"]
+            transceiver.setCodecPreferences(opus)
+            self.sender = transceiver.sender
+            self.pc.on("track", self._on_remote_track(transceiver.receiver))
+            try:
+                await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            except Exception as exc:  # aiortc raises ValueError/OperationError/… on bad offers
+                raise InvalidSdp(f"offer refused: {exc}") from exc
+            if not transceiver._codecs or transceiver._codecs[0].mimeType.lower() != "audio/opus":
+                raise InvalidSdp("the offer has no Opus")
+            codec = transceiver._codecs[0]
+            self.feed_track.binding = RtpBinding(
+                payload_type=int(codec.payloadType or 0), mid=transceiver.mid,
+                extension=_extension_block(transceiver.mid, RTCRtpParameters(
+                    headerExtensions=transceiver._headerExtensions)))
+            self._install_stun_hooks()
+            answer = await self.pc.createAnswer()
+            with contextlib.ExitStack() as stack:
+                if self.factory.loopback_only:
+                    stack.enter_context(loopback_gathering())
+                await self.pc.setLocalDescription(answer)
+        except BaseException:
+            self._release_admission()
+            await self.close()
+            raise
+        self._applied.set()
+        for candidate in self._early:
+            await self._add_candidate(candidate)
+        self._early.clear()
+        self._watchdog = asyncio.ensure_future(self._watch())
+        return str(self.pc.localDescription.sdp)
+
+    def _check_offer(self, sdp: str) -> None:
+        if not isinstance(sdp, str) or not sdp.strip():
+            raise InvalidSdp("empty offer")
+        if len(sdp) > MAX_SDP_BYTES:
+            raise InvalidSdp("offer too large", {"max_bytes": MAX_SDP_BYTES})
+        try:
+            desc = aiortc_sdp.SessionDescription.parse(sdp)
+        except Exception as exc:
+            raise InvalidSdp(f"malformed SDP: {exc}") from exc
+        kinds = [m.kind for m in desc.media]
+        if kinds.count("audio") != 1 or len(kinds) != 1:
+            raise InvalidSdp("the offer must have exactly one audio m-line and nothing else",
+                             {"media": kinds})
+        media = desc.media[0]
+        if not any(c.mimeType.lower() == "audio/opus" for c in media.rtp.codecs):
+            raise InvalidSdp("the offer has no Opus")
+        if media.ice is None or not media.ice.usernameFragment or media.dtls is None \
+                or not media.dtls.fingerprints:
+            raise InvalidSdp("the offer lacks ICE credentials or a DTLS fingerprint")
+
+    def _on_remote_track(self, receiver: RTCRtpReceiver) -> Callable[[MediaStreamTrack], None]:
+        def handler(track: MediaStreamTrack) -> None:
+            if track.kind != "audio" or self.track is not None:
+                return
+            self.receiver, self.track = receiver, track
+            if self.on_track is None:
+                # nobody takes it: drain it anyway, an unread remote track grows forever
+                self._drain = asyncio.ensure_future(_drain(track))
+                return
+            try:
+                self.on_track(receiver, track)
+            except Exception:
+                log.exception("peer %s: on_track failed", self.peer_id)
+        return handler
+
+    # candidates
+
+    async def add_remote_candidate(self, candidate: Mapping[str, Any] | str | None,
+                                   sdp_mid: str | None = None,
+                                   sdp_mline_index: int | None = None) -> None:
+        """Add one trickled candidate (the browser's `candidate.toJSON()`), None = end."""
+        parsed: RTCIceCandidate | None
+        if candidate is None:
+            parsed = None
+        else:
+            if isinstance(candidate, Mapping):
+                sdp_mid = candidate.get("sdpMid", sdp_mid)
+                sdp_mline_index = candidate.get("sdpMLineIndex", sdp_mline_index)
+                text = candidate.get("candidate")
+            else:
+                text = candidate
+            if not isinstance(text, str) or len(text) > 1024:
+                raise InvalidInput("malformed ICE candidate")
+            if (sdp_mid is not None and not isinstance(sdp_mid, str)) or (
+                    sdp_mline_index is not None and (not isinstance(sdp_mline_index, int)
+                                                     or isinstance(sdp_mline_index, bool))):
+                raise InvalidInput("malformed ICE candidate: sdpMid / sdpMLineIndex")
+            if not text.strip():
+                parsed = None  # an empty candidate string is the browser's end-of-candidates
+            else:
+                parsed = parse_candidate(text, sdp_mid, sdp_mline_index)
+                if sdp_mid is None and sdp_mline_index is None:
+                    parsed.sdpMLineIndex = 0
+                if self.factory.loopback_only and not is_loopback_candidate(text):
+                    return  # not 127.0.0.1 or an mDNS name: aioice would only wait on it
+        if self.closed:
+            return
+        if not self._applied.is_set():
+            if len(self._early) >= MAX_EARLY_CANDIDATES:
+                raise InvalidInput("too many ICE candidates before the offer")
+            self._early.append(parsed)
+            return
+        await self._add_candidate(parsed)
+
+    async def _add_candidate(self, candidate: RTCIceCandidate | None) -> None:
+        try:
+            await self.pc.addIceCandidate(candidate)
+        except Exception as exc:
+            raise InvalidInput(f"ICE candidate refused: {exc}") from exc
+
+    # liveness
+
+    def _connections(self) -> list[aioice.ice.Connection]:
+        return [t.receiver.transport.transport._connection for t in self.pc.getTransceivers()]
+
+    def _install_stun_hooks(self) -> None:
+        """Count the peer's STUN checks (a sign of life) and, loopback-only, ignore foreign ones."""
+        for conn in self._connections():
+            original = conn.request_received
+
+            def request_received(message: Any, addr: tuple[str, int], *rest: Any,
+                                 _orig: Any = original) -> None:
+                if self.factory.loopback_only and addr[0] != LOOPBACK:
+                    return
+                self._stun_seen += 1
+                _orig(message, addr, *rest)
+
+            conn.request_received = request_received  # type: ignore[method-assign,assignment]
+
+    def _activity(self) -> int:
+        total = self._stun_seen
+        for t in self.pc.getTransceivers():
+            total += getattr(t.receiver.transport, "_RTCDtlsTransport__rx_packets", 0)
+        return total
+
+    async def _watch(self) -> None:
+        """Declare the peer gone on a stalled handshake or `peer_timeout_s` of silence."""
+        timeout = self.factory.peer_timeout_s
+        step = min(1.0, timeout / 4)
+        try:
+            try:
+                await asyncio.wait_for(self._connected.wait(), self.factory.handshake_timeout_s)
+            except TimeoutError:
+                self._gone("handshake timeout")
+                return
+            last, last_change = self._activity(), time.monotonic()
+            while not self.closed:
+                await asyncio.sleep(step)
+                now, seen = time.monotonic(), self._activity()
+                if seen != last:
+                    last, last_change = seen, now
+                elif now - last_change >= timeout:
+                    self._gone("timeout")
+                    return
+        except asyncio.CancelledError:
+            pass
+
+    def _on_state(self) -> None:
+        state = self.pc.connectionState
+        if state == "connected":
+            self._connected.set()
+            self._release_admission()
+        elif state in ("failed", "closed"):
+            self._release_admission()
+            self._gone(state)
+
+    def _release_admission(self) -> None:
+        if self._holding_admission:
+            self._holding_admission = False
+            self.factory.admission.release()
+
+    def _gone(self, reason: str) -> None:
+        """The remote side ended (or vanished): tell the owner once, then close."""
+        if self.closed or self.gone_reason is not None:
+            return
+        self.gone_reason = reason
+        log.info("peer %s gone: %s", self.peer_id, reason)
+        if self.on_gone is not None:
+            try:
+                result = self.on_gone(reason)
+                if isinstance(result, Awaitable):
+                    self._spawn(result)
+            except Exception:
+                log.exception("peer %s: on_gone failed", self.peer_id)
+        self._spawn(self.close())
+
+    def _spawn(self, aw: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(aw)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def wait_connected(self, within_s: float) -> None:
+        await asyncio.wait_for(self._connected.wait(), within_s)
+
+    async def close(self) -> None:
+        """Close the peer connection (idempotent). The owner's close does not call on_gone."""
+        if self.closed:
+            return
+        self.closed = True
+        self._release_admission()
+        self.factory._forget(self)
+        if self._watchdog is not None and self._watchdog is not asyncio.current_task():
+            self._watchdog.cancel()
+        self.feed_track.stop()
+        if self._drain is not None:
+            self._drain.cancel()
+        try:
+            await self.pc.close()
+        except Exception:
+            log.exception("peer %s: close failed", self.peer_id)
