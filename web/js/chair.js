@@ -59,7 +59,7 @@ function render(state) {
   $("#next-speaker").disabled = !sp.length;
   $("#next-speaker").onclick = () => sp[0] && proto.giveFloor(sp[0].participant_id);
   const move = (i, d) => { const ids = sp.map((s) => s.participant_id); const [x] = ids.splice(i, 1); ids.splice(i + d, 0, x); proto.reorder(ids); };
-  $("#speakers").replaceChildren(...(sp.length ? sp.map((s, i) => el("li", { "data-speaker": s.participant_id },
+  $("#speakers").replaceChildren(...(sp.length ? sp.map((s, i) => el("li", { class: "speaker", "data-speaker": s.participant_id },
     el("span", { class: "pos" }, String(i + 1)),
     el("div", { class: "who" }, el("div", { class: "n" }, nameOf(state, s.participant_id)),
       s.kind === "point_of_order" ? el("div", { class: "d" }, el("span", { class: "badge red" }, "Point of order")) : null),
@@ -88,7 +88,9 @@ function render(state) {
   $("#people-count").textContent = String(people.length);
   $("#people").replaceChildren(...people.map((p) => participantRow(p, { speaking: holders.includes(p.id), extra: p.id === myId ? el("span", { class: "badge amber" }, "You") :
     el("div", { class: "btn-group" },
-      holders.includes(p.id) ? el("button", { class: "btn small", type: "button", onclick: () => proto.mute(p.id) }, "Mute") : null,
+      holders.includes(p.id) ? (state.floor.muted.includes(p.id)
+        ? el("span", { class: "badge amber" }, "Muted")
+        : el("button", { class: "btn small", type: "button", "data-mute": p.id, "aria-label": `Mute ${p.name}`, onclick: () => proto.mute(p.id) }, "Mute")) : null,
       el("button", { class: "btn small ghost danger-text", type: "button", "aria-label": `Remove ${p.name}`, onclick: () => confirm(`Remove ${p.name} from the meeting? They cannot rejoin.`) && proto.removeParticipant(p.id) }, "Remove")) })));
 
   // slow-down notices (the last few, fresh ones)

@@ -9,8 +9,9 @@ const renderListening = live ? setupListening(live) : () => {};
 let stopMicMeter = null;
 let wasLive = false;
 
-function onEvent(msg, state) {
+function onEvent(msg, state, effect) {
   if (msg.type === "error") toast(msg.message || msg.code, "error");
+  if (effect?.kind === "time_up") toast(effect.notice);
 }
 
 function speakerName(state, id) {
@@ -43,7 +44,8 @@ function render(state) {
 
   // my floor
   const mine = $("#my-floor");
-  rtcMic(state, iHaveFloor);
+  const mutedByChair = iHaveFloor && state.floor.muted.includes(myId);
+  live.rtc.setMicEnabled(iHaveFloor && !mutedByChair);
   if (!canSpeak) {
     mine.replaceChildren(el("p", { class: "muted" }, "You are an observer: you listen, and do not take the floor."));
   } else if (iHaveFloor) {
@@ -56,6 +58,9 @@ function render(state) {
         el("div", { class: "row end", style: "margin-top:12px" }, el("button", { class: "btn", type: "button", id: "finish", onclick: () => live.proto.withdrawFloor() }, "I have finished")));
       if (live.rtc.mic) stopMicMeter = levelMeter(live.rtc.mic, $("#my-mic-fill"));
     }
+    $("#mic-live").classList.toggle("muted", mutedByChair);
+    $("#mic-live .big").textContent = mutedByChair ? "The chair muted your microphone" : "Your microphone is live";
+    $("#mic-live .small").textContent = mutedByChair ? "You keep the floor; nobody hears you until the chair unmutes you." : "Everyone hears you now.";
     const t = $("#my-timer");
     t.textContent = remaining != null ? fmtClock(remaining) : "";
     t.classList.toggle("over", remaining != null && remaining < 15);
@@ -64,10 +69,11 @@ function render(state) {
     const requested = myIdx >= 0;
     mine.replaceChildren(el("div", { class: "floor-actions" },
       requested
-        ? el("button", { class: "btn large block", type: "button", id: "withdraw", onclick: () => live.proto.withdrawFloor() }, icon("x"), `Withdraw request (you are #${myIdx + 1})`)
+        ? el("button", { class: "btn large block", type: "button", id: "withdraw", onclick: () => live.proto.withdrawFloor() }, icon("x"), "Withdraw my request")
         : el("button", { class: "btn primary large block", type: "button", id: "request-floor", onclick: () => live.proto.requestFloor() }, icon("hand"), "Request the floor"),
       el("button", { class: "btn large", type: "button", id: "point-of-order", title: "Point of order", onclick: () => live.proto.pointOfOrder() }, icon("alert"), "Point of order")),
-    requested ? el("p", { class: "muted small", style: "margin:10px 0 0", role: "status" }, "The chair will give you the floor. Your microphone opens then.") : null);
+    requested ? el("p", { class: "muted small", style: "margin:10px 0 0", role: "status" },
+      `You are number ${myIdx + 1} on the speakers list. The chair will give you the floor; your microphone opens then.`) : null);
   }
   if (wasLive !== iHaveFloor) { wasLive = iHaveFloor; if (iHaveFloor) toast("You have the floor: your microphone is live."); }
 
@@ -93,5 +99,4 @@ function render(state) {
   else sd.hidden = true;
 }
 
-function rtcMic(state, on) { live.rtc.setMicEnabled(on); }
 setInterval(() => live && live.state.floor.deadline && render(live.state), 500);

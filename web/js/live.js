@@ -50,21 +50,38 @@ export function startLive({ render, onEvent }) {
     rerender();
   });
   proto.on("*", (msg) => {
-    const effect = applyServerMessage(state, msg, { rtc, proto });
+    const effect = applyServerMessage(state, msg);
+    if (effect?.closed || effect?.removed) { proto.stop(); rtc.close(); }
+    if (msg.type === "error") state.lastError = { code: msg.code, message: msg.message, request: msg.request };
     onEvent?.(msg, state, effect);
     rerender();
   });
   proto.on("welcome", async (msg) => {
     if (msg.ice_servers) rtc.o.iceServers = msg.ice_servers;
+    // a reconnect is a new Session: a new peer connection, and our listening choice again
     try { await rtc.start(); } catch (e) { toast(`Audio cannot start: ${e.message}`, "error"); }
-    // resubscribe: a reconnect keeps the listener's choice
-    if (state.subscription.channel) proto.subscribe(state.subscription.channel, state.subscription.floor_under);
+    const sub = state.subscription;
+    if (sub.channel && !sub.auto) proto.subscribe(sub.channel, sub.floor_under);
   });
   proto.on("answer", (msg) => rtc.acceptAnswer(msg.sdp));
   proto.on("ice", (msg) => rtc.addCandidate(msg.candidate));
+  // the server's side of our peer ended (ICE failed, silence): offer again on the same session
+  proto.on("peer_closed", () => { if (proto.status === "open") rtc.start().catch((e) => toast(`Audio cannot restart: ${e.message}`, "error")); });
   proto.connect();
 
-  setInterval(async () => { const q = await rtc.quality(); if (q) { state.quality = q; rerender(); } }, 2000);
+  let lastReport = null;
+  setInterval(async () => {
+    const q = await rtc.quality();
+    if (!q) return;
+    state.quality = q;
+    rerender();
+    // tell the server (the chair and the organizer see it) when the grade changes, else every 30 s
+    const now = Date.now();
+    if (!lastReport || lastReport.grade !== q.grade || now - lastReport.at > 30000) {
+      const clamp = (v, hi) => (v == null || !Number.isFinite(v) ? null : Math.max(0, Math.min(hi, v)));
+      if (proto.quality({ grade: q.grade, rtt: clamp(q.rtt, 60), jitter: clamp(q.jitter, 60), loss: clamp(q.loss, 1) })) lastReport = { grade: q.grade, at: now };
+    }
+  }, 2000);
   window.addEventListener("pagehide", () => { proto.close(); rtc.close(); });
 
   const leave = () => { proto.close(); rtc.close(); clearParticipant(); location.assign("/left.html"); };
@@ -86,50 +103,70 @@ function testState(s) {
 // ---------------------------------------------------------------- server messages -> state
 function putParticipant(state, p) {
   const id = p.participant_id || p.id;
+  if (!id) return;
   state.participants.set(id, { ...(state.participants.get(id) || {}), ...p, id, connected: p.connected !== false });
 }
+const list = (v) => (Array.isArray(v) ? v : v && typeof v === "object" ? Object.entries(v).map(([k, x]) => ({ _key: k, ...x })) : []);
 function applyFloor(state, f) {
+  const speakers = f.speakers || f.speakers_list || [];
   state.floor = {
     holders: f.holders || (f.holder ? [f.holder] : []),
     language: f.language ?? null,
     time_limit_s: f.time_limit_s ?? null,
+    remaining_s: f.remaining_s ?? null,
     deadline: f.remaining_s != null ? Date.now() + f.remaining_s * 1000 : null,
-    speakers: (f.speakers || []).map((x) => (typeof x === "string" ? { participant_id: x, kind: "speak" } : x)),
+    speakers: speakers.map((x) => (typeof x === "string" ? { participant_id: x, kind: "speak" } : x)),
+    muted: f.muted || [],
   };
 }
 function applyBooth(state, b) {
-  state.booths[b.language] = { consoles: {}, ...(state.booths[b.language] || {}), ...b };
+  const lang = b.language || b._key;
+  state.booths[lang] = { consoles: {}, ...(state.booths[lang] || {}), ...b, language: lang };
 }
 
+/** Apply one server message to the page's view of the Room; returns what the page may announce. */
 export function applyServerMessage(state, msg) {
   switch (msg.type) {
     case "welcome": {
       const r = msg.room || msg;
       if (r.meeting) Object.assign(state.meeting, r.meeting);
       state.participants = new Map();
-      for (const p of r.participants || []) putParticipant(state, p);
+      for (const p of list(r.participants)) putParticipant(state, p._key && !p.id && !p.participant_id ? { ...p, id: p._key } : p);
       if (r.floor) applyFloor(state, r.floor);
-      for (const b of r.booths || []) applyBooth(state, b);
+      state.booths = {};
+      for (const b of list(r.booths)) applyBooth(state, b);
+      if (r.channels) state.channels = r.channels;
+      const sub = r.subscription || r.you?.subscription || r.me?.subscription;
+      if (sub?.channel) state.subscription = { channel: sub.channel, floor_under: sub.floor_under ?? null, auto: !!sub.auto };
       if (msg.participant_id) state.me.id = msg.participant_id;
+      if (state.meeting.status === "closed") state.ended = "This meeting is closed.";
       return null;
     }
-    case "participant_joined": putParticipant(state, msg.participant || msg); return null;
-    case "participant_left": {
-      const p = state.participants.get(msg.participant_id);
-      if (p) p.connected = false;
-      return null;
-    }
+    case "participant_joined":
+    case "participant": putParticipant(state, msg.participant || msg); return null;
+    case "participant_left": state.participants.delete(msg.participant_id); return null;
     case "floor": applyFloor(state, msg); return null;
     case "booth": applyBooth(state, msg); return null;
-    case "meeting": Object.assign(state.meeting, msg.meeting || { status: msg.status }); return null;
-    case "subscribed": state.subscription = { channel: msg.channel, floor_under: msg.floor_under ?? null }; return null;
-    case "chat": state.chat.push({ from: msg.from, text: msg.text, at: Date.now() }); return { chat: true };
-    case "notice": {
-      const text = msg.text || (msg.kind === "slow_down" ? `${state.participants.get(msg.from)?.name || "An interpreter"} asks the speaker to slow down.` : msg.kind);
-      state.notices.push({ kind: msg.kind, text, from: msg.from, at: Date.now() });
-      return { notice: text };
+    case "channels": state.channels = msg.channels || {}; return null;
+    case "meeting": {
+      Object.assign(state.meeting, msg.meeting || { status: msg.status });
+      if (msg.closed || state.meeting.status === "closed") { state.ended = "The chair closed the meeting. Thank you for taking part."; return { closed: true }; }
+      return null;
     }
-    case "removed": state.ended = msg.reason || "The chair removed you from the meeting."; return null;
+    case "subscribed": state.subscription = { channel: msg.channel, floor_under: msg.floor_under ?? null, auto: !!msg.auto }; return null;
+    case "chat": state.chat.push({ from: msg.from, text: msg.text, at: msg.at ? msg.at * 1000 : Date.now() }); return { chat: true };
+    case "notice": {
+      const who = (id) => state.participants.get(id)?.name;
+      const text = msg.text || {
+        slow_down: `${who(msg.from) || "An interpreter"}${msg.booth ? ` (${langName(msg.booth)})` : ""} asks the speaker to slow down.`,
+        time_up: `${msg.participant_id === state.me.id ? "Your" : `${who(msg.participant_id) || "The speaker"}'s`} speaking time is up.`,
+        handover_expired: "The handover request expired.",
+        handover_declined: "The handover was declined.",
+      }[msg.kind] || msg.kind;
+      state.notices.push({ kind: msg.kind, text, from: msg.from, at: Date.now() });
+      return { notice: text, kind: msg.kind };
+    }
+    case "removed": state.ended = msg.reason || "The chair removed you from the meeting."; return { removed: true };
     default: return null;
   }
 }
@@ -197,7 +234,7 @@ export function channelPicker(state, onPick) {
         if (n) { e.preventDefault(); const next = chans[(i + n + chans.length) % chans.length]; onPick(next); requestAnimationFrame(() => document.querySelector(`[data-channel="${next}"]`)?.focus()); }
       } },
     el("span", { class: "name", lang: c === "floor" ? undefined : c }, langName(c)),
-    el("span", { class: "meta" }, c === "floor" ? "All speakers" : c.toUpperCase(), " ", status ? el("span", { class: "status" }, `· ${status}`) : null));
+    el("span", { class: "meta" }, c === "floor" ? null : c.toUpperCase(), c !== "floor" && status ? " · " : null, status ? el("span", { class: "status" }, status) : null));
   }));
 }
 

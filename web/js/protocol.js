@@ -1,6 +1,15 @@
-// WebSocket client for the MIRP signaling protocol (DRAFT: to be aligned with docs/protocol.md).
-// One function per client message; typed handlers for server messages; automatic reconnect with
-// the same participant token (a reconnect is a new Session of the same Participant).
+// WebSocket client for the MIRP signaling protocol (docs/protocol.md, signaling/protocol.py).
+// One function per client message; typed handlers for server messages; a heartbeat answer; and
+// automatic reconnect with the same participant token and the `resume` handle of the welcome (a
+// reconnect is a new Session of the same Participant; the server keeps our floor and booth state
+// for its grace period).
+
+export const PROTOCOL_VERSION = 1;
+
+// Close codes after which reconnecting cannot help: the server refused this token or this
+// participant for good (invalid, unauthorized, forbidden/removed, meeting gone, replaced by a
+// newer session of the same participant). 4408 (too slow) and 1xxx codes do reconnect.
+const FINAL_CLOSES = new Set([4400, 4401, 4403, 4404, 4409]);
 
 export class Protocol {
   constructor({ token, url } = {}) {
@@ -9,10 +18,13 @@ export class Protocol {
     this.ws = null;
     this.handlers = new Map();
     this.closedByUs = false;
+    this.final = false;
     this.attempt = 0;
-    this.seq = 0;
+    this.msgId = 0;
     this.status = "idle";
     this.resumeId = null;
+    this.lastSeq = -1; // the last room event applied (welcome.seq, then each event's seq)
+    this.pending = new Map(); // message id -> type, to name the refused action in errors
   }
 
   // ------------------------------------------------------------- handlers
@@ -29,31 +41,57 @@ export class Protocol {
     const ws = new WebSocket(this.url);
     this.ws = ws;
     ws.onopen = () => {
-      this.send("hello", { token: this.token, resume: this.resumeId || undefined });
+      this.send("hello", { token: this.token, v: PROTOCOL_VERSION, ...(this.resumeId ? { resume: this.resumeId } : {}) });
     };
     ws.onmessage = (ev) => {
       let msg;
       try { msg = JSON.parse(ev.data); } catch { return; }
-      if (msg.type === "welcome") { this.attempt = 0; this.setStatus("open"); }
+      if (!msg || typeof msg.type !== "string") return;
+      switch (msg.type) {
+        case "ping": this.send("pong", msg.t != null ? { t: msg.t } : {}); return;
+        case "welcome":
+          this.attempt = 0;
+          this.resumeId = msg.resume || this.resumeId;
+          this.lastSeq = typeof msg.seq === "number" ? msg.seq : -1;
+          this.setStatus("open");
+          break;
+        case "error":
+          if (msg.id != null) msg.request = this.pending.get(msg.id);
+          if (msg.fatal) this.final = msg.code === "unauthorized" || msg.code === "forbidden" || msg.code === "not_found";
+          break;
+        default:
+          // room events carry `seq`: one folded into the welcome already, or seen twice, is dropped
+          if (typeof msg.seq === "number") {
+            if (msg.seq <= this.lastSeq) return;
+            this.lastSeq = msg.seq;
+          }
+      }
+      if (msg.id != null && (msg.type === "ack" || msg.type === "error" || msg.type === "answer")) this.pending.delete(msg.id);
+      this.emit("*", msg); // the view of the Room first, then the handlers that act on it
       this.emit(msg.type, msg);
-      this.emit("*", msg);
     };
     ws.onclose = (ev) => {
       if (ws !== this.ws) return;
       this.emit("_closed", { code: ev.code, reason: ev.reason });
-      // 44xx: the server refuses this token for good (removed, revoked, unauthorized)
-      if (this.closedByUs || (ev.code >= 4400 && ev.code < 4500)) { this.setStatus("closed", { code: ev.code, reason: ev.reason }); return; }
+      if (this.closedByUs || this.final || FINAL_CLOSES.has(ev.code)) {
+        this.setStatus("closed", { code: ev.code, reason: ev.reason });
+        return;
+      }
       this.attempt += 1;
-      const delay = Math.min(8000, 400 * 2 ** Math.min(this.attempt, 5)) * (0.7 + Math.random() * 0.6);
-      this.setStatus("reconnecting", { in_ms: delay });
+      const delay = Math.min(8000, 300 * 2 ** Math.min(this.attempt - 1, 5)) * (0.7 + Math.random() * 0.6);
+      this.setStatus("reconnecting", { in_ms: delay, code: ev.code });
       this.timer = setTimeout(() => this.connect(), delay);
     };
   }
   close() { this.closedByUs = true; clearTimeout(this.timer); try { this.ws?.close(1000); } catch { /* closed */ } }
+  /** Stop for good (the meeting closed, we were removed): no reconnect after the server closes. */
+  stop() { this.final = true; }
+
   // ------------------------------------------------------------- client messages, one function each
   offer(sdp) { return this.send("offer", { sdp }); }
   candidate(c) { return this.send("ice", { candidate: c }); }
   subscribe(channel, floorUnder = null) { return this.send("subscribe", { channel, floor_under: floorUnder }); }
+  quality(q) { return this.send("quality", q); }
   requestFloor() { return this.send("floor_request", { kind: "speak" }); }
   pointOfOrder() { return this.send("floor_request", { kind: "point_of_order" }); }
   withdrawFloor() { return this.send("floor_withdraw"); }
@@ -73,12 +111,18 @@ export class Protocol {
   cough(on) { return this.send("cough", { on: !!on }); }
   requestHandover(to) { return this.send("handover_request", { to: to || null }); }
   acceptHandover() { return this.send("handover_accept"); }
+  declineHandover() { return this.send("handover_decline"); }
   boothChat(text) { return this.send("booth_chat", { text }); }
   slowDown() { return this.send("slow_down"); }
 
   send(type, fields = {}) {
     if (this.ws?.readyState !== WebSocket.OPEN) return false;
-    this.ws.send(JSON.stringify({ type, id: ++this.seq, ...fields }));
+    const id = ++this.msgId;
+    if (type !== "pong" && type !== "ice") {
+      this.pending.set(id, type);
+      if (this.pending.size > 200) this.pending.delete(this.pending.keys().next().value);
+    }
+    this.ws.send(JSON.stringify({ type, id, ...fields }));
     return true;
   }
 }
