@@ -1,4 +1,4 @@
-"""REST API (PLACEHOLDER router, replaced by issue 2)."""
+"""The REST API: `/api/...` (OpenAPI at /docs) plus `/healthz` and `/readyz`. docs/api.md."""
 
 from __future__ import annotations
 
@@ -6,4 +6,12 @@ from fastapi import APIRouter
 
 
 def build_router() -> APIRouter:
-    return APIRouter()
+    from mirp.api import auth, health, invitations, join, live, meetings, registrations
+
+    api = APIRouter(prefix="/api")
+    for module in (auth, meetings, invitations, registrations, join, live):
+        api.include_router(module.router)
+    root = APIRouter()
+    root.include_router(health.router)
+    root.include_router(api)
+    return root

@@ -1,11 +1,132 @@
-"""PLACEHOLDER, replaced by the store (issue 2)."""
+"""What the live side needs from the database (docs/architecture.md, "Store → rooms").
+
+The rooms never import the store; the RoomRegistry is handed this object as its hooks. Each call
+is one short transaction, so the Room tasks never hold a database connection between commands.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from sqlalchemy import select
+
+from mirp import tokens
+from mirp.config import Settings
+from mirp.errors import Forbidden
+from mirp.rooms.model import (
+    AttendanceRecord,
+    BoothSpec,
+    JoinGrant,
+    LifecycleRecord,
+    ListeningRecord,
+    MeetingSpec,
+    MeetingStatus,
+    OnAirTurnRecord,
+    Record,
+    RemovalRecord,
+    Role,
+    SpeakingTurnRecord,
+)
+from mirp.store import tables as t
+from mirp.store.db import Database
+from mirp.store.repo import booths_of, load_meeting
+
+LIFECYCLE_STATUS = {"opened": MeetingStatus.OPEN.value, "closed": MeetingStatus.CLOSED.value}
 
 
 class Admission:
-    def __init__(self, db: Any, settings: Any) -> None:
+    def __init__(self, db: Database, settings: Settings) -> None:
         self.db = db
         self.settings = settings
+
+    async def authorize(self, token: str, meeting_id: str | None = None) -> JoinGrant:
+        """The grant a participant token carries, checked against the database now.
+
+        meeting_id None: the meeting named in the token. Raises Unauthorized (bad signature,
+        expired, malformed), Forbidden (other meeting, invitation revoked, participant removed
+        or unknown), NotFound (meeting deleted).
+        """
+        claims = tokens.verify_participant(self.settings.resolved_secret_key(), token)
+        if meeting_id is not None and claims.meeting_id != meeting_id:
+            raise Forbidden("this token is for another meeting", {"reason": "wrong_meeting"})
+        async with self.db.session() as session:
+            await load_meeting(session, claims.meeting_id)
+            participant = await session.get(t.Participant, claims.participant_id)
+            if participant is None or participant.meeting_id != claims.meeting_id:
+                raise Forbidden("unknown participant", {"reason": "unknown_participant"})
+            if participant.removed_at is not None:
+                raise Forbidden("you were removed from this meeting", {"reason": "removed"})
+            if participant.invitation_id is not None:
+                inv = await session.get(t.Invitation, participant.invitation_id)
+                if inv is None or inv.revoked_at is not None:
+                    raise Forbidden("this invitation was revoked", {"reason": "revoked"})
+            return JoinGrant(
+                meeting_id=participant.meeting_id, participant_id=participant.id,
+                name=participant.name, role=Role(participant.role),
+                delegation=participant.delegation, booth=participant.booth,
+                invitation_id=participant.invitation_id)
+
+    async def load_spec(self, meeting_id: str) -> MeetingSpec:
+        async with self.db.session() as session:
+            meeting = await load_meeting(session, meeting_id)
+            booths = await booths_of(session, meeting.id)
+            removed = await session.execute(select(t.Participant.id).where(
+                t.Participant.meeting_id == meeting.id, t.Participant.removed_at.is_not(None)))
+            return MeetingSpec(
+                id=meeting.id, title=meeting.title, languages=tuple(meeting.languages),
+                booths=tuple(BoothSpec(language=b.language, retour=b.retour,
+                                       understands=frozenset(b.understands),
+                                       auto_floor=b.auto_floor) for b in booths),
+                status=MeetingStatus(meeting.status),
+                under_levels_db=tuple(meeting.under_levels_db), capacity=meeting.capacity,
+                removed_participants=frozenset(removed.scalars()))
+
+    async def record(self, records: Sequence[Record]) -> None:
+        """Append the records in one transaction. Records of a meeting deleted meanwhile are
+        dropped (there is nothing left to attach them to); an unknown record type is an error."""
+        if not records:
+            return
+        async with self.db.session() as session:
+            ids = {r.meeting_id for r in records}
+            rows = await session.execute(select(t.Meeting).where(t.Meeting.id.in_(ids)))
+            meetings = {m.id: m for m in rows.scalars()}
+            for r in records:
+                meeting = meetings.get(r.meeting_id)
+                if meeting is None:
+                    continue
+                for row in _rows(r):
+                    session.add(row)
+                if isinstance(r, LifecycleRecord) and r.kind in LIFECYCLE_STATUS:
+                    meeting.status = LIFECYCLE_STATUS[r.kind]
+                    meeting.updated_at = r.at
+                elif isinstance(r, RemovalRecord):
+                    participant = await session.get(t.Participant, r.participant_id)
+                    if participant is not None and participant.meeting_id == r.meeting_id:
+                        participant.removed_at = r.at
+                        participant.removed_by = r.by
+
+
+def _rows(r: Record) -> list[Any]:
+    if isinstance(r, AttendanceRecord):
+        return [t.Attendance(meeting_id=r.meeting_id, participant_id=r.participant_id,
+                             name=r.name, role=str(r.role), kind=r.kind, at=r.at,
+                             delegation=r.delegation, booth=r.booth, channel=r.channel)]
+    if isinstance(r, SpeakingTurnRecord):
+        return [t.SpeakingTurn(meeting_id=r.meeting_id, participant_id=r.participant_id,
+                               started_at=r.started_at, ended_at=r.ended_at,
+                               floor_language=r.floor_language)]
+    if isinstance(r, OnAirTurnRecord):
+        return [t.OnAirTurn(meeting_id=r.meeting_id, participant_id=r.participant_id,
+                            booth=r.booth, channel=r.channel, started_at=r.started_at,
+                            ended_at=r.ended_at)]
+    if isinstance(r, ListeningRecord):
+        return [t.Listening(meeting_id=r.meeting_id, participant_id=r.participant_id,
+                            channel=r.channel, under_level_db=r.under_level_db,
+                            started_at=r.started_at, ended_at=r.ended_at)]
+    if isinstance(r, LifecycleRecord):
+        return [t.Lifecycle(meeting_id=r.meeting_id, kind=r.kind, at=r.at, by=r.by)]
+    if isinstance(r, RemovalRecord):
+        return [t.Lifecycle(meeting_id=r.meeting_id, kind="removed", at=r.at, by=r.by,
+                            detail=r.participant_id)]
+    raise TypeError(f"not a record: {type(r).__name__}")

@@ -1,14 +1,107 @@
-"""PLACEHOLDER, replaced by the store (issue 2)."""
+"""The database: one async engine, sessions, and the migrations applied at start.
+
+SQLite (aiosqlite) by default, PostgreSQL (asyncpg) by URL. `start()` brings the schema to the
+Alembic head before anything else touches it, so a new data directory or an empty PostgreSQL
+database just works, and an older one is upgraded in place.
+"""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from mirp.errors import Unavailable
+
+log = logging.getLogger("mirp.store")
+HERE = Path(__file__).resolve().parent
+
+
+def alembic_config(connection: Connection | None = None) -> Any:
+    from alembic.config import Config
+
+    cfg = Config(str(HERE / "alembic.ini"))
+    cfg.set_main_option("script_location", str(HERE / "migrations"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def _upgrade(connection: Connection) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(connection), "head")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cur = dbapi_connection.cursor()
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA busy_timeout=10000")
+    cur.close()
 
 
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
+        self._engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise Unavailable("the database is not started")
+        return self._engine
 
     async def start(self) -> None:
-        pass
+        """Connect and migrate to head. Idempotent."""
+        if self._engine is not None:
+            return
+        kwargs: dict[str, Any] = {"pool_pre_ping": True}
+        if self.url.startswith("sqlite"):
+            kwargs = {"connect_args": {"timeout": 30}}
+        engine = create_async_engine(self.url, **kwargs)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(_upgrade)
+        except Exception:
+            await engine.dispose()
+            raise
+        self._engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        log.info("database ready (%s)", engine.dialect.name)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction: committed on success, rolled back on any error."""
+        if self._sessions is None:
+            raise Unavailable("the database is not started")
+        async with self._sessions() as s, s.begin():
+            yield s
+
+    async def ping(self) -> None:
+        async with self.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
 
     async def close(self) -> None:
-        pass
+        if self._engine is not None:
+            await self._engine.dispose()
+        self._engine = None
+        self._sessions = None

@@ -1,0 +1,58 @@
+"""The routes' dependencies, as Annotated types (`DbSession`, `CurrentOrganizer`, `AppSettings`).
+
+`DbSession` is one transaction per request: committed when the route returns, rolled back when
+it raises, and (scope="function") finished BEFORE the response is sent, so a client never sees
+a success whose data was not written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mirp.config import Settings
+from mirp.errors import Unauthorized, Unavailable
+from mirp.store import accounts
+from mirp.store import tables as t
+from mirp.store.db import Database
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_db(request: Request) -> Database:
+    db: Database | None = getattr(request.app.state, "db", None)
+    if db is None:
+        raise Unavailable("the database is not started")
+    return db
+
+
+async def get_session(db: Annotated[Database, Depends(get_db)]) -> AsyncIterator[AsyncSession]:
+    async with db.session() as session:
+        yield session
+
+
+AppSettings = Annotated[Settings, Depends(get_settings)]
+Db = Annotated[Database, Depends(get_db)]
+DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("sign in first (Authorization: Bearer <token>)")
+    return token.strip()
+
+
+async def current_organizer(request: Request, session: DbSession,
+                            settings: AppSettings) -> t.Organizer:
+    return await accounts.organizer_from_token(session, settings, bearer_token(request))
+
+
+CurrentOrganizer = Annotated[t.Organizer, Depends(current_organizer)]

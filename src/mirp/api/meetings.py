@@ -1,0 +1,43 @@
+"""Meetings: create, list, read, update (PATCH), delete. Only the owner (or an admin) sees one."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from mirp.api.deps import CurrentOrganizer, DbSession
+from mirp.store import repo
+from mirp.store.schemas import MeetingIn, MeetingOut, MeetingPatch
+
+router = APIRouter(prefix="/meetings", tags=["meetings"])
+
+
+@router.get("", response_model=list[MeetingOut])
+async def list_meetings(session: DbSession, organizer: CurrentOrganizer) -> list[MeetingOut]:
+    return await repo.list_meetings(session, organizer)
+
+
+@router.post("", status_code=201, response_model=MeetingOut)
+async def create_meeting(body: MeetingIn, session: DbSession,
+                         organizer: CurrentOrganizer) -> MeetingOut:
+    meeting = await repo.create_meeting(session, organizer, body)
+    return await repo.meeting_out(session, meeting)
+
+
+@router.get("/{meeting_id}", response_model=MeetingOut)
+async def get_meeting(meeting_id: str, session: DbSession,
+                      organizer: CurrentOrganizer) -> MeetingOut:
+    return await repo.meeting_out(session, await repo.meeting_for(session, organizer, meeting_id))
+
+
+@router.patch("/{meeting_id}", response_model=MeetingOut)
+async def update_meeting(meeting_id: str, body: MeetingPatch, session: DbSession,
+                         organizer: CurrentOrganizer) -> MeetingOut:
+    meeting = await repo.update_meeting(session, organizer, meeting_id, body)
+    return await repo.meeting_out(session, meeting)
+
+
+@router.delete("/{meeting_id}", status_code=204)
+async def delete_meeting(meeting_id: str, session: DbSession,
+                         organizer: CurrentOrganizer) -> Response:
+    await repo.delete_meeting(session, organizer, meeting_id)
+    return Response(status_code=204)

@@ -1,0 +1,47 @@
+"""Self-registration: public info and request; the organizer lists, approves, rejects."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from mirp.api.deps import AppSettings, CurrentOrganizer, DbSession
+from mirp.store import registrations as regs
+from mirp.store.schemas import RegistrationIn, RegistrationInfoOut, RegistrationOut
+
+router = APIRouter(prefix="/meetings/{meeting_id}", tags=["registrations"])
+
+
+@router.get("/registration", response_model=RegistrationInfoOut)
+async def registration_info(meeting_id: str, session: DbSession) -> RegistrationInfoOut:
+    """Public: the meeting's title, schedule and languages, only while registration is open."""
+    return await regs.info(session, meeting_id)
+
+
+@router.post("/registrations", status_code=201, response_model=RegistrationOut)
+async def register(meeting_id: str, body: RegistrationIn, session: DbSession,
+                   settings: AppSettings) -> RegistrationOut:
+    """Public: ask to take part (name, e-mail, delegation, role delegate|observer)."""
+    return regs.registration_out(settings, await regs.register(session, meeting_id, body))
+
+
+@router.get("/registrations", response_model=list[RegistrationOut])
+async def list_registrations(meeting_id: str, session: DbSession, settings: AppSettings,
+                             organizer: CurrentOrganizer) -> list[RegistrationOut]:
+    rows = await regs.list_registrations(session, organizer, meeting_id)
+    return [regs.registration_out(settings, r, inv) for r, inv in rows]
+
+
+@router.post("/registrations/{registration_id}/approve", response_model=RegistrationOut)
+async def approve(meeting_id: str, registration_id: str, session: DbSession,
+                  settings: AppSettings, organizer: CurrentOrganizer) -> RegistrationOut:
+    """Issues a named single-use invitation; its link is in `join_url`."""
+    reg, inv = await regs.approve(session, settings, organizer, meeting_id, registration_id)
+    return regs.registration_out(settings, reg, inv)
+
+
+@router.post("/registrations/{registration_id}/reject", response_model=RegistrationOut)
+async def reject(meeting_id: str, registration_id: str, session: DbSession,
+                 settings: AppSettings, organizer: CurrentOrganizer) -> RegistrationOut:
+    return regs.registration_out(settings,
+                                 await regs.reject(session, organizer, meeting_id,
+                                                   registration_id))

@@ -1,0 +1,93 @@
+"""Organizer accounts: argon2 password hashes, login tokens, and the CLI's `admin create`."""
+
+from __future__ import annotations
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mirp import tokens
+from mirp.config import Settings
+from mirp.errors import Conflict, InvalidInput, Unauthorized
+from mirp.ids import new_id
+from mirp.store import tables as t
+from mirp.store.schemas import AuthOut, OrganizerOut, _email
+
+_hasher = PasswordHasher()
+# verified against when the e-mail is unknown, so both answers take the same time
+_DUMMY = _hasher.hash("not a password of anyone")
+
+
+def organizer_out(o: t.Organizer) -> OrganizerOut:
+    return OrganizerOut(id=o.id, email=o.email, name=o.name, is_admin=o.is_admin)
+
+
+def auth_out(settings: Settings, o: t.Organizer) -> AuthOut:
+    token = tokens.issue_organizer(settings.resolved_secret_key(), o.id,
+                                   ttl=settings.login_ttl_hours * 3600)
+    return AuthOut(token=token, organizer=organizer_out(o))
+
+
+async def _by_email(session: AsyncSession, email: str) -> t.Organizer | None:
+    stmt = select(t.Organizer).where(func.lower(t.Organizer.email) == email.strip().lower())
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def create_account(session: AsyncSession, *, email: str, name: str, password: str,
+                         admin: bool = False) -> t.Organizer:
+    clean = _email(email)
+    if clean is None:
+        raise InvalidInput("email: an e-mail address is needed", {"field": "email"})
+    if len(password) < 8:
+        raise InvalidInput("password: at least 8 characters", {"field": "password"})
+    if not name.strip():
+        raise InvalidInput("name: a name is needed", {"field": "name"})
+    if await _by_email(session, clean) is not None:
+        raise Conflict("an account with this e-mail exists", {"field": "email"})
+    organizer = t.Organizer(id=new_id("o"), email=clean.lower(), name=name.strip(),
+                            password_hash=_hasher.hash(password), is_admin=admin,
+                            created_at=t.utcnow())
+    session.add(organizer)
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent signup with the same e-mail
+        raise Conflict("an account with this e-mail exists", {"field": "email"}) from exc
+    return organizer
+
+
+async def login(session: AsyncSession, email: str, password: str) -> t.Organizer:
+    organizer = await _by_email(session, email)
+    try:
+        _hasher.verify(organizer.password_hash if organizer else _DUMMY, password)
+    except (VerificationError, InvalidHashError):
+        organizer = None
+    if organizer is None:
+        raise Unauthorized("wrong e-mail or password")
+    return organizer
+
+
+async def organizer_from_token(session: AsyncSession, settings: Settings,
+                               token: str) -> t.Organizer:
+    claims = tokens.verify_organizer(settings.resolved_secret_key(), token)
+    organizer = await session.get(t.Organizer, claims.organizer_id)
+    if organizer is None:
+        raise Unauthorized("this account no longer exists")
+    return organizer
+
+
+async def create_account_cli(settings: Settings, *, email: str, name: str, password: str,
+                             admin: bool = True) -> None:
+    """`mirp admin create`: migrate the database if needed, then create the account."""
+    from mirp.store.db import Database
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url())
+    await db.start()
+    try:
+        async with db.session() as session:
+            await create_account(session, email=email, name=name, password=password,
+                                 admin=admin)
+    finally:
+        await db.close()

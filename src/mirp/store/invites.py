@@ -1,0 +1,242 @@
+"""Invitations and joining (the repository's second half; see repo.py for the access rule).
+
+An invitation is a row; its link carries a signed token naming it (tokens.issue_invitation),
+deterministic for the row so the list can show the link again. Joining checks the token, then the
+row (revoked, used up, expired), and uses up one use with a single conditional UPDATE, so two
+people racing for the last use of an invitation cannot both get in.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from mirp import tokens
+from mirp.config import Settings
+from mirp.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from mirp.ids import new_id
+from mirp.store import tables as t
+from mirp.store.repo import booths_of, load_meeting, meeting_for, meeting_summary
+from mirp.store.schemas import (
+    EMAIL,
+    InvitationIn,
+    InvitationOut,
+    JoinIn,
+    JoinOut,
+    JoinPeekOut,
+)
+
+MAX_BULK_ROWS = 5000
+
+
+def invitation_token(settings: Settings, inv: t.Invitation) -> str:
+    return tokens.issue_invitation(
+        settings.resolved_secret_key(), meeting_id=inv.meeting_id, invitation_id=inv.id,
+        role=inv.role, booth=inv.booth, expires_at=inv.expires_at.timestamp())
+
+
+def join_url(settings: Settings, token: str) -> str:
+    return f"{settings.resolved_base_url()}/join.html#t={token}"
+
+
+def invitation_out(settings: Settings, inv: t.Invitation) -> InvitationOut:
+    token = invitation_token(settings, inv)
+    return InvitationOut(
+        id=inv.id, meeting_id=inv.meeting_id, role=inv.role, booth=inv.booth, name=inv.name,
+        delegation=inv.delegation, email=inv.email, named=inv.name is not None,
+        max_uses=inv.max_uses, uses=inv.uses, expires_at=inv.expires_at,
+        revoked=inv.revoked_at is not None, revoked_at=inv.revoked_at,
+        created_at=inv.created_at, token=token, join_url=join_url(settings, token))
+
+
+# --- organizer side --------------------------------------------------------------------------
+
+async def _check_booth(session: AsyncSession, meeting: t.Meeting, role: str,
+                       booth: str | None, field: str = "booth") -> None:
+    if role == "interpreter":
+        languages = [b.language for b in await booths_of(session, meeting.id)]
+        if booth is None:
+            raise InvalidInput(f"{field}: an interpreter's invitation names a booth",
+                               {"field": field, "booths": languages})
+        if booth not in languages:
+            raise InvalidInput(f"{field}: the meeting has no {booth!r} booth",
+                               {"field": field, "booths": languages})
+    elif booth is not None:
+        raise InvalidInput(f"{field}: only interpreters belong to a booth", {"field": field})
+
+
+def _new_invitation(settings: Settings, meeting: t.Meeting, data: InvitationIn) -> t.Invitation:
+    now = t.utcnow()
+    expires = data.expires_at or now + timedelta(hours=settings.token_ttl_hours)
+    if expires <= now:
+        raise InvalidInput("expires_at: the expiry is in the past", {"field": "expires_at"})
+    return t.Invitation(
+        id=new_id("i"), meeting_id=meeting.id, role=data.role, booth=data.booth,
+        name=data.name, delegation=data.delegation, email=data.email, max_uses=data.max_uses,
+        uses=0, expires_at=expires.astimezone(UTC).replace(microsecond=0), created_at=now)
+
+
+async def create_invitation(session: AsyncSession, settings: Settings, organizer: t.Organizer,
+                            meeting_id: str, data: InvitationIn) -> t.Invitation:
+    meeting = await meeting_for(session, organizer, meeting_id)
+    return await add_invitation(session, settings, meeting, data)
+
+
+async def add_invitation(session: AsyncSession, settings: Settings, meeting: t.Meeting,
+                         data: InvitationIn) -> t.Invitation:
+    await _check_booth(session, meeting, data.role, data.booth)
+    inv = _new_invitation(settings, meeting, data)
+    session.add(inv)
+    await session.flush()
+    return inv
+
+
+async def list_invitations(session: AsyncSession, organizer: t.Organizer,
+                           meeting_id: str) -> list[t.Invitation]:
+    meeting = await meeting_for(session, organizer, meeting_id)
+    rows = await session.execute(select(t.Invitation).where(t.Invitation.meeting_id == meeting.id)
+                                 .order_by(t.Invitation.created_at, t.Invitation.id))
+    return list(rows.scalars())
+
+
+async def revoke_invitation(session: AsyncSession, organizer: t.Organizer, meeting_id: str,
+                            invitation_id: str) -> t.Invitation:
+    """Idempotent. The link stops working, and so do the participant tokens it gave."""
+    meeting = await meeting_for(session, organizer, meeting_id)
+    inv = await session.get(t.Invitation, invitation_id)
+    if inv is None or inv.meeting_id != meeting.id:
+        raise NotFound("no such invitation", {"invitation_id": invitation_id})
+    if inv.revoked_at is None:
+        inv.revoked_at = t.utcnow()
+    await session.flush()
+    return inv
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    line: int
+    name: str
+    delegation: str | None
+    email: str | None
+    booth: str | None
+
+
+def parse_delegates_csv(text: str) -> list[_Row]:
+    """`name, delegation, e-mail` per line (a header line naming these columns is optional;
+    an optional `booth` column serves interpreters). Raises InvalidInput naming the line."""
+    lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    columns = ["name", "delegation", "email"]
+    first = [c.strip().lower().replace("-", "") for c in lines[0]] if lines else []
+    start = 0
+    if first and "name" in first:
+        unknown = [c for c in first if c not in ("name", "delegation", "email", "booth")]
+        if unknown:
+            raise InvalidInput(f"csv line 1: unknown column {unknown[0]!r}",
+                               {"field": "csv", "line": 1})
+        columns, start = first, 1
+    rows: list[_Row] = []
+    for index in range(start, len(lines)):
+        line = index + 1
+        cells = [c.strip() for c in lines[index]]
+        if not any(cells):
+            continue
+        if len(cells) > len(columns):
+            raise InvalidInput(
+                f"csv line {line}: {len(cells)} columns, expected at most {len(columns)} "
+                f"({', '.join(columns)})", {"field": "csv", "line": line})
+        values = dict(zip(columns, cells, strict=False))
+        name = values.get("name", "")
+        if not name:
+            raise InvalidInput(f"csv line {line}: the name is missing",
+                               {"field": "csv", "line": line})
+        if len(name) > 200 or len(values.get("delegation", "")) > 200:
+            raise InvalidInput(f"csv line {line}: too long", {"field": "csv", "line": line})
+        email = values.get("email") or None
+        if email is not None and (len(email) > 320 or not EMAIL.match(email)):
+            raise InvalidInput(f"csv line {line}: {email!r} is not an e-mail address",
+                               {"field": "csv", "line": line})
+        rows.append(_Row(line, name, values.get("delegation") or None, email,
+                         (values.get("booth") or "").lower() or None))
+        if len(rows) > MAX_BULK_ROWS:
+            raise InvalidInput(f"csv: more than {MAX_BULK_ROWS} rows", {"field": "csv"})
+    if not rows:
+        raise InvalidInput("csv: no delegate in it", {"field": "csv"})
+    return rows
+
+
+async def bulk_invitations(session: AsyncSession, settings: Settings, organizer: t.Organizer,
+                           meeting_id: str, text: str, role: str) -> list[t.Invitation]:
+    """All rows or none: any bad row raises before anything is written."""
+    meeting = await meeting_for(session, organizer, meeting_id)
+    rows = parse_delegates_csv(text)
+    prepared = []
+    for row in rows:
+        await _check_booth(session, meeting, role, row.booth, field=f"csv line {row.line}")
+        data = InvitationIn(role=role, booth=row.booth, name=row.name,  # type: ignore[arg-type]
+                            delegation=row.delegation, email=row.email, max_uses=1)
+        prepared.append(_new_invitation(settings, meeting, data))
+    session.add_all(prepared)
+    await session.flush()
+    return prepared
+
+
+# --- joining ---------------------------------------------------------------------------------
+
+async def _usable(session: AsyncSession, settings: Settings,
+                  token: str) -> tuple[t.Invitation, t.Meeting]:
+    claims = tokens.verify_invitation(settings.resolved_secret_key(), token)
+    meeting = await load_meeting(session, claims.meeting_id)
+    inv = await session.get(t.Invitation, claims.invitation_id)
+    if inv is None or inv.meeting_id != meeting.id:
+        raise Unauthorized("this invitation no longer exists")
+    if inv.revoked_at is not None:
+        raise Forbidden("this invitation was revoked", {"reason": "revoked"})
+    if inv.expires_at <= t.utcnow():
+        raise Unauthorized("this invitation has expired", {"reason": "expired"})
+    if inv.max_uses is not None and inv.uses >= inv.max_uses:
+        raise Forbidden("this invitation is used up", {"reason": "used_up"})
+    if meeting.status == "closed":
+        raise Forbidden("this meeting is closed", {"reason": "closed"})
+    return inv, meeting
+
+
+async def peek(session: AsyncSession, settings: Settings, token: str) -> JoinPeekOut:
+    inv, meeting = await _usable(session, settings, token)
+    return JoinPeekOut(
+        meeting=await meeting_summary(session, meeting), role=inv.role, booth=inv.booth,
+        named=inv.name is not None, name=inv.name, delegation=inv.delegation,
+        uses_left=None if inv.max_uses is None else inv.max_uses - inv.uses)
+
+
+async def join(session: AsyncSession, settings: Settings, data: JoinIn) -> JoinOut:
+    inv, meeting = await _usable(session, settings, data.token)
+    name = inv.name or data.name
+    delegation = inv.delegation if inv.name is not None else data.delegation
+    if not name:
+        raise InvalidInput("name: this invitation asks for your name", {"field": "name"})
+    used = await session.execute(
+        update(t.Invitation)
+        .where(t.Invitation.id == inv.id, t.Invitation.revoked_at.is_(None),
+               or_(t.Invitation.max_uses.is_(None), t.Invitation.uses < t.Invitation.max_uses))
+        .values(uses=t.Invitation.uses + 1)
+        .execution_options(synchronize_session=False))
+    if used.rowcount != 1:  # type: ignore[attr-defined]
+        raise Forbidden("this invitation is used up", {"reason": "used_up"})
+    participant = t.Participant(
+        id=new_id("p"), meeting_id=meeting.id, invitation_id=inv.id, name=name,
+        delegation=delegation, role=inv.role, booth=inv.booth, joined_at=t.utcnow())
+    session.add(participant)
+    await session.flush()
+    grant = tokens.ParticipantClaims(
+        meeting_id=meeting.id, participant_id=participant.id, name=name, role=inv.role,
+        delegation=delegation, booth=inv.booth, invitation_id=inv.id, expires_at=0)
+    token = tokens.issue_participant(settings.resolved_secret_key(), grant,
+                                     ttl=settings.token_ttl_hours * 3600)
+    return JoinOut(participant_id=participant.id, participant_token=token, role=inv.role,
+                   booth=inv.booth, name=name, delegation=delegation,
+                   meeting=await meeting_summary(session, meeting))

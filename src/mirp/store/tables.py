@@ -1,0 +1,214 @@
+"""The database tables (SQLAlchemy 2 declarative). docs/data-model.md explains them.
+
+Portable between SQLite and PostgreSQL: string ids (mirp.ids), JSON lists, and timestamps kept as
+timezone-aware UTC (`UtcDateTime` re-attaches UTC on SQLite, which stores naive values).
+Children are deleted explicitly by the repository (and by ON DELETE CASCADE where the database
+enforces foreign keys), so deleting a meeting takes everything of it in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in and out, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use UTC-aware datetimes")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+ID = String(32)
+
+
+def meeting_fk() -> ForeignKey:
+    return ForeignKey("meetings.id", ondelete="CASCADE")
+
+
+class Organizer(Base):
+    __tablename__ = "organizers"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # kept lower-case
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Meeting(Base):
+    __tablename__ = "meetings"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("organizers.id"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    starts_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    ends_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    languages: Mapped[list[str]] = mapped_column(JSON)  # ISO 639-1, in display order
+    under_levels_db: Mapped[list[int]] = mapped_column(JSON)
+    capacity: Mapped[int] = mapped_column(Integer, default=500)
+    status: Mapped[str] = mapped_column(String(16), default="scheduled")
+    registration_open: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Booth(Base):
+    __tablename__ = "booths"
+    meeting_id: Mapped[str] = mapped_column(meeting_fk(), primary_key=True)
+    language: Mapped[str] = mapped_column(String(8), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    retour: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    understands: Mapped[list[str]] = mapped_column(JSON)
+    auto_floor: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Invitation(Base):
+    __tablename__ = "invitations"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    meeting_id: Mapped[str] = mapped_column(meeting_fk(), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    booth: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    name: Mapped[str | None] = mapped_column(String(200), nullable=True)  # None: an open link
+    delegation: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    max_uses: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: unlimited
+    uses: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Participant(Base):
+    """One per successful join: the identity a participant token names."""
+
+    __tablename__ = "participants"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    meeting_id: Mapped[str] = mapped_column(meeting_fk(), index=True)
+    invitation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("invitations.id", ondelete="CASCADE"), nullable=True, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    delegation: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    role: Mapped[str] = mapped_column(String(16))
+    booth: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    joined_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+    removed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class Registration(Base):
+    __tablename__ = "registrations"
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    meeting_id: Mapped[str] = mapped_column(meeting_fk(), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    delegation: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    email: Mapped[str] = mapped_column(String(320))
+    requested_role: Mapped[str] = mapped_column(String(16), default="delegate")
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    invitation_id: Mapped[str | None] = mapped_column(
+        ForeignKey("invitations.id", ondelete="SET NULL"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
+
+
+# --- append-only statistics (written by Admission.record) -----------------------------------
+
+class Attendance(Base):
+    __tablename__ = "attendance"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[str] = mapped_column(meeting_fk())
+    participant_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))  # join | leave
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    delegation: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    booth: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    channel: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    __table_args__ = (Index("ix_attendance_meeting_at", "meeting_id", "at"),)
+
+
+class SpeakingTurn(Base):
+    __tablename__ = "speaking_turns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[str] = mapped_column(meeting_fk(), index=True)
+    participant_id: Mapped[str] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    floor_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+
+
+class OnAirTurn(Base):
+    __tablename__ = "on_air_turns"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[str] = mapped_column(meeting_fk(), index=True)
+    participant_id: Mapped[str] = mapped_column(String(64))
+    booth: Mapped[str] = mapped_column(String(8))
+    channel: Mapped[str] = mapped_column(String(8))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Listening(Base):
+    __tablename__ = "listening"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[str] = mapped_column(meeting_fk(), index=True)
+    participant_id: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str] = mapped_column(String(8))
+    under_level_db: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    ended_at: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class Lifecycle(Base):
+    __tablename__ = "lifecycle"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[str] = mapped_column(meeting_fk(), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # opened | closed | removed
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+STATISTICS = (Attendance, SpeakingTurn, OnAirTurn, Listening, Lifecycle)
