@@ -1,13 +1,217 @@
-"""PLACEHOLDER, replaced by the rooms (issue 4)."""
+"""Open rooms: one RoomRuntime per live meeting, opened on first join, closed when idle.
+
+Also the Recorder: statistics records from every room go through one bounded queue to
+`hooks.record()` in batches, in its own task, so a slow database never slows a Room down.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from mirp.config import Settings
+from mirp.errors import Forbidden
+from mirp.rooms.model import JoinGrant, MeetingSpec, Record
+from mirp.rooms.room import Room, RoomLimits
+from mirp.rooms.runtime import Outlet, RoomClosing, RoomRuntime, SharedEngine, background
+
+log = logging.getLogger("mirp.rooms.registry")
+
+
+class Hooks(Protocol):
+    """What the live side needs from the store (store/admission.py's Admission)."""
+
+    async def authorize(self, token: str, meeting_id: str | None) -> JoinGrant: ...
+    async def load_spec(self, meeting_id: str) -> MeetingSpec: ...
+    async def record(self, records: Sequence[Record]) -> None: ...
+
+
+class Recorder:
+    """Batches records to `hooks.record`; `put` never blocks (a full queue drops, loudly)."""
+
+    def __init__(
+        self, hooks: Hooks, capacity: int = 10_000, batch: int = 500, retries: int = 3
+    ) -> None:
+        self.hooks = hooks
+        self.batch = batch
+        self.retries = retries
+        self.queue: asyncio.Queue[Record] = asyncio.Queue(capacity)
+        self.dropped = 0
+        self.written = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> Recorder:
+        self._task = asyncio.create_task(self._run(), name="recorder")
+        return self
+
+    def put(self, record: Record) -> None:
+        try:
+            self.queue.put_nowait(record)
+        except asyncio.QueueFull:
+            self.dropped += 1
+            log.error(
+                "recorder queue full: %s dropped (%d so far)", type(record).__name__, self.dropped
+            )
+
+    async def _run(self) -> None:
+        while True:
+            first = await self.queue.get()
+            await self._write(first)
+
+    async def _write(self, first: Record | None) -> None:
+        batch = [first] if first is not None else []
+        while len(batch) < self.batch and not self.queue.empty():
+            batch.append(self.queue.get_nowait())
+        if not batch:
+            return
+        for attempt in range(self.retries):
+            try:
+                await self.hooks.record(batch)
+                self.written += len(batch)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("recording %d records failed (attempt %d)", len(batch), attempt + 1)
+                await asyncio.sleep(0.2 * 2**attempt)
+        self.dropped += len(batch)
+
+    async def flush(self) -> None:
+        while not self.queue.empty():
+            await self._write(None)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.flush()
 
 
 class RoomRegistry:
-    def __init__(self, **parts: Any) -> None:
-        self.parts = parts
+    """Routes Sessions to their meeting's RoomRuntime, opening and closing runtimes."""
 
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        engine: Any,
+        peers: Any,
+        hooks: Hooks,
+        idle_close_s: float | None = None,
+    ) -> None:
+        self.settings = settings
+        self.limits = settings.limits
+        self.shared = SharedEngine(engine)
+        self.engine = engine
+        self.peers = peers
+        self.hooks = hooks
+        self.idle_close_s = (
+            idle_close_s if idle_close_s is not None else settings.limits.reconnect_grace_s + 10.0
+        )
+        self.rooms: dict[str, RoomRuntime] = {}
+        self.removed: dict[str, set[str]] = {}  # meeting id -> participants removed
+        self.recorder = Recorder(hooks)
+        self._opening: dict[str, asyncio.Task[RoomRuntime]] = {}
+        self._closed = False
+
+    # ---------------------------------------------------------------- joining
+    async def authorize(self, token: str, meeting_id: str | None = None) -> JoinGrant:
+        grant = await self.hooks.authorize(token, meeting_id)
+        if grant.participant_id in self.removed.get(grant.meeting_id, ()):
+            raise Forbidden("you were removed from this meeting")
+        return grant
+
+    async def join(
+        self, grant: JoinGrant, outlet: Outlet, resume: str | None = None
+    ) -> RoomRuntime:
+        """Admit a Session into its meeting's room (opened if needed); the runtime has sent the
+        welcome when this returns."""
+        for _ in range(3):
+            runtime = await self.open(grant.meeting_id)
+            try:
+                await runtime.join(grant, outlet, resume)
+                return runtime
+            except RoomClosing:
+                await asyncio.sleep(0)  # it was closing: open a fresh one
+        raise RoomClosing("the room is restarting; try again")
+
+    async def open(self, meeting_id: str) -> RoomRuntime:
+        if self._closed:
+            raise RoomClosing("the server is shutting down")
+        runtime = self.rooms.get(meeting_id)
+        if runtime is not None and not runtime.closing:
+            return runtime
+        task = self._opening.get(meeting_id)
+        if task is None:
+            task = asyncio.ensure_future(self._open(meeting_id))
+            self._opening[meeting_id] = task
+            task.add_done_callback(lambda _: self._opening.pop(meeting_id, None))
+        return await asyncio.shield(task)
+
+    async def _open(self, meeting_id: str) -> RoomRuntime:
+        if self.recorder._task is None:
+            self.recorder.start()
+        spec = await self.hooks.load_spec(meeting_id)
+        removed = self.removed.get(meeting_id)
+        if removed:
+            from dataclasses import replace
+
+            spec = replace(spec, removed_participants=spec.removed_participants | removed)
+        room = Room(
+            spec,
+            RoomLimits(
+                grace_s=self.limits.reconnect_grace_s,
+                handover_timeout_s=self.limits.handover_timeout_s,
+                capacity=min(spec.capacity, self.limits.max_participants_per_meeting),
+            ),
+        )
+        runtime = RoomRuntime(
+            room,
+            engine=self.shared.scope(meeting_id),
+            peers=self.peers,
+            recorder=self.recorder,
+            queue_size=self.limits.room_queue_commands,
+            idle_close_s=self.idle_close_s,
+            on_removed=self._on_removed,
+            on_closed=self._on_closed,
+        ).start()
+        self.rooms[meeting_id] = runtime
+        log.info("room %s opened", meeting_id)
+        return runtime
+
+    def _on_removed(self, meeting_id: str, participant_id: str) -> None:
+        self.removed.setdefault(meeting_id, set()).add(participant_id)
+
+    def _on_closed(self, runtime: RoomRuntime) -> None:
+        if self.rooms.get(runtime.meeting_id) is runtime:
+            del self.rooms[runtime.meeting_id]
+        self.shared.apply(runtime.meeting_id, None)
+        background(runtime._close_peers())
+        log.info("room %s closed", runtime.meeting_id)
+
+    # ---------------------------------------------------------------- reading
+    def get(self, meeting_id: str) -> RoomRuntime | None:
+        runtime = self.rooms.get(meeting_id)
+        return runtime if runtime is not None and not runtime.closing else None
+
+    def overview(self, meeting_id: str) -> dict[str, Any] | None:
+        """The organizer's live view of an open meeting; None when its room is not open."""
+        runtime = self.get(meeting_id)
+        return runtime.overview() if runtime is not None else None
+
+    # ---------------------------------------------------------------- closing
     async def close(self) -> None:
-        pass
+        """Close every room (sessions, peers), then flush the records (idempotent)."""
+        self._closed = True
+        for task in list(self._opening.values()):
+            task.cancel()
+        await asyncio.gather(
+            *(r.close() for r in list(self.rooms.values())), return_exceptions=True
+        )
+        self.rooms.clear()
+        await self.recorder.close()

@@ -1,9 +1,71 @@
-"""PLACEHOLDER, replaced by signaling (issue 3)."""
+"""The WebSocket endpoint: `/ws` (the meeting comes from the token) and `/ws/{meeting_id}`."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import contextlib
+import logging
+
+from fastapi import APIRouter, WebSocket
+
+from mirp.config import Settings
+from mirp.errors import Unavailable
+from mirp.signaling.handlers import Connection
+from mirp.signaling.protocol import error_message
+from mirp.signaling.session import Session, encode
+
+log = logging.getLogger("mirp.signaling")
+
+
+class StarletteTransport:
+    """Starlette's WebSocket as a session.Transport."""
+
+    def __init__(self, ws: WebSocket) -> None:
+        self.ws = ws
+        self.closed = False
+
+    async def receive(self) -> str | bytes | None:
+        if self.closed:
+            return None
+        message = await self.ws.receive()
+        if message["type"] == "websocket.disconnect":
+            self.closed = True
+            return None
+        text = message.get("text")
+        return text if text is not None else message.get("bytes") or b""
+
+    async def send(self, text: str) -> None:
+        await self.ws.send_text(text)
+
+    async def close(self, code: int, reason: str) -> None:
+        if not self.closed:
+            self.closed = True
+            await self.ws.close(code, reason)
+
+
+async def serve(ws: WebSocket, meeting_id: str | None) -> None:
+    await ws.accept()
+    registry = getattr(ws.app.state, "rooms", None)
+    settings: Settings = ws.app.state.settings
+    if registry is None:  # started without its lifespan
+        err = Unavailable("the server is starting")
+        with contextlib.suppress(Exception):
+            await ws.send_text(encode(error_message(err, fatal=True)))
+            await ws.close(err.ws_close, err.message)
+        return
+    ice = [s.model_dump(exclude_none=True) for s in settings.ice_servers]
+    session = Session(StarletteTransport(ws), settings.limits, ice)
+    await Connection(session, registry, meeting_id).serve()
 
 
 def build_router() -> APIRouter:
-    return APIRouter()
+    router = APIRouter()
+
+    @router.websocket("/ws")
+    async def ws_endpoint(websocket: WebSocket) -> None:
+        await serve(websocket, None)
+
+    @router.websocket("/ws/{meeting_id}")
+    async def ws_meeting(websocket: WebSocket, meeting_id: str) -> None:
+        await serve(websocket, meeting_id)
+
+    return router

@@ -1,0 +1,488 @@
+"""The asyncio shell around one Room: its actor task, its Sessions and its participants' Peers.
+
+Why an actor: every change to a Room happens in this one task, which reads a bounded queue of
+jobs (each with a future for its reply), so rooms/ needs no locks and a flood of commands meets a
+typed Unavailable instead of growing memory. After every job or timer tick the task:
+1. numbers the wire events (`seq`, one counter per room, so every client sees the same order)
+   and hands each to the outlets of its audience (Session.send_json never blocks);
+2. acts on Removed / MeetingClosed (closes those sessions);
+3. queues Record events for the Recorder (never awaited here);
+4. pushes `room.mix_plan()` to `engine.apply()` when it changed and each connected participant's
+   `room.feed_for()` to `engine.switch()` when that changed.
+Peers: an `offer` runs the (slow) ICE/DTLS setup outside the task, then attaches the result in it.
+A participant's microphone is always handed to the engine (which drains it); whether it is mixed
+is only the plan's decision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol, TypeVar
+
+from mirp.errors import Conflict, Forbidden, MirpError, Unavailable
+from mirp.media.plan import FeedKey, MixPlan
+from mirp.rooms.commands import Command
+from mirp.rooms.events import Event, MeetingClosed, RecordEvent, Removed, WireEvent
+from mirp.rooms.model import JoinGrant, Record
+from mirp.rooms.room import Room
+
+log = logging.getLogger("mirp.rooms.runtime")
+
+T = TypeVar("T")
+MEETING_CLOSED_WS = 4410  # 44xx: the client does not reconnect
+REPLACED_WS = Conflict.ws_close
+PEER_LOST_WS = 1001  # not 44xx: the client reconnects (and makes a new peer connection)
+
+
+class Outlet(Protocol):
+    """A Session as the Room task sees it (signaling/session.py implements it)."""
+
+    id: str
+
+    def send_json(self, text: str) -> None: ...
+
+    def send(self, message: dict[str, Any]) -> None: ...
+
+    def welcome(
+        self, participant_id: str, room: dict[str, Any], seq: int, resumed: bool
+    ) -> None: ...
+
+    def close(
+        self,
+        code: int,
+        reason: str,
+        error: MirpError | None = None,
+        msg_id: int | str | None = None,
+    ) -> None: ...
+
+
+class Engine(Protocol):
+    """The part of media/engine.py's MediaEngine the runtime uses."""
+
+    def add_source(self, source_id: str, receiver: Any, track: Any) -> None: ...
+    def remove_source(self, source_id: str) -> None: ...
+    def apply(self, plan: MixPlan) -> None: ...
+    def add_listener(self, listener_id: str, sender: Any, key: FeedKey) -> None: ...
+    def switch(self, listener_id: str, key: FeedKey) -> None: ...
+    def remove_listener(self, listener_id: str) -> None: ...
+
+
+class SharedEngine:
+    """One MediaEngine serves every room of the process, but a MixPlan and a FeedKey know no
+    meeting: each room gets a RoomMedia whose keys are namespaced by meeting id (`<id>/fr`), and
+    the engine is given the union of all rooms' plans. Source and listener ids are participant
+    ids, unique across meetings."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.plans: dict[str, MixPlan] = {}
+
+    def scope(self, meeting_id: str) -> RoomMedia:
+        return RoomMedia(self, meeting_id)
+
+    def apply(self, meeting_id: str, plan: MixPlan | None) -> None:
+        if plan is None:
+            self.plans.pop(meeting_id, None)
+        else:
+            self.plans[meeting_id] = plan
+        merged: dict[FeedKey, Any] = {}
+        for mid, room_plan in self.plans.items():
+            for key, recipe in room_plan.feeds.items():
+                merged[namespaced(mid, key)] = recipe
+        self.engine.apply(MixPlan.of(merged))
+
+
+def namespaced(meeting_id: str, key: FeedKey) -> FeedKey:
+    return FeedKey(f"{meeting_id}/{key.channel}", key.under_level_db, key.minus)
+
+
+class RoomMedia:
+    """The engine as one room sees it (implements Engine)."""
+
+    def __init__(self, shared: SharedEngine, meeting_id: str) -> None:
+        self.shared = shared
+        self.engine = shared.engine
+        self.meeting_id = meeting_id
+
+    def add_source(self, source_id: str, receiver: Any, track: Any) -> None:
+        self.engine.add_source(source_id, receiver, track)
+
+    def remove_source(self, source_id: str) -> None:
+        self.engine.remove_source(source_id)
+
+    def apply(self, plan: MixPlan) -> None:
+        self.shared.apply(self.meeting_id, plan if plan.feeds else None)
+
+    def add_listener(self, listener_id: str, sender: Any, key: FeedKey) -> None:
+        self.engine.add_listener(listener_id, sender, namespaced(self.meeting_id, key))
+
+    def switch(self, listener_id: str, key: FeedKey) -> None:
+        self.engine.switch(listener_id, namespaced(self.meeting_id, key))
+
+    def remove_listener(self, listener_id: str) -> None:
+        self.engine.remove_listener(listener_id)
+
+
+class RecordSink(Protocol):
+    def put(self, record: Record) -> None: ...
+
+
+class RoomClosing(Unavailable):
+    """The room is closing (idle or meeting closed): the registry opens a fresh one."""
+
+
+_background: set[asyncio.Future[Any]] = set()
+
+
+def background(coro: Any) -> None:
+    """Run a clean-up coroutine without awaiting it, keeping a reference until it ends."""
+    fut = asyncio.ensure_future(coro)
+    _background.add(fut)
+    fut.add_done_callback(_background.discard)
+
+
+def _json(message: Mapping[str, Any]) -> str:
+    import json
+
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+class RoomRuntime:
+    def __init__(
+        self,
+        room: Room,
+        *,
+        engine: Any,
+        peers: Any,
+        recorder: RecordSink,
+        queue_size: int = 1024,
+        idle_close_s: float = 60.0,
+        on_removed: Callable[[str, str], None] | None = None,
+        on_closed: Callable[[RoomRuntime], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.room = room
+        self.meeting_id = room.spec.id
+        self.engine = engine
+        self.peers = peers
+        self.recorder = recorder
+        self.idle_close_s = idle_close_s
+        self.on_removed = on_removed
+        self.on_closed = on_closed
+        self.clock = clock
+        self.seq = 0
+        self.sessions: dict[str, Outlet] = {}  # participant id -> its current Session
+        self.last_session: dict[str, str] = {}  # participant id -> its latest session id
+        self.peer_sessions: dict[str, Any] = {}  # participant id -> PeerSession
+        self.sources: set[str] = set()  # participant ids whose microphone the engine has
+        self.listening: dict[str, FeedKey] = {}  # participant id -> key the engine sends it
+        self._plan: MixPlan | None = None
+        self._queue: asyncio.Queue[tuple[Callable[[Room, float], Any], asyncio.Future[Any]]] = (
+            asyncio.Queue(queue_size)
+        )
+        self._idle_since: float | None = clock()
+        self.closing = False
+        self._task: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self) -> RoomRuntime:
+        self._task = asyncio.create_task(self._run(), name=f"room {self.meeting_id}")
+        return self
+
+    async def close(self, reason: str = "server shutting down") -> None:
+        """Close every session and peer, record the leaves (idempotent)."""
+        if not self.closing:
+            try:
+                await self.call(lambda room, now: self._shutdown(now, 1001, reason))
+            except MirpError:
+                pass  # already closing
+        if self._task is not None:
+            await self._closed.wait()
+        await self._close_peers()
+
+    async def _close_peers(self) -> None:
+        peers = list(self.peer_sessions.values())
+        self.peer_sessions.clear()
+        await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
+
+    # ---------------------------------------------------------------- the actor
+    async def call(self, fn: Callable[[Room, float], T]) -> T:
+        """Run `fn(room, now)` in the room task and return its result (or raise its error)."""
+        if self.closing:
+            raise RoomClosing("the room is closing")
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        try:
+            self._queue.put_nowait((fn, fut))
+        except asyncio.QueueFull:
+            raise Unavailable("the room is busy; try again") from None
+        return await fut
+
+    async def _run(self) -> None:
+        getter: asyncio.Task[Any] | None = None
+        try:
+            while not self.closing:
+                deadline = self._next_deadline()
+                if getter is None:
+                    getter = asyncio.ensure_future(self._queue.get())
+                timeout = None if deadline is None else max(0.0, deadline - self.clock())
+                done, _ = await asyncio.wait({getter}, timeout=timeout)
+                now = self.clock()
+                if not done:
+                    self._on_timer(now)
+                    continue
+                fn, fut = getter.result()
+                getter = None
+                if fut.cancelled():
+                    continue
+                try:
+                    result = fn(self.room, now)
+                except MirpError as exc:
+                    fut.set_exception(exc)
+                except Exception as exc:
+                    log.exception("room %s: job failed", self.meeting_id)
+                    fut.set_exception(MirpError(f"internal error: {type(exc).__name__}"))
+                else:
+                    fut.set_result(result)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            if getter is not None:
+                getter.cancel()
+            self.closing = True
+            while not self._queue.empty():  # refuse what is left: the caller retries elsewhere
+                _, fut = self._queue.get_nowait()
+                if not fut.done():
+                    fut.set_exception(RoomClosing("the room closed"))
+            self._closed.set()
+            if self.on_closed is not None:
+                self.on_closed(self)
+
+    def _next_deadline(self) -> float | None:
+        deadline = self.room.next_deadline()
+        if self._idle_since is not None:
+            idle_at = self._idle_since + self.idle_close_s
+            deadline = idle_at if deadline is None else min(deadline, idle_at)
+        return deadline
+
+    def _on_timer(self, now: float) -> None:
+        try:
+            self._after(self.room.tick(now))
+        except Exception:
+            log.exception("room %s: tick failed", self.meeting_id)
+        if (
+            self._idle_since is not None
+            and now - self._idle_since >= self.idle_close_s
+            and not self.sessions
+        ):
+            log.info("room %s idle: closing", self.meeting_id)
+            self._shutdown(now, 1001, "room idle")
+
+    def _shutdown(self, now: float, code: int, reason: str) -> None:
+        """In the task: everyone leaves for good, every session is closed, the task ends."""
+        if self.closing:
+            return
+        for outlet in list(self.sessions.values()):
+            outlet.close(code, reason)
+        self.sessions.clear()
+        for pid in list(self.last_session):  # Room.leave is idempotent
+            with contextlib.suppress(MirpError):
+                self._after(self.room.leave(pid, now), media=False)
+        for pid in list(self.peer_sessions):
+            self._detach_peer(pid)
+        with contextlib.suppress(Exception):
+            self.engine.apply(MixPlan.of())
+        self.closing = True
+
+    # ---------------------------------------------------------------- after every change
+    def _after(self, events: list[Event], *, media: bool = True) -> None:
+        for event in events:
+            if isinstance(event, RecordEvent):
+                self.recorder.put(event.record)
+            elif isinstance(event, WireEvent):
+                self._broadcast(event)
+        if media:
+            self._sync_media()
+
+    def _broadcast(self, event: WireEvent) -> None:
+        self.seq += 1
+        message = event.message()
+        message["seq"] = self.seq
+        text = _json(message)
+        for pid in self.room.recipients(event.audience):
+            outlet = self.sessions.get(pid)
+            if outlet is not None:
+                outlet.send_json(text)
+        if isinstance(event, Removed):
+            pid = event.participant_id
+            if self.on_removed is not None:
+                self.on_removed(self.meeting_id, pid)
+            outlet = self.sessions.pop(pid, None)
+            if outlet is not None:
+                outlet.close(Forbidden.ws_close, "removed from the meeting")
+            self._detach_peer(pid)
+        elif isinstance(event, MeetingClosed):
+            self._shutdown(self.clock(), MEETING_CLOSED_WS, "the meeting is closed")
+
+    def _sync_media(self) -> None:
+        try:
+            plan = self.room.mix_plan()
+            if plan != self._plan:
+                self.engine.apply(plan)
+                self._plan = plan
+            for pid, peer in self.peer_sessions.items():
+                if peer.sender is None:
+                    continue
+                key = self.room.feed_for(pid)
+                current = self.listening.get(pid)
+                if key == current:
+                    continue
+                if key is None:
+                    self.engine.remove_listener(pid)
+                    del self.listening[pid]
+                elif current is None:
+                    self.engine.add_listener(pid, peer.sender, key)
+                    self.listening[pid] = key
+                else:
+                    self.engine.switch(pid, key)
+                    self.listening[pid] = key
+        except Exception:
+            log.exception("room %s: media update failed", self.meeting_id)
+
+    # ---------------------------------------------------------------- sessions
+    async def join(self, grant: JoinGrant, outlet: Outlet, resume: str | None = None) -> None:
+        """Admit a Session; a previous Session of the same participant is replaced. The welcome
+        (snapshot at `seq`) is sent from the task, before any later event."""
+
+        def job(room: Room, now: float) -> None:
+            pid = grant.participant_id
+            old = self.sessions.get(pid)
+            events: list[Event] = []
+            if old is not None:  # a reconnect (or a second tab): the new one wins
+                events += room.disconnect(pid, now)
+            events += room.join(grant, now)
+            if old is not None:
+                del self.sessions[pid]
+                old.close(
+                    REPLACED_WS,
+                    "replaced by a new connection",
+                    Conflict("this participant connected again elsewhere"),
+                )
+                self._detach_peer(pid)
+            self._after(events)
+            resumed = resume is not None and self.last_session.get(pid) == resume
+            self.sessions[pid] = outlet
+            self.last_session[pid] = outlet.id
+            self._idle_since = None
+            outlet.welcome(pid, room.snapshot(pid), self.seq, resumed)
+
+        await self.call(job)
+
+    async def leave_session(
+        self, participant_id: str, outlet: Outlet, for_good: bool = False
+    ) -> None:
+        """The Session ended: the participant is disconnected (grace) unless it was replaced."""
+
+        def job(room: Room, now: float) -> None:
+            if self.sessions.get(participant_id) is not outlet:
+                return  # replaced or removed already
+            del self.sessions[participant_id]
+            self._detach_peer(participant_id)
+            events = (
+                room.leave(participant_id, now)
+                if for_good
+                else room.disconnect(participant_id, now)
+            )
+            if not self.sessions:
+                self._idle_since = now
+            self._after(events)
+
+        with contextlib.suppress(RoomClosing):
+            await self.call(job)
+
+    async def command(self, participant_id: str, outlet: Outlet, command: Command) -> None:
+        def job(room: Room, now: float) -> None:
+            if self.sessions.get(participant_id) is not outlet:
+                raise Conflict("this session was replaced")
+            self._after(room.handle(participant_id, command, now))
+
+        await self.call(job)
+
+    def overview(self) -> dict[str, Any]:
+        """A read of the Room's state from outside its task (no await: consistent)."""
+        view = dict(self.room.overview())
+        view.setdefault("meeting_id", self.meeting_id)
+        view["seq"] = self.seq
+        view["sessions"] = len(self.sessions)
+        return view
+
+    # ---------------------------------------------------------------- peers
+    async def offer(self, participant_id: str, outlet: Outlet, sdp: str) -> str:
+        """A new peer connection for this participant (replacing any previous one): the answer.
+        Raises InvalidSdp for an offer the media plane refuses."""
+        if self.sessions.get(participant_id) is not outlet:
+            raise Conflict("this session was replaced")
+        old = self._detach_peer(participant_id)
+        if old is not None:
+            await old.close()
+        peer = self.peers.create_session(participant_id)
+        self.peer_sessions[participant_id] = peer
+        peer.on_track = lambda receiver, track: self._on_track(
+            participant_id, peer, receiver, track
+        )
+        peer.on_gone = lambda reason: self._on_gone(participant_id, peer, reason)
+        try:
+            answer: str = await peer.accept_offer(sdp)
+        except BaseException:
+            if self.peer_sessions.get(participant_id) is peer:
+                self._detach_peer(participant_id)
+            await peer.close()
+            raise
+        if self.peer_sessions.get(participant_id) is not peer or self.closing:
+            await peer.close()
+            raise Conflict("the peer connection was replaced while it was being set up")
+        await self.call(lambda room, now: self._sync_media())
+        return answer
+
+    async def candidate(self, participant_id: str, candidate: Mapping[str, Any] | None) -> None:
+        peer = self.peer_sessions.get(participant_id)
+        if peer is not None:  # none: a late candidate of a peer already gone, harmless
+            await peer.add_remote_candidate(candidate)
+
+    def _on_track(self, pid: str, peer: Any, receiver: Any, track: Any) -> None:
+        if self.peer_sessions.get(pid) is not peer:
+            return
+        if pid in self.sources:
+            self.engine.remove_source(pid)
+        self.engine.add_source(pid, receiver, track)
+        self.sources.add(pid)
+
+    def _on_gone(self, pid: str, peer: Any, reason: str) -> None:
+        """The peer vanished: release its media and end the Session so that the client
+        reconnects (a new Session and a new peer; the floor waits for the grace period)."""
+        if self.peer_sessions.get(pid) is not peer:
+            return
+        self._detach_peer(pid)
+        outlet = self.sessions.get(pid)
+        if outlet is not None:
+            outlet.close(PEER_LOST_WS, f"media connection lost ({reason})")
+
+    def _detach_peer(self, pid: str) -> Any:
+        """Release the engine's resources of this participant; the caller closes the peer."""
+        peer = self.peer_sessions.pop(pid, None)
+        if pid in self.listening:
+            del self.listening[pid]
+            with contextlib.suppress(Exception):
+                self.engine.remove_listener(pid)
+        if pid in self.sources:
+            self.sources.discard(pid)
+            with contextlib.suppress(Exception):
+                self.engine.remove_source(pid)
+        if peer is not None and not peer.closed:
+            peer.on_gone = None
+            background(peer.close())
+        return peer

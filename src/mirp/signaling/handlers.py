@@ -1,0 +1,182 @@
+"""What each client message does: hello admits the Session, offer/ice go to the Peer, every
+other message becomes a rooms.commands Command for the Room (which checks roles).
+
+Errors are answered, not fatal: a malformed, oversized, unknown or refused message gets an
+`error {id, code, message, details}` and the Session reads on. Only failures of `hello` (bad
+token, removed, wrong meeting, closed meeting) end the Session, with the error's ws_close code
+(44xx: the browser does not reconnect).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from mirp.errors import Conflict, MirpError, Unauthorized
+from mirp.rooms import commands as c
+from mirp.rooms.registry import RoomRegistry
+from mirp.rooms.runtime import RoomRuntime
+from mirp.signaling import protocol as p
+from mirp.signaling.session import Session
+
+log = logging.getLogger("mirp.signaling")
+
+NORMAL_CLOSE = 1000
+
+
+def to_command(msg: p.ClientMessage) -> c.Command:
+    """The Room's Command for a validated client message (signaling-only messages excluded)."""
+    match msg:
+        case p.Subscribe():
+            return c.Subscribe(msg.channel, msg.floor_under)
+        case p.Relay():  # an interpreter's source; `auto` (= floor) gives auto-relay back
+            return c.Subscribe("floor" if msg.source in ("floor", "auto") else msg.source, None)
+        case p.FloorRequest():
+            return c.FloorRequest(msg.kind)
+        case p.FloorWithdraw():
+            return c.FloorWithdraw()
+        case p.FloorGive():
+            return c.FloorGive(msg.participant_id)
+        case p.FloorTake():
+            return c.FloorTake(msg.participant_id)
+        case p.SpeakersReorder():
+            return c.SpeakersReorder(tuple(msg.order))
+        case p.FloorTimeLimit():
+            return c.FloorTimeLimit(msg.seconds)
+        case p.ParticipantMute():
+            return c.ParticipantMute(msg.participant_id, msg.muted)
+        case p.ParticipantRemove():
+            return c.ParticipantRemove(msg.participant_id)
+        case p.FloorLanguage():
+            return c.FloorLanguage(msg.language)
+        case p.MeetingOpen():
+            return c.MeetingOpen()
+        case p.MeetingClose():
+            return c.MeetingClose()
+        case p.OnAir():
+            return c.OnAir(msg.on)
+        case p.ConsoleOutput():
+            return c.ConsoleOutput(msg.channel)
+        case p.Cough():
+            return c.Cough(msg.on)
+        case p.HandoverRequest():
+            return c.HandoverRequest(msg.to)
+        case p.HandoverAccept():
+            return c.HandoverAccept()
+        case p.HandoverDecline():
+            return c.HandoverDecline()
+        case p.BoothChat():
+            return c.BoothChat(msg.text.strip())
+        case p.SlowDown():
+            return c.SlowDown()
+        case p.Quality():
+            return c.QualityReport(
+                msg.grade or "unknown",
+                None if msg.rtt is None else msg.rtt * 1000.0,
+                None if msg.loss is None else msg.loss * 100.0,
+                None if msg.jitter is None else msg.jitter * 1000.0,
+            )
+    raise p.ProtocolError(f"{getattr(msg, 'type', '?')} is not a room command", msg.id)
+
+
+class Connection:
+    """The protocol state of one Session: before hello, then joined to one Room."""
+
+    def __init__(
+        self,
+        session: Session,
+        registry: RoomRegistry,
+        meeting_id: str | None = None,
+        hello_timeout_s: float | None = None,
+    ) -> None:
+        self.session = session
+        self.registry = registry
+        self.meeting_id = meeting_id
+        self.max_bytes = session.limits.max_message_bytes
+        self.hello_timeout_s = hello_timeout_s or max(5.0, session.limits.heartbeat_s)
+        self.runtime: RoomRuntime | None = None
+        self.participant_id: str | None = None
+        self.left = False
+
+    async def serve(self) -> None:
+        timer = asyncio.get_running_loop().call_later(self.hello_timeout_s, self._hello_late)
+        try:
+            await self.session.run(self.on_message)
+        finally:
+            timer.cancel()
+            if self.runtime is not None and self.participant_id is not None:
+                try:
+                    await self.runtime.leave_session(
+                        self.participant_id, self.session, for_good=self.left
+                    )
+                except Exception:
+                    log.exception("leaving room %s failed", self.runtime.meeting_id)
+
+    def _hello_late(self) -> None:
+        if self.runtime is None:
+            self.session.close(
+                Unauthorized.ws_close, "no hello", Unauthorized("send hello {token} first")
+            )
+
+    def _fail(self, exc: MirpError, msg_id: int | str | None) -> None:
+        if self.runtime is None:  # nothing works before a successful hello: end it
+            self.session.close(exc.ws_close, exc.message, exc, msg_id)
+        else:
+            self.session.send(p.error_message(exc, msg_id))
+
+    async def on_message(self, raw: str | bytes) -> None:
+        try:
+            msg = p.parse_client(raw, self.max_bytes)
+        except p.ProtocolError as exc:
+            self._fail(exc, exc.msg_id)
+            return
+        except MirpError as exc:  # MessageTooLarge
+            self._fail(exc, None)
+            return
+        try:
+            reply = await self.dispatch(msg)
+        except MirpError as exc:
+            self._fail(exc, msg.id)
+            return
+        if reply is not None:
+            self.session.send(reply)
+
+    async def dispatch(self, msg: p.ClientMessage) -> dict[str, Any] | None:
+        """Handle one message; the reply to send (ack, answer, pong) or None."""
+        if isinstance(msg, p.Hello):
+            await self._hello(msg)
+            return None
+        if self.runtime is None or self.participant_id is None:
+            raise Unauthorized("send hello {token} first")
+        runtime, pid = self.runtime, self.participant_id
+        ack = p.dump(p.Ack(id=msg.id)) if msg.id is not None else None
+        match msg:
+            case p.Offer():
+                answer = await runtime.offer(pid, self.session, msg.sdp)
+                return p.dump(p.Answer(sdp=answer, id=msg.id))
+            case p.Ice():
+                candidate = (
+                    None if msg.candidate is None else msg.candidate.model_dump(exclude_none=True)
+                )
+                await runtime.candidate(pid, candidate)
+                return ack
+            case p.Ping():
+                self.session.watched = True
+                return p.dump(p.ServerPong(id=msg.id, t=msg.t))
+            case p.Pong():
+                self.session.watched = True
+                return None
+            case p.Leave():
+                self.left = True
+                self.session.close(NORMAL_CLOSE, "left")
+                return None
+        await runtime.command(pid, self.session, to_command(msg))
+        return ack
+
+    async def _hello(self, msg: p.Hello) -> None:
+        if self.runtime is not None:
+            raise Conflict("already joined: hello is sent once per connection")
+        grant = await self.registry.authorize(msg.token, self.meeting_id)
+        self.participant_id = grant.participant_id
+        self.runtime = await self.registry.join(grant, self.session, msg.resume)
