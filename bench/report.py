@@ -1,0 +1,187 @@
+"""Turns the scenarios' raw results into latest.json (the issue's keys) and a markdown table."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+from typing import Any
+
+from bench.common import percentile
+
+GOALS = {
+    "fanout_us_per_packet_listener": "<= 30",
+    "listeners_per_core_zero_loss": ">= 800",
+    "added_latency_ms_p95": "<= 30",
+    "switch_ms_p95": "<= 60",
+    "join_storm_s": "<= 15 (300 peers)",
+    "rss_kb_per_listener": "<= 200",
+}
+
+
+def machine() -> dict[str, Any]:
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    import aiortc
+
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "aiortc": aiortc.__version__,
+    }
+
+
+def _slope(xs: list[float], ys: list[float]) -> float | None:
+    if len(xs) < 2:
+        return None
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else None
+
+
+def _r(x: float | None, nd: int = 2) -> float | None:
+    return None if x is None else round(x, nd)
+
+
+def build(raw: dict[str, Any], command: str, quick: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "command": command,
+        "quick": quick,
+        "machine": machine(),
+    }
+    steps = [s for s in raw.get("fanout", []) if s["listeners"] > 0]
+    if steps:
+        fixed = raw["fanout_fixed"]
+        out["fanout_us_per_packet_listener"] = {
+            str(s["listeners"]): s["us_per_packet_listener"] for s in steps
+            if s["listeners"] in fixed
+        }
+        good = [s for s in steps if s["zero_loss"]]
+        out["listeners_per_core_zero_loss"] = max((s["listeners"] for s in good), default=0)
+        # marginal cost: slope of server CPU over listener-packets/s across the steps
+        xs = [s["listeners"] * 50.0 for s in steps]
+        ys = [s["server_cpu_pct"] / 100.0 * 1e6 for s in steps]
+        slope = _slope(xs, ys)
+        out["fanout_marginal_us_per_packet_listener"] = _r(slope)
+        base = raw["fanout"][0]
+        out["fanout_baseline_cpu_pct"] = base["server_cpu_pct"]
+        out["listeners_per_core_projected"] = (
+            int((1e6 - base["server_cpu_pct"] * 1e4) / (50.0 * slope)) if slope else None
+        )
+        largest = steps[-1]
+        out["encoders"] = largest["server"].get("encoders")
+        out["feeds"] = largest["server"].get("feeds")
+        out["encoders_by_step"] = {str(s["listeners"]): s["server"].get("encoders") for s in steps}
+        rss = _slope([float(s["listeners"]) for s in steps], [float(s["server_rss_kb"])
+                                                              for s in steps])
+        out["rss_kb_per_listener"] = _r(rss, 1)
+        out["fanout_steps"] = raw["fanout"]
+    lat = raw.get("latency")
+    if lat:
+        out["added_latency_ms_p50"] = {k: _r(percentile(v, 50)) for k, v in
+                                       lat["latency_ms"].items()}
+        out["added_latency_ms_p95"] = {k: _r(percentile(v, 95)) for k, v in
+                                       lat["latency_ms"].items()}
+        out["switch_ms_p50"] = _r(percentile(lat["switch_ms"], 50))
+        out["switch_ms_p95"] = _r(percentile(lat["switch_ms"], 95))
+        out["latency_detail"] = lat
+    storm = raw.get("storm")
+    if storm:
+        out["join_storm_s"] = storm["seconds"]
+        out["join_storm_detail"] = storm
+    naive = raw.get("naive")
+    if naive:
+        nsteps = [s for s in naive if s["listeners"] > 0]
+        out["naive"] = {
+            "design": "aiortc stock: MediaRelay().subscribe(decoded tone) per listener, "
+                      "each RTCRtpSender encodes",
+            "us_per_packet_listener": {str(s["listeners"]): s["us_per_packet_listener"]
+                                       for s in nsteps},
+            "encoders": nsteps[-1]["server"].get("encoders") if nsteps else None,
+            "steps": naive,
+        }
+        eng = out.get("fanout_us_per_packet_listener", {})
+        if nsteps and eng:
+            n_us = nsteps[-1]["us_per_packet_listener"]
+            e_small = eng[min(eng, key=int)]
+            out["naive"]["ratio_vs_engine_smallest_step"] = (
+                _r(n_us / e_small, 1) if n_us and e_small else None)
+            m = out.get("fanout_marginal_us_per_packet_listener")
+            out["naive"]["ratio_vs_engine_marginal"] = _r(n_us / m, 1) if n_us and m else None
+    out["goals"] = GOALS
+    out["notes"] = raw.get("notes", [])
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {_fmt(x)}" for k, x in v.items())
+    return str(v)
+
+
+def markdown(res: dict[str, Any]) -> str:
+    m = res["machine"]
+    lines = [
+        f"# MIRP bench results ({res['date']})",
+        "",
+        f"Command: `{res['command']}`{' (quick smoke run)' if res['quick'] else ''}. "
+        f"Machine: {m['cpus']} cores, {m['cpu_model']}, Python {m['python']}, "
+        f"aiortc {m['aiortc']}. Server pinned to one core, clients on the other.",
+        "",
+        "| metric | measured | goal |",
+        "|---|---|---|",
+    ]
+    rows = [
+        ("fan-out µs per packet per listener (by listeners)", "fanout_us_per_packet_listener"),
+        ("fan-out marginal µs per packet per listener", "fanout_marginal_us_per_packet_listener"),
+        ("listeners per core at zero loss (measured)", "listeners_per_core_zero_loss"),
+        ("listeners per core (projected from marginal cost)", "listeners_per_core_projected"),
+        ("encoders / feeds at the largest step", None),
+        ("added latency p50 ms", "added_latency_ms_p50"),
+        ("added latency p95 ms", "added_latency_ms_p95"),
+        ("switch ms p50 / p95", None),
+        ("join storm s", "join_storm_s"),
+        ("RSS kB per listener", "rss_kb_per_listener"),
+    ]
+    for label, key in rows:
+        if key is None and label.startswith("encoders"):
+            val = f"{_fmt(res.get('encoders'))} / {_fmt(res.get('feeds'))}"
+            goal = "equal, independent of listeners"
+        elif key is None:
+            val = f"{_fmt(res.get('switch_ms_p50'))} / {_fmt(res.get('switch_ms_p95'))}"
+            goal = GOALS["switch_ms_p95"]
+        else:
+            val = _fmt(res.get(key))
+            goal = GOALS.get(key, "")
+        lines.append(f"| {label} | {val} | {goal} |")
+    naive = res.get("naive")
+    if naive:
+        lines.append(f"| naive (aiortc stock) µs per packet per listener | "
+                     f"{_fmt(naive['us_per_packet_listener'])} | ratio vs engine: "
+                     f"{_fmt(naive.get('ratio_vs_engine_smallest_step'))} (smallest step), "
+                     f"{_fmt(naive.get('ratio_vs_engine_marginal'))} (marginal) |")
+    steps = res.get("fanout_steps")
+    if steps:
+        lines += ["", "## Fan-out steps (one channel)", "",
+                  "| listeners | server CPU % | µs/pkt/listener | pps min | lost | client CPU % "
+                  "| RSS kB | encoders |", "|---|---|---|---|---|---|---|---|"]
+        for s in steps:
+            lines.append(
+                f"| {s['listeners']} | {s['server_cpu_pct']} | {_fmt(s['us_per_packet_listener'])}"
+                f" | {_fmt(s['pps_min'])} | {s['lost']}+{s['short_listeners']} short "
+                f"| {s['client_cpu_pct']} | {s['server_rss_kb']} | "
+                f"{_fmt(s['server'].get('encoders'))} |")
+    if res.get("notes"):
+        lines += ["", "## Notes", ""] + [f"- {n}" for n in res["notes"]]
+    return "\n".join(lines) + "\n"

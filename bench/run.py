@@ -1,0 +1,90 @@
+"""`python -m bench`: run every scenario, write bench/results/latest.json and latest.md.
+
+The server and the simulated clients run in separate processes (bench/server.py,
+bench/clients.py); this orchestrator only starts them, asks for counters and does the arithmetic.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from typing import Any
+
+from bench import report, scenarios
+from bench.harness import pin_orchestrator
+
+log = logging.getLogger("bench")
+
+ALL = ("fanout", "naive", "latency", "storm")
+DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+async def run(which: tuple[str, ...], sizes: scenarios.Sizes) -> dict[str, Any]:
+    raw: dict[str, Any] = {"notes": [], "errors": {}}
+
+    async def attempt(name: str, coro: Any) -> Any:
+        t = time.monotonic()
+        log.info("== %s", name)
+        try:
+            return await coro
+        except Exception as exc:
+            log.error("%s failed: %s", name, traceback.format_exc())
+            raw["errors"][name] = repr(exc)
+            raw["notes"].append(f"scenario {name} failed: {exc!r}")
+            return None
+        finally:
+            log.info("== %s took %.1f s", name, time.monotonic() - t)
+
+    if "fanout" in which:
+        raw["fanout_fixed"] = list(sizes.fanout_steps)
+        raw["fanout"] = await attempt("fanout", scenarios.ramp(
+            "engine", sizes.fanout_steps, sizes.fanout_more, sizes)) or []
+    if "naive" in which:
+        raw["naive"] = await attempt("naive", scenarios.ramp(
+            "naive", sizes.naive_steps, (), sizes)) or []
+    if "latency" in which:
+        raw["latency"] = await attempt("latency", scenarios.latency_and_switch(sizes))
+    if "storm" in which:
+        raw["storm"] = await attempt("storm", scenarios.join_storm(sizes.storm))
+    return raw
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true",
+                        help="tiny sizes (smoke test): the numbers mean nothing")
+    parser.add_argument("--only", default=",".join(ALL),
+                        help=f"comma-separated subset of {','.join(ALL)}")
+    parser.add_argument("--out", default=DEFAULT_OUT, help="directory for latest.json/latest.md")
+    parser.add_argument("-v", "--verbose", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose or not args.quick else logging.WARNING,
+                        format="%(asctime)s %(message)s", stream=sys.stderr)
+    which = tuple(w for w in args.only.split(",") if w)
+    unknown = set(which) - set(ALL)
+    if unknown:
+        parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
+    pin_orchestrator()
+    sizes = scenarios.Sizes.quick() if args.quick else scenarios.Sizes.full()
+    t0 = time.monotonic()
+    raw = asyncio.run(run(which, sizes))
+    command = "python -m bench" + (" --quick" if args.quick else "")
+    if args.only != ",".join(ALL):
+        command += f" --only {args.only}"
+    result = report.build(raw, command, args.quick)
+    result["duration_s"] = round(time.monotonic() - t0, 1)
+    result["errors"] = raw["errors"]
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "latest.json"), "w") as f:
+        json.dump(result, f, indent=2)
+        f.write("\n")
+    with open(os.path.join(args.out, "latest.md"), "w") as f:
+        f.write(report.markdown(result))
+    print(report.markdown(result))
+    return 1 if raw["errors"] else 0

@@ -1,0 +1,228 @@
+"""The measurements: fan-out ramp, the naive comparison, latency, switch, join storm.
+
+Each scenario starts its own server process (so one does not inherit another's peers) and its own
+client processes, and returns plain dicts that bench/report.py turns into latest.json and .md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import statistics
+from dataclasses import dataclass
+from typing import Any
+
+from bench.common import now, percentile
+from bench.harness import Fleet, ServerHandle, start_server
+
+log = logging.getLogger("bench")
+
+PPS = 50.0  # one 20 ms packet per listener per tick
+SHORT = 0.97  # a listener that got < 97 % of 50 packets/s over the window lost packets
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How big each scenario is: `full()` for the documented run, `quick()` for the smoke test."""
+
+    fanout_steps: tuple[int, ...]
+    fanout_more: tuple[int, ...]  # tried after the fixed steps until a step loses packets
+    naive_steps: tuple[int, ...]
+    window_s: float
+    settle_s: float
+    storm: int
+    pulses: int
+    switches: int
+    background: int
+
+    @staticmethod
+    def full() -> Sizes:
+        return Sizes((50, 100, 200, 400), (600, 800, 1000, 1200), (10, 20), 5.0, 2.0,
+                     300, 24, 20, 100)
+
+    @staticmethod
+    def quick() -> Sizes:
+        return Sizes((4, 8), (), (3,), 1.5, 0.7, 12, 4, 3, 4)
+
+
+async def measure(server: ServerHandle, fleet: Fleet, window_s: float,
+                  listeners: list[str]) -> dict[str, Any]:
+    """Server CPU, RSS and every listener's packets over one steady window."""
+    s0, c0 = await asyncio.gather(server.call("stats"), fleet.snapshot())
+    await asyncio.sleep(window_s)
+    s1, c1 = await asyncio.gather(server.call("stats"), fleet.snapshot())
+    wanted = set(listeners)
+    rates: list[float] = []
+    received = gaps = short = 0
+    client_cpu = 0.0
+    for a, b in zip(c0, c1, strict=True):
+        dt = b["t"] - a["t"]
+        client_cpu += (b["cpu"] - a["cpu"]) / dt
+        for pid, row in b["peers"].items():
+            if pid not in wanted or pid not in a["peers"]:
+                continue
+            got = row[0] - a["peers"][pid][0]
+            received += got
+            gaps += max(0, row[2] - a["peers"][pid][2])
+            rate = got / dt
+            rates.append(rate)
+            if rate < SHORT * PPS:
+                short += 1
+    dt_s = s1["t"] - s0["t"]
+    cpu = s1["cpu"] - s0["cpu"]
+    return {
+        "listeners": len(rates),
+        "window_s": round(dt_s, 3),
+        "server_cpu_pct": round(100.0 * cpu / dt_s, 1),
+        "us_per_packet_listener": round(1e6 * cpu / received, 2) if received else None,
+        "packets_received": received,
+        "pps_min": round(min(rates), 2) if rates else None,
+        "pps_median": round(statistics.median(rates), 2) if rates else None,
+        "lost": gaps,
+        "short_listeners": short,
+        "zero_loss": bool(rates) and gaps == 0 and short == 0,
+        "client_cpu_pct": round(100.0 * client_cpu, 1),
+        "server_rss_kb": s1["rss_kb"],
+        "server": s1["backend"],
+    }
+
+
+def listener_specs(prefix: str, start: int, n: int, key: str) -> list[dict[str, Any]]:
+    return [{"id": f"{prefix}{i}", "role": "listener", "key": key} for i in range(start, start + n)]
+
+
+def _failed(join: dict[str, Any]) -> list[str]:
+    return [f"{pid}: {r['error']}" for pid, r in join["peers"].items() if r["error"]]
+
+
+async def _with_source(server: ServerHandle, fleet: Fleet, pattern: str = "tone") -> None:
+    join = await fleet.join([{"id": "src", "role": "source", "pattern": pattern}], wait_s=30)
+    if _failed(join):
+        raise RuntimeError(f"source did not connect: {_failed(join)}")
+    await server.call("plan", feeds=[{"key": "floor", "recipe": [["src", 1.0]]}])
+
+
+async def ramp(mode: str, steps: tuple[int, ...], more: tuple[int, ...], sizes: Sizes,
+               ) -> list[dict[str, Any]]:
+    """Add listeners of one channel step by step; measure a steady window at each step."""
+    server = await start_server(mode)
+    fleet = Fleet(server)
+    results: list[dict[str, Any]] = []
+    try:
+        if mode == "engine":
+            await _with_source(server, fleet)
+        ids: list[str] = []
+        base = await measure(server, fleet, sizes.window_s, ids)
+        base["listeners"] = 0
+        results.append(base)
+        for i, target in enumerate(steps + more):
+            specs = listener_specs("l", len(ids), target - len(ids), "floor")
+            join = await fleet.join(specs, wait_s=60)
+            failed = _failed(join)
+            ids += [s["id"] for s in specs]
+            await asyncio.sleep(sizes.settle_s)
+            step = await measure(server, fleet, sizes.window_s, ids)
+            step["join_failed"] = len(failed)
+            step["join_errors"] = failed[:3]
+            results.append(step)
+            log.info("%s %d listeners: %s", mode, target, {k: step[k] for k in (
+                "server_cpu_pct", "us_per_packet_listener", "pps_min", "lost", "client_cpu_pct")})
+            if i >= len(steps) - 1 and not step["zero_loss"]:
+                break  # past the fixed steps, stop at the first step with loss
+    finally:
+        await fleet.stop()
+        await server.stop()
+    return results
+
+
+def pair_latencies(sources: list[float], sinks: list[float], within_s: float) -> list[float]:
+    """For each onset heard, the time since the latest onset sent before it (ms)."""
+    out = []
+    for t in sinks:
+        before = [s for s in sources if s <= t]
+        if before and t - before[-1] <= within_s:
+            out.append(1000.0 * (t - before[-1]))
+    return out
+
+
+async def latency_and_switch(sizes: Sizes) -> dict[str, Any]:
+    """Marker listeners time tone onsets: floor -> auto-floor channel, floor -> interpreter,
+    and a listener switching from a silent channel to a toned one."""
+    server = await start_server("engine")
+    fleet = Fleet(server)
+    try:
+        join = await fleet.join([
+            {"id": "spk", "role": "source", "pattern": "pulse"},
+            {"id": "tone", "role": "source", "pattern": "tone"},
+        ], wait_s=30)
+        if _failed(join):
+            raise RuntimeError(f"sources did not connect: {_failed(join)}")
+        await server.call("plan", feeds=[
+            {"key": "floor", "recipe": [["spk", 1.0]]},  # what interpreters hear
+            {"key": "fr", "recipe": [["spk", 1.0]]},  # no booth on air: auto-floor
+            {"key": "de", "recipe": [["tone", 1.0]]},
+            {"key": "es", "recipe": []},  # nobody: silence
+        ])
+        markers = [
+            {"id": "m_interp", "role": "marker", "key": "floor"},
+            {"id": "m_auto", "role": "marker", "key": "fr"},
+            {"id": "m_switch", "role": "marker", "key": "es"},
+        ]
+        join = await fleet.join(
+            markers + listener_specs("bg", 0, sizes.background, "floor"), wait_s=60)
+        if _failed(join):
+            raise RuntimeError(f"markers did not connect: {_failed(join)[:3]}")
+        # 200 ms on / 400 ms off: one onset every 0.6 s
+        await asyncio.sleep(0.6 * sizes.pulses + 0.3)
+        onsets = await fleet.onsets()
+        spk = onsets["spk"][1:]  # the first onset may predate every listener
+        lat = {
+            "interpreter": pair_latencies(spk, onsets["m_interp"], 0.5),
+            "auto_floor": pair_latencies(spk, onsets["m_auto"], 0.5),
+        }
+        switch_ms = []
+        for _ in range(sizes.switches):
+            t_req = now()
+            await server.call("switch", id="m_switch", key="de")
+            await asyncio.sleep(0.4)
+            heard = [t for t in (await fleet.onsets())["m_switch"] if t >= t_req]
+            if heard and heard[0] - t_req < 0.4:
+                switch_ms.append(1000.0 * (heard[0] - t_req))
+            await server.call("switch", id="m_switch", key="es")
+            await asyncio.sleep(0.3)
+        stats = (await server.call("stats"))["backend"]
+    finally:
+        await fleet.stop()
+        await server.stop()
+    return {
+        "latency_ms": {k: [round(x, 2) for x in v] for k, v in lat.items()},
+        "onsets_sent": len(spk),
+        "switch_ms": [round(x, 2) for x in switch_ms],
+        "switches_tried": sizes.switches,
+        "server": stats,
+    }
+
+
+async def join_storm(n: int) -> dict[str, Any]:
+    """n listeners join at once; done when every one of them receives packets."""
+    server = await start_server("engine")
+    fleet = Fleet(server)
+    try:
+        await _with_source(server, fleet)
+        await fleet.ensure_room(n)  # client processes are up before the clock starts
+        join = await fleet.join(listener_specs("j", 0, n, "floor"), wait_s=120, concurrency=n)
+        firsts = [r["first"] for r in join["peers"].values() if r["first"] is not None]
+        failed = _failed(join)
+        stats = (await server.call("stats"))["backend"]
+    finally:
+        await fleet.stop()
+        await server.stop()
+    return {
+        "peers": n,
+        "receiving": len(firsts),
+        "failed": len(failed),
+        "errors": failed[:3],
+        "seconds": round(max(firsts) - join["t0"], 2) if firsts and not failed else None,
+        "p50_s": round(percentile([f - join["t0"] for f in firsts], 50) or 0.0, 2),
+        "server": stats,
+    }
