@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from mirp.media.encoder import EncoderPool
+from mirp.media.fanout import Fanout
 from mirp.media.mixer import FRAME_SAMPLES, Frame, Limiter, mix
 from mirp.media.plan import FeedKey, MixPlan
 from mirp.media.source import Source, wait_closed
@@ -68,41 +69,6 @@ class EngineStats:
     work_us_max: float
 
 
-def _default_fanout() -> FanoutLike:
-    try:
-        from mirp.media.fanout import Fanout  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # media/fanout.py is being written (MEDIA-NET); until then: no listeners
-        log.warning("mirp.media.fanout is missing: the engine runs without listeners")
-        return _NoFanout()
-    fanout: FanoutLike = Fanout()
-    return fanout
-
-
-class _NoFanout:
-    """Transitional: refuses listeners until media/fanout.py lands."""
-
-    def add(self, listener_id: str, sender: Any, key: FeedKey) -> None:
-        raise RuntimeError("no fan-out available in this build")
-
-    def switch(self, listener_id: str, key: FeedKey) -> None:
-        raise RuntimeError("no fan-out available in this build")
-
-    def remove(self, listener_id: str) -> None:
-        pass
-
-    def keys_in_use(self) -> frozenset[FeedKey]:
-        return frozenset()
-
-    def publish(self, pts: int, packets: Mapping[FeedKey, bytes]) -> None:
-        pass
-
-    def stats(self) -> dict[str, int]:
-        return {"listeners": 0}
-
-    async def close(self) -> None:
-        pass
-
-
 LevelsCallback = Callable[[dict[str, float]], None]
 
 
@@ -119,7 +85,7 @@ class MediaEngine:
         application: str = "lowdelay",
     ) -> None:
         if fanout is None:
-            fanout = _default_fanout()
+            fanout = Fanout()
         self.fanout: FanoutLike = fanout
         self.max_late_ticks = max_late_ticks
         self.on_levels: LevelsCallback | None = None

@@ -134,7 +134,8 @@ class LeanJitterBuffer:
         return None
 
     def _trim(self) -> None:
-        if len(self._buf) > self.target:
+        # steady state at depth T leaves T - 1 waiting after a take; more, for long, is latency
+        if len(self._buf) >= self.target:
             self._over += 1
             if self._over >= 25 and self._next is not None:
                 self._buf.pop(self._next, None)
@@ -305,8 +306,17 @@ class Source:
             return
         self._staged.append(data)
         self._staged_n += data.size
-        while self._staged_n - self._staged[0].size >= self._max_staged:
-            self._staged_n -= self._staged.popleft().size
+        excess = self._staged_n - self._max_staged
+        while excess > 0:  # drop the oldest samples: live speech is worth nothing late
+            head = self._staged[0]
+            if head.size <= excess:
+                self._staged.popleft()
+                self._staged_n -= head.size
+                excess -= head.size
+            else:
+                self._staged[0] = head[excess:]
+                self._staged_n -= excess
+                excess = 0
 
     def _unstage(self) -> Frame:
         parts: list[Frame] = []
