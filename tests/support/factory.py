@@ -48,7 +48,6 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from mirp.app import create_app
 from mirp.config import Settings
 
 DEFAULT_INTERPRETERS = {"fr": 2, "zh": 1, "ar": 1}
@@ -110,6 +109,8 @@ def app_settings(tmp_path: Path, **overrides: Any) -> Settings:
 @asynccontextmanager
 async def running_app(tmp_path: Path,
                       **settings: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    from mirp.app import create_app
+
     app = create_app(app_settings(tmp_path, **settings))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -133,6 +134,8 @@ def free_port() -> int:
 @asynccontextmanager
 async def served_app(tmp_path: Path, **settings: Any) -> AsyncIterator[ServedApp]:
     import uvicorn
+
+    from mirp.app import create_app
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
