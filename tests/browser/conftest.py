@@ -185,16 +185,12 @@ class Api:
         return str(token)
 
     def meeting(self, **fields: Any) -> dict[str, Any]:
-        body = {"title": "Plenary", "languages": ["en", "fr", "es"],
-                "booths": [{"language": "fr", "retour": "en", "understands": ["en", "es"]},
-                           {"language": "es", "understands": ["en", "fr"]}]}
+        body: dict[str, Any] = {
+            "title": "Plenary", "languages": ["en", "fr", "es"], "status": "open",
+            "booths": [{"language": "fr", "retour": "en", "understands": ["en", "es"]},
+                       {"language": "es", "understands": ["en", "fr"]}]}
         body.update(fields)
-        m = self._ok(self.http.post("/api/meetings", json=body))
-        if m.get("status") != "open":
-            opened = self.http.patch(f"/api/meetings/{m['id']}", json={"status": "open"})
-            if opened.status_code < 400:
-                m = opened.json()
-        return dict(m)
+        return dict(self._ok(self.http.post("/api/meetings", json=body)))
 
     def invite(self, meeting_id: str, role: str, name: str | None = None, **fields: Any) -> str:
         body = {"role": role, "name": name, **fields}

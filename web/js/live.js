@@ -13,7 +13,8 @@ export function emptyState_() {
     floor: { holders: [], language: null, time_limit_s: null, deadline: null, speakers: [] },
     booths: {}, // lang -> {on_air, channel, input, handover, cough, consoles: {id: {...}}}
     channels: {}, // channel -> {route, listeners}
-    subscription: { channel: "floor", floor_under: null },
+    subscription: { channel: "floor", floor_under: null }, // what the page shows as chosen
+    heard: null, // what the server confirmed (`subscribed`): what this Session really hears
     chat: [], notices: [],
     connection: "connecting", quality: null, ended: null,
   };
@@ -92,7 +93,8 @@ export function startLive({ render, onEvent }) {
 /** What the page knows, for tests polling a state with a deadline. */
 function testState(s) {
   return {
-    session: s.connection, me: s.me?.id, role: s.me?.role, channel: s.subscription.channel,
+    session: s.connection, me: s.me?.id, role: s.me?.role, channel: s.heard?.channel ?? null, floor_under: s.heard?.floor_under ?? null,
+    auto: !!s.heard?.auto, mic_muted_by_chair: s.floor.muted.includes(s.me?.id),
     floor_holders: [...s.floor.holders], speakers: s.floor.speakers.map((x) => x.participant_id),
     i_have_floor: s.floor.holders.includes(s.me?.id),
     booths: Object.fromEntries(Object.entries(s.booths).map(([k, b]) => [k, { on_air: b.on_air, handover: b.handover }])),
@@ -137,7 +139,8 @@ export function applyServerMessage(state, msg) {
       for (const b of list(r.booths)) applyBooth(state, b);
       if (r.channels) state.channels = r.channels;
       const sub = r.subscription || r.you?.subscription || r.me?.subscription;
-      if (sub?.channel) state.subscription = { channel: sub.channel, floor_under: sub.floor_under ?? null, auto: !!sub.auto };
+      state.heard = null;
+      if (sub?.channel) state.heard = state.subscription = { channel: sub.channel, floor_under: sub.floor_under ?? null, auto: !!sub.auto };
       if (msg.participant_id) state.me.id = msg.participant_id;
       if (state.meeting.status === "closed") state.ended = "This meeting is closed.";
       return null;
@@ -153,7 +156,7 @@ export function applyServerMessage(state, msg) {
       if (msg.closed || state.meeting.status === "closed") { state.ended = "The chair closed the meeting. Thank you for taking part."; return { closed: true }; }
       return null;
     }
-    case "subscribed": state.subscription = { channel: msg.channel, floor_under: msg.floor_under ?? null, auto: !!msg.auto }; return null;
+    case "subscribed": state.heard = state.subscription = { channel: msg.channel, floor_under: msg.floor_under ?? null, auto: !!msg.auto }; return null;
     case "chat": state.chat.push({ from: msg.from, text: msg.text, at: msg.at ? msg.at * 1000 : Date.now() }); return { chat: true };
     case "notice": {
       const who = (id) => state.participants.get(id)?.name;

@@ -8,8 +8,9 @@ export const PROTOCOL_VERSION = 1;
 
 // Close codes after which reconnecting cannot help: the server refused this token or this
 // participant for good (invalid, unauthorized, forbidden/removed, meeting gone, replaced by a
-// newer session of the same participant). 4408 (too slow) and 1xxx codes do reconnect.
-const FINAL_CLOSES = new Set([4400, 4401, 4403, 4404, 4409]);
+// newer session of the same participant, meeting closed: every 44xx). 4408 (too slow) and 1xxx
+// codes do reconnect.
+const isFinalClose = (code) => code >= 4400 && code < 4500 && code !== 4408;
 
 export class Protocol {
   constructor({ token, url } = {}) {
@@ -73,7 +74,7 @@ export class Protocol {
     ws.onclose = (ev) => {
       if (ws !== this.ws) return;
       this.emit("_closed", { code: ev.code, reason: ev.reason });
-      if (this.closedByUs || this.final || FINAL_CLOSES.has(ev.code)) {
+      if (this.closedByUs || this.final || isFinalClose(ev.code)) {
         this.setStatus("closed", { code: ev.code, reason: ev.reason });
         return;
       }
