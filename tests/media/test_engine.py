@@ -235,3 +235,20 @@ async def test_close_is_idempotent_and_releases_everything() -> None:
     assert asyncio.all_tasks() == base
     with pytest.raises(RuntimeError):
         await eng.start()
+
+
+async def test_a_stalled_loop_skips_ticks_instead_of_bursting() -> None:
+    fan = FakeFanout()
+    eng = MediaEngine(fan)
+    eng.add_listener("l", None, FLOOR)
+    await eng.start()
+    await until(lambda: len(fan.published) >= 5, "5 ticks")
+    time.sleep(0.25)  # noqa: ASYNC251 - the point: block the event loop like a CPU hog would
+    n = len(fan.published)
+    await until(lambda: len(fan.published) >= n + 5, "5 more ticks")
+    s = eng.stats()
+    await eng.close()
+    assert s.late_ticks >= 1 and s.skipped_ticks >= 3
+    steps = np.diff([p for p, _ in fan.published]) // FRAME_SAMPLES
+    assert int(np.sum(steps - 1)) == s.skipped_ticks
+    assert int(steps.max()) > 3  # one jump forward on wall time, not a burst of catch-up ticks

@@ -81,6 +81,7 @@ class Limiter:
         self.ceiling_db = ceiling_db
         self.knee_db = knee_db
         self.ceiling = float(10.0 ** (ceiling_db / 20.0))
+        self._knee_start = float(10.0 ** ((ceiling_db - knee_db / 2.0) / 20.0))
         self._release = 1.0 - math.exp(-(self.BLOCK / SAMPLE_RATE) / (release_ms / 1000.0))
         self._gain = 1.0  # gain at the end of the previous frame
         self._ramp = np.linspace(0.0, 1.0, self.BLOCK + 1, dtype=np.float32)[1:]
@@ -107,11 +108,11 @@ class Limiter:
         n = frame.size
         if n % self.BLOCK:
             raise ValueError(f"frame of {n} samples is not a multiple of {self.BLOCK}")
+        if self._gain >= 1.0 and float(np.max(np.abs(frame), initial=0.0)) <= self._knee_start:
+            return frame  # the common case, below the knee at unity gain: nothing to do
         blocks = frame.reshape(-1, self.BLOCK)
         peaks = np.abs(blocks).max(axis=1).astype(np.float64)
         targets = self._targets(peaks)
-        if self._gain >= 1.0 and bool(np.all(targets >= 1.0)):
-            return frame  # the common case: nothing to do
         gains = np.empty(blocks.shape[0], dtype=np.float64)
         g = self._gain
         for i, target in enumerate(targets.tolist()):
