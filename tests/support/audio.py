@@ -15,6 +15,9 @@ Examples::
 
 from __future__ import annotations
 
+from fractions import Fraction
+from typing import Any
+
 import numpy as np
 
 RATE = 48_000
@@ -80,3 +83,29 @@ def rms_db(samples: np.ndarray) -> float:
     if len(x) == 0:
         return -240.0
     return float(20.0 * np.log10(max(float(np.sqrt(np.mean(x * x))), 1e-12)))
+
+
+def opus_packets(samples: np.ndarray, bitrate: int = 48_000) -> list[bytes]:
+    """Encode mono float samples into 20 ms Opus packets (what the engine's encoder produces).
+
+    Trailing samples short of a whole 20 ms frame are dropped. Encoder delay (~6.5 ms) is kept,
+    as in a live stream.
+    """
+    import av  # local: most users of this module only need numpy
+
+    codec: Any = av.CodecContext.create("libopus", "w")
+    codec.sample_rate = RATE
+    codec.layout = "mono"
+    codec.format = "s16"
+    codec.bit_rate = bitrate
+    codec.time_base = Fraction(1, RATE)
+    pcm = to_s16(samples)
+    out: list[bytes] = []
+    for i in range(0, len(pcm) - FRAME + 1, FRAME):
+        frame = av.AudioFrame.from_ndarray(pcm[i:i + FRAME].reshape(1, -1), format="s16",
+                                           layout="mono")
+        frame.sample_rate = RATE
+        frame.pts = i
+        frame.time_base = Fraction(1, RATE)
+        out.extend(bytes(p) for p in codec.encode(frame))
+    return out

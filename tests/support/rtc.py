@@ -4,8 +4,8 @@ It offers one audio m-line (like web/js/rtc.js): `sendrecv` with a generated sin
 microphone, or `recvonly` for a pure listener. What it receives is decoded and recorded
 continuously (48 kHz mono float32 ring buffer), and every RTP packet's header is logged, so a
 test can check both the sound (FFT, tests/support/audio.py) and the stream (sequence numbers,
-timestamps). ICE gathers 127.0.0.1 only by default (the suite runs where `lo` is the only
-interface).
+timestamps, RTCP sender reports). ICE gathers 127.0.0.1 only by default (the suite runs where
+`lo` is the only interface).
 
 Typical use::
 
@@ -36,6 +36,7 @@ import av
 import numpy as np
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+from aiortc.rtp import RtcpSrPacket
 
 from mirp.media.peer import loopback_gathering
 from tests.support.audio import FRAME, RATE, to_s16, tone
@@ -85,6 +86,18 @@ class RtpSeen:
     arrival: float  # time.monotonic()
 
 
+@dataclass(frozen=True, slots=True)
+class SenderReport:
+    """One RTCP sender report the client received about the stream it hears."""
+
+    ssrc: int
+    packet_count: int
+    octet_count: int
+    rtp_timestamp: int
+    ntp_timestamp: int
+    arrival: float
+
+
 class RtcClient:
     """One aiortc peer: offers, records what it hears, logs RTP headers."""
 
@@ -103,6 +116,7 @@ class RtcClient:
         self._written = 0  # total samples ever recorded
         self.frames = 0
         self.rtp: deque[RtpSeen] = deque(maxlen=int(keep_seconds * 60))
+        self.sender_reports: deque[SenderReport] = deque(maxlen=100)
         self._recorder: asyncio.Task[None] | None = None
         self._closed = False
         self._hook_rtp(self.transceiver.receiver)
@@ -153,6 +167,17 @@ class RtcClient:
             await original(packet, arrival_time_ms=arrival_time_ms)
 
         receiver._handle_rtp_packet = handle
+        original_rtcp = receiver._handle_rtcp_packet
+
+        async def handle_rtcp(packet: Any) -> None:
+            if isinstance(packet, RtcpSrPacket):
+                info = packet.sender_info
+                self.sender_reports.append(SenderReport(
+                    packet.ssrc, info.packet_count, info.octet_count, info.rtp_timestamp,
+                    info.ntp_timestamp, time.monotonic()))
+            await original_rtcp(packet)
+
+        receiver._handle_rtcp_packet = handle_rtcp
 
     def _on_track(self, track: MediaStreamTrack) -> None:
         if track.kind == "audio" and self._recorder is None:
