@@ -38,7 +38,7 @@ MAX_TOKEN_CHARS = 4096
 class ClientMessage(BaseModel):
     """Fields every client message may carry."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     id: MessageId | None = None
     v: int | None = None
@@ -60,7 +60,7 @@ class Offer(ClientMessage):
 class IceCandidate(BaseModel):
     """RTCIceCandidate.toJSON(); an empty `candidate` means end of candidates."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
     candidate: Annotated[str, Field(max_length=1024)]
     sdpMid: Annotated[str, Field(max_length=64)] | None = None  # the browser's names

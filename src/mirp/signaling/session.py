@@ -79,6 +79,7 @@ class Session:
         self.last_sent = clock()
         self.watched = False  # the client answers heartbeats
         self._done = asyncio.Event()
+        self._drained = asyncio.Event()
         self._writer: asyncio.Task[None] | None = None
         self.sent = 0
         self.received = 0
@@ -189,6 +190,21 @@ class Session:
             except Exception:  # the handler answers MirpErrors itself; this is a bug
                 log.exception("session %s: handler failed", self.id)
                 self.send(error_message(MirpError("internal error")))
+            await self._backpressure()
+
+    async def _backpressure(self) -> None:
+        """Read no faster than replies are written: a client sending a burst waits for its own
+        replies to drain (half the outbox), so the burst alone never overflows it; a client
+        that neither reads nor lets us catch up within two heartbeats is too slow."""
+        half = max(1, self._outbox.maxsize // 2)
+        if self._outbox.qsize() <= half:
+            await asyncio.sleep(0)  # let the writer run between messages
+            return
+        self._drained.clear()
+        try:
+            await asyncio.wait_for(self._drained.wait(), 2 * self.limits.heartbeat_s)
+        except TimeoutError:
+            self._abort(TooSlow("client did not read its replies"))
 
     async def _write_loop(self) -> None:
         while True:
@@ -210,6 +226,8 @@ class Session:
                 return
             self.sent += 1
             self.last_sent = self.clock()
+            if self._outbox.qsize() <= self._outbox.maxsize // 2:
+                self._drained.set()
 
     async def _heartbeat_loop(self) -> None:
         period = self.limits.heartbeat_s
