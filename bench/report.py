@@ -75,7 +75,8 @@ def build(raw: dict[str, Any], command: str, quick: bool) -> dict[str, Any]:
         base = raw["fanout"][0]
         out["fanout_baseline_cpu_pct"] = base["server_cpu_pct"]
         out["listeners_per_core_projected"] = (
-            int((1e6 - base["server_cpu_pct"] * 1e4) / (50.0 * slope)) if slope else None
+            int((1e6 - base["server_cpu_pct"] * 1e4) / (50.0 * slope)) if slope and slope > 0
+            else None
         )
         largest = steps[-1]
         out["encoders"] = largest["server"].get("encoders")

@@ -34,15 +34,16 @@ class Sizes:
     pulses: int
     switches: int
     background: int
+    switch_wait_s: float
 
     @staticmethod
     def full() -> Sizes:
         return Sizes((50, 100, 200, 400), (600, 800, 1000, 1200), (10, 20), 5.0, 2.0,
-                     300, 24, 20, 100)
+                     300, 24, 20, 100, 0.4)
 
     @staticmethod
     def quick() -> Sizes:
-        return Sizes((4, 8), (), (3,), 1.5, 0.7, 12, 4, 3, 4)
+        return Sizes((4, 8), (), (3,), 1.5, 1.0, 12, 5, 3, 4, 1.0)
 
 
 async def measure(server: ServerHandle, fleet: Fleet, window_s: float,
@@ -184,9 +185,9 @@ async def latency_and_switch(sizes: Sizes) -> dict[str, Any]:
         for _ in range(sizes.switches):
             t_req = now()
             await server.call("switch", id="m_switch", key="de")
-            await asyncio.sleep(0.4)
+            await asyncio.sleep(sizes.switch_wait_s)
             heard = [t for t in (await fleet.onsets())["m_switch"] if t >= t_req]
-            if heard and heard[0] - t_req < 0.4:
+            if heard and heard[0] - t_req < sizes.switch_wait_s:
                 switch_ms.append(1000.0 * (heard[0] - t_req))
             await server.call("switch", id="m_switch", key="es")
             await asyncio.sleep(0.3)

@@ -33,6 +33,8 @@ log = logging.getLogger("bench.server")
 
 
 class Backend(Protocol):
+    admits_itself: bool  # bounds handshakes in flight on its own (PeerFactory does)
+
     async def start(self) -> None: ...
     async def offer(self, peer_id: str, role: str, key: Any, sdp: str) -> str: ...
     async def connected(self, peer_id: str) -> None: ...
@@ -60,6 +62,8 @@ async def wait_connected(pc: Any, wait_s: float) -> None:
 
 class NaiveBackend:
     """aiortc's stock per-sender path: MediaRelay proxies of one decoded tone, one encoder each."""
+
+    admits_itself = False
 
     def __init__(self) -> None:
         from aiortc.contrib.media import MediaRelay
@@ -112,10 +116,12 @@ class ControlServer:
         op = msg.get("op")
         b = self.backend
         if op == "offer":
+            args = (msg["id"], msg.get("role", "listener"), msg.get("key"), msg["sdp"])
+            if b.admits_itself:
+                return {"sdp": await b.offer(*args)}
             await self.admit.acquire()
             try:
-                answer = await b.offer(msg["id"], msg.get("role", "listener"), msg.get("key"),
-                                       msg["sdp"])
+                answer = await b.offer(*args)
             except BaseException:
                 self.admit.release()
                 raise
