@@ -70,6 +70,7 @@ class JoinGrant:
     booth: str | None = None  # interpreters: the booth's language
     invitation_id: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    language: str | None = None  # the language this person speaks (drives auto floor language)
 
 
 # --- Records: append-only facts for statistics, written by the store's recorder -------------------

@@ -1,0 +1,76 @@
+"""Room state -> MixPlan: which microphones each distinct feed mixes, at what gain.
+
+The plan is where permission to speak becomes audio: a microphone is in a recipe only while its
+owner may be heard (a floor holder not muted, an interpreter on air and not coughing, both
+connected). Anyone else may publish all they like; the engine parks what no recipe uses.
+
+Keys are shared as much as the sound allows, because encoders = distinct keys in use:
+- a channel that carries the floor (auto-floor, floor language) is heard through the `floor` key
+  itself, whatever floor-under level the listener chose (the floor under the floor is the floor);
+- `FeedKey(X, under_level_db=L)`: the interpreter of X plus the floor at db_to_gain(L);
+- `minus=<pid>` only for a listener whose own microphone is in their product (a floor holder on
+  the floor, an interpreter monitoring the channel they speak into): they never hear themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from mirp.interpretation.routing import FLOOR, Route
+from mirp.media.plan import FeedKey, Ingredient, MixPlan, db_to_gain
+
+
+@dataclass(frozen=True, slots=True)
+class Listening:
+    """One connected participant's choice: channel and floor-under level (None: none)."""
+
+    participant_id: str
+    channel: str
+    floor_under: int | None
+
+
+def base_key(channel: str, floor_under: int | None, routes: Mapping[str, Route]) -> FeedKey:
+    r = routes.get(channel)
+    if channel == FLOOR or r is None or r.carries_floor:
+        return FeedKey(FLOOR)
+    return FeedKey(channel, floor_under or 0)
+
+
+def recipe(
+    key: FeedKey, routes: Mapping[str, Route], floor: tuple[Ingredient, ...]
+) -> tuple[Ingredient, ...]:
+    """What `key` mixes (without its minus applied)."""
+    if key.channel == FLOOR:
+        out = floor
+    else:
+        r = routes.get(key.channel)
+        out = ()
+        if r is not None and r.kind == "interpretation" and r.live and r.interpreter:
+            out = ((r.interpreter, 1.0),)
+        if key.under_level_db:
+            g = db_to_gain(key.under_level_db)
+            out += tuple((s, gain * g) for s, gain in floor)
+    if key.minus is not None:
+        out = tuple((s, g) for s, g in out if s != key.minus)
+    return out
+
+
+def key_for(
+    listening: Listening, routes: Mapping[str, Route], floor: tuple[Ingredient, ...]
+) -> FeedKey:
+    key = base_key(listening.channel, listening.floor_under, routes)
+    if any(s == listening.participant_id for s, _ in recipe(key, routes, floor)):
+        key = FeedKey(key.channel, key.under_level_db, listening.participant_id)
+    return key
+
+
+def build_plan(
+    listeners: Iterable[Listening], routes: Mapping[str, Route], floor: tuple[Ingredient, ...]
+) -> MixPlan:
+    feeds: dict[FeedKey, tuple[Ingredient, ...]] = {}
+    for lst in listeners:
+        key = key_for(lst, routes, floor)
+        if key not in feeds:
+            feeds[key] = recipe(key, routes, floor)
+    return MixPlan.of(feeds)
