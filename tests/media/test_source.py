@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
+import av
 import numpy as np
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from mirp.media.encoder import OpusEncoder
+from mirp.media.engine import MediaEngine
 from mirp.media.mixer import FRAME_SAMPLES
+from mirp.media.plan import FeedKey, MixPlan
 from mirp.media.source import LeanJitterBuffer, Source
-from tests.support.audio import peak_hz, tone
+from tests.media.fake_fanout import FakeFanout
+from tests.media.test_encoder import decode_all
+from tests.support.audio import peak_hz, to_s16, tone
 
 
 def p(i: int) -> bytes:
@@ -167,3 +176,49 @@ def test_levels_in_dbfs() -> None:
         src.pull()
     assert abs(src.take_level() - -9.01) < 0.2
     assert src.take_level() == -100.0
+
+
+class _StockLikeTrack(MediaStreamTrack):
+    """Yields what aiortc's stock receiver yields: s16 stereo packed, 960 samples, 48 kHz."""
+
+    kind = "audio"
+
+    def __init__(self, hz: float, frames: int) -> None:
+        super().__init__()
+        self._x = to_s16(tone(hz, frames * 0.02, -12.0))
+        self._i = 0
+        self._frames = frames
+
+    async def recv(self) -> av.AudioFrame:
+        if self._i >= self._frames:
+            raise MediaStreamError
+        await asyncio.sleep(0.02)
+        mono = self._x[self._i * FRAME_SAMPLES:(self._i + 1) * FRAME_SAMPLES]
+        stereo = np.repeat(mono, 2).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(stereo, format="s16", layout="stereo")
+        frame.sample_rate = 48_000
+        self._i += 1
+        return frame
+
+
+async def test_fallback_without_the_private_attribute_reads_the_track() -> None:
+    fan = FakeFanout()
+    eng = MediaEngine(fan)
+    key = FeedKey("floor")
+    eng.apply(MixPlan.of({key: (("s", 1.0),)}))
+    eng.add_listener("l", None, key)
+    await eng.start()
+    src = eng.add_source("s", object(), _StockLikeTrack(440, 75))
+    assert not src.tapped
+    deadline = time.monotonic() + 10
+    while not src.ended:  # the track ends after 75 frames: the engine then drops the source
+        assert time.monotonic() < deadline, "track never ended"
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(0.1)
+    s = eng.stats()
+    await eng.close()
+    assert s.sources == 0 and s.sources_dropped == 1
+    y = decode_all(fan.payloads(key))
+    loud = np.flatnonzero(np.abs(y) > 0.05)
+    assert len(loud) > 48_000 // 2, f"only {len(loud)} samples of tone arrived"
+    assert abs(peak_hz(y[loud[0]:loud[-1]]) - 440) < 15

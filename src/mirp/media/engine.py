@@ -64,6 +64,7 @@ class EngineStats:
     packets_lost: int
     packets_late: int
     concealed: int
+    hold_ms: float  # mean time a packet waits in the decoding sources' jitter buffers
     work_us_last: float  # CPU-side time of the last tick's gather + mix + encode + publish
     work_us_avg: float
     work_us_max: float
@@ -305,6 +306,7 @@ class MediaEngine:
     # -- observation ----------------------------------------------------------------------------
     def stats(self) -> EngineStats:
         srcs = list(self._sources.values())
+        active = [s for s in srcs if s.active and s.jitter.played]
         gone = self._gone
         try:
             listeners = int(self.fanout.stats().get("listeners", 0))
@@ -327,6 +329,7 @@ class MediaEngine:
             packets_lost=gone[1] + sum(s.jitter.lost for s in srcs),
             packets_late=gone[2] + sum(s.jitter.late for s in srcs),
             concealed=gone[3] + sum(s.concealed for s in srcs),
+            hold_ms=(sum(s.jitter.hold_ms for s in active) / len(active)) if active else 0.0,
             work_us_last=self._work_last,
             work_us_avg=self._work_avg,
             work_us_max=self._work_max,

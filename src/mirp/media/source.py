@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import deque
 from typing import Any
 
@@ -60,6 +61,8 @@ class LeanJitterBuffer:
         self._calm = 0  # ticks since the last sign of jitter
         self.received = self.played = self.lost = self.late = 0
         self.underruns = self.trimmed = self.overflows = 0
+        self._arrival: dict[int, float] = {}
+        self.hold_ms = 0.0  # average time a packet waits here before it is played (EWMA)
 
     @property
     def depth(self) -> int:
@@ -68,6 +71,7 @@ class LeanJitterBuffer:
     def reset(self) -> None:
         """Forget the queue and the playout position (after parking); keep the learned target."""
         self._buf.clear()
+        self._arrival.clear()
         self._high = None
         self._next = None
         self._starving = self._over = 0
@@ -85,7 +89,8 @@ class LeanJitterBuffer:
         self.target = min(self.max_depth, self.target + 1)
         self._calm = 0
 
-    def put(self, seq: int, payload: bytes) -> None:
+    def put(self, seq: int, payload: bytes, now: float | None = None) -> None:
+        """Store one packet; `now` (seconds, monotonic) lets the buffer report its hold time."""
         ext = self._extend(seq & 0xFFFF)
         self.received += 1
         if self._next is not None and ext < self._next:
@@ -98,14 +103,17 @@ class LeanJitterBuffer:
             self._jitter_seen()  # a short gap then arrival: jitter, not a pause in the stream
         self._starving = 0
         self._buf[ext] = payload
+        if now is not None:
+            self._arrival[ext] = now
         while len(self._buf) > self.capacity:
             oldest = min(self._buf)
             del self._buf[oldest]
+            self._arrival.pop(oldest, None)
             self.overflows += 1
             if self._next is not None and self._next <= oldest:
                 self._next = oldest + 1
 
-    def take(self) -> bytes | None:
+    def take(self, now: float | None = None) -> bytes | None:
         """The payload for this tick, or None when the tick must be concealed."""
         self._calm += 1
         if self._calm > 500 and self.target > self.min_depth:
@@ -117,6 +125,9 @@ class LeanJitterBuffer:
             self._next = min(self._buf)
         payload = self._buf.pop(self._next, None)
         if payload is not None:
+            arrived = self._arrival.pop(self._next, None)
+            if now is not None and arrived is not None:
+                self.hold_ms += ((now - arrived) * 1000.0 - self.hold_ms) * 0.05
             self._next += 1
             self.played += 1
             self._trim()
@@ -128,7 +139,7 @@ class LeanJitterBuffer:
         first = min(self._buf)
         if first - self._next > self.capacity:
             self._next = first  # the sender jumped (restart): resync without counting losses
-            return self.take()
+            return self.take(now)
         self.lost += 1
         self._next += 1
         return None
@@ -139,6 +150,7 @@ class LeanJitterBuffer:
             self._over += 1
             if self._over >= 25 and self._next is not None:
                 self._buf.pop(self._next, None)
+                self._arrival.pop(self._next, None)
                 self._next += 1
                 self.trimmed += 1
                 self._over = 0
@@ -242,7 +254,7 @@ class Source:
         if not self.active:
             self.parked_drops += 1
             return
-        self.jitter.put(seq, payload)
+        self.jitter.put(seq, payload, time.monotonic())
 
     def feed_pcm(self, samples: npt.NDArray[Any]) -> None:
         """Queue mono samples (float32 in [-1, 1], or int16); bounded: the oldest are dropped."""
@@ -268,7 +280,7 @@ class Source:
     def pull(self) -> Frame | None:
         """This tick's 20 ms frame, a concealment frame, or None (nothing to play)."""
         if self._staged_n < FRAME_SAMPLES:
-            payload = self.jitter.take()
+            payload = self.jitter.take(time.monotonic())
             if payload is not None:
                 if self._decoder is None:
                     self._decoder = OpusDecoder()
