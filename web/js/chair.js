@@ -84,12 +84,12 @@ function render(state) {
   }
 
   // participants
-  const people = [...state.participants.values()].filter((p) => p.connected !== false);
-  $("#people-count").textContent = String(people.length);
+  const people = [...state.participants.values()].sort((a, b) => (b.connected !== false) - (a.connected !== false));
+  $("#people-count").textContent = String(people.filter((p) => p.connected !== false).length);
   $("#people").replaceChildren(...people.map((p) => participantRow(p, { speaking: holders.includes(p.id), extra: p.id === myId ? el("span", { class: "badge amber" }, "You") :
     el("div", { class: "btn-group" },
       holders.includes(p.id) ? (state.floor.muted.includes(p.id)
-        ? el("span", { class: "badge amber" }, "Muted")
+        ? el("button", { class: "btn small", type: "button", "data-unmute": p.id, "aria-label": `Unmute ${p.name}`, onclick: () => proto.mute(p.id, false) }, "Unmute")
         : el("button", { class: "btn small", type: "button", "data-mute": p.id, "aria-label": `Mute ${p.name}`, onclick: () => proto.mute(p.id) }, "Mute")) : null,
       el("button", { class: "btn small ghost danger-text", type: "button", "aria-label": `Remove ${p.name}`, onclick: () => confirm(`Remove ${p.name} from the meeting? They cannot rejoin.`) && proto.removeParticipant(p.id) }, "Remove")) })));
 

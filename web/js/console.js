@@ -10,15 +10,17 @@ let coughing = false;
 
 function onEvent(msg, state, effect) {
   if (msg.type === "error") toast(msg.message || msg.code, "error");
+  if (msg.type === "notice" && msg.kind?.startsWith("handover")) state.chat.push({ system: true, text: effect.notice, at: Date.now() });
   if (effect?.chat) requestAnimationFrame(() => { const c = $("#chat"); c.scrollTop = c.scrollHeight; });
   if (effect?.notice) toast(effect.notice);
 }
 
-function myBooth(state) { return state.booths[state.me.booth] || { on_air: null, consoles: {} }; }
-const nameOf = (state, id) => state.participants.get(id)?.name || "Partner";
+function myBooth(state) { return state.booths[state.me.booth] || { on_air: null, consoles: {}, members: [] }; }
+const nameOf = (state, id) => state.participants.get(id)?.name || "your partner";
 
 function setCough(on) {
   if (!live || coughing === on) return;
+  if (on && myBooth(live.state).on_air !== live.state.me.id) return; // only the voice on air coughs
   coughing = on;
   live.proto.cough(on);
   applyMic(live.state);
@@ -36,63 +38,84 @@ function render(state) {
   const booth = state.meeting.booths.find((x) => x.language === me.booth) || { language: me.booth, understands: [] };
   const onAir = b.on_air === me.id;
   const partnerOnAir = b.on_air && b.on_air !== me.id;
+  if (!onAir && coughing) { coughing = false; }
   applyMic(state);
   if (!meters && live.rtc.mic) { meters = true; levelMeter(live.rtc.mic, $("#out-fill")); }
   if (live.rtc.remote && !$("#hear-fill").dataset.on) { $("#hear-fill").dataset.on = "1"; levelMeter(live.rtc.remote, $("#hear-fill")); }
 
   document.title = `Booth ${langName(me.booth)} — MIRP`;
   $("#booth-title").replaceChildren("Booth ", el("span", { lang: me.booth }, langName(me.booth)), el("span", { class: "muted", style: "font-weight:500" }, ` · ${me.booth?.toUpperCase() || ""}`));
-  $("#floor-lang").textContent = state.floor.language ? langName(state.floor.language) : "—";
+  const fl = state.floor.language;
+  $("#floor-lang").replaceChildren(fl ? el("span", { lang: fl }, langName(fl)) : "—", fl && state.floor.language_auto ? el("span", { class: "muted", style: "font-weight:500" }, " (auto)") : "");
   $("#floor-speaker").textContent = state.floor.holders.map((h) => state.participants.get(h)?.name || "Participant").join(", ") || "Nobody";
 
-  // what I hear
-  const hearing = state.subscription.channel || "floor";
-  $("#hear-now").textContent = hearing === "floor" ? "Floor" : `Relay from ${langName(hearing)}`;
-  const floorLang = state.floor.language;
-  const needsRelay = floorLang && floorLang !== me.booth && booth.understands && !booth.understands.includes(floorLang);
-  $("#hear-why").textContent = b.relay_auto || (needsRelay && hearing !== "floor")
-    ? `Auto relay: your booth does not take ${langName(floorLang)} directly.` : hearing === "floor" ? "The original speaker." : "Another booth's interpretation.";
-  const sources = ["floor", ...state.meeting.booths.map((x) => x.language).filter((l) => l !== me.booth)];
-  $("#sources").replaceChildren(...sources.map((s) => el("button", { type: "button", role: "radio", "aria-checked": String(hearing === s), "data-source": s,
-    onclick: () => { state.subscription = { channel: s, floor_under: null }; proto.subscribe(s, null); render(state); } },
-    s === "floor" ? "Floor" : el("span", { lang: s }, langName(s)))));
+  // what I hear: the floor, or a relay (chosen by me, or by the server's auto-relay)
+  const hearing = state.heard?.channel || state.subscription.channel || "floor";
+  const auto = !!state.heard?.auto;
+  $("#hear-now").replaceChildren(hearing === "floor" ? "Floor" : el("span", {}, "Relay · ", el("span", { lang: hearing }, langName(hearing))));
+  const understands = b.understands_floor ?? (!fl || fl === me.booth || (booth.understands || []).includes(fl));
+  $("#hear-why").textContent = hearing === "floor"
+    ? (understands ? "The original speaker." : `Your booth does not take ${langName(fl)} directly: choose a relay.`)
+    : auto ? `Auto relay: your booth does not take ${langName(fl)} directly, so you hear the ${langName(hearing)} booth.`
+      : "Relay you chose. Choose Floor to hear the original (auto relay comes back on).";
+  $("#hear-auto").hidden = !auto;
+  const sources = ["floor", ...state.meeting.languages.filter((l) => l !== me.booth)];
+  $("#sources").replaceChildren(...sources.map((s) => {
+    const carried = state.channels[s];
+    const note = s === "floor" ? null : carried?.route === "interpretation" ? (carried.live ? "" : " (cough)") : " (no interpreter)";
+    return el("button", { type: "button", role: "radio", "aria-checked": String(hearing === s), "data-source": s,
+      onclick: () => { state.subscription = { channel: s, floor_under: null }; proto.subscribe(s, null); render(state); } },
+    s === "floor" ? "Floor" : el("span", { lang: s }, langName(s)), note ? el("span", { class: "code" }, note) : null);
+  }));
 
   // on air
   const light = $("#onair-light");
-  light.className = `onair-light${onAir ? (coughing ? " cough" : " on") : ""}`;
-  light.textContent = onAir ? (coughing ? "Muted · cough" : `On air · ${langName(b.channel || me.booth)}`) : partnerOnAir ? `${nameOf(state, b.on_air)} is on air` : "Off air";
+  light.className = `onair-light${onAir ? (coughing || b.cough ? " cough" : " on") : ""}`;
+  light.textContent = onAir ? (coughing || b.cough ? "Muted · cough" : `On air · ${langName(b.channel || me.booth)}`)
+    : partnerOnAir ? `${nameOf(state, b.on_air)} is on air${b.cough ? " (cough)" : ""}` : "Off air";
   const btn = $("#onair");
   btn.setAttribute("aria-pressed", String(onAir));
   btn.disabled = !!partnerOnAir;
-  $("#onair-sub").textContent = onAir ? "Press to go off air" : partnerOnAir ? "Ask for a handover" : "Press to go live";
+  $("#onair-sub").textContent = onAir ? "Press to go off air" : partnerOnAir ? "Your partner is on air" : "Press to go live";
   btn.onclick = () => proto.setOnAir(!onAir);
   $("#cough").setAttribute("aria-pressed", String(coughing));
   $("#cough").disabled = !onAir;
 
-  const outs = [me.booth, booth.retour].filter(Boolean);
+  const outs = b.outputs?.length ? b.outputs : [me.booth, booth.retour].filter(Boolean);
   const into = b.channel || me.booth;
   $("#outputs").replaceChildren(...outs.map((o, i) => el("button", { type: "button", role: "radio", "aria-checked": String(into === o), "data-output": o,
     onclick: () => proto.setOutput(o) }, el("span", { class: "code" }, i === 0 ? "A" : "B · retour"), " ", el("span", { lang: o }, langName(o)))));
 
   // booth partners and handover
-  const partners = [...state.participants.values()].filter((p) => p.role === "interpreter" && p.booth === me.booth && p.connected !== false);
-  $("#partners").replaceChildren(...(partners.length ? partners.map((p) => el("li", {},
-    el("span", { class: `avatar${b.on_air === p.id ? " speaking" : ""}`, "aria-hidden": "true" }, (p.name || "?").slice(0, 1).toUpperCase()),
-    el("div", { class: "who" }, el("div", { class: "n" }, p.id === me.id ? `${p.name} (you)` : p.name), el("div", { class: "d" }, b.on_air === p.id ? "On air" : "Ready")),
-    b.on_air === p.id ? el("span", { class: "badge live" }, "On air") : el("span", { class: "badge green" }, "Ready"))) :
-    [el("li", { class: "muted" }, "You are alone in this booth.")]));
+  const memberIds = b.members?.length ? b.members
+    : [...state.participants.values()].filter((p) => p.role === "interpreter" && p.booth === me.booth).map((p) => p.id);
+  const partners = memberIds.map((id) => ({ id, ...(state.participants.get(id) || { name: "Interpreter" }), console: b.consoles?.[id] }));
+  const present = (p) => p.console ? p.console.connected !== false : p.connected !== false;
+  $("#partners").replaceChildren(...(partners.length ? partners.map((p) => {
+    const state_ = b.on_air === p.id ? (b.cough ? "Coughing" : "On air") : present(p) ? "Ready" : "Offline";
+    const hears = p.console?.hearing || p.channel;
+    return el("li", { "data-partner": p.id },
+      el("span", { class: `avatar${b.on_air === p.id ? " speaking" : ""}`, "aria-hidden": "true" }, (p.name || "?").slice(0, 1).toUpperCase()),
+      el("div", { class: "who" }, el("div", { class: "n" }, p.id === me.id ? `${p.name} (you)` : p.name),
+        el("div", { class: "d" }, hears ? `Hears ${hears === "floor" ? "the floor" : `relay ${langName(hears)}`}` : "")),
+      el("span", { class: `badge ${{ "On air": "live", Coughing: "amber", Ready: "green" }[state_] || ""}` }, state_));
+  }) : [el("li", { class: "muted" }, "You are alone in this booth.")]));
 
-  const h = b.handover; // {from, to} or null
-  const hs = $("#handover-state");
-  hs.replaceChildren(h ? el("span", { class: "badge amber" }, "Handover pending") : "");
+  const h = b.handover; // {from, to, next_on_air, expires_in_s} or null
+  const others = partners.filter((p) => p.id !== me.id && present(p));
+  $("#handover-state").replaceChildren(h ? el("span", { class: "badge amber" }, "Handover pending") : "");
   const acts = [];
-  if (h && h.to === me.id) {
-    acts.push(el("div", { class: "alert warn", role: "alert" }, `${nameOf(state, h.from)} asks you to take over.`),
-      el("button", { class: "btn primary block large", type: "button", id: "accept-handover", onclick: () => proto.acceptHandover() }, icon("swap"), "Accept handover: go on air"));
+  if (h && (h.to === me.id || (h.to == null && h.from !== me.id))) {
+    const takeOver = h.next_on_air ? h.next_on_air === me.id : h.from === b.on_air;
+    acts.push(el("div", { class: "alert warn", role: "alert" }, takeOver ? `${nameOf(state, h.from)} asks you to take over.` : `${nameOf(state, h.from)} asks to take over from you.`),
+      el("div", { class: "btn-group", style: "width:100%" },
+        el("button", { class: "btn primary large grow", type: "button", id: "accept-handover", onclick: () => proto.acceptHandover() }, icon("swap"), takeOver ? "Accept: go on air" : "Accept: hand over"),
+        el("button", { class: "btn large", type: "button", id: "decline-handover", onclick: () => proto.declineHandover() }, "Decline")));
   } else if (h && h.from === me.id) {
-    acts.push(el("div", { class: "alert info", role: "status" }, `Waiting for ${nameOf(state, h.to) || "your partner"} to accept…`));
-  } else if (onAir && partners.some((p) => p.id !== me.id)) {
-    acts.push(el("button", { class: "btn block", type: "button", id: "request-handover", onclick: () => proto.requestHandover(partners.find((p) => p.id !== me.id)?.id) }, icon("swap"), "Hand over to partner"));
+    acts.push(el("div", { class: "alert info", role: "status" }, `Waiting for ${h.to ? nameOf(state, h.to) : "your partner"} to accept…`),
+      el("button", { class: "btn block", type: "button", id: "cancel-handover", onclick: () => proto.declineHandover() }, "Cancel request"));
+  } else if (onAir && others.length) {
+    acts.push(el("button", { class: "btn block", type: "button", id: "request-handover", onclick: () => proto.requestHandover(others.length === 1 ? others[0].id : null) }, icon("swap"), "Hand over to partner"));
   } else if (partnerOnAir) {
     acts.push(el("button", { class: "btn block", type: "button", id: "request-handover", onclick: () => proto.requestHandover(b.on_air) }, icon("swap"), "Ask to take over"));
   }

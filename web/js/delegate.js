@@ -87,8 +87,8 @@ function render(state) {
     [el("li", { class: "muted" }, "Nobody is waiting.")]));
 
   // participants
-  const people = [...state.participants.values()].filter((p) => p.connected !== false);
-  $("#people-count").textContent = String(people.length);
+  const people = [...state.participants.values()].sort((a, b) => (b.connected !== false) - (a.connected !== false));
+  $("#people-count").textContent = String(people.filter((p) => p.connected !== false).length);
   $("#people").replaceChildren(...people.map((p) => participantRow(p, { speaking: holders.includes(p.id) })));
 
   renderListening();

@@ -85,7 +85,10 @@ export function startLive({ render, onEvent }) {
   }, 2000);
   window.addEventListener("pagehide", () => { proto.close(); rtc.close(); });
 
-  const leave = () => { proto.close(); rtc.close(); clearParticipant(); location.assign("/left.html"); };
+  const leave = () => {
+    proto.leave();
+    setTimeout(() => { proto.close(); rtc.close(); clearParticipant(); location.assign("/left.html"); }, 150);
+  };
   renderBar(state, leave);
   return { state, proto, rtc, rerender, leave };
 }
@@ -227,8 +230,9 @@ export function channelPicker(state, onPick) {
   const chans = ["floor", ...state.meeting.languages];
   const current = state.subscription.channel;
   return el("div", { class: "channels", role: "radiogroup", "aria-label": "Listen to" }, ...chans.map((c) => {
-    const b = state.booths[c];
-    const status = c === "floor" ? "Original" : b?.on_air ? "Interpreted" : (state.floor.language === c ? "Original" : b ? "Floor" : "");
+    const route = state.channels[c]?.route;
+    const status = c === "floor" ? "Original"
+      : { interpretation: "Interpreted", floor_language: "Original", auto_floor: "Floor", silence: "Silent" }[route] || "";
     return el("button", { class: "channel", type: "button", role: "radio", "aria-checked": String(current === c), "data-channel": c,
       tabindex: current === c ? "0" : "-1", onclick: () => onPick(c),
       onkeydown: (e) => {
@@ -237,15 +241,19 @@ export function channelPicker(state, onPick) {
         if (n) { e.preventDefault(); const next = chans[(i + n + chans.length) % chans.length]; onPick(next); requestAnimationFrame(() => document.querySelector(`[data-channel="${next}"]`)?.focus()); }
       } },
     el("span", { class: "name", lang: c === "floor" ? undefined : c }, langName(c)),
-    el("span", { class: "meta" }, c === "floor" ? null : c.toUpperCase(), c !== "floor" && status ? " · " : null, status ? el("span", { class: "status" }, status) : null));
+    el("span", { class: "meta" }, c === "floor" ? null : c.toUpperCase(), c !== "floor" && status ? " · " : null, status ? el("span", { class: `status ${route || ""}` }, status) : null));
   }));
 }
 
 export function participantRow(p, { extra = null, speaking = false } = {}) {
-  return el("li", { "data-participant": p.id },
+  const away = p.connected === false;
+  const q = !away && (p.quality === "poor" || p.quality === "fair") ? p.quality : null;
+  return el("li", { "data-participant": p.id, class: away ? "away" : null },
     el("span", { class: `avatar${speaking ? " speaking" : ""}`, "aria-hidden": "true" }, (p.name || "?").split(/\s+/).slice(0, 2).map((w) => w[0]).join("").toUpperCase()),
     el("div", { class: "who" }, el("div", { class: "n" }, p.name || "Participant", speaking ? el("span", { class: "visually-hidden" }, " (speaking)") : null),
-      el("div", { class: "d" }, [p.delegation, p.role === "interpreter" && p.booth ? `Interpreter · ${langName(p.booth)}` : p.role !== "delegate" ? cap(p.role) : null].filter(Boolean).join(" · "))),
+      el("div", { class: "d" }, [p.delegation, p.role === "interpreter" && p.booth ? `Interpreter · ${langName(p.booth)}` : p.role !== "delegate" ? cap(p.role) : null,
+        away ? "Reconnecting…" : null].filter(Boolean).join(" · "))),
+    q ? el("span", { class: `badge ${q === "poor" ? "red" : "amber"}`, title: "Connection quality" }, icon("wifi", 12), q === "poor" ? "Poor line" : "Fair line") : null,
     extra);
 }
 const cap = (s) => (s ? s[0].toUpperCase() + s.slice(1) : "");

@@ -306,29 +306,40 @@ async function loadLive() {
     box.replaceChildren(el("div", { class: "card" }, emptyState("pause", "Not live", "Nobody is connected. The room opens when the first participant joins.")));
     return;
   }
-  const participants = data.participants || [];
+  const people = data.people || data.participants || [];
+  const connected = people.filter((p) => p.connected !== false);
+  const byId = new Map(people.map((p) => [p.participant_id || p.id, p]));
   const channels = data.channels || {};
-  const chanList = Array.isArray(channels) ? channels : Object.entries(channels).map(([channel, v]) => ({ channel, ...(typeof v === "object" ? v : { listeners: v }) }));
-  const onAir = data.booths_on_air || data.on_air || data.booths || [];
+  const chanList = ["floor", ...(meeting.languages || [])].filter((c) => channels[c]).map((c) => ({ channel: c, ...channels[c] }));
+  const booths = data.booths || [];
   const floor = data.floor || {};
+  const holders = (floor.holders || []).map((h) => byId.get(h)?.name || h);
+  const waiting = typeof floor.speakers === "number" ? floor.speakers : (floor.speakers || []).length;
+  const ROUTE = { floor: "Original", interpretation: "Interpreted", floor_language: "Original (floor language)", auto_floor: "Floor (no interpreter on air)", silence: "Silent" };
   box.replaceChildren(
     el("div", { class: "grid-3", style: "margin-bottom:16px" },
-      stat("Connected", participants.length),
-      stat("Speaking", floor.holder?.name || floor.holder_name || (Array.isArray(floor.holders) && floor.holders.map((h) => h.name || h).join(", ")) || "—"),
-      stat("Requests waiting", (floor.speakers_list || floor.queue || data.speakers_list || []).length)),
+      stat("Connected", data.connected ?? connected.length),
+      stat("Speaking", holders.join(", ") || "—"),
+      stat("Requests waiting", waiting)),
     el("div", { class: "grid-2" },
-      el("div", { class: "card" }, el("h2", {}, "Participants"),
-        participants.length ? el("ul", { class: "list" }, ...participants.map((p) => el("li", {},
-          el("div", { class: "who" }, el("div", { class: "n" }, p.name || p.participant_id || p.id), el("div", { class: "d" }, [p.delegation, p.booth && langName(p.booth), p.channel && `listening: ${langName(p.channel)}`].filter(Boolean).join(" · "))),
+      el("div", { class: "card" }, el("div", { class: "card-head" }, el("h2", {}, "Participants"), el("span", { class: "badge" }, String(connected.length))),
+        people.length ? el("ul", { class: "list" }, ...people.map((p) => el("li", { class: p.connected === false ? "away" : null },
+          el("div", { class: "who" }, el("div", { class: "n" }, p.name || p.participant_id),
+            el("div", { class: "d" }, [p.delegation, p.booth && `Booth ${langName(p.booth)}`, p.channel && `hears ${p.channel === "floor" ? "the floor" : langName(p.channel)}`,
+              p.connected === false ? "reconnecting" : null].filter(Boolean).join(" · "))),
+          p.quality && p.quality !== "good" && p.quality !== "unknown" ? el("span", { class: `badge ${p.quality === "poor" ? "red" : "amber"}` }, `${p.quality} line`) : null,
           roleBadge(p.role)))) : el("p", { class: "muted" }, "Nobody connected.")),
       el("div", { class: "card" }, el("h2", {}, "Channels"),
         el("ul", { class: "list" }, ...chanList.map((c) => el("li", {},
-          el("div", { class: "who" }, el("div", { class: "n" }, langName(c.channel)), el("div", { class: "d" }, c.route ? `carries: ${typeof c.route === "string" ? c.route : JSON.stringify(c.route)}` : "")),
+          el("div", { class: "who" }, el("div", { class: "n", lang: c.channel === "floor" ? undefined : c.channel }, langName(c.channel)),
+            el("div", { class: "d" }, ROUTE[c.route] || c.route || "", c.route === "interpretation" && c.interpreter ? ` · ${byId.get(c.interpreter)?.name || ""}` : "")),
           el("span", { class: "badge" }, `${c.listeners ?? 0} listening`)))),
-        el("h3", { style: "margin-top:16px" }, "Booths on air"),
-        (Array.isArray(onAir) ? onAir : Object.keys(onAir)).length
-          ? el("div", { class: "chips" }, ...(Array.isArray(onAir) ? onAir : Object.entries(onAir).filter(([, v]) => v).map(([k]) => k)).map((b) => el("span", { class: "badge live" }, `ON AIR ${typeof b === "string" ? langName(b) : langName(b.booth || b.language)}`)))
-          : el("p", { class: "muted" }, "No booth on air."))));
+        el("h3", { style: "margin-top:16px" }, "Booths"),
+        booths.length ? el("ul", { class: "list" }, ...booths.map((b) => el("li", {},
+          el("div", { class: "who" }, el("div", { class: "n", lang: b.language }, langName(b.language)),
+            el("div", { class: "d" }, `${b.interpreters ?? 0} interpreter${b.interpreters === 1 ? "" : "s"}`, b.on_air ? ` · ${b.on_air_name || "on air"} into ${langName(b.channel)}` : "")),
+          b.on_air ? el("span", { class: `badge ${b.cough ? "amber" : "live"}` }, b.cough ? "Cough" : "On air") : el("span", { class: "badge" }, "Off air"))))
+          : el("p", { class: "muted" }, "No booth."))));
 }
 
 // ---------------------------------------------------------------- start

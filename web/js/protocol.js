@@ -101,7 +101,7 @@ export class Protocol {
   takeFloor(participantId) { return this.send("floor_take", { participant_id: participantId }); }
   reorder(order) { return this.send("speakers_reorder", { order }); }
   setTimeLimit(seconds) { return this.send("floor_time_limit", { seconds }); }
-  mute(participantId) { return this.send("participant_mute", { participant_id: participantId }); }
+  mute(participantId, muted = true) { return this.send("participant_mute", { participant_id: participantId, muted: !!muted }); }
   setFloorLanguage(language) { return this.send("floor_language", { language }); }
   openMeeting() { return this.send("meeting_open"); }
   closeMeeting() { return this.send("meeting_close"); }
@@ -115,6 +115,8 @@ export class Protocol {
   declineHandover() { return this.send("handover_decline"); }
   boothChat(text) { return this.send("booth_chat", { text }); }
   slowDown() { return this.send("slow_down"); }
+  /** Leave for good (a closed socket alone is a disconnection that keeps the floor a while). */
+  leave() { return this.send("leave"); }
 
   send(type, fields = {}) {
     if (this.ws?.readyState !== WebSocket.OPEN) return false;
