@@ -222,3 +222,30 @@ async def test_fallback_without_the_private_attribute_reads_the_track() -> None:
     loud = np.flatnonzero(np.abs(y) > 0.05)
     assert len(loud) > 48_000 // 2, f"only {len(loud)} samples of tone arrived"
     assert abs(peak_hz(y[loud[0]:loud[-1]]) - 440) < 15
+
+
+def test_garbage_payloads_do_not_break_a_source() -> None:
+    src = Source("s")
+    src.set_active(True)
+    enc = OpusEncoder()
+    x = tone(440, 0.4, -12.0)
+    good = [enc.encode(x[i * FRAME_SAMPLES:(i + 1) * FRAME_SAMPLES]) for i in range(20)]
+    out = []
+    for seq, payload in enumerate([good[0], b"", b"\xff" * 900, bytes(range(256)), *good[1:]]):
+        src.feed_rtp(seq, payload)
+        frame = src.pull()
+        assert frame is None or frame.shape == (FRAME_SAMPLES,)
+        out.append(frame)
+    assert src.jitter.played == 23 and src.decode_errors >= 1
+    tail = [f for f in out[-12:] if f is not None]
+    assert len(tail) == 12
+    assert abs(peak_hz(np.concatenate(tail)) - 440) < 15
+    # a decoder drained by some other way (EOF) is replaced, not left dead
+    assert src._decoder is not None
+    src._decoder._ctx.decode(None)
+    for seq in range(23, 26):
+        src.feed_rtp(seq, good[seq - 10])
+        src.pull()
+    for seq in range(26, 30):
+        src.feed_rtp(seq, good[seq - 10])
+        assert src.pull() is not None

@@ -168,6 +168,8 @@ class OpusDecoder:
         self._ctx = ctx
 
     def decode(self, payload: bytes) -> Frame:
+        if not payload:  # an empty av.Packet means "flush": the decoder would never decode again
+            return np.zeros(0, dtype=np.float32)
         parts = [_mono_float(f) for f in self._ctx.decode(av.Packet(payload))]
         if not parts:
             return np.zeros(0, dtype=np.float32)
@@ -275,6 +277,7 @@ class Source:
             self._staged.clear()
             self._staged_n = 0
             self._last = None
+        self._level_sq, self._level_n = 0.0, 0
 
     # -- output (once per tick, on the clock) -----------------------------------------------
     def pull(self) -> Frame | None:
@@ -289,6 +292,8 @@ class Source:
                 except av.FFmpegError as exc:
                     self.decode_errors += 1
                     log.debug("source %s: undecodable packet: %s", self.id, exc)
+                    if isinstance(exc, av.EOFError):
+                        self._decoder = None  # a drained decoder never decodes again
         if self._staged_n >= FRAME_SAMPLES:
             frame = self._unstage()
             self._last = frame
