@@ -15,7 +15,10 @@ from mirp.ids import new_id
 from mirp.store import tables as t
 from mirp.store.schemas import AuthOut, OrganizerOut, _email
 
-_hasher = PasswordHasher()
+# OWASP's argon2id recommendation (19 MiB, 2 passes, 1 lane): the library default (64 MiB,
+# 4 lanes) took seconds per login on a busy 2-core server and made logins a denial-of-service
+# lever; this stays well above what offline guessing can afford.
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 # verified against when the e-mail is unknown, so both answers take the same time
 _DUMMY = _hasher.hash("not a password of anyone")
 

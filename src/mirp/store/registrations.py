@@ -67,7 +67,7 @@ async def list_registrations(session: AsyncSession, organizer: t.Organizer,
         .outerjoin(t.Invitation, t.Invitation.id == t.Registration.invitation_id)
         .where(t.Registration.meeting_id == meeting.id)
         .order_by(t.Registration.created_at, t.Registration.id))
-    return [(r, i) for r, i in rows.tuples()]
+    return [(r, i) for r, i in rows.all()]
 
 
 async def _pending(session: AsyncSession, organizer: t.Organizer, meeting_id: str,

@@ -1,0 +1,115 @@
+"""Self-registration, the live overview, /healthz and /readyz (with a real redis-server)."""
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.api.conftest import Org, error
+from tests.support.factory import running_app, standard_meeting_body
+from tests.support.redis import RedisServer, dead_url
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+async def test_registration_flow(org: Org, client: httpx.AsyncClient) -> None:
+    m = (await org.post("/api/meetings", standard_meeting_body())).json()
+    mid = m["id"]
+    err = error(await client.get(f"/api/meetings/{mid}/registration"), 403, "forbidden")
+    assert "closed" in err["message"]
+    error(await client.post(f"/api/meetings/{mid}/registrations", json={
+        "name": "Ana", "email": "ana@example.org"}), 403, "forbidden")
+    error(await client.get("/api/meetings/m_nope/registration"), 404, "not_found")
+    await org.patch(f"/api/meetings/{mid}", {"registration_open": True})
+    info = (await client.get(f"/api/meetings/{mid}/registration")).json()
+    assert info["registration_open"] is True and info["meeting"]["title"] == m["title"]
+    assert info["meeting"]["languages"] == ["en", "fr", "zh", "ar"]
+    r = await client.post(f"/api/meetings/{mid}/registrations", json={
+        "name": "Ana Lima", "email": "ana@example.org", "delegation": "Brazil"})
+    assert r.status_code == 201 and r.json()["status"] == "pending", r.text
+    ana = r.json()
+    error(await client.post(f"/api/meetings/{mid}/registrations", json={
+        "name": "Ana again", "email": "ANA@example.org"}), 409, "conflict")
+    err = error(await client.post(f"/api/meetings/{mid}/registrations", json={
+        "name": "Bo", "email": "bo"}), 422, "invalid_input")
+    assert err["details"]["fields"][0]["field"] == "email"
+    bo = (await client.post(f"/api/meetings/{mid}/registrations", json={
+        "name": "Bo", "email": "bo@example.org", "role": "observer"})).json()
+    error(await client.get(f"/api/meetings/{mid}/registrations"), 401, "unauthorized")
+    listed = (await org.get(f"/api/meetings/{mid}/registrations")).json()
+    assert [(x["name"], x["status"]) for x in listed] == [("Ana Lima", "pending"),
+                                                          ("Bo", "pending")]
+    r = await org.post(f"/api/meetings/{mid}/registrations/{ana['id']}/approve", {})
+    assert r.status_code == 200, r.text
+    approved = r.json()
+    assert approved["status"] == "approved" and approved["invitation"]["name"] == "Ana Lima"
+    assert approved["join_url"] == approved["invitation"]["join_url"]
+    joined = (await client.post("/api/join", json={
+        "token": approved["invitation"]["token"]})).json()
+    assert joined["name"] == "Ana Lima" and joined["delegation"] == "Brazil"
+    assert joined["role"] == "delegate"
+    r = await org.post(f"/api/meetings/{mid}/registrations/{bo['id']}/reject", {})
+    assert r.json()["status"] == "rejected" and r.json()["invitation"] is None
+    error(await org.post(f"/api/meetings/{mid}/registrations/{bo['id']}/approve", {}), 409,
+          "conflict")
+    error(await org.post(f"/api/meetings/{mid}/registrations/r_nope/approve", {}), 404,
+          "not_found")
+    listed = (await org.get(f"/api/meetings/{mid}/registrations")).json()
+    assert [(x["status"], bool(x["join_url"])) for x in listed] == [("approved", True),
+                                                                    ("rejected", False)]
+    invs = (await org.get(f"/api/meetings/{mid}/invitations")).json()
+    assert [(i["name"], i["uses"]) for i in invs] == [("Ana Lima", 1)]
+
+
+class FakeRooms:
+    def __init__(self) -> None:
+        self.open: dict[str, dict[str, Any]] = {}
+
+    def overview(self, meeting_id: str) -> dict[str, Any] | None:
+        return self.open.get(meeting_id)
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_live_overview(app, org: Org, other: Org) -> None:  # type: ignore[no-untyped-def]
+    m = (await org.post("/api/meetings", standard_meeting_body())).json()
+    r = await org.get(f"/api/meetings/{m['id']}/live")
+    assert r.status_code == 200 and r.json()["open"] is False  # the real registry: no room
+    real = app.state.rooms
+    fake = FakeRooms()
+    app.state.rooms = fake
+    try:
+        assert (await org.get(f"/api/meetings/{m['id']}/live")).json() == {"open": False}
+        fake.open[m["id"]] = {"participants": [{"participant_id": "p1", "role": "chair"}],
+                              "channels": {"fr": 2}, "booths_on_air": ["fr"]}
+        live = (await org.get(f"/api/meetings/{m['id']}/live")).json()
+        assert live["open"] is True and live["booths_on_air"] == ["fr"]
+        assert live["channels"] == {"fr": 2}
+        error(await other.get(f"/api/meetings/{m['id']}/live"), 404, "not_found")
+        app.state.rooms = object()  # a registry without overview()
+        assert (await org.get(f"/api/meetings/{m['id']}/live")).json() == {"open": False}
+    finally:
+        app.state.rooms = real
+
+
+async def test_health(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    r = await client.get("/readyz")
+    assert r.status_code == 200 and r.json()["checks"] == {"database": "ok"}
+
+
+async def test_readyz_with_real_and_dead_redis(tmp_path: Path,
+                                               redis_server: RedisServer) -> None:
+    async with running_app(tmp_path / "up", redis_url=redis_server.url) as (_, client):
+        r = await client.get("/readyz")
+        assert r.status_code == 200, r.text
+        assert r.json()["checks"] == {"database": "ok", "redis": "ok"}
+    async with running_app(tmp_path / "down", redis_url=dead_url()) as (_, client):
+        r = await client.get("/readyz")
+        err = error(r, 503, "unavailable")
+        assert err["details"]["checks"]["database"] == "ok"
+        assert err["details"]["checks"]["redis"].startswith("error")
+        assert "redis" in err["message"]
+        assert (await client.get("/healthz")).status_code == 200  # alive all the same
