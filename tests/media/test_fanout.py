@@ -146,6 +146,25 @@ async def test_switch_changes_the_sound_without_jumps_or_gaps(fast: bool) -> Non
         await client.close()
 
 
+async def test_the_private_api_the_fast_path_needs_is_there() -> None:
+    """aiortc is pinned (1.16.0); this names every private attribute we rely on."""
+    async with running(True) as (factory, fanout, _clock):
+        (session, client), = await join_listeners(factory, fanout, 1, FLOOR)
+        await client.wait_recorded(0.2)
+        sender: Any = session.sender
+        for name in ("_ssrc", "_RTCRtpSender__started", "_RTCRtpSender__packet_count",
+                     "_RTCRtpSender__octet_count", "_RTCRtpSender__rtp_timestamp",
+                     "_RTCRtpSender__ntp_timestamp"):
+            assert hasattr(sender, name), name
+        dtls = sender.transport
+        for name in ("_state", "_tx_srtp", "_RTCDtlsTransport__rx_packets"):
+            assert hasattr(dtls, name), name
+        pair = dtls.transport._connection._nominated[1]
+        assert pair.protocol.transport is not None and pair.remote_addr[0] == "127.0.0.1"
+        assert fanout.stats()["fast"] == 1 and fanout.stats()["ready"] == 1
+        await client.close()
+
+
 async def test_sender_reports_follow_the_fast_path() -> None:
     async with running(True) as (factory, fanout, _clock):
         (_session, client), = await join_listeners(factory, fanout, 1, FLOOR)
