@@ -20,8 +20,14 @@ SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\n"
 EXAMPLES: dict[str, dict[str, Any]] = {
     "hello": {"token": "eyJ.abc.def", "resume": "s_abc"},
     "offer": {"sdp": SDP},
-    "ice": {"candidate": {"candidate": "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host",
-                          "sdpMid": "0", "sdpMLineIndex": 0, "usernameFragment": "x"}},
+    "ice": {
+        "candidate": {
+            "candidate": "candidate:1 1 udp 2130706431 127.0.0.1 5000 typ host",
+            "sdpMid": "0",
+            "sdpMLineIndex": 0,
+            "usernameFragment": "x",
+        }
+    },
     "subscribe": {"channel": "fr", "floor_under": -18},
     "floor_request": {"kind": "point_of_order"},
     "floor_withdraw": {},
@@ -72,8 +78,7 @@ def test_every_message_validates(kind: str) -> None:
 
 def test_defaults_and_nulls_as_the_browser_sends_them() -> None:
     assert parse({"type": "floor_request", "id": 1}).kind == "speak"  # type: ignore[attr-defined]
-    assert parse({"type": "subscribe", "channel": "floor", "floor_under": None}) \
-        .floor_under is None  # type: ignore[attr-defined]
+    assert parse({"type": "subscribe", "channel": "floor", "floor_under": None}).floor_under is None  # type: ignore[attr-defined]
     assert parse({"type": "floor_time_limit", "seconds": None}).seconds is None  # type: ignore
     assert parse({"type": "floor_language", "language": None}).language is None  # type: ignore
     assert parse({"type": "handover_request", "to": None}).to is None  # type: ignore
@@ -89,8 +94,9 @@ def test_commands_carry_the_fields() -> None:
     q = to_command(parse({"type": "quality", "rtt": 0.05, "loss": 0.02, "grade": "fair"}))
     assert isinstance(q, c.QualityReport)
     assert q.grade == "fair" and q.rtt_ms == pytest.approx(50) and q.loss_pct == pytest.approx(2)
-    assert to_command(parse({"type": "speakers_reorder", "order": ["a", "b"]})) == \
-        c.SpeakersReorder(("a", "b"))
+    assert to_command(
+        parse({"type": "speakers_reorder", "order": ["a", "b"]})
+    ) == c.SpeakersReorder(("a", "b"))
     assert to_command(parse({"type": "booth_chat", "text": "  hi  "})) == c.BoothChat("hi")
 
 
@@ -104,16 +110,18 @@ def test_commands_carry_the_fields() -> None:
         ('{"type": "launch_rockets", "id": 4}', "invalid_message", 4),
         ('{"type": 5, "id": "x"}', "invalid_message", "x"),
         ('{"type": "subscribe", "id": 5}', "invalid_message", 5),  # missing field
-        ('{"type": "subscribe", "id": 6, "channel": "fr", "floor_under": 12}',
-         "invalid_message", 6),  # out of range
+        (
+            '{"type": "subscribe", "id": 6, "channel": "fr", "floor_under": 12}',
+            "invalid_message",
+            6,
+        ),  # out of range
         ('{"type": "on_air", "id": 7, "on": "yes"}', "invalid_message", 7),
         ('{"type": "floor_time_limit", "id": 15, "seconds": "60"}', "invalid_message", 15),
         ('{"type": "floor_withdraw", "id": 8, "please": true}', "invalid_message", 8),  # extra
         ('{"type": "floor_give", "id": 9, "participant_id": "<script>"}', "invalid_message", 9),
         ('{"type": "offer", "id": 10, "sdp": ""}', "invalid_message", 10),
         ('{"type": "ping", "id": 11, "v": 2}', "invalid_message", 11),  # unknown major version
-        ('{"type": "booth_chat", "id": 12, "text": "' + "x" * 1001 + '"}',
-         "invalid_message", 12),
+        ('{"type": "booth_chat", "id": 12, "text": "' + "x" * 1001 + '"}', "invalid_message", 12),
         ('{"type": "speakers_reorder", "id": 13, "order": "p_a"}', "invalid_message", 13),
         ('{"type": "hello", "id": 14}', "invalid_message", 14),
     ],
@@ -148,5 +156,11 @@ def test_sizes_are_bytes_not_characters() -> None:
 def test_server_messages_are_named() -> None:
     assert {"welcome", "answer", "ice", "ack", "error", "ping", "pong"} <= set(p.SERVER_MESSAGES)
     err = p.error_message(InvalidMessage("nope"), 3, fatal=True)
-    assert err == {"type": "error", "id": 3, "code": "invalid_message", "message": "nope",
-                   "details": {}, "fatal": True}
+    assert err == {
+        "type": "error",
+        "id": 3,
+        "code": "invalid_message",
+        "message": "nope",
+        "details": {},
+        "fatal": True,
+    }

@@ -43,8 +43,11 @@ def test_every_server_message_has_a_section() -> None:
 
 def test_every_room_event_is_listed() -> None:
     text = DOC.read_text().split("## Room events", 1)[1]
-    kinds = {cls.type for cls in vars(events).values()
-             if isinstance(cls, type) and issubclass(cls, events.WireEvent) and cls.type}
+    kinds = {
+        cls.type
+        for cls in vars(events).values()
+        if isinstance(cls, type) and issubclass(cls, events.WireEvent) and cls.type
+    }
     assert kinds
     missing = [k for k in kinds if f"| `{k}` |" not in text]
     assert not missing, missing

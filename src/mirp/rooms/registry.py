@@ -118,6 +118,13 @@ class RoomRegistry:
         self.recorder = Recorder(hooks)
         self._opening: dict[str, asyncio.Task[RoomRuntime]] = {}
         self._closed = False
+        if hasattr(engine, "on_levels"):
+            engine.on_levels = self._on_levels
+
+    def _on_levels(self, levels: dict[str, float]) -> None:
+        """The engine's level callback (all sources of the process) -> each room's share."""
+        for runtime in list(self.rooms.values()):
+            runtime.levels(levels)
 
     # ---------------------------------------------------------------- joining
     async def authorize(self, token: str, meeting_id: str | None = None) -> JoinGrant:

@@ -222,6 +222,24 @@ class RoomRuntime:
             raise Unavailable("the room is busy; try again") from None
         return await fut
 
+    def submit_nowait(self, fn: Callable[[Room, float], Any]) -> bool:
+        """Queue a job nobody waits for (engine level reports); dropped when the room is busy."""
+        if self.closing:
+            return False
+        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception())  # never "unretrieved"
+        try:
+            self._queue.put_nowait((fn, fut))
+        except asyncio.QueueFull:
+            return False
+        return True
+
+    def levels(self, levels: Mapping[str, float]) -> None:
+        """Microphone levels (dBFS) of this room's sources, from the engine's callback."""
+        mine = {sid: db for sid, db in levels.items() if sid in self.sources}
+        if mine:
+            self.submit_nowait(lambda room, now: self._after(room.levels(mine, now)))
+
     async def _run(self) -> None:
         getter: asyncio.Task[Any] | None = None
         try:
@@ -334,10 +352,11 @@ class RoomRuntime:
             if plan != self._plan:
                 self.engine.apply(plan)
                 self._plan = plan
+            feeds = self.room.feeds()
             for pid, peer in self.peer_sessions.items():
                 if peer.sender is None:
                     continue
-                key = self.room.feed_for(pid)
+                key = feeds.get(pid)
                 current = self.listening.get(pid)
                 if key == current:
                     continue
@@ -404,11 +423,24 @@ class RoomRuntime:
         with contextlib.suppress(RoomClosing):
             await self.call(job)
 
-    async def command(self, participant_id: str, outlet: Outlet, command: Command) -> None:
+    async def command(
+        self,
+        participant_id: str,
+        outlet: Outlet,
+        command: Command,
+        reply: dict[str, Any] | None = None,
+    ) -> None:
+        """Run a participant's command. `reply` (the ack) is sent from the task once the Room
+        accepted the command, before its events: it reaches the client even when an event
+        then closes the Session (meeting_close)."""
+
         def job(room: Room, now: float) -> None:
             if self.sessions.get(participant_id) is not outlet:
                 raise Conflict("this session was replaced")
-            self._after(room.handle(participant_id, command, now))
+            events = room.handle(participant_id, command, now)
+            if reply is not None:
+                outlet.send(reply)
+            self._after(events)
 
         await self.call(job)
 

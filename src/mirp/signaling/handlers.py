@@ -171,8 +171,8 @@ class Connection:
                 self.left = True
                 self.session.close(NORMAL_CLOSE, "left")
                 return None
-        await runtime.command(pid, self.session, to_command(msg))
-        return ack
+        await runtime.command(pid, self.session, to_command(msg), ack)
+        return None
 
     async def _hello(self, msg: p.Hello) -> None:
         if self.runtime is not None:
