@@ -56,8 +56,14 @@ def admin_create(
     settings = Settings(**overrides)
     if password is None:
         password = getpass.getpass("Password: ")
-    asyncio.run(create_account_cli(settings, email=email, name=name, password=password,
-                                   admin=True))
+    from mirp.errors import MirpError
+
+    try:
+        asyncio.run(create_account_cli(settings, email=email, name=name, password=password,
+                                       admin=True))
+    except MirpError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(1) from exc
     typer.echo(f"admin {email} created")
 
 

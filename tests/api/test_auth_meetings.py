@@ -149,3 +149,21 @@ async def test_openapi_lists_the_api(client: httpx.AsyncClient) -> None:
               "/api/meetings/{meeting_id}/live", "/healthz", "/readyz"):
         assert p in paths, p
     assert (await client.get("/docs")).status_code == 200
+
+
+async def test_one_transaction_per_request(app, client: httpx.AsyncClient) -> None:  # type: ignore[no-untyped-def]
+    """A route that writes, then fails: nothing of it is kept, and the error has the shape."""
+    from mirp.api.deps import DbSession
+    from mirp.errors import Conflict
+
+    @app.post("/api/_test/write-then-fail")
+    async def write_then_fail(session: DbSession) -> None:
+        await accounts.create_account(session, email="ghost@example.org", name="Ghost",
+                                      password="ghost password")
+        raise Conflict("failed after writing")
+
+    app.router.routes.insert(0, app.router.routes.pop())  # before the static mount at "/"
+    error(await client.post("/api/_test/write-then-fail"), 409, "conflict")
+    r = await client.post("/api/auth/signup", json={
+        "email": "ghost@example.org", "name": "Ghost", "password": "ghost password"})
+    assert r.status_code == 201, r.text  # the first ghost was rolled back
