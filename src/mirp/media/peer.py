@@ -166,9 +166,19 @@ class PeerFactory:
         return self._admission
 
     def create(self) -> RTCPeerConnection:
-        """A bare peer connection with this factory's ICE configuration (no loopback patching:
-        use `create_session` for that)."""
-        return RTCPeerConnection(RTCConfiguration(iceServers=list(self.ice_servers)))
+        """A bare peer connection with this factory's ICE servers; loopback_only: it gathers
+        127.0.0.1 only (remote candidates are filtered by PeerSession, not here)."""
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self.ice_servers)))
+        if self.loopback_only:
+            set_local = pc.setLocalDescription
+
+            async def set_local_description(
+                    description: RTCSessionDescription | None = None) -> None:
+                with loopback_gathering():
+                    await set_local(description)
+
+            pc.setLocalDescription = set_local_description  # type: ignore[method-assign,assignment]
+        return pc
 
     def create_session(self, peer_id: str) -> PeerSession:
         old = self.sessions.get(peer_id)
@@ -253,10 +263,7 @@ class PeerSession:
                     headerExtensions=transceiver._headerExtensions)))
             self._install_stun_hooks()
             answer = await self.pc.createAnswer()
-            with contextlib.ExitStack() as stack:
-                if self.factory.loopback_only:
-                    stack.enter_context(loopback_gathering())
-                await self.pc.setLocalDescription(answer)
+            await self.pc.setLocalDescription(answer)  # gathers (loopback only: see create())
         except BaseException:
             self._release_admission()
             await self.close()
