@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from mirp.errors import InvalidInput, NotFound, Unavailable
 from mirp.media.engine import MediaEngine
 from mirp.media.mixer import FRAME_SAMPLES
 from mirp.media.plan import FeedKey, MixPlan, db_to_gain
@@ -233,8 +234,24 @@ async def test_close_is_idempotent_and_releases_everything() -> None:
     await eng.close()
     assert fan.closed == 1
     assert asyncio.all_tasks() == base
-    with pytest.raises(RuntimeError):
+    with pytest.raises(Unavailable):
         await eng.start()
+    with pytest.raises(Unavailable):
+        eng.add_source("late")
+
+
+async def test_bad_input_gets_typed_errors(engine_and_fanout) -> None:
+    eng, _fan = engine_and_fanout
+    with pytest.raises(NotFound):
+        eng.push_pcm("nobody", np.zeros(FRAME_SAMPLES, np.float32))
+    eng.add_source("a")
+    eng.apply(MixPlan.of({FLOOR: (("a", 1.0),)}))
+    eng.run_tick()
+    with pytest.raises(InvalidInput):
+        eng.push_pcm("a", np.array(["not", "audio"]))
+    eng.push_pcm("a", np.zeros(FRAME_SAMPLES, np.int16))
+    eng.run_tick()
+    assert eng.stats().sources == 1
 
 
 async def test_a_stalled_loop_skips_ticks_instead_of_bursting() -> None:
@@ -252,3 +269,25 @@ async def test_a_stalled_loop_skips_ticks_instead_of_bursting() -> None:
     steps = np.diff([p for p, _ in fan.published]) // FRAME_SAMPLES
     assert int(np.sum(steps - 1)) == s.skipped_ticks
     assert int(steps.max()) > 3  # one jump forward on wall time, not a burst of catch-up ticks
+
+
+async def test_the_clock_survives_an_unexpected_error_in_a_tick() -> None:
+    fan = FakeFanout()
+    eng = MediaEngine(fan)
+    eng.add_listener("l", None, FLOOR)
+    original = eng._gather
+    failures = []
+
+    def flaky() -> dict:
+        if not failures:
+            failures.append(1)
+            raise RuntimeError("bug (test)")
+        return original()
+
+    eng._gather = flaky  # type: ignore[method-assign]
+    await eng.start()
+    await until(lambda: len(fan.published) >= 10, "10 ticks after the failure")
+    await eng.close()
+    assert failures == [1]
+    pts = [p for p, _ in fan.published]
+    assert pts[0] >= FRAME_SAMPLES  # the failed tick 0 was not retried: its pts is gone

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from mirp.errors import InvalidInput, NotFound, Unavailable
 from mirp.media.encoder import EncoderPool
 from mirp.media.fanout import Fanout
 from mirp.media.mixer import FRAME_SAMPLES, Frame, Limiter, mix
@@ -107,8 +108,7 @@ class MediaEngine:
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
-        if self._closed:
-            raise RuntimeError("MediaEngine is closed")
+        self._check_open()
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run(), name="media-clock")
 
@@ -128,6 +128,10 @@ class MediaEngine:
         self._limiters.clear()
         await self.fanout.close()
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise Unavailable("the media engine is closed")
+
     @property
     def plan(self) -> MixPlan:
         """The plan the clock mixes with now (a pending `apply` takes over at the next tick)."""
@@ -144,6 +148,7 @@ class MediaEngine:
         Without receiver and track the source is fed by `push_pcm` / `push_rtp` (tests, tools).
         A second add of the same id replaces the first (a reconnect).
         """
+        self._check_open()
         self.remove_source(source_id)
         src = Source(source_id)
         src.set_active(source_id in self._used)
@@ -160,7 +165,11 @@ class MediaEngine:
 
     def push_pcm(self, source_id: str, samples: Any) -> None:
         """Feed mono samples (float32 in [-1, 1] or int16, 48 kHz) to a source."""
-        self._source(source_id).feed_pcm(samples)
+        src = self._source(source_id)
+        try:
+            src.feed_pcm(samples)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(f"samples for {source_id!r} are not audio: {exc}") from exc
 
     def push_rtp(self, source_id: str, seq: int, payload: bytes) -> None:
         """Feed one Opus RTP payload to a source, as the receiver tap does."""
@@ -169,7 +178,7 @@ class MediaEngine:
     def _source(self, source_id: str) -> Source:
         src = self._sources.get(source_id)
         if src is None:
-            raise KeyError(f"no source {source_id!r}")
+            raise NotFound(f"no source {source_id!r}")
         return src
 
     def _forget(self, src: Source) -> None:
@@ -183,6 +192,7 @@ class MediaEngine:
         self._pending = plan
 
     def add_listener(self, listener_id: str, sender: Any, key: FeedKey) -> None:
+        self._check_open()
         self.fanout.add(listener_id, sender, key)
 
     def switch(self, listener_id: str, key: FeedKey) -> None:
@@ -207,7 +217,11 @@ class MediaEngine:
                     self._skipped += skip
                     self._tick += skip
                     deadline += skip * TICK_S
-            self.run_tick()
+            try:
+                self.run_tick()
+            except Exception:  # run_tick guards each part; this is the last line of defence
+                log.exception("media tick %d failed", self._tick)
+                self._tick += 1
             deadline += TICK_S
 
     def run_tick(self) -> None:

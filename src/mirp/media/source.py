@@ -264,6 +264,8 @@ class Source:
             self.parked_drops += 1
             return
         data = np.asarray(samples).reshape(-1)
+        if not (np.issubdtype(data.dtype, np.integer) or np.issubdtype(data.dtype, np.floating)):
+            raise TypeError(f"samples of dtype {data.dtype} are not audio")
         if np.issubdtype(data.dtype, np.integer):
             data = data.astype(np.float32) / 32768.0
         self._stage(data.astype(np.float32, copy=False))
