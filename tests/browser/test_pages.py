@@ -17,10 +17,12 @@ PHONE = (390, 844)
 
 
 async def shoot(page, name: str) -> None:
+    """The page at desktop and phone width (full page), without transient toasts."""
     out = save_screenshot_dir()
     for (w, h), tag in ((DESKTOP, "desktop"), (PHONE, "phone")):
         await page.set_viewport_size({"width": w, "height": h})
-        await page.wait_for_timeout(250)
+        await page.evaluate("() => document.querySelector('.toasts')?.replaceChildren()")
+        await page.wait_for_timeout(300)
         await page.screenshot(path=str(out / f"{name}-{tag}.png"), full_page=True)
     await page.set_viewport_size({"width": DESKTOP[0], "height": DESKTOP[1]})
 
@@ -127,11 +129,14 @@ async def test_register_page(server, api, launch):
 
 
 async def test_live_pages_screenshots(server, api, launch, tones, silence):
-    """A realistic scene, then each live page at both widths."""
+    """A realistic scene (a timed speaker, a waiting list, a booth on air with its partner, a
+    relay listener), then each live page at both widths. (No zh in this scene: the CI image has
+    no CJK font, and tofu would hide layout problems from whoever looks at the pictures.)"""
     api.organizer()
-    m = api.meeting(title="Council — 12th session", languages=["en", "fr", "ar", "zh", "es", "ru"],
-                    booths=[{"language": lang, "understands": ["en"]}
-                            for lang in ("fr", "ar", "zh", "es", "ru")])
+    m = api.meeting(title="Council — 12th session", languages=["en", "fr", "ar", "es", "ru", "pt"],
+                    booths=[{"language": "fr", "retour": "en", "understands": ["en"]},
+                            *({"language": lang, "understands": ["en"]}
+                              for lang in ("ar", "es", "ru", "pt"))])
     chair = await join(await launch(silence), api.invite(m["id"], "chair", "Chidi Okafor"))
     speaker = await join(await launch(tones(610)),
                          api.invite(m["id"], "delegate", "Ana Silva", delegation="Brazil"))
@@ -139,15 +144,41 @@ async def test_live_pages_screenshots(server, api, launch, tones, silence):
                          api.invite(m["id"], "delegate", "Kenji Sato", delegation="Japan"))
     interp = await join(await launch(tones(520)),
                         api.invite(m["id"], "interpreter", "Claire Martin", booth="fr"))
+    partner = await join(await launch(silence),
+                         api.invite(m["id"], "interpreter", "Paul Lefèvre", booth="fr"))
     await speaker.page.click("#request-floor")
     await waiting.page.click("#request-floor")
-    await chair.page.wait_for_selector(f"[data-give='{(await speaker.state())['me']}']")
-    await chair.page.click(f"[data-give='{(await speaker.state())['me']}']")
+    await waiting.page.click("#point-of-order")
+    speaker_id = (await speaker.state())["me"]
+    await chair.page.wait_for_selector(f"[data-give='{speaker_id}']")
+    await chair.page.select_option("#floor-language", "en")
+    await chair.page.click("#limits button:has-text('3 min')")
+    await chair.page.click(f"[data-give='{speaker_id}']")
     await speaker.page.wait_for_selector("#mic-live")
     await interp.page.click("#onair")
+    await until(lambda: _on_air(interp), "the interpreter to be on air")
+    await interp.page.fill("#chat-text", "I take over at half past.")
+    await interp.page.press("#chat-text", "Enter")
+    await partner.page.fill("#chat-text", "Fine, ready when you are.")
+    await partner.page.press("#chat-text", "Enter")
+    await partner.page.click("#slow-down")
     await waiting.page.click('[data-channel="fr"]')
-    await waiting.page.wait_for_timeout(800)
+    await until(lambda: _channel(waiting, "fr"), "the listener to be on fr")
+    await until(lambda: waiting.hears(520), "the fr listener to hear the interpreter")
+    await until(lambda: interp.page.locator("#chat .m").count(), "the booth chat")
     await shoot(speaker.page, "delegate-speaking")
     await shoot(waiting.page, "delegate")
     await shoot(interp.page, "console")
+    await shoot(partner.page, "console-partner")
     await shoot(chair.page, "chair")
+    print("quality seen by the pages:",
+          {n: (await p.state()).get("quality")
+           for n, p in (("chair", chair), ("speaker", speaker), ("interpreter", interp))})
+
+
+async def _on_air(p) -> bool:
+    return (await p.page.get_attribute("#onair", "aria-pressed")) == "true"
+
+
+async def _channel(p, channel: str) -> bool:
+    return (await p.state()).get("channel") == channel

@@ -58,14 +58,16 @@ function render(state) {
     ? (understands ? "The original speaker." : `Your booth does not take ${langName(fl)} directly: choose a relay.`)
     : auto ? `Auto relay: your booth does not take ${langName(fl)} directly, so you hear the ${langName(hearing)} booth.`
       : "Relay you chose. Choose Floor to hear the original (auto relay comes back on).";
-  $("#hear-auto").hidden = !auto;
-  const sources = ["floor", ...state.meeting.languages.filter((l) => l !== me.booth)];
+  $("#hear-auto").hidden = !(auto && hearing !== "floor");
+  // relay sources: the other booths' channels (a green dot: someone interprets into it now)
+  const sources = ["floor", ...state.meeting.booths.map((x) => x.language).filter((l) => l !== me.booth)];
   $("#sources").replaceChildren(...sources.map((s) => {
-    const carried = state.channels[s];
-    const note = s === "floor" ? null : carried?.route === "interpretation" ? (carried.live ? "" : " (cough)") : " (no interpreter)";
+    const live_ = s !== "floor" && state.channels[s]?.route === "interpretation";
     return el("button", { type: "button", role: "radio", "aria-checked": String(hearing === s), "data-source": s,
       onclick: () => { state.subscription = { channel: s, floor_under: null }; proto.subscribe(s, null); render(state); } },
-    s === "floor" ? "Floor" : el("span", { lang: s }, langName(s)), note ? el("span", { class: "code" }, note) : null);
+    s === "floor" ? "Floor" : el("span", { lang: s }, langName(s)),
+    s === "floor" ? null : el("span", { class: `dot ${live_ ? "ok" : ""}`, title: live_ ? "Interpreted now" : "Nobody on air" }),
+    s === "floor" ? null : el("span", { class: "visually-hidden" }, live_ ? " (interpreted now)" : " (nobody on air)"));
   }));
 
   // on air

@@ -24,8 +24,8 @@ export function setupListening(live) {
       const levels = [null, ...[...(state.meeting.under_levels_db || [])].sort((a, b) => a - b)];
       const onFloor = state.subscription.channel === "floor";
       under.replaceChildren(...levels.map((lv) => el("button", { type: "button", role: "radio", disabled: onFloor,
-        "aria-checked": String((state.subscription.floor_under ?? null) === lv),
-        onclick: () => pick(state.subscription.channel, lv) }, lv === null ? "Off" : `${lv} dB`)));
+        "aria-checked": String((state.subscription.floor_under ?? null) === lv), "aria-label": lv === null ? "Off" : `${lv} dB`,
+        onclick: () => pick(state.subscription.channel, lv) }, lv === null ? "Off" : `${lv}`)));
     }
     const now = $("#listen-now");
     if (now) now.textContent = `Hearing: ${langName(state.subscription.channel)}`;

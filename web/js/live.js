@@ -70,15 +70,18 @@ export function startLive({ render, onEvent }) {
   proto.on("peer_closed", () => { if (proto.status === "open") rtc.start().catch((e) => toast(`Audio cannot restart: ${e.message}`, "error")); });
   proto.connect();
 
-  let lastReport = null;
+  // tell the server (the chair and the organizer see it) a grade seen twice in a row (a lone
+  // sample, e.g. while ICE settles, is noise) when it changed, and every 30 s anyway
+  let lastReport = null, prevGrade = null;
   setInterval(async () => {
     const q = await rtc.quality();
     if (!q) return;
     state.quality = q;
     rerender();
-    // tell the server (the chair and the organizer see it) when the grade changes, else every 30 s
+    const stable = q.grade === prevGrade;
+    prevGrade = q.grade;
     const now = Date.now();
-    if (!lastReport || lastReport.grade !== q.grade || now - lastReport.at > 30000) {
+    if (stable && q.grade !== "unknown" && (!lastReport || lastReport.grade !== q.grade || now - lastReport.at > 30000)) {
       const clamp = (v, hi) => (v == null || !Number.isFinite(v) ? null : Math.max(0, Math.min(hi, v)));
       if (proto.quality({ grade: q.grade, rtt: clamp(q.rtt, 60), jitter: clamp(q.jitter, 60), loss: clamp(q.loss, 1) })) lastReport = { grade: q.grade, at: now };
     }
@@ -97,7 +100,8 @@ export function startLive({ render, onEvent }) {
 function testState(s) {
   return {
     session: s.connection, me: s.me?.id, role: s.me?.role, channel: s.heard?.channel ?? null, floor_under: s.heard?.floor_under ?? null,
-    auto: !!s.heard?.auto, mic_muted_by_chair: s.floor.muted.includes(s.me?.id),
+    auto: !!s.heard?.auto, mic_muted_by_chair: s.floor.muted.includes(s.me?.id), quality: s.quality,
+    meeting_status: s.meeting.status, ended: s.ended, attempt: s.attempt ?? 0,
     floor_holders: [...s.floor.holders], speakers: s.floor.speakers.map((x) => x.participant_id),
     i_have_floor: s.floor.holders.includes(s.me?.id),
     booths: Object.fromEntries(Object.entries(s.booths).map(([k, b]) => [k, { on_air: b.on_air, handover: b.handover }])),
