@@ -179,3 +179,21 @@ async def test_bulk_csv(org: Org, client: httpx.AsyncClient) -> None:
     r = await org.post(f"{path}/bulk", {"csv": "name,booth\nXu,zh\n", "role": "interpreter"})
     assert r.status_code == 201 and r.json()["created"][0]["booth"] == "zh"
     assert len((await org.get(path)).json()) == before + 1  # failed uploads wrote nothing
+
+
+async def test_many_people_join_at_once(org: Org, client: httpx.AsyncClient) -> None:
+    """Concurrent joins on the SQLite default all succeed (they wait for the write lock) and
+    the use counter is exact."""
+    import asyncio
+
+    m = await _meeting(org)
+    inv = (await org.post(f"/api/meetings/{m['id']}/invitations", {
+        "role": "delegate", "max_uses": 25})).json()
+    results = await asyncio.gather(*(
+        client.post("/api/join", json={"token": inv["token"], "name": f"P{i}"})
+        for i in range(30)))
+    codes = sorted(r.status_code for r in results)
+    assert codes == [200] * 25 + [403] * 5, codes
+    assert len({r.json()["participant_id"] for r in results if r.status_code == 200}) == 25
+    listed = (await org.get(f"/api/meetings/{m['id']}/invitations")).json()
+    assert listed[0]["uses"] == 25

@@ -45,6 +45,8 @@ def _upgrade(connection: Connection) -> None:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # The driver's own implicit transactions off: we say BEGIN ourselves (below).
+    dbapi_connection.isolation_level = None
     cur = dbapi_connection.cursor()
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA journal_mode=WAL")
@@ -77,7 +79,13 @@ class Database:
             kwargs = {"connect_args": {"timeout": 30}}
         engine = create_async_engine(self.url, **kwargs)
         if engine.dialect.name == "sqlite":
+            # BEGIN IMMEDIATE: a transaction takes SQLite's write lock when it starts, waiting
+            # (busy_timeout) for another one to finish. With the default deferred BEGIN, a
+            # transaction that reads then writes fails at once ("database is locked") when
+            # another wrote meanwhile: concurrent joins would get 500s instead of waiting.
             event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+            event.listen(engine.sync_engine, "begin",
+                         lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         try:
             async with engine.begin() as conn:
                 await conn.run_sync(_upgrade)
