@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -51,8 +51,9 @@ def admin_create(
     """Create an administrator account (an organizer who sees every meeting)."""
     from mirp.store.accounts import create_account_cli
 
-    overrides = {k: v for k, v in {"data_dir": data_dir, "database_url": database_url}.items()
-                 if v is not None}
+    overrides: dict[str, Any] = {k: v for k, v in {"data_dir": data_dir,
+                                                   "database_url": database_url}.items()
+                                 if v is not None}
     settings = Settings(**overrides)
     if password is None:
         password = getpass.getpass("Password: ")
