@@ -71,8 +71,22 @@ async def test_floor_given_then_taken(server, api, launch, tones, silence):
     await until(lambda: _holds(delegate), "the delegate to be given the floor")
     await delegate.page.wait_for_selector("#mic-live")
 
+    await until(lambda: listener.hears(DELEGATE_HZ),
+                f"the floor listener to hear the delegate ({DELEGATE_HZ} Hz)")
+
+    # the delegate's connection drops: the page reconnects (a new Session, resumed), keeps the
+    # floor within the grace period, and the listener hears the delegate again
+    await delegate.page.evaluate("() => window.mirpTest.drop()")
+
+    async def reconnected() -> dict | None:
+        s = await delegate.state()
+        ok = s.get("welcomes", 0) >= 2 and s.get("session") == "open" \
+            and s.get("connection") == "connected"
+        return s if ok else None
+    s = await until(reconnected, "the delegate's page to reconnect on its own")
+    assert s["resumed"] and s["i_have_floor"], s
     heard = await until(lambda: listener.hears(DELEGATE_HZ),
-                        f"the floor listener to hear the delegate ({DELEGATE_HZ} Hz)")
+                        "the floor listener to hear the delegate again after the reconnect")
     speaking_db = heard["level_db"]
 
     await chair.page.click("[data-take]")
@@ -83,6 +97,7 @@ async def test_floor_given_then_taken(server, api, launch, tones, silence):
         return level if level["level_db"] < speaking_db - 25 else None
     await until(silenced, "the delegate's tone to fall silent once the floor is taken back")
     assert not await _holds(delegate)
+    await delegate.page.wait_for_selector("#request-floor")
 
 
 async def test_handover_between_booth_partners(server, api, launch, tones, silence):
@@ -109,3 +124,9 @@ async def test_handover_between_booth_partners(server, api, launch, tones, silen
                         f"the fr listener to hear the partner ({FR2_HZ} Hz) after the handover")
     assert abs(heard["frequency"] - FR2_HZ) <= 15
     assert (await first.page.get_attribute("#onair", "aria-pressed")) == "false"
+
+    async def first_gone() -> dict | None:
+        old = await listener.page.evaluate(
+            "([hz, ms]) => window.mirpTest.levelAt(hz, ms)", [FR_HZ, 1200])
+        return old if old["level_db"] < heard["level_db"] - 25 else None
+    await until(first_gone, "the first interpreter's voice to leave the fr channel")

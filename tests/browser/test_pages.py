@@ -88,7 +88,7 @@ async def test_organizer_creates_meeting_and_invitations_through_pages(server, l
     await page.goto(meeting_url.split("#")[0] + "#" + meeting_url.split("#")[1].split("&")[0]
                     + "&tab=live")
     await page.wait_for_selector("#live .card")
-    await shoot(page, "organizer-live")
+    await shoot(page, "organizer-live-idle")
 
     # the links work: each opens the pre-join page of this meeting, with the invited role
     guest = await launch()
@@ -132,7 +132,7 @@ async def test_live_pages_screenshots(server, api, launch, tones, silence):
     """A realistic scene (a timed speaker, a waiting list, a booth on air with its partner, a
     relay listener), then each live page at both widths. (No zh in this scene: the CI image has
     no CJK font, and tofu would hide layout problems from whoever looks at the pictures.)"""
-    api.organizer()
+    token = api.organizer()
     m = api.meeting(title="Council — 12th session", languages=["en", "fr", "ar", "es", "ru", "pt"],
                     booths=[{"language": "fr", "retour": "en", "understands": ["en"]},
                             *({"language": lang, "understands": ["en"]}
@@ -171,6 +171,17 @@ async def test_live_pages_screenshots(server, api, launch, tones, silence):
     await shoot(interp.page, "console")
     await shoot(partner.page, "console-partner")
     await shoot(chair.page, "chair")
+
+    # the organizer's live overview of this meeting (a tab of the chair's browser)
+    org = await chair.page.context.new_page()
+    await org.goto(f"{server.base}/left.html")
+    await org.evaluate("t => localStorage.setItem('mirp.organizer', JSON.stringify({token: t}))",
+                       token)
+    await org.goto(f"{server.base}/meeting.html#id={m['id']}&tab=live")
+    await org.wait_for_selector("#live .grid-3")
+    text = await org.inner_text("#live")
+    assert "Claire Martin" in text and "Ana Silva" in text, text
+    await shoot(org, "organizer-live")
     print("quality seen by the pages:",
           {n: (await p.state()).get("quality")
            for n, p in (("chair", chair), ("speaker", speaker), ("interpreter", interp))})

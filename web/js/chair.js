@@ -27,10 +27,10 @@ function render(state) {
   const remaining = state.floor.deadline ? (state.floor.deadline - Date.now()) / 1000 : null;
 
   // meeting actions
-  const open = state.meeting.status !== "closed";
+  const open = state.meeting.status === "open";
   $("#meeting-actions").replaceChildren(open
     ? el("button", { class: "btn", type: "button", id: "close-meeting", onclick: () => confirm("Close the meeting for everyone?") && proto.closeMeeting() }, "Close meeting")
-    : el("button", { class: "btn success", type: "button", id: "open-meeting", onclick: () => proto.openMeeting() }, "Open meeting"));
+    : el("button", { class: "btn success", type: "button", id: "open-meeting", onclick: () => proto.openMeeting() }, "Open meeting: let delegates in"));
 
   // floor language
   const fl = $("#floor-language");

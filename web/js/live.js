@@ -43,21 +43,33 @@ export function startLive({ render, onEvent }) {
     onState: (s) => { state.peer = s; rerender(); },
     onAutoplayBlocked: () => showAutoplayBanner(rtc),
   });
-  installTestHook(rtc, () => testState(state));
+  installTestHook(rtc, () => testState(state), {
+    // a socket that drops as a network would (not a close the server sees as "leave")
+    drop: () => { proto.ws?.close(4000, "dropped by a test"); return true; },
+  });
 
   proto.on("_status", ({ status, code, reason }) => {
     state.connection = status;
-    if (status === "closed" && code >= 4400) state.ended = reason || "You were disconnected.";
+    if (status === "closed" && code >= 4400 && !state.ended) {
+      const why = state.lastError?.details?.reason;
+      state.retry = why === "not_open" || code === 4409;
+      state.ended = why === "not_open" ? "The meeting has not opened yet. Try again when the chair opens it."
+        : code === 4409 ? "You joined this meeting again in another window or tab, so this one stopped."
+          : code === 4410 ? "The chair closed the meeting. Thank you for taking part."
+            : reason || "You were disconnected.";
+    }
     rerender();
   });
   proto.on("*", (msg) => {
     const effect = applyServerMessage(state, msg);
     if (effect?.closed || effect?.removed) { proto.stop(); rtc.close(); }
-    if (msg.type === "error") state.lastError = { code: msg.code, message: msg.message, request: msg.request };
+    if (msg.type === "error") state.lastError = { code: msg.code, message: msg.message, request: msg.request, details: msg.details || {} };
     onEvent?.(msg, state, effect);
     rerender();
   });
   proto.on("welcome", async (msg) => {
+    state.welcomes = (state.welcomes || 0) + 1;
+    state.resumed = !!msg.resumed;
     if (msg.ice_servers) rtc.o.iceServers = msg.ice_servers;
     // a reconnect is a new Session: a new peer connection, and our listening choice again
     try { await rtc.start(); } catch (e) { toast(`Audio cannot start: ${e.message}`, "error"); }
@@ -101,7 +113,7 @@ function testState(s) {
   return {
     session: s.connection, me: s.me?.id, role: s.me?.role, channel: s.heard?.channel ?? null, floor_under: s.heard?.floor_under ?? null,
     auto: !!s.heard?.auto, mic_muted_by_chair: s.floor.muted.includes(s.me?.id), quality: s.quality,
-    meeting_status: s.meeting.status, ended: s.ended, attempt: s.attempt ?? 0,
+    meeting_status: s.meeting.status, ended: s.ended, welcomes: s.welcomes, resumed: s.resumed,
     floor_holders: [...s.floor.holders], speakers: s.floor.speakers.map((x) => x.participant_id),
     i_have_floor: s.floor.holders.includes(s.me?.id),
     booths: Object.fromEntries(Object.entries(s.booths).map(([k, b]) => [k, { on_air: b.on_air, handover: b.handover }])),
@@ -213,7 +225,8 @@ function renderBar(state, leave) {
   }
   if (state.ended && !$("#ended")) {
     $("main").replaceChildren(el("div", { class: "container", id: "ended" }, el("div", { class: "card" },
-      emptyState("lock", "You are no longer in the meeting", state.ended))));
+      emptyState("lock", state.retry ? "Not in the meeting" : "You are no longer in the meeting", state.ended,
+        state.retry ? el("button", { class: "btn primary", type: "button", onclick: () => location.reload() }, "Try again") : null))));
   }
 }
 

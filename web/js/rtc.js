@@ -192,8 +192,9 @@ async function levelAt(analyser, hz, ms) {
 }
 
 /** Install the hook the browser tests read: what the page hears, and what its mic sends. */
-export function installTestHook(rtc, getState) {
+export function installTestHook(rtc, getState, extra = {}) {
   window.mirpTest = {
+    ...extra,
     hear: (ms = 1000) => measure(rtc.analyser, ms),
     mic: (ms = 500) => measure(rtc.micAnalyser, ms),
     levelAt: (hz, ms = 1000) => levelAt(rtc.analyser, hz, ms),

@@ -175,3 +175,26 @@ export function hydrateIcons(root = document) {
 export function emptyState(iconName, title, text, ...extra) {
   return el("div", { class: "empty" }, el("div", { class: "big" }, icon(iconName, 40)), el("h2", {}, title), text ? el("p", {}, text) : null, ...extra);
 }
+
+// Radio groups built from buttons (channels, levels, sources, outputs, time limits): the arrow
+// keys move the choice, as in a native radio group. One listener for the whole document.
+document.addEventListener("keydown", (e) => {
+  const step = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 }[e.key];
+  const radio = e.target instanceof Element ? e.target.closest('[role="radio"]') : null;
+  const group = radio?.closest('[role="radiogroup"]');
+  if (!step || !group || e.defaultPrevented) return;
+  const radios = [...group.querySelectorAll('[role="radio"]')].filter((r) => !r.disabled);
+  const i = radios.indexOf(radio);
+  if (i < 0 || radios.length < 2) return;
+  e.preventDefault();
+  const dir = getComputedStyle(group).direction === "rtl" ? -step : step;
+  const next = radios[(i + dir + radios.length) % radios.length];
+  const key = next.dataset.channel || next.dataset.source || next.dataset.output || next.textContent;
+  next.click();
+  // the group re-renders on click: focus the new button for the same choice
+  requestAnimationFrame(() => {
+    const again = [...group.isConnected ? group.querySelectorAll('[role="radio"]') : []]
+      .find((r) => (r.dataset.channel || r.dataset.source || r.dataset.output || r.textContent) === key);
+    (again || next).focus();
+  });
+});
