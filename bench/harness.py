@@ -9,6 +9,7 @@ clients (and this orchestrator) on the other cores when the machine has more tha
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sys
 from dataclasses import dataclass, field
@@ -19,8 +20,11 @@ from bench.common import LineRpc, now, pin_to_cpu
 PEERS_PER_CLIENT = 100
 
 
+@functools.cache
 def cpu_plan() -> tuple[int | None, int | None]:
-    """(server core, client core) or (None, None) when there is one core only."""
+    """(server core, client core) or (None, None) when there is one core only.
+
+    Cached: it must be computed before this orchestrator pins itself to the client core."""
     try:
         cpus = sorted(os.sched_getaffinity(0))
     except AttributeError:

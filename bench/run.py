@@ -62,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default=",".join(ALL),
                         help=f"comma-separated subset of {','.join(ALL)}")
     parser.add_argument("--out", default=DEFAULT_OUT, help="directory for latest.json/latest.md")
+    parser.add_argument("--steps", help="fan-out listener counts, e.g. 50,100,200,400")
+    parser.add_argument("--more", help="counts tried after --steps until one loses packets")
+    parser.add_argument("--naive-steps", help="listener counts of the naive server, e.g. 10,20")
+    parser.add_argument("--window", type=float, help="seconds of each steady measuring window")
+    parser.add_argument("--storm", type=int, help="peers in the join storm")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose or not args.quick else logging.WARNING,
@@ -72,11 +77,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     pin_orchestrator()
     sizes = scenarios.Sizes.quick() if args.quick else scenarios.Sizes.full()
+    sizes = sizes.replaced(args.steps, args.more, args.naive_steps, args.window, args.storm)
     t0 = time.monotonic()
     raw = asyncio.run(run(which, sizes))
     command = "python -m bench" + (" --quick" if args.quick else "")
-    if args.only != ",".join(ALL):
-        command += f" --only {args.only}"
+    for flag in ("only", "steps", "more", "naive_steps", "window", "storm"):
+        value = getattr(args, flag)
+        if value is not None and not (flag == "only" and value == ",".join(ALL)):
+            command += f" --{flag.replace('_', '-')} {value}"
     result = report.build(raw, command, args.quick)
     result["duration_s"] = round(time.monotonic() - t0, 1)
     result["errors"] = raw["errors"]

@@ -7,6 +7,7 @@ client processes, and returns plain dicts that bench/report.py turns into latest
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import statistics
 from dataclasses import dataclass
@@ -41,9 +42,20 @@ class Sizes:
         return Sizes((50, 100, 200, 400), (600, 800, 1000, 1200), (10, 20), 5.0, 2.0,
                      300, 24, 20, 100, 0.4)
 
+    def replaced(self, steps: str | None, more: str | None, naive: str | None,
+                 window_s: float | None, storm: int | None) -> Sizes:
+        def ints(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
+            return default if text is None else tuple(int(x) for x in text.split(",") if x)
+
+        return dataclasses.replace(
+            self, fanout_steps=ints(steps, self.fanout_steps), fanout_more=ints(more,
+                                                                                self.fanout_more),
+            naive_steps=ints(naive, self.naive_steps), window_s=window_s or self.window_s,
+            storm=storm or self.storm)
+
     @staticmethod
     def quick() -> Sizes:
-        return Sizes((4, 8), (), (3,), 1.5, 1.0, 12, 5, 3, 4, 1.0)
+        return Sizes((4, 8), (), (3,), 1.0, 0.5, 12, 4, 2, 4, 1.0)
 
 
 async def measure(server: ServerHandle, fleet: Fleet, window_s: float,
