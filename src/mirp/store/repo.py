@@ -2,13 +2,13 @@
 
 Access rule: an organizer reaches only their own meetings (admins reach all); anything else is
 reported as NotFound, exactly like a meeting that does not exist, so ids cannot be probed.
-Invitations, joining and registrations are in repo_invites.py (same rules, same session).
+Invitations and joining are in invites.py, self-registration in registrations.py, accounts
+in accounts.py (same rules, same session).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,17 +64,19 @@ def _booths_out(booths: Sequence[t.Booth]) -> list[BoothOut]:
                      auto_floor=b.auto_floor) for b in booths]
 
 
-async def meeting_out(session: AsyncSession, meeting: t.Meeting) -> MeetingOut:
-    booths = await booths_of(session, meeting.id)
+def build_meeting_out(m: t.Meeting, booths: Sequence[t.Booth]) -> MeetingOut:
     return MeetingOut(
-        id=meeting.id, title=meeting.title, starts_at=meeting.starts_at, ends_at=meeting.ends_at,
-        languages=list(meeting.languages), booths=_booths_out(booths),
-        options=OptionsOut(under_levels_db=list(meeting.under_levels_db),
-                           capacity=meeting.capacity),
-        under_levels_db=list(meeting.under_levels_db), capacity=meeting.capacity,
-        status=meeting.status,  # type: ignore[arg-type]
-        registration_open=meeting.registration_open, owner_id=meeting.owner_id,
-        created_at=meeting.created_at, updated_at=meeting.updated_at)
+        id=m.id, title=m.title, starts_at=m.starts_at, ends_at=m.ends_at,
+        languages=list(m.languages), booths=_booths_out(booths),
+        options=OptionsOut(under_levels_db=list(m.under_levels_db), capacity=m.capacity),
+        under_levels_db=list(m.under_levels_db), capacity=m.capacity,
+        status=m.status,  # type: ignore[arg-type]
+        registration_open=m.registration_open, owner_id=m.owner_id,
+        created_at=m.created_at, updated_at=m.updated_at)
+
+
+async def meeting_out(session: AsyncSession, meeting: t.Meeting) -> MeetingOut:
+    return build_meeting_out(meeting, await booths_of(session, meeting.id))
 
 
 async def meeting_summary(session: AsyncSession, meeting: t.Meeting) -> MeetingSummary:
@@ -98,17 +100,7 @@ async def list_meetings(session: AsyncSession, organizer: t.Organizer) -> list[M
     by_meeting: dict[str, list[t.Booth]] = {}
     for b in rows.scalars():
         by_meeting.setdefault(b.meeting_id, []).append(b)
-    out = []
-    for m in meetings:
-        out.append(MeetingOut(
-            id=m.id, title=m.title, starts_at=m.starts_at, ends_at=m.ends_at,
-            languages=list(m.languages), booths=_booths_out(by_meeting.get(m.id, [])),
-            options=OptionsOut(under_levels_db=list(m.under_levels_db), capacity=m.capacity),
-            under_levels_db=list(m.under_levels_db), capacity=m.capacity,
-            status=m.status,  # type: ignore[arg-type]
-            registration_open=m.registration_open, owner_id=m.owner_id,
-            created_at=m.created_at, updated_at=m.updated_at))
-    return out
+    return [build_meeting_out(m, by_meeting.get(m.id, [])) for m in meetings]
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -196,9 +188,3 @@ async def delete_meeting(session: AsyncSession, organizer: t.Organizer, meeting_
         await session.execute(delete(table).where(table.meeting_id == meeting.id))
     await session.execute(delete(t.Meeting).where(t.Meeting.id == meeting.id))
 
-
-async def set_status(session: AsyncSession, meeting_id: str, status: str,
-                     at: datetime | None = None) -> None:
-    meeting = await load_meeting(session, meeting_id, for_update=True)
-    meeting.status = status
-    meeting.updated_at = at or t.utcnow()
