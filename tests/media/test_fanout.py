@@ -248,3 +248,18 @@ async def test_feed_track_queue_is_bounded_and_stop_ends_an_idle_recv() -> None:
         await asyncio.wait_for(idle, 5)
     with pytest.raises(MediaStreamError):
         await track.recv()
+
+
+async def test_a_sender_the_fast_path_cannot_drive_uses_the_public_path() -> None:
+    async with running(True) as (factory, fanout, _clock):
+        session = factory.create_session("odd")
+        client = RtcClient(name="odd")
+        await client.connect(session.accept_offer)
+        session.feed_track.binding = None  # e.g. a sender not made by PeerSession
+        assert session.sender is not None
+        fanout.add("odd", session.sender, FRENCH)
+        assert fanout.stats()["fallback"] == 1
+        await client.wait_connected()
+        await client.wait_recorded(0.6)
+        assert_hears(client, 660, 440)
+        await client.close()

@@ -159,9 +159,10 @@ class Fanout:
             av_packet: av.Packet | None = None
             for entry in group.values():
                 try:
+                    if entry.fast and not entry.ready and not self._prepare(entry, dead):
+                        if entry.fast:
+                            continue  # not connected yet (else: fell back, served below)
                     if entry.fast:
-                        if not entry.ready and not self._prepare(entry, dead):
-                            continue
                         if entry.dtls._state is not DtlsState.CONNECTED:
                             dead.append(entry)
                             continue
@@ -214,7 +215,17 @@ class Fanout:
                 self._removed_dead += 1
 
     def _prepare(self, entry: _Listener, dead: list[_Listener]) -> bool:
-        """Cache what the fast path needs once the sender's transport is up."""
+        """Cache what the fast path needs once the sender's transport is up. If aiortc's
+        internals are not what we expect, this listener falls back to the public path."""
+        try:
+            return self._prepare_fast(entry, dead)
+        except (AttributeError, KeyError, TypeError):
+            log.warning("fan-out: listener %s: aiortc internals differ; public path",
+                        entry.listener_id, exc_info=True)
+            entry.fast = False
+            return False
+
+    def _prepare_fast(self, entry: _Listener, dead: list[_Listener]) -> bool:
         sender = entry.sender
         dtls = sender.transport
         state = dtls._state
