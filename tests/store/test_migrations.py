@@ -1,5 +1,7 @@
 """Migrations from an empty database to head, on SQLite and on a real PostgreSQL."""
 
+import asyncio
+
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
@@ -48,3 +50,16 @@ async def test_downgrade_to_base_and_back(db_url: str) -> None:
         assert TABLES <= names
     finally:
         await db.close()
+
+
+async def test_two_servers_migrate_one_database_at_once(db_url: str) -> None:
+    """Processes of a cluster start together: both come up, the schema is migrated once."""
+    first, second = Database(db_url), Database(db_url)
+    await asyncio.gather(first.start(), second.start())
+    try:
+        async with second.engine.connect() as conn:
+            n = (await conn.execute(text("SELECT count(*) FROM alembic_version"))).scalar_one()
+        assert n == 1
+    finally:
+        await first.close()
+        await second.close()

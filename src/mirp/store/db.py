@@ -38,9 +38,18 @@ def alembic_config(connection: Connection | None = None) -> Any:
     return cfg
 
 
+MIGRATION_LOCK = 0x6D697270  # "mirp": the PostgreSQL advisory lock taken while migrating
+
+
 def _upgrade(connection: Connection) -> None:
+    """Migrate to head inside the caller's transaction. Several server processes may start at
+    once on one database (a cluster): on PostgreSQL they queue on an advisory lock held until
+    the transaction ends; on SQLite the transaction itself (BEGIN IMMEDIATE) serializes them.
+    Whoever comes second finds the schema at head and does nothing."""
     from alembic import command
 
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
     command.upgrade(alembic_config(connection), "head")
 
 
