@@ -42,7 +42,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admission = Admission(db, settings)
         engine = MediaEngine()
         await engine.start()
-        peers = PeerFactory(settings.ice_servers, loopback_only=settings.ice_loopback_only)
+        peers = PeerFactory(settings.ice_servers, loopback_only=settings.ice_loopback_only,
+                            join_batch=settings.limits.join_batch,
+                            peer_timeout_s=settings.limits.peer_timeout_s)
         rooms = RoomRegistry(settings=settings, engine=engine, peers=peers, hooks=admission)
         app.state.settings = settings
         app.state.db = db
@@ -55,6 +57,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await rooms.close()
+            await peers.close()
             await engine.close()
             await db.close()
 

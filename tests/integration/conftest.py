@@ -16,6 +16,9 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+from mirp.media.peer import loopback_gathering
 from tests.support.factory import MeetingFixture, ServedApp, make_meeting, served_app
 from tests.support.rtc import RtcClient
 
@@ -135,12 +138,41 @@ class Attendee:
         return str(self.ws.welcome["participant_id"])
 
 
+class LightListener:
+    """A recvonly peer that counts RTP packets without decoding them: many of these cost the
+    test process little, so the server's fan-out can be checked with 50 listeners on 2 cores."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        self.transceiver = self.pc.addTransceiver("audio", direction="recvonly")
+        self.packets = 0
+
+        async def count(packet: Any, arrival_time_ms: int) -> None:
+            self.packets += 1
+
+        self.transceiver.receiver._handle_rtp_packet = count
+
+    async def connect(self, ws: WsClient) -> None:
+        offer = await self.pc.createOffer()
+        with loopback_gathering():
+            await self.pc.setLocalDescription(offer)
+        reply = await ws.request("offer", sdp=self.pc.localDescription.sdp)
+        assert reply.get("type") == "answer", f"{self.name}: {reply}"
+        await self.pc.setRemoteDescription(RTCSessionDescription(sdp=reply["sdp"], type="answer"))
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.pc.close()
+
+
 class Harness:
     def __init__(self, served: ServedApp, meeting: MeetingFixture) -> None:
         self.served = served
         self.app = served.app
         self.meeting = meeting
         self.attendees: list[Attendee] = []
+        self.light: list[tuple[WsClient, LightListener]] = []
 
     @property
     def url(self) -> str:
@@ -171,6 +203,15 @@ class Harness:
         self.attendees.append(a)
         return a
 
+    async def attend_light(self, key: str, token: str | None = None) -> LightListener:
+        ws = await WsClient.open(self.url, key)
+        welcome = await ws.hello(token or self.meeting.tokens[key])
+        assert welcome.get("type") == "welcome", f"{key}: {welcome}"
+        listener = LightListener(key)
+        self.light.append((ws, listener))
+        await listener.connect(ws)
+        return listener
+
     @property
     def engine(self) -> Any:
         return self.app.state.engine
@@ -180,6 +221,9 @@ class Harness:
         return self.app.state.rooms
 
     async def close(self) -> None:
+        for ws, listener in self.light:
+            await listener.close()
+            await ws.close()
         for a in self.attendees:
             if a.rtc is not None:
                 await a.rtc.close()

@@ -178,6 +178,7 @@ class RoomRuntime:
         self.sessions: dict[str, Outlet] = {}  # participant id -> its current Session
         self.last_session: dict[str, str] = {}  # participant id -> its latest session id
         self.peer_sessions: dict[str, Any] = {}  # participant id -> PeerSession
+        self.ready: set[str] = set()  # of those, the ones whose offer/answer is done
         self.sources: set[str] = set()  # participant ids whose microphone the engine has
         self.listening: dict[str, FeedKey] = {}  # participant id -> key the engine sends it
         self._plan: MixPlan | None = None
@@ -208,6 +209,7 @@ class RoomRuntime:
     async def _close_peers(self) -> None:
         peers = list(self.peer_sessions.values())
         self.peer_sessions.clear()
+        self.ready.clear()
         await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
 
     # ---------------------------------------------------------------- the actor
@@ -354,8 +356,8 @@ class RoomRuntime:
                 self._plan = plan
             feeds = self.room.feeds()
             for pid, peer in self.peer_sessions.items():
-                if peer.sender is None:
-                    continue
+                if pid not in self.ready or peer.sender is None:
+                    continue  # still negotiating: the sender is not bound to RTP yet
                 key = feeds.get(pid)
                 current = self.listening.get(pid)
                 if key == current:
@@ -477,6 +479,7 @@ class RoomRuntime:
         if self.peer_sessions.get(participant_id) is not peer or self.closing:
             await peer.close()
             raise Conflict("the peer connection was replaced while it was being set up")
+        self.ready.add(participant_id)
         await self.call(lambda room, now: self._sync_media())
         return answer
 
@@ -506,6 +509,7 @@ class RoomRuntime:
     def _detach_peer(self, pid: str) -> Any:
         """Release the engine's resources of this participant; the caller closes the peer."""
         peer = self.peer_sessions.pop(pid, None)
+        self.ready.discard(pid)
         if pid in self.listening:
             del self.listening[pid]
             with contextlib.suppress(Exception):
