@@ -14,9 +14,8 @@ from typing import Any
 
 import pytest
 import websockets
-from websockets.asyncio.client import ClientConnection
-
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from websockets.asyncio.client import ClientConnection
 
 from mirp.media.peer import loopback_gathering
 from tests.support.factory import MeetingFixture, ServedApp, make_meeting, served_app

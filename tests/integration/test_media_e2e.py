@@ -9,6 +9,7 @@ sine after Opus: "heard" is above -30 dB, "not heard" below -45 dB.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from typing import Any
 
@@ -158,7 +159,7 @@ async def test_switching_channel_keeps_the_rtp_clock(harness: Harness) -> None:
     seen = list(obs.rtc.rtp)  # the last 12 s of RTP headers: both switches are in it
     assert seen[0].arrival < switched_at < seen[-1].arrival
     assert len({p.ssrc for p in seen}) == 1  # one stream, no renegotiation
-    for a, b in zip(seen, seen[1:], strict=False):
+    for a, b in itertools.pairwise(seen):
         dseq = (b.sequence_number - a.sequence_number) % 65536
         dts = (b.timestamp - a.timestamp) % 2**32
         # one clock for every channel: timestamps advance in whole 20 ms frames, by the packets
