@@ -197,3 +197,11 @@ async def test_many_people_join_at_once(org: Org, client: httpx.AsyncClient) -> 
     assert len({r.json()["participant_id"] for r in results if r.status_code == 200}) == 25
     listed = (await org.get(f"/api/meetings/{m['id']}/invitations")).json()
     assert listed[0]["uses"] == 25
+
+
+async def test_default_expiry_covers_a_meeting_months_ahead(org: Org) -> None:
+    m = await _meeting(org, starts_at="2030-03-01T09:00:00Z", ends_at="2030-03-01T17:00:00Z")
+    inv = (await org.post(f"/api/meetings/{m['id']}/invitations", {"role": "chair"})).json()
+    assert inv["expires_at"] == "2030-03-02T17:00:00Z"
+    claims = tokens.verify_invitation(SECRET, inv["token"])
+    assert claims.expires_at == 1898701200  # 2030-03-02T17:00:00Z

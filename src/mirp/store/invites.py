@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -70,9 +70,18 @@ async def _check_booth(session: AsyncSession, meeting: t.Meeting, role: str,
         raise InvalidInput(f"{field}: only interpreters belong to a booth", {"field": field})
 
 
+def default_expiry(settings: Settings, meeting: t.Meeting, now: datetime) -> datetime:
+    """MIRP_TOKEN_TTL_HOURS from now, or a day after the meeting ends when that is later: an
+    invitation sent months ahead must still work on the day."""
+    expires = now + timedelta(hours=settings.token_ttl_hours)
+    if meeting.ends_at is not None:
+        expires = max(expires, meeting.ends_at + timedelta(days=1))
+    return expires
+
+
 def _new_invitation(settings: Settings, meeting: t.Meeting, data: InvitationIn) -> t.Invitation:
     now = t.utcnow()
-    expires = data.expires_at or now + timedelta(hours=settings.token_ttl_hours)
+    expires = data.expires_at or default_expiry(settings, meeting, now)
     if expires <= now:
         raise InvalidInput("expires_at: the expiry is in the past", {"field": "expires_at"})
     return t.Invitation(
