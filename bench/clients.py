@@ -33,6 +33,7 @@ from bench.common import (
     loopback_only_ice,
     now,
     pin_to_cpu,
+    raise_fd_limit,
     rtc_config,
 )
 
@@ -326,6 +327,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     pin_to_cpu(args.cpu)
+    raise_fd_limit()
     loopback_only_ice()
     asyncio.run(serve(args))
 

@@ -8,6 +8,7 @@ the control traffic out of the measured media path.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import os
@@ -56,6 +57,16 @@ def pin_to_cpu(cpu: int | None) -> None:
     cpus = os.sched_getaffinity(0)
     if cpu in cpus:
         os.sched_setaffinity(0, {cpu})
+
+
+def raise_fd_limit() -> None:
+    """Hundreds of peers mean hundreds of UDP sockets: lift the soft fd limit to the hard one."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def cpu_seconds() -> float:

@@ -74,6 +74,7 @@ class ClientHandle:
     proc: asyncio.subprocess.Process
     rpc: LineRpc
     peers: list[str] = field(default_factory=list)
+    reserved: bool = False  # holds sources/markers only: no listeners are placed here
 
     async def call(self, op: str, **args: Any) -> dict[str, Any]:
         return await self.rpc.call(op, wait_s=args.pop("wait_s", 300.0), **args)
@@ -133,17 +134,28 @@ class Fleet:
 
     async def ensure_room(self, n: int) -> None:
         """Start enough client processes beforehand to take `n` more listeners."""
-        free = sum(self.per_client - len(c.peers) for c in self.clients)
+        free = sum(self.per_client - len(c.peers) for c in self.clients if not c.reserved)
         new = max(0, -(-(n - free) // self.per_client))
         self.clients += await asyncio.gather(*(start_client(self.server) for _ in range(new)))
 
     async def join(self, specs: list[dict[str, Any]], wait_s: float = 120.0,
-                   concurrency: int = 100) -> dict[str, Any]:
-        """Open these peers (in parallel across processes); returns t0 and each peer's result."""
-        await self.ensure_room(len(specs))
+                   concurrency: int = 100, own_process: bool = False) -> dict[str, Any]:
+        """Open these peers (in parallel across processes); returns t0 and each peer's result.
+
+        own_process: in a client process of their own that no listener shares later (sources
+        and markers: their timing must not wait behind hundreds of listeners' handshakes)."""
+        if own_process:
+            reserved = await start_client(self.server)
+            reserved.reserved = True
+            self.clients.append(reserved)
+        else:
+            await self.ensure_room(len(specs))
+        pool = [c for c in self.clients if c.reserved == own_process]
+        if own_process:
+            pool = pool[-1:]
         batches: dict[int, list[dict[str, Any]]] = {}
         for spec in specs:
-            client = min(self.clients, key=lambda c: len(c.peers))
+            client = min(pool, key=lambda c: len(c.peers))
             client.peers.append(spec["id"])
             self.where[spec["id"]] = client
             batches.setdefault(self.clients.index(client), []).append(spec)

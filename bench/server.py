@@ -25,6 +25,7 @@ from bench.common import (
     loopback_only_ice,
     now,
     pin_to_cpu,
+    raise_fd_limit,
     rss_kb,
     rtc_config,
 )
@@ -200,6 +201,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     pin_to_cpu(args.cpu)
+    raise_fd_limit()
     asyncio.run(amain(args))
 
 
