@@ -231,13 +231,14 @@ async def launch(chromium_path: str) -> AsyncIterator[Callable[..., Awaitable[An
 
     pw = await async_playwright().start()
     browsers: list[Any] = []
+    page_errors: list[str] = []
 
     async def _launch(wav: Path | None = None, viewport: tuple[int, int] = (1366, 900)) -> Any:
         browser = await pw.chromium.launch(executable_path=chromium_path, args=chromium_args(wav))
         browsers.append(browser)
         ctx = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         page = await ctx.new_page()
-        page.on("pageerror", lambda e: print(f"[pageerror] {e}"))
+        page.on("pageerror", lambda e, p=page: page_errors.append(f"{p.url}: {e}"))
         page.on("console",
                 lambda m: m.type in ("error", "warning") and print(f"[console] {m.text}"))
         return page
@@ -246,6 +247,8 @@ async def launch(chromium_path: str) -> AsyncIterator[Callable[..., Awaitable[An
     for b in browsers:
         await b.close()
     await pw.stop()
+    # an uncaught error in a page is a bug even when the scenario got through
+    assert not page_errors, "errors in the pages:\n" + "\n".join(dict.fromkeys(page_errors))
 
 
 @pytest.fixture

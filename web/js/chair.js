@@ -2,7 +2,7 @@
 // open/close the meeting, remove participants, and the interpreters' slow-down notices.
 import { startLive, participantRow } from "./live.js";
 import { setupListening } from "./listen.js";
-import { el, $, langName, fmtClock, icon, toast } from "./ui.js";
+import { el, $, langName, fmtClock, icon, toast, patch } from "./ui.js";
 import { levelMeter } from "./meter.js";
 
 const live = startLive({ render, onEvent });
@@ -28,9 +28,9 @@ function render(state) {
 
   // meeting actions
   const open = state.meeting.status === "open";
-  $("#meeting-actions").replaceChildren(open
+  patch($("#meeting-actions"), String(open), () => (open
     ? el("button", { class: "btn", type: "button", id: "close-meeting", onclick: () => confirm("Close the meeting for everyone?") && proto.closeMeeting() }, "Close meeting")
-    : el("button", { class: "btn success", type: "button", id: "open-meeting", onclick: () => proto.openMeeting() }, "Open meeting: let delegates in"));
+    : el("button", { class: "btn success", type: "button", id: "open-meeting", onclick: () => proto.openMeeting() }, "Open meeting: let delegates in")));
 
   // floor language
   const fl = $("#floor-language");
@@ -43,15 +43,16 @@ function render(state) {
   if (document.activeElement !== fl) fl.value = state.floor.language || "";
 
   // current speaker(s)
-  $("#holder").replaceChildren(...(holders.length ? holders.map((h) => el("div", { class: "now-speaking", style: "margin-bottom:8px" },
+  patch($("#holder"), JSON.stringify([holders.map((h) => nameOf(state, h)), holders, remaining != null]), () => (holders.length ? holders.map((h) => el("div", { class: "now-speaking", style: "margin-bottom:8px" },
     el("span", { class: "avatar speaking", "aria-hidden": "true" }, icon("mic", 16)),
     el("div", { class: "grow" }, el("div", { class: "label" }, "Has the floor"), el("div", { class: "n" }, h === myId ? "You" : nameOf(state, h))),
-    remaining != null ? el("div", { class: `timer${remaining < 15 ? " over" : ""}`, style: "font-weight:800;font-size:1.3rem;font-variant-numeric:tabular-nums", "aria-label": "Time left" }, fmtClock(remaining)) : null,
-    el("button", { class: "btn danger", type: "button", "data-take": h, onclick: () => proto.takeFloor(h) }, "Take floor"))) :
+    remaining != null ? el("div", { class: "timer", "data-timer": "1", "aria-hidden": "true", style: "font-weight:800;font-size:1.3rem;font-variant-numeric:tabular-nums" }) : null,
+    el("button", { class: "btn danger", type: "button", "data-take": h, "aria-label": `Take the floor from ${h === myId ? "yourself" : nameOf(state, h)}`, onclick: () => proto.takeFloor(h) }, "Take floor"))) :
     [el("div", { class: "now-speaking" }, el("span", { class: "avatar", "aria-hidden": "true" }, icon("micoff", 16)), el("div", { class: "n muted" }, "Nobody has the floor"))]));
+  for (const t of document.querySelectorAll("[data-timer]")) { t.textContent = fmtClock(remaining ?? 0); t.classList.toggle("over", remaining != null && remaining < 15); }
 
   // time limit
-  $("#limits").replaceChildren(...LIMITS.map((s) => el("button", { type: "button", role: "radio", "aria-checked": String((state.floor.time_limit_s ?? null) === s),
+  patch($("#limits"), String(state.floor.time_limit_s ?? null), () => LIMITS.map((s) => el("button", { type: "button", role: "radio", "aria-checked": String((state.floor.time_limit_s ?? null) === s),
     onclick: () => proto.setTimeLimit(s) }, s === null ? "No limit" : `${s / 60} min`)));
 
   // speakers list
@@ -59,7 +60,7 @@ function render(state) {
   $("#next-speaker").disabled = !sp.length;
   $("#next-speaker").onclick = () => sp[0] && proto.giveFloor(sp[0].participant_id);
   const move = (i, d) => { const ids = sp.map((s) => s.participant_id); const [x] = ids.splice(i, 1); ids.splice(i + d, 0, x); proto.reorder(ids); };
-  $("#speakers").replaceChildren(...(sp.length ? sp.map((s, i) => el("li", { class: "speaker", "data-speaker": s.participant_id },
+  patch($("#speakers"), JSON.stringify(sp.map((s) => [s.participant_id, s.kind, nameOf(state, s.participant_id)])), () => (sp.length ? sp.map((s, i) => el("li", { class: "speaker", "data-speaker": s.participant_id },
     el("span", { class: "pos" }, String(i + 1)),
     el("div", { class: "who" }, el("div", { class: "n" }, nameOf(state, s.participant_id)),
       s.kind === "point_of_order" ? el("div", { class: "d" }, el("span", { class: "badge red" }, "Point of order")) : null),
@@ -71,22 +72,24 @@ function render(state) {
 
   // the chair's own microphone: the chair gives the floor to themselves
   const iHave = holders.includes(myId);
-  live.rtc.setMicEnabled(iHave);
-  $("#self-state").replaceChildren(iHave ? el("span", { class: "badge live" }, "● Live") : el("span", { class: "badge" }, "Off"));
+  live.rtc.setMicEnabled(iHave && !state.floor.muted.includes(myId));
+  patch($("#self-state"), String(iHave), () => (iHave ? el("span", { class: "badge live" }, "● Live") : el("span", { class: "badge" }, "Off")));
   if (iHave && !$("#self-live")) {
+    $("#self").dataset.key = "live";
     $("#self").replaceChildren(el("div", { class: "mic-live", id: "self-live", role: "alert" }, icon("mic", 24), el("div", { class: "big" }, "Your microphone is live"),
       el("div", { class: "meter", role: "meter", "aria-label": "Your microphone level" }, el("div", { class: "fill", id: "self-fill" }))),
       el("div", { class: "row end", style: "margin-top:12px" }, el("button", { class: "btn", type: "button", onclick: () => proto.takeFloor(myId) }, "Stop speaking")));
     if (live.rtc.mic) stopMicMeter = levelMeter(live.rtc.mic, $("#self-fill"));
   } else if (!iHave) {
     stopMicMeter?.(); stopMicMeter = null;
-    $("#self").replaceChildren(el("button", { class: "btn primary block large", type: "button", id: "chair-speak", onclick: () => proto.giveFloor(myId) }, icon("mic"), "Speak"));
+    patch($("#self"), "off", () => el("button", { class: "btn primary block large", type: "button", id: "chair-speak", onclick: () => proto.giveFloor(myId) }, icon("mic"), "Speak"));
   }
 
   // participants
   const people = [...state.participants.values()].sort((a, b) => (b.connected !== false) - (a.connected !== false));
   $("#people-count").textContent = String(people.filter((p) => p.connected !== false).length);
-  $("#people").replaceChildren(...people.map((p) => participantRow(p, { speaking: holders.includes(p.id), extra: p.id === myId ? el("span", { class: "badge amber" }, "You") :
+  const peopleKey = JSON.stringify([people.map((p) => [p.id, p.name, p.delegation, p.role, p.booth, p.connected, p.quality]), holders, state.floor.muted]);
+  patch($("#people"), peopleKey, () => people.map((p) => participantRow(p, { speaking: holders.includes(p.id), extra: p.id === myId ? el("span", { class: "badge amber" }, "You") :
     el("div", { class: "btn-group" },
       holders.includes(p.id) ? (state.floor.muted.includes(p.id)
         ? el("button", { class: "btn small", type: "button", "data-unmute": p.id, "aria-label": `Unmute ${p.name}`, onclick: () => proto.mute(p.id, false) }, "Unmute")
@@ -95,7 +98,7 @@ function render(state) {
 
   // slow-down notices (the last few, fresh ones)
   const fresh = state.notices.filter((n) => Date.now() - n.at < 20000).slice(-3);
-  $("#notices").replaceChildren(...fresh.map((n) => el("div", { class: "alert warn", role: "alert" }, icon("alert", 18), " ", n.text)));
+  patch($("#notices"), JSON.stringify(fresh.map((n) => [n.at, n.text])), () => fresh.map((n) => el("div", { class: "alert warn", role: "alert" }, icon("alert", 18), " ", n.text)));
   renderListening();
 }
 setInterval(() => live && render(live.state), 1000);

@@ -1,7 +1,7 @@
 // Interpreter console: hear the floor (or a relay), speak into the booth's language (or its
 // retour), on air / cough, handover with the booth partner, booth chat, "slow down".
 import { startLive } from "./live.js";
-import { el, $, langName, icon, toast } from "./ui.js";
+import { el, $, langName, icon, toast, patch } from "./ui.js";
 import { levelMeter } from "./meter.js";
 
 const live = startLive({ render, onEvent });
@@ -46,13 +46,13 @@ function render(state) {
   document.title = `Booth ${langName(me.booth)} — MIRP`;
   $("#booth-title").replaceChildren("Booth ", el("span", { lang: me.booth }, langName(me.booth)), el("span", { class: "muted", style: "font-weight:500" }, ` · ${me.booth?.toUpperCase() || ""}`));
   const fl = state.floor.language;
-  $("#floor-lang").replaceChildren(fl ? el("span", { lang: fl }, langName(fl)) : "—", fl && state.floor.language_auto ? el("span", { class: "muted", style: "font-weight:500" }, " (auto)") : "");
+  patch($("#floor-lang"), `${fl}|${state.floor.language_auto}`, () => [fl ? el("span", { lang: fl }, langName(fl)) : "—", fl && state.floor.language_auto ? el("span", { class: "muted", style: "font-weight:500" }, " (auto)") : ""]);
   $("#floor-speaker").textContent = state.floor.holders.map((h) => state.participants.get(h)?.name || "Participant").join(", ") || "Nobody";
 
   // what I hear: the floor, or a relay (chosen by me, or by the server's auto-relay)
   const hearing = state.heard?.channel || state.subscription.channel || "floor";
   const auto = !!state.heard?.auto;
-  $("#hear-now").replaceChildren(hearing === "floor" ? "Floor" : el("span", {}, "Relay · ", el("span", { lang: hearing }, langName(hearing))));
+  patch($("#hear-now"), hearing, () => (hearing === "floor" ? "Floor" : el("span", {}, "Relay · ", el("span", { lang: hearing }, langName(hearing)))));
   const understands = b.understands_floor ?? (!fl || fl === me.booth || (booth.understands || []).includes(fl));
   $("#hear-why").textContent = hearing === "floor"
     ? (understands ? "The original speaker." : `Your booth does not take ${langName(fl)} directly: choose a relay.`)
@@ -61,7 +61,7 @@ function render(state) {
   $("#hear-auto").hidden = !(auto && hearing !== "floor");
   // relay sources: the other booths' channels (a green dot: someone interprets into it now)
   const sources = ["floor", ...state.meeting.booths.map((x) => x.language).filter((l) => l !== me.booth)];
-  $("#sources").replaceChildren(...sources.map((s) => {
+  patch($("#sources"), JSON.stringify([hearing, sources.map((x) => state.channels[x]?.route)]), () => sources.map((s) => {
     const live_ = s !== "floor" && state.channels[s]?.route === "interpretation";
     return el("button", { type: "button", role: "radio", "aria-checked": String(hearing === s), "data-source": s,
       onclick: () => { state.subscription = { channel: s, floor_under: null }; proto.subscribe(s, null); render(state); } },
@@ -85,7 +85,7 @@ function render(state) {
 
   const outs = b.outputs?.length ? b.outputs : [me.booth, booth.retour].filter(Boolean);
   const into = b.channel || me.booth;
-  $("#outputs").replaceChildren(...outs.map((o, i) => el("button", { type: "button", role: "radio", "aria-checked": String(into === o), "data-output": o,
+  patch($("#outputs"), JSON.stringify([outs, into]), () => outs.map((o, i) => el("button", { type: "button", role: "radio", "aria-checked": String(into === o), "data-output": o,
     onclick: () => proto.setOutput(o) }, el("span", { class: "code" }, i === 0 ? "A" : "B · retour"), " ", el("span", { lang: o }, langName(o)))));
 
   // booth partners and handover
@@ -93,7 +93,8 @@ function render(state) {
     : [...state.participants.values()].filter((p) => p.role === "interpreter" && p.booth === me.booth).map((p) => p.id);
   const partners = memberIds.map((id) => ({ id, ...(state.participants.get(id) || { name: "Interpreter" }), console: b.consoles?.[id] }));
   const present = (p) => p.console ? p.console.connected !== false : p.connected !== false;
-  $("#partners").replaceChildren(...(partners.length ? partners.map((p) => {
+  const partnersKey = JSON.stringify([partners.map((p) => [p.id, p.name, p.console, p.connected, p.channel]), b.on_air, b.cough, me.id]);
+  patch($("#partners"), partnersKey, () => (partners.length ? partners.map((p) => {
     const state_ = b.on_air === p.id ? (b.cough ? "Coughing" : "On air") : present(p) ? "Ready" : "Offline";
     const hears = p.console?.hearing || p.channel;
     return el("li", { "data-partner": p.id },
@@ -105,7 +106,7 @@ function render(state) {
 
   const h = b.handover; // {from, to, next_on_air, expires_in_s} or null
   const others = partners.filter((p) => p.id !== me.id && present(p));
-  $("#handover-state").replaceChildren(h ? el("span", { class: "badge amber" }, "Handover pending") : "");
+  patch($("#handover-state"), String(!!h), () => (h ? el("span", { class: "badge amber" }, "Handover pending") : null));
   const acts = [];
   if (h && (h.to === me.id || (h.to == null && h.from !== me.id))) {
     const takeOver = h.next_on_air ? h.next_on_air === me.id : h.from === b.on_air;
@@ -121,7 +122,7 @@ function render(state) {
   } else if (partnerOnAir) {
     acts.push(el("button", { class: "btn block", type: "button", id: "request-handover", onclick: () => proto.requestHandover(b.on_air) }, icon("swap"), "Ask to take over"));
   }
-  $("#handover-actions").replaceChildren(...acts);
+  patch($("#handover-actions"), JSON.stringify([h && [h.from, h.to, h.next_on_air], onAir, b.on_air, others.map((p) => p.id)]), () => acts);
 
   // chat
   const chat = $("#chat");

@@ -1,13 +1,14 @@
 // Delegate (and observer) page: listen in a language, ask for the floor, speak when given it.
 import { startLive, participantRow } from "./live.js";
 import { setupListening } from "./listen.js";
-import { el, $, langName, fmtClock, icon, toast } from "./ui.js";
+import { el, $, langName, fmtClock, icon, toast, patch, announce } from "./ui.js";
 import { levelMeter } from "./meter.js";
 
 const live = startLive({ render, onEvent });
 const renderListening = live ? setupListening(live) : () => {};
 let stopMicMeter = null;
 let wasLive = false;
+let lastMark = null;
 
 function onEvent(msg, state, effect) {
   if (msg.type === "error") toast(msg.message || msg.code, "error");
@@ -32,29 +33,30 @@ function render(state) {
   $("#floor-lang").textContent = state.floor.language ? `Floor language: ${langName(state.floor.language)}` : "Floor language: —";
   $("#floor-lang").hidden = !state.floor.language;
 
-  // who speaks now
-  const others = holders.filter((h) => h !== myId);
-  $("#now-speaking").replaceChildren(holders.length
+  // who speaks now (the countdown is updated in place: the live region only hears who changed)
+  const speaking = holders.map((h) => (h === myId ? "You" : speakerName(state, h))).join(", ");
+  patch($("#now-speaking"), JSON.stringify([speaking, remaining != null && !iHaveFloor]), () => holders.length
     ? el("div", { class: "now-speaking" }, el("span", { class: "avatar speaking", "aria-hidden": "true" }, icon("mic", 16)),
-      el("div", { class: "grow" }, el("div", { class: "label" }, "Speaking now"), el("div", { class: "n" }, holders.map((h) => (h === myId ? "You" : speakerName(state, h))).join(", "))),
-      remaining != null && !iHaveFloor ? el("div", { class: "timer", style: "font-weight:750;font-variant-numeric:tabular-nums" }, fmtClock(remaining)) : null)
+      el("div", { class: "grow" }, el("div", { class: "label" }, "Speaking now"), el("div", { class: "n" }, speaking)),
+      remaining != null && !iHaveFloor ? el("div", { class: "timer", id: "floor-timer", "aria-hidden": "true", style: "font-weight:750;font-variant-numeric:tabular-nums" }) : null)
     : el("div", { class: "now-speaking" }, el("span", { class: "avatar", "aria-hidden": "true" }, icon("micoff", 16)),
       el("div", {}, el("div", { class: "label" }, "Speaking now"), el("div", { class: "n muted" }, "Nobody has the floor"))));
-  void others;
+  if ($("#floor-timer")) $("#floor-timer").textContent = fmtClock(remaining ?? 0);
 
   // my floor
   const mine = $("#my-floor");
   const mutedByChair = iHaveFloor && state.floor.muted.includes(myId);
   live.rtc.setMicEnabled(iHaveFloor && !mutedByChair);
   if (!canSpeak) {
-    mine.replaceChildren(el("p", { class: "muted" }, "You are an observer: you listen, and do not take the floor."));
+    patch(mine, "observer", () => el("p", { class: "muted" }, "You are an observer: you listen, and do not take the floor."));
   } else if (iHaveFloor) {
     if (!$("#mic-live")) {
+      mine.dataset.key = "live";
       mine.replaceChildren(
         el("div", { class: "mic-live", id: "mic-live", role: "alert" }, icon("mic", 28),
           el("div", {}, el("div", { class: "big" }, "Your microphone is live"), el("div", { class: "small" }, "Everyone hears you now.")),
           el("div", { class: "meter", role: "meter", "aria-label": "Your microphone level" }, el("div", { class: "fill", id: "my-mic-fill" })),
-          el("div", { class: "timer", id: "my-timer", "aria-label": "Speaking time left" })),
+          el("div", { class: "timer", id: "my-timer", "aria-hidden": "true" })),
         el("div", { class: "row end", style: "margin-top:12px" }, el("button", { class: "btn", type: "button", id: "finish", onclick: () => live.proto.withdrawFloor() }, "I have finished")));
       if (live.rtc.mic) stopMicMeter = levelMeter(live.rtc.mic, $("#my-mic-fill"));
     }
@@ -64,23 +66,27 @@ function render(state) {
     const t = $("#my-timer");
     t.textContent = remaining != null ? fmtClock(remaining) : "";
     t.classList.toggle("over", remaining != null && remaining < 15);
+    // screen readers hear the countdown at a few thresholds, not every second
+    const mark = remaining == null ? null : remaining <= 0.5 ? 0 : remaining <= 15 ? 15 : remaining <= 30 ? 30 : remaining <= 60 ? 60 : null;
+    if (mark !== lastMark) { lastMark = mark; if (mark != null) announce(mark ? `${mark} seconds of speaking time left.` : "Your speaking time is up."); }
   } else {
     stopMicMeter?.(); stopMicMeter = null;
     const requested = myIdx >= 0;
-    mine.replaceChildren(el("div", { class: "floor-actions" },
+    patch(mine, JSON.stringify(["wait", myIdx]), () => [el("div", { class: "floor-actions" },
       requested
         ? el("button", { class: "btn large block", type: "button", id: "withdraw", onclick: () => live.proto.withdrawFloor() }, icon("x"), "Withdraw my request")
         : el("button", { class: "btn primary large block", type: "button", id: "request-floor", onclick: () => live.proto.requestFloor() }, icon("hand"), "Request the floor"),
       el("button", { class: "btn large", type: "button", id: "point-of-order", title: "Point of order", onclick: () => live.proto.pointOfOrder() }, icon("alert"), "Point of order")),
     requested ? el("p", { class: "muted small", style: "margin:10px 0 0", role: "status" },
-      `You are number ${myIdx + 1} on the speakers list. The chair will give you the floor; your microphone opens then.`) : null);
+      `You are number ${myIdx + 1} on the speakers list. The chair will give you the floor; your microphone opens then.`) : null]);
   }
   if (wasLive !== iHaveFloor) { wasLive = iHaveFloor; if (iHaveFloor) toast("You have the floor: your microphone is live."); }
 
   // speakers list
   const sp = state.floor.speakers;
   $("#speakers-count").textContent = String(sp.length);
-  $("#speakers").replaceChildren(...(sp.length ? sp.map((s, i) => el("li", {},
+  const spKey = JSON.stringify(sp.map((s) => [s.participant_id, s.kind, speakerName(state, s.participant_id)]).concat([myId]));
+  patch($("#speakers"), spKey, () => (sp.length ? sp.map((s, i) => el("li", {},
     el("span", { class: "pos" }, String(i + 1)),
     el("div", { class: "who" }, el("div", { class: "n" }, s.participant_id === myId ? "You" : speakerName(state, s.participant_id)),
       s.kind === "point_of_order" ? el("div", { class: "d" }, el("span", { class: "badge red" }, "Point of order")) : null))) :
@@ -89,7 +95,8 @@ function render(state) {
   // participants
   const people = [...state.participants.values()].sort((a, b) => (b.connected !== false) - (a.connected !== false));
   $("#people-count").textContent = String(people.filter((p) => p.connected !== false).length);
-  $("#people").replaceChildren(...people.map((p) => participantRow(p, { speaking: holders.includes(p.id) })));
+  patch($("#people"), JSON.stringify([people.map((p) => [p.id, p.name, p.delegation, p.role, p.booth, p.connected, p.quality]), holders]),
+    () => people.map((p) => participantRow(p, { speaking: holders.includes(p.id) })));
 
   renderListening();
   // slow-down notice for the floor speaker

@@ -1,11 +1,14 @@
 // The listening controls every live page shares: channel, floor-under level, volume, level meter.
-import { el, $, langName } from "./ui.js";
+import { el, $, langName, patch } from "./ui.js";
 import { channelPicker } from "./live.js";
 import { levelMeter } from "./meter.js";
+
+let focusChannel = null;
 
 export function setupListening(live) {
   const { state, proto, rtc } = live;
   const pick = (channel, floorUnder = state.subscription.floor_under) => {
+    if (document.activeElement?.dataset?.channel) focusChannel = channel;
     state.subscription = { channel, floor_under: channel === "floor" ? null : floorUnder };
     proto.subscribe(channel, state.subscription.floor_under);
     live.rerender();
@@ -18,12 +21,16 @@ export function setupListening(live) {
 
   return function renderListening() {
     const box = $("#channels");
-    if (box) box.replaceChildren(channelPicker(state, (c) => pick(c)));
+    const chKey = JSON.stringify([state.meeting.languages, state.subscription.channel, state.meeting.languages.map((l) => state.channels[l]?.route)]);
+    if (box && patch(box, chKey, () => channelPicker(state, (c) => pick(c))) && box.contains(document.activeElement) === false && focusChannel) {
+      box.querySelector(`[data-channel="${focusChannel}"]`)?.focus();
+    }
+    focusChannel = null;
     const under = $("#under");
     if (under) {
       const levels = [null, ...[...(state.meeting.under_levels_db || [])].sort((a, b) => a - b)];
       const onFloor = state.subscription.channel === "floor";
-      under.replaceChildren(...levels.map((lv) => el("button", { type: "button", role: "radio", disabled: onFloor,
+      patch(under, JSON.stringify([levels, onFloor, state.subscription.floor_under ?? null]), () => levels.map((lv) => el("button", { type: "button", role: "radio", disabled: onFloor,
         "aria-checked": String((state.subscription.floor_under ?? null) === lv), "aria-label": lv === null ? "Off" : `${lv} dB`,
         onclick: () => pick(state.subscription.channel, lv) }, lv === null ? "Off" : `${lv}`)));
     }

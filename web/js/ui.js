@@ -198,3 +198,27 @@ document.addEventListener("keydown", (e) => {
     (again || next).focus();
   });
 });
+
+/** Rebuild `node`'s children only when `key` changed: live regions are announced on every change,
+ * and pages render several times a second (countdowns), so unchanged lists must stay untouched. */
+export function patch(node, key, build) {
+  if (!node || node.dataset.key === key) return false;
+  node.dataset.key = key;
+  // keep the keyboard focus on "the same" control across the rebuild
+  const focused = node.contains(document.activeElement) ? controlIdentity(document.activeElement) : null;
+  node.replaceChildren(...[build()].flat().filter((c) => c != null));
+  if (focused) [...node.querySelectorAll("button, input, select, a[href]")].find((c) => controlIdentity(c) === focused)?.focus();
+  return true;
+}
+const controlIdentity = (c) => c.id || ["channel", "source", "output", "give", "take", "mute", "unmute", "speaker", "partner"]
+  .map((k) => c.dataset?.[k] && `${k}:${c.dataset[k]}`).find(Boolean) || c.getAttribute?.("aria-label") || c.textContent;
+
+let announcer;
+/** Say `text` to screen readers (a polite live region), once per change. */
+export function announce(text) {
+  if (!announcer) {
+    announcer = el("div", { class: "visually-hidden", role: "status", "aria-live": "polite" });
+    document.body.append(announcer);
+  }
+  if (announcer.textContent !== text) announcer.textContent = text;
+}
