@@ -205,3 +205,25 @@ async def test_default_expiry_covers_a_meeting_months_ahead(org: Org) -> None:
     assert inv["expires_at"] == "2030-03-02T17:00:00Z"
     claims = tokens.verify_invitation(SECRET, inv["token"])
     assert claims.expires_at == 1898701200  # 2030-03-02T17:00:00Z
+
+
+async def test_removing_a_booth_stops_its_interpreters(app, org: Org,  # type: ignore[no-untyped-def]
+                                                       client: httpx.AsyncClient) -> None:
+    m = await _meeting(org)
+    path = f"/api/meetings/{m['id']}/invitations"
+    first = (await org.post(path, {"role": "interpreter", "booth": "zh", "name": "A"})).json()
+    second = (await org.post(path, {"role": "interpreter", "booth": "zh", "name": "B"})).json()
+    joined = (await client.post("/api/join", json={"token": first["token"]})).json()
+    await app.state.admission.authorize(joined["participant_token"], m["id"])
+    r = await org.patch(f"/api/meetings/{m['id']}", {"booths": [
+        {"language": "fr", "understands": ["en"]}]})
+    assert [b["language"] for b in r.json()["booths"]] == ["fr"]
+    err = error(await client.post("/api/join", json={"token": second["token"]}), 403,
+                "forbidden")
+    assert err["details"]["reason"] == "booth_removed"
+    try:
+        await app.state.admission.authorize(joined["participant_token"], m["id"])
+    except Exception as exc:
+        assert type(exc).__name__ == "Forbidden" and "booth" in str(exc)
+    else:
+        raise AssertionError("an interpreter of a removed booth got in")

@@ -57,6 +57,10 @@ class Admission:
                 raise Forbidden("unknown participant", {"reason": "unknown_participant"})
             if participant.removed_at is not None:
                 raise Forbidden("you were removed from this meeting", {"reason": "removed"})
+            if participant.booth is not None and participant.booth not in {
+                    b.language for b in await booths_of(session, participant.meeting_id)}:
+                raise Forbidden(f"the meeting no longer has a {participant.booth!r} booth",
+                                {"reason": "booth_removed"})
             if participant.invitation_id is not None:
                 inv = await session.get(t.Invitation, participant.invitation_id)
                 if inv is None or inv.revoked_at is not None:

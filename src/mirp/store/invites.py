@@ -211,6 +211,10 @@ async def _usable(session: AsyncSession, settings: Settings,
         raise Forbidden("this invitation is used up", {"reason": "used_up"})
     if meeting.status == "closed":
         raise Forbidden("this meeting is closed", {"reason": "closed"})
+    if inv.booth is not None and inv.booth not in {
+            b.language for b in await booths_of(session, meeting.id)}:
+        raise Forbidden(f"the meeting no longer has a {inv.booth!r} booth",
+                        {"reason": "booth_removed"})
     return inv, meeting
 
 
