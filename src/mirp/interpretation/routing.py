@@ -14,7 +14,9 @@ The `floor` channel always carries the floor holders.
 
 Relay: a booth that does not understand the floor language listens to another booth's channel.
 Its interpreters hear a channel X the booth understands, carried by another booth C; we prefer
-C on air and taking the floor directly, then C on air, then the booth that would carry X. A relay
+a chain (C, or the booth C relays, ...) that starts at a booth understanding the floor language,
+then the fewest hops, then an idle channel (carrying the floor for now) whose booth would take
+the floor directly once on air. A silent channel is never chosen. A relay
 chain must end at the floor: `find_cycle` finds a loop (A relays B relays A) so the Room can
 refuse the choice that makes it, or break one that on-air changes made.
 """
@@ -114,6 +116,23 @@ def find_cycle(inputs: Mapping[str, str], routes: Mapping[str, Route]) -> list[s
     return None
 
 
+def _chain(
+    start: str, inputs: Mapping[str, str], routes: Mapping[str, Route]
+) -> tuple[str, int] | None:
+    """Follow relays from booth `start` to the booth that hears the floor: (that booth, hops);
+    None for a loop."""
+    b, hops, seen = start, 0, {start}
+    while inputs.get(b, FLOOR) != FLOOR:
+        nxt = carrier_of(inputs[b], routes)
+        if nxt is None:  # relaying an idle channel: hears the floor through it
+            break
+        if nxt in seen:
+            return None
+        seen.add(nxt)
+        b, hops = nxt, hops + 1
+    return b, hops
+
+
 def relay_choice(
     booth: Booth,
     floor_language: str | None,
@@ -123,33 +142,36 @@ def relay_choice(
     inputs: Mapping[str, str],
 ) -> str:
     """What the interpreters of `booth` should hear under auto-relay: FLOOR when the booth
-    understands the floor language (or no booth can help), else the best relay channel."""
+    understands the floor language (or no booth can help), else the best relay channel:
+    ranked by whether the chain it comes from starts at a booth that understands the floor,
+    then by its number of hops; an idle channel comes last."""
     if booth.understands(floor_language):
         return FLOOR
-    best: tuple[int, int, str] | None = None
+    by_lang = {b.language: b for b in booths}
+    best: tuple[int, int, int, str] | None = None
     for i, x in enumerate(languages):
         if x == FLOOR or not booth.understands(x):
             continue
         r = routes.get(x)
-        if r is not None and r.kind == "interpretation":
+        if r is not None and r.kind == "interpretation" and r.booth in by_lang:
             if r.booth == booth.language:
                 continue
-            direct = inputs.get(r.booth or "", FLOOR) == FLOOR
-            rank = 0 if direct else 1
-            # a relay of a relay must not lead back to this booth
-            trial = {**inputs, booth.language: x}
-            if find_cycle(trial, routes):
+            if find_cycle({**inputs, booth.language: x}, routes):
+                continue  # a relay of a relay must not lead back to this booth
+            chain = _chain(r.booth, inputs, routes)
+            if chain is None:
                 continue
+            root, hops = chain
+            cand = (0 if by_lang[root].understands(floor_language) else 1, hops, i, x)
         elif r is not None and r.carries_floor:
             # nobody on air into X yet: X carries the floor for now, and the booth that will
             # speak into X takes the floor directly; the relay starts when it goes on air
             c = structural_carrier(booths, x)
             if c is None or c.language == booth.language or not c.understands(floor_language):
                 continue
-            rank = 2
+            cand = (2, 0, i, x)
         else:
             continue
-        cand = (rank, i, x)
         if best is None or cand < best:
             best = cand
-    return FLOOR if best is None else best[2]
+    return FLOOR if best is None else best[3]

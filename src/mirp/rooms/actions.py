@@ -25,7 +25,7 @@ from mirp.interpretation.events import (
     HandoverExpired,
     OnAirEnded,
 )
-from mirp.interpretation.routing import FLOOR, find_cycle
+from mirp.interpretation.routing import FLOOR, find_cycle, relay_choice
 from mirp.rooms import commands as c
 from mirp.rooms.events import (
     Audience,
@@ -175,6 +175,9 @@ class RoomActions(RoomState):
     # ---------------------------------------------------------------- everyone
 
     def _subscribe(self, p: Participant, cmd: c.Subscribe, now: float) -> None:
+        if cmd.channel == c.AUTO_RELAY:
+            self._follow_auto_relay(p, now)
+            return
         check_source(cmd.channel, self.spec.languages)
         under = cmd.floor_under
         if under is not None and under not in self.under_levels:
@@ -196,6 +199,18 @@ class RoomActions(RoomState):
                     )
             con.auto = False  # picked by hand (the same choice again keeps auto-relay)
         self._set_channel(p, cmd.channel, under, now, auto=False)
+
+    def _follow_auto_relay(self, p: Participant, now: float) -> None:
+        con = self.consoles.get(p.id)
+        if con is None:
+            raise InvalidInput("auto-relay is for interpreters", {"channel": c.AUTO_RELAY})
+        b = self.booths[con.booth]
+        booths = list(self.booths.values())
+        want = relay_choice(
+            b, self.floor_language, self.spec.languages, booths, self.routes, self._inputs()
+        )
+        con.auto = True
+        self._set_channel(p, want, p.floor_under if want != FLOOR else None, now, auto=True)
 
     def _quality(self, p: Participant, cmd: c.QualityReport, now: float) -> None:
         old = (p.quality or {}).get("grade")

@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 from mirp.errors import InvalidMessage
 
 FloorKind = Literal["speak", "point_of_order"]
+AUTO_RELAY = "auto"  # Subscribe(channel="auto"): an interpreter hands the choice back to auto-relay
 MAX_CHAT_CHARS = 1000
 MAX_ID_CHARS = 64
 MAX_CHANNEL_CHARS = 16
@@ -36,7 +37,8 @@ class Subscribe(Command):
     """Listen to `channel` (`floor` or a meeting language) with the floor under it at
     `floor_under` dB (None: no floor under; must be one of MeetingSpec.under_levels_db).
     For an interpreter this chooses what they hear: the floor, or another booth's channel (relay);
-    choosing by hand turns auto-relay off for them until they pick `floor` again."""
+    choosing another source by hand turns auto-relay off for them until the floor language
+    changes or they subscribe to `auto` (AUTO_RELAY)."""
 
     type: ClassVar[str] = "subscribe"
     channel: str

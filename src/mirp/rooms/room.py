@@ -179,6 +179,8 @@ class Room(RoomActions):
 
     def feeds(self) -> dict[str, FeedKey]:
         """feed_for() of every connected participant at once."""
+        if self.closed:
+            return {}
         return {
             lst.participant_id: mixing.key_for(lst, self.routes, self.floor_sources)
             for lst in self._listenings()
