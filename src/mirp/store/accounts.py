@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
@@ -50,7 +52,8 @@ async def create_account(session: AsyncSession, *, email: str, name: str, passwo
     if await _by_email(session, clean) is not None:
         raise Conflict("an account with this e-mail exists", {"field": "email"})
     organizer = t.Organizer(id=new_id("o"), email=clean.lower(), name=name.strip(),
-                            password_hash=_hasher.hash(password), is_admin=admin,
+                            password_hash=await asyncio.to_thread(_hasher.hash, password),
+                            is_admin=admin,
                             created_at=t.utcnow())
     session.add(organizer)
     try:
@@ -63,7 +66,9 @@ async def create_account(session: AsyncSession, *, email: str, name: str, passwo
 async def login(session: AsyncSession, email: str, password: str) -> t.Organizer:
     organizer = await _by_email(session, email)
     try:
-        _hasher.verify(organizer.password_hash if organizer else _DUMMY, password)
+        # off the event loop: a hash takes tens of milliseconds, longer than a media tick
+        await asyncio.to_thread(_hasher.verify,
+                                organizer.password_hash if organizer else _DUMMY, password)
     except (VerificationError, InvalidHashError):
         organizer = None
     if organizer is None:

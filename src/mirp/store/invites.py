@@ -57,9 +57,11 @@ def invitation_out(settings: Settings, inv: t.Invitation) -> InvitationOut:
 # --- organizer side --------------------------------------------------------------------------
 
 async def _check_booth(session: AsyncSession, meeting: t.Meeting, role: str,
-                       booth: str | None, field: str = "booth") -> None:
+                       booth: str | None, field: str = "booth",
+                       languages: list[str] | None = None) -> None:
     if role == "interpreter":
-        languages = [b.language for b in await booths_of(session, meeting.id)]
+        if languages is None:
+            languages = [b.language for b in await booths_of(session, meeting.id)]
         if booth is None:
             raise InvalidInput(f"{field}: an interpreter's invitation names a booth",
                                {"field": field, "booths": languages})
@@ -183,9 +185,11 @@ async def bulk_invitations(session: AsyncSession, settings: Settings, organizer:
     """All rows or none: any bad row raises before anything is written."""
     meeting = await meeting_for(session, organizer, meeting_id)
     rows = parse_delegates_csv(text)
+    booths = [b.language for b in await booths_of(session, meeting.id)]
     prepared = []
     for row in rows:
-        await _check_booth(session, meeting, role, row.booth, field=f"csv line {row.line}")
+        await _check_booth(session, meeting, role, row.booth, field=f"csv line {row.line}",
+                           languages=booths)
         data = InvitationIn(role=role, booth=row.booth, name=row.name,  # type: ignore[arg-type]
                             delegation=row.delegation, email=row.email, max_uses=1)
         prepared.append(_new_invitation(settings, meeting, data))
