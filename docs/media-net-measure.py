@@ -158,4 +158,7 @@ async def server(mode: str, n: int) -> None:
 
 
 if __name__ == "__main__":
+    import logging
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("mirp").setLevel(logging.INFO)
     asyncio.run(server(sys.argv[1], int(sys.argv[2])))
