@@ -269,9 +269,12 @@ class PeerSession:
             await self.close()
             raise
         self._applied.set()
-        for candidate in self._early:
-            await self._add_candidate(candidate)
-        self._early.clear()
+        early, self._early = self._early, []
+        for candidate in early:
+            try:
+                await self._add_candidate(candidate)
+            except InvalidInput as exc:  # the offer stands; one bad early candidate is dropped
+                log.info("peer %s: early candidate refused: %s", self.peer_id, exc.message)
         self._watchdog = asyncio.ensure_future(self._watch())
         return str(self.pc.localDescription.sdp)
 
