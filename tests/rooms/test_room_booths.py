@@ -249,3 +249,12 @@ def test_interpreter_output_and_booth_view_in_welcome() -> None:
         False,
     )
     assert s["subscription"] == {"channel": "fr", "floor_under": None, "auto": True}
+
+
+def test_resubscribing_to_the_current_channel_keeps_auto_relay() -> None:
+    k = cast()
+    k.do("ch", c.FloorGive("d1"))
+    assert k.channel("es1") == "fr"
+    ev = k.do("es1", c.Subscribe("fr"))  # what a reconnecting client sends
+    assert messages(ev, "subscribed")[-1]["auto"] is True
+    assert k.room.consoles["es1"].auto

@@ -198,7 +198,7 @@ class RoomActions(RoomState):
                         {"cycle": cycle},
                     )
             con.auto = False  # picked by hand (the same choice again keeps auto-relay)
-        self._set_channel(p, cmd.channel, under, now, auto=False)
+        self._set_channel(p, cmd.channel, under, now, auto=bool(con and con.auto))
 
     def _follow_auto_relay(self, p: Participant, now: float) -> None:
         con = self.consoles.get(p.id)
