@@ -263,3 +263,35 @@ async def test_a_sender_the_fast_path_cannot_drive_uses_the_public_path() -> Non
         await client.wait_recorded(0.6)
         assert_hears(client, 660, 440)
         await client.close()
+
+
+async def test_a_listener_whose_socket_backs_up_loses_packets_not_latency() -> None:
+    async with running(True) as (factory, fanout, _clock):
+        (session, client), = await join_listeners(factory, fanout, 1, FLOOR)
+        await client.wait_recorded(0.2)
+        entry: Any = fanout._listeners[session.peer_id]
+        assert entry.ready
+
+        class Backlogged:
+            def __init__(self, real: Any) -> None:
+                self.real = real
+
+            def is_closing(self) -> bool:
+                return bool(self.real.is_closing())
+
+            def get_write_buffer_size(self) -> int:
+                return 10**6
+
+            def sendto(self, data: bytes, addr: Any) -> None:
+                raise AssertionError("sent into a backed-up socket")
+
+        real = entry.udp
+        entry.udp = Backlogged(real)
+        dropped = fanout.stats()["packets_dropped"]
+        await until(lambda: fanout.stats()["packets_dropped"] >= dropped + 5, "drops")
+        assert fanout.stats()["listeners"] == 1  # kept: only packets are dropped
+        entry.udp = real
+        since = client.recorded_seconds
+        await client.wait_recorded(0.5, since=since)
+        assert_hears(client, 440, 660)
+        await client.close()

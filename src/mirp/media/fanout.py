@@ -43,7 +43,9 @@ from mirp.media.track import FeedTrack
 log = logging.getLogger(__name__)
 
 TIME_BASE = Fraction(1, 48_000)
-MAX_SOCKET_BACKLOG = 32 * 1024  # bytes waiting in one listener's UDP transport: drop beyond
+# Bytes asyncio may hold for one listener's UDP socket (it buffers when the kernel says EAGAIN):
+# beyond this we drop instead of queueing; ~5 packets, i.e. ~100 ms of audio at worst.
+MAX_SOCKET_BACKLOG = 1024
 
 _HEADER = struct.Struct("!BBHII")
 _PRIVATE_SENDER = ("_RTCRtpSender__packet_count", "_RTCRtpSender__octet_count",
