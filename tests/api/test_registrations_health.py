@@ -113,3 +113,51 @@ async def test_readyz_with_real_and_dead_redis(tmp_path: Path,
         assert err["details"]["checks"]["redis"].startswith("error")
         assert "redis" in err["message"]
         assert (await client.get("/healthz")).status_code == 200  # alive all the same
+
+
+async def test_report_from_recorded_statistics(app, org: Org, other: Org) -> None:  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime, timedelta
+
+    from mirp.rooms.model import (
+        AttendanceRecord,
+        LifecycleRecord,
+        ListeningRecord,
+        OnAirTurnRecord,
+        Role,
+        SpeakingTurnRecord,
+    )
+    from tests.support.factory import join_token, make_meeting
+
+    fx = await make_meeting(app, delegates=2, interpreters={"fr": 1}, observer=False)
+    org.headers["Authorization"] = f"Bearer {fx.organizer_token}"
+    mid, d1, fr = fx.meeting_id, fx.people["delegate1"], fx.people["interpreter_fr1"]
+    await join_token(app, fx, "observer")
+    t0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC)
+    m = timedelta(minutes=1)
+    await app.state.admission.record([
+        LifecycleRecord(mid, "opened", t0, by=fx.people["chair"].participant_id),
+        AttendanceRecord(mid, d1.participant_id, d1.name, Role.DELEGATE, "join", t0,
+                         delegation=d1.delegation),
+        AttendanceRecord(mid, d1.participant_id, d1.name, Role.DELEGATE, "leave", t0 + 30 * m),
+        AttendanceRecord(mid, d1.participant_id, d1.name, Role.DELEGATE, "join", t0 + 40 * m),
+        AttendanceRecord(mid, d1.participant_id, d1.name, Role.DELEGATE, "leave", t0 + 50 * m),
+        SpeakingTurnRecord(mid, d1.participant_id, t0 + m, t0 + 3 * m, "en"),
+        SpeakingTurnRecord(mid, d1.participant_id, t0 + 41 * m, t0 + 42 * m, "en"),
+        OnAirTurnRecord(mid, fr.participant_id, "fr", "fr", t0 + m, t0 + 3 * m),
+        ListeningRecord(mid, d1.participant_id, "fr", -18, t0, t0 + 10 * m),
+        ListeningRecord(mid, fx.people["delegate2"].participant_id, "fr", 0, t0, t0 + 5 * m),
+        LifecycleRecord(mid, "closed", t0 + 60 * m),
+    ])
+    r = await org.get(f"/api/meetings/{mid}/report")
+    assert r.status_code == 200, r.text
+    rep = r.json()
+    assert rep["meeting"]["status"] == "closed" and rep["participants_joined"] == 5
+    (att,) = rep["attendance"]
+    assert att["name"] == d1.name and att["joins"] == 2 and att["present_s"] == 40 * 60
+    assert rep["speaking"] == [{"participant_id": d1.participant_id, "name": d1.name,
+                                "turns": 2, "seconds": 180.0}]
+    assert rep["interpretation"][0]["seconds"] == 120.0 and rep["interpretation"][0][
+        "booth"] == "fr"
+    assert rep["listening"] == [{"channel": "fr", "listeners": 2, "seconds": 900.0}]
+    assert [c["kind"] for c in rep["lifecycle"]] == ["opened", "closed"]
+    error(await other.get(f"/api/meetings/{mid}/report"), 404, "not_found")

@@ -6,10 +6,19 @@ from fastapi import APIRouter
 
 
 def build_router() -> APIRouter:
-    from mirp.api import auth, health, invitations, join, live, meetings, registrations
+    from mirp.api import (
+        auth,
+        health,
+        invitations,
+        join,
+        live,
+        meetings,
+        registrations,
+        reports,
+    )
 
     api = APIRouter(prefix="/api")
-    for module in (auth, meetings, invitations, registrations, join, live):
+    for module in (auth, meetings, invitations, registrations, join, live, reports):
         api.include_router(module.router)
     root = APIRouter()
     root.include_router(health.router)

@@ -1,0 +1,21 @@
+"""A meeting's report (attendance, speaking time, interpretation, listening): organizer-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from mirp.api.deps import CurrentOrganizer, DbSession
+from mirp.store.reports import meeting_report
+
+router = APIRouter(prefix="/meetings/{meeting_id}", tags=["meetings"])
+
+
+@router.get("/report")
+async def report(meeting_id: str, session: DbSession,
+                 organizer: CurrentOrganizer) -> dict[str, Any]:
+    """From the statistics the live rooms recorded: per participant presence (joins, seconds),
+    speaking turns, each interpreter's time on air per booth and channel, listeners per
+    channel, and the meeting's lifecycle (opened, closed, removals)."""
+    return await meeting_report(session, organizer, meeting_id)
