@@ -206,3 +206,20 @@ async def test_admission_in_bounded_batches() -> None:
         await c.close()
     await factory.close()
     assert factory.sessions == {}
+
+
+async def test_a_handshake_that_never_completes_frees_its_slot() -> None:
+    factory = PeerFactory(loopback_only=True, join_batch=1, handshake_timeout_s=1.0)
+    silent, ok = RtcClient(name="silent"), RtcClient(name="ok")
+    first = factory.create_session("silent")
+    reasons: list[str] = []
+    first.on_gone = reasons.append
+    await first.accept_offer(await silent.offer())  # the answer never reaches the client
+    second = factory.create_session("ok")
+    answer = await asyncio.wait_for(second.accept_offer(await ok.offer()), 15)
+    assert reasons == ["handshake timeout"] and first.closed
+    await ok.accept_answer(answer)
+    await ok.wait_connected()
+    await silent.close()
+    await ok.close()
+    await factory.close()
