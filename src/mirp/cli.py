@@ -29,9 +29,10 @@ def serve(
 
     from mirp.app import create_app
 
-    overrides = {k: v for k, v in {"host": host, "port": port, "data_dir": data_dir,
-                                   "database_url": database_url, "redis_url": redis_url}.items()
-                 if v is not None}
+    overrides: dict[str, Any] = {
+        k: v for k, v in {"host": host, "port": port, "data_dir": data_dir,
+                          "database_url": database_url, "redis_url": redis_url}.items()
+        if v is not None}
     settings = Settings(**overrides)
     typer.echo(f"MIRP: open {settings.resolved_base_url()}/ in a browser")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
