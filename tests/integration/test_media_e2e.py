@@ -226,3 +226,33 @@ async def test_vanished_peer_is_released_and_reconnect_keeps_the_floor(harness: 
     d1b = await h.attend("delegate1", 440)
     assert d1b.ws.welcome["room"]["floor"]["holders"] == [pid(h, "delegate1")]  # type: ignore
     await hears(obs, [440])
+
+
+async def test_peer_vanishing_under_a_live_session_is_released(tmp_path: Any) -> None:
+    """The media goes (no RTCP, no STUN) while the WebSocket stays: the peer watchdog reports
+    it gone, the runtime releases source and listener and closes the Session with 1001 so the
+    client reconnects."""
+    from tests.integration.conftest import Harness as H
+    from tests.support.factory import make_meeting, served_app
+
+    async with served_app(tmp_path, limits={"peer_timeout_s": 3.0, "heartbeat_s": 30.0}) as s:
+        h = H(s, await make_meeting(s.app, delegates=1, interpreters={}, observer=True))
+        try:
+            base = h.engine.stats()
+            d1 = await h.attend("delegate1", 440)
+            await until(lambda: h.engine.stats().sources == base.sources + 1, "d1's source")
+            assert d1.rtc is not None
+            d1.rtc.vanish()
+            closed = await d1.ws.wait_closed(within=30)
+            assert closed[0] == 1001, closed
+            await until(
+                lambda: (
+                    (h.engine.stats().sources, h.engine.stats().listeners)
+                    == (base.sources, base.listeners)
+                    or h.engine.stats()
+                ),
+                "resources back to baseline",
+                within=15,
+            )
+        finally:
+            await h.close()
