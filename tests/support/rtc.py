@@ -9,7 +9,7 @@ timestamps, RTCP sender reports). ICE gathers 127.0.0.1 only by default (the sui
 
 Typical use::
 
-    client = RtcClient(tone_hz=440)                       # or RtcClient() for recvonly
+    client = RtcClient(tone_hz=440)      # or RtcClient() for recvonly, RtcClient(samples=x)
     await client.connect(session.accept_offer)            # offer -> answer via any transport
     await client.wait_connected()
     await client.wait_recorded(1.0)                       # 1 s of received audio
@@ -42,18 +42,21 @@ from mirp.media.peer import loopback_gathering
 from tests.support.audio import FRAME, RATE, to_s16, tone
 
 
-class ToneTrack(MediaStreamTrack):
-    """A microphone that plays a sine, paced in real time (aiortc's sender does no pacing)."""
+class LoopTrack(MediaStreamTrack):
+    """A microphone that loops the given mono float samples (48 kHz), paced in real time
+    (aiortc's sender does no pacing: the track's recv() sets the timing)."""
 
     kind = "audio"
 
-    def __init__(self, freq: float, dbfs: float = -12.0) -> None:
+    def __init__(self, samples: np.ndarray) -> None:
         super().__init__()
-        self.freq, self.dbfs = freq, dbfs
+        table = to_s16(np.asarray(samples, dtype=np.float32))
+        if len(table) < FRAME:
+            raise ValueError("need at least 20 ms of samples")
+        self._table = np.concatenate([table, table[:FRAME]])  # a frame may wrap around
+        self._period = len(table)
         self._pts = 0
         self._start: float | None = None
-        # one second of tone whose length is a whole number of periods of 1 Hz: loops seamlessly
-        self._table = to_s16(tone(freq, 1.0, dbfs))
 
     async def recv(self) -> av.AudioFrame:
         if self.readyState != "live":
@@ -64,7 +67,7 @@ class ToneTrack(MediaStreamTrack):
         delay = due - time.monotonic()
         if delay > 0:
             await asyncio.sleep(delay)
-        i = self._pts % RATE
+        i = self._pts % self._period
         chunk = self._table[i:i + FRAME]
         frame = av.AudioFrame.from_ndarray(chunk.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = RATE
@@ -72,6 +75,14 @@ class ToneTrack(MediaStreamTrack):
         frame.time_base = Fraction(1, RATE)
         self._pts += FRAME
         return frame
+
+
+class ToneTrack(LoopTrack):
+    """A microphone that plays a sine (1 s table: seamless for whole-Hz frequencies)."""
+
+    def __init__(self, freq: float, dbfs: float = -12.0) -> None:
+        super().__init__(tone(freq, 1.0, dbfs))
+        self.freq, self.dbfs = freq, dbfs
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +113,17 @@ class RtcClient:
     """One aiortc peer: offers, records what it hears, logs RTP headers."""
 
     def __init__(self, tone_hz: float | None = None, tone_dbfs: float = -12.0, *,
-                 loopback_only: bool = True, keep_seconds: float = 10.0,
-                 name: str = "client") -> None:
+                 samples: np.ndarray | None = None, loopback_only: bool = True,
+                 keep_seconds: float = 10.0, name: str = "client") -> None:
+        """tone_hz: send a sine; samples: send these (looped) instead; neither: recvonly."""
         self.name = name
         self.loopback_only = loopback_only
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.mic = ToneTrack(tone_hz, tone_dbfs) if tone_hz is not None else None
+        self.mic: LoopTrack | None = None
+        if samples is not None:
+            self.mic = LoopTrack(samples)
+        elif tone_hz is not None:
+            self.mic = ToneTrack(tone_hz, tone_dbfs)
         if self.mic is not None:
             self.transceiver = self.pc.addTransceiver(self.mic, direction="sendrecv")
         else:
