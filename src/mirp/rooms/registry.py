@@ -42,6 +42,7 @@ class Recorder:
         self.dropped = 0
         self.written = 0
         self._task: asyncio.Task[None] | None = None
+        self._busy = False
 
     def start(self) -> Recorder:
         self._task = asyncio.create_task(self._run(), name="recorder")
@@ -59,7 +60,11 @@ class Recorder:
     async def _run(self) -> None:
         while True:
             first = await self.queue.get()
-            await self._write(first)
+            self._busy = True
+            try:
+                await self._write(first)
+            finally:
+                self._busy = False
 
     async def _write(self, first: Record | None) -> None:
         batch = [first] if first is not None else []
@@ -83,7 +88,15 @@ class Recorder:
         while not self.queue.empty():
             await self._write(None)
 
-    async def close(self) -> None:
+    async def close(self, timeout_s: float = 10.0) -> None:
+        """Write what is queued (waiting up to `timeout_s` for a batch in flight), then stop."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self._task is not None and (self._busy or not self.queue.empty()):
+            if loop.time() > deadline:
+                log.error("recorder: %d records not written at close", self.queue.qsize())
+                break
+            await asyncio.sleep(0.01)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
