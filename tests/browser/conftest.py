@@ -280,6 +280,17 @@ async def join(page: Any, url: str, name: str | None = None) -> Participant:
     return p
 
 
+async def assert_no_refusals(*people: Participant) -> None:
+    """Every action the pages sent was accepted: a refused one (`error` from the server) means
+    the client and the server disagree on the protocol or on what a role may do."""
+    refused = {}
+    for p in people:
+        s = await p.state()
+        if s.get("errors"):
+            refused[f"{s.get('role')} {s.get('me')}"] = s["errors"]
+    assert not refused, f"the server refused: {refused}"
+
+
 def save_screenshot_dir() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS

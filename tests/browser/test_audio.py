@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import join, until
+from .conftest import assert_no_refusals, join, until
 
 pytestmark = pytest.mark.browser
 
@@ -50,6 +50,7 @@ async def test_listener_hears_interpreter_then_floor(server, api, launch, tones,
     heard = await until(lambda: listener.hears(FLOOR_HZ),
                         f"the listener on floor to hear {FLOOR_HZ} Hz")
     assert abs(heard["frequency"] - FLOOR_HZ) <= 15
+    await assert_no_refusals(chair, interp, listener)
 
 
 async def _holds(p) -> bool:
@@ -98,6 +99,7 @@ async def test_floor_given_then_taken(server, api, launch, tones, silence):
     await until(silenced, "the delegate's tone to fall silent once the floor is taken back")
     assert not await _holds(delegate)
     await delegate.page.wait_for_selector("#request-floor")
+    await assert_no_refusals(chair, delegate, listener)
 
 
 async def test_handover_between_booth_partners(server, api, launch, tones, silence):
@@ -130,3 +132,4 @@ async def test_handover_between_booth_partners(server, api, launch, tones, silen
             "([hz, ms]) => window.mirpTest.levelAt(hz, ms)", [FR_HZ, 1200])
         return old if old["level_db"] < heard["level_db"] - 25 else None
     await until(first_gone, "the first interpreter's voice to leave the fr channel")
+    await assert_no_refusals(first, second, listener)

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from .conftest import join, save_screenshot_dir, until
+from .conftest import assert_no_refusals, join, save_screenshot_dir, until
 
 pytestmark = pytest.mark.browser
 
@@ -70,8 +70,7 @@ async def test_organizer_creates_meeting_and_invitations_through_pages(server, l
                     f"the invitation for {name}")
         links[role] = await page.input_value("#inv-created-link")
         assert "/join.html#t=" in links[role]
-    await page.wait_for_selector("[data-invitation]")
-    assert await page.locator("[data-invitation]").count() == 3
+    await until(lambda: _count(page, "[data-invitation]", 3), "the three invitations listed")
     await shoot(page, "organizer-invitations")
 
     # bulk CSV
@@ -105,6 +104,9 @@ async def test_organizer_creates_meeting_and_invitations_through_pages(server, l
     await guest.wait_for_selector("#join-form:not([hidden])")
     await guest.click("#join-btn")
     await guest.wait_for_url(re.compile(r"/delegate\.html"))
+    # the meeting is still scheduled: the delegate is told so, with a way to try again
+    await guest.wait_for_selector("#ended:has-text('has not opened yet')")
+    await shoot(guest, "delegate-not-open")
 
 
 async def _count(page, sel: str, n: int) -> bool:
@@ -147,7 +149,6 @@ async def test_live_pages_screenshots(server, api, launch, tones, silence):
     partner = await join(await launch(silence),
                          api.invite(m["id"], "interpreter", "Paul Lefèvre", booth="fr"))
     await speaker.page.click("#request-floor")
-    await waiting.page.click("#request-floor")
     await waiting.page.click("#point-of-order")
     speaker_id = (await speaker.state())["me"]
     await chair.page.wait_for_selector(f"[data-give='{speaker_id}']")
@@ -182,6 +183,7 @@ async def test_live_pages_screenshots(server, api, launch, tones, silence):
     text = await org.inner_text("#live")
     assert "Claire Martin" in text and "Ana Silva" in text, text
     await shoot(org, "organizer-live")
+    await assert_no_refusals(chair, speaker, waiting, interp, partner)
     print("quality seen by the pages:",
           {n: (await p.state()).get("quality")
            for n, p in (("chair", chair), ("speaker", speaker), ("interpreter", interp))})

@@ -101,4 +101,4 @@ function render(state) {
   patch($("#notices"), JSON.stringify(fresh.map((n) => [n.at, n.text])), () => fresh.map((n) => el("div", { class: "alert warn", role: "alert" }, icon("alert", 18), " ", n.text)));
   renderListening();
 }
-setInterval(() => live && render(live.state), 1000);
+setInterval(() => live && !live.state.ended && render(live.state), 1000);

@@ -106,4 +106,4 @@ function render(state) {
   else sd.hidden = true;
 }
 
-setInterval(() => live && live.state.floor.deadline && render(live.state), 500);
+setInterval(() => live && !live.state.ended && live.state.floor.deadline && render(live.state), 500);

@@ -15,7 +15,7 @@ export function emptyState_() {
     channels: {}, // channel -> {route, listeners}
     subscription: { channel: "floor", floor_under: null }, // what the page shows as chosen
     heard: null, // what the server confirmed (`subscribed`): what this Session really hears
-    chat: [], notices: [],
+    chat: [], notices: [], errors: [],
     connection: "connecting", quality: null, ended: null,
   };
 }
@@ -31,7 +31,7 @@ export function startLive({ render, onEvent }) {
   const rerender = () => {
     if (scheduled) return;
     scheduled = true;
-    requestAnimationFrame(() => { scheduled = false; renderBar(state); render(state); });
+    requestAnimationFrame(() => { scheduled = false; renderBar(state); if (!state.ended) render(state); });
   };
 
   const rtc = new Rtc({
@@ -63,7 +63,11 @@ export function startLive({ render, onEvent }) {
   proto.on("*", (msg) => {
     const effect = applyServerMessage(state, msg);
     if (effect?.closed || effect?.removed) { proto.stop(); rtc.close(); }
-    if (msg.type === "error") state.lastError = { code: msg.code, message: msg.message, request: msg.request, details: msg.details || {} };
+    if (msg.type === "error") {
+      state.lastError = { code: msg.code, message: msg.message, request: msg.request, details: msg.details || {} };
+      state.errors.push(state.lastError);
+      if (state.errors.length > 20) state.errors.shift();
+    }
     onEvent?.(msg, state, effect);
     rerender();
   });
@@ -114,6 +118,7 @@ function testState(s) {
     session: s.connection, me: s.me?.id, role: s.me?.role, channel: s.heard?.channel ?? null, floor_under: s.heard?.floor_under ?? null,
     auto: !!s.heard?.auto, mic_muted_by_chair: s.floor.muted.includes(s.me?.id), quality: s.quality,
     meeting_status: s.meeting.status, ended: s.ended, welcomes: s.welcomes, resumed: s.resumed,
+    errors: s.errors.map((e) => `${e.request || "?"}: ${e.code}: ${e.message}`),
     floor_holders: [...s.floor.holders], speakers: s.floor.speakers.map((x) => x.participant_id),
     i_have_floor: s.floor.holders.includes(s.me?.id),
     booths: Object.fromEntries(Object.entries(s.booths).map(([k, b]) => [k, { on_air: b.on_air, handover: b.handover }])),
