@@ -1,9 +1,9 @@
 """API tests: the real app (create_app, lifespan running) on a real SQLite file, via httpx.
 
-One app serves the whole API test session (its start is the slow part); each test makes its own
-organizers (`org`, `other`: fresh accounts), so tests never see each other's meetings. Test
-modules here run in the session's event loop: `pytestmark = pytest.mark.asyncio(loop_scope=
-"session")`.
+One app serves all of tests/api (package scope: its start is the slow part); each test makes
+its own organizers (`org`, `other`: fresh accounts), so tests never see each other's meetings.
+Test modules here run in the package's event loop:
+`pytestmark = pytest.mark.asyncio(loop_scope="package")`.
 """
 
 from collections.abc import AsyncIterator
@@ -21,7 +21,7 @@ BASE = "https://mirp.example"
 AppClient = tuple[FastAPI, httpx.AsyncClient]
 
 
-@pytest_asyncio.fixture(scope="session", loop_scope="session")
+@pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def app_client(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[AppClient]:
     async with running_app(tmp_path_factory.mktemp("api"), public_base_url=BASE) as pair:
         yield pair
@@ -58,13 +58,13 @@ class Org:
         return await self.client.delete(path, headers=self.headers)
 
 
-@pytest_asyncio.fixture(loop_scope="session")
+@pytest_asyncio.fixture(loop_scope="package")
 async def org(client: httpx.AsyncClient) -> Org:
     """A fresh organizer (new account) for this test."""
     return Org(client, await organizer_token(client))
 
 
-@pytest_asyncio.fixture(loop_scope="session")
+@pytest_asyncio.fixture(loop_scope="package")
 async def other(client: httpx.AsyncClient) -> Org:
     """Another fresh organizer."""
     return Org(client, await organizer_token(client))

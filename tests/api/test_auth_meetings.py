@@ -7,7 +7,7 @@ from mirp.store import accounts
 from tests.api.conftest import Org, error
 from tests.support.factory import standard_meeting_body
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = pytest.mark.asyncio(loop_scope="package")
 
 
 async def test_signup_login_me(client: httpx.AsyncClient) -> None:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from mirp.rooms.model import Role
 from tests.support.factory import make_meeting, served_app
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = pytest.mark.asyncio(loop_scope="package")
 
 
 async def test_factory_http_and_db(app_client: tuple[FastAPI, httpx.AsyncClient]) -> None:

@@ -10,7 +10,7 @@ from mirp import tokens
 from tests.api.conftest import BASE, Org, error
 from tests.support.factory import SECRET, standard_meeting_body
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = pytest.mark.asyncio(loop_scope="package")
 
 
 async def _meeting(org: Org, **fields: object) -> dict:  # type: ignore[type-arg]

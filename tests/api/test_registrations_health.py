@@ -10,7 +10,7 @@ from tests.api.conftest import Org, error
 from tests.support.factory import running_app, standard_meeting_body
 from tests.support.redis import RedisServer, dead_url
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
+pytestmark = pytest.mark.asyncio(loop_scope="package")
 
 
 async def test_registration_flow(org: Org, client: httpx.AsyncClient) -> None:
