@@ -137,25 +137,47 @@ class _Row:
     booth: str | None
 
 
+def _delimiter(text: str) -> str:
+    """Comma, or the semicolon / tab that spreadsheets in many locales write instead."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    counts = {d: first.count(d) for d in (",", ";", "\t")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _read_csv(text: str) -> list[tuple[int, list[str]]]:
+    """(physical line number, cells) per record, blank lines skipped."""
+    text = text.lstrip("\ufeff")
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text))
+    records: list[tuple[int, list[str]]] = []
+    line = 1
+    try:
+        for cells in reader:
+            if any(c.strip() for c in cells):
+                records.append((line, [c.strip() for c in cells]))
+            line = reader.line_num + 1
+    except csv.Error as exc:
+        raise InvalidInput(f"csv line {reader.line_num}: {exc}",
+                           {"field": "csv", "line": reader.line_num}) from exc
+    return records
+
+
 def parse_delegates_csv(text: str) -> list[_Row]:
     """`name, delegation, e-mail` per line (a header line naming these columns is optional;
-    an optional `booth` column serves interpreters). Raises InvalidInput naming the line."""
-    lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    an optional `booth` column serves interpreters; `;` or tab separators work too). Raises
+    InvalidInput naming the line."""
+    records = _read_csv(text)
     columns = ["name", "delegation", "email"]
-    first = [c.strip().lower().replace("-", "") for c in lines[0]] if lines else []
-    start = 0
-    if first and "name" in first:
-        unknown = [c for c in first if c not in ("name", "delegation", "email", "booth")]
-        if unknown:
-            raise InvalidInput(f"csv line 1: unknown column {unknown[0]!r}",
-                               {"field": "csv", "line": 1})
-        columns, start = first, 1
+    if records:
+        header = [c.lower().replace("-", "").replace(" ", "") for c in records[0][1]]
+        if "name" in header:
+            unknown = [c for c in header if c not in ("name", "delegation", "email", "booth")]
+            if unknown:
+                raise InvalidInput(f"csv line {records[0][0]}: unknown column {unknown[0]!r}",
+                                   {"field": "csv", "line": records[0][0]})
+            columns, records = header, records[1:]
     rows: list[_Row] = []
-    for index in range(start, len(lines)):
-        line = index + 1
-        cells = [c.strip() for c in lines[index]]
-        if not any(cells):
-            continue
+    for line, cells in records:
         if len(cells) > len(columns):
             raise InvalidInput(
                 f"csv line {line}: {len(cells)} columns, expected at most {len(columns)} "
