@@ -184,14 +184,28 @@ def frame_db(samples: np.ndarray) -> float:
     return 20.0 * math.log10(max(rms, 1e-12))
 
 
+def band_db(samples: np.ndarray, freq: float, width: float = 60.0) -> float:
+    """Level (dBFS of a sine's amplitude) within ±width Hz of `freq` in one frame (Hann FFT)."""
+    x = samples.astype(np.float64)
+    if samples.dtype.kind == "i":
+        x = x / 32768.0
+    window = np.hanning(len(x))
+    spec = np.abs(np.fft.rfft(x * window)) * 2.0 / window.sum()
+    freqs = np.fft.rfftfreq(len(x), 1.0 / RATE)
+    band = spec[(freqs >= freq - width) & (freqs <= freq + width)]
+    return 20.0 * math.log10(max(float(band.max()) if len(band) else 0.0, 1e-12))
+
+
 @dataclass
 class OnsetDetector:
     """Decodes Opus payloads and records the times at which the level rises (silence -> tone).
 
     Used on both ends of a latency measurement (the source's outgoing packets and a listener's
-    incoming ones) so the codec's own look-ahead affects both sides alike.
+    incoming ones) so the codec's own look-ahead affects both sides alike. With `freq`, only the
+    level around that frequency counts (to tell one channel's tone from another's).
     """
 
+    freq: float | None = None
     onsets: list[float] = field(default_factory=list)
     packets: int = 0
     _on: bool = False
@@ -212,7 +226,8 @@ class OnsetDetector:
         except Exception:
             return
         for fr in frames:
-            db = frame_db(fr.to_ndarray().reshape(-1))
+            samples = fr.to_ndarray()[0]  # planar float: the first channel
+            db = frame_db(samples) if self.freq is None else band_db(samples, self.freq)
             if not self._on and db > ON_DB:
                 self._on = True
                 self.onsets.append(when)
@@ -221,7 +236,8 @@ class OnsetDetector:
 
 
 class PatternTrack(MediaStreamTrack):
-    """A paced audio track: a 1 kHz tone, always on (`tone`) or 200 ms on / 400 ms off (`pulse`).
+    """A paced audio track: a tone always on (`tone`), 200 ms on / 400 ms off (`pulse`), or
+    digital silence (`silence`).
 
     Paced like aiortc's own AudioStreamTrack (the sender does no pacing: recv() sets the timing).
     """
@@ -241,7 +257,7 @@ class PatternTrack(MediaStreamTrack):
         wait = self._start + self._tick * PTIME - time.monotonic()
         if wait > 0:
             await asyncio.sleep(wait)
-        on = self.pattern == "tone" or (self._tick % 30) < 10
+        on = self.pattern == "tone" or (self.pattern == "pulse" and (self._tick % 30) < 10)
         samples = tone_frame(self._tick, self.freq, self.dbfs) if on else self._silence
         frame = make_audio_frame(samples, self._tick)
         self._tick += 1

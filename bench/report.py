@@ -95,6 +95,17 @@ def build(raw: dict[str, Any], command: str, quick: bool) -> dict[str, Any]:
         out["switch_ms_p50"] = _r(percentile(lat["switch_ms"], 50))
         out["switch_ms_p95"] = _r(percentile(lat["switch_ms"], 95))
         out["latency_detail"] = lat
+    e2e = raw.get("e2e")
+    if e2e:
+        out["e2e"] = {
+            "added_latency_ms_p50": {k: _r(percentile(v, 50)) for k, v in
+                                     e2e["latency_ms"].items()},
+            "added_latency_ms_p95": {k: _r(percentile(v, 95)) for k, v in
+                                     e2e["latency_ms"].items()},
+            "switch_ms_p50": _r(percentile(e2e["switch_ms"], 50)),
+            "switch_ms_p95": _r(percentile(e2e["switch_ms"], 95)),
+            "detail": e2e,
+        }
     storm = raw.get("storm")
     if storm:
         out["join_storm_s"] = storm["seconds"]
@@ -166,6 +177,14 @@ def markdown(res: dict[str, Any]) -> str:
             val = _fmt(res.get(key))
             goal = GOALS.get(key, "")
         lines.append(f"| {label} | {val} | {goal} |")
+    e2e = res.get("e2e")
+    if e2e:
+        lines.append(f"| end to end through /ws and the Room: latency p50 / p95 ms | "
+                     f"{_fmt(e2e['added_latency_ms_p50'])} / {_fmt(e2e['added_latency_ms_p95'])}"
+                     f" | {GOALS['added_latency_ms_p95']} (p95) |")
+        lines.append(f"| end to end: switch (`subscribe`) ms p50 / p95 | "
+                     f"{_fmt(e2e['switch_ms_p50'])} / {_fmt(e2e['switch_ms_p95'])} | "
+                     f"{GOALS['switch_ms_p95']} (p95) |")
     naive = res.get("naive")
     if naive:
         lines.append(f"| naive (aiortc stock) µs per packet per listener | "

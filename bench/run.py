@@ -21,7 +21,7 @@ from bench.harness import pin_orchestrator
 
 log = logging.getLogger("bench")
 
-ALL = ("fanout", "naive", "latency", "storm")
+ALL = ("fanout", "naive", "latency", "e2e", "storm")
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
@@ -50,6 +50,11 @@ async def run(which: tuple[str, ...], sizes: scenarios.Sizes) -> dict[str, Any]:
             "naive", sizes.naive_steps, (), sizes)) or []
     if "latency" in which:
         raw["latency"] = await attempt("latency", scenarios.latency_and_switch(sizes))
+    if "e2e" in which:
+        from bench.e2e import run_e2e
+
+        raw["e2e"] = await attempt("e2e", run_e2e(sizes.pulses, sizes.switches,
+                                                  sizes.switch_wait_s, sizes.settle_s))
     if "storm" in which:
         raw["storm"] = await attempt("storm", scenarios.join_storm(sizes.storm))
     return raw
@@ -71,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose or not args.quick else logging.WARNING,
                         format="%(asctime)s %(message)s", stream=sys.stderr)
+    for noisy in ("aioice", "aiortc", "websockets", "uvicorn"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     which = tuple(w for w in args.only.split(",") if w)
     unknown = set(which) - set(ALL)
     if unknown:

@@ -216,7 +216,7 @@ async def latency_and_switch(sizes: Sizes) -> dict[str, Any]:
         join = await fleet.join(listener_specs("bg", 0, sizes.background, "floor"), wait_s=60)
         # Joins stall the server's loop for a moment and the source's jitter buffer then drains
         # its backlog slowly: measure the steady state, after a settling time.
-        await asyncio.sleep(max(2.0, 2 * sizes.settle_s))
+        await asyncio.sleep(max(1.0, 2 * sizes.settle_s))
         t_start = now()
         # 200 ms on / 400 ms off: one onset every 0.6 s
         await asyncio.sleep(0.6 * sizes.pulses + 0.3)

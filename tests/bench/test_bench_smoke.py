@@ -62,6 +62,13 @@ def test_quick_bench_writes_a_complete_result(tmp_path: Path) -> None:
     assert _num(naive["us_per_packet_listener"]["3"]) and naive["us_per_packet_listener"]["3"] > 0
     assert naive["encoders"] == 3
 
+    # end to end through the real app (/ws, Room, engine): every participant connected, the
+    # floor heard on both paths
+    e2e = res["e2e"]["detail"]
+    assert e2e["latency_ms"]["interpreter"] and e2e["latency_ms"]["auto_floor"], e2e
+    assert len(e2e["switch_ack_ms"]) == e2e["switches_tried"], e2e
+    assert e2e["server"]["listeners"] == 5, e2e["server"]
+
     md = (tmp_path / "latest.md").read_text()
     assert "| metric | measured | goal |" in md
     assert "naive" in md
