@@ -274,8 +274,8 @@ export function participantRow(p, { extra = null, speaking = false } = {}) {
     el("span", { class: `avatar${speaking ? " speaking" : ""}`, "aria-hidden": "true" }, (p.name || "?").split(/\s+/).slice(0, 2).map((w) => w[0]).join("").toUpperCase()),
     el("div", { class: "who" }, el("div", { class: "n" }, p.name || "Participant", speaking ? el("span", { class: "visually-hidden" }, " (speaking)") : null),
       el("div", { class: "d" }, [p.delegation, p.role === "interpreter" && p.booth ? `Interpreter · ${langName(p.booth)}` : p.role !== "delegate" ? cap(p.role) : null,
-        away ? "Reconnecting…" : null].filter(Boolean).join(" · "))),
-    q ? el("span", { class: `badge ${q === "poor" ? "red" : "amber"}`, title: "Connection quality" }, icon("wifi", 12), q === "poor" ? "Poor line" : "Fair line") : null,
+        away ? "Reconnecting…" : null].filter(Boolean).join(" · "),
+      q ? el("span", { class: `line-q ${q}`, title: "Connection quality" }, icon("wifi", 12), q === "poor" ? " Poor line" : " Fair line") : null)),
     extra);
 }
 const cap = (s) => (s ? s[0].toUpperCase() + s.slice(1) : "");
