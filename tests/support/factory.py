@@ -33,6 +33,12 @@ Functions (all async unless said):
   `.by_role(role) -> [Person]`.
 - `Person`: key, participant_id, token (participant token for the WebSocket hello), role, name,
   delegation, booth, invitation_id.
+- `organizer_token(client, email=None)`: sign up (or log in) an organizer, return the bearer.
+- `app_settings(tmp_path, **overrides) -> Settings` (sync): what the apps above run with: data in
+  tmp_path (SQLite), `secret_key=SECRET` (so tests can verify or forge tokens with
+  mirp.tokens), `ice_loopback_only=True`. Any Settings field can be overridden, e.g.
+  `database_url=`, `redis_url=`, `limits={"reconnect_grace_s": 2.0}`.
+- `standard_meeting_body(**overrides) -> dict` (sync): the default meeting's JSON.
 """
 
 from __future__ import annotations
