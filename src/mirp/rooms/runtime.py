@@ -244,17 +244,21 @@ class RoomRuntime:
 
     async def _run(self) -> None:
         getter: asyncio.Task[Any] | None = None
+        min_wait = 0.0
         try:
             while not self.closing:
                 deadline = self._next_deadline()
                 if getter is None:
                     getter = asyncio.ensure_future(self._queue.get())
-                timeout = None if deadline is None else max(0.0, deadline - self.clock())
+                timeout = None if deadline is None else max(min_wait, deadline - self.clock())
                 done, _ = await asyncio.wait({getter}, timeout=timeout)
                 now = self.clock()
                 if not done:
                     self._on_timer(now)
+                    # a deadline the tick did not move must not make the task spin
+                    min_wait = 0.01 if self._next_deadline() == deadline else 0.0
                     continue
+                min_wait = 0.0
                 fn, fut = getter.result()
                 getter = None
                 if fut.cancelled():
