@@ -111,6 +111,13 @@ async def test_handover_between_booth_partners(server, api, launch, tones, silen
                         api.invite(m["id"], "interpreter", "Paul Second", booth="fr"))
     listener = await join(await launch(silence), api.invite(m["id"], "delegate", "Lena Listener"))
 
+    # the partner's console starts on auto-relay; a source picked by hand, then Auto again
+    await second.page.wait_for_selector('[data-source="auto"][aria-checked="true"]')
+    await second.page.click('[data-source="es"]')
+    await until(lambda: _hears_source(second, "es", auto=False), "the partner's relay from es")
+    await second.page.click('[data-source="auto"]')
+    await until(lambda: _hears_source(second, "floor", auto=True), "the partner back on auto")
+
     await first.page.click("#onair")
     await pick_channel(listener, "fr")
     await until(lambda: listener.hears(FR_HZ), "the fr listener to hear the first interpreter")
@@ -133,3 +140,8 @@ async def test_handover_between_booth_partners(server, api, launch, tones, silen
         return old if old["level_db"] < heard["level_db"] - 25 else None
     await until(first_gone, "the first interpreter's voice to leave the fr channel")
     await assert_no_refusals(first, second, listener)
+
+
+async def _hears_source(p, channel: str, *, auto: bool) -> dict | None:
+    s = await p.state()
+    return s if s.get("auto") is auto and s.get("channel") == channel else None

@@ -54,20 +54,28 @@ function render(state) {
   const auto = !!state.heard?.auto;
   patch($("#hear-now"), hearing, () => (hearing === "floor" ? "Floor" : el("span", {}, "Relay · ", el("span", { lang: hearing }, langName(hearing)))));
   const understands = b.understands_floor ?? (!fl || fl === me.booth || (booth.understands || []).includes(fl));
-  $("#hear-why").textContent = hearing === "floor"
-    ? (understands ? "The original speaker." : `Your booth does not take ${langName(fl)} directly: choose a relay.`)
-    : auto ? `Auto relay: your booth does not take ${langName(fl)} directly, so you hear the ${langName(hearing)} booth.`
-      : "Relay you chose. Choose Floor to hear the original (auto relay comes back on).";
+  $("#hear-why").textContent = auto
+    ? (hearing === "floor" ? "Auto: the floor, since your booth takes the floor language directly."
+      : `Auto relay: your booth does not take ${langName(fl)} directly, so you hear the ${langName(hearing)} booth.`)
+    : hearing === "floor" ? (understands ? "The original speaker (chosen by you)." : `Your booth does not take ${langName(fl)} directly: choose a relay, or Auto.`)
+      : "Relay chosen by you. Choose Auto to let the server pick.";
   $("#hear-auto").hidden = !(auto && hearing !== "floor");
-  // relay sources: the other booths' channels (a green dot: someone interprets into it now)
-  const sources = ["floor", ...state.meeting.booths.map((x) => x.language).filter((l) => l !== me.booth)];
-  patch($("#sources"), JSON.stringify([hearing, sources.map((x) => state.channels[x]?.route)]), () => sources.map((s) => {
-    const live_ = s !== "floor" && state.channels[s]?.route === "interpretation";
-    return el("button", { type: "button", role: "radio", "aria-checked": String(hearing === s), "data-source": s,
-      onclick: () => { state.subscription = { channel: s, floor_under: null }; proto.subscribe(s, null); render(state); } },
-    s === "floor" ? "Floor" : el("span", { lang: s }, langName(s)),
-    s === "floor" ? null : el("span", { class: `dot ${live_ ? "ok" : ""}`, title: live_ ? "Interpreted now" : "Nobody on air" }),
-    s === "floor" ? null : el("span", { class: "visually-hidden" }, live_ ? " (interpreted now)" : " (nobody on air)"));
+  // sources: auto-relay, the floor, or another booth's channel (a green dot: interpreted now)
+  const sources = ["auto", "floor", ...state.meeting.booths.map((x) => x.language).filter((l) => l !== me.booth)];
+  const chosen = auto ? "auto" : hearing;
+  patch($("#sources"), JSON.stringify([chosen, sources.map((x) => state.channels[x]?.route)]), () => sources.map((s) => {
+    const relay = s !== "floor" && s !== "auto";
+    const live_ = relay && state.channels[s]?.route === "interpretation";
+    return el("button", { type: "button", role: "radio", "aria-checked": String(chosen === s), "data-source": s,
+      onclick: () => {
+        // the server keeps auto-relay when the hand-picked source is the one auto already gives
+        if (auto && s === hearing) { toast("Auto already gives you this source; it follows the floor language."); return; }
+        live.state.wanted = { channel: s, floor_under: null };
+        proto.subscribe(s, null);
+      } },
+    s === "floor" ? "Floor" : s === "auto" ? "Auto" : el("span", { lang: s }, langName(s)),
+    relay ? el("span", { class: `dot ${live_ ? "ok" : ""}`, title: live_ ? "Interpreted now" : "Nobody on air" }) : null,
+    relay ? el("span", { class: "visually-hidden" }, live_ ? " (interpreted now)" : " (nobody on air)") : null);
   }));
 
   // on air

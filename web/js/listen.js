@@ -10,6 +10,7 @@ export function setupListening(live) {
   const pick = (channel, floorUnder = state.subscription.floor_under) => {
     if (document.activeElement?.dataset?.channel) focusChannel = channel;
     state.subscription = { channel, floor_under: channel === "floor" ? null : floorUnder };
+    state.wanted = state.subscription;
     proto.subscribe(channel, state.subscription.floor_under);
     live.rerender();
   };

@@ -77,8 +77,12 @@ export function startLive({ render, onEvent }) {
     if (msg.ice_servers) rtc.o.iceServers = msg.ice_servers;
     // a reconnect is a new Session: a new peer connection, and our listening choice again
     try { await rtc.start(); } catch (e) { toast(`Audio cannot start: ${e.message}`, "error"); }
-    const sub = state.subscription;
-    if (sub.channel && !sub.auto) proto.subscribe(sub.channel, sub.floor_under);
+    // the server keeps our channel through a short outage; after a long one (or a restart) we
+    // ask again for what the user last picked (never overriding auto-relay on our own)
+    const w = state.wanted, h = state.heard;
+    if (w && (!h || (w.channel === "auto" ? !h.auto : h.auto || h.channel !== w.channel || (h.floor_under ?? null) !== (w.floor_under ?? null)))) {
+      proto.subscribe(w.channel, w.floor_under ?? null);
+    }
   });
   proto.on("answer", (msg) => rtc.acceptAnswer(msg.sdp));
   proto.on("ice", (msg) => rtc.addCandidate(msg.candidate));
