@@ -121,14 +121,20 @@ def build(raw: dict[str, Any], command: str, quick: bool) -> dict[str, Any]:
             "encoders": nsteps[-1]["server"].get("encoders") if nsteps else None,
             "steps": naive,
         }
+        nx = [s["listeners"] * 50.0 for s in naive]
+        ny = [s["server_cpu_pct"] / 100.0 * 1e6 for s in naive]
+        n_slope = _slope(nx, ny)
+        out["naive"]["marginal_us_per_packet_listener"] = _r(n_slope)
         eng = out.get("fanout_us_per_packet_listener", {})
         if nsteps and eng:
+            n = str(nsteps[-1]["listeners"])
             n_us = nsteps[-1]["us_per_packet_listener"]
-            e_small = eng[min(eng, key=int)]
-            out["naive"]["ratio_vs_engine_smallest_step"] = (
-                _r(n_us / e_small, 1) if n_us and e_small else None)
+            e_us = eng.get(n)
+            out["naive"]["ratio_same_listeners"] = (
+                {"listeners": int(n), "naive": n_us, "engine": e_us,
+                 "ratio": _r(n_us / e_us, 1)} if n_us and e_us else None)
             m = out.get("fanout_marginal_us_per_packet_listener")
-            out["naive"]["ratio_vs_engine_marginal"] = _r(n_us / m, 1) if n_us and m else None
+            out["naive"]["ratio_marginal"] = _r(n_slope / m, 1) if n_slope and m else None
     out["goals"] = GOALS
     out["notes"] = raw.get("notes", [])
     return out
@@ -187,10 +193,12 @@ def markdown(res: dict[str, Any]) -> str:
                      f"{GOALS['switch_ms_p95']} (p95) |")
     naive = res.get("naive")
     if naive:
+        same = naive.get("ratio_same_listeners") or {}
         lines.append(f"| naive (aiortc stock) µs per packet per listener | "
-                     f"{_fmt(naive['us_per_packet_listener'])} | ratio vs engine: "
-                     f"{_fmt(naive.get('ratio_vs_engine_smallest_step'))} (smallest step), "
-                     f"{_fmt(naive.get('ratio_vs_engine_marginal'))} (marginal) |")
+                     f"{_fmt(naive['us_per_packet_listener'])}; marginal "
+                     f"{_fmt(naive.get('marginal_us_per_packet_listener'))} | "
+                     f"naive ÷ engine: {_fmt(same.get('ratio'))} at {_fmt(same.get('listeners'))}"
+                     f" listeners, {_fmt(naive.get('ratio_marginal'))} marginal |")
     steps = res.get("fanout_steps")
     if steps:
         lines += ["", "## Fan-out steps (one channel)", "",

@@ -40,7 +40,7 @@ class Sizes:
 
     @staticmethod
     def full() -> Sizes:
-        return Sizes((50, 100, 200, 400), (600, 800, 1000, 1200), (10, 20), 5.0, 2.0,
+        return Sizes((20, 50, 100, 200, 400), (600, 800, 1000, 1200), (10, 20), 5.0, 2.0,
                      300, 24, 20, 100, 0.4)
 
     def replaced(self, steps: str | None, more: str | None, naive: str | None,
@@ -56,7 +56,7 @@ class Sizes:
 
     @staticmethod
     def quick() -> Sizes:
-        return Sizes((4, 8), (), (3,), 1.0, 0.5, 12, 4, 2, 4, 1.0)
+        return Sizes((3, 8), (), (3,), 1.0, 0.5, 12, 4, 2, 4, 1.0)
 
 
 async def measure(server: ServerHandle, fleet: Fleet, window_s: float,

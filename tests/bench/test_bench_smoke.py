@@ -32,10 +32,10 @@ def test_quick_bench_writes_a_complete_result(tmp_path: Path) -> None:
 
     # fan-out: one figure per fixed step, each from packets really counted by the clients
     fan = res["fanout_us_per_packet_listener"]
-    assert set(fan) == {"4", "8"}
+    assert set(fan) == {"3", "8"}
     assert all(_num(v) and v > 0 for v in fan.values()), fan
     steps = res["fanout_steps"]
-    assert [s["listeners"] for s in steps] == [0, 4, 8]
+    assert [s["listeners"] for s in steps] == [0, 3, 8]
     for s in steps[1:]:
         assert s["packets_received"] > 0, s
         assert s["server"]["fanout"]["packets_sent"] > 0, s
@@ -61,6 +61,8 @@ def test_quick_bench_writes_a_complete_result(tmp_path: Path) -> None:
     naive = res["naive"]
     assert _num(naive["us_per_packet_listener"]["3"]) and naive["us_per_packet_listener"]["3"] > 0
     assert naive["encoders"] == 3
+    assert naive["ratio_same_listeners"]["listeners"] == 3
+    assert _num(naive["ratio_same_listeners"]["ratio"])
 
     # end to end through the real app (/ws, Room, engine): every participant connected, the
     # floor heard on both paths
