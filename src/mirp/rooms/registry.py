@@ -14,9 +14,10 @@ from typing import Any, Protocol
 
 from mirp.config import Settings
 from mirp.errors import Forbidden
+from mirp.media.plan import FeedKey, MixPlan
 from mirp.rooms.model import JoinGrant, MeetingSpec, Record
 from mirp.rooms.room import Room, RoomLimits
-from mirp.rooms.runtime import Outlet, RoomClosing, RoomRuntime, SharedEngine, background
+from mirp.rooms.runtime import Outlet, RoomClosing, RoomRuntime, background
 
 log = logging.getLogger("mirp.rooms.registry")
 
@@ -27,6 +28,62 @@ class Hooks(Protocol):
     async def authorize(self, token: str, meeting_id: str | None) -> JoinGrant: ...
     async def load_spec(self, meeting_id: str) -> MeetingSpec: ...
     async def record(self, records: Sequence[Record]) -> None: ...
+
+
+class SharedEngine:
+    """One MediaEngine serves every room of the process, but a MixPlan and a FeedKey know no
+    meeting: each room gets a RoomMedia whose keys are namespaced by meeting id (`<id>/fr`), and
+    the engine is given the union of all rooms' plans. Source and listener ids are participant
+    ids, unique across meetings."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine
+        self.plans: dict[str, MixPlan] = {}
+
+    def scope(self, meeting_id: str) -> RoomMedia:
+        return RoomMedia(self, meeting_id)
+
+    def apply(self, meeting_id: str, plan: MixPlan | None) -> None:
+        if plan is None:
+            self.plans.pop(meeting_id, None)
+        else:
+            self.plans[meeting_id] = plan
+        merged: dict[FeedKey, Any] = {}
+        for mid, room_plan in self.plans.items():
+            for key, recipe in room_plan.feeds.items():
+                merged[namespaced(mid, key)] = recipe
+        self.engine.apply(MixPlan.of(merged))
+
+
+def namespaced(meeting_id: str, key: FeedKey) -> FeedKey:
+    return FeedKey(f"{meeting_id}/{key.channel}", key.under_level_db, key.minus)
+
+
+class RoomMedia:
+    """The engine as one room sees it (implements Engine)."""
+
+    def __init__(self, shared: SharedEngine, meeting_id: str) -> None:
+        self.shared = shared
+        self.engine = shared.engine
+        self.meeting_id = meeting_id
+
+    def add_source(self, source_id: str, receiver: Any, track: Any) -> None:
+        self.engine.add_source(source_id, receiver, track)
+
+    def remove_source(self, source_id: str) -> None:
+        self.engine.remove_source(source_id)
+
+    def apply(self, plan: MixPlan) -> None:
+        self.shared.apply(self.meeting_id, plan if plan.feeds else None)
+
+    def add_listener(self, listener_id: str, sender: Any, key: FeedKey) -> None:
+        self.engine.add_listener(listener_id, sender, namespaced(self.meeting_id, key))
+
+    def switch(self, listener_id: str, key: FeedKey) -> None:
+        self.engine.switch(listener_id, namespaced(self.meeting_id, key))
+
+    def remove_listener(self, listener_id: str) -> None:
+        self.engine.remove_listener(listener_id)
 
 
 class Recorder:

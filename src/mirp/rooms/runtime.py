@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -71,62 +72,6 @@ class Engine(Protocol):
     def remove_listener(self, listener_id: str) -> None: ...
 
 
-class SharedEngine:
-    """One MediaEngine serves every room of the process, but a MixPlan and a FeedKey know no
-    meeting: each room gets a RoomMedia whose keys are namespaced by meeting id (`<id>/fr`), and
-    the engine is given the union of all rooms' plans. Source and listener ids are participant
-    ids, unique across meetings."""
-
-    def __init__(self, engine: Any) -> None:
-        self.engine = engine
-        self.plans: dict[str, MixPlan] = {}
-
-    def scope(self, meeting_id: str) -> RoomMedia:
-        return RoomMedia(self, meeting_id)
-
-    def apply(self, meeting_id: str, plan: MixPlan | None) -> None:
-        if plan is None:
-            self.plans.pop(meeting_id, None)
-        else:
-            self.plans[meeting_id] = plan
-        merged: dict[FeedKey, Any] = {}
-        for mid, room_plan in self.plans.items():
-            for key, recipe in room_plan.feeds.items():
-                merged[namespaced(mid, key)] = recipe
-        self.engine.apply(MixPlan.of(merged))
-
-
-def namespaced(meeting_id: str, key: FeedKey) -> FeedKey:
-    return FeedKey(f"{meeting_id}/{key.channel}", key.under_level_db, key.minus)
-
-
-class RoomMedia:
-    """The engine as one room sees it (implements Engine)."""
-
-    def __init__(self, shared: SharedEngine, meeting_id: str) -> None:
-        self.shared = shared
-        self.engine = shared.engine
-        self.meeting_id = meeting_id
-
-    def add_source(self, source_id: str, receiver: Any, track: Any) -> None:
-        self.engine.add_source(source_id, receiver, track)
-
-    def remove_source(self, source_id: str) -> None:
-        self.engine.remove_source(source_id)
-
-    def apply(self, plan: MixPlan) -> None:
-        self.shared.apply(self.meeting_id, plan if plan.feeds else None)
-
-    def add_listener(self, listener_id: str, sender: Any, key: FeedKey) -> None:
-        self.engine.add_listener(listener_id, sender, namespaced(self.meeting_id, key))
-
-    def switch(self, listener_id: str, key: FeedKey) -> None:
-        self.engine.switch(listener_id, namespaced(self.meeting_id, key))
-
-    def remove_listener(self, listener_id: str) -> None:
-        self.engine.remove_listener(listener_id)
-
-
 class RecordSink(Protocol):
     def put(self, record: Record) -> None: ...
 
@@ -146,8 +91,6 @@ def background(coro: Any) -> None:
 
 
 def _json(message: Mapping[str, Any]) -> str:
-    import json
-
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
