@@ -256,3 +256,33 @@ async def test_peer_vanishing_under_a_live_session_is_released(tmp_path: Any) ->
             )
         finally:
             await h.close()
+
+
+async def test_two_meetings_share_the_engine_without_crosstalk(harness: Harness) -> None:
+    """One MediaEngine serves every room: each room's feeds are its own (keys namespaced by
+    meeting), so the floor of one meeting never reaches the other."""
+    from tests.integration.conftest import Harness as H
+    from tests.support.factory import make_meeting
+
+    a = harness
+    b = H(a.served, await make_meeting(a.app, delegates=1, interpreters={}, observer=True))
+    try:
+        chair_a = await a.attend("chair", media=False)
+        chair_b = await b.attend("chair", media=False)
+        await a.attend("delegate1", 440)
+        await b.attend("delegate1", 550)
+        obs_a = await a.attend("observer")
+        obs_b = await b.attend("observer")
+        await chair_a.ws.ok("floor_give", participant_id=pid(a, "delegate1"))
+        await chair_b.ws.ok("floor_give", participant_id=pid(b, "delegate1"))
+        await hears(obs_a, [440], [550])
+        await hears(obs_b, [550], [440])
+        keys = {str(k) for k in a.engine.plan.feeds}
+        assert any(k.startswith(a.meeting.meeting_id + "/") for k in keys), keys
+        assert any(k.startswith(b.meeting.meeting_id + "/") for k in keys), keys
+        # one meeting's floor ends: the other's goes on
+        await chair_a.ws.ok("floor_take", participant_id=pid(a, "delegate1"))
+        await hears(obs_a, [], [440, 550])
+        await hears(obs_b, [550], [440])
+    finally:
+        await b.close()

@@ -31,6 +31,8 @@ async def test_bad_input_gets_typed_errors_and_the_session_stays_usable(harness:
     # bad SDP: typed, not fatal
     bad = await d.request("offer", sdp="v=0\r\nthis is no offer\r\n")
     assert bad["type"] == "error" and bad["code"] == "invalid_sdp"
+    # a quality report is taken
+    assert (await d.request("quality", rtt=0.03, loss=0.0, grade="good"))["type"] == "ack"
     # and the Session still works
     assert (await d.request("floor_request", kind="speak"))["type"] == "ack"
     pong = await d.request("ping", t=1.5)
