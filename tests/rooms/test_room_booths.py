@@ -258,3 +258,16 @@ def test_resubscribing_to_the_current_channel_keeps_auto_relay() -> None:
     ev = k.do("es1", c.Subscribe("fr"))  # what a reconnecting client sends
     assert messages(ev, "subscribed")[-1]["auto"] is True
     assert k.room.consoles["es1"].auto
+
+
+def test_booth_chat_history_is_in_the_welcome_of_its_interpreters_only() -> None:
+    k = cast()
+    for i in range(55):
+        k.do("fr1", c.BoothChat(f"line {i}"))
+    k.do("de1", c.BoothChat("hallo"))
+    k.room.leave("fr2", k.now)
+    k.join("fr2")
+    chat = k.room.snapshot("fr2")["chat"]
+    assert len(chat) == 50 and chat[-1]["text"] == "line 54" and chat[0]["text"] == "line 5"
+    assert [m["text"] for m in k.room.snapshot("de1")["chat"]] == ["hallo"]
+    assert k.room.snapshot("d1")["chat"] == []

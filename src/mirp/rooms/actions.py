@@ -327,7 +327,9 @@ class RoomActions(RoomState):
 
     def _booth_chat(self, p: Participant, cmd: c.BoothChat, now: float) -> None:
         b = self._booth_of(p, "use the booth chat")
-        self._out.append(Chat(b.language, p.id, cmd.text, now))
+        chat = Chat(b.language, p.id, cmd.text, now)
+        self.chat[b.language].append(chat.message())
+        self._out.append(chat)
 
     def _slow_down(self, p: Participant, cmd: c.SlowDown, now: float) -> None:
         b = self._booth_of(p, "ask the speaker to slow down")

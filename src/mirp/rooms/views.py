@@ -7,7 +7,7 @@ message when something changed, not every time a countdown moves.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, deque
 from typing import Any
 
 from mirp.interpretation.booth import Booth
@@ -18,6 +18,8 @@ from mirp.rooms.events import Event
 from mirp.rooms.floor import Floor
 from mirp.rooms.model import MeetingSpec, MeetingStatus, Role
 from mirp.rooms.presence import Participant, RoomLimits
+
+CHAT_HISTORY = 50
 
 
 class RoomState:
@@ -33,6 +35,10 @@ class RoomState:
         self.booths: dict[str, Booth] = {b.language: Booth(b) for b in spec.booths}
         self.consoles: dict[str, Console] = {}
         self.floor = Floor()
+        # the last booth chat messages, for an interpreter who (re)joins
+        self.chat: dict[str, deque[dict[str, Any]]] = {
+            b.language: deque(maxlen=CHAT_HISTORY) for b in spec.booths
+        }
         self.floor_language: str | None = None  # effective: set by the chair, else auto
         self.routes: dict[str, Route] = {}
         self.floor_sources: tuple[Ingredient, ...] = ()
@@ -145,6 +151,7 @@ class RoomState:
                 "floor_under": me.floor_under if me else None,
                 "auto": bool(con and con.auto),
             },
+            "chat": list(self.chat[con.booth]) if con is not None else [],
         }
 
     def overview(self) -> dict[str, Any]:
