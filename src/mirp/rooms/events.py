@@ -94,8 +94,8 @@ class ParticipantJoined(WireEvent):
 
 @dataclass(frozen=True, slots=True)
 class ParticipantUpdated(WireEvent):
-    """A participant's presence changed (connected, channel, hand raised, speaking, quality,
-    muted...): the full participant view, to merge."""
+    """A participant's presence changed (connected, channel, speaking, quality grade): the full
+    participant view, to merge. (Hand raised and muted are in the floor message.)"""
 
     type: ClassVar[str] = "participant"
     participant: Mapping[str, Any]
@@ -106,7 +106,7 @@ class ParticipantUpdated(WireEvent):
 
 @dataclass(frozen=True, slots=True)
 class ParticipantLeft(WireEvent):
-    """Gone for good: `reason` is "left", "removed", "timeout" (grace expired) or "closed"."""
+    """Gone for good: `reason` is "left", "removed" or "timeout" (the grace period expired)."""
 
     type: ClassVar[str] = "participant_left"
     participant_id: str
