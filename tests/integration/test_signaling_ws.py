@@ -126,6 +126,7 @@ async def test_reconnect_replaces_the_old_session_and_keeps_the_floor(harness: H
     pid = harness.meeting.people["delegate1"].participant_id
     await chair.ok("floor_give", participant_id=pid)
     await until(lambda: pid in (chair.last("floor") or {}).get("holders", []), "d1 holds floor")
+    await d1.ok("subscribe", channel="fr", floor_under=-18)
     resume = d1.welcome["resume"]  # type: ignore[index]
     # a second connection with the same token: the first is closed with 4409
     d1b = await WsClient.open(harness.url, "delegate1-again")
@@ -139,6 +140,9 @@ async def test_reconnect_replaces_the_old_session_and_keeps_the_floor(harness: H
     await d1b.wait_closed()
     d1c = await harness.session("delegate1")
     assert d1c.welcome["room"]["floor"]["holders"] == [pid]  # type: ignore[index]
+    # the listening choice is resumed too
+    sub = await until(lambda: d1c.last("subscribed"), "subscribed after the reconnect")
+    assert (sub["channel"], sub["floor_under"]) == ("fr", -18)
     assert pid in chair.last("floor")["holders"]  # type: ignore[index]
 
 

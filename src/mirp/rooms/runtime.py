@@ -324,7 +324,9 @@ class RoomRuntime:
     # ---------------------------------------------------------------- sessions
     async def join(self, grant: JoinGrant, outlet: Outlet, resume: str | None = None) -> None:
         """Admit a Session; a previous Session of the same participant is replaced. The welcome
-        (snapshot at `seq`) is sent from the task, before any later event."""
+        (the snapshot, after the join, at `seq`) is sent from the task before any later event;
+        the join's own events follow it (seq > welcome.seq), the new Session included, so it
+        also gets what is addressed to it alone (e.g. `subscribed`)."""
 
         def job(room: Room, now: float) -> None:
             pid = grant.participant_id
@@ -341,12 +343,12 @@ class RoomRuntime:
                     Conflict("this participant connected again elsewhere"),
                 )
                 self._detach_peer(pid)
-            self._after(events)
             resumed = resume is not None and self.last_session.get(pid) == resume
             self.sessions[pid] = outlet
             self.last_session[pid] = outlet.id
             self._idle_since = None
             outlet.welcome(pid, room.snapshot(pid), self.seq, resumed)
+            self._after(events)
 
         await self.call(job)
 
