@@ -98,6 +98,8 @@ def test_commands_carry_the_fields() -> None:
         parse({"type": "speakers_reorder", "order": ["a", "b"]})
     ) == c.SpeakersReorder(("a", "b"))
     assert to_command(parse({"type": "booth_chat", "text": "  hi  "})) == c.BoothChat("hi")
+    with pytest.raises(p.ProtocolError):
+        to_command(parse({"type": "booth_chat", "id": 3, "text": "   "}))
 
 
 @pytest.mark.parametrize(

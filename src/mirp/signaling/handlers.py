@@ -67,6 +67,8 @@ def to_command(msg: p.ClientMessage) -> c.Command:
         case p.HandoverDecline():
             return c.HandoverDecline()
         case p.BoothChat():
+            if not msg.text.strip():
+                raise p.ProtocolError("booth_chat: text: empty", msg.id)
             return c.BoothChat(msg.text.strip())
         case p.SlowDown():
             return c.SlowDown()
