@@ -42,7 +42,11 @@ async def test_listener_hears_interpreter_then_floor(server, api, launch, tones,
         return (await interp.page.get_attribute("#onair", "aria-pressed")) == "true"
     await until(interp_on_air, "the interpreter to be on air")
 
-    await pick_channel(listener, "fr")
+    # keyboard only: focus the chosen channel, the arrow keys move the choice (floor, en, fr)
+    await listener.page.focus('[data-channel="floor"]')
+    await listener.page.keyboard.press("ArrowRight")
+    await listener.page.keyboard.press("ArrowRight")
+    await until(lambda: _channel_is(listener, "fr"), "the listener on fr (arrow keys)")
     heard = await until(lambda: listener.hears(FR_HZ), f"the listener on fr to hear {FR_HZ} Hz")
     assert abs(heard["frequency"] - FR_HZ) <= 15
 
@@ -122,6 +126,21 @@ async def test_handover_between_booth_partners(server, api, launch, tones, silen
     await pick_channel(listener, "fr")
     await until(lambda: listener.hears(FR_HZ), "the fr listener to hear the first interpreter")
 
+    # cough: holding C silences the voice on air, releasing it brings it back
+    base = await listener.page.evaluate(
+        "([hz, ms]) => window.mirpTest.levelAt(hz, ms)", [FR_HZ, 1200])
+    await first.page.focus("body")
+    await first.page.keyboard.down("c")
+
+    async def coughed() -> dict | None:
+        lv = await listener.page.evaluate(
+            "([hz, ms]) => window.mirpTest.levelAt(hz, ms)", [FR_HZ, 1200])
+        return lv if lv["level_db"] < base["level_db"] - 25 else None
+    await until(coughed, "the cough to silence the interpreter")
+    assert await first.page.get_attribute("#onair-light", "class") == "onair-light cough"
+    await first.page.keyboard.up("c")
+    await until(lambda: listener.hears(FR_HZ), "the interpreter back after the cough")
+
     await first.page.click("#request-handover")
     await second.page.wait_for_selector("#accept-handover", timeout=15000)
     await second.page.click("#accept-handover")
@@ -145,3 +164,7 @@ async def test_handover_between_booth_partners(server, api, launch, tones, silen
 async def _hears_source(p, channel: str, *, auto: bool) -> dict | None:
     s = await p.state()
     return s if s.get("auto") is auto and s.get("channel") == channel else None
+
+
+async def _channel_is(p, channel: str) -> bool:
+    return (await p.state()).get("channel") == channel

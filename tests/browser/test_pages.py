@@ -16,8 +16,18 @@ DESKTOP = (1366, 900)
 PHONE = (390, 844)
 
 
+UNLABELLED = """() => [...document.querySelectorAll('button, input, select, textarea')]
+  .filter((c) => c.offsetParent !== null && c.type !== 'hidden')
+  .filter((c) => !(c.getAttribute('aria-label') || c.getAttribute('aria-labelledby')
+    || (c.labels && c.labels.length) || c.textContent.trim() || c.title || c.placeholder))
+  .map((c) => c.outerHTML.slice(0, 120))"""
+
+
 async def shoot(page, name: str) -> None:
-    """The page at desktop and phone width (full page), without transient toasts."""
+    """The page at desktop and phone width (full page), without transient toasts; every visible
+    control must have a name a screen reader can say."""
+    unlabelled = await page.evaluate(UNLABELLED)
+    assert not unlabelled, f"{name}: controls without an accessible name: {unlabelled}"
     out = save_screenshot_dir()
     for (w, h), tag in ((DESKTOP, "desktop"), (PHONE, "phone")):
         await page.set_viewport_size({"width": w, "height": h})
