@@ -123,8 +123,10 @@ async def _count(page, sel: str, n: int) -> bool:
     return await page.locator(sel).count() == n
 
 
-async def test_register_page(server, api, launch):
-    api.organizer()
+async def test_register_then_organizer_approves(server, api, launch):
+    """Self-registration on the public page; the organizer approves it on the meeting's
+    Registrations tab, which yields a join link that opens the pre-join page."""
+    token = api.organizer()
     m = api.meeting(registration_open=True)
     page = await launch()
     await page.goto(f"{server.base}/register.html#m={m['id']}")
@@ -135,9 +137,22 @@ async def test_register_page(server, api, launch):
     await page.fill("#r-delegation", "Chile")
     await page.click("#reg-form button[type=submit]")
     await page.wait_for_selector("#done:not([hidden])")
+
+    await page.evaluate("t => localStorage.setItem('mirp.organizer', JSON.stringify({token: t}))",
+                        token)
+    await page.goto(f"{server.base}/meeting.html#id={m['id']}&tab=registrations")
+    row = "#reg-list tr:has-text('Rita Registrant')"
+    await page.wait_for_selector(f"{row} button:has-text('Approve')")
+    await page.click(f"{row} button:has-text('Approve')")
+    await page.wait_for_selector(f"{row} .badge:has-text('approved')")
+    await shoot(page, "organizer-registrations")
     regs = api.http.get(f"/api/meetings/{m['id']}/registrations").json()
-    regs = regs if isinstance(regs, list) else regs.get("registrations", regs.get("items", []))
-    assert any(r["name"] == "Rita Registrant" for r in regs)
+    rita = next(r for r in regs if r["name"] == "Rita Registrant")
+    assert rita["status"] == "approved"
+    link = rita.get("join_url") or rita["invitation"]["join_url"]
+    await page.goto(link)
+    await page.wait_for_selector("#join-form:not([hidden])")
+    assert "Rita Registrant" in await page.inner_text("#role-line")
 
 
 async def test_live_pages_screenshots(server, api, launch, tones, silence):
