@@ -70,6 +70,7 @@ async def test_floor_given_then_taken(server, api, launch, tones, silence):
     listener = await join(await launch(silence), api.invite(m["id"], "delegate", "Lena Listener"))
     await pick_channel(listener, "floor")
 
+    delegate_id = (await delegate.state())["me"]
     await delegate.page.click("#request-floor")
     await chair.page.wait_for_selector("[data-give]", timeout=15000)
     await chair.page.click("[data-give]")
@@ -94,16 +95,30 @@ async def test_floor_given_then_taken(server, api, launch, tones, silence):
                         "the floor listener to hear the delegate again after the reconnect")
     speaking_db = heard["level_db"]
 
-    await chair.page.click("[data-take]")
-
     async def silenced() -> dict | None:
         level = await listener.page.evaluate(
             "([hz, ms]) => window.mirpTest.levelAt(hz, ms)", [DELEGATE_HZ, 1200])
         return level if level["level_db"] < speaking_db - 25 else None
+
+    # the chair mutes the speaker (who keeps the floor), then unmutes them
+    await chair.page.click(f"[data-mute='{delegate_id}']")
+    await until(silenced, "the muted delegate to fall silent")
+    await delegate.page.wait_for_selector("#mic-live.muted")
+    assert await _holds(delegate)
+    await chair.page.click(f"[data-unmute='{delegate_id}']")
+    await until(lambda: listener.hears(DELEGATE_HZ), "the delegate heard again once unmuted")
+
+    await chair.page.click("[data-take]")
     await until(silenced, "the delegate's tone to fall silent once the floor is taken back")
     assert not await _holds(delegate)
     await delegate.page.wait_for_selector("#request-floor")
     await assert_no_refusals(chair, delegate, listener)
+
+    # the chair closes the meeting: every page says so and stops reconnecting
+    chair.page.once("dialog", lambda d: d.accept())
+    await chair.page.click("#close-meeting")
+    for p in (delegate, listener):
+        await p.page.wait_for_selector("#ended:has-text('closed the meeting')")
 
 
 async def test_handover_between_booth_partners(server, api, launch, tones, silence):
