@@ -197,7 +197,7 @@ class Harness:
                 return str(reply["sdp"])
 
             await rtc.connect(signal)
-            await rtc.wait_connected()
+            await rtc.wait_connected(within_s=20.0)
         a = Attendee(key, ws, rtc)
         self.attendees.append(a)
         return a

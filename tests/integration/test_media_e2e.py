@@ -24,7 +24,7 @@ HEARD, SILENT = -30.0, -45.0
 
 async def listen(a: Attendee, seconds: float = 0.5) -> np.ndarray:
     assert a.rtc is not None
-    await a.rtc.wait_recorded(seconds)
+    await a.rtc.wait_recorded(seconds, within_s=20.0)
     return a.rtc.recorded(seconds)
 
 
@@ -32,7 +32,7 @@ async def hears(
     a: Attendee,
     present: list[float],
     absent: list[float] = (),  # type: ignore
-    within: float = 10.0,
+    within: float = 20.0,
     heard: float = HEARD,
 ) -> dict[float, float]:
     """Poll until `a` hears every frequency in `present` (above `heard` dB) and none in
