@@ -56,7 +56,7 @@ class Sizes:
 
     @staticmethod
     def quick() -> Sizes:
-        return Sizes((3, 8), (), (3,), 1.0, 0.5, 12, 4, 2, 4, 1.0)
+        return Sizes((3, 8), (), (3,), 1.0, 0.5, 12, 5, 2, 4, 1.5)
 
 
 async def measure(server: ServerHandle, fleet: Fleet, window_s: float,
