@@ -23,7 +23,7 @@ from tests.support.rtc import RtcClient
 
 
 async def until(
-    check: Callable[[], Any], what: str, within: float = 10.0, step: float = 0.05
+    check: Callable[[], Any], what: str, within: float = 20.0, step: float = 0.05
 ) -> Any:
     """Poll `check` until it returns something truthy; fail with the last value seen."""
     deadline = time.monotonic() + within
@@ -81,7 +81,7 @@ class WsClient:
     async def send_raw(self, data: str | bytes) -> None:
         await self.ws.send(data)
 
-    async def request(self, kind: str, /, within: float = 10.0, **fields: Any) -> dict[str, Any]:
+    async def request(self, kind: str, /, within: float = 20.0, **fields: Any) -> dict[str, Any]:
         self.next_id += 1
         mid = self.next_id
         await self.ws.send(json.dumps({"type": kind, "id": mid, **fields}))
@@ -112,7 +112,7 @@ class WsClient:
         found = self.events(kind)
         return found[-1] if found else None
 
-    async def wait_closed(self, within: float = 10.0) -> tuple[int | None, str]:
+    async def wait_closed(self, within: float = 20.0) -> tuple[int | None, str]:
         return await until(lambda: self.closed, f"{self.name}: closed", within)  # type: ignore
 
     async def close(self) -> None:
