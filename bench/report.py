@@ -86,6 +86,9 @@ def build(raw: dict[str, Any], command: str, quick: bool) -> dict[str, Any]:
                                                               for s in steps])
         out["rss_kb_per_listener"] = _r(rss, 1)
         out["fanout_steps"] = raw["fanout"]
+        prof = [s for s in steps if "profile" in s]
+        if prof:
+            out["profile"] = {"listeners": prof[0]["listeners"], **prof[0]["profile"]}
     lat = raw.get("latency")
     if lat:
         out["added_latency_ms_p50"] = {k: _r(percentile(v, 50)) for k, v in
@@ -210,6 +213,13 @@ def markdown(res: dict[str, Any]) -> str:
                 f" | {_fmt(s['pps_min'])} | {s['lost']}+{s['short_listeners']} short "
                 f"| {s['client_cpu_pct']} | {s['server_rss_kb']} | "
                 f"{_fmt(s['server'].get('encoders'))} |")
+    prof = res.get("profile")
+    if prof and prof.get("samples"):
+        lines += ["", f"## Where the server's time goes at {prof['listeners']} listeners "
+                  f"(py-spy, {prof['samples']} samples, {prof['idle_pct']} % idle in epoll)", "",
+                  "| inclusive % | function | | self % | function |", "|---|---|---|---|---|"]
+        for a, b in zip(prof["inclusive_pct"][:15], prof["self_pct"][:15], strict=False):
+            lines.append(f"| {a[1]} | `{a[0]}` | | {b[1]} | `{b[0]}` |")
     if res.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {n}" for n in res["notes"]]
     return "\n".join(lines) + "\n"

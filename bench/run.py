@@ -72,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--naive-steps", help="listener counts of the naive server, e.g. 10,20")
     parser.add_argument("--window", type=float, help="seconds of each steady measuring window")
     parser.add_argument("--storm", type=int, help="peers in the join storm")
+    parser.add_argument("--profile", type=int, metavar="LISTENERS",
+                        help="sample the server with py-spy after this fan-out step")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose or not args.quick else logging.WARNING,
@@ -84,11 +86,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown scenario(s): {', '.join(sorted(unknown))}")
     pin_orchestrator()
     sizes = scenarios.Sizes.quick() if args.quick else scenarios.Sizes.full()
-    sizes = sizes.replaced(args.steps, args.more, args.naive_steps, args.window, args.storm)
+    sizes = sizes.replaced(args.steps, args.more, args.naive_steps, args.window, args.storm,
+                           args.profile)
     t0 = time.monotonic()
     raw = asyncio.run(run(which, sizes))
     command = "python -m bench" + (" --quick" if args.quick else "")
-    for flag in ("only", "steps", "more", "naive_steps", "window", "storm"):
+    for flag in ("only", "steps", "more", "naive_steps", "window", "storm", "profile"):
         value = getattr(args, flag)
         if value is not None and not (flag == "only" and value == ",".join(ALL)):
             command += f" --{flag.replace('_', '-')} {value}"

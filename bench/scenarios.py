@@ -37,6 +37,7 @@ class Sizes:
     switches: int
     background: int
     switch_wait_s: float
+    profile_at: int | None = None  # sample the server with py-spy after this fan-out step
 
     @staticmethod
     def full() -> Sizes:
@@ -44,7 +45,7 @@ class Sizes:
                      300, 24, 20, 100, 0.4)
 
     def replaced(self, steps: str | None, more: str | None, naive: str | None,
-                 window_s: float | None, storm: int | None) -> Sizes:
+                 window_s: float | None, storm: int | None, profile_at: int | None) -> Sizes:
         def ints(text: str | None, default: tuple[int, ...]) -> tuple[int, ...]:
             return default if text is None else tuple(int(x) for x in text.split(",") if x)
 
@@ -52,7 +53,7 @@ class Sizes:
             self, fanout_steps=ints(steps, self.fanout_steps), fanout_more=ints(more,
                                                                                 self.fanout_more),
             naive_steps=ints(naive, self.naive_steps), window_s=window_s or self.window_s,
-            storm=storm or self.storm)
+            storm=storm or self.storm, profile_at=profile_at)
 
     @staticmethod
     def quick() -> Sizes:
@@ -145,6 +146,10 @@ async def ramp(mode: str, steps: tuple[int, ...], more: tuple[int, ...], sizes: 
             step = await measure(server, fleet, sizes.window_s, ids)
             step["join_failed"] = len(failed)
             step["join_errors"] = failed[:3]
+            if mode == "engine" and target == sizes.profile_at:
+                from bench.profile import sample
+
+                step["profile"] = await sample(server.pid, sizes.window_s)
             results.append(step)
             log.info("%s %d listeners: %s", mode, target, {k: step[k] for k in (
                 "server_cpu_pct", "us_per_packet_listener", "pps_min", "lost", "client_cpu_pct")})
