@@ -72,3 +72,26 @@ async def test_before_hello_errors_are_fatal_and_a_late_hello_times_out() -> Non
     await asyncio.wait_for(conn.serve(), 5)  # says nothing: closed after the hello timeout
     assert t2.closed is not None and t2.closed[0] == 4401
     await registry.close()
+
+
+async def test_a_flooding_client_is_refused_beyond_its_rate_and_stays_connected() -> None:
+    from mirp.signaling.handlers import RATE_BURST
+
+    limits = Limits(outbox_messages=1024)
+    registry = RoomRegistry(settings=Settings(limits=limits), engine=Engine(), peers=Peers(),
+                            hooks=Hooks())
+    t, task = await connect(registry, limits)
+    t.incoming.put_nowait(json.dumps({"type": "hello", "id": 0, "token": "d1"}))
+    await until(lambda: t.sent and t.sent[0]["type"] == "welcome", "welcome")
+    for i in range(1, 201):
+        t.incoming.put_nowait(json.dumps({"type": "ping", "id": i}))
+    await until(lambda: sum(m["type"] in ("pong", "error") for m in t.sent) >= 200,
+                "200 replies")
+    pongs = [m for m in t.sent if m["type"] == "pong"]
+    refused = [m for m in t.sent if m["type"] == "error"]
+    assert RATE_BURST - 1 <= len(pongs) < 200 and refused
+    assert all(m["code"] == "unavailable" for m in refused)
+    assert t.closed is None
+    t.incoming.put_nowait(None)
+    await asyncio.wait_for(task, 5)
+    await registry.close()

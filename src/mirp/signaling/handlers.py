@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
-from mirp.errors import Conflict, MirpError, Unauthorized
+from mirp.errors import Conflict, MirpError, Unauthorized, Unavailable
 from mirp.rooms import commands as c
 from mirp.rooms.registry import RoomRegistry
 from mirp.rooms.runtime import RoomRuntime
@@ -23,6 +24,8 @@ from mirp.signaling.session import Session
 log = logging.getLogger("mirp.signaling")
 
 NORMAL_CLOSE = 1000
+RATE_PER_S = 20  # messages per second a client may send, on average...
+RATE_BURST = 60  # ...and at once (a browser trickles a dozen ICE candidates in a burst)
 
 
 def to_command(msg: p.ClientMessage) -> c.Command:
@@ -100,6 +103,9 @@ class Connection:
         self.runtime: RoomRuntime | None = None
         self.participant_id: str | None = None
         self.left = False
+        # a token bucket: one client cannot flood the Room (and through it everyone's outbox)
+        self._allowance = float(RATE_BURST)
+        self._refilled = time.monotonic()
 
     async def serve(self) -> None:
         timer = asyncio.get_running_loop().call_later(self.hello_timeout_s, self._hello_late)
@@ -127,7 +133,26 @@ class Connection:
         else:
             self.session.send(p.error_message(exc, msg_id))
 
+    def _rate_ok(self) -> bool:
+        now = time.monotonic()
+        self._allowance = min(RATE_BURST, self._allowance + (now - self._refilled) * RATE_PER_S)
+        self._refilled = now
+        if self._allowance < 1.0:
+            return False
+        self._allowance -= 1.0
+        return True
+
     async def on_message(self, raw: str | bytes) -> None:
+        if not self._rate_ok():
+            self.session.send(
+                p.error_message(
+                    Unavailable(
+                        f"too many messages: at most {RATE_PER_S} per second",
+                        {"rate_per_s": RATE_PER_S, "burst": RATE_BURST},
+                    )
+                )
+            )
+            return
         try:
             msg = p.parse_client(raw, self.max_bytes)
         except p.ProtocolError as exc:
