@@ -171,8 +171,11 @@ async def run_e2e(pulses: int, switches: int, switch_wait_s: float,
             t_req = now()
             await d_switch.request({"type": "subscribe", "channel": "ar", "floor_under": None})
             ack_ms.append(1000.0 * (now() - t_req))
-            await asyncio.sleep(switch_wait_s)
-            heard = _after(d_switch.detector, t_req)
+            while True:  # poll the marker until it hears the tone (or the wait is over)
+                await asyncio.sleep(0.05)
+                heard = _after(d_switch.detector, t_req)
+                if heard or now() - t_req > switch_wait_s:
+                    break
             if heard and heard[0] - t_req < switch_wait_s:
                 switch_ms.append(1000.0 * (heard[0] - t_req))
             await d_switch.request({"type": "subscribe", "channel": "floor", "floor_under": None})
