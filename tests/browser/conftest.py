@@ -280,6 +280,14 @@ async def join(page: Any, url: str, name: str | None = None) -> Participant:
     return p
 
 
+async def join_all(launch: Callable[..., Awaitable[Any]],
+                   *people: tuple[Path | None, str]) -> list[Participant]:
+    """Each (microphone WAV, invitation link) in its own browser, joined concurrently."""
+    async def one(wav: Path | None, url: str) -> Participant:
+        return await join(await launch(wav), url)
+    return list(await asyncio.gather(*(one(wav, url) for wav, url in people)))
+
+
 async def assert_no_refusals(*people: Participant) -> None:
     """Every action the pages sent was accepted: a refused one (`error` from the server) means
     the client and the server disagree on the protocol or on what a role may do."""

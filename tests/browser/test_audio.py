@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import assert_no_refusals, join, until
+from .conftest import assert_no_refusals, join_all, until
 
 pytestmark = pytest.mark.browser
 
@@ -29,10 +29,11 @@ async def pick_channel(p, channel: str) -> None:
 async def test_listener_hears_interpreter_then_floor(server, api, launch, tones, silence):
     api.organizer()
     m = api.meeting()
-    chair = await join(await launch(tones(FLOOR_HZ)), api.invite(m["id"], "chair", "Chair Person"))
-    interp = await join(await launch(tones(FR_HZ)),
-                        api.invite(m["id"], "interpreter", "Ines Interprète", booth="fr"))
-    listener = await join(await launch(silence), api.invite(m["id"], "delegate", "Lena Listener"))
+    chair, interp, listener = await join_all(
+        launch,
+        (tones(FLOOR_HZ), api.invite(m["id"], "chair", "Chair Person")),
+        (tones(FR_HZ), api.invite(m["id"], "interpreter", "Ines Interprète", booth="fr")),
+        (silence, api.invite(m["id"], "delegate", "Lena Listener")))
 
     await chair.page.click("#chair-speak")
     await until(lambda: _holds(chair), "the chair to hold the floor")
@@ -64,10 +65,11 @@ async def _holds(p) -> bool:
 async def test_floor_given_then_taken(server, api, launch, tones, silence):
     api.organizer()
     m = api.meeting()
-    chair = await join(await launch(silence), api.invite(m["id"], "chair", "Chair Person"))
-    delegate = await join(await launch(tones(DELEGATE_HZ)),
-                          api.invite(m["id"], "delegate", "Dev Delegate", delegation="Kenya"))
-    listener = await join(await launch(silence), api.invite(m["id"], "delegate", "Lena Listener"))
+    chair, delegate, listener = await join_all(
+        launch,
+        (silence, api.invite(m["id"], "chair", "Chair Person")),
+        (tones(DELEGATE_HZ), api.invite(m["id"], "delegate", "Dev Delegate", delegation="Kenya")),
+        (silence, api.invite(m["id"], "delegate", "Lena Listener")))
     await pick_channel(listener, "floor")
 
     delegate_id = (await delegate.state())["me"]
@@ -124,11 +126,11 @@ async def test_floor_given_then_taken(server, api, launch, tones, silence):
 async def test_handover_between_booth_partners(server, api, launch, tones, silence):
     api.organizer()
     m = api.meeting()
-    first = await join(await launch(tones(FR_HZ)),
-                       api.invite(m["id"], "interpreter", "Ines First", booth="fr"))
-    second = await join(await launch(tones(FR2_HZ)),
-                        api.invite(m["id"], "interpreter", "Paul Second", booth="fr"))
-    listener = await join(await launch(silence), api.invite(m["id"], "delegate", "Lena Listener"))
+    first, second, listener = await join_all(
+        launch,
+        (tones(FR_HZ), api.invite(m["id"], "interpreter", "Ines First", booth="fr")),
+        (tones(FR2_HZ), api.invite(m["id"], "interpreter", "Paul Second", booth="fr")),
+        (silence, api.invite(m["id"], "delegate", "Lena Listener")))
 
     # the partner's console starts on auto-relay; a source picked by hand, then Auto again
     await second.page.wait_for_selector('[data-source="auto"][aria-checked="true"]')

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from .conftest import assert_no_refusals, join, save_screenshot_dir, until
+from .conftest import assert_no_refusals, join_all, save_screenshot_dir, until
 
 pytestmark = pytest.mark.browser
 
@@ -164,15 +164,13 @@ async def test_live_pages_screenshots(server, api, launch, tones, silence):
                     booths=[{"language": "fr", "retour": "en", "understands": ["en"]},
                             *({"language": lang, "understands": ["en"]}
                               for lang in ("ar", "es", "ru", "pt"))])
-    chair = await join(await launch(silence), api.invite(m["id"], "chair", "Chidi Okafor"))
-    speaker = await join(await launch(tones(610)),
-                         api.invite(m["id"], "delegate", "Ana Silva", delegation="Brazil"))
-    waiting = await join(await launch(silence),
-                         api.invite(m["id"], "delegate", "Kenji Sato", delegation="Japan"))
-    interp = await join(await launch(tones(520)),
-                        api.invite(m["id"], "interpreter", "Claire Martin", booth="fr"))
-    partner = await join(await launch(silence),
-                         api.invite(m["id"], "interpreter", "Paul Lefèvre", booth="fr"))
+    chair, speaker, waiting, interp, partner = await join_all(
+        launch,
+        (silence, api.invite(m["id"], "chair", "Chidi Okafor")),
+        (tones(610), api.invite(m["id"], "delegate", "Ana Silva", delegation="Brazil")),
+        (silence, api.invite(m["id"], "delegate", "Kenji Sato", delegation="Japan")),
+        (tones(520), api.invite(m["id"], "interpreter", "Claire Martin", booth="fr")),
+        (silence, api.invite(m["id"], "interpreter", "Paul Lefèvre", booth="fr")))
     await speaker.page.click("#request-floor")
     await waiting.page.click("#point-of-order")
     speaker_id = (await speaker.state())["me"]
