@@ -93,7 +93,8 @@ function render(state) {
 
   const outs = b.outputs?.length ? b.outputs : [me.booth, booth.retour].filter(Boolean);
   const into = b.channel || me.booth;
-  patch($("#outputs"), JSON.stringify([outs, into]), () => outs.map((o, i) => el("button", { type: "button", role: "radio", "aria-checked": String(into === o), "data-output": o,
+  // while a partner is on air, only they switch the booth's output
+  patch($("#outputs"), JSON.stringify([outs, into, !!partnerOnAir]), () => outs.map((o, i) => el("button", { type: "button", role: "radio", "aria-checked": String(into === o), "data-output": o, disabled: !!partnerOnAir,
     onclick: () => proto.setOutput(o) }, el("span", { class: "code" }, i === 0 ? "A" : "B · retour"), " ", el("span", { lang: o }, langName(o)))));
 
   // booth partners and handover
