@@ -139,8 +139,35 @@ def build(raw: dict[str, Any], command: str, quick: bool) -> dict[str, Any]:
             m = out.get("fanout_marginal_us_per_packet_listener")
             out["naive"]["ratio_marginal"] = _r(n_slope / m, 1) if n_slope and m else None
     out["goals"] = GOALS
+    out["goals_met"] = goals_met(out)
     out["notes"] = raw.get("notes", [])
     return out
+
+
+def goals_met(res: dict[str, Any]) -> dict[str, bool | None]:
+    """Each goal of the issue against what was measured (None: not measured)."""
+
+    def worst(d: Any) -> float | None:
+        vals = [v for v in (d or {}).values() if v is not None] if isinstance(d, dict) else []
+        return max(vals) if vals else None
+
+    fan = res.get("fanout_us_per_packet_listener") or {}
+    at_largest = fan[max(fan, key=int)] if fan else None
+    checks: dict[str, tuple[float | None, float, bool]] = {
+        # (measured, bound, higher is better)
+        "fanout_us_per_packet_listener": (at_largest, 30.0, False),
+        "listeners_per_core_zero_loss": (res.get("listeners_per_core_zero_loss"), 800.0, True),
+        "added_latency_ms_p95": (worst(res.get("added_latency_ms_p95")), 30.0, False),
+        "switch_ms_p95": (res.get("switch_ms_p95"), 60.0, False),
+        "join_storm_s": (res.get("join_storm_s"), 15.0, False),
+        "rss_kb_per_listener": (res.get("rss_kb_per_listener"), 200.0, False),
+    }
+    return {k: None if v is None else (v >= b if up else v <= b)
+            for k, (v, b, up) in checks.items()}
+
+
+def _yes(v: bool | None) -> str:
+    return "n/a" if v is None else ("yes" if v else "**no**")
 
 
 def _fmt(v: Any) -> str:
@@ -160,8 +187,8 @@ def markdown(res: dict[str, Any]) -> str:
         f"Machine: {m['cpus']} cores, {m['cpu_model']}, Python {m['python']}, "
         f"aiortc {m['aiortc']}. Server pinned to one core, clients on the other.",
         "",
-        "| metric | measured | goal |",
-        "|---|---|---|",
+        "| metric | measured | goal | met |",
+        "|---|---|---|---|",
     ]
     rows = [
         ("fan-out µs per packet per listener (by listeners)", "fanout_us_per_packet_listener"),
@@ -179,21 +206,26 @@ def markdown(res: dict[str, Any]) -> str:
         if key is None and label.startswith("encoders"):
             val = f"{_fmt(res.get('encoders'))} / {_fmt(res.get('feeds'))}"
             goal = "equal, independent of listeners"
+            by_step = set((res.get("encoders_by_step") or {}).values())
+            met = _yes(res.get("encoders") == res.get("feeds") and len(by_step) == 1
+                       if res.get("encoders") is not None else None)
         elif key is None:
             val = f"{_fmt(res.get('switch_ms_p50'))} / {_fmt(res.get('switch_ms_p95'))}"
             goal = GOALS["switch_ms_p95"]
+            met = _yes(res.get("goals_met", {}).get("switch_ms_p95"))
         else:
             val = _fmt(res.get(key))
             goal = GOALS.get(key, "")
-        lines.append(f"| {label} | {val} | {goal} |")
+            met = _yes(res.get("goals_met", {}).get(key)) if key in GOALS else ""
+        lines.append(f"| {label} | {val} | {goal} | {met} |")
     e2e = res.get("e2e")
     if e2e:
         lines.append(f"| end to end through /ws and the Room: latency p50 / p95 ms | "
                      f"{_fmt(e2e['added_latency_ms_p50'])} / {_fmt(e2e['added_latency_ms_p95'])}"
-                     f" | {GOALS['added_latency_ms_p95']} (p95) |")
+                     f" | {GOALS['added_latency_ms_p95']} (p95) | |")
         lines.append(f"| end to end: switch (`subscribe`) ms p50 / p95 | "
                      f"{_fmt(e2e['switch_ms_p50'])} / {_fmt(e2e['switch_ms_p95'])} | "
-                     f"{GOALS['switch_ms_p95']} (p95) |")
+                     f"{GOALS['switch_ms_p95']} (p95) | |")
     naive = res.get("naive")
     if naive:
         same = naive.get("ratio_same_listeners") or {}
@@ -201,7 +233,7 @@ def markdown(res: dict[str, Any]) -> str:
                      f"{_fmt(naive['us_per_packet_listener'])}; marginal "
                      f"{_fmt(naive.get('marginal_us_per_packet_listener'))} | "
                      f"naive ÷ engine: {_fmt(same.get('ratio'))} at {_fmt(same.get('listeners'))}"
-                     f" listeners, {_fmt(naive.get('ratio_marginal'))} marginal |")
+                     f" listeners, {_fmt(naive.get('ratio_marginal'))} marginal | |")
     steps = res.get("fanout_steps")
     if steps:
         lines += ["", "## Fan-out steps (one channel)", "",
