@@ -230,21 +230,43 @@ async def test_vanished_peer_is_released_and_reconnect_keeps_the_floor(harness: 
 
 async def test_peer_vanishing_under_a_live_session_is_released(tmp_path: Any) -> None:
     """The media goes (no RTCP, no STUN) while the WebSocket stays: the peer watchdog reports
-    it gone, the runtime releases source and listener and closes the Session with 1001 so the
-    client reconnects."""
+    it gone, the runtime releases source and listener and sends `peer_closed`. A client that
+    makes a new offer goes on in the same Session; one that does not is closed with 1001 (it
+    would reconnect), and its resources are back to the baseline."""
     from tests.integration.conftest import Harness as H
     from tests.support.factory import make_meeting, served_app
+    from tests.support.rtc import RtcClient
 
     async with served_app(tmp_path, limits={"peer_timeout_s": 3.0, "heartbeat_s": 30.0}) as s:
         h = H(s, await make_meeting(s.app, delegates=1, interpreters={}, observer=True))
         try:
-            base = h.engine.stats()
+            chair = await h.attend("chair", media=False)
             d1 = await h.attend("delegate1", 440)
-            await until(lambda: h.engine.stats().sources == base.sources + 1, "d1's source")
+            await chair.ws.ok("floor_give", participant_id=pid(h, "delegate1"))
+            base = h.engine.stats()
+            obs = await h.attend("observer")
+            await hears(obs, [440])
+            # the speaker's media vanishes; it makes a new peer connection on the same Session
             assert d1.rtc is not None
             d1.rtc.vanish()
-            closed = await d1.ws.wait_closed(within=30)
+            await until(lambda: d1.ws.events("peer_closed"), "peer_closed", within=30)
+            await d1.rtc.close()
+            d1.rtc = RtcClient(440, name="delegate1-again")
+
+            async def signal(sdp: str) -> str:
+                reply = await d1.ws.request("offer", sdp=sdp)
+                assert reply.get("type") == "answer", reply
+                return str(reply["sdp"])
+
+            await d1.rtc.connect(signal)
+            await hears(obs, [440])
+            assert d1.ws.closed is None
+            # the listener's media vanishes and it makes no new offer: closed, released
+            assert obs.rtc is not None
+            obs.rtc.vanish()
+            closed = await obs.ws.wait_closed(within=30)
             assert closed[0] == 1001, closed
+            assert obs.ws.events("peer_closed"), obs.ws.messages[-5:]
             await until(
                 lambda: (
                     (h.engine.stats().sources, h.engine.stats().listeners)

@@ -277,11 +277,18 @@ async def test_peer_media_follow_the_room(parts: Any) -> None:
         await rt.offer("p_d1", d1, "bad")
     assert "p_d1" not in engine.sources and "p_d1" not in engine.listeners
     assert peers.created[-1].closed
-    # a good one again, then the peer vanishes: released, the session asked to reconnect
+    # a good one again, then the peer vanishes: released, the client told to make a new one
+    rt.reoffer_s = 0.05
     await rt.offer("p_d1", d1, "again")
     assert "p_d1" in engine.sources
     peers.created[-1].on_gone("timeout")
     assert "p_d1" not in engine.sources and "p_d1" not in engine.listeners
+    assert d1.of("peer_closed") == [{"type": "peer_closed", "reason": "timeout"}]
+    await rt.offer("p_d1", d1, "renewed")  # it does: the Session goes on
+    await asyncio.sleep(0.1)
+    assert d1.closed is None and "p_d1" in engine.sources
+    peers.created[-1].on_gone("failed")  # this time no new offer comes: closed with 1001
+    await asyncio.sleep(0.1)
     assert d1.closed is not None and d1.closed[0] == 1001
     # the session ends: everything of that participant is released
     await rt.leave_session("p_fr1", fr1)

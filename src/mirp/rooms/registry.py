@@ -254,6 +254,7 @@ class RoomRegistry:
             recorder=self.recorder,
             queue_size=self.limits.room_queue_commands,
             idle_close_s=self.idle_close_s,
+            reoffer_s=self.limits.peer_timeout_s,
             on_removed=self._on_removed,
             on_closed=self._on_closed,
         ).start()

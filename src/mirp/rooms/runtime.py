@@ -104,6 +104,7 @@ class RoomRuntime:
         recorder: RecordSink,
         queue_size: int = 1024,
         idle_close_s: float = 60.0,
+        reoffer_s: float = 8.0,
         on_removed: Callable[[str, str], None] | None = None,
         on_closed: Callable[[RoomRuntime], None] | None = None,
         clock: Callable[[], float] = time.time,
@@ -114,6 +115,7 @@ class RoomRuntime:
         self.peers = peers
         self.recorder = recorder
         self.idle_close_s = idle_close_s
+        self.reoffer_s = reoffer_s
         self.on_removed = on_removed
         self.on_closed = on_closed
         self.clock = clock
@@ -446,14 +448,24 @@ class RoomRuntime:
         self.sources.add(pid)
 
     def _on_gone(self, pid: str, peer: Any, reason: str) -> None:
-        """The peer vanished: release its media and end the Session so that the client
-        reconnects (a new Session and a new peer; the floor waits for the grace period)."""
+        """The peer vanished: release its media and tell the client (`peer_closed`), which makes
+        a new peer connection on the same Session. A client that sends no new offer within
+        `reoffer_s` is closed with 1001: if it is alive it reconnects (new Session, new peer;
+        the Room keeps its place for the grace period); if it is gone, the Room learns it now
+        rather than when the socket's own timeouts fire."""
         if self.peer_sessions.get(pid) is not peer:
             return
         self._detach_peer(pid)
         outlet = self.sessions.get(pid)
-        if outlet is not None:
-            outlet.close(PEER_LOST_WS, f"media connection lost ({reason})")
+        if outlet is None:
+            return
+        outlet.send({"type": "peer_closed", "reason": reason})
+
+        def no_new_offer() -> None:
+            if self.sessions.get(pid) is outlet and pid not in self.peer_sessions:
+                outlet.close(PEER_LOST_WS, f"media connection lost ({reason})")
+
+        asyncio.get_running_loop().call_later(self.reoffer_s, no_new_offer)
 
     def _detach_peer(self, pid: str) -> Any:
         """Release the engine's resources of this participant; the caller closes the peer."""

@@ -368,6 +368,14 @@ class ServerPong(ServerMessage):
     t: float | None = None
 
 
+class PeerClosed(ServerMessage):
+    """The server's side of the Peer ended (ICE failed, DTLS closed, silence past the peer
+    timeout): make a new peer connection (a new `offer`) on the same Session."""
+
+    type: Literal["peer_closed"] = "peer_closed"
+    reason: str
+
+
 SERVER_MESSAGES: dict[str, type[ServerMessage]] = {
     m.model_fields["type"].default: m for m in ServerMessage.__subclasses__()
 }
