@@ -36,7 +36,7 @@ def serve(
     settings = Settings(**overrides)
     typer.echo(f"MIRP: open {settings.resolved_base_url()}/ in a browser")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, ws_max_size=settings.limits.max_message_bytes)
+                log_level=settings.log_level, ws_max_size=settings.limits.ws_frame_bytes)
 
 
 @admin.command("create")

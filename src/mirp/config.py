@@ -25,7 +25,12 @@ class IceServer(BaseModel):
 class Limits(BaseModel):
     """Caps that keep one bad client from hurting everyone else."""
 
-    max_message_bytes: int = 64 * 1024  # one signaling message
+    max_message_bytes: int = 64 * 1024  # one signaling message: larger gets a typed error...
+
+    @property
+    def ws_frame_bytes(self) -> int:
+        """...up to this size; a frame beyond it is refused by the WebSocket layer (close 1009)."""
+        return 4 * self.max_message_bytes
     outbox_messages: int = 256  # per session: a client this far behind is disconnected
     room_queue_commands: int = 1024  # per room: commands waiting for the room task
     max_participants_per_meeting: int = 2000

@@ -44,8 +44,13 @@ async def test_bad_input_gets_typed_errors_and_the_session_stays_usable(harness:
 
 async def test_oversized_message_is_refused(harness: Harness) -> None:
     d = await harness.session("delegate1")
-    await d.send_raw(json.dumps({"type": "booth_chat", "text": "x" * 70_000}))
-    # the server's WebSocket limit is max_message_bytes: the frame itself is refused (1009)
+    # over max_message_bytes (64 KiB): a typed error, and the Session reads on
+    await d.send_raw(json.dumps({"type": "booth_chat", "id": "big", "text": "x" * 70_000}))
+    assert (await d.request("ping"))["type"] == "pong"
+    assert [e["code"] for e in d.events("error")] == ["message_too_large"]
+    assert d.closed is None
+    # beyond the WebSocket layer's own limit (limits.ws_frame_bytes) the frame is refused: 1009
+    await d.send_raw(json.dumps({"type": "booth_chat", "text": "x" * 300_000}))
     closed = await d.wait_closed()
     assert closed[0] == 1009
     again = await harness.session("delegate1")  # the participant may come back

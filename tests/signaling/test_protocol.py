@@ -89,7 +89,9 @@ def test_defaults_and_nulls_as_the_browser_sends_them() -> None:
 
 
 def test_commands_carry_the_fields() -> None:
-    assert to_command(parse({"type": "relay", "source": "auto"})) == c.Subscribe("floor", None)
+    # `auto` hands the choice back to auto-relay; `floor` is a choice by hand
+    assert to_command(parse({"type": "relay", "source": "auto"})) == c.Subscribe(c.AUTO_RELAY, None)
+    assert to_command(parse({"type": "relay", "source": "floor"})) == c.Subscribe("floor", None)
     assert to_command(parse({"type": "relay", "source": "fr"})) == c.Subscribe("fr", None)
     q = to_command(parse({"type": "quality", "rtt": 0.05, "loss": 0.02, "grade": "fair"}))
     assert isinstance(q, c.QualityReport)

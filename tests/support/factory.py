@@ -149,7 +149,7 @@ async def served_app(tmp_path: Path, **settings: Any) -> AsyncIterator[ServedApp
     s = app_settings(tmp_path, host="127.0.0.1", port=port, **settings)
     app = create_app(s)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                           lifespan="on", ws_max_size=s.limits.max_message_bytes))
+                                           lifespan="on", ws_max_size=s.limits.ws_frame_bytes))
     task = asyncio.create_task(server.serve())
     try:
         for _ in range(400):

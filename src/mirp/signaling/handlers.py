@@ -33,8 +33,8 @@ def to_command(msg: p.ClientMessage) -> c.Command:
     match msg:
         case p.Subscribe():
             return c.Subscribe(msg.channel, msg.floor_under)
-        case p.Relay():  # an interpreter's source; `auto` (= floor) gives auto-relay back
-            return c.Subscribe("floor" if msg.source in ("floor", "auto") else msg.source, None)
+        case p.Relay():  # an interpreter's source; `auto` hands the choice back to auto-relay
+            return c.Subscribe(c.AUTO_RELAY if msg.source == "auto" else msg.source, None)
         case p.FloorRequest():
             return c.FloorRequest(msg.kind)
         case p.FloorWithdraw():
