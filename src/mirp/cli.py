@@ -23,6 +23,11 @@ def serve(
     data_dir: Annotated[Path | None, typer.Option(help="Data directory [MIRP_DATA_DIR]")] = None,
     database_url: Annotated[str | None, typer.Option(help="[MIRP_DATABASE_URL]")] = None,
     redis_url: Annotated[str | None, typer.Option(help="[MIRP_REDIS_URL]")] = None,
+    tls_certfile: Annotated[Path | None, typer.Option(
+        help="TLS certificate (PEM): serve https, which remote browsers need for the "
+             "microphone [MIRP_TLS_CERTFILE]")] = None,
+    tls_keyfile: Annotated[Path | None, typer.Option(
+        help="TLS private key (PEM) [MIRP_TLS_KEYFILE]")] = None,
 ) -> None:
     """Run the server (REST API, signaling, media, browser client)."""
     import uvicorn
@@ -31,12 +36,22 @@ def serve(
 
     overrides: dict[str, Any] = {
         k: v for k, v in {"host": host, "port": port, "data_dir": data_dir,
-                          "database_url": database_url, "redis_url": redis_url}.items()
+                          "database_url": database_url, "redis_url": redis_url,
+                          "tls_certfile": tls_certfile, "tls_keyfile": tls_keyfile}.items()
         if v is not None}
     settings = Settings(**overrides)
+    if bool(settings.tls_certfile) != bool(settings.tls_keyfile):
+        raise typer.BadParameter("--tls-certfile and --tls-keyfile go together")
     typer.echo(f"MIRP: open {settings.resolved_base_url()}/ in a browser")
+    if not settings.tls_certfile and not settings.public_base_url and settings.host not in (
+            "127.0.0.1", "localhost", "::1"):
+        typer.echo("MIRP: browsers on other machines open the microphone only over https: "
+                   "give --tls-certfile/--tls-keyfile, or put an https proxy in front and set "
+                   "MIRP_PUBLIC_BASE_URL")
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, ws_max_size=settings.limits.ws_frame_bytes)
+                log_level=settings.log_level, ws_max_size=settings.limits.ws_frame_bytes,
+                ssl_certfile=str(settings.tls_certfile) if settings.tls_certfile else None,
+                ssl_keyfile=str(settings.tls_keyfile) if settings.tls_keyfile else None)
 
 
 @admin.command("create")

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     public_base_url: str | None = None  # default: http://<host>:<port>
     host: str = "127.0.0.1"
     port: int = 8000
+    # HTTPS: browsers open the microphone only on https:// pages (or on localhost), so a server
+    # that remote participants reach needs TLS: these files, or a reverse proxy in front.
+    tls_certfile: Path | None = None
+    tls_keyfile: Path | None = None
     secret_key: str | None = None  # default: generated once and kept in <data_dir>/secret.key
     ice_servers: Annotated[list[IceServer], NoDecode] = Field(default_factory=list)
     # Test runs only: gather and accept only 127.0.0.1 ICE candidates (see docs/testing.md).
@@ -85,7 +89,11 @@ class Settings(BaseSettings):
         return f"sqlite+aiosqlite:///{(self.data_dir / 'mirp.sqlite3').resolve()}"
 
     def resolved_base_url(self) -> str:
-        return (self.public_base_url or f"http://{self.host}:{self.port}").rstrip("/")
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/")
+        scheme = "https" if self.tls_certfile else "http"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"{scheme}://{host}:{self.port}"
 
     def resolved_secret_key(self) -> str:
         """The signing key: given, or generated on first start and kept in the data directory."""

@@ -41,3 +41,11 @@ def test_bad_values_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MIRP_PORT", "not-a-port")
     with pytest.raises(ValueError, match="port"):
         Settings()
+
+
+def test_base_url_for_a_wildcard_address_and_tls(tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path, host="0.0.0.0", port=8443, tls_certfile=tmp_path / "c.pem",
+                 tls_keyfile=tmp_path / "k.pem")
+    assert s.resolved_base_url() == "https://127.0.0.1:8443"
+    public = Settings(data_dir=tmp_path, public_base_url="https://mirp.example/")
+    assert public.resolved_base_url() == "https://mirp.example"

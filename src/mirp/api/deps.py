@@ -21,8 +21,14 @@ from mirp.store.db import Database
 
 
 def get_settings(request: Request) -> Settings:
+    """The app's settings. Without a configured public base URL, links (join links) are built on
+    the address the organizer reached the server at, not on the address it listens on (which may
+    be 0.0.0.0 or a loopback address nobody else can open)."""
     settings: Settings = request.app.state.settings
-    return settings
+    if settings.public_base_url:
+        return settings
+    settings.resolved_secret_key()  # resolve once on the shared object, not on each copy
+    return settings.model_copy(update={"public_base_url": str(request.base_url).rstrip("/")})
 
 
 def get_db(request: Request) -> Database:
