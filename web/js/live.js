@@ -264,7 +264,10 @@ export function channelPicker(state, onPick) {
       onkeydown: (e) => {
         const i = chans.indexOf(c);
         const n = e.key === "ArrowRight" || e.key === "ArrowDown" ? 1 : e.key === "ArrowLeft" || e.key === "ArrowUp" ? -1 : 0;
-        if (n) { e.preventDefault(); const next = chans[(i + n + chans.length) % chans.length]; onPick(next); requestAnimationFrame(() => document.querySelector(`[data-channel="${next}"]`)?.focus()); }
+        if (n) { e.preventDefault(); const next = chans[(i + n + chans.length) % chans.length]; onPick(next);
+          // focus moves now (a second key press at once goes on from there), and again after the re-render
+          const focusNext = () => document.querySelector(`[data-channel="${next}"]`)?.focus();
+          focusNext(); requestAnimationFrame(focusNext); }
       } },
     el("span", { class: "name", lang: c === "floor" ? undefined : c }, langName(c)),
     el("span", { class: "meta" }, c === "floor" ? null : c.toUpperCase(), c !== "floor" && status ? " · " : null, status ? el("span", { class: `status ${route || ""}` }, status) : null));

@@ -191,7 +191,8 @@ document.addEventListener("keydown", (e) => {
   const next = radios[(i + dir + radios.length) % radios.length];
   const key = next.dataset.channel || next.dataset.source || next.dataset.output || next.textContent;
   next.click();
-  // the group re-renders on click: focus the new button for the same choice
+  next.focus(); // now, so that a second key press at once goes on from the new choice
+  // the group may re-render on click: focus the new button for the same choice
   requestAnimationFrame(() => {
     const again = [...group.isConnected ? group.querySelectorAll('[role="radio"]') : []]
       .find((r) => (r.dataset.channel || r.dataset.source || r.dataset.output || r.textContent) === key);
