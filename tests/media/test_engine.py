@@ -196,10 +196,12 @@ async def test_clock_pts_steps_960_through_switches() -> None:
     eng.add_listener("l", None, FLOOR)
     await eng.start()
     await eng.start()  # idempotent
+    switched_at: list[tuple[int, FeedKey]] = []
     for key in (FR, FLOOR, FR):
         n = len(fan.published)
         await until(lambda n=n: len(fan.published) >= n + 10, "10 more ticks")
         eng.switch("l", key)
+        switched_at.append((len(fan.published), key))
     await until(lambda: len(fan.published) >= 40, "40 ticks")
     s = eng.stats()
     await eng.close()
@@ -211,6 +213,9 @@ async def test_clock_pts_steps_960_through_switches() -> None:
     assert int(np.sum(steps - 1)) == s.skipped_ticks
     # every tick carried a packet for the key in use, whichever it was
     assert all(len(p) == 1 for _, p in fan.published)
+    # a switch is carried within 3 ticks (counted in ticks, not in seconds)
+    for at, key in switched_at:
+        assert key in fan.published[at + 2][1], (at, key, [set(p) for _, p in fan.published])
 
 
 async def test_close_is_idempotent_and_releases_everything() -> None:
