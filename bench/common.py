@@ -54,8 +54,8 @@ def pin_to_cpu(cpu: int | None) -> None:
     """Pin this process to one core (the server to core 0, clients to the others) when asked."""
     if cpu is None or not hasattr(os, "sched_setaffinity"):
         return
-    cpus = os.sched_getaffinity(0)
-    if cpu in cpus:
+    # not limited to the inherited mask: the orchestrator pins itself before it starts us
+    with contextlib.suppress(OSError):
         os.sched_setaffinity(0, {cpu})
 
 
