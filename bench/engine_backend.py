@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import time
 from typing import Any
 
 from mirp.media.engine import MediaEngine
@@ -37,6 +38,22 @@ class EngineBackend:
         self.peers = PeerFactory(loopback_only=True, join_batch=join_batch)
         self.sessions: dict[str, PeerSession] = {}
         self.gone: dict[str, str] = {}
+        # switch request in -> first packet of the new key published to that listener
+        self.switch_ms: list[float] = []
+        self._switching: dict[str, tuple[FeedKey, float]] = {}
+        fanout = self.engine.fanout
+        publish = fanout.publish
+
+        def timed_publish(pts: int, packets: Any) -> None:
+            publish(pts, packets)
+            if self._switching:
+                t = time.monotonic()
+                for pid, (key, t0) in list(self._switching.items()):
+                    if fanout.key_of(pid) == key and packets.get(key):  # type: ignore[attr-defined]
+                        self.switch_ms.append(1000.0 * (t - t0))
+                        del self._switching[pid]
+
+        fanout.publish = timed_publish  # type: ignore[method-assign]
 
     async def start(self) -> None:
         await self.engine.start()
@@ -74,7 +91,9 @@ class EngineBackend:
         }))
 
     def switch(self, peer_id: str, key: Any) -> None:
-        self.engine.switch(peer_id, feed_key(key))
+        fk = feed_key(key)
+        self._switching[peer_id] = (fk, time.monotonic())
+        self.engine.switch(peer_id, fk)
 
     async def remove(self, peer_id: str) -> None:
         self.engine.remove_listener(peer_id)
@@ -93,5 +112,6 @@ class EngineBackend:
             "feeds": st["feeds_in_use"],
             "fanout": fan,
             "peers_gone": len(self.gone),
+            "switch_ms": self.switch_ms,
             "gone_reasons": sorted(set(self.gone.values())),
         }

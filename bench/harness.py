@@ -139,20 +139,24 @@ class Fleet:
         self.clients += await asyncio.gather(*(start_client(self.server) for _ in range(new)))
 
     async def join(self, specs: list[dict[str, Any]], wait_s: float = 120.0,
-                   concurrency: int = 100, own_process: bool = False) -> dict[str, Any]:
+                   concurrency: int = 100, own_process: bool = False,
+                   into: ClientHandle | None = None) -> dict[str, Any]:
         """Open these peers (in parallel across processes); returns t0 and each peer's result.
 
         own_process: in a client process of their own that no listener shares later (sources
-        and markers: their timing must not wait behind hundreds of listeners' handshakes)."""
+        and markers: their timing must not wait behind hundreds of listeners' handshakes);
+        into: in that client process."""
         if own_process:
             reserved = await start_client(self.server)
             reserved.reserved = True
             self.clients.append(reserved)
-        else:
+        elif into is None:
             await self.ensure_room(len(specs))
         pool = [c for c in self.clients if c.reserved == own_process]
         if own_process:
             pool = pool[-1:]
+        if into is not None:
+            pool = [into]
         batches: dict[int, list[dict[str, Any]]] = {}
         for spec in specs:
             client = min(pool, key=lambda c: len(c.peers))

@@ -53,7 +53,7 @@ async def run(which: tuple[str, ...], sizes: scenarios.Sizes) -> dict[str, Any]:
     if "e2e" in which:
         from bench.e2e import run_e2e
 
-        raw["e2e"] = await attempt("e2e", run_e2e(sizes.pulses, sizes.switches,
+        raw["e2e"] = await attempt("e2e", run_e2e(sizes.pulses * sizes.rounds, sizes.switches,
                                                   sizes.switch_wait_s, sizes.settle_s))
     if "storm" in which:
         raw["storm"] = await attempt("storm", scenarios.join_storm(sizes.storm))

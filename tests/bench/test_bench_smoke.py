@@ -52,6 +52,9 @@ def test_quick_bench_writes_a_complete_result(tmp_path: Path) -> None:
         assert set(res[key]) == {"auto_floor", "interpreter"}
         assert all(_num(v) and v > 0 for v in res[key].values()), res[key]
     assert _num(res["switch_ms_p95"]) and res["switch_ms_p95"] > 0
+    assert _num(res["switch_audible_ms_p95"]) and res["switch_audible_ms_p95"] > 0
+    # both directions of each switch are seen leaving the server
+    assert len(res["latency_detail"]["switch_ms"]) == 2 * res["latency_detail"]["switches_tried"]
 
     storm = res["join_storm_detail"]
     assert storm["receiving"] == storm["peers"] == 12 and storm["failed"] == 0, storm
