@@ -8,6 +8,7 @@ fans out to (`add_listener`). Admission batching is PeerFactory's own (`join_bat
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import logging
@@ -38,6 +39,7 @@ class EngineBackend:
         self.peers = PeerFactory(loopback_only=True, join_batch=join_batch)
         self.sessions: dict[str, PeerSession] = {}
         self.gone: dict[str, str] = {}
+        self._closing: set[asyncio.Future[None]] = set()
         # switch request in -> first packet of the new key published to that listener
         self.switch_ms: list[float] = []
         self._switching: dict[str, tuple[FeedKey, float]] = {}
@@ -96,11 +98,15 @@ class EngineBackend:
         self.engine.switch(peer_id, fk)
 
     async def remove(self, peer_id: str) -> None:
+        """Out of the fan-out at once; the peer connection closes in the background (closing
+        hundreds one after the other on a saturated server would hold the control up)."""
         self.engine.remove_listener(peer_id)
         self.engine.remove_source(peer_id)
         session = self.sessions.pop(peer_id, None)
         if session is not None:
-            await session.close()
+            task = asyncio.ensure_future(session.close())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
 
     def stats(self) -> dict[str, Any]:
         st = dataclasses.asdict(self.engine.stats())

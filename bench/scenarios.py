@@ -140,7 +140,11 @@ async def ramp(mode: str, steps: tuple[int, ...], more: tuple[int, ...], sizes: 
         results.append(base)
         for i, target in enumerate(steps + more):
             specs = listener_specs("l", len(ids), target - len(ids), "floor")
-            join = await fleet.join(specs, wait_s=60)
+            try:
+                join = await fleet.join(specs, wait_s=60)
+            except Exception as exc:  # an overloaded server: keep the steps measured so far
+                log.warning("%s: joining %d listeners failed: %r", mode, target, exc)
+                break
             failed = _failed(join)
             ids += [s["id"] for s in specs]
             await asyncio.sleep(sizes.settle_s)
@@ -158,8 +162,11 @@ async def ramp(mode: str, steps: tuple[int, ...], more: tuple[int, ...], sizes: 
                 # past the fixed steps, stop at the first step with loss; one step back halfway
                 good = [r["listeners"] for r in results if r["zero_loss"]]
                 if mode == "engine" and good and target - max(good) >= 100:
-                    results.append(await _step_back(server, fleet, ids, max(good), target,
-                                                    sizes))
+                    try:
+                        results.append(await _step_back(server, fleet, ids, max(good), target,
+                                                        sizes))
+                    except Exception as exc:  # keep what was measured
+                        log.warning("step back failed: %r", exc)
                 break
     finally:
         await fleet.stop()
