@@ -96,6 +96,16 @@ def proc_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def machine_busy_seconds() -> float:
+    """CPU time all cores spent busy (user, nice, system, irq, softirq, steal), from /proc/stat."""
+    with open("/proc/stat") as f:
+        fields = f.readline().split()[1:]
+    ticks = [int(x) for x in fields]
+    busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6] + (ticks[7] if len(ticks) > 7
+                                                                     else 0)
+    return busy / os.sysconf("SC_CLK_TCK")
+
+
 # -- JSON lines -----------------------------------------------------------------------------------
 
 

@@ -245,12 +245,12 @@ def markdown(res: dict[str, Any]) -> str:
     if steps:
         lines += ["", "## Fan-out steps (one channel)", "",
                   "| listeners | server CPU % | µs/pkt/listener | pps min | lost | client CPU % "
-                  "| RSS kB | encoders |", "|---|---|---|---|---|---|---|---|"]
+                  "| others CPU % | RSS kB | encoders |", "|---|---|---|---|---|---|---|---|---|"]
         for s in steps:
             lines.append(
                 f"| {s['listeners']} | {s['server_cpu_pct']} | {_fmt(s['us_per_packet_listener'])}"
                 f" | {_fmt(s['pps_min'])} | {s['lost']}+{s['short_listeners']} short "
-                f"| {s['client_cpu_pct']} | {s['server_rss_kb']} | "
+                f"| {s['client_cpu_pct']} | {s.get('others_cpu_pct')} | {s['server_rss_kb']} | "
                 f"{_fmt(s['server'].get('encoders'))} |")
     prof = res.get("profile")
     if prof and prof.get("samples"):

@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from bench.common import now, percentile, proc_cpu_seconds
+from bench.common import machine_busy_seconds, now, percentile, proc_cpu_seconds
 from bench.harness import Fleet, ServerHandle, start_server
 
 log = logging.getLogger("bench")
@@ -65,10 +65,10 @@ async def measure(server: ServerHandle, fleet: Fleet, window_s: float,
                   listeners: list[str]) -> dict[str, Any]:
     """Server CPU, RSS and every listener's packets over one steady window."""
     s0, c0 = await asyncio.gather(server.call("stats"), fleet.snapshot())
-    p0, t0 = proc_cpu_seconds(server.pid), now()
+    p0, t0, m0 = proc_cpu_seconds(server.pid), now(), machine_busy_seconds()
     await asyncio.sleep(window_s)
     s1, c1 = await asyncio.gather(server.call("stats"), fleet.snapshot())
-    p1, t1 = proc_cpu_seconds(server.pid), now()
+    p1, t1, m1 = proc_cpu_seconds(server.pid), now(), machine_busy_seconds()
     wanted = set(listeners)
     rates: list[float] = []
     received = gaps = short = 0
@@ -104,6 +104,10 @@ async def measure(server: ServerHandle, fleet: Fleet, window_s: float,
         # the clients share one core: past ~85 % of it, loss may be theirs, not the server's
         "client_limited": client_cpu > 0.85 * len(os.sched_getaffinity(0)),
         "client_cpu_pct": round(100.0 * client_cpu, 1),
+        # everything else the cores did meanwhile: the kernel's loopback work (softirq) for
+        # these packets, the orchestrator, and any other process on the machine (noise)
+        "others_cpu_pct": round(100.0 * ((m1 - m0) - (p1 - p0)) / (t1 - t0)
+                                - 100.0 * client_cpu, 1),
         "server_rss_kb": s1["rss_kb"],
         "server": s1["backend"],
     }
