@@ -209,6 +209,8 @@ class MediaEngine:
             delay = deadline - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
+            else:  # catching up: still let the loop's I/O (packets in, signaling) run in between
+                await asyncio.sleep(0)
             late = loop.time() - deadline
             if late > TICK_S:
                 self._late += 1
