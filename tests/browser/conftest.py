@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
+
+from tests.support.procs import free_port, stop
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -101,12 +102,6 @@ async def until(check: Callable[[], Awaitable[Any]], what: str, deadline_s: floa
 
 
 # ---------------------------------------------------------------------------- the server
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Server:
     def __init__(self, base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
         self.base = base
@@ -130,7 +125,7 @@ def chromium_path() -> str:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     data = tmp_path_factory.mktemp("mirp-data")
-    port = _free_port()
+    port = free_port()
     log = data / "server.log"
     env = {**os.environ, "MIRP_DATA_DIR": str(data), "MIRP_ICE_LOOPBACK_ONLY": "true",
            "MIRP_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
@@ -154,12 +149,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             time.sleep(0.2)
         yield srv
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
 
 
 # ---------------------------------------------------------------------------- the REST API

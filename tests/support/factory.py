@@ -44,7 +44,6 @@ Functions (all async unless said):
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -55,6 +54,7 @@ import httpx
 from fastapi import FastAPI
 
 from mirp.config import Settings
+from tests.support.procs import free_port
 
 DEFAULT_INTERPRETERS = {"fr": 2, "zh": 1, "ar": 1}
 SECRET = "test-secret-key-of-the-factory-0123456789"
@@ -129,12 +129,6 @@ class ServedApp:
     app: FastAPI
     base_url: str
     ws_url: str
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @asynccontextmanager

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.redis import free_port
+from tests.support.procs import free_port
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 

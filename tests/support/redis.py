@@ -22,13 +22,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.procs import free_port, stop
+
 REDIS_SERVER = "/usr/bin/redis-server"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def dead_url() -> str:
@@ -86,12 +82,7 @@ def start_redis() -> Iterator[RedisServer]:
             time.sleep(0.02)
         yield server
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
