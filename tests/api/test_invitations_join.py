@@ -84,6 +84,9 @@ async def test_invitation_validation(org: Org) -> None:
     err = error(await org.post(path, {"role": "chair", "email": "not an address"}), 422,
                 "invalid_input")
     assert err["details"]["fields"][0]["field"] == "email"
+    err = error(await org.post(path, {"role": "chair", "expires_at": "2030-01-01T00:00:00"}),
+                422, "invalid_input")  # a naive time: whose midnight?
+    assert err["details"]["fields"][0]["field"] == "expires_at" and "UTC" in err["message"]
     err = error(await org.post(path, {"role": "chair", "expires_at": "2020-01-01T00:00:00Z"}),
                 422, "invalid_input")
     assert err["details"]["field"] == "expires_at"

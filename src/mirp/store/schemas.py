@@ -13,7 +13,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from mirp.errors import InvalidInput
 from mirp.store.languages import ISO_639_1
@@ -26,6 +26,16 @@ DEFAULT_UNDER = [-12, -18, -24]
 
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 OptText = Annotated[str | None, Field(max_length=200)]
+
+
+def _with_offset(v: datetime) -> datetime:
+    if v.tzinfo is None:
+        raise ValueError("give the time with its UTC offset, e.g. 2026-05-04T09:00:00Z")
+    return v
+
+
+# a time given by a client: with its UTC offset, never a naive local time
+AwareTime = Annotated[datetime, AfterValidator(_with_offset)]
 
 
 def _lang(code: str) -> str:
@@ -136,8 +146,8 @@ class MeetingPatch(Strict):
     """PATCH: every field optional; what is given replaces what was (options merge)."""
 
     title: str | None = Field(default=None, min_length=1, max_length=300)
-    starts_at: datetime | None = None
-    ends_at: datetime | None = None
+    starts_at: AwareTime | None = None
+    ends_at: AwareTime | None = None
     languages: list[str] | None = Field(default=None, min_length=1, max_length=100)
     booths: list[BoothIn] | None = Field(default=None, max_length=100)
     options: OptionsIn | None = None
@@ -159,13 +169,6 @@ class MeetingPatch(Strict):
         if dup:
             raise ValueError(f"language listed twice: {', '.join(sorted(dup))}")
         return codes
-
-    @field_validator("starts_at", "ends_at")
-    @classmethod
-    def _aware(cls, v: datetime | None) -> datetime | None:
-        if v is not None and v.tzinfo is None:
-            raise ValueError("give the time with its UTC offset, e.g. 2026-05-04T09:00:00Z")
-        return v
 
 
 class MeetingIn(MeetingPatch):
@@ -259,7 +262,7 @@ class InvitationIn(Strict):
     delegation: OptText = None
     email: str | None = None
     max_uses: int | None = Field(default=1, ge=1, le=100_000)  # null: unlimited
-    expires_at: datetime | None = None
+    expires_at: AwareTime | None = None
 
     @field_validator("booth", "name", "delegation", mode="before")
     @classmethod
@@ -270,13 +273,6 @@ class InvitationIn(Strict):
     @classmethod
     def _check_email(cls, v: Any) -> Any:
         return _email(v) if isinstance(v, str) else v
-
-    @field_validator("expires_at")
-    @classmethod
-    def _aware(cls, v: datetime | None) -> datetime | None:
-        if v is not None and v.tzinfo is None:
-            raise ValueError("give the time with its UTC offset, e.g. 2026-05-04T09:00:00Z")
-        return v
 
 
 class BulkIn(Strict):
