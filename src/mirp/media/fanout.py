@@ -161,9 +161,10 @@ class Fanout:
             av_packet: av.Packet | None = None
             for entry in group.values():
                 try:
-                    if entry.fast and not entry.ready and not self._prepare(entry, dead):
-                        if entry.fast:
-                            continue  # not connected yet (else: fell back, served below)
+                    if entry.fast and not entry.ready:
+                        self._prepare(entry, dead)  # may also move it to the public path
+                        if entry.fast and not entry.ready:
+                            continue  # not connected yet
                     if entry.fast:
                         if entry.dtls._state is not DtlsState.CONNECTED:
                             dead.append(entry)
