@@ -39,6 +39,16 @@ class Limits(BaseModel):
     peer_timeout_s: float = 8.0  # a peer silent this long is gone
     reconnect_grace_s: float = 20.0  # the floor survives a reconnect this short
     handover_timeout_s: float = 15.0
+    # Admission (signaling/admission.py): hellos authorized at once (0: one less than the
+    # database pool's size), how many may wait for a slot, and for how long (seconds) before
+    # they are told to retry (close 1013); an authorization stalled longer gives its slot back.
+    admission_slots: int = 0
+    admission_queue: int = 5000
+    admission_wait_s: float = 30.0
+    authorize_timeout_s: float = 10.0
+    # offers per client address (a venue's NAT carries many participants): per second, at once
+    offers_per_ip_per_s: float = 20.0
+    offers_per_ip_burst: int = 200
 
 
 class Settings(BaseSettings):
