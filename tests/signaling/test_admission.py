@@ -70,7 +70,7 @@ async def test_one_handshake_per_participant_the_second_waits_without_a_slot() -
     assert seen == ["a1", "c", "a2"] and not gate._keys
 
 
-async def test_a_full_queue_or_a_long_wait_is_refused_as_unavailable_and_gives_its_place_back() -> None:
+async def test_a_full_queue_or_a_long_wait_is_refused_and_gives_its_place_back() -> None:
     gate = AdmissionGate(slots=1, max_waiting=2, wait_s=0.2)
     hold = asyncio.Event()
 
