@@ -21,7 +21,7 @@ from bench.harness import pin_orchestrator
 
 log = logging.getLogger("bench")
 
-ALL = ("fanout", "naive", "latency", "e2e", "storm")
+ALL = ("fanout", "naive", "latency", "e2e", "storm", "wsstorm")
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
@@ -57,6 +57,11 @@ async def run(which: tuple[str, ...], sizes: scenarios.Sizes) -> dict[str, Any]:
                                                   sizes.switch_wait_s, sizes.settle_s))
     if "storm" in which:
         raw["storm"] = await attempt("storm", scenarios.join_storm(sizes.storm))
+    if "wsstorm" in which:  # 2,000 hellos through /ws (bench/join_storm.py; alone: -m that)
+        from bench import join_storm
+
+        hellos = join_storm.HELLOS if sizes.storm >= 100 else 60  # --quick: a token storm
+        raw["wsstorm"] = await attempt("wsstorm", join_storm.measure(hellos))
     return raw
 
 
@@ -98,6 +103,10 @@ def main(argv: list[str] | None = None) -> int:
     result = report.build(raw, command, args.quick)
     result["duration_s"] = round(time.monotonic() - t0, 1)
     result["errors"] = raw["errors"]
+    if raw.get("wsstorm"):
+        from bench import join_storm
+
+        result.update(join_storm.keys(raw["wsstorm"]))
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "latest.json"), "w") as f:
         json.dump(result, f, indent=2)

@@ -2,11 +2,11 @@
 
 Why a gate: each `hello` is authorized against the database (a short transaction). Left alone, a
 storm of hellos opens as many transactions as there are sockets, the connection pool runs dry,
-everyone waits on it, and nobody is admitted in time. The gate lets a fixed number through at
-once (fewer than the pool has connections, so REST and the recorder keep theirs), in the order
-the hellos arrived (FIFO: nobody is overtaken for ever), and answers the ones it cannot take
-with `Unavailable` (close 1013, which clients retry with back-off) instead of letting them
-starve:
+everyone waits on it, and nobody is admitted in time. The gate lets a fixed number of
+authorizations run at once (fewer than the pool has connections, so REST and the recorder keep
+theirs), in the order the hellos arrived (FIFO: nobody is overtaken for ever), and answers the
+ones it cannot take with `Unavailable` (close 1013, which clients retry with back-off) instead
+of letting them starve:
 - more than `limits.admission_queue` waiting: refused at once;
 - waiting longer than `limits.admission_wait_s`: refused, its place given up;
 - one authorization stalled past `limits.authorize_timeout_s`: refused, its slot given back.
@@ -63,7 +63,7 @@ def busy(reason: str, retry_after_s: float) -> Unavailable:
 
 
 class AdmissionGate:
-    """A FIFO limit on concurrent handshakes, one handshake per participant (see module doc)."""
+    """A FIFO limit on concurrent authorizations, one handshake per participant (module doc)."""
 
     def __init__(self, slots: int, max_waiting: int, wait_s: float) -> None:
         self.slots = slots
@@ -107,39 +107,53 @@ class AdmissionGate:
         self._free += 1
 
     @asynccontextmanager
-    async def admit(self, token: str) -> AsyncIterator[None]:
-        """Hold one slot for the handshake of `token`; raises Unavailable when it cannot."""
-        if len(self._waiters) >= self.max_waiting:
-            self.refused += 1
-            raise busy("queue full", self.wait_s / 2)
+    async def participant(self, token: str) -> AsyncIterator[None]:
+        """The handshake of `token` (authorize and join): one at a time per participant."""
         key = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()[:16]
         lock, users = self._keys.get(key) or (asyncio.Lock(), 0)
         self._keys[key] = (lock, users + 1)
-        acquired = False
         try:
             try:
                 async with asyncio.timeout(self.wait_s):
                     await lock.acquire()
-                    try:
-                        await self._acquire()
-                    except BaseException:
-                        lock.release()
-                        raise
             except TimeoutError:
                 self.refused += 1
                 raise busy("waited too long", self.wait_s / 2) from None
-            acquired = True
-            self.admitted += 1
-            yield
-        finally:
-            if acquired:
-                self._release()
+            try:
+                yield
+            finally:
                 lock.release()
+        finally:
             lock_, users = self._keys[key]
             if users <= 1:
                 del self._keys[key]
             else:
                 self._keys[key] = (lock_, users - 1)
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """One of the `slots` (held while the database is asked); FIFO; raises Unavailable
+        when too many wait or the wait is too long."""
+        if len(self._waiters) >= self.max_waiting:
+            self.refused += 1
+            raise busy("queue full", self.wait_s / 2)
+        try:
+            async with asyncio.timeout(self.wait_s):
+                await self._acquire()
+        except TimeoutError:
+            self.refused += 1
+            raise busy("waited too long", self.wait_s / 2) from None
+        self.admitted += 1
+        try:
+            yield
+        finally:
+            self._release()
+
+    @asynccontextmanager
+    async def admit(self, token: str) -> AsyncIterator[None]:
+        """Both: the participant's turn, then a slot."""
+        async with self.participant(token), self.slot():
+            yield
 
 
 class IpLimiter:

@@ -227,10 +227,11 @@ class Connection:
         if self.runtime is not None:
             raise Conflict("already joined: hello is sent once per connection")
         admission = self.admission
-        async with admission.gate.admit(msg.token):
+        gate = admission.gate
+        async with gate.participant(msg.token):  # one handshake per participant at a time
             try:
                 try:
-                    async with asyncio.timeout(admission.authorize_timeout_s):
+                    async with gate.slot(), asyncio.timeout(admission.authorize_timeout_s):
                         grant = await self.registry.authorize(msg.token, self.meeting_id)
                 except TimeoutError:
                     raise Unavailable(
