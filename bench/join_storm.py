@@ -70,13 +70,14 @@ async def _make_people(app: Any, count: int) -> tuple[str, list[str]]:
     return fx.meeting_id, tokens
 
 
-async def _serve(participants: int, limits: dict[str, Any], data_dir: Path) -> None:
+async def _serve(participants: int, limits: dict[str, Any], data_dir: Path,
+                 more: dict[str, Any]) -> None:
     from tests.support.factory import served_app
 
     from bench.common import raise_fd_limit
 
     raise_fd_limit()
-    settings: dict[str, Any] = {"limits": limits} if limits else {}
+    settings: dict[str, Any] = {**more, "limits": limits} if limits else dict(more)
     async with served_app(data_dir, **settings) as served:
         meeting_id, tokens = await _make_people(served.app, participants)
         people = data_dir / "tokens.json"
@@ -95,9 +96,10 @@ class Server:
     to measure its code)."""
 
     def __init__(self, participants: int, limits: dict[str, Any] | None = None,
-                 src: str | None = None) -> None:
+                 src: str | None = None, settings: dict[str, Any] | None = None) -> None:
         self.participants = participants
         self.limits = limits or {}
+        self.settings = settings or {}  # other Settings fields, e.g. database_url
         self.src = src
         self.proc: subprocess.Popen[str] | None = None
         self.tmp = tempfile.TemporaryDirectory(prefix="mirp-joinstorm-")
@@ -113,6 +115,7 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bench.join_storm", "serve",
              "--participants", str(self.participants), "--limits", json.dumps(self.limits),
+             "--settings", json.dumps(self.settings),
              "--data-dir", self.tmp.name],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=logf, text=True, env=env,
             cwd=str(root))
@@ -324,12 +327,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     parser.add_argument("--no-write", action="store_true", help="print, do not touch latest.json")
     parser.add_argument("--participants", type=int, help="serve: participants to make")
+    parser.add_argument("--settings", default="{}", help="serve: other Settings fields (JSON)")
     parser.add_argument("--data-dir", help="serve: where the server keeps its data")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     limits = json.loads(args.limits)
     if args.mode == "serve":
-        serve = _serve(args.participants or args.hellos, limits, Path(args.data_dir))
+        serve = _serve(args.participants or args.hellos, limits, Path(args.data_dir),
+                       json.loads(args.settings))
         profile = os.environ.get("MIRP_BENCH_PROFILE")  # a path: cProfile the server into it
         if profile:
             import cProfile

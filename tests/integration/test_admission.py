@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import sqlite3
+import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -156,3 +157,45 @@ async def test_a_flood_of_offers_from_one_address_is_rate_limited() -> None:
         assert limited["details"]["retry_after_s"] > 0 and clients[1].closed is None
         for ws in clients:
             await ws.close()
+
+
+async def test_postgresql_stopped_a_hello_gets_1013_and_gets_in_once_it_is_back() -> None:
+    """The issue: PostgreSQL stopped, a new hello waited 10 s and got 4401 (final). Now: 1013
+    (the browser retries), and a retry after PostgreSQL is back is welcomed."""
+    from tests.support.postgres import PG_BIN, _as_postgres, start_postgres
+
+    with start_postgres() as pg:
+        data = pg.workdir / "data"
+        opts = (f"-p {pg.port} -k {pg.workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
+                "-c synchronous_commit=off -c full_page_writes=off")
+
+        def pg_ctl(*args: str) -> None:
+            out = subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(data), *args]),
+                                 capture_output=True, text=True, timeout=60, cwd=pg.workdir)
+            assert out.returncode == 0, out.stderr + pg.log()[-2000:]
+
+        url = pg.create_database()
+        s = await asyncio.to_thread(
+            Server(2, {"authorize_timeout_s": 3.0}, settings={"database_url": url}).start)
+        try:
+            await asyncio.to_thread(pg_ctl, "-m", "fast", "-w", "stop")
+            ws = await WsClient.open(s.ws_url, "pg-down")
+            closed = await ws.hello(s.tokens[0])
+            assert closed.get("closed", (None,))[0] == 1013, closed
+            assert ws.events("error")[-1]["code"] == "unavailable"
+            await asyncio.to_thread(pg_ctl, "-o", opts, "-l", str(pg.workdir / "postgres.log"),
+                                    "-w", "-t", "30", "start")
+
+            async def welcomed() -> dict[str, Any] | None:
+                again = await WsClient.open(s.ws_url, "pg-back")
+                reply = await again.hello(s.tokens[0])
+                await again.close()
+                return reply if reply.get("type") == "welcome" else None
+
+            deadline = asyncio.get_running_loop().time() + 30
+            while await welcomed() is None:  # the pool reconnects by itself
+                assert asyncio.get_running_loop().time() < deadline, "never welcomed again"
+                await asyncio.sleep(0.5)
+            assert "4401" not in s.log()
+        finally:
+            await asyncio.to_thread(s.stop)
