@@ -25,7 +25,8 @@ ALL = ("fanout", "naive", "latency", "e2e", "storm", "wsstorm")
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
-async def run(which: tuple[str, ...], sizes: scenarios.Sizes) -> dict[str, Any]:
+async def run(which: tuple[str, ...], sizes: scenarios.Sizes,
+              quick: bool = False) -> dict[str, Any]:
     raw: dict[str, Any] = {"notes": [], "errors": {}}
 
     async def attempt(name: str, coro: Any) -> Any:
@@ -60,7 +61,7 @@ async def run(which: tuple[str, ...], sizes: scenarios.Sizes) -> dict[str, Any]:
     if "wsstorm" in which:  # 2,000 hellos through /ws (bench/join_storm.py; alone: -m that)
         from bench import join_storm
 
-        hellos = join_storm.HELLOS if sizes.storm >= 100 else 60  # --quick: a token storm
+        hellos = 60 if quick else join_storm.HELLOS
         raw["wsstorm"] = await attempt("wsstorm", join_storm.measure(hellos))
     return raw
 
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sizes.replaced(args.steps, args.more, args.naive_steps, args.window, args.storm,
                            args.profile)
     t0 = time.monotonic()
-    raw = asyncio.run(run(which, sizes))
+    raw = asyncio.run(run(which, sizes, args.quick))
     command = "python -m bench" + (" --quick" if args.quick else "")
     for flag in ("only", "steps", "more", "naive_steps", "window", "storm", "profile"):
         value = getattr(args, flag)
