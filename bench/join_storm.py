@@ -311,6 +311,11 @@ def write_keys(out_dir: str, values: dict[str, Any]) -> None:
     with open(path, "w") as f:
         json.dump(data, f, indent=2)
         f.write("\n")
+    if "machine" in data:  # a whole run's result: its table gets the new row too
+        from bench import report
+
+        with open(os.path.join(out_dir, "latest.md"), "w") as f:
+            f.write(report.markdown(data))
 
 
 def main(argv: list[str] | None = None) -> int:
