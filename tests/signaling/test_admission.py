@@ -15,7 +15,7 @@ from mirp.config import Limits, Settings
 from mirp.errors import Unavailable
 from mirp.rooms.model import JoinGrant
 from mirp.rooms.registry import RoomRegistry
-from mirp.signaling.admission import Admission, AdmissionGate, IpLimiter, admission_slots
+from mirp.signaling.admission import AdmissionControl, AdmissionGate, IpLimiter, admission_slots
 from mirp.signaling.handlers import Connection
 from mirp.signaling.session import Session
 from tests.rooms.test_runtime import Engine, Hooks, Peers
@@ -174,7 +174,8 @@ async def test_a_hello_that_fails_for_a_passing_reason_closes_with_1013(why: str
     hooks = SlowHooks(fail=True) if why == "database away" else SlowHooks(delay_s=5.0)
     registry = registry_with(hooks, limits)
     t = MemoryTransport()
-    conn = Connection(Session(t, limits), registry, admission=Admission(Settings(limits=limits)))
+    control = AdmissionControl(Settings(limits=limits))
+    conn = Connection(Session(t, limits), registry, admission=control)
     task = asyncio.create_task(conn.serve())
     t.incoming.put_nowait(json.dumps({"type": "hello", "id": 1, "token": "d1"}))
     await asyncio.wait_for(task, 5)
@@ -188,7 +189,7 @@ async def test_a_hello_that_fails_for_a_passing_reason_closes_with_1013(why: str
 async def test_offers_from_one_address_beyond_its_limit_get_rate_limited() -> None:
     limits = Limits(offers_per_ip_per_s=0.01, offers_per_ip_burst=3)
     registry = registry_with(Hooks(), limits)
-    admission = Admission(Settings(limits=limits))
+    admission = AdmissionControl(Settings(limits=limits))
     replies: list[dict[str, Any]] = []
     for token in ("d1", "d2"):  # two participants behind one address share its bucket
         t = MemoryTransport()

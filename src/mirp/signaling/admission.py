@@ -191,7 +191,7 @@ class IpLimiter:
             del self._buckets[ip]
 
 
-class Admission:
+class AdmissionControl:
     """What every Connection of one app shares: the hello gate and the per-address limits."""
 
     def __init__(self, settings: Settings) -> None:

@@ -24,7 +24,7 @@ from mirp.rooms import commands as c
 from mirp.rooms.registry import RoomRegistry
 from mirp.rooms.runtime import RoomRuntime
 from mirp.signaling import protocol as p
-from mirp.signaling.admission import Admission
+from mirp.signaling.admission import AdmissionControl
 from mirp.signaling.session import Session
 
 log = logging.getLogger("mirp.signaling")
@@ -101,7 +101,7 @@ class Connection:
         registry: RoomRegistry,
         meeting_id: str | None = None,
         hello_timeout_s: float | None = None,
-        admission: Admission | None = None,
+        admission: AdmissionControl | None = None,
         client_ip: str = "?",
     ) -> None:
         self.session = session
@@ -112,7 +112,7 @@ class Connection:
         self.runtime: RoomRuntime | None = None
         self.participant_id: str | None = None
         self.left = False
-        self.admission = admission or Admission(Settings(limits=session.limits))
+        self.admission = admission or AdmissionControl(Settings(limits=session.limits))
         self.client_ip = client_ip
         self._hello_timer: asyncio.TimerHandle | None = None
         # a token bucket: one client cannot flood the Room (and through it everyone's outbox)

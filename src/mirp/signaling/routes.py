@@ -9,7 +9,7 @@ from fastapi import APIRouter, WebSocket
 
 from mirp.config import Settings
 from mirp.errors import Unavailable
-from mirp.signaling.admission import Admission
+from mirp.signaling.admission import AdmissionControl
 from mirp.signaling.handlers import Connection
 from mirp.signaling.protocol import error_message
 from mirp.signaling.session import Session, encode
@@ -61,13 +61,13 @@ async def serve(ws: WebSocket, meeting_id: str | None) -> None:
     ).serve()
 
 
-def shared_admission(ws: WebSocket) -> Admission:
-    """The app's one Admission (hello gate, per-address limits), made on first use so that
+def shared_admission(ws: WebSocket) -> AdmissionControl:
+    """The app's one AdmissionControl (hello gate, per-address limits), made on first use so that
     app.py needs no wiring for it."""
-    admission: Admission | None = getattr(ws.app.state, "signaling_admission", None)
+    admission: AdmissionControl | None = getattr(ws.app.state, "admission_control", None)
     if admission is None:
-        admission = Admission(ws.app.state.settings)
-        ws.app.state.signaling_admission = admission
+        admission = AdmissionControl(ws.app.state.settings)
+        ws.app.state.admission_control = admission
     return admission
 
 
