@@ -140,8 +140,12 @@ async def test_closed_meeting_cannot_be_joined(org: Org, client: httpx.AsyncClie
     inv = (await org.post(f"/api/meetings/{m['id']}/invitations", {"role": "chair",
                                                                    "name": "C"})).json()
     await org.patch(f"/api/meetings/{m['id']}", {"status": "closed"})
-    err = error(await client.post("/api/join", json={"token": inv["token"]}), 403, "forbidden")
+    # its own code, so the join page says "closed", not "revoked or used up"
+    err = error(await client.post("/api/join", json={"token": inv["token"]}), 403,
+                "meeting_closed")
     assert err["details"]["reason"] == "closed"
+    err = error(await client.get("/api/join", params={"token": inv["token"]}), 403,
+                "meeting_closed")
 
 
 async def test_bulk_csv(org: Org, client: httpx.AsyncClient) -> None:

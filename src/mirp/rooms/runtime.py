@@ -28,7 +28,7 @@ from mirp.errors import Conflict, Forbidden, MirpError, Unavailable
 from mirp.media.plan import FeedKey, MixPlan
 from mirp.rooms.commands import Command
 from mirp.rooms.events import Event, MeetingClosed, RecordEvent, Removed, WireEvent
-from mirp.rooms.model import JoinGrant, Record
+from mirp.rooms.model import JoinGrant, MeetingStatus, Record
 from mirp.rooms.room import Room
 
 log = logging.getLogger("mirp.rooms.runtime")
@@ -483,3 +483,45 @@ class RoomRuntime:
             peer.on_gone = None
             background(peer.close())
         return peer
+
+    # ---------------------------------------------------------------- decisions made outside
+    # (REST today, a cluster bus later: plain data in, run in the room task like any command)
+
+    async def expel_invitation(self, invitation_id: str, error: MirpError) -> list[str]:
+        """Everyone who joined through this invitation leaves for good (connected or within
+        their grace period): their Session is closed with `error`'s close code. Their ids."""
+
+        def job(room: Room, now: float) -> list[str]:
+            gone = [
+                pid for pid, p in room.participants.items()
+                if p.grant.invitation_id == invitation_id
+            ]
+            for pid in gone:
+                outlet = self.sessions.pop(pid, None)
+                if outlet is not None:
+                    outlet.close(error.ws_close, error.message, error)
+                self._detach_peer(pid)
+                self._after(room.leave(pid, now))
+            if gone and not self.sessions:
+                self._idle_since = now
+            return gone
+
+        return await self.call(job)
+
+    async def follow_status(self, status: str, by: str | None = None) -> None:
+        """The meeting's status changed outside the room (rooms/room.py `follow_status`); a
+        close ends the room exactly as the chair's `meeting_close` does."""
+        target = MeetingStatus(status)
+        await self.call(lambda room, now: self._after(room.follow_status(target, now, by)))
+
+    async def end(self, error: MirpError) -> None:
+        """The meeting is gone (deleted): every Session is closed with `error` (its message
+        first, then its close code) and the room ends."""
+
+        def job(room: Room, now: float) -> None:
+            for outlet in list(self.sessions.values()):
+                outlet.close(error.ws_close, error.message, error)
+            self.sessions.clear()
+            self._shutdown(now, error.ws_close, error.message)
+
+        await self.call(job)
