@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mirp.errors import Conflict, Forbidden, MeetingFull
+from mirp.errors import ClosedMeeting, Conflict, Forbidden, MeetingFull
 from mirp.media.plan import FeedKey
 from mirp.rooms import commands as c
 from mirp.rooms.events import Audience, MeetingClosed, Removed
@@ -211,3 +211,26 @@ def test_overview_counts_listeners_and_shows_booths_on_air() -> None:
 def test_feed_key_of_a_plain_listener() -> None:
     k = Kit(None, None, "ch", "d1")
     assert k.hears("d1") == FeedKey("floor")
+
+
+def test_a_status_set_by_rest_is_followed_like_the_chairs() -> None:
+    """REST close = meeting_close (same events, same records, then refused); REST open lets
+    delegates in; repeating a status changes nothing."""
+    k = Kit(make_spec(status=MeetingStatus.SCHEDULED), None, "ch")
+    with pytest.raises(Forbidden):
+        k.join("d1")
+    ev = k.room.follow_status(MeetingStatus.OPEN, k.now)
+    assert messages(ev, "meeting") == [{"type": "meeting", "meeting": {"status": "open"}}]
+    assert records(ev, LifecycleRecord)[0].kind == "opened"
+    assert k.room.follow_status(MeetingStatus.OPEN, k.now) == []
+    k.join("d1")
+    k.do("ch", c.FloorGive("d1"))
+    k.now += 30
+    ev = k.room.follow_status(MeetingStatus.CLOSED, k.now)
+    assert isinstance([e for e in ev if not hasattr(e, "record")][-1], MeetingClosed)
+    assert records(ev, LifecycleRecord)[0].kind == "closed"
+    assert "SpeakingTurnRecord" in {type(r).__name__ for r in records(ev)}
+    assert [r.kind for r in records(ev, AttendanceRecord)] == ["leave"] * 2
+    assert k.room.follow_status(MeetingStatus.OPEN, k.now) == []  # closed stays closed
+    with pytest.raises(ClosedMeeting):
+        k.join("d2")
