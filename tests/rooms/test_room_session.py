@@ -18,7 +18,7 @@ from mirp.rooms.model import (
     SpeakingTurnRecord,
 )
 from mirp.rooms.room import RoomLimits
-from tests.interpretation.kit import MEETING, Kit, make_spec, messages, records
+from tests.interpretation.kit import MEETING, Kit, grant, make_spec, messages, records
 
 
 def test_join_announces_the_participant_and_records_attendance() -> None:
@@ -234,3 +234,15 @@ def test_a_status_set_by_rest_is_followed_like_the_chairs() -> None:
     assert k.room.follow_status(MeetingStatus.OPEN, k.now) == []  # closed stays closed
     with pytest.raises(ClosedMeeting):
         k.join("d2")
+
+
+def test_a_revoked_invitation_lets_nobody_in_any_more() -> None:
+    """A grant admitted just before the revoke (in flight to the room) is refused at the door."""
+    k = Kit(None, None, "ch")
+    k.room.join(grant("d1", invitation_id="i_link"), k.now)
+    k.room.join(grant("d2", invitation_id="i_other"), k.now)
+    assert k.room.revoke_invitation("i_link") == ["d1"]
+    with pytest.raises(Forbidden) as info:
+        k.room.join(grant("d3", invitation_id="i_link"), k.now)
+    assert info.value.details["reason"] == "revoked"
+    k.room.join(grant("ob", invitation_id="i_other"), k.now)

@@ -52,6 +52,7 @@ SPEAKING_DBFS = -45.0  # a live microphone louder than this counts as speaking
 class Room(RoomActions):
     def __init__(self, spec: MeetingSpec, limits: RoomLimits | None = None) -> None:
         super().__init__(spec, limits)
+        self.revoked_invitations: set[str] = set()  # revoked while the room is open
         self._finish(0.0)  # routes and the baseline of what clients are told
 
     # ================================================================ sessions
@@ -68,6 +69,8 @@ class Room(RoomActions):
             raise ClosedMeeting("the meeting is closed", {"reason": "closed"})
         if pid in self.removed:
             raise Forbidden("you were removed from this meeting", {"reason": "removed"})
+        if grant.invitation_id is not None and grant.invitation_id in self.revoked_invitations:
+            raise Forbidden("this invitation was revoked", {"reason": "revoked"})
         p = self.participants.get(pid)
         if p is not None:
             p.connected, p.lost_at = True, None
@@ -304,3 +307,11 @@ class Room(RoomActions):
                 self._record(LifecycleRecord(self.spec.id, "opened", utc(now), by))
             self._out.append(MeetingChanged(str(status)))
         return self._finish(now)
+
+    def revoke_invitation(self, invitation_id: str) -> list[str]:
+        """An invitation was revoked (already committed): nobody joins through it any more,
+        even with a grant admitted just before. Its participants here, whom the caller makes
+        leave (`leave`) after closing their Sessions."""
+        self.revoked_invitations.add(invitation_id)
+        return [pid for pid, p in self.participants.items()
+                if p.grant.invitation_id == invitation_id]

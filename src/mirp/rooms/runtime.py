@@ -492,10 +492,7 @@ class RoomRuntime:
         their grace period): their Session is closed with `error`'s close code. Their ids."""
 
         def job(room: Room, now: float) -> list[str]:
-            gone = [
-                pid for pid, p in room.participants.items()
-                if p.grant.invitation_id == invitation_id
-            ]
+            gone = room.revoke_invitation(invitation_id)
             for pid in gone:
                 outlet = self.sessions.pop(pid, None)
                 if outlet is not None:
