@@ -339,5 +339,8 @@ class RoomRegistry:
                 return None  # it is ending anyway; admission refuses newcomers
             except Unavailable:
                 await asyncio.sleep(0.02)  # its queue is full: the decision must still land
+            except Exception:  # committed already: the caller's answer must not become a 500
+                log.exception("room %s: a decision failed in the room", meeting_id)
+                return None
         log.error("room %s: a decision could not reach the room", meeting_id)
         return None
