@@ -265,6 +265,29 @@ async def test_opening_by_rest_lets_the_room_follow(server: Server, org: Organiz
     assert (await d1.request("floor_request", kind="speak"))["type"] == "ack"
 
 
+async def test_removing_a_booth_by_rest_closes_its_interpreters(server: Server,
+                                                               org: Organizer) -> None:
+    await org.meeting()
+    inv = await org.invite("interpreter", name="Françoise", booth="fr")
+    fr_token = (await org.join(inv["token"])).json()["participant_token"]
+    zh_inv = await org.invite("interpreter", name="Zhang", booth="zh")
+    zh_token = (await org.join(zh_inv["token"])).json()["participant_token"]
+    fr = await org.connect(server, fr_token, "fr1")
+    zh = await org.connect(server, zh_token, "zh1")
+    meeting = await org.ok("GET", f"/api/meetings/{org.meeting_id}")
+    booths = [b for b in meeting["booths"] if b["language"] != "fr"]
+    # zh relayed from fr: it now takes the floor directly
+    booths = [{**b, "understands": ["en"]} if b["language"] == "zh" else b for b in booths]
+
+    await org.ok("PATCH", f"/api/meetings/{org.meeting_id}", json={"booths": booths})
+
+    code, _ = await closed_with(fr)
+    assert code == 4403, fr.closed
+    assert fr.events("error")[-1]["details"]["reason"] == "booth_removed", fr.events("error")
+    await not_acked(fr)
+    assert zh.closed is None and (await zh.request("ping"))["type"] == "pong"
+
+
 # ------------------------------------------------------------------------------------ removal
 
 async def test_a_removed_participant_does_not_come_back_through_its_link(

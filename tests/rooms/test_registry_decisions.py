@@ -129,3 +129,14 @@ async def test_a_busy_room_still_gets_the_decision(parts: Any,
     monkeypatch.setattr(RoomRuntime, "call", busy_then_real)
     assert await registry.revoke_invitation("m1", "i_link") == ["p_d1"]
     assert refusals == 0 and d1.closed is not None and d1.closed[0] == 4403
+
+
+async def test_interpreters_of_a_removed_booth_leave(parts: Any) -> None:
+    registry, _ = parts
+    _, chair = await enter(registry, "chair")
+    _, fr1 = await enter(registry, "fr1")
+    assert await registry.booths_changed("m1", ["fr"]) == []  # fr stays: nothing happens
+    assert await registry.booths_changed("m1", []) == ["p_fr1"]
+    assert fr1.closed is not None and fr1.closed[0] == 4403
+    assert chair.closed is None
+    assert chair.of("participant_left")[-1]["participant_id"] == "p_fr1"

@@ -9,6 +9,7 @@ over the cluster Bus to the node that owns the room.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
@@ -21,6 +22,7 @@ class LiveRooms(Protocol):
     async def revoke_invitation(self, meeting_id: str, invitation_id: str) -> list[str]: ...
     async def meeting_deleted(self, meeting_id: str) -> None: ...
     async def meeting_status(self, meeting_id: str, status: str, by: str | None = None) -> None: ...
+    async def booths_changed(self, meeting_id: str, booths: Sequence[str]) -> list[str]: ...
 
 
 class NoRooms:
@@ -34,6 +36,9 @@ class NoRooms:
 
     async def meeting_status(self, meeting_id: str, status: str, by: str | None = None) -> None:
         return None
+
+    async def booths_changed(self, meeting_id: str, booths: Sequence[str]) -> list[str]:
+        return []
 
 
 def get_rooms(request: Request) -> LiveRooms:

@@ -34,12 +34,15 @@ async def get_meeting(meeting_id: str, session: DbSession,
 async def update_meeting(meeting_id: str, body: MeetingPatch, session: DbSession,
                          organizer: CurrentOrganizer, rooms: Rooms) -> MeetingOut:
     """A new `status`, once committed, reaches the live room: `closed` closes it as the chair's
-    `meeting_close` does (every Session closed with 4410), `open` lets delegates in."""
+    `meeting_close` does (every Session closed with 4410), `open` lets delegates in; the
+    interpreters of a booth the change removed are closed with 4403 (`booth_removed`)."""
     meeting = await repo.update_meeting(session, organizer, meeting_id, body)
     out = await repo.meeting_out(session, meeting)
     await commit(session)
     if body.status is not None:
         await rooms.meeting_status(out.id, out.status)
+    if {"booths", "languages"} & body.model_fields_set:
+        await rooms.booths_changed(out.id, [b.language for b in out.booths])
     return out
 
 

@@ -305,7 +305,21 @@ class RoomRegistry:
         `revoked`); they leave the room for good. The participant ids."""
         error = Forbidden("this invitation was revoked", {"reason": "revoked"})
         return await self._decide(
-            meeting_id, lambda r: r.expel_invitation(invitation_id, error)) or []
+            meeting_id, lambda r: r.expel(lambda room: room.revoke_invitation(invitation_id),
+                                          error)) or []
+
+    async def booths_changed(self, meeting_id: str, booths: Sequence[str]) -> list[str]:
+        """The meeting's booths are now `booths` (languages): interpreters of a booth that is
+        gone leave (4403, reason `booth_removed`), as admission would refuse them. The room
+        keeps its channels until it next opens. Their participant ids."""
+        keep = frozenset(booths)
+        error = Forbidden("your booth was removed from the meeting", {"reason": "booth_removed"})
+
+        def gone(room: Room) -> list[str]:
+            return [pid for pid, p in room.participants.items()
+                    if p.booth is not None and p.booth not in keep]
+
+        return await self._decide(meeting_id, lambda r: r.expel(gone, error)) or []
 
     async def meeting_deleted(self, meeting_id: str) -> None:
         """Close every Session of the meeting (4404, `not_found`) and the room."""

@@ -487,12 +487,13 @@ class RoomRuntime:
     # ---------------------------------------------------------------- decisions made outside
     # (REST today, a cluster bus later: plain data in, run in the room task like any command)
 
-    async def expel_invitation(self, invitation_id: str, error: MirpError) -> list[str]:
-        """Everyone who joined through this invitation leaves for good (connected or within
-        their grace period): their Session is closed with `error`'s close code. Their ids."""
+    async def expel(self, who: Callable[[Room], list[str]], error: MirpError) -> list[str]:
+        """The participants `who(room)` names leave for good (connected or within their grace
+        period): their Session is closed with `error` (its message, then its close code).
+        Their ids."""
 
         def job(room: Room, now: float) -> list[str]:
-            gone = room.revoke_invitation(invitation_id)
+            gone = who(room)
             for pid in gone:
                 outlet = self.sessions.pop(pid, None)
                 if outlet is not None:
