@@ -331,8 +331,8 @@ class RoomRegistry:
         """The room follows a status set by REST: `closed` closes it as the chair's
         `meeting_close` does (4410, the same events and records); `open`/`scheduled` change
         who may join."""
-        MeetingStatus(status)  # a bad value fails here, in the caller, not in the room task
-        await self._decide(meeting_id, lambda r: r.follow_status(status, by))
+        target = MeetingStatus(status)  # a bad value fails here, in the caller
+        await self._decide(meeting_id, lambda r: r.follow_status(target, by))
 
     async def _decide(
         self, meeting_id: str, job: Callable[[RoomRuntime], Awaitable[T]], tries: int = 50

@@ -28,7 +28,7 @@ from mirp.errors import Conflict, Forbidden, MirpError, Unavailable
 from mirp.media.plan import FeedKey, MixPlan
 from mirp.rooms.commands import Command
 from mirp.rooms.events import Event, MeetingClosed, RecordEvent, Removed, WireEvent
-from mirp.rooms.model import JoinGrant, MeetingStatus, Record
+from mirp.rooms.model import JoinGrant, Record
 from mirp.rooms.room import Room
 
 log = logging.getLogger("mirp.rooms.runtime")
@@ -506,11 +506,10 @@ class RoomRuntime:
 
         return await self.call(job)
 
-    async def follow_status(self, status: str, by: str | None = None) -> None:
-        """The meeting's status changed outside the room (rooms/room.py `follow_status`); a
-        close ends the room exactly as the chair's `meeting_close` does."""
-        target = MeetingStatus(status)
-        await self.call(lambda room, now: self._after(room.follow_status(target, now, by)))
+    async def follow_status(self, status: Any, by: str | None = None) -> None:
+        """The meeting's status (a MeetingStatus) changed outside the room (rooms/room.py
+        `follow_status`); a close ends the room exactly as the chair's `meeting_close` does."""
+        await self.call(lambda room, now: self._after(room.follow_status(status, now, by)))
 
     async def end(self, error: MirpError) -> None:
         """The meeting is gone (deleted): every Session is closed with `error` (its message
