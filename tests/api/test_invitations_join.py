@@ -140,8 +140,12 @@ async def test_closed_meeting_cannot_be_joined(org: Org, client: httpx.AsyncClie
     inv = (await org.post(f"/api/meetings/{m['id']}/invitations", {"role": "chair",
                                                                    "name": "C"})).json()
     await org.patch(f"/api/meetings/{m['id']}", {"status": "closed"})
-    err = error(await client.post("/api/join", json={"token": inv["token"]}), 403, "forbidden")
+    # its own code, so the join page says "closed", not "revoked or used up"
+    err = error(await client.post("/api/join", json={"token": inv["token"]}), 403,
+                "meeting_closed")
     assert err["details"]["reason"] == "closed"
+    err = error(await client.get("/api/join", params={"token": inv["token"]}), 403,
+                "meeting_closed")
 
 
 async def test_bulk_csv(org: Org, client: httpx.AsyncClient) -> None:
@@ -230,3 +234,26 @@ async def test_removing_a_booth_stops_its_interpreters(app, org: Org,  # type: i
         assert type(exc).__name__ == "Forbidden" and "booth" in str(exc)
     else:
         raise AssertionError("an interpreter of a removed booth got in")
+
+
+async def test_a_returning_browser_is_the_same_participant(org: Org,
+                                                           client: httpx.AsyncClient) -> None:
+    """The participant token a link gave, presented again through the same link, returns that
+    participant (no use spent); a bad token or one from another link is a first join."""
+    m = await _meeting(org)
+    path = f"/api/meetings/{m['id']}/invitations"
+    link = (await org.post(path, {"role": "delegate", "max_uses": 2})).json()["token"]
+    other = (await org.post(path, {"role": "delegate", "max_uses": None})).json()["token"]
+    first = (await client.post("/api/join", json={"token": link, "name": "Ann"})).json()
+    again = (await client.post("/api/join", json={
+        "token": link, "name": "Someone", "participant_token": first["participant_token"]}))
+    assert again.status_code == 200, again.text
+    assert again.json()["participant_id"] == first["participant_id"]
+    assert again.json()["name"] == "Ann"
+    assert (await client.get("/api/join", params={"token": link})).json()["uses_left"] == 1
+    elsewhere = (await client.post("/api/join", json={
+        "token": other, "name": "Ann", "participant_token": first["participant_token"]})).json()
+    assert elsewhere["participant_id"] != first["participant_id"]
+    forged = (await client.post("/api/join", json={
+        "token": link, "name": "Bob", "participant_token": "not.a.token"})).json()
+    assert forged["participant_id"] != first["participant_id"]

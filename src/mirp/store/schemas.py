@@ -310,6 +310,9 @@ class JoinIn(Strict):
     token: str = Field(min_length=1, max_length=4096)
     name: OptText = None
     delegation: OptText = None
+    # the participant token this browser got from the same link before: the join returns that
+    # participant (refused if removed) instead of making a new one
+    participant_token: str | None = Field(None, max_length=4096)
 
     @field_validator("name", "delegation", mode="before")
     @classmethod
