@@ -69,8 +69,8 @@ async def test_nul_anywhere_is_invalid_input(org: Org, client: httpx.AsyncClient
                                   "1999-12-31T23:59:59Z", "2101-01-01T00:00:00Z"])
 async def test_dates_out_of_range_are_invalid_input(org: Org, when: str) -> None:
     err = error(await org.post("/api/meetings", standard_meeting_body(
-        starts_at="2026-05-04T09:00:00Z", ends_at=when)), 422, "invalid_input")
-    assert err["details"]["fields"][0]["field"] == "ends_at"
+        starts_at=when, ends_at=None)), 422, "invalid_input")
+    assert err["details"]["fields"][0]["field"] == "starts_at"
     m = (await org.post("/api/meetings", standard_meeting_body())).json()
     error(await org.post(f"/api/meetings/{m['id']}/invitations",
                          {"role": "delegate", "expires_at": when}), 422, "invalid_input")
