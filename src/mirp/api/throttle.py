@@ -57,7 +57,7 @@ class Throttle:
         b = self._buckets.get((door, key))
         if b is None:
             if len(self._buckets) >= _MAX_KEYS:
-                self._sweep(now, refill)
+                self._sweep(now)
             b = self._buckets[(door, key)] = _Bucket(float(count), now)
         b.tokens = min(float(count), b.tokens + (now - b.at) * refill)
         b.at = now
@@ -66,7 +66,7 @@ class Throttle:
                               (1.0 - b.tokens) / refill, {"door": door})
         b.tokens -= 1.0
 
-    def _sweep(self, now: float, refill: float) -> None:
+    def _sweep(self, now: float) -> None:
         # a bucket idle long enough to be full again says nothing: drop it
         self._buckets = {k: b for k, b in self._buckets.items() if b.at + 3600.0 > now}
         if len(self._buckets) >= _MAX_KEYS:
