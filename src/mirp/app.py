@@ -70,7 +70,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     # outermost last: security headers go on every answer, the guards' refusals included
     app.add_middleware(BodyCap, max_bytes=settings.limits.max_body_bytes,
-                       larger={"/invitations/bulk": settings.limits.max_bulk_body_bytes})
+                       larger={"/invitations/bulk": settings.limits.max_bulk_body_bytes},
+                       timeout_s=settings.limits.body_timeout_s)
     app.add_middleware(NoNulInUrl)
     app.add_middleware(SecurityHeaders)
 
@@ -97,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-                 409: "conflict", 413: "too_large"}
+                 408: "timeout", 409: "conflict", 413: "too_large"}
         return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
 
     @app.exception_handler(Exception)

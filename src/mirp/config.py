@@ -45,6 +45,7 @@ class Limits(BaseModel):
     max_body_bytes: int = 1024 * 1024  # one HTTP request body; larger gets 413 too_large, unread
     max_bulk_body_bytes: int = 8 * 1024 * 1024  # the bulk CSV endpoint's body (2 M characters)
     head_timeout_s: float = 10.0  # a request head (line + headers) must arrive within this
+    body_timeout_s: float = 60.0  # a request body must arrive whole within this (else 408)
     max_connections: int = 5000  # open connections (HTTP and WebSocket); beyond: 503
 
 

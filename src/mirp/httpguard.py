@@ -4,7 +4,8 @@ Pure ASGI middlewares (WebSocket scopes pass through untouched):
 - `BodyCap`: a request body over the cap is refused with 413 `too_large` without being read
   whole: a Content-Length over the cap is refused before the first byte is read, and a chunked
   body is counted as it streams (Starlette's `RequestBodyLimitResponder` does the counting; we
-  only choose the cap by path, since the bulk CSV endpoint needs more than the rest).
+  only choose the cap by path, since the bulk CSV endpoint needs more than the rest). A body
+  that does not arrive whole in time is 408 `timeout`.
 - `NoNulInUrl`: a NUL character in the path or query string is 422 `invalid_input` (PostgreSQL
   refuses NUL in text: a path parameter carrying one would otherwise be a 500).
 - `SecurityHeaders`: a Content-Security-Policy with no inline script or style, no framing,
@@ -13,9 +14,11 @@ Pure ASGI middlewares (WebSocket scopes pass through untouched):
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.middleware.body_limit import RequestBodyLimitResponder
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,10 +56,12 @@ async def _send_error(send: Send, status: int, code: str, message: str,
 
 
 class BodyCap:
-    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int]) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int],
+                 timeout_s: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.larger = larger  # path suffix -> its cap
+        self.timeout_s = timeout_s  # the whole body, from the route's first read
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,7 +75,32 @@ class BodyCap:
             await _send_error(send, 413, "too_large",
                               f"the request body is over {cap} bytes", {"max_bytes": cap})
             return
-        await RequestBodyLimitResponder(self.app, cap)(scope, receive, send)
+        await RequestBodyLimitResponder(self.app, cap)(scope, self._in_time(receive), send)
+
+    def _in_time(self, receive: Receive) -> Receive:
+        """`receive`, failing with 408 when the body is not whole `timeout_s` after the route
+        began reading it (a body sent a byte at a time would hold a worker forever). Once the
+        body is in, `receive` is the server's own (a streaming answer awaits the disconnect on
+        it for as long as it streams)."""
+        deadline: float | None = None
+        done = False
+
+        async def receive_in_time() -> Message:
+            nonlocal deadline, done
+            if done:
+                return await receive()
+            loop = asyncio.get_running_loop()
+            deadline = deadline or loop.time() + self.timeout_s
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise HTTPException(408, f"the request body did not arrive within "
+                                         f"{self.timeout_s:g} s") from None
+            done = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        return receive_in_time
 
 
 class NoNulInUrl:

@@ -35,7 +35,8 @@ def server(tmp_path: Path) -> Iterator[Server]:
     port = free_port()
     log = tmp_path / "server.log"
     env = {**os.environ, "MIRP_DATA_DIR": str(tmp_path / "data"),
-           "MIRP_LIMITS__HEAD_TIMEOUT_S": "1.5", "MIRP_LOG_LEVEL": "info"}
+           "MIRP_LIMITS__HEAD_TIMEOUT_S": "1.5", "MIRP_LIMITS__BODY_TIMEOUT_S": "2",
+           "MIRP_LOG_LEVEL": "info"}
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "mirp", "serve", "--host", "127.0.0.1",
                                  "--port", str(port)], env=env, stdout=out,
@@ -140,6 +141,30 @@ def test_a_slow_second_head_on_a_kept_alive_connection_is_closed(server: Server)
         assert rest == b"", rest  # no answer to the unfinished head: just closed
 
     asyncio.run(main())
+
+
+def test_a_body_sent_a_byte_at_a_time_is_refused(server: Server) -> None:
+    async def main() -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"POST /api/auth/login HTTP/1.1\r\nhost: x\r\n"
+                     b"content-type: application/json\r\ncontent-length: 400\r\n\r\n")
+
+        async def drip() -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                for _ in range(400):
+                    writer.write(b" ")
+                    await writer.drain()
+                    await asyncio.sleep(0.3)
+
+        task = asyncio.create_task(drip())
+        answer = await asyncio.wait_for(reader.read(), 60)  # until the server closes
+        task.cancel()
+        writer.close()
+        return answer
+
+    answer = asyncio.run(main())
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b'"code":"timeout"' in answer
 
 
 def test_tokens_never_reach_the_access_log(server: Server) -> None:
