@@ -49,20 +49,23 @@ class Limits(BaseModel):
     max_connections: int = 5000  # open connections (HTTP and WebSocket); beyond: 503
 
 
+# (count, seconds): a burst of `count`, then one more every seconds/count
+Rate = tuple[Annotated[int, Field(ge=1)], Annotated[float, Field(gt=0)]]
+
+
 class RateLimits(BaseModel):
     """Per-IP and per-account request rates on the unauthenticated doors (docs/api.md).
 
-    A rate is (count, seconds): a burst of `count`, then one more every seconds/count. Counted in
-    this process (a cluster's nodes count apart)."""
+    Counted in this process (a cluster's nodes count apart)."""
 
     enabled: bool = True  # off only in test suites that hammer one door from one address
-    login_per_ip: tuple[int, float] = (30, 60.0)
-    login_per_account: tuple[int, float] = (10, 60.0)
-    signup_per_ip: tuple[int, float] = (10, 3600.0)
-    registration_per_ip: tuple[int, float] = (20, 3600.0)
-    registration_per_account: tuple[int, float] = (3, 3600.0)  # per meeting and e-mail
-    join_per_ip: tuple[int, float] = (120, 60.0)  # peek and join together
-    join_per_token: tuple[int, float] = (30, 60.0)
+    login_per_ip: Rate = (30, 60.0)
+    login_per_account: Rate = (10, 60.0)
+    signup_per_ip: Rate = (10, 3600.0)
+    registration_per_ip: Rate = (20, 3600.0)
+    registration_per_account: Rate = (3, 3600.0)  # per meeting and e-mail
+    join_per_ip: Rate = (120, 60.0)  # peek and join together
+    join_per_token: Rate = (30, 60.0)
     # wrong passwords: after this many in a row, each attempt waits 2, 4, 8... s (up to the cap)
     login_free_failures_per_account: int = 5
     login_free_failures_per_ip: int = 20

@@ -20,7 +20,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from mirp.config import RateLimits, Settings
+from mirp.config import Rate, RateLimits, Settings
 from mirp.errors import RateLimited
 
 _MAX_KEYS = 100_000  # buckets kept before the full ones are swept
@@ -47,7 +47,7 @@ class Throttle:
         self._buckets: dict[tuple[str, str], _Bucket] = {}
         self._failures: dict[tuple[str, str], _Failures] = {}
 
-    def hit(self, door: str, key: str, rate: tuple[int, float]) -> None:
+    def hit(self, door: str, key: str, rate: Rate) -> None:
         """Take one token from (door, key)'s bucket, or raise RateLimited with the wait."""
         if not self.rates.enabled:
             return
