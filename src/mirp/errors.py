@@ -98,3 +98,17 @@ class MeetingFull(MirpError):
     code = "meeting_full"
     http_status = 503
     ws_close = 4429
+
+
+class RateLimited(MirpError):
+    """Too many attempts from one address or at one account: wait `retry_after_s` (the HTTP
+    answer carries it as Retry-After)."""
+
+    code = "rate_limited"
+    http_status = 429
+    ws_close = 1013  # on the WebSocket: try again later (4429 is a full meeting)
+
+    def __init__(self, message: str, retry_after_s: float,
+                 details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, {"retry_after_s": round(retry_after_s, 1), **(details or {})})
+        self.retry_after_s = retry_after_s

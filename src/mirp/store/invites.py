@@ -24,6 +24,7 @@ from mirp.store import tables as t
 from mirp.store.repo import booths_of, load_meeting, meeting_for, meeting_summary
 from mirp.store.schemas import (
     EMAIL,
+    LATEST,
     InvitationIn,
     InvitationOut,
     JoinIn,
@@ -76,8 +77,8 @@ def default_expiry(settings: Settings, meeting: t.Meeting, now: datetime) -> dat
     """MIRP_TOKEN_TTL_HOURS from now, or a day after the meeting ends when that is later: an
     invitation sent months ahead must still work on the day."""
     expires = now + timedelta(hours=settings.token_ttl_hours)
-    if meeting.ends_at is not None:
-        expires = max(expires, meeting.ends_at + timedelta(days=1))
+    if meeting.ends_at is not None:  # clamped: an end in year 9999 would overflow
+        expires = max(expires, min(meeting.ends_at, LATEST) + timedelta(days=1))
     return expires
 
 
