@@ -144,7 +144,7 @@ async def test_closed_meeting_cannot_be_joined(org: Org, client: httpx.AsyncClie
     err = error(await client.post("/api/join", json={"token": inv["token"]}), 403,
                 "meeting_closed")
     assert err["details"]["reason"] == "closed"
-    err = error(await client.get("/api/join", params={"token": inv["token"]}), 403,
+    err = error(await client.post("/api/join/peek", json={"token": inv["token"]}), 403,
                 "meeting_closed")
 
 
@@ -250,7 +250,7 @@ async def test_a_returning_browser_is_the_same_participant(org: Org,
     assert again.status_code == 200, again.text
     assert again.json()["participant_id"] == first["participant_id"]
     assert again.json()["name"] == "Ann"
-    assert (await client.get("/api/join", params={"token": link})).json()["uses_left"] == 1
+    assert (await client.post("/api/join/peek", json={"token": link})).json()["uses_left"] == 1
     elsewhere = (await client.post("/api/join", json={
         "token": other, "name": "Ann", "participant_token": first["participant_token"]})).json()
     assert elsewhere["participant_id"] != first["participant_id"]
