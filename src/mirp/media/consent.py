@@ -149,12 +149,15 @@ class PeerLiveness:
 
     # counters -------------------------------------------------------------------------------
 
+    def dtls_packets(self) -> int:
+        """Datagrams through the DTLS transports (DTLS, SRTP, SRTCP), before any check."""
+        return sum(getattr(dtls, "_RTCDtlsTransport__rx_packets", 0)
+                   for dtls, _conn in self._transports())
+
     def activity(self) -> int:
-        """Datagrams the peer sent us so far (STUN requests, DTLS/SRTP): the watchdog's gauge."""
-        total = self.stun_seen
-        for dtls, _conn in self._transports():
-            total += getattr(dtls, "_RTCDtlsTransport__rx_packets", 0)
-        return total
+        """What the peer sent us so far (its STUN requests, answers to our consent checks,
+        DTLS/SRTP datagrams): the silence watchdog's gauge."""
+        return self.stun_seen + self.stats.responses + self.dtls_packets()
 
     def _refresh(self) -> None:
         with contextlib.suppress(RuntimeError):  # no running loop: nothing to refresh

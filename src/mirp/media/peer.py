@@ -16,11 +16,20 @@ Why things are the way they are:
   context variable makes aioice's `get_host_addresses` return 127.0.0.1 only (other connections,
   other tasks: unchanged); remote candidates that are not 127.0.0.1 (or are `.local` mDNS names)
   are dropped, and connectivity checks from elsewhere are ignored.
-- Admission in bounded batches (media-facts rule 8): at most `join_batch` handshakes run at once;
-  hundreds at once stall the event loop for minutes.
-- A peer that vanishes without a BYE: aioice's consent check needs ~30 s to notice. A watchdog
-  looks at what the peer sends us (RTP/RTCP/DTLS datagrams and STUN checks; browsers send RTCP
-  every second while they receive, consent checks every ~5 s) and declares the peer gone after
+- Admission in bounded batches (media-facts rule 8): at most `join_batch` handshakes hold a slot
+  at once (media/admission.py, first come first served); hundreds at once stall the event loop
+  for minutes. A slot guards the costly part, from the offer to `connected`, and only while the
+  handshake moves: one whose stage (peer's first STUN check, ICE state, first DTLS datagram,
+  connection state) stays put for `handshake_stall_s` gives its slot back and goes on without it
+  until `handshake_timeout_s`. So offers whose clients never do ICE cannot starve anyone: they
+  hold the slots a few seconds, not 20. One handshake per peer id: a new session of the same id
+  cancels one not yet connected (its slot or queue place freed at once; `on_gone("replaced")`).
+- Consent freshness (RFC 7675) is ours, not aioice's (media/consent.py says why): late answers
+  count, and consent lapses only after `consent_lapse_s` with no answer and no authenticated
+  traffic from the peer: `on_gone("consent expired")`.
+- A peer that vanishes without a BYE: consent needs 30 s to lapse. A watchdog looks at what the
+  peer sends us (RTP/RTCP/DTLS datagrams, STUN checks, answers to our consent checks; browsers
+  send RTCP every second while they receive, checks every ~5 s) and declares the peer gone after
   `peer_timeout_s` of silence.
 """
 
@@ -402,9 +411,8 @@ class PeerSession:
     def _progress(self) -> tuple[bool, str, bool, str]:
         """The handshake's stage: each part changes a few times at most, so a peer cannot fake
         progress forever by sending something now and then."""
-        dtls_seen = self.liveness.activity() > self.liveness.stun_seen
-        return (self.liveness.stun_seen > 0, str(self.pc.iceConnectionState), dtls_seen,
-                str(self.pc.connectionState))
+        return (self.liveness.stun_seen > 0, str(self.pc.iceConnectionState),
+                self.liveness.dtls_packets() > 0, str(self.pc.connectionState))
 
     async def _handshake(self) -> bool:
         """Until connected (True) or `handshake_timeout_s` (False). A handshake whose stage does
