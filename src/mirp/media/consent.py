@@ -39,11 +39,12 @@ import aioice.ice
 import aioice.stun
 import aiortc
 
+from mirp.media.sdp import LOOPBACK
+
 log = logging.getLogger(__name__)
 
 # the versions whose internals this module was written against (pyproject pins them too)
 PINNED = {"aioice": "0.13.0", "aiortc": "1.16.0"}
-LOOPBACK = "127.0.0.1"
 FROZEN_S = 1.0  # the loop this late on a wake-up: the server was frozen, the peer is not at fault
 
 OnExpired = Callable[[], Any]
