@@ -156,10 +156,38 @@ async def test_slow_real_settings_answers_700ms_late_stay_past_40s() -> None:
     watchdog: a listener whose answers come 0.7 s late. aioice's own check dropped it after
     32-36 s (see docs/operations/peer-liveness.md)."""
     factory = PeerFactory(loopback_only=True)
-    assert (factory.consent_interval_s, factory.consent_lapse_s) == (5.0, 30.0)
     session, client, reasons = await listener(factory, "satellite", delay_s=0.7)
     await stays_connected(session, client, reasons, for_s=45.0)
+    assert (factory.consent_interval_s, factory.consent_lapse_s) == (5.0, 30.0)
     stats = session.liveness.stats
     assert stats.responses >= 5 and stats.slowest_response_s >= 0.7, stats
+    await client.close()
+    await factory.close()
+
+
+async def test_forged_or_misdirected_answers_give_no_consent() -> None:
+    """Consent protects third parties from being flooded: only an answer signed with the peer's
+    password, from the address we checked, counts."""
+    factory = scaled()
+    session, client, _reasons = await listener(factory, "forged", delay_s=0.4)
+    liveness = session.liveness
+    await wait_for(lambda: liveness._outstanding, "an outstanding check", within_s=5)
+    # from here to the end, no await: the client's real (late) answer cannot interfere
+    check = next(iter(liveness._outstanding.values()))
+    answered = liveness.stats.responses
+
+    def answer(key: bytes, cls: aioice.stun.Class = aioice.stun.Class.RESPONSE
+               ) -> aioice.stun.Message:
+        message = aioice.stun.Message(message_method=aioice.stun.Method.BINDING,
+                                      message_class=cls, transaction_id=check.tid)
+        message.add_message_integrity(key)
+        return message
+
+    check.response_received(answer(b"not the password"), check.addr)
+    check.response_received(answer(check.key), ("127.0.0.1", check.addr[1] + 1))
+    check.response_received(answer(check.key, aioice.stun.Class.ERROR), check.addr)
+    assert liveness.stats.responses == answered and check.tid in liveness._outstanding
+    check.response_received(answer(check.key), check.addr)
+    assert liveness.stats.responses == answered + 1 and check.tid not in liveness._outstanding
     await client.close()
     await factory.close()
