@@ -248,7 +248,7 @@ class PeerSession:
             self._release_admission()
             await self.close()
             raise
-        if self.closed:
+        if self.closed or self.gone_reason is not None:
             raise Conflict("the peer connection was replaced while it was being set up")
         self._applied.set()
         early, self._early = self._early, []
