@@ -46,7 +46,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await engine.start()
         peers = PeerFactory(settings.ice_servers, loopback_only=settings.ice_loopback_only,
                             join_batch=settings.limits.join_batch,
-                            peer_timeout_s=settings.limits.peer_timeout_s)
+                            peer_timeout_s=settings.limits.peer_timeout_s,
+                            handshake_stall_s=settings.limits.handshake_stall_s,
+                            consent_interval_s=settings.limits.consent_interval_s,
+                            consent_lapse_s=settings.limits.consent_lapse_s)
         rooms = RoomRegistry(settings=settings, engine=engine, peers=peers, hooks=admission)
         app.state.settings = settings
         app.state.db = db

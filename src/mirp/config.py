@@ -40,6 +40,10 @@ class Limits(BaseModel):
     join_batch: int = 100  # peer connections admitted at once (media-facts rule 8)
     heartbeat_s: float = 10.0
     peer_timeout_s: float = 8.0  # a peer silent this long is gone
+    # a handshake with no ICE/DTLS progress this long gives its admission slot back (seconds)
+    handshake_stall_s: float = 3.0
+    consent_interval_s: float = 5.0  # ICE consent check period, randomized 0.8-1.2 (RFC 7675)
+    consent_lapse_s: float = 30.0  # no consent answer nor peer traffic this long: peer gone (s)
     reconnect_grace_s: float = 20.0  # the floor survives a reconnect this short
     handover_timeout_s: float = 15.0
     max_body_bytes: int = 1024 * 1024  # one HTTP request body; larger gets 413 too_large, unread
