@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from mirp.api import build_router as build_api_router
 from mirp.config import Settings
 from mirp.errors import MirpError
+from mirp.journal import Journal
 from mirp.media.engine import MediaEngine
 from mirp.media.peer import PeerFactory
 from mirp.rooms.registry import RoomRegistry
@@ -45,7 +46,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         peers = PeerFactory(settings.ice_servers, loopback_only=settings.ice_loopback_only,
                             join_batch=settings.limits.join_batch,
                             peer_timeout_s=settings.limits.peer_timeout_s)
-        rooms = RoomRegistry(settings=settings, engine=engine, peers=peers, hooks=admission)
+        journal = Journal(settings.data_dir / "journal.bin")  # docs/operations/durability.md
+        replay = journal.open()
+        if replay.records or replay.snapshots:
+            log.info("journal: %d records to write, %d rooms to restore",
+                     len(replay.records), len(replay.snapshots))
+        rooms = RoomRegistry(settings=settings, engine=engine, peers=peers, hooks=admission,
+                             journal=journal)
         app.state.settings = settings
         app.state.db = db
         app.state.admission = admission

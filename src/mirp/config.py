@@ -39,6 +39,8 @@ class Limits(BaseModel):
     peer_timeout_s: float = 8.0  # a peer silent this long is gone
     reconnect_grace_s: float = 20.0  # the floor survives a reconnect this short
     handover_timeout_s: float = 15.0
+    # seconds a removal/open/close waits for the database before it is refused (retryable)
+    decision_commit_timeout_s: float = 5.0
 
 
 class Settings(BaseSettings):

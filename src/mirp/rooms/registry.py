@@ -1,7 +1,9 @@
 """Open rooms: one RoomRuntime per live meeting, opened on first join, closed when idle.
 
-Also the Recorder: statistics records from every room go through one bounded queue to
-`hooks.record()` in batches, in its own task, so a slow database never slows a Room down.
+Also the Recorder: statistics records from every room go first to the journal (mirp/journal.py),
+then to `hooks.record()` in batches, in its own task, so a slow or absent database never slows a
+Room down and never loses a record. A Room is restored from its newest snapshot in the journal
+when it is opened again after a restart (docs/rooms.md, "Restore").
 """
 
 from __future__ import annotations
@@ -9,13 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 from mirp.config import Settings
-from mirp.errors import Forbidden
+from mirp.errors import Forbidden, MirpError
+from mirp.journal import Journal
 from mirp.media.plan import FeedKey, MixPlan
-from mirp.rooms.model import JoinGrant, MeetingSpec, Record
+from mirp.rooms.durable import decode_record, decode_room, encode_record, encode_room
+from mirp.rooms.events import RecordEvent
+from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record
 from mirp.rooms.room import Room, RoomLimits
 from mirp.rooms.runtime import Outlet, RoomClosing, RoomRuntime, background
 
@@ -87,79 +93,134 @@ class RoomMedia:
 
 
 class Recorder:
-    """Batches records to `hooks.record`; `put` never blocks (a full queue drops, loudly)."""
+    """Records and snapshots go to the journal first (`put` and `snapshot` never block; the
+    journal's group commit makes them durable, and `durable()` waits for that), then this task
+    copies the records to `hooks.record` in batches, in order, retried without limit (capped
+    back-off) and marked done; nothing is dropped. `decide` commits a decision now, bounded by
+    `decide_timeout_s` (the room's command waits for it)."""
 
     def __init__(
-        self, hooks: Hooks, capacity: int = 10_000, batch: int = 500, retries: int = 3
+        self,
+        hooks: Hooks,
+        journal: Journal | None = None,
+        batch: int = 500,
+        max_backoff_s: float = 5.0,
+        decide_timeout_s: float = 5.0,
     ) -> None:
         self.hooks = hooks
+        self.journal = journal if journal is not None else Journal(None)
         self.batch = batch
-        self.retries = retries
-        self.queue: asyncio.Queue[Record] = asyncio.Queue(capacity)
-        self.dropped = 0
+        self.max_backoff_s = max_backoff_s
+        self.decide_timeout_s = decide_timeout_s
+        self.dropped = 0  # bodies in the journal that are not records (never a record)
         self.written = 0
+        self.failures = 0  # consecutive failed writes (the database is away)
         self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
         self._busy = False
 
     def start(self) -> Recorder:
-        self._task = asyncio.create_task(self._run(), name="recorder")
+        if self._task is None:
+            if self.journal.path is not None:
+                self.journal.start()
+            self._task = asyncio.create_task(self._run(), name="recorder")
         return self
 
     def put(self, record: Record) -> None:
-        try:
-            self.queue.put_nowait(record)
-        except asyncio.QueueFull:
-            self.dropped += 1
-            log.error(
-                "recorder queue full: %s dropped (%d so far)", type(record).__name__, self.dropped
-            )
+        self.journal.append(encode_record(record))
+        self._wake.set()
+
+    def snapshot(self, meeting_id: str, room: Room | None, seq: int) -> None:
+        if self.journal.path is not None:  # nothing to restore from without a file
+            self.journal.snapshot(meeting_id, None if room is None else encode_room(room, seq))
+
+    async def durable(self) -> None:
+        await self.journal.durable()
+
+    async def decide(self, records: Sequence[Record]) -> None:
+        await asyncio.wait_for(self.hooks.record(records), self.decide_timeout_s)
+
+    def health(self) -> dict[str, Any]:
+        """The journal's depth (records not yet in the database) and age (seconds)."""
+        return {
+            "depth": self.journal.depth,
+            "age_s": round(self.journal.age_s(), 3),
+            "failures": self.failures,
+            "journal": "error" if self.journal.failed is not None else "ok",
+        }
 
     async def _run(self) -> None:
         while True:
-            first = await self.queue.get()
+            if not self.journal.depth:
+                self._wake.clear()
+                await self._wake.wait()
+                continue
             self._busy = True
             try:
-                await self._write(first)
+                ok = await self._write()
             finally:
                 self._busy = False
+            if not ok:
+                delay = min(self.max_backoff_s, 0.2 * 2 ** min(self.failures, 10))
+                await asyncio.sleep(delay)
 
-    async def _write(self, first: Record | None) -> None:
-        batch = [first] if first is not None else []
-        while len(batch) < self.batch and not self.queue.empty():
-            batch.append(self.queue.get_nowait())
-        if not batch:
-            return
-        for attempt in range(self.retries):
+    async def _write(self) -> bool:
+        """One batch of the oldest pending records to the database; False if it failed."""
+        entries = self.journal.pending(self.batch)
+        if not entries:
+            return True
+        records: list[Record] = []
+        for _, body in entries:
             try:
-                await self.hooks.record(batch)
-                self.written += len(batch)
-                return
-            except asyncio.CancelledError:
-                raise
+                records.append(decode_record(body))
             except Exception:
-                log.exception("recording %d records failed (attempt %d)", len(batch), attempt + 1)
-                await asyncio.sleep(0.2 * 2**attempt)
-        self.dropped += len(batch)
+                self.dropped += 1
+                log.error("journal entry is not a record: skipped: %r", body[:200])
+        try:
+            await self.hooks.record(records)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.failures += 1
+            if self.failures == 1 or self.failures % 50 == 0:
+                log.warning(
+                    "recording %d records failed (%d in a row; kept in the journal): %s",
+                    len(records), self.failures, exc,
+                )
+            return False
+        if self.failures:
+            log.info("recording works again after %d failures", self.failures)
+        self.failures = 0
+        self.written += len(records)
+        self.journal.done(entries[-1][0])
+        return True
 
     async def flush(self) -> None:
-        while not self.queue.empty():
-            await self._write(None)
+        """Write what is pending now (one attempt per batch; tests and shutdown)."""
+        while self.journal.depth:
+            if not await self._write():
+                return
 
     async def close(self, timeout_s: float = 10.0) -> None:
-        """Write what is queued (waiting up to `timeout_s` for a batch in flight), then stop."""
+        """Write what is pending (up to `timeout_s`), then stop; the rest stays in the journal
+        and is written by the next start."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        while self._task is not None and (self._busy or not self.queue.empty()):
+        while self._task is not None and (self._busy or self.journal.depth):
             if loop.time() > deadline:
-                log.error("recorder: %d records not written at close", self.queue.qsize())
+                log.error("recorder: %d records left in the journal for the next start",
+                          self.journal.depth)
                 break
+            self._wake.set()
             await asyncio.sleep(0.01)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self.flush()
+        if self.journal.path is None:
+            await self.flush()
+        await self.journal.close()
 
 
 class RoomRegistry:
@@ -173,6 +234,7 @@ class RoomRegistry:
         peers: Any,
         hooks: Hooks,
         idle_close_s: float | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.settings = settings
         self.limits = settings.limits
@@ -185,7 +247,12 @@ class RoomRegistry:
         )
         self.rooms: dict[str, RoomRuntime] = {}
         self.removed: dict[str, set[str]] = {}  # meeting id -> participants removed
-        self.recorder = Recorder(hooks)
+        self.recorder = Recorder(
+            hooks, journal, decide_timeout_s=settings.limits.decision_commit_timeout_s
+        )
+        with contextlib.suppress(RuntimeError):  # records a previous run left: write them now
+            asyncio.get_running_loop()
+            self.recorder.start()
         self._opening: dict[str, asyncio.Task[RoomRuntime]] = {}
         self._closed = False
         if hasattr(engine, "on_levels"):
@@ -239,14 +306,13 @@ class RoomRegistry:
             from dataclasses import replace
 
             spec = replace(spec, removed_participants=spec.removed_participants | removed)
-        room = Room(
-            spec,
-            RoomLimits(
-                grace_s=self.limits.reconnect_grace_s,
-                handover_timeout_s=self.limits.handover_timeout_s,
-                capacity=min(spec.capacity, self.limits.max_participants_per_meeting),
-            ),
+        limits = RoomLimits(
+            grace_s=self.limits.reconnect_grace_s,
+            handover_timeout_s=self.limits.handover_timeout_s,
+            capacity=min(spec.capacity, self.limits.max_participants_per_meeting),
         )
+        restored = self._restore(spec, limits)
+        room, seq = restored if restored is not None else (Room(spec, limits), 0)
         runtime = RoomRuntime(
             room,
             engine=self.shared.scope(meeting_id),
@@ -257,10 +323,52 @@ class RoomRegistry:
             reoffer_s=self.limits.peer_timeout_s,
             on_removed=self._on_removed,
             on_closed=self._on_closed,
-        ).start()
+            durability=self.recorder,
+        )
+        if restored is not None:
+            runtime.seq = seq
+            runtime.restored = set(room.participants)
+        runtime.start()
         self.rooms[meeting_id] = runtime
-        log.info("room %s opened", meeting_id)
+        log.info("room %s opened%s", meeting_id, " (restored)" if restored else "")
         return runtime
+
+    def _restore(self, spec: MeetingSpec, limits: RoomLimits) -> tuple[Room, int] | None:
+        """The Room as the newest snapshot left it (a previous process died with it open), its
+        participants disconnected with the grace period starting now; None: start fresh. The
+        database has the last word on the meeting's status and on removals."""
+        body = self.recorder.journal.snapshot_of(spec.id)
+        if body is None:
+            return None
+        found = decode_room(body, spec.id)
+        if found is not None and (spec.status is MeetingStatus.CLOSED or found[0].closed):
+            log.info("room %s: meeting closed since its snapshot: starting fresh", spec.id)
+            found = None
+        if found is None:
+            self.recorder.snapshot(spec.id, None, 0)
+            return None
+        room, seq = found
+        now = time.time()
+        room.limits = limits
+        room.capacity = min(spec.capacity, limits.capacity or spec.capacity)
+        room.status = spec.status
+        room.removed |= set(spec.removed_participants)
+        events = []
+        for pid in list(room.participants):
+            try:
+                if pid in room.removed:  # removal committed, snapshot not yet rewritten
+                    events += room.leave(pid, now)
+                elif room.participants[pid].connected:
+                    events += room.disconnect(pid, now)
+                else:
+                    room.participants[pid].lost_at = now  # the grace restarts now
+            except MirpError:
+                log.exception("room %s: restoring %s failed", spec.id, pid)
+        for event in events:
+            if isinstance(event, RecordEvent):
+                self.recorder.put(event.record)
+        self.recorder.snapshot(spec.id, room, seq)  # restored once more if we die again now
+        return room, seq
 
     def _on_removed(self, meeting_id: str, participant_id: str) -> None:
         self.removed.setdefault(meeting_id, set()).add(participant_id)

@@ -6,7 +6,10 @@ typed Unavailable instead of growing memory. After every job or timer tick the t
 1. numbers the wire events (`seq`, one counter per room, so every client sees the same order)
    and hands each to the outlets of its audience (Session.send_json never blocks);
 2. acts on Removed / MeetingClosed (closes those sessions);
-3. queues Record events for the Recorder (never awaited here);
+3. queues Record events for the Recorder, which journals them (mirp/journal.py) and snapshots the
+   Room; a command's ack (and a join's welcome) waits until those are on disk, and a decision
+   that changes rights or the meeting (DECISION_COMMANDS) is committed to the database first,
+   the Room rolled back and the command refused with Unavailable if it cannot be (docs/rooms.md);
 4. pushes `room.mix_plan()` to `engine.apply()` when it changed and each connected participant's
    `room.feed_for()` to `engine.switch()` when that changed.
 Peers: an `offer` runs the (slow) ICE/DTLS setup outside the task, then attaches the result in it.
@@ -18,15 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
+import inspect
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from mirp.errors import Conflict, Forbidden, MirpError, Unavailable
 from mirp.media.plan import FeedKey, MixPlan
 from mirp.rooms.commands import Command
+from mirp.rooms.durable import DECISIONS
 from mirp.rooms.events import Event, MeetingClosed, RecordEvent, Removed, WireEvent
 from mirp.rooms.model import JoinGrant, Record
 from mirp.rooms.room import Room
@@ -76,6 +82,18 @@ class RecordSink(Protocol):
     def put(self, record: Record) -> None: ...
 
 
+class Durability(Protocol):
+    """Where a Room's decisions, records and snapshots become durable (registry's Recorder)."""
+
+    async def decide(self, records: Sequence[Record]) -> None: ...
+    def snapshot(self, meeting_id: str, room: Room | None, seq: int) -> None: ...
+    async def durable(self) -> None: ...
+
+
+# commands whose decision is committed to the database before their ack or events
+DECISION_COMMANDS = frozenset({"participant_remove", "meeting_open", "meeting_close"})
+
+
 class RoomClosing(Unavailable):
     """The room is closing (idle or meeting closed): the registry opens a fresh one."""
 
@@ -108,6 +126,7 @@ class RoomRuntime:
         on_removed: Callable[[str, str], None] | None = None,
         on_closed: Callable[[RoomRuntime], None] | None = None,
         clock: Callable[[], float] = time.time,
+        durability: Durability | None = None,
     ) -> None:
         self.room = room
         self.meeting_id = room.spec.id
@@ -134,6 +153,8 @@ class RoomRuntime:
         self.closing = False
         self._task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
+        self.durability = durability  # None: nothing is journaled (unit tests)
+        self.restored: set[str] = set()  # participants back from a snapshot, not yet rejoined
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> RoomRuntime:
@@ -168,6 +189,12 @@ class RoomRuntime:
         except asyncio.QueueFull:
             raise Unavailable("the room is busy; try again") from None
         return await fut
+
+    async def call_async(self, fn: Callable[[Room, float], Awaitable[T]]) -> T:
+        """Like `call` for a job that awaits (durability): the room task waits for it, so the
+        Room's order is kept; other rooms have their own tasks and are not delayed."""
+        result: T = await self.call(fn)  # type: ignore[arg-type]
+        return result
 
     def submit_nowait(self, fn: Callable[[Room, float], Any]) -> bool:
         """Queue a job nobody waits for (engine level reports); dropped when the room is busy."""
@@ -210,6 +237,8 @@ class RoomRuntime:
                     continue
                 try:
                     result = fn(self.room, now)
+                    if inspect.isawaitable(result):  # a job that waits for durability
+                        result = await result
                 except MirpError as exc:
                     fut.set_exception(exc)
                 except Exception as exc:
@@ -266,16 +295,56 @@ class RoomRuntime:
         with contextlib.suppress(Exception):
             self.engine.apply(MixPlan.of())
         self.closing = True
+        if self.durability is not None:  # a closed room is not restored
+            self.durability.snapshot(self.meeting_id, None, self.seq)
 
     # ---------------------------------------------------------------- after every change
-    def _after(self, events: list[Event], *, media: bool = True) -> None:
+    def _after(
+        self, events: list[Event], *, media: bool = True, journaled: bool = False
+    ) -> None:
+        if not journaled:
+            self._journal(events)
         for event in events:
-            if isinstance(event, RecordEvent):
-                self.recorder.put(event.record)
-            elif isinstance(event, WireEvent):
+            if isinstance(event, WireEvent):
                 self._broadcast(event)
         if media:
             self._sync_media()
+
+    def _journal(self, events: list[Event]) -> None:
+        """Records to the Recorder (its journal), and the Room's new state to its snapshot."""
+        for event in events:
+            if isinstance(event, RecordEvent):
+                self.recorder.put(event.record)
+        if events and self.durability is not None and not self.closing:
+            self.durability.snapshot(self.meeting_id, self.room, self.seq)
+
+    async def _durable(self, events: list[Event]) -> None:
+        """Journal `events` and wait until they (and the snapshot) are on disk."""
+        self._journal(events)
+        if self.durability is not None:
+            await self.durability.durable()
+
+    async def _decide(self, room: Room, before: Room, events: list[Event]) -> list[Event]:
+        """Commit the decision records among `events` to the database; on failure restore the
+        Room to `before` and refuse (Unavailable: nothing was said that did not happen).
+        Returns the other events."""
+        decisions = [
+            e.record for e in events
+            if isinstance(e, RecordEvent) and isinstance(e.record, DECISIONS)
+        ]
+        if not decisions or self.durability is None:
+            return events
+        try:
+            await self.durability.decide(decisions)
+        except Exception as exc:
+            room.__dict__.clear()
+            room.__dict__.update(before.__dict__)
+            log.warning("room %s: decision not committed (%s): refused", self.meeting_id, exc)
+            raise Unavailable("the decision could not be saved; try again") from exc
+        return [
+            e for e in events
+            if not (isinstance(e, RecordEvent) and isinstance(e.record, DECISIONS))
+        ]
 
     def _broadcast(self, event: WireEvent) -> None:
         self.seq += 1
@@ -330,7 +399,7 @@ class RoomRuntime:
         the join's own events follow it (seq > welcome.seq), the new Session included, so it
         also gets what is addressed to it alone (e.g. `subscribed`)."""
 
-        def job(room: Room, now: float) -> None:
+        async def job(room: Room, now: float) -> None:
             pid = grant.participant_id
             old = self.sessions.get(pid)
             events: list[Event] = []
@@ -349,10 +418,15 @@ class RoomRuntime:
             self.sessions[pid] = outlet
             self.last_session[pid] = outlet.id
             self._idle_since = None
-            outlet.welcome(pid, room.snapshot(pid), self.seq, resumed)
-            self._after(events)
+            await self._durable(events)  # the join's records are on disk before the welcome
+            view = room.snapshot(pid)
+            if pid in self.restored:  # the room came back from a snapshot after a restart
+                self.restored.discard(pid)
+                view = {**view, "restored": True}
+            outlet.welcome(pid, view, self.seq, resumed)
+            self._after(events, journaled=True)
 
-        await self.call(job)
+        await self.call_async(job)
 
     async def leave_session(
         self, participant_id: str, outlet: Outlet, for_good: bool = False
@@ -387,15 +461,20 @@ class RoomRuntime:
         accepted the command, before its events: it reaches the client even when an event
         then closes the Session (meeting_close)."""
 
-        def job(room: Room, now: float) -> None:
+        async def job(room: Room, now: float) -> None:
             if self.sessions.get(participant_id) is not outlet:
                 raise Conflict("this session was replaced")
+            decision = self.durability is not None and command.type in DECISION_COMMANDS
+            before = copy.deepcopy(room) if decision else None
             events = room.handle(participant_id, command, now)
+            if before is not None:
+                events = await self._decide(room, before, events)
+            await self._durable(events)  # records and the Room's state, before the ack
             if reply is not None:
                 outlet.send(reply)
-            self._after(events)
+            self._after(events, journaled=True)
 
-        await self.call(job)
+        await self.call_async(job)
 
     def overview(self) -> dict[str, Any]:
         """A read of the Room's state from outside its task (no await: consistent)."""
