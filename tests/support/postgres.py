@@ -104,8 +104,8 @@ def start_postgres() -> Iterator[PostgresServer]:
     try:
         run([str(initdb), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
              "--no-sync", "--no-instructions"], "initdb")
-        run([str(pg_ctl), "-D", str(data), "-o", _options(port, workdir), "-l", str(workdir / "postgres.log"),
-             "-w", "-t", "30", "start"], "pg_ctl start")
+        run([str(pg_ctl), "-D", str(data), "-o", _options(port, workdir), "-l",
+             str(workdir / "postgres.log"), "-w", "-t", "30", "start"], "pg_ctl start")
         started = True
         server = PostgresServer(port, workdir)
         deadline = time.monotonic() + 15
