@@ -106,12 +106,14 @@ class Recorder:
         batch: int = 500,
         max_backoff_s: float = 5.0,
         decide_timeout_s: float = 5.0,
+        write_timeout_s: float = 30.0,
     ) -> None:
         self.hooks = hooks
         self.journal = journal if journal is not None else Journal(None)
         self.batch = batch
         self.max_backoff_s = max_backoff_s
         self.decide_timeout_s = decide_timeout_s
+        self.write_timeout_s = write_timeout_s  # a hung database: give up this try, retry
         self.dropped = 0  # bodies in the journal that are not records (never a record)
         self.written = 0
         self.failures = 0  # consecutive failed writes (the database is away)
@@ -177,7 +179,7 @@ class Recorder:
                 self.dropped += 1
                 log.error("journal entry is not a record: skipped: %r", body[:200])
         try:
-            await self.hooks.record(records)
+            await asyncio.wait_for(self.hooks.record(records), self.write_timeout_s)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import inspect
 import json
 import logging
+import pickle
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
@@ -324,7 +324,7 @@ class RoomRuntime:
         if self.durability is not None:
             await self.durability.durable()
 
-    async def _decide(self, room: Room, before: Room, events: list[Event]) -> list[Event]:
+    async def _decide(self, room: Room, before: bytes, events: list[Event]) -> list[Event]:
         """Commit the decision records among `events` to the database; on failure restore the
         Room to `before` and refuse (Unavailable: nothing was said that did not happen).
         Returns the other events."""
@@ -338,7 +338,7 @@ class RoomRuntime:
             await self.durability.decide(decisions)
         except Exception as exc:
             room.__dict__.clear()
-            room.__dict__.update(before.__dict__)
+            room.__dict__.update(pickle.loads(before).__dict__)
             log.warning("room %s: decision not committed (%s): refused", self.meeting_id, exc)
             raise Unavailable("the decision could not be saved; try again") from exc
         return [
@@ -465,7 +465,8 @@ class RoomRuntime:
             if self.sessions.get(participant_id) is not outlet:
                 raise Conflict("this session was replaced")
             decision = self.durability is not None and command.type in DECISION_COMMANDS
-            before = copy.deepcopy(room) if decision else None
+            # the Room as it was, to put back if the database does not take the decision
+            before = pickle.dumps(room, pickle.HIGHEST_PROTOCOL) if decision else None
             events = room.handle(participant_id, command, now)
             if before is not None:
                 events = await self._decide(room, before, events)
