@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import os
 import struct
@@ -60,12 +61,14 @@ class Journal:
         self._size = 0
         self._next = 1
         self._pending: deque[tuple[int, bytes, float]] = deque()  # number, body, appended at
+        self._pending_bytes = 0  # their bodies' size (kept as we go: depth may be large)
         self._snapshots: dict[str, bytes] = {}  # newest per key (what a compaction keeps)
         self._buffer: list[bytes] = []  # frames not yet written
         self._unwritten_snapshots: dict[str, bytes | None] = {}  # coalesced: one per key/round
         self._waiters: list[asyncio.Future[None]] = []  # wait for the round after this one
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._inflight = False  # a round is being written (its entries are not on disk yet)
         self.failed: BaseException | None = None  # the last write error (the disk is in trouble)
 
     # ---------------------------------------------------------------- start and stop
@@ -103,6 +106,7 @@ class Journal:
         self._next = max([done, *records]) + 1
         now = time.time()
         self._pending.extend((n, b, now) for n, b in replay.records)
+        self._pending_bytes = sum(len(b) for _, b in replay.records)
         self._snapshots = dict(replay.snapshots)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
         os.chmod(self.path, 0o600)
@@ -137,6 +141,7 @@ class Journal:
         number = self._next
         self._next += 1
         self._pending.append((number, body, time.time()))
+        self._pending_bytes += len(body)
         if self.path is not None:
             self._buffer.append(_frame(b"R", number, "", body))
             self._kick()
@@ -155,12 +160,12 @@ class Journal:
 
     def pending(self, limit: int) -> list[tuple[int, bytes]]:
         """The oldest records not yet marked done (for the database writer)."""
-        return [(n, b) for n, b, _ in list(self._pending)[:limit]]
+        return [(n, b) for n, b, _ in itertools.islice(self._pending, limit)]
 
     def done(self, through: int) -> None:
         """Records up to `through` are in the database (the mark is written with the next round)."""
         while self._pending and self._pending[0][0] <= through:
-            self._pending.popleft()
+            self._pending_bytes -= len(self._pending.popleft()[1])
         if self.path is not None:
             self._buffer.append(_frame(b"D", through, "", b""))
             self._kick()
@@ -181,7 +186,7 @@ class Journal:
 
     async def durable(self) -> None:
         """Return once everything appended so far is on disk (fsync'd)."""
-        if self.path is None or (not self._buffer and not self._unwritten_snapshots):
+        if self.path is None or not (self._buffer or self._unwritten_snapshots or self._inflight):
             return
         if self._task is None:
             self.start()
@@ -200,12 +205,14 @@ class Journal:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            frames, self._buffer = self._buffer, []
+            entries, self._buffer = self._buffer, []
             snaps, self._unwritten_snapshots = self._unwritten_snapshots, {}
             waiters, self._waiters = self._waiters, []
-            for key, body in snaps.items():
-                frames.append(_frame(b"S", 0, key, body) if body is not None
-                              else _frame(b"X", 0, key, b""))
+            self._inflight = True
+            frames = entries + [
+                _frame(b"S", 0, key, body) if body is not None else _frame(b"X", 0, key, b"")
+                for key, body in snaps.items()
+            ]
             try:
                 if frames and self._fd is not None:
                     await asyncio.to_thread(self._write, b"".join(frames))
@@ -213,25 +220,40 @@ class Journal:
                     self.compact_min_bytes, 4 * self._live_bytes()
                 ):
                     await asyncio.to_thread(self._compact, self._live_frames())
-            except Exception as exc:  # the disk is failing: say so to whoever waits
+            except Exception as exc:  # the disk is failing: say so to whoever waits, try again
+                self._inflight = False
                 self.failed = exc
                 log.exception("journal %s: write failed", self.path)
+                self._buffer[:0] = entries
+                for key, body in snaps.items():
+                    self._unwritten_snapshots.setdefault(key, body)
                 for w in waiters:
                     if not w.done():
                         w.set_exception(exc)
+                await asyncio.sleep(0.5)
+                self._kick()
                 continue
+            self._inflight = False
             self.failed = None
             for w in waiters:
                 if not w.done():
                     w.set_result(None)
 
     def _write(self, data: bytes) -> None:
+        """All of `data`, fsync'd; on failure the file is cut back to its last good end, so a
+        half-written frame never hides the frames written after it."""
         assert self._fd is not None
         view = memoryview(data)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
-        os.fsync(self._fd)
+        try:
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+            os.fsync(self._fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._fd, self._size)
+                os.lseek(self._fd, self._size, os.SEEK_SET)
+            raise
         self._size += len(data)
 
     def _live_frames(self) -> bytes:
@@ -240,7 +262,7 @@ class Journal:
         return b"".join(frames)
 
     def _live_bytes(self) -> int:
-        return sum(len(b) + 40 for _, b, _ in self._pending) + sum(
+        return self._pending_bytes + 40 * len(self._pending) + sum(
             len(b) + len(k) + 40 for k, b in self._snapshots.items()
         )
 
