@@ -41,6 +41,9 @@ class Limits(BaseModel):
     handover_timeout_s: float = 15.0
     # seconds a removal/open/close waits for the database before it is refused (retryable)
     decision_commit_timeout_s: float = 5.0
+    # seconds: a room snapshot older than this at start is closed out (everyone leaves at the
+    # snapshot's time, records kept) instead of restored
+    restore_max_age_s: float = 600.0
 
 
 class Settings(BaseSettings):

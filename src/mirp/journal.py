@@ -173,6 +173,9 @@ class Journal:
     def snapshot_of(self, key: str) -> bytes | None:
         return self._snapshots.get(key)
 
+    def snapshot_keys(self) -> list[str]:
+        return list(self._snapshots)
+
     @property
     def depth(self) -> int:
         """Records journaled but not yet in the database."""

@@ -51,7 +51,7 @@ def test_a_room_comes_back_as_it_was() -> None:
     k.do("fr1", c.OnAir(True))
     found = decode_room(encode_room(k.room, 41), MEETING)
     assert found is not None
-    room, seq = found
+    room, seq, _ = found
     assert seq == 41
     for pid in ("ch", "d2", "fr1"):
         assert room.snapshot(pid) == k.room.snapshot(pid)

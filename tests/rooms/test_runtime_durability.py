@@ -52,11 +52,12 @@ class FlakyHooks(Hooks):
         await super().record(records)
 
 
-def make_registry(tmp_path: Path, hooks: FlakyHooks) -> RoomRegistry:
+def make_registry(tmp_path: Path, hooks: FlakyHooks, **limits: Any) -> RoomRegistry:
     journal = Journal(tmp_path / "journal.bin")
     journal.open()
-    return RoomRegistry(settings=Settings(limits={"reconnect_grace_s": 30}), engine=Engine(),
-                        peers=Peers(), hooks=hooks, idle_close_s=60, journal=journal)
+    return RoomRegistry(settings=Settings(limits={"reconnect_grace_s": 30, **limits}),
+                        engine=Engine(), peers=Peers(), hooks=hooks, idle_close_s=60,
+                        journal=journal)
 
 
 async def join(registry: RoomRegistry, key: str) -> tuple[Any, Outlet]:
@@ -137,5 +138,28 @@ async def test_a_restored_room_welcomes_its_participants_back(tmp_path: Path) ->
     assert others == {"p_chair": False, "p_d1": True, "p_fr1": False}  # in grace, not gone
     _, d1c = await join(second, "d1")  # a later welcome is an ordinary one
     assert "restored" not in d1c.of("welcome")[0]["room"]
+    await second.close()
+    await first.close()
+
+
+async def test_a_stale_snapshot_is_closed_out_with_its_records(tmp_path: Path) -> None:
+    first = make_registry(tmp_path, FlakyHooks())
+    rt, chair = await join(first, "chair")
+    await join(first, "d1")
+    await rt.command("p_chair", chair, c.FloorGive("p_d1"), {"type": "ack", "id": 1})
+    taken = decode_room(Journal(tmp_path / "journal.bin").open().snapshots["m1"], "m1")
+    assert taken is not None
+    hooks = FlakyHooks()
+    second = make_registry(tmp_path, hooks, restore_max_age_s=0.0)  # every snapshot is stale
+    _, d1b = await join(second, "d1")
+    room = d1b.of("welcome")[0]["room"]
+    assert "restored" not in room and room["floor"]["holders"] == []  # a fresh room
+    await second.recorder.flush()
+    records = [r for batch in hooks.batches for r in batch]
+    leaves = {r.participant_id: r.at.timestamp() for r in records
+              if type(r).__name__ == "AttendanceRecord" and r.kind == "leave"}
+    assert leaves == {"p_chair": taken.at, "p_d1": taken.at}  # at the snapshot's time
+    turns = [r for r in records if type(r).__name__ == "SpeakingTurnRecord"]
+    assert [t.participant_id for t in turns] == ["p_d1"]
     await second.close()
     await first.close()

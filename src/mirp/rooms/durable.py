@@ -13,8 +13,9 @@ import dataclasses
 import json
 import logging
 import pickle
+import time
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import mirp
 from mirp.rooms import model
@@ -64,12 +65,18 @@ def decode_record(body: bytes) -> Record:
     return record
 
 
+class Snapshot(NamedTuple):
+    room: Room
+    seq: int  # the room's event counter
+    at: float  # when it was taken (epoch seconds)
+
+
 def encode_room(room: Room, seq: int) -> bytes:
-    header = {"format": SNAPSHOT_FORMAT, "mirp": mirp.__version__, "seq": seq}
+    header = {"format": SNAPSHOT_FORMAT, "mirp": mirp.__version__, "seq": seq, "at": time.time()}
     return json.dumps(header).encode() + b"\n" + pickle.dumps(room, pickle.HIGHEST_PROTOCOL)
 
 
-def decode_room(body: bytes, meeting_id: str) -> tuple[Room, int] | None:
+def decode_room(body: bytes, meeting_id: str) -> Snapshot | None:
     """The Room and its event counter, or None (logged) when the snapshot is not restorable."""
     head, _, blob = body.partition(b"\n")
     try:
@@ -92,4 +99,4 @@ def decode_room(body: bytes, meeting_id: str) -> tuple[Room, int] | None:
     if not isinstance(room, Room) or room.spec.id != meeting_id:
         log.warning("room %s: snapshot of something else: starting fresh", meeting_id)
         return None
-    return room, int(header.get("seq", 0))
+    return Snapshot(room, int(header.get("seq", 0)), float(header.get("at", 0.0)))

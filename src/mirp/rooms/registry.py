@@ -19,7 +19,7 @@ from mirp.errors import Forbidden, MirpError
 from mirp.journal import Journal
 from mirp.media.plan import FeedKey, MixPlan
 from mirp.rooms.durable import decode_room
-from mirp.rooms.events import RecordEvent
+from mirp.rooms.events import Event, RecordEvent
 from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record
 from mirp.rooms.recorder import Recorder
 from mirp.rooms.room import Room, RoomLimits
@@ -126,6 +126,18 @@ class RoomRegistry:
         self._closed = False
         if hasattr(engine, "on_levels"):
             engine.on_levels = self._on_levels
+        with contextlib.suppress(RuntimeError):  # rooms a previous run left open: back now
+            asyncio.get_running_loop()
+            for meeting_id in self.recorder.journal.snapshot_keys():
+                background(self._reopen(meeting_id))
+
+    async def _reopen(self, meeting_id: str) -> None:
+        """Restore a room at start (not only at its first join), so that its grace periods run
+        and the turns of whoever does not come back are ended and recorded."""
+        try:
+            await self.open(meeting_id)
+        except Exception as exc:  # the database is away: restored at the first join instead
+            log.warning("room %s not restored at start: %s", meeting_id, exc)
 
     def _on_levels(self, levels: dict[str, float]) -> None:
         """The engine's level callback (all sources of the process) -> each room's share."""
@@ -205,24 +217,31 @@ class RoomRegistry:
     def _restore(self, spec: MeetingSpec, limits: RoomLimits) -> tuple[Room, int] | None:
         """The Room as the newest snapshot left it (a previous process died with it open), its
         participants disconnected with the grace period starting now; None: start fresh. The
-        database has the last word on the meeting's status and on removals."""
+        database has the last word on the meeting's status and on removals. A snapshot older
+        than `restore_max_age_s` is closed out: everyone leaves at the snapshot's time."""
         body = self.recorder.journal.snapshot_of(spec.id)
         if body is None:
             return None
         found = decode_room(body, spec.id)
-        if found is not None and (spec.status is MeetingStatus.CLOSED or found[0].closed):
+        if found is not None and (spec.status is MeetingStatus.CLOSED or found.room.closed):
             log.info("room %s: meeting closed since its snapshot: starting fresh", spec.id)
+            found = None
+        now = time.time()
+        if found is not None and now - found.at > self.limits.restore_max_age_s:
+            log.info("room %s: snapshot %.0f s old: closed out", spec.id, now - found.at)
+            for pid in list(found.room.participants):
+                with contextlib.suppress(MirpError):
+                    self._put_records(found.room.leave(pid, found.at))
             found = None
         if found is None:
             self.recorder.snapshot(spec.id, None, 0)
             return None
-        room, seq = found
-        now = time.time()
+        room, seq, _ = found
         room.limits = limits
         room.capacity = min(spec.capacity, limits.capacity or spec.capacity)
         room.status = spec.status
         room.removed |= set(spec.removed_participants)
-        events = []
+        events: list[Event] = []
         for pid in list(room.participants):
             try:
                 if pid in room.removed:  # removal committed, snapshot not yet rewritten
@@ -233,11 +252,14 @@ class RoomRegistry:
                     room.participants[pid].lost_at = now  # the grace restarts now
             except MirpError:
                 log.exception("room %s: restoring %s failed", spec.id, pid)
+        self._put_records(events)
+        self.recorder.snapshot(spec.id, room, seq)  # restored once more if we die again now
+        return room, seq
+
+    def _put_records(self, events: list[Event]) -> None:
         for event in events:
             if isinstance(event, RecordEvent):
                 self.recorder.put(event.record)
-        self.recorder.snapshot(spec.id, room, seq)  # restored once more if we die again now
-        return room, seq
 
     def _on_removed(self, meeting_id: str, participant_id: str) -> None:
         self.removed.setdefault(meeting_id, set()).add(participant_id)
