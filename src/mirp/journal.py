@@ -108,8 +108,11 @@ class Journal:
         self._pending.extend((n, b, now) for n, b in replay.records)
         self._pending_bytes = sum(len(b) for _, b in replay.records)
         self._snapshots = dict(replay.snapshots)
+        created = not self.path.exists()
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
         os.chmod(self.path, 0o600)
+        if created:  # the file's name is durable too
+            _fsync_dir(self.path.parent)
         os.ftruncate(self._fd, pos)
         os.lseek(self._fd, pos, os.SEEK_SET)
         self._size = pos
@@ -282,12 +285,16 @@ class Journal:
             os.close(fd)
             raise
         os.replace(tmp, self.path)
-        dir_fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+        _fsync_dir(self.path.parent)
         os.close(self._fd)
         self._fd = fd
         self._size = len(data)
         log.info("journal %s compacted to %d bytes", self.path, self._size)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
