@@ -11,11 +11,6 @@ old recorder's retries: the records are written once it is back, a removal meanw
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,65 +20,9 @@ import httpx
 import pytest
 
 from tests.integration.conftest import WsClient
-from tests.support.factory import SECRET, MeetingFixture, make_meeting_http
+from tests.support.factory import MeetingFixture, make_meeting_http
 from tests.support.postgres import PostgresServer, start_postgres
-from tests.support.procs import free_port, stop
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-class Server:
-    """One `mirp serve` process at a time on a fixed port and data directory."""
-
-    def __init__(self, data: Path, database_url: str | None = None) -> None:
-        self.data = data
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.ws = f"ws://127.0.0.1:{self.port}/ws"
-        self.env = {**os.environ, "MIRP_DATA_DIR": str(data), "MIRP_SECRET_KEY": SECRET,
-                    "MIRP_ICE_LOOPBACK_ONLY": "true", "MIRP_PUBLIC_BASE_URL": self.base,
-                    "MIRP_LIMITS__RECONNECT_GRACE_S": "120"}
-        if database_url:
-            self.env["MIRP_DATABASE_URL"] = database_url
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    def log(self) -> str:
-        path = self.data / f"server{self.starts}.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
-
-    def spawn(self) -> subprocess.Popen[bytes]:
-        self.starts += 1
-        with (self.data / f"server{self.starts}.log").open("wb") as out:
-            return subprocess.Popen(
-                [sys.executable, "-m", "mirp", "serve", "--host", "127.0.0.1", "--port",
-                 str(self.port)], cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-
-    async def start(self) -> None:
-        self.proc = self.spawn()
-        deadline = time.monotonic() + 60
-        async with httpx.AsyncClient() as http:
-            while True:
-                assert self.proc.poll() is None, f"the server exited:\n{self.log()}"
-                try:
-                    if (await http.get(f"{self.base}/healthz", timeout=1)).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, f"no /healthz:\n{self.log()}"
-                await asyncio.sleep(0.1)
-
-    def kill(self) -> None:
-        """SIGKILL: no shutdown code runs (as a crash or an OOM kill)."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-        self.proc = None
-
-    def close(self) -> None:
-        if self.proc is not None:
-            stop(self.proc)
-            self.proc = None
+from tests.support.server import Server, ack_then_kill
 
 
 @pytest.fixture
@@ -132,20 +71,6 @@ async def report(srv: Server, fx: MeetingFixture) -> dict[str, Any]:
         r = await http.get(f"{srv.base}/api/meetings/{fx.meeting_id}/report")
         assert r.status_code == 200, r.text
         return dict(r.json())
-
-
-async def ack_then_kill(srv: Server, ws: WsClient, kind: str, **fields: Any) -> None:
-    """Send a command and SIGKILL the server the moment its ack arrives (the window in which an
-    acknowledged decision used to be lost)."""
-    ws.next_id += 1
-    mid = ws.next_id
-    await ws.ws.send(json.dumps({"type": kind, "id": mid, **fields}))
-    deadline = time.monotonic() + 20
-    while mid not in ws.replies:
-        assert ws.closed is None and time.monotonic() < deadline, f"no reply to {kind}"
-        await asyncio.sleep(0.001)
-    srv.kill()
-    assert ws.replies[mid]["type"] == "ack", ws.replies[mid]
 
 
 async def close_all(*clients: WsClient) -> None:

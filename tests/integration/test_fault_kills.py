@@ -17,15 +17,9 @@ from typing import Any
 
 import httpx
 
-from tests.integration.test_durability import (
-    Server,
-    ack_then_kill,
-    close_all,
-    connect,
-    refused,
-    report,
-)
+from tests.integration.test_durability import close_all, connect, refused, report
 from tests.support.factory import MeetingFixture, make_meeting_http
+from tests.support.server import Server, ack_then_kill
 
 ROUNDS = int(os.environ.get("MIRP_FAULT_ROUNDS", "2"))
 
