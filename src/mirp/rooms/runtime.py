@@ -95,6 +95,9 @@ DECISION_COMMANDS = frozenset({"participant_remove", "meeting_open", "meeting_cl
 # a change no ack waits for (a join, a timer, levels) is snapshotted this much later, coalesced
 # with what follows: pickling a large Room costs ms (2.3 ms at 500 participants)
 LAZY_SNAPSHOT_S = 0.1
+# commands whose effect a restore need not bring back (a connection grade, a notice, a chat
+# line): their ack does not wait for a snapshot
+LAZY_SNAPSHOT_COMMANDS = frozenset({"quality", "slow_down", "booth_chat"})
 
 
 class RoomClosing(Unavailable):
@@ -505,7 +508,8 @@ class RoomRuntime:
             events = room.handle(participant_id, command, now)
             if before is not None:
                 events = await self._decide(room, before, events)
-            await self._durable(events)  # records and the Room's state, before the ack
+            # records and the Room's state, on disk before the ack
+            await self._durable(events, snapshot=command.type not in LAZY_SNAPSHOT_COMMANDS)
             if reply is not None:
                 outlet.send(reply)
             self._after(events, journaled=True)
