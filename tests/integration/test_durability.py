@@ -158,6 +158,31 @@ async def test_the_live_room_survives_a_kill(server: Server) -> None:
     await close_all(last, *back.values())
 
 
+async def test_the_live_room_survives_a_graceful_restart(server: Server) -> None:
+    fx = await meeting(server)
+    pid = {k: p.participant_id for k, p in fx.people.items()}
+    chair = await connect(server, fx, "chair")
+    d1 = await connect(server, fx, "delegate1")
+    d2 = await connect(server, fx, "delegate2")
+    await d2.ok("subscribe", channel="fr", floor_under=None)
+    await d2.ok("floor_request")
+    await chair.ok("floor_give", participant_id=pid["delegate1"])
+    server.close()  # SIGTERM: the server stops cleanly, telling the clients to come back
+    assert (await d1.wait_closed())[0] in (1001, 1012)  # both: reconnect
+    await close_all(chair, d1, d2)
+    await server.start()
+    d2 = await connect(server, fx, "delegate2")
+    room = d2.welcome["room"]  # type: ignore[index]
+    assert room.get("restored") is True, room
+    assert room["floor"]["holders"] == [pid["delegate1"]], room["floor"]
+    assert [s["participant_id"] for s in room["floor"]["speakers"]] == [pid["delegate2"]]
+    assert room["subscription"]["channel"] == "fr"
+    rep = await report(server, fx)  # nobody left: one join each, no leave yet
+    assert {a["participant_id"]: (a["joins"], a["last_leave"]) for a in rep["attendance"]} == {
+        pid[k]: (1, None) for k in ("chair", "delegate1", "delegate2")}, rep["attendance"]
+    await d2.close()
+
+
 async def test_records_made_before_a_kill_reach_the_report(server: Server) -> None:
     fx = await meeting(server)
     chair = await connect(server, fx, "chair")

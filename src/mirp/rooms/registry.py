@@ -283,12 +283,15 @@ class RoomRegistry:
 
     # ---------------------------------------------------------------- closing
     async def close(self) -> None:
-        """Close every room (sessions, peers), then flush the records (idempotent)."""
+        """Close every room (sessions, peers), then flush the records (idempotent). With a
+        journal file the rooms are suspended rather than ended: the next start restores them."""
         self._closed = True
         for task in list(self._opening.values()):
             task.cancel()
+        keep = self.recorder.journal.path is not None
         await asyncio.gather(
-            *(r.close() for r in list(self.rooms.values())), return_exceptions=True
+            *(r.suspend() if keep else r.close() for r in list(self.rooms.values())),
+            return_exceptions=True,
         )
         self.rooms.clear()
         await self.recorder.close()

@@ -180,6 +180,32 @@ class RoomRuntime:
             await self._closed.wait()
         await self._close_peers()
 
+    async def suspend(self, reason: str = "server restarting") -> None:
+        """Server shutdown that the next start undoes: the Room's state is snapshotted as it is,
+        every session is closed with 1001 (clients reconnect) and every peer released, and
+        nobody leaves (no leave records: a participant back within the grace period after the
+        restore was never away; docs/operations/durability.md)."""
+
+        def job(room: Room, now: float) -> None:
+            if self.closing:
+                return
+            self._snapshot()
+            for outlet in list(self.sessions.values()):
+                outlet.close(PEER_LOST_WS, reason)
+            self.sessions.clear()
+            for pid in list(self.peer_sessions):
+                self._detach_peer(pid)
+            with contextlib.suppress(Exception):
+                self.engine.apply(MixPlan.of())
+            self.closing = True
+
+        if not self.closing:
+            with contextlib.suppress(MirpError):
+                await self.call(job)
+        if self._task is not None:
+            await self._closed.wait()
+        await self._close_peers()
+
     async def _close_peers(self) -> None:
         peers = list(self.peer_sessions.values())
         self.peer_sessions.clear()
