@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from mirp.config import Settings
-from mirp.errors import Forbidden, MirpError
+from mirp.errors import Forbidden, MirpError, NotFound
 from mirp.journal import Journal
 from mirp.media.plan import FeedKey, MixPlan
 from mirp.rooms.durable import decode_room
@@ -136,6 +136,8 @@ class RoomRegistry:
         and the turns of whoever does not come back are ended and recorded."""
         try:
             await self.open(meeting_id)
+        except NotFound:  # the meeting was deleted: nothing to restore
+            self.recorder.snapshot(meeting_id, None, 0)
         except Exception as exc:  # the database is away: restored at the first join instead
             log.warning("room %s not restored at start: %s", meeting_id, exc)
 
