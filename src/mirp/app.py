@@ -17,6 +17,7 @@ from mirp.api import build_router as build_api_router
 from mirp.config import Settings
 from mirp.errors import MirpError, RateLimited
 from mirp.httpguard import BodyCap, NoNulInUrl, SecurityHeaders
+from mirp.journal import Journal
 from mirp.media.engine import MediaEngine
 from mirp.media.peer import PeerFactory
 from mirp.rooms.registry import RoomRegistry
@@ -50,7 +51,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                             handshake_stall_s=settings.limits.handshake_stall_s,
                             consent_interval_s=settings.limits.consent_interval_s,
                             consent_lapse_s=settings.limits.consent_lapse_s)
-        rooms = RoomRegistry(settings=settings, engine=engine, peers=peers, hooks=admission)
+        journal = Journal(settings.data_dir / "journal.bin")  # docs/operations/durability.md
+        replay = journal.open()
+        if replay.records or replay.snapshots:
+            log.info("journal: %d records to write, %d rooms to restore",
+                     len(replay.records), len(replay.snapshots))
+        rooms = RoomRegistry(settings=settings, engine=engine, peers=peers, hooks=admission,
+                             journal=journal)
         app.state.settings = settings
         app.state.db = db
         app.state.admission = admission

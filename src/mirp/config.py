@@ -51,6 +51,11 @@ class Limits(BaseModel):
     head_timeout_s: float = 10.0  # a request head (line + headers) must arrive within this
     body_timeout_s: float = 60.0  # a request body must arrive whole within this (else 408)
     max_connections: int = 5000  # open connections (HTTP and WebSocket); beyond: 503
+    # seconds a removal/open/close waits for the database before it is refused (retryable)
+    decision_commit_timeout_s: float = 5.0
+    # seconds: a room snapshot older than this at start is closed out (everyone leaves at the
+    # snapshot's time, records kept) instead of restored
+    restore_max_age_s: float = 600.0
 
 
 # (count, seconds): a burst of `count`, then one more every seconds/count

@@ -75,6 +75,9 @@ export function startLive({ render, onEvent }) {
   proto.on("welcome", async (msg) => {
     state.welcomes = (state.welcomes || 0) + 1;
     state.resumed = !!msg.resumed;
+    // the server restarted and brought the room back as it was (docs/protocol.md, welcome)
+    state.restored = !!msg.room?.restored;
+    if (state.restored) toast("The server restarted; you are back in the meeting where you were.");
     if (msg.ice_servers) rtc.o.iceServers = msg.ice_servers;
     // a reconnect is a new Session: a new peer connection, and our listening choice again
     try { await rtc.start(); } catch (e) { toast(`Audio cannot start: ${e.message}`, "error"); }
@@ -122,7 +125,7 @@ function testState(s) {
   return {
     session: s.connection, me: s.me?.id, role: s.me?.role, channel: s.heard?.channel ?? null, floor_under: s.heard?.floor_under ?? null,
     auto: !!s.heard?.auto, mic_muted_by_chair: s.floor.muted.includes(s.me?.id), quality: s.quality,
-    meeting_status: s.meeting.status, ended: s.ended, welcomes: s.welcomes, resumed: s.resumed,
+    meeting_status: s.meeting.status, ended: s.ended, welcomes: s.welcomes, resumed: s.resumed, restored: !!s.restored,
     errors: s.errors.map((e) => `${e.request || "?"}: ${e.code}: ${e.message}`),
     floor_holders: [...s.floor.holders], speakers: s.floor.speakers.map((x) => x.participant_id),
     i_have_floor: s.floor.holders.includes(s.me?.id),
