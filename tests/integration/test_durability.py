@@ -103,7 +103,7 @@ async def test_an_acked_close_survives_a_kill(server: Server) -> None:
     await server.start()
     for key in ("chair", "delegate2"):
         code, reason = await refused(server, fx, key)
-        assert code == 4403, (key, code, reason)
+        assert code == 4410, (key, code, reason)  # meeting_closed
 
 
 def _live(room: dict[str, Any]) -> dict[str, Any]:

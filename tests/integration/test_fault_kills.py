@@ -65,7 +65,7 @@ async def one_round(srv: Server) -> MeetingFixture:
     await srv.start()
     for key in ("chair", "delegate3"):
         code, reason = await refused(srv, fx, key)
-        assert code == 4403, (key, code, reason)
+        assert code == 4410, (key, code, reason)  # meeting_closed
     return fx
 
 

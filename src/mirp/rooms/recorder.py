@@ -54,6 +54,7 @@ class Recorder:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self._busy = False
+        self._writing = asyncio.Lock()  # one batch at a time: flush() beside the task
 
     def start(self) -> Recorder:
         if self._task is None:
@@ -102,6 +103,10 @@ class Recorder:
 
     async def _write(self) -> bool:
         """One batch of the oldest pending records to the database; False if it failed."""
+        async with self._writing:  # else a flush() and the task would write one batch twice
+            return await self._write_batch()
+
+    async def _write_batch(self) -> bool:
         entries = self.journal.pending(self.batch)
         if not entries:
             return True
