@@ -60,6 +60,25 @@ class PostgresServer:
         except OSError:
             return ""
 
+    def stop(self) -> None:
+        """Stop the server (fast: open connections are cut), keeping its data: an outage."""
+        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.workdir / "data"),
+                                     "-m", "fast", "-w", "stop"]), capture_output=True,
+                       timeout=60, check=True)
+
+    def start(self) -> None:
+        """Start it again after `stop()`, on the same port, and wait until it answers."""
+        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", str(self.workdir / "data"),
+                                     "-o", _options(self.port, self.workdir), "-l",
+                                     str(self.workdir / "postgres.log"), "-w", "-t", "30",
+                                     "start"]), capture_output=True, timeout=60, check=True,
+                       cwd=self.workdir)
+
+
+def _options(port: int, workdir: Path) -> str:
+    return (f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off")
+
 
 @contextmanager
 def start_postgres() -> Iterator[PostgresServer]:
@@ -85,10 +104,8 @@ def start_postgres() -> Iterator[PostgresServer]:
     try:
         run([str(initdb), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
              "--no-sync", "--no-instructions"], "initdb")
-        opts = (f"-p {port} -k {workdir} -c listen_addresses=127.0.0.1 -c fsync=off "
-                "-c synchronous_commit=off -c full_page_writes=off")
-        run([str(pg_ctl), "-D", str(data), "-o", opts, "-l", str(workdir / "postgres.log"),
-             "-w", "-t", "30", "start"], "pg_ctl start")
+        run([str(pg_ctl), "-D", str(data), "-o", _options(port, workdir), "-l",
+             str(workdir / "postgres.log"), "-w", "-t", "30", "start"], "pg_ctl start")
         started = True
         server = PostgresServer(port, workdir)
         deadline = time.monotonic() + 15

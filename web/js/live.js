@@ -1,6 +1,6 @@
 // The live pages' common core: the participant's Session (protocol), its Peer (rtc), one
 // normalized view of the Room that pages render from, and the app bar with the connection state.
-import { Protocol } from "./protocol.js";
+import { MEETING_FULL, Protocol } from "./protocol.js";
 import { Rtc, installTestHook } from "./rtc.js";
 import { loadParticipant, clearParticipant, SENDING_ROLES } from "./session.js";
 import { el, $, toast, icon, langName, emptyState } from "./ui.js";
@@ -50,6 +50,7 @@ export function startLive({ render, onEvent }) {
 
   proto.on("_status", ({ status, code, reason, in_ms }) => {
     state.connection = status;
+    state.full = status === "reconnecting" && code === MEETING_FULL; // retried every 15-30 s
     // why we are reconnecting, for the bar: 1013 means the server asked us to come back later
     state.reconnect = status === "reconnecting" && code != null ? { code, in_ms } : null;
     if (status === "closed" && code >= 4400 && !state.ended) {
@@ -76,6 +77,9 @@ export function startLive({ render, onEvent }) {
   proto.on("welcome", async (msg) => {
     state.welcomes = (state.welcomes || 0) + 1;
     state.resumed = !!msg.resumed;
+    // the server restarted and brought the room back as it was (docs/protocol.md, welcome)
+    state.restored = !!msg.room?.restored;
+    if (state.restored) toast("The server restarted; you are back in the meeting where you were.");
     if (msg.ice_servers) rtc.o.iceServers = msg.ice_servers;
     // a reconnect is a new Session: a new peer connection, and our listening choice again
     try { await rtc.start(); } catch (e) { toast(`Audio cannot start: ${e.message}`, "error"); }
@@ -123,7 +127,7 @@ function testState(s) {
   return {
     session: s.connection, reconnect: s.reconnect || null, me: s.me?.id, role: s.me?.role, channel: s.heard?.channel ?? null, floor_under: s.heard?.floor_under ?? null,
     auto: !!s.heard?.auto, mic_muted_by_chair: s.floor.muted.includes(s.me?.id), quality: s.quality,
-    meeting_status: s.meeting.status, ended: s.ended, welcomes: s.welcomes, resumed: s.resumed,
+    meeting_status: s.meeting.status, ended: s.ended, welcomes: s.welcomes, resumed: s.resumed, restored: !!s.restored,
     errors: s.errors.map((e) => `${e.request || "?"}: ${e.code}: ${e.message}`),
     floor_holders: [...s.floor.holders], speakers: s.floor.speakers.map((x) => x.participant_id),
     i_have_floor: s.floor.holders.includes(s.me?.id),
@@ -214,8 +218,9 @@ function renderBar(state, leave) {
   const text = state.connection === "open"
     ? (state.peer === "connected" ? "Connected" : state.peer === "failed" ? "Audio failed" : "Connecting audio…")
     : state.connection === "reconnecting"
-      ? (state.reconnect?.code === 1013 || state.reconnect?.code === 4429
-        ? `Server busy, trying again in ${Math.max(1, Math.round(state.reconnect.in_ms / 1000))} s…` : "Reconnecting…")
+      ? (state.full ? "Meeting full, trying again…"
+        : state.reconnect?.code === 1013
+          ? `Server busy, trying again in ${Math.max(1, Math.round(state.reconnect.in_ms / 1000))} s…` : "Reconnecting…")
       : state.connection === "closed" ? "Disconnected" : "Connecting…";
   const q = state.quality && state.peer === "connected" ? state.quality : null;
   const qText = q ? ` · ${q.grade}${q.rtt != null ? `, ${Math.round(q.rtt * 1000)} ms` : ""}` : "";

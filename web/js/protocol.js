@@ -7,11 +7,12 @@
 export const PROTOCOL_VERSION = 1;
 
 // Close codes after which reconnecting cannot help: the server refused this token or this
-// participant for good (invalid, unauthorized, forbidden/removed, meeting gone, replaced by a
-// newer session of the same participant, meeting closed: every 44xx). 4408 (too slow), 4429
-// (rate limited: wait, then retry) and 1xxx codes (1013: the server is busy or its database
-// away) do reconnect.
-const isFinalClose = (code) => code >= 4400 && code < 4500 && code !== 4408 && code !== 4429;
+// participant for good (invalid, unauthorized, forbidden/removed/revoked, meeting gone, replaced
+// by a newer session of the same participant, meeting closed: every 44xx). 4408 (too slow),
+// 4429 (meeting full: someone may leave) and 1xxx codes (1013: the server is busy or its
+// database away: try again) do reconnect.
+export const MEETING_FULL = 4429;
+const isFinalClose = (code) => code >= 4400 && code < 4500 && code !== 4408 && code !== MEETING_FULL;
 
 // ---- reconnect back-off (docs/client.md) -------------------------------------------------------
 // Exponential with jitter, capped: 0.5 s, 1 s, 2 s, 4 s, 8 s, 16 s, then 30 s, each drawn
@@ -30,6 +31,10 @@ export function reconnectDelay(attempt, retryAfterS = null, random = Math.random
   }
   return Math.round(delay);
 }
+// A full meeting is asked again slowly (15-30 s), not at the quick pace of a lost connection.
+const retryDelay = (code, attempt, retryAfterS) => code === MEETING_FULL
+  ? 15000 * (1 + Math.random())
+  : reconnectDelay(attempt, retryAfterS);
 // ------------------------------------------------------------------------------------------------
 
 export class Protocol {
@@ -79,7 +84,7 @@ export class Protocol {
           break;
         case "error":
           if (msg.id != null) msg.request = this.pending.get(msg.id);
-          if (msg.fatal) this.final = msg.code === "unauthorized" || msg.code === "forbidden" || msg.code === "not_found";
+          if (msg.fatal) this.final = ["unauthorized", "forbidden", "not_found", "meeting_closed"].includes(msg.code);
           if (msg.fatal && typeof msg.details?.retry_after_s === "number") this.retryAfterS = msg.details.retry_after_s;
           break;
         default:
@@ -101,7 +106,7 @@ export class Protocol {
         return;
       }
       this.attempt += 1;
-      const delay = reconnectDelay(this.attempt, this.retryAfterS);
+      const delay = retryDelay(ev.code, this.attempt, this.retryAfterS);
       this.retryAfterS = null;
       this.setStatus("reconnecting", { in_ms: delay, code: ev.code, reason: ev.reason });
       this.timer = setTimeout(() => this.connect(), delay);

@@ -36,7 +36,13 @@ async def readyz(request: Request) -> dict[str, Any]:
             checks["redis"] = "ok"
         except Exception as exc:
             checks["redis"] = f"error: {type(exc).__name__}: {exc}"[:300]
+    rooms = getattr(request.app.state, "rooms", None)
+    journal = rooms.recorder.health() if rooms is not None else None
+    if journal is not None and journal["journal"] != "ok":
+        checks["journal"] = "error: the journal file cannot be written"
     failed = [name for name, state in checks.items() if state != "ok"]
     if failed:
-        raise Unavailable(f"not ready: {', '.join(failed)} unreachable", {"checks": checks})
-    return {"status": "ready", "checks": checks}
+        raise Unavailable(f"not ready: {', '.join(failed)} unreachable",
+                          {"checks": checks, "journal": journal})
+    # journal: records not yet in the database (depth) and the oldest one's age in seconds
+    return {"status": "ready", "checks": checks, "journal": journal}

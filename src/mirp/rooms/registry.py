@@ -1,7 +1,8 @@
 """Open rooms: one RoomRuntime per live meeting, opened on first join, closed when idle.
 
-Also the Recorder: statistics records from every room go through one bounded queue to
-`hooks.record()` in batches, in its own task, so a slow database never slows a Room down.
+Every room's records, snapshots and decisions go through one Recorder (rooms/recorder.py: the
+journal first, then the database). A Room is restored from its newest snapshot in the journal
+when it is opened again after a restart (docs/rooms.md, "Durability").
 """
 
 from __future__ import annotations
@@ -9,17 +10,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
-from typing import Any, Protocol
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from mirp.config import Settings
-from mirp.errors import Forbidden
+from mirp.errors import Forbidden, MirpError, NotFound, Unavailable
+from mirp.journal import Journal
 from mirp.media.plan import FeedKey, MixPlan
-from mirp.rooms.model import JoinGrant, MeetingSpec, Record
+from mirp.rooms.durable import decode_room
+from mirp.rooms.events import Event, RecordEvent
+from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record
+from mirp.rooms.recorder import Recorder
 from mirp.rooms.room import Room, RoomLimits
 from mirp.rooms.runtime import Outlet, RoomClosing, RoomRuntime, background
 
 log = logging.getLogger("mirp.rooms.registry")
+T = TypeVar("T")
 
 
 class Hooks(Protocol):
@@ -86,82 +93,6 @@ class RoomMedia:
         self.engine.remove_listener(listener_id)
 
 
-class Recorder:
-    """Batches records to `hooks.record`; `put` never blocks (a full queue drops, loudly)."""
-
-    def __init__(
-        self, hooks: Hooks, capacity: int = 10_000, batch: int = 500, retries: int = 3
-    ) -> None:
-        self.hooks = hooks
-        self.batch = batch
-        self.retries = retries
-        self.queue: asyncio.Queue[Record] = asyncio.Queue(capacity)
-        self.dropped = 0
-        self.written = 0
-        self._task: asyncio.Task[None] | None = None
-        self._busy = False
-
-    def start(self) -> Recorder:
-        self._task = asyncio.create_task(self._run(), name="recorder")
-        return self
-
-    def put(self, record: Record) -> None:
-        try:
-            self.queue.put_nowait(record)
-        except asyncio.QueueFull:
-            self.dropped += 1
-            log.error(
-                "recorder queue full: %s dropped (%d so far)", type(record).__name__, self.dropped
-            )
-
-    async def _run(self) -> None:
-        while True:
-            first = await self.queue.get()
-            self._busy = True
-            try:
-                await self._write(first)
-            finally:
-                self._busy = False
-
-    async def _write(self, first: Record | None) -> None:
-        batch = [first] if first is not None else []
-        while len(batch) < self.batch and not self.queue.empty():
-            batch.append(self.queue.get_nowait())
-        if not batch:
-            return
-        for attempt in range(self.retries):
-            try:
-                await self.hooks.record(batch)
-                self.written += len(batch)
-                return
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("recording %d records failed (attempt %d)", len(batch), attempt + 1)
-                await asyncio.sleep(0.2 * 2**attempt)
-        self.dropped += len(batch)
-
-    async def flush(self) -> None:
-        while not self.queue.empty():
-            await self._write(None)
-
-    async def close(self, timeout_s: float = 10.0) -> None:
-        """Write what is queued (waiting up to `timeout_s` for a batch in flight), then stop."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while self._task is not None and (self._busy or not self.queue.empty()):
-            if loop.time() > deadline:
-                log.error("recorder: %d records not written at close", self.queue.qsize())
-                break
-            await asyncio.sleep(0.01)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-        await self.flush()
-
-
 class RoomRegistry:
     """Routes Sessions to their meeting's RoomRuntime, opening and closing runtimes."""
 
@@ -173,6 +104,7 @@ class RoomRegistry:
         peers: Any,
         hooks: Hooks,
         idle_close_s: float | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.settings = settings
         self.limits = settings.limits
@@ -185,11 +117,30 @@ class RoomRegistry:
         )
         self.rooms: dict[str, RoomRuntime] = {}
         self.removed: dict[str, set[str]] = {}  # meeting id -> participants removed
-        self.recorder = Recorder(hooks)
+        self.recorder = Recorder(
+            hooks, journal, decide_timeout_s=settings.limits.decision_commit_timeout_s
+        )
+        with contextlib.suppress(RuntimeError):  # records a previous run left: write them now
+            asyncio.get_running_loop()
+            self.recorder.start()
         self._opening: dict[str, asyncio.Task[RoomRuntime]] = {}
         self._closed = False
         if hasattr(engine, "on_levels"):
             engine.on_levels = self._on_levels
+        with contextlib.suppress(RuntimeError):  # rooms a previous run left open: back now
+            asyncio.get_running_loop()
+            for meeting_id in self.recorder.journal.snapshot_keys():
+                background(self._reopen(meeting_id))
+
+    async def _reopen(self, meeting_id: str) -> None:
+        """Restore a room at start (not only at its first join), so that its grace periods run
+        and the turns of whoever does not come back are ended and recorded."""
+        try:
+            await self.open(meeting_id)
+        except NotFound:  # the meeting was deleted: nothing to restore
+            self.recorder.snapshot(meeting_id, None, 0)
+        except Exception as exc:  # the database is away: restored at the first join instead
+            log.warning("room %s not restored at start: %s", meeting_id, exc)
 
     def _on_levels(self, levels: dict[str, float]) -> None:
         """The engine's level callback (all sources of the process) -> each room's share."""
@@ -239,14 +190,13 @@ class RoomRegistry:
             from dataclasses import replace
 
             spec = replace(spec, removed_participants=spec.removed_participants | removed)
-        room = Room(
-            spec,
-            RoomLimits(
-                grace_s=self.limits.reconnect_grace_s,
-                handover_timeout_s=self.limits.handover_timeout_s,
-                capacity=min(spec.capacity, self.limits.max_participants_per_meeting),
-            ),
+        limits = RoomLimits(
+            grace_s=self.limits.reconnect_grace_s,
+            handover_timeout_s=self.limits.handover_timeout_s,
+            capacity=min(spec.capacity, self.limits.max_participants_per_meeting),
         )
+        restored = self._restore(spec, limits)
+        room, seq = restored if restored is not None else (Room(spec, limits), 0)
         runtime = RoomRuntime(
             room,
             engine=self.shared.scope(meeting_id),
@@ -257,10 +207,62 @@ class RoomRegistry:
             reoffer_s=self.limits.peer_timeout_s,
             on_removed=self._on_removed,
             on_closed=self._on_closed,
-        ).start()
+            durability=self.recorder,
+        )
+        if restored is not None:
+            runtime.seq = seq
+            runtime.restored = set(room.participants)
+        runtime.start()
         self.rooms[meeting_id] = runtime
-        log.info("room %s opened", meeting_id)
+        log.info("room %s opened%s", meeting_id, " (restored)" if restored else "")
         return runtime
+
+    def _restore(self, spec: MeetingSpec, limits: RoomLimits) -> tuple[Room, int] | None:
+        """The Room as the newest snapshot left it (a previous process died with it open), its
+        participants disconnected with the grace period starting now; None: start fresh. The
+        database has the last word on the meeting's status and on removals. A snapshot older
+        than `restore_max_age_s` is closed out: everyone leaves at the snapshot's time."""
+        body = self.recorder.journal.snapshot_of(spec.id)
+        if body is None:
+            return None
+        found = decode_room(body, spec.id)
+        if found is not None and (spec.status is MeetingStatus.CLOSED or found.room.closed):
+            log.info("room %s: meeting closed since its snapshot: starting fresh", spec.id)
+            found = None
+        now = time.time()
+        if found is not None and now - found.at > self.limits.restore_max_age_s:
+            log.info("room %s: snapshot %.0f s old: closed out", spec.id, now - found.at)
+            for pid in list(found.room.participants):
+                with contextlib.suppress(MirpError):
+                    self._put_records(found.room.leave(pid, found.at))
+            found = None
+        if found is None:
+            self.recorder.snapshot(spec.id, None, 0)
+            return None
+        room, seq, _ = found
+        room.limits = limits
+        room.capacity = min(spec.capacity, limits.capacity or spec.capacity)
+        room.status = spec.status
+        room.removed |= set(spec.removed_participants)
+        events: list[Event] = []
+        for pid in list(room.participants):
+            try:
+                if pid in room.removed:  # removal committed, snapshot not yet rewritten
+                    events += room.leave(pid, now)
+                elif room.participants[pid].connected:
+                    events += room.disconnect(pid, now)
+                else:
+                    room.participants[pid].lost_at = now  # the grace restarts now
+            except MirpError:
+                log.exception("room %s: restoring %s failed", spec.id, pid)
+        self._put_records(events)
+        self.recorder.snapshot(spec.id, room, seq)  # restored once more if we die again now
+        return room, seq
+
+    def _put_records(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, RecordEvent):
+                self.recorder.put(event.record)
 
     def _on_removed(self, meeting_id: str, participant_id: str) -> None:
         self.removed.setdefault(meeting_id, set()).add(participant_id)
@@ -284,12 +286,79 @@ class RoomRegistry:
 
     # ---------------------------------------------------------------- closing
     async def close(self) -> None:
-        """Close every room (sessions, peers), then flush the records (idempotent)."""
+        """Close every room (sessions, peers), then flush the records (idempotent). With a
+        journal file the rooms are suspended rather than ended: the next start restores them."""
         self._closed = True
         for task in list(self._opening.values()):
             task.cancel()
+        keep = self.recorder.journal.path is not None
         await asyncio.gather(
-            *(r.close() for r in list(self.rooms.values())), return_exceptions=True
+            *(r.suspend() if keep else r.close() for r in list(self.rooms.values())),
+            return_exceptions=True,
         )
         self.rooms.clear()
         await self.recorder.close()
+
+    # ------------------------------------------------- decisions made outside the room
+    # The API calls these after its database commit. They take plain data (ids, a status
+    # string), so the same calls can later arrive over a cluster Bus on the room's owner node.
+    # A meeting whose room is not open here: nothing to do (admission reads the database).
+
+    async def revoke_invitation(self, meeting_id: str, invitation_id: str) -> list[str]:
+        """Close the Sessions of everyone who joined through this invitation (4403, reason
+        `revoked`); they leave the room for good. The participant ids."""
+        error = Forbidden("this invitation was revoked", {"reason": "revoked"})
+        return await self._decide(
+            meeting_id, lambda r: r.expel(lambda room: room.revoke_invitation(invitation_id),
+                                          error)) or []
+
+    async def booths_changed(self, meeting_id: str, booths: Sequence[str]) -> list[str]:
+        """The meeting's booths are now `booths` (languages): interpreters of a booth that is
+        gone leave (4403, reason `booth_removed`), as admission would refuse them. The room
+        keeps its channels until it next opens. Their participant ids."""
+        keep = frozenset(booths)
+        error = Forbidden("your booth was removed from the meeting", {"reason": "booth_removed"})
+
+        def gone(room: Room) -> list[str]:
+            return [pid for pid, p in room.participants.items()
+                    if p.booth is not None and p.booth not in keep]
+
+        return await self._decide(meeting_id, lambda r: r.expel(gone, error)) or []
+
+    async def meeting_deleted(self, meeting_id: str) -> None:
+        """Close every Session of the meeting (4404, `not_found`) and the room."""
+        self.removed.pop(meeting_id, None)
+        error = NotFound("the meeting was deleted", {"reason": "deleted"})
+        await self._decide(meeting_id, lambda r: r.end(error))
+
+    async def meeting_status(self, meeting_id: str, status: str, by: str | None = None) -> None:
+        """The room follows a status set by REST: `closed` closes it as the chair's
+        `meeting_close` does (4410, the same events and records); `open`/`scheduled` change
+        who may join."""
+        target = MeetingStatus(status)  # a bad value fails here, in the caller
+        await self._decide(meeting_id, lambda r: r.follow_status(target, by))
+
+    async def _decide(
+        self, meeting_id: str, job: Callable[[RoomRuntime], Awaitable[T]], tries: int = 50
+    ) -> T | None:
+        """Run `job` on the meeting's open room, if any. A room being opened is waited for (it
+        may have read the database before the decision); a busy room is retried for ~1 s."""
+        opening = self._opening.get(meeting_id)
+        if opening is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(opening)
+        for _ in range(tries):
+            runtime = self.get(meeting_id)
+            if runtime is None:
+                return None
+            try:
+                return await job(runtime)
+            except RoomClosing:
+                return None  # it is ending anyway; admission refuses newcomers
+            except Unavailable:
+                await asyncio.sleep(0.02)  # its queue is full: the decision must still land
+            except Exception:  # committed already: the caller's answer must not become a 500
+                log.exception("room %s: a decision failed in the room", meeting_id)
+                return None
+        log.error("room %s: a decision could not reach the room", meeting_id)
+        return None

@@ -6,7 +6,10 @@ typed Unavailable instead of growing memory. After every job or timer tick the t
 1. numbers the wire events (`seq`, one counter per room, so every client sees the same order)
    and hands each to the outlets of its audience (Session.send_json never blocks);
 2. acts on Removed / MeetingClosed (closes those sessions);
-3. queues Record events for the Recorder (never awaited here);
+3. queues Record events for the Recorder, which journals them (mirp/journal.py) and snapshots the
+   Room; a command's ack (and a join's welcome) waits until those are on disk, and a decision
+   that changes rights or the meeting (DECISION_COMMANDS) is committed to the database first,
+   the Room rolled back and the command refused with Unavailable if it cannot be (docs/rooms.md);
 4. pushes `room.mix_plan()` to `engine.apply()` when it changed and each connected participant's
    `room.feed_for()` to `engine.switch()` when that changed.
 Peers: an `offer` runs the (slow) ICE/DTLS setup outside the task, then attaches the result in it.
@@ -18,15 +21,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
+import pickle
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from mirp.errors import Conflict, Forbidden, MirpError, Unavailable
 from mirp.media.plan import FeedKey, MixPlan
 from mirp.rooms.commands import Command
+from mirp.rooms.durable import DECISIONS
 from mirp.rooms.events import Event, MeetingClosed, RecordEvent, Removed, WireEvent
 from mirp.rooms.model import JoinGrant, Record
 from mirp.rooms.room import Room
@@ -76,6 +82,24 @@ class RecordSink(Protocol):
     def put(self, record: Record) -> None: ...
 
 
+class Durability(Protocol):
+    """Where a Room's decisions, records and snapshots become durable (registry's Recorder)."""
+
+    async def decide(self, records: Sequence[Record]) -> None: ...
+    def snapshot(self, meeting_id: str, room: Room | None, seq: int) -> None: ...
+    async def durable(self) -> None: ...
+
+
+# commands whose decision is committed to the database before their ack or events
+DECISION_COMMANDS = frozenset({"participant_remove", "meeting_open", "meeting_close"})
+# a change no ack waits for (a join, a timer, levels) is snapshotted this much later, coalesced
+# with what follows: pickling a large Room costs ms (2.3 ms at 500 participants)
+LAZY_SNAPSHOT_S = 0.1
+# commands whose effect a restore need not bring back (a connection grade, a notice, a chat
+# line): their ack does not wait for a snapshot
+LAZY_SNAPSHOT_COMMANDS = frozenset({"quality", "slow_down", "booth_chat"})
+
+
 class RoomClosing(Unavailable):
     """The room is closing (idle or meeting closed): the registry opens a fresh one."""
 
@@ -108,6 +132,7 @@ class RoomRuntime:
         on_removed: Callable[[str, str], None] | None = None,
         on_closed: Callable[[RoomRuntime], None] | None = None,
         clock: Callable[[], float] = time.time,
+        durability: Durability | None = None,
     ) -> None:
         self.room = room
         self.meeting_id = room.spec.id
@@ -134,6 +159,10 @@ class RoomRuntime:
         self.closing = False
         self._task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
+        self.durability = durability  # None: nothing is journaled (unit tests)
+        self.restored: set[str] = set()  # participants back from a snapshot, not yet rejoined
+        self._snapshot_due: asyncio.TimerHandle | None = None
+        self._deciding = False  # the Room holds a decision not yet committed: not snapshotted
 
     # ---------------------------------------------------------------- lifecycle
     def start(self) -> RoomRuntime:
@@ -147,6 +176,32 @@ class RoomRuntime:
                 await self.call(lambda room, now: self._shutdown(now, 1001, reason))
             except MirpError:
                 pass  # already closing
+        if self._task is not None:
+            await self._closed.wait()
+        await self._close_peers()
+
+    async def suspend(self, reason: str = "server restarting") -> None:
+        """Server shutdown that the next start undoes: the Room's state is snapshotted as it is,
+        every session is closed with 1001 (clients reconnect) and every peer released, and
+        nobody leaves (no leave records: a participant back within the grace period after the
+        restore was never away; docs/operations/durability.md)."""
+
+        def job(room: Room, now: float) -> None:
+            if self.closing:
+                return
+            self._snapshot()
+            for outlet in list(self.sessions.values()):
+                outlet.close(PEER_LOST_WS, reason)
+            self.sessions.clear()
+            for pid in list(self.peer_sessions):
+                self._detach_peer(pid)
+            with contextlib.suppress(Exception):
+                self.engine.apply(MixPlan.of())
+            self.closing = True
+
+        if not self.closing:
+            with contextlib.suppress(MirpError):
+                await self.call(job)
         if self._task is not None:
             await self._closed.wait()
         await self._close_peers()
@@ -168,6 +223,12 @@ class RoomRuntime:
         except asyncio.QueueFull:
             raise Unavailable("the room is busy; try again") from None
         return await fut
+
+    async def call_async(self, fn: Callable[[Room, float], Awaitable[T]]) -> T:
+        """Like `call` for a job that awaits (durability): the room task waits for it, so the
+        Room's order is kept; other rooms have their own tasks and are not delayed."""
+        result: T = await self.call(fn)  # type: ignore[arg-type]
+        return result
 
     def submit_nowait(self, fn: Callable[[Room, float], Any]) -> bool:
         """Queue a job nobody waits for (engine level reports); dropped when the room is busy."""
@@ -210,6 +271,8 @@ class RoomRuntime:
                     continue
                 try:
                     result = fn(self.room, now)
+                    if inspect.isawaitable(result):  # a job that waits for durability
+                        result = await result
                 except MirpError as exc:
                     fut.set_exception(exc)
                 except Exception as exc:
@@ -266,16 +329,84 @@ class RoomRuntime:
         with contextlib.suppress(Exception):
             self.engine.apply(MixPlan.of())
         self.closing = True
+        if self._snapshot_due is not None:
+            self._snapshot_due.cancel()
+            self._snapshot_due = None
+        if self.durability is not None:  # a closed room is not restored
+            self.durability.snapshot(self.meeting_id, None, self.seq)
 
     # ---------------------------------------------------------------- after every change
-    def _after(self, events: list[Event], *, media: bool = True) -> None:
+    def _after(
+        self, events: list[Event], *, media: bool = True, journaled: bool = False
+    ) -> None:
+        if not journaled:
+            self._journal(events)
         for event in events:
-            if isinstance(event, RecordEvent):
-                self.recorder.put(event.record)
-            elif isinstance(event, WireEvent):
+            if isinstance(event, WireEvent):
                 self._broadcast(event)
         if media:
             self._sync_media()
+
+    def _journal(self, events: list[Event], now: bool = False) -> None:
+        """Records to the Recorder (its journal), and the Room's new state to its snapshot:
+        `now` (an ack waits for it), or soon, coalesced."""
+        for event in events:
+            if isinstance(event, RecordEvent):
+                self.recorder.put(event.record)
+        if not events or self.durability is None or self.closing:
+            return
+        if now:
+            self._snapshot()
+        elif self._snapshot_due is None:
+            loop = asyncio.get_running_loop()
+            self._snapshot_due = loop.call_later(LAZY_SNAPSHOT_S, self._lazy_snapshot)
+
+    def _snapshot(self) -> None:
+        if self._snapshot_due is not None:
+            self._snapshot_due.cancel()
+            self._snapshot_due = None
+        if self.durability is not None and not self.closing:
+            self.durability.snapshot(self.meeting_id, self.room, self.seq)
+
+    def _lazy_snapshot(self) -> None:
+        self._snapshot_due = None
+        if self._deciding:  # try again once the decision is settled
+            self._snapshot_due = asyncio.get_running_loop().call_later(
+                LAZY_SNAPSHOT_S, self._lazy_snapshot)
+        else:
+            self._snapshot()
+
+    async def _durable(self, events: list[Event], snapshot: bool = True) -> None:
+        """Journal `events` and wait until they (and, with `snapshot`, the Room's state) are on
+        disk."""
+        self._journal(events, now=snapshot)
+        if self.durability is not None:
+            await self.durability.durable()
+
+    async def _decide(self, room: Room, before: bytes, events: list[Event]) -> list[Event]:
+        """Commit the decision records among `events` to the database; on failure restore the
+        Room to `before` and refuse (Unavailable: nothing was said that did not happen).
+        Returns the other events."""
+        decisions = [
+            e.record for e in events
+            if isinstance(e, RecordEvent) and isinstance(e.record, DECISIONS)
+        ]
+        if not decisions or self.durability is None:
+            return events
+        self._deciding = True
+        try:
+            await self.durability.decide(decisions)
+        except Exception as exc:
+            room.__dict__.clear()
+            room.__dict__.update(pickle.loads(before).__dict__)
+            log.warning("room %s: decision not committed (%s): refused", self.meeting_id, exc)
+            raise Unavailable("the decision could not be saved; try again") from exc
+        finally:
+            self._deciding = False
+        return [
+            e for e in events
+            if not (isinstance(e, RecordEvent) and isinstance(e.record, DECISIONS))
+        ]
 
     def _broadcast(self, event: WireEvent) -> None:
         self.seq += 1
@@ -330,7 +461,7 @@ class RoomRuntime:
         the join's own events follow it (seq > welcome.seq), the new Session included, so it
         also gets what is addressed to it alone (e.g. `subscribed`)."""
 
-        def job(room: Room, now: float) -> None:
+        async def job(room: Room, now: float) -> None:
             pid = grant.participant_id
             old = self.sessions.get(pid)
             events: list[Event] = []
@@ -349,10 +480,17 @@ class RoomRuntime:
             self.sessions[pid] = outlet
             self.last_session[pid] = outlet.id
             self._idle_since = None
-            outlet.welcome(pid, room.snapshot(pid), self.seq, resumed)
-            self._after(events)
+            # the join's records are on disk before the welcome; its snapshot follows soon (a
+            # crash before it: the participant joins afresh, as it would have without a restore)
+            await self._durable(events, snapshot=False)
+            view = room.snapshot(pid)
+            if pid in self.restored:  # the room came back from a snapshot after a restart
+                self.restored.discard(pid)
+                view = {**view, "restored": True}
+            outlet.welcome(pid, view, self.seq, resumed)
+            self._after(events, journaled=True)
 
-        await self.call(job)
+        await self.call_async(job)
 
     async def leave_session(
         self, participant_id: str, outlet: Outlet, for_good: bool = False
@@ -387,15 +525,22 @@ class RoomRuntime:
         accepted the command, before its events: it reaches the client even when an event
         then closes the Session (meeting_close)."""
 
-        def job(room: Room, now: float) -> None:
+        async def job(room: Room, now: float) -> None:
             if self.sessions.get(participant_id) is not outlet:
                 raise Conflict("this session was replaced")
+            decision = self.durability is not None and command.type in DECISION_COMMANDS
+            # the Room as it was, to put back if the database does not take the decision
+            before = pickle.dumps(room, pickle.HIGHEST_PROTOCOL) if decision else None
             events = room.handle(participant_id, command, now)
+            if before is not None:
+                events = await self._decide(room, before, events)
+            # records and the Room's state, on disk before the ack
+            await self._durable(events, snapshot=command.type not in LAZY_SNAPSHOT_COMMANDS)
             if reply is not None:
                 outlet.send(reply)
-            self._after(events)
+            self._after(events, journaled=True)
 
-        await self.call(job)
+        await self.call_async(job)
 
     def overview(self) -> dict[str, Any]:
         """A read of the Room's state from outside its task (no await: consistent)."""
@@ -483,3 +628,42 @@ class RoomRuntime:
             peer.on_gone = None
             background(peer.close())
         return peer
+
+    # ---------------------------------------------------------------- decisions made outside
+    # (REST today, a cluster bus later: plain data in, run in the room task like any command)
+
+    async def expel(self, who: Callable[[Room], list[str]], error: MirpError) -> list[str]:
+        """The participants `who(room)` names leave for good (connected or within their grace
+        period): their Session is closed with `error` (its message, then its close code).
+        Their ids."""
+
+        def job(room: Room, now: float) -> list[str]:
+            gone = who(room)
+            for pid in gone:
+                outlet = self.sessions.pop(pid, None)
+                if outlet is not None:
+                    outlet.close(error.ws_close, error.message, error)
+                self._detach_peer(pid)
+                self._after(room.leave(pid, now))
+            if gone and not self.sessions:
+                self._idle_since = now
+            return gone
+
+        return await self.call(job)
+
+    async def follow_status(self, status: Any, by: str | None = None) -> None:
+        """The meeting's status (a MeetingStatus) changed outside the room (rooms/room.py
+        `follow_status`); a close ends the room exactly as the chair's `meeting_close` does."""
+        await self.call(lambda room, now: self._after(room.follow_status(status, now, by)))
+
+    async def end(self, error: MirpError) -> None:
+        """The meeting is gone (deleted): every Session is closed with `error` (its message
+        first, then its close code) and the room ends."""
+
+        def job(room: Room, now: float) -> None:
+            for outlet in list(self.sessions.values()):
+                outlet.close(error.ws_close, error.message, error)
+            self.sessions.clear()
+            self._shutdown(now, error.ws_close, error.message)
+
+        await self.call(job)

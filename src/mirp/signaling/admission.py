@@ -24,26 +24,11 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from mirp.config import Settings
-from mirp.errors import MirpError, Unavailable
+from mirp.errors import RateLimited, Unavailable
 
 SQLALCHEMY_POOL_SIZE = 5  # SQLAlchemy's default pool size, when the settings name none
-
-
-class RateLimited(MirpError):
-    """Too many requests from one address: wait `retry_after_s` (not fatal on the WebSocket)."""
-
-    code = "rate_limited"
-    http_status = 429
-    ws_close = 4429
-
-    def __init__(
-        self, message: str, retry_after_s: float, details: dict[str, Any] | None = None
-    ) -> None:
-        super().__init__(message, {"retry_after_s": round(retry_after_s, 1), **(details or {})})
-        self.retry_after_s = retry_after_s
 
 
 def admission_slots(settings: Settings) -> int:

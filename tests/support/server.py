@@ -1,0 +1,90 @@
+"""A real `mirp serve` process that a test can kill (SIGKILL) and start again on the same data
+directory and port, as a crash and a restart would (tests/integration/test_durability.py,
+bench/restore.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.support.factory import SECRET
+from tests.support.procs import free_port, stop
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Server:
+    """One `mirp serve` process at a time on a fixed port and data directory."""
+
+    def __init__(self, data: Path, database_url: str | None = None) -> None:
+        self.data = data
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.ws = f"ws://127.0.0.1:{self.port}/ws"
+        self.env = {**os.environ, "MIRP_DATA_DIR": str(data), "MIRP_SECRET_KEY": SECRET,
+                    "MIRP_ICE_LOOPBACK_ONLY": "true", "MIRP_PUBLIC_BASE_URL": self.base,
+                    "MIRP_LIMITS__RECONNECT_GRACE_S": "120"}
+        if database_url:
+            self.env["MIRP_DATABASE_URL"] = database_url
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def log(self) -> str:
+        path = self.data / f"server{self.starts}.log"
+        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        self.starts += 1
+        with (self.data / f"server{self.starts}.log").open("wb") as out:
+            return subprocess.Popen(
+                [sys.executable, "-m", "mirp", "serve", "--host", "127.0.0.1", "--port",
+                 str(self.port)], cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+
+    async def start(self) -> None:
+        self.proc = self.spawn()
+        deadline = time.monotonic() + 60
+        async with httpx.AsyncClient() as http:
+            while True:
+                assert self.proc.poll() is None, f"the server exited:\n{self.log()}"
+                try:
+                    if (await http.get(f"{self.base}/healthz", timeout=1)).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, f"no /healthz:\n{self.log()}"
+                await asyncio.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs (as a crash or an OOM kill)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+        self.proc = None
+
+    def close(self) -> None:
+        if self.proc is not None:
+            stop(self.proc)
+            self.proc = None
+
+
+async def ack_then_kill(srv: Server, ws: Any, kind: str, **fields: Any) -> None:
+    """Send a command on `ws` (tests/integration/conftest.py's WsClient) and SIGKILL the server
+    the moment its ack arrives (the window in which an acknowledged decision used to be lost)."""
+    ws.next_id += 1
+    mid = ws.next_id
+    await ws.ws.send(json.dumps({"type": kind, "id": mid, **fields}))
+    deadline = time.monotonic() + 20
+    while mid not in ws.replies:
+        assert ws.closed is None and time.monotonic() < deadline, f"no reply to {kind}"
+        await asyncio.sleep(0.001)
+    srv.kill()
+    assert ws.replies[mid]["type"] == "ack", ws.replies[mid]
