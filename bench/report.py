@@ -233,6 +233,12 @@ def markdown(res: dict[str, Any]) -> str:
         lines.append(f"| end to end: switch (`subscribe`) ms p50 / p95 | "
                      f"{_fmt(e2e['switch_ms_p50'])} / {_fmt(e2e['switch_ms_p95'])} | "
                      f"{GOALS['switch_ms_p95']} (p95) | |")
+    ws = res.get("join_storm_ws")
+    if ws:  # bench/join_storm.py
+        key = res.get("join_storm_ws_2000_s")
+        lines.append(f"| join storm through /ws: {ws['hellos']} hellos, {ws['concurrency']} at a "
+                     f"time, s (welcomed) | {_fmt(ws['duration_s'])} ({ws['welcomed']}) | "
+                     f"<= 30 (2000, all welcome) | {_yes(key is not None and key <= 30)} |")
     naive = res.get("naive")
     if naive:
         same = naive.get("ratio_same_listeners") or {}

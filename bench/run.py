@@ -21,11 +21,12 @@ from bench.harness import pin_orchestrator
 
 log = logging.getLogger("bench")
 
-ALL = ("fanout", "naive", "latency", "e2e", "storm")
+ALL = ("fanout", "naive", "latency", "e2e", "storm", "wsstorm")
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
-async def run(which: tuple[str, ...], sizes: scenarios.Sizes) -> dict[str, Any]:
+async def run(which: tuple[str, ...], sizes: scenarios.Sizes,
+              quick: bool = False) -> dict[str, Any]:
     raw: dict[str, Any] = {"notes": [], "errors": {}}
 
     async def attempt(name: str, coro: Any) -> Any:
@@ -57,6 +58,11 @@ async def run(which: tuple[str, ...], sizes: scenarios.Sizes) -> dict[str, Any]:
                                                   sizes.switch_wait_s, sizes.settle_s))
     if "storm" in which:
         raw["storm"] = await attempt("storm", scenarios.join_storm(sizes.storm))
+    if "wsstorm" in which:  # 2,000 hellos through /ws (bench/join_storm.py; alone: -m that)
+        from bench import join_storm
+
+        hellos = 60 if quick else join_storm.HELLOS
+        raw["wsstorm"] = await attempt("wsstorm", join_storm.measure(hellos))
     return raw
 
 
@@ -89,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sizes.replaced(args.steps, args.more, args.naive_steps, args.window, args.storm,
                            args.profile)
     t0 = time.monotonic()
-    raw = asyncio.run(run(which, sizes))
+    raw = asyncio.run(run(which, sizes, args.quick))
     command = "python -m bench" + (" --quick" if args.quick else "")
     for flag in ("only", "steps", "more", "naive_steps", "window", "storm", "profile"):
         value = getattr(args, flag)
@@ -98,6 +104,10 @@ def main(argv: list[str] | None = None) -> int:
     result = report.build(raw, command, args.quick)
     result["duration_s"] = round(time.monotonic() - t0, 1)
     result["errors"] = raw["errors"]
+    if raw.get("wsstorm"):
+        from bench import join_storm
+
+        result.update(join_storm.keys(raw["wsstorm"]))
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "latest.json"), "w") as f:
         json.dump(result, f, indent=2)

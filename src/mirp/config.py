@@ -56,6 +56,16 @@ class Limits(BaseModel):
     # seconds: a room snapshot older than this at start is closed out (everyone leaves at the
     # snapshot's time, records kept) instead of restored
     restore_max_age_s: float = 600.0
+    # Admission (signaling/admission.py): hellos authorized at once (0: one less than the
+    # database pool's size), how many may wait for a slot, and for how long (seconds) before
+    # they are told to retry (close 1013); an authorization stalled longer gives its slot back.
+    admission_slots: int = 0
+    admission_queue: int = 5000
+    admission_wait_s: float = 30.0
+    authorize_timeout_s: float = 10.0
+    # offers per client address (a venue's NAT carries many participants): per second, at once
+    offers_per_ip_per_s: float = 20.0
+    offers_per_ip_burst: int = 200
 
 
 # (count, seconds): a burst of `count`, then one more every seconds/count

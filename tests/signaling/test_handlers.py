@@ -9,7 +9,7 @@ from typing import Any
 
 from mirp.config import Limits, Settings
 from mirp.rooms.registry import RoomRegistry
-from mirp.signaling.handlers import Connection
+from mirp.signaling.handlers import NO_HELLO_CLOSE, Connection
 from mirp.signaling.session import Session
 from tests.rooms.test_runtime import Engine, Hooks, Peers
 from tests.signaling.test_session import MemoryTransport, until
@@ -70,7 +70,7 @@ async def test_before_hello_errors_are_fatal_and_a_late_hello_times_out() -> Non
     assert t.sent[-1]["code"] == "unauthorized" and t.sent[-1]["fatal"] is True
     conn = Connection(Session(t2 := MemoryTransport(), limits), registry, hello_timeout_s=0.1)
     await asyncio.wait_for(conn.serve(), 5)  # says nothing: closed after the hello timeout
-    assert t2.closed is not None and t2.closed[0] == 4401
+    assert t2.closed is not None and t2.closed[0] == NO_HELLO_CLOSE  # retryable, not 4401
     await registry.close()
 
 

@@ -48,9 +48,11 @@ export function startLive({ render, onEvent }) {
     drop: () => { proto.ws?.close(4000, "dropped by a test"); return true; },
   });
 
-  proto.on("_status", ({ status, code, reason }) => {
+  proto.on("_status", ({ status, code, reason, in_ms }) => {
     state.connection = status;
     state.full = status === "reconnecting" && code === MEETING_FULL; // retried every 15-30 s
+    // why we are reconnecting, for the bar: 1013 means the server asked us to come back later
+    state.reconnect = status === "reconnecting" && code != null ? { code, in_ms } : null;
     if (status === "closed" && code >= 4400 && !state.ended) {
       const why = state.lastError?.details?.reason;
       state.retry = why === "not_open" || code === 4409;
@@ -123,7 +125,7 @@ export function startLive({ render, onEvent }) {
 /** What the page knows, for tests polling a state with a deadline. */
 function testState(s) {
   return {
-    session: s.connection, me: s.me?.id, role: s.me?.role, channel: s.heard?.channel ?? null, floor_under: s.heard?.floor_under ?? null,
+    session: s.connection, reconnect: s.reconnect || null, me: s.me?.id, role: s.me?.role, channel: s.heard?.channel ?? null, floor_under: s.heard?.floor_under ?? null,
     auto: !!s.heard?.auto, mic_muted_by_chair: s.floor.muted.includes(s.me?.id), quality: s.quality,
     meeting_status: s.meeting.status, ended: s.ended, welcomes: s.welcomes, resumed: s.resumed, restored: !!s.restored,
     errors: s.errors.map((e) => `${e.request || "?"}: ${e.code}: ${e.message}`),
@@ -215,7 +217,11 @@ function renderBar(state, leave) {
   const c = state.connection === "open" ? (state.peer === "connected" ? "ok" : "warn") : state.connection === "closed" ? "bad" : "warn";
   const text = state.connection === "open"
     ? (state.peer === "connected" ? "Connected" : state.peer === "failed" ? "Audio failed" : "Connecting audio…")
-    : state.connection === "reconnecting" ? (state.full ? "Meeting full, trying again…" : "Reconnecting…") : state.connection === "closed" ? "Disconnected" : "Connecting…";
+    : state.connection === "reconnecting"
+      ? (state.full ? "Meeting full, trying again…"
+        : state.reconnect?.code === 1013
+          ? `Server busy, trying again in ${Math.max(1, Math.round(state.reconnect.in_ms / 1000))} s…` : "Reconnecting…")
+      : state.connection === "closed" ? "Disconnected" : "Connecting…";
   const q = state.quality && state.peer === "connected" ? state.quality : null;
   const qText = q ? ` · ${q.grade}${q.rtt != null ? `, ${Math.round(q.rtt * 1000)} ms` : ""}` : "";
   if (!bar.dataset.built) {

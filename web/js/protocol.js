@@ -9,13 +9,33 @@ export const PROTOCOL_VERSION = 1;
 // Close codes after which reconnecting cannot help: the server refused this token or this
 // participant for good (invalid, unauthorized, forbidden/removed/revoked, meeting gone, replaced
 // by a newer session of the same participant, meeting closed: every 44xx). 4408 (too slow),
-// 4429 (meeting full: someone may leave) and 1xxx codes do reconnect.
+// 4429 (meeting full: someone may leave) and 1xxx codes (1013: the server is busy or its
+// database away: try again) do reconnect.
 export const MEETING_FULL = 4429;
 const isFinalClose = (code) => code >= 4400 && code < 4500 && code !== 4408 && code !== MEETING_FULL;
+
+// ---- reconnect back-off (docs/client.md) -------------------------------------------------------
+// Exponential with jitter, capped: 0.5 s, 1 s, 2 s, 4 s, 8 s, 16 s, then 30 s, each drawn
+// uniformly from half to all of that ("equal jitter"), so that a thousand pages dropped at once
+// (a server restart, a storm answered with 1013) come back spread out, not in waves. The server
+// may name a minimum wait (`details.retry_after_s` of the error before the close): it is
+// honoured, with jitter too.
+export const RECONNECT_BASE_MS = 500;
+export const RECONNECT_CAP_MS = 30000;
+export function reconnectDelay(attempt, retryAfterS = null, random = Math.random) {
+  const ceiling = Math.min(RECONNECT_CAP_MS, RECONNECT_BASE_MS * 2 ** Math.max(0, attempt - 1));
+  let delay = ceiling / 2 + random() * (ceiling / 2);
+  if (retryAfterS != null && Number.isFinite(retryAfterS) && retryAfterS > 0) {
+    const floor = Math.min(RECONNECT_CAP_MS, retryAfterS * 1000);
+    delay = Math.max(delay, floor * (1 + random() * 0.5));
+  }
+  return Math.round(delay);
+}
 // A full meeting is asked again slowly (15-30 s), not at the quick pace of a lost connection.
-const retryDelay = (code, attempt) => code === MEETING_FULL
+const retryDelay = (code, attempt, retryAfterS) => code === MEETING_FULL
   ? 15000 * (1 + Math.random())
-  : Math.min(8000, 300 * 2 ** Math.min(attempt - 1, 5)) * (0.7 + Math.random() * 0.6);
+  : reconnectDelay(attempt, retryAfterS);
+// ------------------------------------------------------------------------------------------------
 
 export class Protocol {
   constructor({ token, url } = {}) {
@@ -26,6 +46,7 @@ export class Protocol {
     this.closedByUs = false;
     this.final = false;
     this.attempt = 0;
+    this.retryAfterS = null; // the server's minimum wait before the next reconnect, if it named one
     this.msgId = 0;
     this.status = "idle";
     this.resumeId = null;
@@ -64,6 +85,7 @@ export class Protocol {
         case "error":
           if (msg.id != null) msg.request = this.pending.get(msg.id);
           if (msg.fatal) this.final = ["unauthorized", "forbidden", "not_found", "meeting_closed"].includes(msg.code);
+          if (msg.fatal && typeof msg.details?.retry_after_s === "number") this.retryAfterS = msg.details.retry_after_s;
           break;
         default:
           // room events carry `seq`: one folded into the welcome already, or seen twice, is dropped
@@ -84,8 +106,9 @@ export class Protocol {
         return;
       }
       this.attempt += 1;
-      const delay = retryDelay(ev.code, this.attempt);
-      this.setStatus("reconnecting", { in_ms: delay, code: ev.code });
+      const delay = retryDelay(ev.code, this.attempt, this.retryAfterS);
+      this.retryAfterS = null;
+      this.setStatus("reconnecting", { in_ms: delay, code: ev.code, reason: ev.reason });
       this.timer = setTimeout(() => this.connect(), delay);
     };
   }

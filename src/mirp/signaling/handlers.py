@@ -4,7 +4,11 @@ other message becomes a rooms.commands Command for the Room (which checks roles)
 Errors are answered, not fatal: a malformed, oversized, unknown or refused message gets an
 `error {id, code, message, details}` and the Session reads on. Only failures of `hello` (bad
 token, removed, wrong meeting, closed meeting) end the Session, with the error's ws_close code
-(44xx: the browser does not reconnect).
+(44xx: the browser does not reconnect). A hello that fails for a reason that passes (the server
+busy, the database away, the room restarting) ends it with 1013: the browser retries, backing off.
+
+The hello timer runs from connect to the hello's *arrival*: time spent queueing for admission
+(signaling/admission.py) or in the database is the server's, never held against the client.
 """
 
 from __future__ import annotations
@@ -14,16 +18,19 @@ import logging
 import time
 from typing import Any
 
-from mirp.errors import Conflict, MirpError, Unauthorized, Unavailable
+from mirp.config import Settings
+from mirp.errors import Conflict, InvalidMessage, MirpError, Unauthorized, Unavailable
 from mirp.rooms import commands as c
 from mirp.rooms.registry import RoomRegistry
 from mirp.rooms.runtime import RoomRuntime
 from mirp.signaling import protocol as p
+from mirp.signaling.admission import AdmissionControl
 from mirp.signaling.session import Session
 
 log = logging.getLogger("mirp.signaling")
 
 NORMAL_CLOSE = 1000
+NO_HELLO_CLOSE = 1008  # policy violation: no hello in time (retryable: the line may be slow)
 RATE_PER_S = 20  # messages per second a client may send, on average...
 RATE_BURST = 60  # ...and at once (a browser trickles a dozen ICE candidates in a burst)
 
@@ -94,6 +101,8 @@ class Connection:
         registry: RoomRegistry,
         meeting_id: str | None = None,
         hello_timeout_s: float | None = None,
+        admission: AdmissionControl | None = None,
+        client_ip: str = "?",
     ) -> None:
         self.session = session
         self.registry = registry
@@ -103,16 +112,21 @@ class Connection:
         self.runtime: RoomRuntime | None = None
         self.participant_id: str | None = None
         self.left = False
+        self.admission = admission or AdmissionControl(Settings(limits=session.limits))
+        self.client_ip = client_ip
+        self._hello_timer: asyncio.TimerHandle | None = None
         # a token bucket: one client cannot flood the Room (and through it everyone's outbox)
         self._allowance = float(RATE_BURST)
         self._refilled = time.monotonic()
 
     async def serve(self) -> None:
-        timer = asyncio.get_running_loop().call_later(self.hello_timeout_s, self._hello_late)
+        self._hello_timer = asyncio.get_running_loop().call_later(
+            self.hello_timeout_s, self._hello_late
+        )
         try:
             await self.session.run(self.on_message)
         finally:
-            timer.cancel()
+            self._hello_timer.cancel()
             if self.runtime is not None and self.participant_id is not None:
                 try:
                     await self.runtime.leave_session(
@@ -122,10 +136,15 @@ class Connection:
                     log.exception("leaving room %s failed", self.runtime.meeting_id)
 
     def _hello_late(self) -> None:
-        if self.runtime is None:
-            self.session.close(
-                Unauthorized.ws_close, "no hello", Unauthorized("send hello {token} first")
-            )
+        """No hello arrived in time (one that arrived and waits for admission cancelled us)."""
+        self.session.close(
+            NO_HELLO_CLOSE,
+            "no hello",
+            InvalidMessage(
+                f"send hello {{token}} within {self.hello_timeout_s:g} s of connecting",
+                {"hello_timeout_s": self.hello_timeout_s},
+            ),
+        )
 
     def _fail(self, exc: MirpError, msg_id: int | str | None) -> None:
         if self.runtime is None:  # nothing works before a successful hello: end it
@@ -172,6 +191,8 @@ class Connection:
     async def dispatch(self, msg: p.ClientMessage) -> dict[str, Any] | None:
         """Handle one message; the reply to send (ack, answer, pong) or None."""
         if isinstance(msg, p.Hello):
+            if self._hello_timer is not None:
+                self._hello_timer.cancel()  # it arrived: what follows is the server's time
             await self._hello(msg)
             return None
         if self.runtime is None or self.participant_id is None:
@@ -180,6 +201,7 @@ class Connection:
         ack = p.dump(p.Ack(id=msg.id)) if msg.id is not None else None
         match msg:
             case p.Offer():
+                self.admission.check_offer(self.client_ip)
                 answer = await runtime.offer(pid, self.session, msg.sdp)
                 return p.dump(p.Answer(sdp=answer, id=msg.id))
             case p.Ice():
@@ -204,6 +226,25 @@ class Connection:
     async def _hello(self, msg: p.Hello) -> None:
         if self.runtime is not None:
             raise Conflict("already joined: hello is sent once per connection")
-        grant = await self.registry.authorize(msg.token, self.meeting_id)
-        self.participant_id = grant.participant_id
-        self.runtime = await self.registry.join(grant, self.session, msg.resume)
+        admission = self.admission
+        gate = admission.gate
+        async with gate.participant(msg.token):  # one handshake per participant at a time
+            try:
+                try:
+                    async with gate.slot(), asyncio.timeout(admission.authorize_timeout_s):
+                        grant = await self.registry.authorize(msg.token, self.meeting_id)
+                except TimeoutError:
+                    raise Unavailable(
+                        "authorization took too long; try again",
+                        {"reason": "timeout", "retry_after_s": 2.0},
+                    ) from None
+                self.participant_id = grant.participant_id
+                self.runtime = await self.registry.join(grant, self.session, msg.resume)
+            except MirpError:
+                raise
+            except Exception as exc:  # the database away or failing: worth a retry
+                log.warning("hello: admission failed: %r", exc)
+                raise Unavailable(
+                    "the server cannot admit you now; try again",
+                    {"reason": "database", "retry_after_s": 2.0},
+                ) from None

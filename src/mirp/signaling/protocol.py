@@ -38,7 +38,7 @@ MAX_TOKEN_CHARS = 4096
 class ClientMessage(BaseModel):
     """Fields every client message may carry."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
     id: MessageId | None = None
     v: int | None = None
@@ -60,7 +60,7 @@ class Offer(ClientMessage):
 class IceCandidate(BaseModel):
     """RTCIceCandidate.toJSON(); an empty `candidate` means end of candidates."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True, allow_inf_nan=False)
 
     candidate: Annotated[str, Field(max_length=1024)]
     sdpMid: Annotated[str, Field(max_length=64)] | None = None  # the browser's names
@@ -269,6 +269,11 @@ class ProtocolError(InvalidMessage):
         self.msg_id = msg_id
 
 
+def _no_constant(name: str) -> Any:
+    """NaN and ±Infinity are not JSON (a browser could not read them echoed back): refused."""
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def parse_client(text: str | bytes, max_bytes: int) -> ClientMessage:
     """Decode one client message or raise a typed error (MessageTooLarge, ProtocolError)."""
     size = len(text) if isinstance(text, bytes) else len(text.encode("utf-8", "surrogatepass"))
@@ -278,9 +283,11 @@ def parse_client(text: str | bytes, max_bytes: int) -> ClientMessage:
             {"limit": max_bytes, "size": size},
         )
     try:
-        raw = json.loads(text)
+        raw = json.loads(text, parse_constant=_no_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"malformed JSON: {exc}") from None
+    except RecursionError:  # deeper than the decoder's stack: no message of ours nests so
+        raise ProtocolError("malformed JSON: nested too deeply") from None
     msg_id = _message_id(raw)
     if not isinstance(raw, dict):
         raise ProtocolError('a message is a JSON object with a "type"')

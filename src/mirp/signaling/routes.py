@@ -9,6 +9,7 @@ from fastapi import APIRouter, WebSocket
 
 from mirp.config import Settings
 from mirp.errors import Unavailable
+from mirp.signaling.admission import AdmissionControl
 from mirp.signaling.handlers import Connection
 from mirp.signaling.protocol import error_message
 from mirp.signaling.session import Session, encode
@@ -54,7 +55,20 @@ async def serve(ws: WebSocket, meeting_id: str | None) -> None:
         return
     ice = [s.model_dump(exclude_none=True) for s in settings.ice_servers]
     session = Session(StarletteTransport(ws), settings.limits, ice)
-    await Connection(session, registry, meeting_id).serve()
+    client_ip = ws.client.host if ws.client is not None else "?"
+    await Connection(
+        session, registry, meeting_id, admission=shared_admission(ws), client_ip=client_ip
+    ).serve()
+
+
+def shared_admission(ws: WebSocket) -> AdmissionControl:
+    """The app's one AdmissionControl (hello gate, per-address limits), made on first use so that
+    app.py needs no wiring for it."""
+    admission: AdmissionControl | None = getattr(ws.app.state, "admission_control", None)
+    if admission is None:
+        admission = AdmissionControl(ws.app.state.settings)
+        ws.app.state.admission_control = admission
+    return admission
 
 
 def build_router() -> APIRouter:

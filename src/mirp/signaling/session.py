@@ -6,10 +6,12 @@ Why this shape (Galène's "one loop per client", made explicit):
   disconnected with TooSlow's close code instead of making the server buffer for it forever.
 - Only the writer task touches the socket for sending, so a stalled client stalls nobody else.
 - The reader hands each message, in order, to the handler; a handler error never kills the loop.
-- The heartbeat sends `ping` when the line has been quiet for `heartbeat_s`. A client that answers
-  (`pong`, or sends its own `ping`) is watched: silent for 3 heartbeats, it is closed (1001, so it
-  reconnects). Clients that never answer (the current browser page) rely on the WebSocket
-  protocol's own ping (uvicorn) and on the Peer's timeout.
+- The heartbeat sends `ping` when the server has *heard* nothing from the client for `heartbeat_s`,
+  however much it sent meanwhile (a busy room sends all the time: pinging only a quiet outgoing
+  line would never ask a listening client anything, then drop it as silent). A client that
+  answers (`pong`, or sends its own `ping`) is watched: silent for 3 heartbeats, it is closed
+  (1001, so it reconnects). Clients that never answer rely on the WebSocket protocol's own ping
+  (uvicorn) and on the Peer's timeout.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class Session:
         self.close_reason = ""
         self.last_heard = clock()
         self.last_sent = clock()
+        self.last_ping = clock()
         self.watched = False  # the client answers heartbeats
         self._done = asyncio.Event()
         self._drained = asyncio.Event()
@@ -105,19 +108,21 @@ class Session:
         """The first message after a successful hello (sent by the Room task, so no room event
         can overtake it)."""
         self.participant_id = participant_id
-        self.send(
-            Welcome(
-                participant_id=participant_id,
-                session_id=self.id,
-                resume=self.id,
-                resumed=resumed,
-                seq=seq,
-                room=room,
-                ice_servers=self.ice_servers,
-                heartbeat_s=self.limits.heartbeat_s,
-                v=PROTOCOL_VERSION,
-            ).model_dump(exclude_none=True)
-        )
+        message = Welcome(
+            participant_id=participant_id,
+            session_id=self.id,
+            resume=self.id,
+            resumed=resumed,
+            seq=seq,
+            room={},
+            ice_servers=self.ice_servers,
+            heartbeat_s=self.limits.heartbeat_s,
+            v=PROTOCOL_VERSION,
+        ).model_dump(exclude_none=True)
+        # the room is plain JSON data already: put in as is (pydantic re-serializing a room of
+        # 2,000 participants cost 1.3 ms per welcome in the join storm, bench/join_storm.py)
+        message["room"] = room
+        self.send(message)
 
     def close(
         self,
@@ -237,6 +242,6 @@ class Session:
             if self.watched and now - self.last_heard > 3 * period:
                 self.close(GOING_AWAY, "heartbeat lost")
                 return
-            if now - self.last_sent >= period and self._outbox.empty():
+            if now - self.last_heard >= period and now - self.last_ping >= period:
                 self.send({"type": "ping", "t": round(time.time(), 3)})
-                self.last_sent = now
+                self.last_ping = now
