@@ -15,8 +15,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from mirp.api import build_router as build_api_router
 from mirp.config import Settings
 from mirp.errors import MirpError
-from mirp.media.engine import MediaEngine
-from mirp.media.peer import PeerFactory
+from mirp.media.local import LocalPlane
+from mirp.media.plane import MediaPlane, PlaneConfig
+from mirp.media.process import ProcessPlane
 from mirp.rooms.registry import RoomRegistry
 from mirp.signaling.routes import build_router as build_signaling_router
 from mirp.store.admission import Admission
@@ -31,6 +32,17 @@ def _error(status: int, code: str, message: str, details: object = None) -> JSON
     )
 
 
+def media_plane(settings: Settings) -> MediaPlane:
+    """The media engine and peers: in a child process (`media_process`), else on this loop."""
+    config = PlaneConfig(
+        ice_servers=tuple(s.model_dump() for s in settings.ice_servers),
+        loopback_only=settings.ice_loopback_only,
+        join_batch=settings.limits.join_batch,
+        peer_timeout_s=settings.limits.peer_timeout_s,
+    )
+    return ProcessPlane(config) if settings.media_process else LocalPlane(config)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -40,25 +52,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.resolved_database_url())
         await db.start()  # applies migrations
         admission = Admission(db, settings)
-        engine = MediaEngine()
-        await engine.start()
-        peers = PeerFactory(settings.ice_servers, loopback_only=settings.ice_loopback_only,
-                            join_batch=settings.limits.join_batch,
-                            peer_timeout_s=settings.limits.peer_timeout_s)
-        rooms = RoomRegistry(settings=settings, engine=engine, peers=peers, hooks=admission)
+        media = media_plane(settings)
+        await media.start()
+        rooms = RoomRegistry(settings=settings, media=media, hooks=admission)
         app.state.settings = settings
         app.state.db = db
         app.state.admission = admission
-        app.state.engine = engine
-        app.state.peers = peers
+        app.state.media = media
         app.state.rooms = rooms
         log.info("mirp ready at %s", settings.resolved_base_url())
         try:
             yield
         finally:
             await rooms.close()
-            await peers.close()
-            await engine.close()
+            await media.close()
             await db.close()
 
     app = FastAPI(title="MIRP", version="0.1.0", lifespan=lifespan)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 TICK_S = 0.020
 LEVEL_EVERY_TICKS = 12  # ~4 level reports per second
+LATENESS_WINDOW_TICKS = 3000  # the tick-lateness distribution covers the last minute
 
 
 class FanoutLike(Protocol):
@@ -69,6 +71,12 @@ class EngineStats:
     work_us_last: float  # CPU-side time of the last tick's gather + mix + encode + publish
     work_us_avg: float
     work_us_max: float
+    # how late each tick started against its deadline, over the last LATENESS_WINDOW_TICKS: the
+    # measure of whether anything else in this process delays the clock (docs/media.md)
+    lateness_p50_ms: float = 0.0
+    lateness_p99_ms: float = 0.0
+    lateness_max_ms: float = 0.0
+    packets_skipped: int = 0  # listener packets never sent because their tick was skipped
 
 
 LevelsCallback = Callable[[dict[str, float]], None]
@@ -105,6 +113,8 @@ class MediaEngine:
         self._gone = [0, 0, 0, 0]  # received, lost, late, concealed of removed sources
         self._work_last = self._work_avg = self._work_max = 0.0
         self._in_use: frozenset[FeedKey] = frozenset()
+        self._lateness: deque[float] = deque(maxlen=LATENESS_WINDOW_TICKS)  # ms, one per tick
+        self._packets_skipped = 0
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -212,11 +222,13 @@ class MediaEngine:
             else:  # catching up: still let the loop's I/O (packets in, signaling) run in between
                 await asyncio.sleep(0)
             late = loop.time() - deadline
+            self._lateness.append(max(0.0, late) * 1000.0)
             if late > TICK_S:
                 self._late += 1
                 if late > TICK_S * self.max_late_ticks:
                     skip = int(late / TICK_S)
                     self._skipped += skip
+                    self._packets_skipped += skip * self._listener_count()
                     self._tick += skip
                     deadline += skip * TICK_S
             try:
@@ -320,14 +332,22 @@ class MediaEngine:
             log.exception("on_levels callback failed")
 
     # -- observation ----------------------------------------------------------------------------
+    def _listener_count(self) -> int:
+        try:
+            return int(self.fanout.stats().get("listeners", 0))
+        except Exception:
+            return -1
+
     def stats(self) -> EngineStats:
         srcs = list(self._sources.values())
         active = [s for s in srcs if s.active and s.jitter.played]
         gone = self._gone
-        try:
-            listeners = int(self.fanout.stats().get("listeners", 0))
-        except Exception:
-            listeners = -1
+        listeners = self._listener_count()
+        late = sorted(self._lateness)
+
+        def pct(q: float) -> float:
+            return late[min(len(late) - 1, int(q * len(late)))] if late else 0.0
+
         return EngineStats(
             sources=len(srcs),
             decoding=sum(1 for s in srcs if s.active),
@@ -349,4 +369,8 @@ class MediaEngine:
             work_us_last=self._work_last,
             work_us_avg=self._work_avg,
             work_us_max=self._work_max,
+            lateness_p50_ms=pct(0.50),
+            lateness_p99_ms=pct(0.99),
+            lateness_max_ms=late[-1] if late else 0.0,
+            packets_skipped=self._packets_skipped,
         )
