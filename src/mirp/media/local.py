@@ -46,6 +46,7 @@ class LocalPlane:
         self._listening: dict[str, FeedKey] = {}  # what the engine sends it
         self._sources: set[str] = set()
         self._next_generation = 0
+        self._plan = MixPlan.of()
         self._closed = False
         self.engine.on_levels = lambda levels: self._emit(Levels(levels))
 
@@ -140,7 +141,13 @@ class LocalPlane:
         self._emit(PeerGone(peer_id, generation, reason))
 
     # ---------------------------------------------------------------- media
+    @property
+    def plan(self) -> MixPlan:
+        """The plan last applied (the engine swaps it in at its next tick)."""
+        return self._plan
+
     def apply(self, plan: MixPlan) -> None:
+        self._plan = plan
         self.engine.apply(plan)
 
     def listen(self, peer_id: str, key: FeedKey) -> None:

@@ -81,6 +81,11 @@ class ProcessPlane:
             return None
         return child.proc.pid
 
+    @property
+    def plan(self) -> MixPlan:
+        """The plan last applied (given again to a restarted child)."""
+        return self._plan
+
     # ---------------------------------------------------------------- the child
     async def start(self) -> None:
         await self._spawn()

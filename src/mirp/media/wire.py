@@ -24,7 +24,11 @@ _LENGTH = struct.Struct(">I")
 
 
 class WireError(Exception):
-    """The stream is corrupt (bad length, unknown message): the connection is given up."""
+    """The stream is corrupt (a length beyond MAX_FRAME_BYTES): the connection is given up."""
+
+
+class BadMessage(WireError):
+    """One whole frame that is not a known message: the stream is still in step; skip it."""
 
 
 # ---------------------------------------------------------------- control -> media
@@ -110,7 +114,7 @@ def decode(body: bytes) -> Message:
         cls = MESSAGES[name]
         message: Message = cls(*values)
     except (ValueError, TypeError, KeyError) as exc:
-        raise WireError(f"bad message: {exc}") from exc
+        raise BadMessage(f"bad message: {exc}") from exc
     return message
 
 

@@ -56,7 +56,11 @@ class Worker:
     async def serve(self) -> None:
         try:
             while True:
-                message = await wire.read_message(self.reader)
+                try:
+                    message = await wire.read_message(self.reader)
+                except wire.BadMessage as exc:
+                    log.error("media worker: %s; skipped", exc)
+                    continue
                 if message is None:
                     break
                 self.dispatch(message)

@@ -1,0 +1,134 @@
+"""The media plane in its own process (media/process.py + media/worker.py), driven directly:
+bad input over the seam gets typed errors and the child keeps running; a killed child is noticed
+at once, its peers reported gone, and a new one started with the current plan."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import signal
+import struct
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from mirp.errors import InvalidInput, InvalidSdp, NotFound
+from mirp.media import wire
+from mirp.media.plan import FeedKey, MixPlan
+from mirp.media.plane import MediaEvent, PeerGone
+from mirp.media.process import CRASH_REASON, ProcessPlane
+
+
+async def until(check: Callable[[], Any], what: str, within: float = 20.0) -> Any:
+    deadline = time.monotonic() + within
+    last: Any = None
+    while True:
+        last = check()
+        if inspect.isawaitable(last):
+            last = await last
+        if last:
+            return last
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+async def plane() -> AsyncIterator[ProcessPlane]:
+    p = ProcessPlane(request_timeout_s=20.0)
+    await p.start()
+    try:
+        yield p
+    finally:
+        await p.close()
+
+
+def _raw(plane: ProcessPlane, data: bytes) -> None:
+    child = plane._child
+    assert child is not None
+    child.writer.write(data)
+
+
+async def test_bad_input_over_the_seam_gets_typed_errors_and_the_child_keeps_running(
+        plane: ProcessPlane) -> None:
+    pid = plane.pid
+    assert pid is not None
+    with pytest.raises(InvalidSdp):
+        await plane.offer("p1", "this is not SDP")
+    with pytest.raises(InvalidSdp):
+        await plane.offer("p1", "")
+    with pytest.raises(NotFound):  # no such peer: typed, not a crash
+        await plane.candidate("nobody", {"candidate": "candidate:1 1 udp 1 127.0.0.1 9 typ host"})
+    with pytest.raises(NotFound):
+        await plane.candidate("nobody", None)
+    # fire-and-forget commands about unknown peers are no-ops
+    plane.listen("nobody", FeedKey("m/floor"))
+    plane.unlisten("nobody")
+    plane.close_peer("nobody")
+    # frames that are not messages: skipped, the stream stays in step
+    for body in (b"{", b'["NoSuchMessage", []]', b'["Listen", [1]]', b'["Listen", [7, [1]]]'):
+        _raw(plane, struct.pack(">I", len(body)) + body)
+    plane.apply(MixPlan.of({FeedKey("m/floor"): (("p1", 1.0),)}))
+
+    async def plan_in_use() -> Any:
+        s = await plane.stats()
+        return (s.engine.feeds == 1 and s.engine.ticks > 0) or s
+
+    stats = await until(plan_in_use, "the plan sent after the garbage, in use")
+    assert plane.pid == pid and plane.restarts == 0 and stats.peers == 0
+
+
+async def test_a_killed_child_reports_its_peers_gone_and_a_new_one_gets_the_plan(
+        plane: ProcessPlane) -> None:
+    events: list[MediaEvent] = []
+    plane.on_event = events.append
+    plan = MixPlan.of({FeedKey("m/floor"): (("p1", 1.0),), FeedKey("m/fr"): ()})
+    plane.apply(plan)
+    # a peer being set up when the child dies: its offer fails with a typed error...
+    plane._generation["p1"] = 7  # as if its offer had been sent (a real one needs a network)
+    old = plane.pid
+    assert old is not None
+    os.kill(old, signal.SIGKILL)
+    # ... and it is reported gone at once, with its generation
+    await until(lambda: [e for e in events if isinstance(e, PeerGone)], "peer gone")
+    assert [e for e in events if isinstance(e, PeerGone)] == [PeerGone("p1", 7, CRASH_REASON)]
+    new = await until(lambda: plane.pid, "a new media process")
+    assert new != old and plane.restarts == 1
+
+    async def plan_in_use() -> Any:
+        s = await plane.stats()
+        return (s.engine.feeds == 2 and s.restarts == 1) or s
+
+    await until(plan_in_use, "the current plan given again")
+    with pytest.raises(InvalidInput):  # and it answers like the first
+        await plane.offer("p2", "v=0")
+
+
+async def test_the_child_exits_when_the_control_side_goes() -> None:
+    plane = ProcessPlane()
+    await plane.start()
+    pid = plane.pid
+    assert pid is not None
+    await plane.close()  # the stream ends: the child closes its peers and exits
+    assert plane.pid is None
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+
+
+def test_every_message_survives_the_wire() -> None:
+    plan = MixPlan.of({FeedKey("m/fr", -12, "p9"): (("p1", 0.5), ("p2", 1.0))})
+    messages: list[wire.Message] = [
+        wire.Offer(1, "p", 3, "v=0"), wire.AddCandidate(2, "p", {"candidate": "x"}),
+        wire.AddCandidate(3, "p", None), wire.GetStats(4), wire.ClosePeer("p"),
+        wire.Apply(wire.plan_to_wire(plan)), wire.Listen("p", wire.key_to_wire(FeedKey("a"))),
+        wire.Unlisten("p"), wire.Ready(5), wire.Reply(6, {"a": 1}, None),
+        PeerGone("p", 2, "timeout"), wire.Levels({"p": -20.5}),
+    ]
+    for m in messages:
+        assert wire.decode(wire.encode(m)[4:]) == m
+    assert wire.plan_from_wire(wire.plan_to_wire(plan)) == plan
+    with pytest.raises(wire.BadMessage):
+        wire.decode(b'["Offer", [1]]')
