@@ -16,6 +16,7 @@ waits out the 5 ms switch interval, per call. docs/media.md has the numbers.
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import time
 from collections import deque
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 TICK_S = 0.020
 LEVEL_EVERY_TICKS = 12  # ~4 level reports per second
 LATENESS_WINDOW_TICKS = 3000  # the tick-lateness distribution covers the last minute
+# upper edges (ms) of the cumulative lateness histogram: a reader diffs two snapshots to get the
+# distribution over exactly its own window (bench/api_load.py)
+LATENESS_EDGES_MS = (*(i / 2 for i in range(1, 21)), 12.0, 15.0, 20.0, 30.0, 50.0, 100.0,
+                     200.0, 500.0, 1000.0, float("inf"))
 
 
 class FanoutLike(Protocol):
@@ -77,6 +82,7 @@ class EngineStats:
     lateness_p99_ms: float = 0.0
     lateness_max_ms: float = 0.0
     packets_skipped: int = 0  # listener packets never sent because their tick was skipped
+    lateness_counts: tuple[int, ...] = ()  # ticks ever, per LATENESS_EDGES_MS bucket
 
 
 LevelsCallback = Callable[[dict[str, float]], None]
@@ -115,6 +121,7 @@ class MediaEngine:
         self._in_use: frozenset[FeedKey] = frozenset()
         self._lateness: deque[float] = deque(maxlen=LATENESS_WINDOW_TICKS)  # ms, one per tick
         self._packets_skipped = 0
+        self._lateness_counts = [0] * len(LATENESS_EDGES_MS)
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -222,7 +229,9 @@ class MediaEngine:
             else:  # catching up: still let the loop's I/O (packets in, signaling) run in between
                 await asyncio.sleep(0)
             late = loop.time() - deadline
-            self._lateness.append(max(0.0, late) * 1000.0)
+            late_ms = max(0.0, late) * 1000.0
+            self._lateness.append(late_ms)
+            self._lateness_counts[bisect.bisect_left(LATENESS_EDGES_MS, late_ms)] += 1
             if late > TICK_S:
                 self._late += 1
                 if late > TICK_S * self.max_late_ticks:
@@ -373,4 +382,5 @@ class MediaEngine:
             lateness_p99_ms=pct(0.99),
             lateness_max_ms=late[-1] if late else 0.0,
             packets_skipped=self._packets_skipped,
+            lateness_counts=tuple(self._lateness_counts),
         )

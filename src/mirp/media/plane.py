@@ -52,6 +52,9 @@ class PlaneConfig:
     loopback_only: bool = False
     join_batch: int = 100
     peer_timeout_s: float = 8.0
+    # niceness the media process lowers itself by (needs CAP_SYS_NICE; else it runs at the
+    # parent's): on a loaded machine the clock then wins the CPU from request handlers
+    priority_boost: int = 10
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,6 +72,7 @@ class ProcessPlane:
         self._child: _Child | None = None
         self._restarting: asyncio.Task[None] | None = None
         self._closing = False
+        self._up = asyncio.Event()  # a child is ready: requests wait for it while restarting
 
     @property
     def pid(self) -> int | None:
@@ -111,6 +112,7 @@ class ProcessPlane:
         log.info("media process %d ready", pid)
         if self._plan.feeds:
             self._send(wire.Apply(wire.plan_to_wire(self._plan)))
+        self._up.set()
 
     async def _read(self, child: _Child, reader: asyncio.StreamReader) -> None:
         try:
@@ -157,6 +159,7 @@ class ProcessPlane:
         if self._child is not child:
             return
         self._child = None
+        self._up.clear()
         for fut in self._pending.values():
             if not fut.done():
                 fut.set_exception(Unavailable("the media process stopped"))
@@ -222,13 +225,16 @@ class ProcessPlane:
         return True
 
     async def _request(self, message_for: Any, timeout_s: float) -> Any:
+        if not self._up.is_set() and not self._closing:  # restarting: a few hundred ms
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._up.wait(), min(timeout_s, self.start_timeout_s))
         self._next_rid += 1
         rid = self._next_rid
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[rid] = fut
         if not self._send(message_for(rid)):
             self._pending.pop(rid, None)
-            raise Unavailable("the media process is restarting; try again")
+            raise Unavailable("the media process is not running; try again")
         try:
             return await asyncio.wait_for(fut, timeout_s)
         except TimeoutError:
@@ -271,5 +277,7 @@ class ProcessPlane:
 
     async def stats(self) -> PlaneStats:
         value = await self._request(wire.GetStats, self.request_timeout_s)
-        return PlaneStats(engine=EngineStats(**value["engine"]), peers=int(value["peers"]),
+        engine = dict(value["engine"])
+        engine["lateness_counts"] = tuple(engine.get("lateness_counts", ()))
+        return PlaneStats(engine=EngineStats(**engine), peers=int(value["peers"]),
                           restarts=self.restarts)

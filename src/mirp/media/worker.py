@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import gc
 import logging
 import os
 import signal
@@ -37,6 +38,15 @@ def _die_with_parent() -> None:
         pass
     if os.getppid() == 1:  # the parent died before the call: do not linger
         os._exit(0)
+
+
+def _raise_priority(boost: int) -> None:
+    if boost <= 0:
+        return
+    try:
+        os.nice(-boost)
+    except OSError as exc:  # no CAP_SYS_NICE: the parent's priority it is
+        log.info("media worker: priority not raised (%s)", exc)
 
 
 class Worker:
@@ -108,11 +118,16 @@ class Worker:
             loopback_only=bool(values.get("loopback_only", False)),
             join_batch=int(values.get("join_batch", 100)),
             peer_timeout_s=float(values.get("peer_timeout_s", 8.0)),
+            priority_boost=int(values.get("priority_boost", 0)),
         )
+        _raise_priority(config.priority_boost)
         plane = LocalPlane(config)
         plane.on_event = self._on_event
         await plane.start()
         self.plane = plane
+        # everything alive now (modules of aiortc, av, numpy...) lives as long as the process:
+        # out of the cyclic collector's sight, a full collection (a pause of the clock) is shorter
+        gc.freeze()
         self.send(wire.Ready(os.getpid()))
 
     @staticmethod
