@@ -17,8 +17,9 @@ from mirp.errors import Forbidden
 from mirp.media.plan import FeedKey, Ingredient, MixPlan
 from mirp.media.plane import Levels, MediaEvent, MediaPlane, PeerGone
 from mirp.rooms.model import JoinGrant, MeetingSpec, Record
+from mirp.rooms.outlet import Outlet
 from mirp.rooms.room import Room, RoomLimits
-from mirp.rooms.runtime import Outlet, RoomClosing, RoomRuntime, background
+from mirp.rooms.runtime import RoomClosing, RoomRuntime, background
 
 log = logging.getLogger("mirp.rooms.registry")
 

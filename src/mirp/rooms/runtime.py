@@ -29,6 +29,7 @@ from mirp.rooms.commands import Command
 from mirp.rooms.events import Event, MeetingClosed, RecordEvent, Removed, WireEvent
 from mirp.rooms.media_link import Engine, MediaLink
 from mirp.rooms.model import JoinGrant, Record
+from mirp.rooms.outlet import Outlet
 from mirp.rooms.room import Room
 
 log = logging.getLogger("mirp.rooms.runtime")
@@ -37,28 +38,6 @@ T = TypeVar("T")
 MEETING_CLOSED_WS = 4410  # 44xx: the client does not reconnect
 REPLACED_WS = Conflict.ws_close
 PEER_LOST_WS = 1001  # not 44xx: the client reconnects (and makes a new peer connection)
-
-
-class Outlet(Protocol):
-    """A Session as the Room task sees it (signaling/session.py implements it)."""
-
-    id: str
-
-    def send_json(self, text: str) -> None: ...
-
-    def send(self, message: dict[str, Any]) -> None: ...
-
-    def welcome(
-        self, participant_id: str, room: dict[str, Any], seq: int, resumed: bool
-    ) -> None: ...
-
-    def close(
-        self,
-        code: int,
-        reason: str,
-        error: MirpError | None = None,
-        msg_id: int | str | None = None,
-    ) -> None: ...
 
 
 class RecordSink(Protocol):
