@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from mirp.errors import InvalidInput, InvalidSdp, NotFound
+from mirp.errors import InvalidInput, InvalidSdp, MirpError, NotFound
 from mirp.media import wire
 from mirp.media.plan import FeedKey, MixPlan
 from mirp.media.plane import MediaEvent, PeerGone
@@ -79,6 +79,34 @@ async def test_bad_input_over_the_seam_gets_typed_errors_and_the_child_keeps_run
 
     stats = await until(plan_in_use, "the plan sent after the garbage, in use")
     assert plane.pid == pid and plane.restarts == 0 and stats.peers == 0
+
+
+async def test_a_peer_closed_right_after_its_offer_is_not_left_behind(
+        plane: ProcessPlane) -> None:
+    """Commands are ordered: a close_peer written after an offer closes that offer's peer, even
+    though the handshake runs in a task of the media process."""
+    from aiortc import RTCConfiguration, RTCPeerConnection
+
+    from mirp.media.peer import loopback_gathering
+
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+    pc.addTransceiver("audio", direction="recvonly")
+    try:
+        with loopback_gathering():
+            await pc.setLocalDescription(await pc.createOffer())
+        offer = asyncio.ensure_future(plane.offer("p1", pc.localDescription.sdp))
+        await asyncio.sleep(0)  # the offer is on the stream
+        plane.close_peer("p1")
+        with pytest.raises(MirpError):
+            await offer
+
+        async def no_peer() -> Any:
+            s = await plane.stats()
+            return s.peers == 0 or s
+
+        await until(no_peer, "no peer left in the media process")
+    finally:
+        await pc.close()
 
 
 async def test_a_killed_child_reports_its_peers_gone_and_a_new_one_gets_the_plan(

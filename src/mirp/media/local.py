@@ -71,6 +71,11 @@ class LocalPlane:
     async def offer(self, peer_id: str, sdp: str, generation: int | None = None) -> str:
         """See MediaPlane.offer. `generation`: given by the process plane (it numbers offers
         on its side, so its own filter and ours agree); else numbered here."""
+        return await self.complete_offer(peer_id, self.begin_offer(peer_id, generation), sdp)
+
+    def begin_offer(self, peer_id: str, generation: int | None = None) -> PeerSession:
+        """The synchronous half: the new session replaces the old one *now*, so a command that
+        follows on the same stream (close_peer, listen) already finds it (media/worker.py)."""
         if self._closed:
             raise Unavailable("the media plane is closed")
         self.close_peer(peer_id)
@@ -83,6 +88,9 @@ class LocalPlane:
         session.on_track = lambda receiver, track: self._on_track(peer_id, session, receiver,
                                                                   track)
         session.on_gone = lambda reason: self._on_gone(peer_id, session, generation, reason)
+        return session
+
+    async def complete_offer(self, peer_id: str, session: PeerSession, sdp: str) -> str:
         try:
             answer = await session.accept_offer(sdp)
         except BaseException:

@@ -90,8 +90,13 @@ class Worker:
             return
         try:
             if isinstance(message, wire.Offer):
-                self._spawn(self._answer(message.rid, plane.offer(
-                    message.peer_id, message.sdp, message.generation)))
+                try:  # begun now, in stream order; the handshake runs in a task
+                    session = plane.begin_offer(message.peer_id, int(message.generation))
+                except MirpError as exc:
+                    self.send(wire.Reply(message.rid, None, wire.error_to_wire(exc)))
+                    return
+                self._spawn(self._answer(message.rid, plane.complete_offer(
+                    message.peer_id, session, message.sdp)))
             elif isinstance(message, wire.AddCandidate):
                 self._spawn(self._answer(message.rid, plane.candidate(
                     message.peer_id, message.candidate)))
