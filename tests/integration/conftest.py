@@ -44,6 +44,20 @@ async def until(
         await asyncio.sleep(step)
 
 
+class Seen:
+    """A falsy value that shows what a check saw: `return ok or Seen(state)` makes `until` wait
+    for `ok` and, if it times out, print the state (a bare `ok or state` would pass at once)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
 class WsClient:
     """One Session: sends requests with ids, collects everything the server sends."""
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from tests.integration.conftest import Attendee, Harness, until
+from tests.integration.conftest import Attendee, Harness, Seen, until
 from tests.support.audio import level_db_at, peak_hz
 from tests.support.factory import join_token
 
@@ -179,7 +179,7 @@ async def test_encoders_equal_distinct_feeds_with_1_10_50_listeners(harness: Har
     async def check(n: int) -> Any:
         s = await h.stats()
         # delegate1 hears floor-minus-delegate1; every listener hears the floor: 2 feeds
-        return (s.listeners == n + 1 and s.feeds_in_use == 2 and s.encoders == 2) or s
+        return (s.listeners == n + 1 and s.feeds_in_use == 2 and s.encoders == 2) or Seen(s)
 
     await until(lambda: check(1), "1 listener: 2 encoders")
     light += await asyncio.gather(*(h.attend_light(p.key, p.token) for p in extra[:9]))
@@ -207,12 +207,12 @@ async def test_vanished_peer_is_released_and_reconnect_keeps_the_floor(harness: 
 
     async def sources() -> Any:
         s = await h.stats()
-        return s.sources == base.engine.sources + 1 or s
+        return s.sources == base.engine.sources + 1 or Seen(s)
 
     async def baseline() -> Any:
         s = await h.media.stats()
         now = (s.engine.sources, s.engine.listeners, s.peers)
-        return now == (base.engine.sources, base.engine.listeners, base.peers) or now
+        return now == (base.engine.sources, base.engine.listeners, base.peers) or Seen(now)
 
     await until(sources, "d1's source")
     # the client vanishes: no BYE, no WebSocket close (its socket is simply dropped)
@@ -269,7 +269,7 @@ async def test_peer_vanishing_under_a_live_session_is_released(tmp_path: Any) ->
             async def baseline() -> Any:
                 s = await h.stats()
                 now = (s.sources, s.listeners)
-                return now == (base.sources, base.listeners) or now
+                return now == (base.sources, base.listeners) or Seen(now)
 
             await until(baseline, "resources back to baseline", within=15)
         finally:
