@@ -10,7 +10,9 @@ tick that wakes more than `max_late_ticks` late skips the missed ticks (pts stay
 rather than bursting them. The work runs inline on the loop: measured it is ~0.1 ms per feed and
 ~0.05 ms per decoded source, and a worker thread would be worse, not better: PyAV releases the GIL
 inside libopus, so every encode in a thread must win the GIL back, and with the loop busy that
-waits out the 5 ms switch interval, per call. docs/media.md has the numbers.
+waits out the 5 ms switch interval, per call. docs/media.md has the numbers. For the same
+reason the loop it runs on is the media process's own (media/process.py): a busy control thread
+beside it would stall every hand-off the same way.
 """
 
 from __future__ import annotations
