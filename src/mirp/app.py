@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -14,7 +15,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mirp.api import build_router as build_api_router
 from mirp.config import Settings
-from mirp.errors import MirpError
+from mirp.errors import MirpError, RateLimited
+from mirp.httpguard import BodyCap, NoNulInUrl, SecurityHeaders
 from mirp.media.local import LocalPlane
 from mirp.media.plane import MediaPlane, PlaneConfig
 from mirp.media.process import ProcessPlane
@@ -39,6 +41,9 @@ def media_plane(settings: Settings) -> MediaPlane:
         loopback_only=settings.ice_loopback_only,
         join_batch=settings.limits.join_batch,
         peer_timeout_s=settings.limits.peer_timeout_s,
+        handshake_stall_s=settings.limits.handshake_stall_s,
+        consent_interval_s=settings.limits.consent_interval_s,
+        consent_lapse_s=settings.limits.consent_lapse_s,
     )
     return ProcessPlane(config) if settings.media_process else LocalPlane(config)
 
@@ -68,12 +73,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await media.close()
             await db.close()
 
-    app = FastAPI(title="MIRP", version="0.1.0", lifespan=lifespan)
+    # No /docs or /redoc: FastAPI's pages load Swagger UI from a CDN and run an inline script,
+    # which the CSP refuses. The OpenAPI document stays at /openapi.json; docs/api.md says more.
+    app = FastAPI(title="MIRP", version="0.1.0", lifespan=lifespan, docs_url=None,
+                  redoc_url=None)
     app.state.settings = settings
+    # outermost last: security headers go on every answer, the guards' refusals included
+    app.add_middleware(BodyCap, max_bytes=settings.limits.max_body_bytes,
+                       larger={"/invitations/bulk": settings.limits.max_bulk_body_bytes},
+                       timeout_s=settings.limits.body_timeout_s)
+    app.add_middleware(NoNulInUrl)
+    app.add_middleware(SecurityHeaders)
 
     @app.exception_handler(MirpError)
     async def _mirp_error(_: Request, exc: MirpError) -> JSONResponse:
         return _error(exc.http_status, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(RateLimited)
+    async def _rate_limited(_: Request, exc: RateLimited) -> JSONResponse:
+        response = _error(exc.http_status, exc.code, exc.message, exc.details)
+        response.headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after_s)))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -88,7 +108,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-                 409: "conflict", 413: "too_large"}
+                 408: "timeout", 409: "conflict", 413: "too_large"}
         return _error(exc.status_code, codes.get(exc.status_code, "http_error"), str(exc.detail))
 
     @app.exception_handler(Exception)

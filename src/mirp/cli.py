@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from mirp.config import Settings
+from mirp.config import LOOPBACK_HOSTS, Settings
 
 app = typer.Typer(help="MIRP: multilingual interactive remote participation.", no_args_is_help=True)
 admin = typer.Typer(help="Administer accounts.", no_args_is_help=True)
@@ -42,16 +42,19 @@ def serve(
     settings = Settings(**overrides)
     if bool(settings.tls_certfile) != bool(settings.tls_keyfile):
         raise typer.BadParameter("--tls-certfile and --tls-keyfile go together")
+    settings.private_data_dir()
     typer.echo(f"MIRP: open {settings.resolved_base_url()}/ in a browser")
     if not settings.tls_certfile and not settings.public_base_url and settings.host not in (
-            "127.0.0.1", "localhost", "::1"):
+            LOOPBACK_HOSTS):
         typer.echo("MIRP: browsers on other machines open the microphone only over https: "
                    "give --tls-certfile/--tls-keyfile, or put an https proxy in front and set "
                    "MIRP_PUBLIC_BASE_URL")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, ws_max_size=settings.limits.ws_frame_bytes,
-                ssl_certfile=str(settings.tls_certfile) if settings.tls_certfile else None,
-                ssl_keyfile=str(settings.tls_keyfile) if settings.tls_keyfile else None)
+    if not settings.signup_open():
+        typer.echo("MIRP: public signup is closed (MIRP_SIGNUP=open opens it); create accounts "
+                   "with `mirp admin create`")
+    from mirp.serving import uvicorn_options
+
+    uvicorn.run(create_app(settings), **uvicorn_options(settings))
 
 
 @admin.command("create")
@@ -74,6 +77,13 @@ def admin_create(
     if password is None:
         password = getpass.getpass("Password: ")
     from mirp.errors import MirpError
+    from mirp.store.schemas import check_password
+
+    try:
+        check_password(password)
+    except ValueError as exc:
+        typer.echo(f"error: password: {exc}", err=True)
+        raise typer.Exit(1) from exc
 
     try:
         asyncio.run(create_account_cli(settings, email=email, name=name, password=password,

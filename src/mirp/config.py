@@ -6,12 +6,15 @@ directory, no Redis, no STUN/TURN server.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 class IceServer(BaseModel):
@@ -37,8 +40,40 @@ class Limits(BaseModel):
     join_batch: int = 100  # peer connections admitted at once (media-facts rule 8)
     heartbeat_s: float = 10.0
     peer_timeout_s: float = 8.0  # a peer silent this long is gone
+    # a handshake with no ICE/DTLS progress this long gives its admission slot back (seconds)
+    handshake_stall_s: float = 3.0
+    consent_interval_s: float = 5.0  # ICE consent check period, randomized 0.8-1.2 (RFC 7675)
+    consent_lapse_s: float = 30.0  # no consent answer nor peer traffic this long: peer gone (s)
     reconnect_grace_s: float = 20.0  # the floor survives a reconnect this short
     handover_timeout_s: float = 15.0
+    max_body_bytes: int = 1024 * 1024  # one HTTP request body; larger gets 413 too_large, unread
+    max_bulk_body_bytes: int = 8 * 1024 * 1024  # the bulk CSV endpoint's body (2 M characters)
+    head_timeout_s: float = 10.0  # a request head (line + headers) must arrive within this
+    body_timeout_s: float = 60.0  # a request body must arrive whole within this (else 408)
+    max_connections: int = 5000  # open connections (HTTP and WebSocket); beyond: 503
+
+
+# (count, seconds): a burst of `count`, then one more every seconds/count
+Rate = tuple[Annotated[int, Field(ge=1)], Annotated[float, Field(gt=0)]]
+
+
+class RateLimits(BaseModel):
+    """Per-IP and per-account request rates on the unauthenticated doors (docs/api.md).
+
+    Counted in this process (a cluster's nodes count apart)."""
+
+    enabled: bool = True  # off only in test suites that hammer one door from one address
+    login_per_ip: Rate = (30, 60.0)
+    login_per_account: Rate = (10, 60.0)
+    signup_per_ip: Rate = (10, 3600.0)
+    registration_per_ip: Rate = (20, 3600.0)
+    registration_per_account: Rate = (3, 3600.0)  # per meeting and e-mail
+    join_per_ip: Rate = (120, 60.0)  # peek and join together
+    join_per_token: Rate = (30, 60.0)
+    # wrong passwords: after this many in a row, each attempt waits 2, 4, 8... s (up to the cap)
+    login_free_failures_per_account: int = 5
+    login_free_failures_per_ip: int = 20
+    login_backoff_max_s: float = 900.0
 
 
 class Settings(BaseSettings):
@@ -65,6 +100,10 @@ class Settings(BaseSettings):
     token_ttl_hours: float = 24 * 14
     login_ttl_hours: float = 12
     limits: Limits = Field(default_factory=Limits)
+    rate_limits: RateLimits = Field(default_factory=RateLimits)
+    # Public organizer signup. Unset: open when the server listens on loopback only, closed when
+    # it listens beyond (then accounts come from `mirp admin create`).
+    signup: Literal["open", "closed"] | None = None
     log_level: str = "info"
     # The browser client; default: web/ beside src/ in a checkout (the Dockerfile sets it).
     web_dir: Path = Path(__file__).resolve().parents[2] / "web"
@@ -87,6 +126,11 @@ class Settings(BaseSettings):
             return servers
         return value
 
+    def signup_open(self) -> bool:
+        if self.signup is not None:
+            return self.signup == "open"
+        return self.host in LOOPBACK_HOSTS
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
@@ -99,14 +143,21 @@ class Settings(BaseSettings):
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"{scheme}://{host}:{self.port}"
 
+    def private_data_dir(self) -> None:
+        """The data directory, made owner-only (0700): it holds the database, the key."""
+        self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.data_dir.chmod(0o700)
+
     def resolved_secret_key(self) -> str:
         """The signing key: given, or generated on first start and kept in the data directory."""
         if self.secret_key:
             return self.secret_key
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.private_data_dir()
         path = self.data_dir / "secret.key"
         if not path.exists():
-            path.write_text(secrets.token_urlsafe(48))
-            path.chmod(0o600)
+            # created owner-only: never a moment when others could read it
+            fd = os.open(path, os.O_CREAT | os.O_WRONLY | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_urlsafe(48))
         self.secret_key = path.read_text().strip()
         return self.secret_key

@@ -80,3 +80,35 @@ class TooSlow(MirpError):
     code = "too_slow"
     http_status = 503
     ws_close = 4408
+
+
+class ClosedMeeting(Forbidden):
+    """The meeting is closed (by its chair or by REST): nobody joins or rejoins it. A code of its
+    own, so the join page says "closed" rather than "revoked or used up"; on the WebSocket the
+    same close code as the chair's `meeting_close`."""
+
+    code = "meeting_closed"
+    ws_close = 4410
+
+
+class MeetingFull(MirpError):
+    """The meeting has as many participants as it may. Worth trying again later (someone may
+    leave), so it is not 4409 ("replaced", final): the browser retries with a long back-off."""
+
+    code = "meeting_full"
+    http_status = 503
+    ws_close = 4429
+
+
+class RateLimited(MirpError):
+    """Too many attempts from one address or at one account: wait `retry_after_s` (the HTTP
+    answer carries it as Retry-After)."""
+
+    code = "rate_limited"
+    http_status = 429
+    ws_close = 1013  # on the WebSocket: try again later (4429 is a full meeting)
+
+    def __init__(self, message: str, retry_after_s: float,
+                 details: dict[str, Any] | None = None) -> None:
+        super().__init__(message, {"retry_after_s": round(retry_after_s, 1), **(details or {})})
+        self.retry_after_s = retry_after_s

@@ -148,7 +148,9 @@ async def test_openapi_lists_the_api(client: httpx.AsyncClient) -> None:
               "/api/meetings/{meeting_id}/registrations/{registration_id}/approve",
               "/api/meetings/{meeting_id}/live", "/healthz", "/readyz"):
         assert p in paths, p
-    assert (await client.get("/docs")).status_code == 200
+    assert "/api/join/peek" in paths
+    # no Swagger UI page: FastAPI's loads its code from a CDN (docs/api.md)
+    assert (await client.get("/docs")).status_code == 404
 
 
 async def test_one_transaction_per_request(app, client: httpx.AsyncClient) -> None:  # type: ignore[no-untyped-def]

@@ -28,7 +28,7 @@ async def test_named_invitation_and_join(org: Org, client: httpx.AsyncClient) ->
     assert inv["named"] is True and inv["uses"] == 0 and inv["max_uses"] == 2
     assert inv["join_url"] == f"{BASE}/join.html#t={inv['token']}"
     token = unquote(inv["join_url"].split("#t=", 1)[1])
-    peek = (await client.get("/api/join", params={"token": token})).json()
+    peek = (await client.post("/api/join/peek", json={"token": token})).json()
     assert peek["role"] == "interpreter" and peek["booth"] == "zh" and peek["named"] is True
     assert peek["name"] == "Wang Fang" and peek["uses_left"] == 2
     assert peek["meeting"]["title"] == m["title"] and peek["meeting"]["status"] == "open"
@@ -46,7 +46,7 @@ async def test_named_invitation_and_join(org: Org, client: httpx.AsyncClient) ->
     assert second["participant_id"] != joined["participant_id"]  # a participant per join
     err = error(await client.post("/api/join", json={"token": token}), 403, "forbidden")
     assert err["details"]["reason"] == "used_up"
-    error(await client.get("/api/join", params={"token": token}), 403, "forbidden")
+    error(await client.post("/api/join/peek", json={"token": token}), 403, "forbidden")
     listed = (await org.get(f"/api/meetings/{m['id']}/invitations")).json()
     assert [(i["id"], i["uses"], i["join_url"]) for i in listed] == [
         (inv["id"], 2, inv["join_url"])]
@@ -57,7 +57,7 @@ async def test_open_invitation_asks_for_a_name(org: Org, client: httpx.AsyncClie
     inv = (await org.post(f"/api/meetings/{m['id']}/invitations", {
         "role": "observer", "max_uses": None})).json()
     assert inv["named"] is False and inv["max_uses"] is None
-    peek = (await client.get("/api/join", params={"token": inv["token"]})).json()
+    peek = (await client.post("/api/join/peek", json={"token": inv["token"]})).json()
     assert peek["named"] is False and peek["uses_left"] is None
     err = error(await client.post("/api/join", json={"token": inv["token"]}), 422,
                 "invalid_input")
@@ -100,7 +100,7 @@ async def test_expired_revoked_tampered_tokens(org: Org, client: httpx.AsyncClie
     # expired: the same invitation, signed with an expiry in the past
     expired = tokens.issue_invitation(SECRET, meeting_id=m["id"], invitation_id=inv["id"],
                                       role="delegate", booth=None, expires_at=time.time() - 5)
-    err = error(await client.get("/api/join", params={"token": expired}), 401, "unauthorized")
+    err = error(await client.post("/api/join/peek", json={"token": expired}), 401, "unauthorized")
     assert err["details"]["reason"] == "expired"
     error(await client.post("/api/join", json={"token": expired}), 401, "unauthorized")
     # tampered: the role changed in the payload, signature kept
@@ -110,7 +110,7 @@ async def test_expired_revoked_tampered_tokens(org: Org, client: httpx.AsyncClie
     tampered = f"{head}.{forged.split('.')[1]}.{sig}"
     err = error(await client.post("/api/join", json={"token": tampered}), 401, "unauthorized")
     assert err["details"]["reason"] == "signature"
-    error(await client.get("/api/join", params={"token": "garbage"}), 401, "unauthorized")
+    error(await client.post("/api/join/peek", json={"token": "garbage"}), 401, "unauthorized")
     # revoked
     r = await org.delete(f"/api/meetings/{m['id']}/invitations/{inv['id']}")
     assert r.status_code == 200 and r.json()["revoked"] is True
@@ -140,8 +140,12 @@ async def test_closed_meeting_cannot_be_joined(org: Org, client: httpx.AsyncClie
     inv = (await org.post(f"/api/meetings/{m['id']}/invitations", {"role": "chair",
                                                                    "name": "C"})).json()
     await org.patch(f"/api/meetings/{m['id']}", {"status": "closed"})
-    err = error(await client.post("/api/join", json={"token": inv["token"]}), 403, "forbidden")
+    # its own code, so the join page says "closed", not "revoked or used up"
+    err = error(await client.post("/api/join", json={"token": inv["token"]}), 403,
+                "meeting_closed")
     assert err["details"]["reason"] == "closed"
+    err = error(await client.post("/api/join/peek", json={"token": inv["token"]}), 403,
+                "meeting_closed")
 
 
 async def test_bulk_csv(org: Org, client: httpx.AsyncClient) -> None:
@@ -230,3 +234,26 @@ async def test_removing_a_booth_stops_its_interpreters(app, org: Org,  # type: i
         assert type(exc).__name__ == "Forbidden" and "booth" in str(exc)
     else:
         raise AssertionError("an interpreter of a removed booth got in")
+
+
+async def test_a_returning_browser_is_the_same_participant(org: Org,
+                                                           client: httpx.AsyncClient) -> None:
+    """The participant token a link gave, presented again through the same link, returns that
+    participant (no use spent); a bad token or one from another link is a first join."""
+    m = await _meeting(org)
+    path = f"/api/meetings/{m['id']}/invitations"
+    link = (await org.post(path, {"role": "delegate", "max_uses": 2})).json()["token"]
+    other = (await org.post(path, {"role": "delegate", "max_uses": None})).json()["token"]
+    first = (await client.post("/api/join", json={"token": link, "name": "Ann"})).json()
+    again = (await client.post("/api/join", json={
+        "token": link, "name": "Someone", "participant_token": first["participant_token"]}))
+    assert again.status_code == 200, again.text
+    assert again.json()["participant_id"] == first["participant_id"]
+    assert again.json()["name"] == "Ann"
+    assert (await client.post("/api/join/peek", json={"token": link})).json()["uses_left"] == 1
+    elsewhere = (await client.post("/api/join", json={
+        "token": other, "name": "Ann", "participant_token": first["participant_token"]})).json()
+    assert elsewhere["participant_id"] != first["participant_id"]
+    forged = (await client.post("/api/join", json={
+        "token": link, "name": "Bob", "participant_token": "not.a.token"})).json()
+    assert forged["participant_id"] != first["participant_id"]

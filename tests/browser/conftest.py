@@ -231,6 +231,9 @@ async def launch(chromium_path: str) -> AsyncIterator[Callable[..., Awaitable[An
         page.on("pageerror", lambda e, p=page: page_errors.append(f"{p.url}: {e}"))
         page.on("console",
                 lambda m: m.type in ("error", "warning") and print(f"[console] {m.text}"))
+        # what the Content-Security-Policy refused (an inline style, a script) is a page bug
+        page.on("console", lambda m, p=page: "Content Security Policy" in m.text
+                and page_errors.append(f"{p.url}: {m.text}"))
         return page
 
     yield _launch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mirp.errors import Conflict, Forbidden
+from mirp.errors import ClosedMeeting, Conflict, Forbidden, MeetingFull
 from mirp.media.plan import FeedKey
 from mirp.rooms import commands as c
 from mirp.rooms.events import Audience, MeetingClosed, Removed
@@ -18,7 +18,7 @@ from mirp.rooms.model import (
     SpeakingTurnRecord,
 )
 from mirp.rooms.room import RoomLimits
-from tests.interpretation.kit import MEETING, Kit, make_spec, messages, records
+from tests.interpretation.kit import MEETING, Kit, grant, make_spec, messages, records
 
 
 def test_join_announces_the_participant_and_records_attendance() -> None:
@@ -60,7 +60,7 @@ def test_wrong_meeting_unknown_booth_and_capacity() -> None:
         k.join("zz", role=Role.INTERPRETER, booth="ru")
     k.join("ch")
     k.join("d1")
-    with pytest.raises(Conflict):
+    with pytest.raises(MeetingFull):  # retryable later: not Conflict (4409 means "replaced")
         k.join("d2")
     k.join("d1")  # a reconnect of someone present does not count twice
     k.room.leave("d1", k.now)
@@ -70,7 +70,7 @@ def test_wrong_meeting_unknown_booth_and_capacity() -> None:
 def test_limits_capacity_caps_the_meeting_capacity() -> None:
     k = Kit(make_spec(capacity=10), RoomLimits(capacity=1))
     k.join("ch")
-    with pytest.raises(Conflict):
+    with pytest.raises(MeetingFull):
         k.join("d1")
 
 
@@ -211,3 +211,38 @@ def test_overview_counts_listeners_and_shows_booths_on_air() -> None:
 def test_feed_key_of_a_plain_listener() -> None:
     k = Kit(None, None, "ch", "d1")
     assert k.hears("d1") == FeedKey("floor")
+
+
+def test_a_status_set_by_rest_is_followed_like_the_chairs() -> None:
+    """REST close = meeting_close (same events, same records, then refused); REST open lets
+    delegates in; repeating a status changes nothing."""
+    k = Kit(make_spec(status=MeetingStatus.SCHEDULED), None, "ch")
+    with pytest.raises(Forbidden):
+        k.join("d1")
+    ev = k.room.follow_status(MeetingStatus.OPEN, k.now)
+    assert messages(ev, "meeting") == [{"type": "meeting", "meeting": {"status": "open"}}]
+    assert records(ev, LifecycleRecord)[0].kind == "opened"
+    assert k.room.follow_status(MeetingStatus.OPEN, k.now) == []
+    k.join("d1")
+    k.do("ch", c.FloorGive("d1"))
+    k.now += 30
+    ev = k.room.follow_status(MeetingStatus.CLOSED, k.now)
+    assert isinstance([e for e in ev if not hasattr(e, "record")][-1], MeetingClosed)
+    assert records(ev, LifecycleRecord)[0].kind == "closed"
+    assert "SpeakingTurnRecord" in {type(r).__name__ for r in records(ev)}
+    assert [r.kind for r in records(ev, AttendanceRecord)] == ["leave"] * 2
+    assert k.room.follow_status(MeetingStatus.OPEN, k.now) == []  # closed stays closed
+    with pytest.raises(ClosedMeeting):
+        k.join("d2")
+
+
+def test_a_revoked_invitation_lets_nobody_in_any_more() -> None:
+    """A grant admitted just before the revoke (in flight to the room) is refused at the door."""
+    k = Kit(None, None, "ch")
+    k.room.join(grant("d1", invitation_id="i_link"), k.now)
+    k.room.join(grant("d2", invitation_id="i_other"), k.now)
+    assert k.room.revoke_invitation("i_link") == ["d1"]
+    with pytest.raises(Forbidden) as info:
+        k.room.join(grant("d3", invitation_id="i_link"), k.now)
+    assert info.value.details["reason"] == "revoked"
+    k.room.join(grant("ob", invitation_id="i_other"), k.now)

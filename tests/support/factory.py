@@ -107,7 +107,9 @@ class MeetingFixture:
 
 def app_settings(tmp_path: Path, **overrides: Any) -> Settings:
     values: dict[str, Any] = {"data_dir": tmp_path, "secret_key": SECRET,
-                              "ice_loopback_only": True}
+                              "ice_loopback_only": True,
+                              # suites sign up and join by the hundred from one address
+                              "rate_limits": {"enabled": False}}
     values.update(overrides)
     return Settings(**values)
 

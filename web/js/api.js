@@ -79,6 +79,7 @@ export const api = {
   rejectRegistration: (id, rid) => request("POST", `/api/meetings/${encodeURIComponent(id)}/registrations/${encodeURIComponent(rid)}/reject`, { body: {} }),
 
   // --- joining (the invitation token is the credential)
-  peekJoin: (token) => request("GET", "/api/join", { query: { token }, token: null }),
+  // the token goes in the body, never in the URL (URLs end up in access logs)
+  peekJoin: (token) => request("POST", "/api/join/peek", { body: { token }, token: null }),
   join: (token, fields = {}) => request("POST", "/api/join", { body: { token, ...fields }, token: null }),
 };

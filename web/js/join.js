@@ -8,6 +8,33 @@ hydrateIcons();
 const token = hashParams().get("t") || new URLSearchParams(location.search).get("t");
 let micStream = null, stopMeter = null, info = null;
 
+// Why a link cannot be used, for people: by error code, then by the refusal's reason.
+function whyNot(e) {
+  const reasons = { revoked: "This invitation was revoked.", used_up: "This invitation has been used up.",
+    removed: "You were removed from this meeting.", closed: "This meeting is closed." };
+  const codes = { unauthorized: "This invitation link is not valid or has expired.",
+    meeting_closed: "This meeting is closed.", not_found: "This meeting no longer exists." };
+  return codes[e.code] || reasons[e.details?.reason] || e.message;
+}
+
+// The participant token each link gave this browser (localStorage: it outlives the tab). It is
+// presented on the next join through the same link, so the server returns the same participant
+// (refused if the chair removed them) instead of making a new one. Clearing the browser's data
+// forgets it: docs/operations/enforcement.md.
+const JOINED = "mirp.joined";
+function joinedThrough(link) {
+  try { return JSON.parse(localStorage.getItem(JOINED) || "{}")[link] || null; } catch { return null; }
+}
+function rememberJoin(link, participantToken) {
+  let all = {};
+  try { all = JSON.parse(localStorage.getItem(JOINED) || "{}") || {}; } catch { /* start again */ }
+  delete all[link];
+  all[link] = participantToken;
+  const links = Object.keys(all);
+  for (const old of links.slice(0, Math.max(0, links.length - 20))) delete all[old];
+  try { localStorage.setItem(JOINED, JSON.stringify(all)); } catch { /* storage full or off */ }
+}
+
 function bad(title, text) {
   $("#loading").hidden = true;
   $("#join-form").hidden = true;
@@ -37,8 +64,7 @@ async function start() {
   if (!token) { bad("No invitation", "Open the link from your invitation e-mail. It ends with #t=…"); return; }
   try { info = await api.peekJoin(token); }
   catch (e) {
-    const why = { unauthorized: "This invitation link is not valid or has expired.", forbidden: "This invitation was revoked or used up.", not_found: "This meeting no longer exists." }[e.code];
-    bad("Cannot join", why || e.message);
+    bad("Cannot join", whyNot(e));
     return;
   }
   const m = info.meeting || {};
@@ -71,15 +97,22 @@ $("#join-form").addEventListener("submit", async (e) => {
     fields.name = name;
     if ($("#join-delegation").value.trim()) fields.delegation = $("#join-delegation").value.trim();
   }
+  const before = joinedThrough(token);
+  if (before) fields.participant_token = before;
   const btn = $("#join-btn");
   setBusy(btn, true, "Joining…");
   try {
     const res = await api.join(token, fields);
+    rememberJoin(token, res.participant_token);
     const micId = micStream?.getAudioTracks()[0]?.getSettings().deviceId || null;
     stopMeter?.(); micStream?.getTracks().forEach((t) => t.stop());
     saveParticipant({ ...res, invitation_token: token, mic_device_id: micId, meeting: res.meeting || info.meeting });
     location.assign(pageForRole(res.role));
-  } catch (err) { setBusy(btn, false); showError($("#join-error"), err); }
+  } catch (err) {
+    setBusy(btn, false);
+    const why = whyNot(err);
+    showError($("#join-error"), why === err.message ? err : new Error(why));
+  }
 });
 
 start();

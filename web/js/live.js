@@ -1,6 +1,6 @@
 // The live pages' common core: the participant's Session (protocol), its Peer (rtc), one
 // normalized view of the Room that pages render from, and the app bar with the connection state.
-import { Protocol } from "./protocol.js";
+import { MEETING_FULL, Protocol } from "./protocol.js";
 import { Rtc, installTestHook } from "./rtc.js";
 import { loadParticipant, clearParticipant, SENDING_ROLES } from "./session.js";
 import { el, $, toast, icon, langName, emptyState } from "./ui.js";
@@ -50,6 +50,7 @@ export function startLive({ render, onEvent }) {
 
   proto.on("_status", ({ status, code, reason }) => {
     state.connection = status;
+    state.full = status === "reconnecting" && code === MEETING_FULL; // retried every 15-30 s
     if (status === "closed" && code >= 4400 && !state.ended) {
       const why = state.lastError?.details?.reason;
       state.retry = why === "not_open" || code === 4409;
@@ -211,7 +212,7 @@ function renderBar(state, leave) {
   const c = state.connection === "open" ? (state.peer === "connected" ? "ok" : "warn") : state.connection === "closed" ? "bad" : "warn";
   const text = state.connection === "open"
     ? (state.peer === "connected" ? "Connected" : state.peer === "failed" ? "Audio failed" : "Connecting audio…")
-    : state.connection === "reconnecting" ? "Reconnecting…" : state.connection === "closed" ? "Disconnected" : "Connecting…";
+    : state.connection === "reconnecting" ? (state.full ? "Meeting full, trying again…" : "Reconnecting…") : state.connection === "closed" ? "Disconnected" : "Connecting…";
   const q = state.quality && state.peer === "connected" ? state.quality : null;
   const qText = q ? ` · ${q.grade}${q.rtt != null ? `, ${Math.round(q.rtt * 1000)} ms` : ""}` : "";
   if (!bar.dataset.built) {

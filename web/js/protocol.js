@@ -7,10 +7,15 @@
 export const PROTOCOL_VERSION = 1;
 
 // Close codes after which reconnecting cannot help: the server refused this token or this
-// participant for good (invalid, unauthorized, forbidden/removed, meeting gone, replaced by a
-// newer session of the same participant, meeting closed: every 44xx). 4408 (too slow) and 1xxx
-// codes do reconnect.
-const isFinalClose = (code) => code >= 4400 && code < 4500 && code !== 4408;
+// participant for good (invalid, unauthorized, forbidden/removed/revoked, meeting gone, replaced
+// by a newer session of the same participant, meeting closed: every 44xx). 4408 (too slow),
+// 4429 (meeting full: someone may leave) and 1xxx codes do reconnect.
+export const MEETING_FULL = 4429;
+const isFinalClose = (code) => code >= 4400 && code < 4500 && code !== 4408 && code !== MEETING_FULL;
+// A full meeting is asked again slowly (15-30 s), not at the quick pace of a lost connection.
+const retryDelay = (code, attempt) => code === MEETING_FULL
+  ? 15000 * (1 + Math.random())
+  : Math.min(8000, 300 * 2 ** Math.min(attempt - 1, 5)) * (0.7 + Math.random() * 0.6);
 
 export class Protocol {
   constructor({ token, url } = {}) {
@@ -58,7 +63,7 @@ export class Protocol {
           break;
         case "error":
           if (msg.id != null) msg.request = this.pending.get(msg.id);
-          if (msg.fatal) this.final = msg.code === "unauthorized" || msg.code === "forbidden" || msg.code === "not_found";
+          if (msg.fatal) this.final = ["unauthorized", "forbidden", "not_found", "meeting_closed"].includes(msg.code);
           break;
         default:
           // room events carry `seq`: one folded into the welcome already, or seen twice, is dropped
@@ -79,7 +84,7 @@ export class Protocol {
         return;
       }
       this.attempt += 1;
-      const delay = Math.min(8000, 300 * 2 ** Math.min(this.attempt - 1, 5)) * (0.7 + Math.random() * 0.6);
+      const delay = retryDelay(ev.code, this.attempt);
       this.setStatus("reconnecting", { in_ms: delay, code: ev.code });
       this.timer = setTimeout(() => this.connect(), delay);
     };

@@ -7,6 +7,7 @@ export function el(tag, attrs = {}, ...children) {
     if (k === "class") node.className = v;
     else if (k === "text") node.textContent = v;
     else if (k === "html") node.innerHTML = v;
+    else if (k === "style") node.style.cssText = v; // CSSOM: the CSP refuses style="" attributes
     else if (k.startsWith("on") && typeof v === "function") node.addEventListener(k.slice(2), v);
     else if (k === "dataset") Object.assign(node.dataset, v);
     else if (v === true) node.setAttribute(k, "");

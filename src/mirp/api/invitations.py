@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from mirp.api.deps import AppSettings, CurrentOrganizer, DbSession
+from mirp.api.enforce import Rooms, commit
 from mirp.store import invites
 from mirp.store.schemas import BulkIn, BulkOut, InvitationIn, InvitationOut
 
@@ -39,8 +40,13 @@ async def bulk_invitations(meeting_id: str, body: BulkIn, session: DbSession,
 
 @router.delete("/{invitation_id}", response_model=InvitationOut)
 async def revoke_invitation(meeting_id: str, invitation_id: str, session: DbSession,
-                            settings: AppSettings, organizer: CurrentOrganizer) -> InvitationOut:
+                            settings: AppSettings, organizer: CurrentOrganizer,
+                            rooms: Rooms) -> InvitationOut:
     """Revoke (the row stays, marked revoked): the link and its participants' tokens stop
-    working."""
+    working, and once it is committed everyone in the live room who joined through it is
+    closed with 4403 (`revoked`)."""
     inv = await invites.revoke_invitation(session, organizer, meeting_id, invitation_id)
-    return invites.invitation_out(settings, inv)
+    out = invites.invitation_out(settings, inv)
+    await commit(session)
+    await rooms.revoke_invitation(inv.meeting_id, inv.id)
+    return out

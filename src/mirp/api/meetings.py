@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 
 from mirp.api.deps import CurrentOrganizer, DbSession
+from mirp.api.enforce import Rooms, commit
 from mirp.store import repo
 from mirp.store.schemas import MeetingIn, MeetingOut, MeetingPatch
 
@@ -31,13 +32,26 @@ async def get_meeting(meeting_id: str, session: DbSession,
 
 @router.patch("/{meeting_id}", response_model=MeetingOut)
 async def update_meeting(meeting_id: str, body: MeetingPatch, session: DbSession,
-                         organizer: CurrentOrganizer) -> MeetingOut:
+                         organizer: CurrentOrganizer, rooms: Rooms) -> MeetingOut:
+    """A new `status`, once committed, reaches the live room: `closed` closes it as the chair's
+    `meeting_close` does (every Session closed with 4410), `open` lets delegates in; the
+    interpreters of a booth the change removed are closed with 4403 (`booth_removed`)."""
     meeting = await repo.update_meeting(session, organizer, meeting_id, body)
-    return await repo.meeting_out(session, meeting)
+    out = await repo.meeting_out(session, meeting)
+    await commit(session)
+    if body.status is not None:
+        await rooms.meeting_status(out.id, out.status)
+    if {"booths", "languages"} & body.model_fields_set:
+        await rooms.booths_changed(out.id, [b.language for b in out.booths])
+    return out
 
 
 @router.delete("/{meeting_id}", status_code=204)
-async def delete_meeting(meeting_id: str, session: DbSession,
-                         organizer: CurrentOrganizer) -> Response:
+async def delete_meeting(meeting_id: str, session: DbSession, organizer: CurrentOrganizer,
+                         rooms: Rooms) -> Response:
+    """Everything of the meeting goes; once committed, its live room closes every Session
+    with 4404 (`not_found`, reason `deleted`)."""
     await repo.delete_meeting(session, organizer, meeting_id)
+    await commit(session)
+    await rooms.meeting_deleted(meeting_id)
     return Response(status_code=204)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from mirp.api.deps import AppSettings, CurrentOrganizer, DbSession
+from mirp.api.throttle import AppThrottle, account_key, client_ip
 from mirp.store import registrations as regs
 from mirp.store.schemas import RegistrationIn, RegistrationInfoOut, RegistrationOut
 
@@ -18,9 +19,13 @@ async def registration_info(meeting_id: str, session: DbSession) -> Registration
 
 
 @router.post("/registrations", status_code=201, response_model=RegistrationOut)
-async def register(meeting_id: str, body: RegistrationIn, session: DbSession,
-                   settings: AppSettings) -> RegistrationOut:
-    """Public: ask to take part (name, e-mail, delegation, role delegate|observer)."""
+async def register(meeting_id: str, body: RegistrationIn, request: Request, session: DbSession,
+                   settings: AppSettings, throttle: AppThrottle) -> RegistrationOut:
+    """Public: ask to take part (name, e-mail, delegation, role delegate|observer).
+    Rate-limited per address and per (meeting, e-mail)."""
+    throttle.hit("registration", client_ip(request), throttle.rates.registration_per_ip)
+    throttle.hit("registration-account", account_key(f"{meeting_id} {body.email}"),
+                 throttle.rates.registration_per_account)
     return regs.registration_out(settings, await regs.register(session, meeting_id, body))
 
 

@@ -37,7 +37,10 @@ class LocalPlane:
         self.engine = engine or MediaEngine()
         self.peers = PeerFactory(config.ice_servers, loopback_only=config.loopback_only,
                                  join_batch=config.join_batch,
-                                 peer_timeout_s=config.peer_timeout_s)
+                                 peer_timeout_s=config.peer_timeout_s,
+                                 handshake_stall_s=config.handshake_stall_s,
+                                 consent_interval_s=config.consent_interval_s,
+                                 consent_lapse_s=config.consent_lapse_s)
         self.on_event: EventCallback | None = None
         self._sessions: dict[str, PeerSession] = {}
         self._generation: dict[str, int] = {}

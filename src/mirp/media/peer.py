@@ -16,11 +16,20 @@ Why things are the way they are:
   context variable makes aioice's `get_host_addresses` return 127.0.0.1 only (other connections,
   other tasks: unchanged); remote candidates that are not 127.0.0.1 (or are `.local` mDNS names)
   are dropped, and connectivity checks from elsewhere are ignored.
-- Admission in bounded batches (media-facts rule 8): at most `join_batch` handshakes run at once;
-  hundreds at once stall the event loop for minutes.
-- A peer that vanishes without a BYE: aioice's consent check needs ~30 s to notice. A watchdog
-  looks at what the peer sends us (RTP/RTCP/DTLS datagrams and STUN checks; browsers send RTCP
-  every second while they receive, consent checks every ~5 s) and declares the peer gone after
+- Admission in bounded batches (media-facts rule 8): at most `join_batch` handshakes hold a slot
+  at once (media/admission.py, first come first served); hundreds at once stall the event loop
+  for minutes. A slot guards the costly part, from the offer to `connected`, and only while the
+  handshake moves: one whose stage (peer's first STUN check, ICE state, first DTLS datagram,
+  connection state) stays put for `handshake_stall_s` gives its slot back and goes on without it
+  until `handshake_timeout_s`. So offers whose clients never do ICE cannot starve anyone: they
+  hold the slots a few seconds, not 20. One handshake per peer id: a new session of the same id
+  cancels one not yet connected (its slot or queue place freed at once; `on_gone("replaced")`).
+- Consent freshness (RFC 7675) is ours, not aioice's (media/consent.py says why): late answers
+  count, and consent lapses only after `consent_lapse_s` with no answer and no authenticated
+  traffic from the peer: `on_gone("consent expired")`.
+- A peer that vanishes without a BYE: consent needs 30 s to lapse. A watchdog looks at what the
+  peer sends us (RTP/RTCP/DTLS datagrams, STUN checks, answers to our consent checks; browsers
+  send RTCP every second while they receive, checks every ~5 s) and declares the peer gone after
   `peer_timeout_s` of silence.
 """
 
@@ -28,13 +37,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-import aioice.ice
 from aiortc import (
     RTCConfiguration,
     RTCIceServer,
@@ -43,77 +50,29 @@ from aiortc import (
     RTCRtpSender,
     RTCSessionDescription,
 )
-from aiortc import sdp as aiortc_sdp
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcicetransport import RTCIceCandidate
 from aiortc.rtcrtpparameters import RTCRtpParameters
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
-from mirp.errors import InvalidInput, InvalidSdp
+from mirp.errors import Conflict, InvalidInput, InvalidSdp
+from mirp.media.admission import AdmissionGate, Ticket
+from mirp.media.consent import PeerLiveness
+from mirp.media.sdp import (
+    check_offer,
+    is_loopback_candidate,
+    loopback_gathering,
+    loopback_only_sdp,
+    parse_candidate,
+)
 from mirp.media.track import FeedTrack, RtpBinding
 
 log = logging.getLogger(__name__)
 
-MAX_SDP_BYTES = 32 * 1024
 MAX_EARLY_CANDIDATES = 64
-LOOPBACK = "127.0.0.1"
 
 OnTrack = Callable[[RTCRtpReceiver, MediaStreamTrack], Any]
 OnGone = Callable[[str], Any]
-
-# --- loopback-only gathering (tests) ------------------------------------------------------------
-
-_loopback_gathering: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "mirp_loopback_gathering", default=False)
-_original_get_host_addresses = aioice.ice.get_host_addresses
-
-
-def _get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-    if _loopback_gathering.get():
-        return [LOOPBACK] if use_ipv4 else []
-    return _original_get_host_addresses(use_ipv4, use_ipv6)
-
-
-@contextlib.contextmanager
-def loopback_gathering() -> Iterator[None]:
-    """Within this block (this task and tasks it starts), aioice gathers 127.0.0.1 only."""
-    aioice.ice.get_host_addresses = _get_host_addresses  # idempotent; inert outside the block
-    token = _loopback_gathering.set(True)
-    try:
-        yield
-    finally:
-        _loopback_gathering.reset(token)
-
-
-def is_loopback_candidate(candidate_sdp: str) -> bool:
-    """True for a `candidate:...` line (with or without the prefix) on 127.0.0.1 over UDP."""
-    bits = candidate_sdp.removeprefix("a=").removeprefix("candidate:").split()
-    return len(bits) >= 8 and bits[4] == LOOPBACK and bits[2].lower() == "udp"
-
-
-def loopback_only_sdp(sdp: str) -> str:
-    """The SDP without its candidate lines that are not UDP on 127.0.0.1 (e.g. `.local` names)."""
-    lines = sdp.splitlines()
-    kept = [ln for ln in lines if not ln.startswith("a=candidate:") or is_loopback_candidate(ln)]
-    return "\r\n".join(kept) + "\r\n"
-
-
-def parse_candidate(candidate_sdp: str, sdp_mid: str | None,
-                    sdp_mline_index: int | None) -> RTCIceCandidate:
-    """Parse the browser's `candidate.candidate` string; InvalidInput when malformed."""
-    bits = candidate_sdp.removeprefix("a=").removeprefix("candidate:").split()
-    if len(bits) < 8 or bits[6] != "typ":
-        raise InvalidInput("malformed ICE candidate", {"candidate": candidate_sdp[:200]})
-    try:
-        candidate = aiortc_sdp.candidate_from_sdp(" ".join(bits))
-    except (ValueError, IndexError, AssertionError) as exc:
-        raise InvalidInput("malformed ICE candidate", {"candidate": candidate_sdp[:200]}) from exc
-    if not 0 < candidate.port < 65536 or candidate.component not in (1, 2):
-        raise InvalidInput("malformed ICE candidate", {"candidate": candidate_sdp[:200]})
-    candidate.sdpMid = sdp_mid
-    candidate.sdpMLineIndex = sdp_mline_index
-    return candidate
-
 
 def _ice_servers(servers: Iterable[Any]) -> list[RTCIceServer]:
     out = []
@@ -146,24 +105,23 @@ async def _drain(track: MediaStreamTrack) -> None:
 
 
 class PeerFactory:
-    """Makes peer sessions with the configured ICE servers; owns the admission semaphore."""
+    """Makes peer sessions with the configured ICE servers; owns the admission gate."""
 
     def __init__(self, ice_servers: Iterable[Any] = (), loopback_only: bool = False, *,
                  join_batch: int = 100, peer_timeout_s: float = 8.0,
-                 handshake_timeout_s: float = 20.0) -> None:
+                 handshake_timeout_s: float = 20.0, handshake_stall_s: float = 3.0,
+                 consent_interval_s: float = 5.0, consent_lapse_s: float = 30.0) -> None:
         self.ice_servers = _ice_servers(ice_servers)
         self.loopback_only = loopback_only
         self.join_batch = max(1, join_batch)
         self.peer_timeout_s = peer_timeout_s
         self.handshake_timeout_s = handshake_timeout_s
+        self.handshake_stall_s = handshake_stall_s
+        self.consent_interval_s = consent_interval_s
+        self.consent_lapse_s = consent_lapse_s
         self.sessions: dict[str, PeerSession] = {}
-        self._admission: asyncio.Semaphore | None = None
-
-    @property
-    def admission(self) -> asyncio.Semaphore:
-        if self._admission is None:
-            self._admission = asyncio.Semaphore(self.join_batch)
-        return self._admission
+        self.closing: set[asyncio.Future[Any]] = set()  # closes of sessions that ended themselves
+        self.admission = AdmissionGate(self.join_batch)
 
     def create(self) -> RTCPeerConnection:
         """A bare peer connection with this factory's ICE servers; loopback_only: it gathers
@@ -181,9 +139,15 @@ class PeerFactory:
         return pc
 
     def create_session(self, peer_id: str) -> PeerSession:
+        """A new session for this peer id. One handshake in flight per peer: an old session of
+        the same id that has not connected yet is cancelled (its slot or queue place freed now,
+        its pending `accept_offer` raises Conflict, its owner hears on_gone("replaced"))."""
         old = self.sessions.get(peer_id)
         if old is not None and not old.closed:
-            log.warning("peer %s: a new session replaces one still open", peer_id)
+            if old.connected:
+                log.warning("peer %s: a new session replaces one still open", peer_id)
+            else:
+                old._gone("replaced")
         session = PeerSession(self, peer_id)
         self.sessions[peer_id] = session
         return session
@@ -193,7 +157,8 @@ class PeerFactory:
             del self.sessions[session.peer_id]
 
     async def close(self) -> None:
-        await asyncio.gather(*(s.close() for s in list(self.sessions.values())))
+        await asyncio.gather(*(s.close() for s in list(self.sessions.values())),
+                             *list(self.closing), return_exceptions=True)
 
 
 # --- session ---------------------------------------------------------------------------------
@@ -217,9 +182,12 @@ class PeerSession:
         self._offered = False
         self._applied = asyncio.Event()
         self._early: list[RTCIceCandidate | None] = []
-        self._holding_admission = False
+        self._ticket: Ticket | None = None
+        self.stalled = False  # the handshake made no progress for handshake_stall_s
+        self.liveness = PeerLiveness(
+            self.pc, interval_s=factory.consent_interval_s, lapse_s=factory.consent_lapse_s,
+            loopback_only=factory.loopback_only, on_expired=lambda: self._gone("consent expired"))
         self._watchdog: asyncio.Task[None] | None = None
-        self._stun_seen = 0
         self._drain: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
         self._connected = asyncio.Event()
@@ -229,6 +197,19 @@ class PeerSession:
     def state(self) -> str:
         return str(self.pc.connectionState)
 
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    @property
+    def admission_state(self) -> str:
+        """"queued", "holding" (a slot), or "done" (gave it back, or never asked)."""
+        return "done" if self._ticket is None else self._ticket.state
+
+    @property
+    def queue_position(self) -> int | None:
+        return None if self._ticket is None else self.factory.admission.position(self._ticket)
+
     # offer / answer
 
     async def accept_offer(self, sdp: str) -> str:
@@ -237,12 +218,11 @@ class PeerSession:
             raise InvalidSdp("peer session is closed")
         if self._offered:
             raise InvalidSdp("an offer was already accepted; renegotiation is not supported")
-        self._check_offer(sdp)
+        check_offer(sdp)
         self._offered = True
         if self.factory.loopback_only:
             sdp = loopback_only_sdp(sdp)
-        await self.factory.admission.acquire()
-        self._holding_admission = True
+        await self._admit()
         try:
             transceiver = self.pc.addTransceiver(self.feed_track, direction="sendrecv")
             opus = [c for c in RTCRtpSender.getCapabilities("audio").codecs
@@ -261,13 +241,15 @@ class PeerSession:
                 payload_type=int(codec.payloadType or 0), mid=transceiver.mid,
                 extension=_extension_block(transceiver.mid, RTCRtpParameters(
                     headerExtensions=transceiver._headerExtensions)))
-            self._install_stun_hooks()
+            self.liveness.install()
             answer = await self.pc.createAnswer()
             await self.pc.setLocalDescription(answer)  # gathers (loopback only: see create())
         except BaseException:
             self._release_admission()
             await self.close()
             raise
+        if self.closed or self.gone_reason is not None:
+            raise Conflict("the peer connection was replaced while it was being set up")
         self._applied.set()
         early, self._early = self._early, []
         for candidate in early:
@@ -278,25 +260,19 @@ class PeerSession:
         self._watchdog = asyncio.ensure_future(self._watch())
         return str(self.pc.localDescription.sdp)
 
-    def _check_offer(self, sdp: str) -> None:
-        if not isinstance(sdp, str) or not sdp.strip():
-            raise InvalidSdp("empty offer")
-        if len(sdp) > MAX_SDP_BYTES:
-            raise InvalidSdp("offer too large", {"max_bytes": MAX_SDP_BYTES})
+    async def _admit(self) -> None:
+        """Wait for a slot in arrival order; Conflict if the session ends while it waits."""
+        self._ticket = ticket = self.factory.admission.enter()
         try:
-            desc = aiortc_sdp.SessionDescription.parse(sdp)
-        except Exception as exc:
-            raise InvalidSdp(f"malformed SDP: {exc}") from exc
-        kinds = [m.kind for m in desc.media]
-        if kinds.count("audio") != 1 or len(kinds) != 1:
-            raise InvalidSdp("the offer must have exactly one audio m-line and nothing else",
-                             {"media": kinds})
-        media = desc.media[0]
-        if not any(c.mimeType.lower() == "audio/opus" for c in media.rtp.codecs):
-            raise InvalidSdp("the offer has no Opus")
-        if media.ice is None or not media.ice.usernameFragment or media.dtls is None \
-                or not media.dtls.fingerprints:
-            raise InvalidSdp("the offer lacks ICE credentials or a DTLS fingerprint")
+            await ticket.wait()
+        except asyncio.CancelledError:
+            self._release_admission()
+            if self.closed or self.gone_reason is not None:
+                raise Conflict("the peer connection was replaced while it waited") from None
+            raise
+        if self.closed or self.gone_reason is not None:
+            self._release_admission()
+            raise Conflict("the peer connection was replaced while it waited")
 
     def _on_remote_track(self, receiver: RTCRtpReceiver) -> Callable[[MediaStreamTrack], None]:
         def handler(track: MediaStreamTrack) -> None:
@@ -360,43 +336,45 @@ class PeerSession:
 
     # liveness
 
-    def _connections(self) -> list[aioice.ice.Connection]:
-        return [t.receiver.transport.transport._connection for t in self.pc.getTransceivers()]
+    def _progress(self) -> tuple[bool, str, bool, str]:
+        """The handshake's stage: each part changes a few times at most, so a peer cannot fake
+        progress forever by sending something now and then."""
+        return (self.liveness.stun_seen > 0, str(self.pc.iceConnectionState),
+                self.liveness.dtls_packets() > 0, str(self.pc.connectionState))
 
-    def _install_stun_hooks(self) -> None:
-        """Count the peer's STUN checks (a sign of life) and, loopback-only, ignore foreign ones."""
-        for conn in self._connections():
-            original = conn.request_received
-
-            def request_received(message: Any, addr: tuple[str, int], *rest: Any,
-                                 _orig: Any = original) -> None:
-                if self.factory.loopback_only and addr[0] != LOOPBACK:
-                    return
-                self._stun_seen += 1
-                _orig(message, addr, *rest)
-
-            conn.request_received = request_received  # type: ignore[method-assign,assignment]
-
-    def _activity(self) -> int:
-        total = self._stun_seen
-        for t in self.pc.getTransceivers():
-            total += getattr(t.receiver.transport, "_RTCDtlsTransport__rx_packets", 0)
-        return total
+    async def _handshake(self) -> bool:
+        """Until connected (True) or `handshake_timeout_s` (False). A handshake whose stage does
+        not move for `handshake_stall_s` gives its admission slot back and goes on without one."""
+        f = self.factory
+        step = min(0.25, f.handshake_stall_s / 4)
+        start = moved = time.monotonic()
+        stage = self._progress()
+        while not self._connected.is_set():
+            await asyncio.sleep(step)
+            now = time.monotonic()
+            if self._progress() != stage:
+                stage, moved = self._progress(), now
+            elif self.admission_state == "holding" and now - moved >= f.handshake_stall_s:
+                self.stalled = True
+                log.info("peer %s: handshake stalled at %s: slot given back", self.peer_id, stage)
+                self._release_admission()
+            if now - start >= f.handshake_timeout_s:
+                return False
+        return True
 
     async def _watch(self) -> None:
-        """Declare the peer gone on a stalled handshake or `peer_timeout_s` of silence."""
+        """Declare the peer gone on a handshake that never ends or `peer_timeout_s` of silence.
+        (Consent freshness, which needs answers rather than any traffic, is media/consent.py.)"""
         timeout = self.factory.peer_timeout_s
         step = min(1.0, timeout / 4)
         try:
-            try:
-                await asyncio.wait_for(self._connected.wait(), self.factory.handshake_timeout_s)
-            except TimeoutError:
+            if not await self._handshake():
                 self._gone("handshake timeout")
                 return
-            last, last_change = self._activity(), time.monotonic()
+            last, last_change = self.liveness.activity(), time.monotonic()
             while not self.closed:
                 await asyncio.sleep(step)
-                now, seen = time.monotonic(), self._activity()
+                now, seen = time.monotonic(), self.liveness.activity()
                 if seen != last:
                     last, last_change = seen, now
                 elif now - last_change >= timeout:
@@ -415,15 +393,15 @@ class PeerSession:
             self._gone(state)
 
     def _release_admission(self) -> None:
-        if self._holding_admission:
-            self._holding_admission = False
-            self.factory.admission.release()
+        if self._ticket is not None:
+            self.factory.admission.leave(self._ticket)
 
     def _gone(self, reason: str) -> None:
         """The remote side ended (or vanished): tell the owner once, then close."""
         if self.closed or self.gone_reason is not None:
             return
         self.gone_reason = reason
+        self._release_admission()  # now, not when the close task runs
         log.info("peer %s gone: %s", self.peer_id, reason)
         if self.on_gone is not None:
             try:
@@ -432,12 +410,15 @@ class PeerSession:
                     self._spawn(result)
             except Exception:
                 log.exception("peer %s: on_gone failed", self.peer_id)
-        self._spawn(self.close())
+        closing = self._spawn(self.close())
+        self.factory.closing.add(closing)
+        closing.add_done_callback(self.factory.closing.discard)
 
-    def _spawn(self, aw: Awaitable[Any]) -> None:
+    def _spawn(self, aw: Awaitable[Any]) -> asyncio.Future[Any]:
         task = asyncio.ensure_future(aw)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def wait_connected(self, within_s: float) -> None:
         await asyncio.wait_for(self._connected.wait(), within_s)

@@ -118,13 +118,7 @@ class Worker:
             log.exception("media worker: %s failed", type(message).__name__)
 
     async def _configure(self, values: dict[str, Any]) -> None:
-        config = PlaneConfig(
-            ice_servers=tuple(values.get("ice_servers", ())),
-            loopback_only=bool(values.get("loopback_only", False)),
-            join_batch=int(values.get("join_batch", 100)),
-            peer_timeout_s=float(values.get("peer_timeout_s", 8.0)),
-            priority_boost=int(values.get("priority_boost", 0)),
-        )
+        config = PlaneConfig(**{**values, "ice_servers": tuple(values.get("ice_servers", ()))})
         _raise_priority(config.priority_boost)
         plane = LocalPlane(config)
         plane.on_event = self._on_event

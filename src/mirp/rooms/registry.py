@@ -9,19 +9,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from mirp.config import Settings
-from mirp.errors import Forbidden
+from mirp.errors import Forbidden, NotFound, Unavailable
 from mirp.media.plan import FeedKey, Ingredient, MixPlan
 from mirp.media.plane import Levels, MediaEvent, MediaPlane, PeerGone
-from mirp.rooms.model import JoinGrant, MeetingSpec, Record
+from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record
 from mirp.rooms.outlet import Outlet
 from mirp.rooms.room import Room, RoomLimits
 from mirp.rooms.runtime import RoomClosing, RoomRuntime, background
 
 log = logging.getLogger("mirp.rooms.registry")
+T = TypeVar("T")
 
 
 class Hooks(Protocol):
@@ -296,3 +297,67 @@ class RoomRegistry:
         )
         self.rooms.clear()
         await self.recorder.close()
+
+    # ------------------------------------------------- decisions made outside the room
+    # The API calls these after its database commit. They take plain data (ids, a status
+    # string), so the same calls can later arrive over a cluster Bus on the room's owner node.
+    # A meeting whose room is not open here: nothing to do (admission reads the database).
+
+    async def revoke_invitation(self, meeting_id: str, invitation_id: str) -> list[str]:
+        """Close the Sessions of everyone who joined through this invitation (4403, reason
+        `revoked`); they leave the room for good. The participant ids."""
+        error = Forbidden("this invitation was revoked", {"reason": "revoked"})
+        return await self._decide(
+            meeting_id, lambda r: r.expel(lambda room: room.revoke_invitation(invitation_id),
+                                          error)) or []
+
+    async def booths_changed(self, meeting_id: str, booths: Sequence[str]) -> list[str]:
+        """The meeting's booths are now `booths` (languages): interpreters of a booth that is
+        gone leave (4403, reason `booth_removed`), as admission would refuse them. The room
+        keeps its channels until it next opens. Their participant ids."""
+        keep = frozenset(booths)
+        error = Forbidden("your booth was removed from the meeting", {"reason": "booth_removed"})
+
+        def gone(room: Room) -> list[str]:
+            return [pid for pid, p in room.participants.items()
+                    if p.booth is not None and p.booth not in keep]
+
+        return await self._decide(meeting_id, lambda r: r.expel(gone, error)) or []
+
+    async def meeting_deleted(self, meeting_id: str) -> None:
+        """Close every Session of the meeting (4404, `not_found`) and the room."""
+        self.removed.pop(meeting_id, None)
+        error = NotFound("the meeting was deleted", {"reason": "deleted"})
+        await self._decide(meeting_id, lambda r: r.end(error))
+
+    async def meeting_status(self, meeting_id: str, status: str, by: str | None = None) -> None:
+        """The room follows a status set by REST: `closed` closes it as the chair's
+        `meeting_close` does (4410, the same events and records); `open`/`scheduled` change
+        who may join."""
+        target = MeetingStatus(status)  # a bad value fails here, in the caller
+        await self._decide(meeting_id, lambda r: r.follow_status(target, by))
+
+    async def _decide(
+        self, meeting_id: str, job: Callable[[RoomRuntime], Awaitable[T]], tries: int = 50
+    ) -> T | None:
+        """Run `job` on the meeting's open room, if any. A room being opened is waited for (it
+        may have read the database before the decision); a busy room is retried for ~1 s."""
+        opening = self._opening.get(meeting_id)
+        if opening is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(opening)
+        for _ in range(tries):
+            runtime = self.get(meeting_id)
+            if runtime is None:
+                return None
+            try:
+                return await job(runtime)
+            except RoomClosing:
+                return None  # it is ending anyway; admission refuses newcomers
+            except Unavailable:
+                await asyncio.sleep(0.02)  # its queue is full: the decision must still land
+            except Exception:  # committed already: the caller's answer must not become a 500
+                log.exception("room %s: a decision failed in the room", meeting_id)
+                return None
+        log.error("room %s: a decision could not reach the room", meeting_id)
+        return None

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from mirp.errors import Conflict, Forbidden, NotFound
+from mirp.errors import ClosedMeeting, Forbidden, MeetingFull, NotFound
 from mirp.interpretation.console import Console
 from mirp.interpretation.routing import FLOOR, compute_routes, find_cycle, relay_choice
 from mirp.media.plan import FeedKey, MixPlan
@@ -28,13 +28,21 @@ from mirp.rooms.events import (
     ChannelsChanged,
     Event,
     FloorChanged,
+    MeetingChanged,
     Notice,
     ParticipantJoined,
     ParticipantUpdated,
     Subscribed,
 )
-from mirp.rooms.model import STAFF_ROLES, JoinGrant, MeetingSpec, MeetingStatus, Role
-from mirp.rooms.presence import Participant, RoomLimits
+from mirp.rooms.model import (
+    STAFF_ROLES,
+    JoinGrant,
+    LifecycleRecord,
+    MeetingSpec,
+    MeetingStatus,
+    Role,
+)
+from mirp.rooms.presence import Participant, RoomLimits, utc
 
 __all__ = ["Room", "RoomLimits"]
 
@@ -44,6 +52,7 @@ SPEAKING_DBFS = -45.0  # a live microphone louder than this counts as speaking
 class Room(RoomActions):
     def __init__(self, spec: MeetingSpec, limits: RoomLimits | None = None) -> None:
         super().__init__(spec, limits)
+        self.revoked_invitations: set[str] = set()  # revoked while the room is open
         self._finish(0.0)  # routes and the baseline of what clients are told
 
     # ================================================================ sessions
@@ -51,15 +60,17 @@ class Room(RoomActions):
     def join(self, grant: JoinGrant, now: float) -> list[Event]:
         """A Session of this participant starts: a first join, or a reconnect (within the grace
         period, or replacing a live session) that keeps the participant's place. Raises
-        Forbidden (wrong meeting, removed, closed, not open yet for non-staff, no such booth)
-        or Conflict (the meeting is full)."""
+        Forbidden (wrong meeting, removed, not open yet for non-staff, no such booth),
+        ClosedMeeting or MeetingFull (worth retrying later)."""
         pid = grant.participant_id
         if grant.meeting_id != self.spec.id:
             raise Forbidden("this token is for another meeting")
         if self.closed:
-            raise Forbidden("the meeting is closed", {"reason": "closed"})
+            raise ClosedMeeting("the meeting is closed", {"reason": "closed"})
         if pid in self.removed:
             raise Forbidden("you were removed from this meeting", {"reason": "removed"})
+        if grant.invitation_id is not None and grant.invitation_id in self.revoked_invitations:
+            raise Forbidden("this invitation was revoked", {"reason": "revoked"})
         p = self.participants.get(pid)
         if p is not None:
             p.connected, p.lost_at = True, None
@@ -70,7 +81,7 @@ class Room(RoomActions):
         if self.status is MeetingStatus.SCHEDULED and grant.role not in STAFF_ROLES:
             raise Forbidden("the meeting is not open yet", {"reason": "not_open"})
         if len(self.participants) >= self.capacity:
-            raise Conflict("the meeting is full", {"capacity": self.capacity})
+            raise MeetingFull("the meeting is full", {"capacity": self.capacity})
         if grant.role is Role.INTERPRETER and grant.booth not in self.booths:
             raise Forbidden("no such booth in this meeting", {"booth": grant.booth})
         p = Participant(grant, joined_at=now, listening_since=now)
@@ -276,3 +287,31 @@ class Room(RoomActions):
                 out.append(ParticipantUpdated(self.participants[pid].view()))
         self._dirty.clear()
         return out
+
+    # ================================================================ decisions made outside
+
+    def follow_status(
+        self, status: MeetingStatus, now: float, by: str | None = None
+    ) -> list[Event]:
+        """The organizer changed the meeting's status by REST (already committed): the room
+        follows as if its chair had done it. `closed` is `meeting_close` (the same events, the
+        same records, then 4410 for everyone); `open` is `meeting_open`; `scheduled` refuses
+        newcomers who are not staff again. Idempotent; a closed room stays closed."""
+        if self.closed or status is self.status:
+            return []
+        if status is MeetingStatus.CLOSED:
+            self._close(now, by)
+        else:
+            self.status = status
+            if status is MeetingStatus.OPEN:
+                self._record(LifecycleRecord(self.spec.id, "opened", utc(now), by))
+            self._out.append(MeetingChanged(str(status)))
+        return self._finish(now)
+
+    def revoke_invitation(self, invitation_id: str) -> list[str]:
+        """An invitation was revoked (already committed): nobody joins through it any more,
+        even with a grant admitted just before. Its participants here, whom the caller makes
+        leave (`leave`) after closing their Sessions."""
+        self.revoked_invitations.add(invitation_id)
+        return [pid for pid, p in self.participants.items()
+                if p.grant.invitation_id == invitation_id]

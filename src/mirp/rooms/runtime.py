@@ -403,3 +403,42 @@ class RoomRuntime:
 
         asyncio.get_running_loop().call_later(
             self.reoffer_s, lambda: self.submit_nowait(no_new_offer))
+
+    # ---------------------------------------------------------------- decisions made outside
+    # (REST today, a cluster bus later: plain data in, run in the room task like any command)
+
+    async def expel(self, who: Callable[[Room], list[str]], error: MirpError) -> list[str]:
+        """The participants `who(room)` names leave for good (connected or within their grace
+        period): their Session is closed with `error` (its message, then its close code).
+        Their ids."""
+
+        def job(room: Room, now: float) -> list[str]:
+            gone = who(room)
+            for pid in gone:
+                outlet = self.sessions.pop(pid, None)
+                if outlet is not None:
+                    outlet.close(error.ws_close, error.message, error)
+                self.media.detach(pid)
+                self._after(room.leave(pid, now))
+            if gone and not self.sessions:
+                self._idle_since = now
+            return gone
+
+        return await self.call(job)
+
+    async def follow_status(self, status: Any, by: str | None = None) -> None:
+        """The meeting's status (a MeetingStatus) changed outside the room (rooms/room.py
+        `follow_status`); a close ends the room exactly as the chair's `meeting_close` does."""
+        await self.call(lambda room, now: self._after(room.follow_status(status, now, by)))
+
+    async def end(self, error: MirpError) -> None:
+        """The meeting is gone (deleted): every Session is closed with `error` (its message
+        first, then its close code) and the room ends."""
+
+        def job(room: Room, now: float) -> None:
+            for outlet in list(self.sessions.values()):
+                outlet.close(error.ws_close, error.message, error)
+            self.sessions.clear()
+            self._shutdown(now, error.ws_close, error.message)
+
+        await self.call(job)

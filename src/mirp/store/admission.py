@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from mirp import tokens
 from mirp.config import Settings
-from mirp.errors import Forbidden
+from mirp.errors import ClosedMeeting, Forbidden
 from mirp.rooms.model import (
     AttendanceRecord,
     BoothSpec,
@@ -45,13 +45,15 @@ class Admission:
 
         meeting_id None: the meeting named in the token. Raises Unauthorized (bad signature,
         expired, malformed), Forbidden (other meeting, invitation revoked, participant removed
-        or unknown), NotFound (meeting deleted).
+        or unknown), ClosedMeeting (4410), NotFound (meeting deleted).
         """
         claims = tokens.verify_participant(self.settings.resolved_secret_key(), token)
         if meeting_id is not None and claims.meeting_id != meeting_id:
             raise Forbidden("this token is for another meeting", {"reason": "wrong_meeting"})
         async with self.db.session() as session:
-            await load_meeting(session, claims.meeting_id)
+            meeting = await load_meeting(session, claims.meeting_id)
+            if meeting.status == MeetingStatus.CLOSED.value:  # by its chair or by REST
+                raise ClosedMeeting("the meeting is closed", {"reason": "closed"})
             participant = await session.get(t.Participant, claims.participant_id)
             if participant is None or participant.meeting_id != claims.meeting_id:
                 raise Forbidden("unknown participant", {"reason": "unknown_participant"})

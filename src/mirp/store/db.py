@@ -8,6 +8,7 @@ database just works, and an older one is upgraded in place.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -63,6 +64,20 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+def private_sqlite_file(url: str) -> None:
+    """A SQLite database holds password hashes: make its file owner-only (0600) before SQLite
+    opens it. SQLite gives its -wal and -shm files the database file's mode; files of an older
+    install are tightened too."""
+    if not url.startswith("sqlite") or ":memory:" in url or "///" not in url:
+        return
+    path = Path(url.split("///", 1)[1].split("?", 1)[0])
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if p.exists():
+            p.chmod(0o600)
+
+
 class Database:
     def __init__(self, url: str) -> None:
         self.url = url
@@ -83,6 +98,7 @@ class Database:
         """Connect and migrate to head. Idempotent."""
         if self._engine is not None:
             return
+        private_sqlite_file(self.url)
         kwargs: dict[str, Any] = {"pool_pre_ping": True}
         if self.url.startswith("sqlite"):
             kwargs = {"connect_args": {"timeout": 30}}

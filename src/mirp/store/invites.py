@@ -18,12 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mirp import tokens
 from mirp.config import Settings
-from mirp.errors import Forbidden, InvalidInput, NotFound, Unauthorized
+from mirp.errors import ClosedMeeting, Forbidden, InvalidInput, NotFound, Unauthorized
 from mirp.ids import new_id
 from mirp.store import tables as t
 from mirp.store.repo import booths_of, load_meeting, meeting_for, meeting_summary
 from mirp.store.schemas import (
     EMAIL,
+    LATEST,
     InvitationIn,
     InvitationOut,
     JoinIn,
@@ -76,8 +77,8 @@ def default_expiry(settings: Settings, meeting: t.Meeting, now: datetime) -> dat
     """MIRP_TOKEN_TTL_HOURS from now, or a day after the meeting ends when that is later: an
     invitation sent months ahead must still work on the day."""
     expires = now + timedelta(hours=settings.token_ttl_hours)
-    if meeting.ends_at is not None:
-        expires = max(expires, meeting.ends_at + timedelta(days=1))
+    if meeting.ends_at is not None:  # clamped: an end in year 9999 would overflow
+        expires = max(expires, min(meeting.ends_at, LATEST) + timedelta(days=1))
     return expires
 
 
@@ -229,14 +230,14 @@ async def _usable(session: AsyncSession, settings: Settings,
     inv = await session.get(t.Invitation, claims.invitation_id)
     if inv is None or inv.meeting_id != meeting.id:
         raise Unauthorized("this invitation no longer exists")
+    if meeting.status == "closed":  # first: it is what the person needs to know
+        raise ClosedMeeting("this meeting is closed", {"reason": "closed"})
     if inv.revoked_at is not None:
         raise Forbidden("this invitation was revoked", {"reason": "revoked"})
     if inv.expires_at <= t.utcnow():
         raise Unauthorized("this invitation has expired", {"reason": "expired"})
     if inv.max_uses is not None and inv.uses >= inv.max_uses:
         raise Forbidden("this invitation is used up", {"reason": "used_up"})
-    if meeting.status == "closed":
-        raise Forbidden("this meeting is closed", {"reason": "closed"})
     if inv.booth is not None and inv.booth not in {
             b.language for b in await booths_of(session, meeting.id)}:
         raise Forbidden(f"the meeting no longer has a {inv.booth!r} booth",
@@ -252,8 +253,44 @@ async def peek(session: AsyncSession, settings: Settings, token: str) -> JoinPee
         uses_left=None if inv.max_uses is None else inv.max_uses - inv.uses)
 
 
+async def _returning(session: AsyncSession, settings: Settings, inv: t.Invitation,
+                     participant_token: str | None) -> t.Participant | None:
+    """The participant this browser already is through this invitation (it presents the
+    participant token it got from it), so coming back through an open link is not a new
+    person. Raises Forbidden when that participant was removed. None: a first join (no token,
+    or one that is bad, expired or from another link)."""
+    if participant_token is None:
+        return None
+    try:
+        claims = tokens.verify_participant(settings.resolved_secret_key(), participant_token)
+    except Unauthorized:
+        return None
+    if claims.invitation_id != inv.id or claims.meeting_id != inv.meeting_id:
+        return None
+    participant = await session.get(t.Participant, claims.participant_id)
+    if participant is None or participant.invitation_id != inv.id:
+        return None
+    if participant.removed_at is not None:
+        raise Forbidden("you were removed from this meeting", {"reason": "removed"})
+    return participant
+
+
+async def _removed_from_named(session: AsyncSession, inv: t.Invitation) -> bool:
+    """A named invitation is one person's: once they are removed it lets nobody in."""
+    if inv.name is None:
+        return False
+    row = await session.execute(select(t.Participant.id).where(
+        t.Participant.invitation_id == inv.id, t.Participant.removed_at.is_not(None)).limit(1))
+    return row.first() is not None
+
+
 async def join(session: AsyncSession, settings: Settings, data: JoinIn) -> JoinOut:
     inv, meeting = await _usable(session, settings, data.token)
+    again = await _returning(session, settings, inv, data.participant_token)
+    if again is not None:  # the same person again: no use is spent, the same participant
+        return await _joined(session, settings, meeting, again)
+    if await _removed_from_named(session, inv):
+        raise Forbidden("you were removed from this meeting", {"reason": "removed"})
     name = inv.name or data.name
     delegation = inv.delegation if inv.name is not None else data.delegation
     if not name:
@@ -271,11 +308,16 @@ async def join(session: AsyncSession, settings: Settings, data: JoinIn) -> JoinO
         delegation=delegation, role=inv.role, booth=inv.booth, joined_at=t.utcnow())
     session.add(participant)
     await session.flush()
+    return await _joined(session, settings, meeting, participant)
+
+
+async def _joined(session: AsyncSession, settings: Settings, meeting: t.Meeting,
+                  p: t.Participant) -> JoinOut:
     grant = tokens.ParticipantClaims(
-        meeting_id=meeting.id, participant_id=participant.id, name=name, role=inv.role,
-        delegation=delegation, booth=inv.booth, invitation_id=inv.id, expires_at=0)
+        meeting_id=meeting.id, participant_id=p.id, name=p.name, role=p.role,
+        delegation=p.delegation, booth=p.booth, invitation_id=p.invitation_id, expires_at=0)
     token = tokens.issue_participant(settings.resolved_secret_key(), grant,
                                      ttl=settings.token_ttl_hours * 3600)
-    return JoinOut(participant_id=participant.id, participant_token=token, role=inv.role,
-                   booth=inv.booth, name=name, delegation=delegation,
+    return JoinOut(participant_id=p.id, participant_token=token, role=p.role, booth=p.booth,
+                   name=p.name, delegation=p.delegation,
                    meeting=await meeting_summary(session, meeting))

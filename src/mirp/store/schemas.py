@@ -10,7 +10,7 @@ InvalidInput naming the field the same way (`details.fields[].field`).
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -28,13 +28,21 @@ Name = Annotated[str, Field(min_length=1, max_length=200)]
 OptText = Annotated[str | None, Field(max_length=200)]
 
 
+# The times a client may give: a meeting or an invitation outside these years is a typo, and
+# year 1 or 9999 overflows date arithmetic (an expiry a day after the end) and some databases.
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 12, 31, 23, 59, 59, tzinfo=UTC)
+
+
 def _with_offset(v: datetime) -> datetime:
     if v.tzinfo is None:
         raise ValueError("give the time with its UTC offset, e.g. 2026-05-04T09:00:00Z")
+    if not EARLIEST <= v <= LATEST:
+        raise ValueError(f"give a time between the years {EARLIEST.year} and {LATEST.year}")
     return v
 
 
-# a time given by a client: with its UTC offset, never a naive local time
+# a time given by a client: with its UTC offset, never a naive local time, in a sane range
 AwareTime = Annotated[datetime, AfterValidator(_with_offset)]
 
 
@@ -61,8 +69,54 @@ def _blank_none(value: Any) -> Any:
     return value
 
 
+def _nul_path(value: Any, path: str = "") -> str | None:
+    """Where a NUL character hides in JSON input (keys and strings, at any depth), or None."""
+    if isinstance(value, str):
+        return path if "\x00" in value else None
+    items: Any = ()
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    for key, item in items:
+        here = f"{path}.{key}" if path else str(key)
+        if isinstance(key, str) and "\x00" in key:
+            return here
+        found = _nul_path(item, here)
+        if found is not None:
+            return found
+    return None
+
+
 class Strict(BaseModel):
+    """Every request body's base: unknown fields are errors, and no string anywhere in it may
+    hold a NUL character (PostgreSQL refuses them in text; nothing legitimate sends one)."""
+
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        where = _nul_path(value)
+        if where is not None:
+            at = f" (at {where})" if where else ""
+            raise ValueError(f"NUL characters are not allowed{at}")
+        return value
+
+
+PASSWORD_MIN = 12
+
+
+def check_password(value: str) -> str:
+    """The password policy (signup and `mirp admin create`): long enough, not blank, not one
+    character repeated. Raises ValueError saying what is wrong."""
+    if len(value) < PASSWORD_MIN:
+        raise ValueError(f"at least {PASSWORD_MIN} characters")
+    if not value.strip():
+        raise ValueError("a password cannot be only spaces")
+    if len(set(value)) == 1:
+        raise ValueError("a password cannot be one character repeated")
+    return value
 
 
 # --- accounts --------------------------------------------------------------------------------
@@ -70,7 +124,7 @@ class Strict(BaseModel):
 class SignupIn(Strict):
     email: str
     name: Name
-    password: str = Field(min_length=8, max_length=200)
+    password: Annotated[str, Field(max_length=200), AfterValidator(check_password)]
 
     @field_validator("email", mode="before")
     @classmethod
@@ -310,11 +364,18 @@ class JoinIn(Strict):
     token: str = Field(min_length=1, max_length=4096)
     name: OptText = None
     delegation: OptText = None
+    # the participant token this browser got from the same link before: the join returns that
+    # participant (refused if removed) instead of making a new one
+    participant_token: str | None = Field(None, max_length=4096)
 
     @field_validator("name", "delegation", mode="before")
     @classmethod
     def _blank(cls, v: Any) -> Any:
         return _blank_none(v)
+
+
+class JoinPeekIn(Strict):
+    token: str = Field(min_length=1, max_length=4096)
 
 
 class JoinPeekOut(BaseModel):

@@ -1,0 +1,122 @@
+"""Rate limits on the unauthenticated doors (login, signup, registration, join), in process.
+
+Token buckets keyed by (door, client address) and (door, account): a burst, then a steady
+refill. Wrong passwords also earn a growing wait (2, 4, 8... s) per account and per address,
+checked BEFORE the password is hashed, so guessing costs the guesser time and the server no CPU.
+A refusal is `RateLimited` (429 `rate_limited`, Retry-After). Memory is bounded: buckets that
+have refilled are forgotten when the table grows.
+
+In-process on purpose: no extra service, no per-request network round trip. A cluster's nodes
+count apart (an attacker spreading over N nodes gets N times the rate); docs/api.md says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from mirp.config import Rate, RateLimits, Settings
+from mirp.errors import RateLimited
+
+_MAX_KEYS = 100_000  # buckets kept before the full ones are swept
+
+
+@dataclass
+class _Bucket:
+    tokens: float
+    at: float
+
+
+@dataclass
+class _Failures:
+    count: int
+    until: float  # no attempt before this (monotonic)
+
+
+class Throttle:
+    """Every door's buckets and the wrong-password back-off of one server process."""
+
+    def __init__(self, rates: RateLimits, clock: Callable[[], float] = time.monotonic) -> None:
+        self.rates = rates
+        self._clock = clock
+        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._failures: dict[tuple[str, str], _Failures] = {}
+
+    def hit(self, door: str, key: str, rate: Rate) -> None:
+        """Take one token from (door, key)'s bucket, or raise RateLimited with the wait."""
+        if not self.rates.enabled:
+            return
+        count, period = rate
+        refill = count / period
+        now = self._clock()
+        b = self._buckets.get((door, key))
+        if b is None:
+            if len(self._buckets) >= _MAX_KEYS:
+                self._sweep(now)
+            b = self._buckets[(door, key)] = _Bucket(float(count), now)
+        b.tokens = min(float(count), b.tokens + (now - b.at) * refill)
+        b.at = now
+        if b.tokens < 1.0:
+            raise RateLimited(f"too many {door} attempts: try again later",
+                              (1.0 - b.tokens) / refill, {"door": door})
+        b.tokens -= 1.0
+
+    def _sweep(self, now: float) -> None:
+        # a bucket idle long enough to be full again says nothing: drop it
+        self._buckets = {k: b for k, b in self._buckets.items() if b.at + 3600.0 > now}
+        if len(self._buckets) >= _MAX_KEYS:
+            self._buckets.clear()
+
+    # --- wrong passwords -------------------------------------------------------------------
+
+    def check_login(self, ip: str, account: str) -> None:
+        """Refuse at once while a back-off runs for this account or this address."""
+        if not self.rates.enabled:
+            return
+        now = self._clock()
+        for key in (("ip", ip), ("account", account)):
+            f = self._failures.get(key)
+            if f is not None and f.until > now:
+                raise RateLimited("too many wrong passwords: wait before trying again",
+                                  f.until - now, {"door": "login"})
+
+    def login_failed(self, ip: str, account: str) -> None:
+        now = self._clock()
+        if len(self._failures) >= _MAX_KEYS:
+            self._failures = {k: f for k, f in self._failures.items() if f.until > now}
+        for key, free in ((("ip", ip), self.rates.login_free_failures_per_ip),
+                          (("account", account), self.rates.login_free_failures_per_account)):
+            f = self._failures.setdefault(key, _Failures(0, now))
+            f.count += 1
+            if f.count > free:
+                f.until = now + min(self.rates.login_backoff_max_s, 2.0 ** (f.count - free))
+
+    def login_succeeded(self, account: str) -> None:
+        self._failures.pop(("account", account), None)
+
+
+def account_key(value: str) -> str:
+    """A bucket key for an account or a token: a short digest, so the table holds no secret."""
+    return hashlib.sha256(value.strip().lower().encode()).hexdigest()[:32]
+
+
+def client_ip(request: Request) -> str:
+    # behind a proxy, uvicorn puts the forwarded address here (--forwarded-allow-ips)
+    return request.client.host if request.client else "unknown"
+
+
+def get_throttle(request: Request) -> Throttle:
+    """The app's throttle, made on first use from the app's settings."""
+    throttle: Throttle | None = getattr(request.app.state, "throttle", None)
+    if throttle is None:
+        settings: Settings = request.app.state.settings
+        throttle = request.app.state.throttle = Throttle(settings.rate_limits)
+    return throttle
+
+
+AppThrottle = Annotated[Throttle, Depends(get_throttle)]

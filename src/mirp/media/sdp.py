@@ -1,0 +1,93 @@
+"""SDP and ICE-candidate helpers of the peer sessions: the offer check, candidate parsing, and
+loopback-only gathering for the test suite (see media/peer.py for why each exists)."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from collections.abc import Iterator
+
+import aioice.ice
+from aiortc import sdp as aiortc_sdp
+from aiortc.rtcicetransport import RTCIceCandidate
+
+from mirp.errors import InvalidInput, InvalidSdp
+
+MAX_SDP_BYTES = 32 * 1024
+LOOPBACK = "127.0.0.1"
+
+# --- loopback-only gathering (tests) ------------------------------------------------------------
+
+_loopback_gathering: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "mirp_loopback_gathering", default=False)
+_original_get_host_addresses = aioice.ice.get_host_addresses
+
+
+def _get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    if _loopback_gathering.get():
+        return [LOOPBACK] if use_ipv4 else []
+    return _original_get_host_addresses(use_ipv4, use_ipv6)
+
+
+@contextlib.contextmanager
+def loopback_gathering() -> Iterator[None]:
+    """Within this block (this task and tasks it starts), aioice gathers 127.0.0.1 only."""
+    aioice.ice.get_host_addresses = _get_host_addresses  # idempotent; inert outside the block
+    token = _loopback_gathering.set(True)
+    try:
+        yield
+    finally:
+        _loopback_gathering.reset(token)
+
+
+def is_loopback_candidate(candidate_sdp: str) -> bool:
+    """True for a `candidate:...` line (with or without the prefix) on 127.0.0.1 over UDP."""
+    bits = candidate_sdp.removeprefix("a=").removeprefix("candidate:").split()
+    return len(bits) >= 8 and bits[4] == LOOPBACK and bits[2].lower() == "udp"
+
+
+def loopback_only_sdp(sdp: str) -> str:
+    """The SDP without its candidate lines that are not UDP on 127.0.0.1 (e.g. `.local` names)."""
+    lines = sdp.splitlines()
+    kept = [ln for ln in lines if not ln.startswith("a=candidate:") or is_loopback_candidate(ln)]
+    return "\r\n".join(kept) + "\r\n"
+
+
+def parse_candidate(candidate_sdp: str, sdp_mid: str | None,
+                    sdp_mline_index: int | None) -> RTCIceCandidate:
+    """Parse the browser's `candidate.candidate` string; InvalidInput when malformed."""
+    bits = candidate_sdp.removeprefix("a=").removeprefix("candidate:").split()
+    if len(bits) < 8 or bits[6] != "typ":
+        raise InvalidInput("malformed ICE candidate", {"candidate": candidate_sdp[:200]})
+    try:
+        candidate = aiortc_sdp.candidate_from_sdp(" ".join(bits))
+    except (ValueError, IndexError, AssertionError) as exc:
+        raise InvalidInput("malformed ICE candidate", {"candidate": candidate_sdp[:200]}) from exc
+    if not 0 < candidate.port < 65536 or candidate.component not in (1, 2):
+        raise InvalidInput("malformed ICE candidate", {"candidate": candidate_sdp[:200]})
+    candidate.sdpMid = sdp_mid
+    candidate.sdpMLineIndex = sdp_mline_index
+    return candidate
+
+
+def check_offer(sdp: str) -> None:
+    """InvalidSdp unless the offer is one audio m-line with Opus, ICE credentials and a DTLS
+    fingerprint, within MAX_SDP_BYTES: the media plane is audio only."""
+    if not isinstance(sdp, str) or not sdp.strip():
+        raise InvalidSdp("empty offer")
+    if len(sdp) > MAX_SDP_BYTES:
+        raise InvalidSdp("offer too large", {"max_bytes": MAX_SDP_BYTES})
+    try:
+        desc = aiortc_sdp.SessionDescription.parse(sdp)
+    except Exception as exc:
+        raise InvalidSdp(f"malformed SDP: {exc}") from exc
+    kinds = [m.kind for m in desc.media]
+    if kinds.count("audio") != 1 or len(kinds) != 1:
+        raise InvalidSdp("the offer must have exactly one audio m-line and nothing else",
+                         {"media": kinds})
+    media = desc.media[0]
+    if not any(c.mimeType.lower() == "audio/opus" for c in media.rtp.codecs):
+        raise InvalidSdp("the offer has no Opus")
+    if media.ice is None or not media.ice.usernameFragment or media.dtls is None \
+            or not media.dtls.fingerprints:
+        raise InvalidSdp("the offer lacks ICE credentials or a DTLS fingerprint")
