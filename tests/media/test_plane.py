@@ -9,8 +9,10 @@ import inspect
 import os
 import signal
 import struct
+import sys
 import time
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -166,6 +168,45 @@ async def test_the_child_exits_when_the_control_side_goes() -> None:
     assert plane.pid is None
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+async def test_the_child_exits_when_the_control_process_is_killed(tmp_path: Path) -> None:
+    """No orphan keeps the UDP ports: kill -9 the control process, its media process goes."""
+    pid_file = tmp_path / "media.pid"
+    script = (
+        "import asyncio, pathlib, sys\n"
+        "from mirp.media.process import ProcessPlane\n"
+        "async def main():\n"
+        "    p = ProcessPlane()\n"
+        "    await p.start()\n"
+        f"    pathlib.Path({str(pid_file)!r}).write_text(str(p.pid))\n"
+        "    await asyncio.sleep(600)\n"
+        "asyncio.run(main())\n"
+    )
+    proc = await asyncio.create_subprocess_exec(  # no pipes: nothing to keep this test waiting
+        sys.executable, "-c", script, stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL)
+    try:
+        await until(lambda: pid_file.exists() and pid_file.read_text(), "the media process",
+                    within=60)
+        child = int(pid_file.read_text())
+        os.kill(child, 0)  # running
+    finally:
+        proc.kill()
+        await proc.wait()
+
+    def gone() -> bool:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            return True
+        return Path(f"/proc/{child}/stat").read_text().split()[2] == "Z"  # exited, unreaped
+
+    try:
+        await until(gone, f"media process {child} gone after its parent was killed")
+    finally:
+        if not gone():
+            os.kill(child, signal.SIGKILL)  # the test's own orphan, by its pid
 
 
 def test_every_message_survives_the_wire() -> None:
