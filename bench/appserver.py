@@ -47,9 +47,9 @@ async def amain() -> None:
                 msg = json.loads(line)
                 reply: dict[str, Any] = {"rid": msg.get("rid"), "ok": True}
                 if msg.get("op") == "stats":
-                    engine = served.app.state.engine
+                    stats = await served.app.state.media.stats()
                     reply.update(t=now(), cpu=cpu_seconds(), rss_kb=rss_kb(),
-                                 backend=dataclasses.asdict(engine.stats()))
+                                 backend=dataclasses.asdict(stats.engine))
                 out.write(dumps(reply))
                 out.flush()
                 if msg.get("op") == "quit":

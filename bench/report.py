@@ -140,8 +140,11 @@ def build(raw: dict[str, Any], command: str, quick: bool) -> dict[str, Any]:
                  "ratio": _r(n_us / e_us, 1)} if n_us and e_us else None)
             m = out.get("fanout_marginal_us_per_packet_listener")
             out["naive"]["ratio_marginal"] = _r(n_slope / m, 1) if n_slope and m else None
-    out["goals"] = GOALS
-    out["goals_met"] = goals_met(out)
+    from bench import api_load
+
+    out.update(api_load.report_keys(raw))
+    out["goals"] = {**GOALS, **api_load.GOALS}
+    out["goals_met"] = {**goals_met(out), **api_load.goals_met(out)}
     out["notes"] = raw.get("notes", [])
     return out
 
@@ -225,6 +228,9 @@ def markdown(res: dict[str, Any]) -> str:
             goal = GOALS.get(key, "")
             met = _yes(res.get("goals_met", {}).get(key)) if key in GOALS else ""
         lines.append(f"| {label} | {val} | {goal} | {met} |")
+    from bench import api_load
+
+    lines += api_load.markdown_rows(res)
     e2e = res.get("e2e")
     if e2e:
         lines.append(f"| end to end through /ws and the Room: latency p50 / p95 ms | "

@@ -21,7 +21,7 @@ from bench.harness import pin_orchestrator
 
 log = logging.getLogger("bench")
 
-ALL = ("fanout", "naive", "latency", "e2e", "storm", "wsstorm")
+ALL = ("fanout", "naive", "latency", "e2e", "storm", "wsstorm", "api_load")
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
@@ -63,6 +63,12 @@ async def run(which: tuple[str, ...], sizes: scenarios.Sizes,
 
         hellos = 60 if quick else join_storm.HELLOS
         raw["wsstorm"] = await attempt("wsstorm", join_storm.measure(hellos))
+    if "api_load" in which:  # bench/api_load.py: tick jitter while the API works hard
+        from bench import api_load
+
+        quick = sizes.storm < 100  # Sizes.quick(): the smoke run
+        listeners, rows, rounds = (5, 200, 1) if quick else (100, api_load.ROWS, 3)
+        raw["api_load"] = await attempt("api_load", api_load.scenario(listeners, rows, rounds))
     return raw
 
 

@@ -18,8 +18,9 @@ from mirp.config import Settings
 from mirp.errors import MirpError, RateLimited
 from mirp.httpguard import BodyCap, NoNulInUrl, SecurityHeaders
 from mirp.journal import Journal
-from mirp.media.engine import MediaEngine
-from mirp.media.peer import PeerFactory
+from mirp.media.local import LocalPlane
+from mirp.media.plane import MediaPlane, PlaneConfig
+from mirp.media.process import ProcessPlane
 from mirp.rooms.registry import RoomRegistry
 from mirp.signaling.routes import build_router as build_signaling_router
 from mirp.store.admission import Admission
@@ -34,6 +35,20 @@ def _error(status: int, code: str, message: str, details: object = None) -> JSON
     )
 
 
+def media_plane(settings: Settings) -> MediaPlane:
+    """The media engine and peers: in a child process (`media_process`), else on this loop."""
+    config = PlaneConfig(
+        ice_servers=tuple(s.model_dump() for s in settings.ice_servers),
+        loopback_only=settings.ice_loopback_only,
+        join_batch=settings.limits.join_batch,
+        peer_timeout_s=settings.limits.peer_timeout_s,
+        handshake_stall_s=settings.limits.handshake_stall_s,
+        consent_interval_s=settings.limits.consent_interval_s,
+        consent_lapse_s=settings.limits.consent_lapse_s,
+    )
+    return ProcessPlane(config) if settings.media_process else LocalPlane(config)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -43,34 +58,25 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         db = Database(settings.resolved_database_url())
         await db.start()  # applies migrations
         admission = Admission(db, settings)
-        engine = MediaEngine()
-        await engine.start()
-        peers = PeerFactory(settings.ice_servers, loopback_only=settings.ice_loopback_only,
-                            join_batch=settings.limits.join_batch,
-                            peer_timeout_s=settings.limits.peer_timeout_s,
-                            handshake_stall_s=settings.limits.handshake_stall_s,
-                            consent_interval_s=settings.limits.consent_interval_s,
-                            consent_lapse_s=settings.limits.consent_lapse_s)
-        journal = Journal(settings.data_dir / "journal.bin")  # docs/operations/durability.md
+        media = media_plane(settings)
+        await media.start()
+        journal = Journal(settings.data_dir / "journal.bin")  # docs/operations.md
         replay = journal.open()
         if replay.records or replay.snapshots:
             log.info("journal: %d records to write, %d rooms to restore",
                      len(replay.records), len(replay.snapshots))
-        rooms = RoomRegistry(settings=settings, engine=engine, peers=peers, hooks=admission,
-                             journal=journal)
+        rooms = RoomRegistry(settings=settings, media=media, hooks=admission, journal=journal)
         app.state.settings = settings
         app.state.db = db
         app.state.admission = admission
-        app.state.engine = engine
-        app.state.peers = peers
+        app.state.media = media
         app.state.rooms = rooms
         log.info("mirp ready at %s", settings.resolved_base_url())
         try:
             yield
         finally:
             await rooms.close()
-            await peers.close()
-            await engine.close()
+            await media.close()
             await db.close()
 
     # No /docs or /redoc: FastAPI's pages load Swagger UI from a CDN and run an inline script,

@@ -108,6 +108,10 @@ class Settings(BaseSettings):
     ice_servers: Annotated[list[IceServer], NoDecode] = Field(default_factory=list)
     # Test runs only: gather and accept only 127.0.0.1 ICE candidates (see docs/testing.md).
     ice_loopback_only: bool = False
+    # The media engine and the peers in a process of their own, so no request, query or hash on
+    # the control side can delay the 20 ms clock (docs/operations/media-plane.md). False: on the
+    # server's own event loop (tests that reach into the engine; debugging).
+    media_process: bool = True
     token_ttl_hours: float = 24 * 14
     login_ttl_hours: float = 12
     limits: Limits = Field(default_factory=Limits)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import time
 from collections.abc import AsyncIterator, Callable
@@ -31,6 +32,8 @@ async def until(
     while True:
         try:
             last = check()
+            if inspect.isawaitable(last):  # an async check (the media plane's stats)
+                last = await last
         except AssertionError as exc:
             last = exc
         else:
@@ -39,6 +42,20 @@ async def until(
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
         await asyncio.sleep(step)
+
+
+class Seen:
+    """A falsy value that shows what a check saw: `return ok or Seen(state)` makes `until` wait
+    for `ok` and, if it times out, print the state (a bare `ok or state` would pass at once)."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __repr__(self) -> str:
+        return repr(self.value)
 
 
 class WsClient:
@@ -212,8 +229,13 @@ class Harness:
         return listener
 
     @property
-    def engine(self) -> Any:
-        return self.app.state.engine
+    def media(self) -> Any:
+        """The media plane (in a child process unless the settings say otherwise)."""
+        return self.app.state.media
+
+    async def stats(self) -> Any:
+        """The media engine's counters (EngineStats), asked of the media plane."""
+        return (await self.media.stats()).engine
 
     @property
     def rooms(self) -> Any:

@@ -16,7 +16,7 @@ from mirp.rooms import commands as c
 from mirp.rooms.model import LifecycleRecord, MeetingSpec
 from mirp.rooms.registry import RoomRegistry
 from mirp.rooms.runtime import RoomRuntime
-from tests.rooms.test_runtime import GRANTS, Engine, Hooks, Outlet, Peers
+from tests.rooms.test_runtime import GRANTS, Hooks, Outlet, Plane
 
 # d1 and d2 joined through the same open link; the chair through its own invitation
 LINKED = {k: replace(g, invitation_id="i_link" if k in ("d1", "d2") else f"i_{k}")
@@ -42,7 +42,7 @@ class LinkHooks(Hooks):
 async def parts() -> Any:
     hooks = LinkHooks()
     registry = RoomRegistry(settings=Settings(limits={"reconnect_grace_s": 30.0}),
-                            engine=Engine(), peers=Peers(), hooks=hooks, idle_close_s=60)
+                            media=Plane(), hooks=hooks, idle_close_s=60)
     yield registry, hooks
     await registry.close()
 

@@ -1,6 +1,6 @@
 """The Room actor shell (rooms/runtime.py) and the registry (rooms/registry.py) with the real
-Room, driven through in-memory outlets. The engine and the peer factory are recording fakes:
-here we check what the runtime asks of them (the real ones are in tests/integration)."""
+Room, driven through in-memory outlets. The media plane is a recording fake: here we check what
+the runtime asks of it (the real ones are in tests/media and tests/integration)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,17 @@ from typing import Any
 import pytest
 
 from mirp.config import Settings
-from mirp.errors import Forbidden, InvalidSdp, MirpError, NotFound, Unauthorized, Unavailable
+from mirp.errors import (
+    Conflict,
+    Forbidden,
+    InvalidSdp,
+    MirpError,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+)
 from mirp.media.plan import FeedKey, MixPlan
+from mirp.media.plane import EventCallback, PeerGone, PlaneStats
 from mirp.rooms import commands as c
 from mirp.rooms.model import (
     AttendanceRecord,
@@ -69,71 +78,72 @@ class Outlet:
         return [m for m in self.messages if m["type"] == kind]
 
 
-class Engine:
+class Plane:
+    """A recording MediaPlane: peers, sources and listeners as the real plane would hold them
+    (the microphone arrives with the answer); `gone()` plays a peer vanishing."""
+
     def __init__(self) -> None:
         self.plan = MixPlan.of()
-        self.sources: dict[str, Any] = {}
+        self.peers: dict[str, int] = {}  # peer id -> generation
+        self.sources: set[str] = set()
         self.listeners: dict[str, FeedKey] = {}
-        self.calls: list[tuple[str, ...]] = []
-        self.on_levels: Any = None
+        self.candidates: list[tuple[str, Any]] = []
+        self.closed_peers: list[str] = []
+        self.on_event: EventCallback | None = None
+        self.generation = 0
+        self.release = asyncio.Event()  # an offer of "slow" waits for it
 
-    def add_source(self, source_id: str, receiver: Any, track: Any) -> None:
-        self.sources[source_id] = track
-        self.calls.append(("add_source", source_id))
+    async def start(self) -> None:
+        pass
 
-    def remove_source(self, source_id: str) -> None:
-        self.sources.pop(source_id, None)
-        self.calls.append(("remove_source", source_id))
+    async def close(self) -> None:
+        pass
+
+    async def offer(self, peer_id: str, sdp: str) -> str:
+        self._release(peer_id)
+        self.generation += 1
+        self.peers[peer_id] = self.generation
+        await asyncio.sleep(0)
+        if sdp == "slow":
+            await self.release.wait()
+        if sdp == "bad":
+            self._release(peer_id)
+            raise InvalidSdp("no audio")
+        self.sources.add(peer_id)
+        return f"answer-to-{sdp}"
+
+    async def candidate(self, peer_id: str, candidate: Any) -> None:
+        if peer_id not in self.peers:
+            raise NotFound("no such peer")
+        self.candidates.append((peer_id, candidate))
+
+    def _release(self, peer_id: str) -> None:
+        self.peers.pop(peer_id, None)
+        self.sources.discard(peer_id)
+        self.listeners.pop(peer_id, None)
+
+    def close_peer(self, peer_id: str) -> None:
+        self.closed_peers.append(peer_id)
+        self._release(peer_id)
 
     def apply(self, plan: MixPlan) -> None:
         self.plan = plan
 
-    def add_listener(self, listener_id: str, sender: Any, key: FeedKey) -> None:
-        self.listeners[listener_id] = key
-        self.calls.append(("add_listener", listener_id, str(key)))
+    def listen(self, peer_id: str, key: FeedKey) -> None:
+        if peer_id in self.peers:
+            self.listeners[peer_id] = key
 
-    def switch(self, listener_id: str, key: FeedKey) -> None:
-        assert listener_id in self.listeners
-        self.listeners[listener_id] = key
-        self.calls.append(("switch", listener_id, str(key)))
+    def unlisten(self, peer_id: str) -> None:
+        self.listeners.pop(peer_id, None)
 
-    def remove_listener(self, listener_id: str) -> None:
-        self.listeners.pop(listener_id, None)
-        self.calls.append(("remove_listener", listener_id))
+    async def stats(self) -> PlaneStats:
+        raise NotImplementedError
 
-
-class Peer:
-    def __init__(self, peer_id: str) -> None:
-        self.peer_id = peer_id
-        self.sender: Any = None
-        self.closed = False
-        self.on_track: Any = None
-        self.on_gone: Any = None
-        self.candidates: list[Any] = []
-
-    async def accept_offer(self, sdp: str) -> str:
-        await asyncio.sleep(0)
-        if sdp == "bad":
-            raise InvalidSdp("no audio")
-        self.sender = object()
-        self.on_track("receiver", f"track-{self.peer_id}")  # the microphone arrives
-        return f"answer-to-{sdp}"
-
-    async def add_remote_candidate(self, candidate: Any) -> None:
-        self.candidates.append(candidate)
-
-    async def close(self) -> None:
-        self.closed = True
-
-
-class Peers:
-    def __init__(self) -> None:
-        self.created: list[Peer] = []
-
-    def create_session(self, peer_id: str) -> Peer:
-        peer = Peer(peer_id)
-        self.created.append(peer)
-        return peer
+    def gone(self, peer_id: str, reason: str) -> None:
+        generation = self.peers[peer_id]
+        self._release(peer_id)
+        assert self.on_event is not None
+        self.on_event(PeerGone(peer_id, generation, reason))
 
 
 SPEC = MeetingSpec(
@@ -183,15 +193,14 @@ class Hooks:
 
 @pytest.fixture
 async def parts() -> Any:
-    engine, peers, hooks = Engine(), Peers(), Hooks()
+    plane, hooks = Plane(), Hooks()
     registry = RoomRegistry(
         settings=Settings(limits={"reconnect_grace_s": 0.3}),
-        engine=engine,
-        peers=peers,
+        media=plane,
         hooks=hooks,
         idle_close_s=60,
     )
-    yield registry, engine, peers, hooks
+    yield registry, plane, hooks
     await registry.close()
 
 
@@ -239,8 +248,9 @@ async def test_refused_command_raises_typed_error_and_changes_nothing(parts: Any
 async def test_full_command_queue_is_unavailable(parts: Any) -> None:
     from mirp.rooms.room import Room
 
-    _, engine, peers, _ = parts
-    rt = RoomRuntime(Room(SPEC), engine=engine, peers=peers, recorder=Recorder(), queue_size=2)
+    registry, *_ = parts
+    rt = RoomRuntime(Room(SPEC), engine=registry.shared.scope("m1"), recorder=Recorder(),
+                     queue_size=2)
     calls = [asyncio.ensure_future(rt.call(lambda room, now, i=i: i)) for i in range(5)]
     await asyncio.sleep(0.01)  # the task is not started: two wait in the queue
     refused = [f for f in calls if f.done() and isinstance(f.exception(), Unavailable)]
@@ -255,45 +265,75 @@ class Recorder:
         pass
 
 
+async def until(check: Any, what: str, within: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.005)
+
+
 async def test_peer_media_follow_the_room(parts: Any) -> None:
-    registry, engine, peers, _ = parts
+    registry, plane, _ = parts
     rt, chair = await join(registry, "chair")
     _, d1 = await join(registry, "d1")
     _, fr1 = await join(registry, "fr1")
     for pid, o in (("p_chair", chair), ("p_d1", d1), ("p_fr1", fr1)):
         assert await rt.offer(pid, o, "v=0 " + pid) == "answer-to-v=0 " + pid
-    assert set(engine.sources) == {"p_chair", "p_d1", "p_fr1"}  # every microphone is drained
-    assert engine.plan.sources() == frozenset()  # ... and none is mixed yet
-    assert engine.listeners["p_d1"] == FeedKey("m1/floor")
+    assert plane.sources == {"p_chair", "p_d1", "p_fr1"}  # every microphone is drained
+    assert plane.plan.sources() == frozenset()  # ... and none is mixed yet
+    assert plane.listeners["p_d1"] == FeedKey("m1/floor")
     await rt.command("p_chair", chair, c.FloorGive("p_d1"))
-    assert engine.plan.sources() == {"p_d1"}
-    assert engine.listeners["p_d1"] == FeedKey("m1/floor", minus="p_d1")  # mix-minus
+    assert plane.plan.sources() == {"p_d1"}
+    assert plane.listeners["p_d1"] == FeedKey("m1/floor", minus="p_d1")  # mix-minus
     await rt.command("p_d1", d1, c.Subscribe("fr", None))
     await rt.command("p_fr1", fr1, c.OnAir(True))
-    assert engine.listeners["p_d1"] == FeedKey("m1/fr")
-    assert engine.plan.sources() == {"p_d1", "p_fr1"}
+    assert plane.listeners["p_d1"] == FeedKey("m1/fr")
+    assert plane.plan.sources() == {"p_d1", "p_fr1"}
     # a bad offer: typed error, nothing left behind
     with pytest.raises(InvalidSdp):
         await rt.offer("p_d1", d1, "bad")
-    assert "p_d1" not in engine.sources and "p_d1" not in engine.listeners
-    assert peers.created[-1].closed
+    assert "p_d1" not in plane.peers and "p_d1" not in plane.listeners
+    assert not rt.media.has_peer("p_d1")
     # a good one again, then the peer vanishes: released, the client told to make a new one
     rt.reoffer_s = 0.05
     await rt.offer("p_d1", d1, "again")
-    assert "p_d1" in engine.sources
-    peers.created[-1].on_gone("timeout")
-    assert "p_d1" not in engine.sources and "p_d1" not in engine.listeners
+    assert "p_d1" in plane.sources and plane.listeners["p_d1"] == FeedKey("m1/fr")
+    plane.gone("p_d1", "timeout")
+    await until(lambda: d1.of("peer_closed"), "peer_closed")
     assert d1.of("peer_closed") == [{"type": "peer_closed", "reason": "timeout"}]
+    assert not rt.media.has_peer("p_d1") and "p_d1" not in rt.media.listening
     await rt.offer("p_d1", d1, "renewed")  # it does: the Session goes on
+    assert plane.listeners["p_d1"] == FeedKey("m1/fr")  # told again what to hear
     await asyncio.sleep(0.1)
-    assert d1.closed is None and "p_d1" in engine.sources
-    peers.created[-1].on_gone("failed")  # this time no new offer comes: closed with 1001
-    await asyncio.sleep(0.1)
+    assert d1.closed is None and "p_d1" in plane.sources
+    plane.gone("p_d1", "failed")  # this time no new offer comes: closed with 1001
+    await until(lambda: d1.closed is not None, "d1 closed")
     assert d1.closed is not None and d1.closed[0] == 1001
+    # a late candidate of a peer already gone is harmless; a live peer's reaches the plane
+    await rt.candidate("p_d1", {"candidate": ""})
+    await rt.candidate("p_fr1", None)
+    assert plane.candidates == [("p_fr1", None)]
     # the session ends: everything of that participant is released
     await rt.leave_session("p_fr1", fr1)
-    assert "p_fr1" not in engine.sources and "p_fr1" not in engine.listeners
-    assert all(p.closed for p in peers.created if p.peer_id == "p_fr1")
+    assert "p_fr1" not in plane.peers and "p_fr1" not in plane.listeners
+    assert "p_fr1" in plane.closed_peers
+
+
+async def test_a_stale_offer_never_revives_a_detached_peer(parts: Any) -> None:
+    """A session replaced while its offer is in the media plane: the answer comes back, but the
+    peer is closed and the offer refused (the plane is not left holding an orphan)."""
+    registry, plane, _ = parts
+    rt, d1 = await join(registry, "d1")
+    slow = asyncio.ensure_future(rt.offer("p_d1", d1, "slow"))
+    await asyncio.sleep(0)  # begun in the task, now in the plane
+    await until(lambda: "p_d1" in plane.peers, "offer in the plane")
+    await join(registry, "d1", Outlet("d1b"))  # the replacement detaches the peer
+    plane.release.set()  # the answer comes back after that
+    with pytest.raises(Conflict):
+        await slow
+    assert "p_d1" not in plane.peers and not rt.media.has_peer("p_d1")
 
 
 async def test_reconnect_replaces_session_and_grace_keeps_the_floor(parts: Any) -> None:
@@ -316,7 +356,7 @@ async def test_reconnect_replaces_session_and_grace_keeps_the_floor(parts: Any) 
 
 
 async def test_removal_closes_bars_and_records(parts: Any) -> None:
-    registry, _, _, hooks = parts
+    registry, _, hooks = parts
     rt, chair = await join(registry, "chair")
     _, d2 = await join(registry, "d2")
     await rt.command("p_chair", chair, c.ParticipantRemove("p_d2"))
@@ -330,7 +370,7 @@ async def test_removal_closes_bars_and_records(parts: Any) -> None:
 
 
 async def test_registry_opens_once_routes_and_closes(parts: Any) -> None:
-    registry, _, _, hooks = parts
+    registry, _, hooks = parts
     outs = [Outlet(k) for k in ("chair", "d1", "d2", "fr1")]
     grants = [await registry.authorize(k) for k in ("chair", "d1", "d2", "fr1")]
     runtimes = await asyncio.gather(

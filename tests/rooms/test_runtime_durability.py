@@ -20,7 +20,7 @@ from mirp.rooms import commands as c
 from mirp.rooms.durable import decode_room
 from mirp.rooms.model import JoinGrant, MeetingSpec, Record, Role
 from mirp.rooms.registry import RoomRegistry
-from tests.rooms.test_runtime import SPEC, Engine, Hooks, Outlet, Peers
+from tests.rooms.test_runtime import SPEC, Hooks, Outlet, Plane
 
 GRANTS_M2 = {"chair2": JoinGrant("m2", "p_chair2", "Chair 2", Role.CHAIR),
              "d21": JoinGrant("m2", "p_d21", "D21", Role.DELEGATE)}
@@ -56,7 +56,7 @@ def make_registry(tmp_path: Path, hooks: FlakyHooks, **limits: Any) -> RoomRegis
     journal = Journal(tmp_path / "journal.bin")
     journal.open()
     return RoomRegistry(settings=Settings(limits={"reconnect_grace_s": 30, **limits}),
-                        engine=Engine(), peers=Peers(), hooks=hooks, idle_close_s=60,
+                        media=Plane(), hooks=hooks, idle_close_s=60,
                         journal=journal)
 
 

@@ -18,7 +18,7 @@ from mirp.rooms.registry import RoomRegistry
 from mirp.signaling.admission import AdmissionControl, AdmissionGate, IpLimiter, admission_slots
 from mirp.signaling.handlers import Connection
 from mirp.signaling.session import Session
-from tests.rooms.test_runtime import Engine, Hooks, Peers
+from tests.rooms.test_runtime import Hooks, Plane
 from tests.signaling.test_session import MemoryTransport, until
 
 
@@ -148,7 +148,7 @@ class SlowHooks(Hooks):
 
 
 def registry_with(hooks: Hooks, limits: Limits) -> RoomRegistry:
-    return RoomRegistry(settings=Settings(limits=limits), engine=Engine(), peers=Peers(),
+    return RoomRegistry(settings=Settings(limits=limits), media=Plane(),
                         hooks=hooks)
 
 

@@ -10,14 +10,18 @@ tick that wakes more than `max_late_ticks` late skips the missed ticks (pts stay
 rather than bursting them. The work runs inline on the loop: measured it is ~0.1 ms per feed and
 ~0.05 ms per decoded source, and a worker thread would be worse, not better: PyAV releases the GIL
 inside libopus, so every encode in a thread must win the GIL back, and with the loop busy that
-waits out the 5 ms switch interval, per call. docs/media.md has the numbers.
+waits out the 5 ms switch interval, per call. docs/media.md has the numbers. For the same
+reason the loop it runs on is the media process's own (media/process.py): a busy control thread
+beside it would stall every hand-off the same way.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -33,6 +37,11 @@ log = logging.getLogger(__name__)
 
 TICK_S = 0.020
 LEVEL_EVERY_TICKS = 12  # ~4 level reports per second
+LATENESS_WINDOW_TICKS = 3000  # the tick-lateness distribution covers the last minute
+# upper edges (ms) of the cumulative lateness histogram: a reader diffs two snapshots to get the
+# distribution over exactly its own window (bench/api_load.py)
+LATENESS_EDGES_MS = (*(i / 2 for i in range(1, 21)), 12.0, 15.0, 20.0, 30.0, 50.0, 100.0,
+                     200.0, 500.0, 1000.0, float("inf"))
 
 
 class FanoutLike(Protocol):
@@ -69,6 +78,13 @@ class EngineStats:
     work_us_last: float  # CPU-side time of the last tick's gather + mix + encode + publish
     work_us_avg: float
     work_us_max: float
+    # how late each tick started against its deadline, over the last LATENESS_WINDOW_TICKS: the
+    # measure of whether anything else in this process delays the clock (docs/media.md)
+    lateness_p50_ms: float = 0.0
+    lateness_p99_ms: float = 0.0
+    lateness_max_ms: float = 0.0
+    packets_skipped: int = 0  # listener packets never sent because their tick was skipped
+    lateness_counts: tuple[int, ...] = ()  # ticks ever, per LATENESS_EDGES_MS bucket
 
 
 LevelsCallback = Callable[[dict[str, float]], None]
@@ -105,6 +121,9 @@ class MediaEngine:
         self._gone = [0, 0, 0, 0]  # received, lost, late, concealed of removed sources
         self._work_last = self._work_avg = self._work_max = 0.0
         self._in_use: frozenset[FeedKey] = frozenset()
+        self._lateness: deque[float] = deque(maxlen=LATENESS_WINDOW_TICKS)  # ms, one per tick
+        self._packets_skipped = 0
+        self._lateness_counts = [0] * len(LATENESS_EDGES_MS)
 
     # -- lifecycle ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -212,11 +231,15 @@ class MediaEngine:
             else:  # catching up: still let the loop's I/O (packets in, signaling) run in between
                 await asyncio.sleep(0)
             late = loop.time() - deadline
+            late_ms = max(0.0, late) * 1000.0
+            self._lateness.append(late_ms)
+            self._lateness_counts[bisect.bisect_left(LATENESS_EDGES_MS, late_ms)] += 1
             if late > TICK_S:
                 self._late += 1
                 if late > TICK_S * self.max_late_ticks:
                     skip = int(late / TICK_S)
                     self._skipped += skip
+                    self._packets_skipped += skip * self._listener_count()
                     self._tick += skip
                     deadline += skip * TICK_S
             try:
@@ -320,14 +343,22 @@ class MediaEngine:
             log.exception("on_levels callback failed")
 
     # -- observation ----------------------------------------------------------------------------
+    def _listener_count(self) -> int:
+        try:
+            return int(self.fanout.stats().get("listeners", 0))
+        except Exception:
+            return -1
+
     def stats(self) -> EngineStats:
         srcs = list(self._sources.values())
         active = [s for s in srcs if s.active and s.jitter.played]
         gone = self._gone
-        try:
-            listeners = int(self.fanout.stats().get("listeners", 0))
-        except Exception:
-            listeners = -1
+        listeners = self._listener_count()
+        late = sorted(self._lateness)
+
+        def pct(q: float) -> float:
+            return late[min(len(late) - 1, int(q * len(late)))] if late else 0.0
+
         return EngineStats(
             sources=len(srcs),
             decoding=sum(1 for s in srcs if s.active),
@@ -349,4 +380,9 @@ class MediaEngine:
             work_us_last=self._work_last,
             work_us_avg=self._work_avg,
             work_us_max=self._work_max,
+            lateness_p50_ms=pct(0.50),
+            lateness_p99_ms=pct(0.99),
+            lateness_max_ms=late[-1] if late else 0.0,
+            packets_skipped=self._packets_skipped,
+            lateness_counts=tuple(self._lateness_counts),
         )

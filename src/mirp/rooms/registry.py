@@ -11,19 +11,21 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
 from mirp.config import Settings
 from mirp.errors import Forbidden, MirpError, NotFound, Unavailable
 from mirp.journal import Journal
-from mirp.media.plan import FeedKey, MixPlan
+from mirp.media.plan import FeedKey, Ingredient, MixPlan
+from mirp.media.plane import Levels, MediaEvent, MediaPlane, PeerGone
 from mirp.rooms.durable import decode_room
 from mirp.rooms.events import Event, RecordEvent
 from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record
+from mirp.rooms.outlet import Outlet
 from mirp.rooms.recorder import Recorder
 from mirp.rooms.room import Room, RoomLimits
-from mirp.rooms.runtime import Outlet, RoomClosing, RoomRuntime, background
+from mirp.rooms.runtime import RoomClosing, RoomRuntime, background
 
 log = logging.getLogger("mirp.rooms.registry")
 T = TypeVar("T")
@@ -38,13 +40,13 @@ class Hooks(Protocol):
 
 
 class SharedEngine:
-    """One MediaEngine serves every room of the process, but a MixPlan and a FeedKey know no
+    """One media plane serves every room of the process, but a MixPlan and a FeedKey know no
     meeting: each room gets a RoomMedia whose keys are namespaced by meeting id (`<id>/fr`), and
-    the engine is given the union of all rooms' plans. Source and listener ids are participant
-    ids, unique across meetings."""
+    the plane is given the union of all rooms' plans. Peer and source ids are participant ids,
+    unique across meetings."""
 
-    def __init__(self, engine: Any) -> None:
-        self.engine = engine
+    def __init__(self, plane: MediaPlane) -> None:
+        self.plane = plane
         self.plans: dict[str, MixPlan] = {}
 
     def scope(self, meeting_id: str) -> RoomMedia:
@@ -52,14 +54,15 @@ class SharedEngine:
 
     def apply(self, meeting_id: str, plan: MixPlan | None) -> None:
         if plan is None:
-            self.plans.pop(meeting_id, None)
+            if self.plans.pop(meeting_id, None) is None:
+                return
         else:
             self.plans[meeting_id] = plan
-        merged: dict[FeedKey, Any] = {}
+        merged: dict[FeedKey, tuple[Ingredient, ...]] = {}
         for mid, room_plan in self.plans.items():
             for key, recipe in room_plan.feeds.items():
                 merged[namespaced(mid, key)] = recipe
-        self.engine.apply(MixPlan.of(merged))
+        self.plane.apply(MixPlan.of(merged))
 
 
 def namespaced(meeting_id: str, key: FeedKey) -> FeedKey:
@@ -67,30 +70,30 @@ def namespaced(meeting_id: str, key: FeedKey) -> FeedKey:
 
 
 class RoomMedia:
-    """The engine as one room sees it (implements Engine)."""
+    """The media plane as one room sees it (implements rooms.media_link.Engine)."""
 
     def __init__(self, shared: SharedEngine, meeting_id: str) -> None:
         self.shared = shared
-        self.engine = shared.engine
+        self.plane = shared.plane
         self.meeting_id = meeting_id
 
-    def add_source(self, source_id: str, receiver: Any, track: Any) -> None:
-        self.engine.add_source(source_id, receiver, track)
+    async def offer(self, peer_id: str, sdp: str) -> str:
+        return await self.plane.offer(peer_id, sdp)
 
-    def remove_source(self, source_id: str) -> None:
-        self.engine.remove_source(source_id)
+    async def candidate(self, peer_id: str, candidate: Mapping[str, object] | None) -> None:
+        await self.plane.candidate(peer_id, candidate)
+
+    def close_peer(self, peer_id: str) -> None:
+        self.plane.close_peer(peer_id)
 
     def apply(self, plan: MixPlan) -> None:
         self.shared.apply(self.meeting_id, plan if plan.feeds else None)
 
-    def add_listener(self, listener_id: str, sender: Any, key: FeedKey) -> None:
-        self.engine.add_listener(listener_id, sender, namespaced(self.meeting_id, key))
+    def listen(self, peer_id: str, key: FeedKey) -> None:
+        self.plane.listen(peer_id, namespaced(self.meeting_id, key))
 
-    def switch(self, listener_id: str, key: FeedKey) -> None:
-        self.engine.switch(listener_id, namespaced(self.meeting_id, key))
-
-    def remove_listener(self, listener_id: str) -> None:
-        self.engine.remove_listener(listener_id)
+    def unlisten(self, peer_id: str) -> None:
+        self.plane.unlisten(peer_id)
 
 
 class RoomRegistry:
@@ -100,17 +103,15 @@ class RoomRegistry:
         self,
         *,
         settings: Settings,
-        engine: Any,
-        peers: Any,
+        media: MediaPlane,
         hooks: Hooks,
         idle_close_s: float | None = None,
         journal: Journal | None = None,
     ) -> None:
         self.settings = settings
         self.limits = settings.limits
-        self.shared = SharedEngine(engine)
-        self.engine = engine
-        self.peers = peers
+        self.shared = SharedEngine(media)
+        self.media = media
         self.hooks = hooks
         self.idle_close_s = (
             idle_close_s if idle_close_s is not None else settings.limits.reconnect_grace_s + 10.0
@@ -125,8 +126,7 @@ class RoomRegistry:
             self.recorder.start()
         self._opening: dict[str, asyncio.Task[RoomRuntime]] = {}
         self._closed = False
-        if hasattr(engine, "on_levels"):
-            engine.on_levels = self._on_levels
+        media.on_event = self._on_media_event
         with contextlib.suppress(RuntimeError):  # rooms a previous run left open: back now
             asyncio.get_running_loop()
             for meeting_id in self.recorder.journal.snapshot_keys():
@@ -142,10 +142,14 @@ class RoomRegistry:
         except Exception as exc:  # the database is away: restored at the first join instead
             log.warning("room %s not restored at start: %s", meeting_id, exc)
 
-    def _on_levels(self, levels: dict[str, float]) -> None:
-        """The engine's level callback (all sources of the process) -> each room's share."""
+    def _on_media_event(self, event: MediaEvent) -> None:
+        """The media plane's events (all peers of the process) -> each room's share; a room
+        ignores participants that are not its own (ids are unique across meetings)."""
         for runtime in list(self.rooms.values()):
-            runtime.levels(levels)
+            if isinstance(event, Levels):
+                runtime.levels(event.levels)
+            elif isinstance(event, PeerGone):
+                runtime.peer_gone(event.peer_id, event.reason)
 
     # ---------------------------------------------------------------- joining
     async def authorize(self, token: str, meeting_id: str | None = None) -> JoinGrant:
@@ -200,7 +204,6 @@ class RoomRegistry:
         runtime = RoomRuntime(
             room,
             engine=self.shared.scope(meeting_id),
-            peers=self.peers,
             recorder=self.recorder,
             queue_size=self.limits.room_queue_commands,
             idle_close_s=self.idle_close_s,

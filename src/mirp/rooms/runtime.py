@@ -10,11 +10,11 @@ typed Unavailable instead of growing memory. After every job or timer tick the t
    Room; a command's ack (and a join's welcome) waits until those are on disk, and a decision
    that changes rights or the meeting (DECISION_COMMANDS) is committed to the database first,
    the Room rolled back and the command refused with Unavailable if it cannot be (docs/rooms.md);
-4. pushes `room.mix_plan()` to `engine.apply()` when it changed and each connected participant's
-   `room.feed_for()` to `engine.switch()` when that changed.
-Peers: an `offer` runs the (slow) ICE/DTLS setup outside the task, then attaches the result in it.
-A participant's microphone is always handed to the engine (which drains it); whether it is mixed
-is only the plan's decision.
+4. tells the media plane what changed (rooms/media_link.py): `room.mix_plan()` and each peer's
+   `room.feeds()` entry.
+Peers: an `offer` is begun in the task, runs the (slow) ICE/DTLS setup in the media plane outside
+it, and is completed in it. The plane drains every participant's microphone by itself; whether it
+is mixed is only the plan's decision.
 """
 
 from __future__ import annotations
@@ -29,12 +29,13 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol, TypeVar
 
-from mirp.errors import Conflict, Forbidden, MirpError, Unavailable
-from mirp.media.plan import FeedKey, MixPlan
+from mirp.errors import Conflict, Forbidden, MirpError, NotFound, Unavailable
 from mirp.rooms.commands import Command
 from mirp.rooms.durable import DECISIONS
 from mirp.rooms.events import Event, MeetingClosed, RecordEvent, Removed, WireEvent
+from mirp.rooms.media_link import Engine, MediaLink
 from mirp.rooms.model import JoinGrant, Record
+from mirp.rooms.outlet import Outlet
 from mirp.rooms.room import Room
 
 log = logging.getLogger("mirp.rooms.runtime")
@@ -43,39 +44,6 @@ T = TypeVar("T")
 MEETING_CLOSED_WS = 4410  # 44xx: the client does not reconnect
 REPLACED_WS = Conflict.ws_close
 PEER_LOST_WS = 1001  # not 44xx: the client reconnects (and makes a new peer connection)
-
-
-class Outlet(Protocol):
-    """A Session as the Room task sees it (signaling/session.py implements it)."""
-
-    id: str
-
-    def send_json(self, text: str) -> None: ...
-
-    def send(self, message: dict[str, Any]) -> None: ...
-
-    def welcome(
-        self, participant_id: str, room: dict[str, Any], seq: int, resumed: bool
-    ) -> None: ...
-
-    def close(
-        self,
-        code: int,
-        reason: str,
-        error: MirpError | None = None,
-        msg_id: int | str | None = None,
-    ) -> None: ...
-
-
-class Engine(Protocol):
-    """The part of media/engine.py's MediaEngine the runtime uses."""
-
-    def add_source(self, source_id: str, receiver: Any, track: Any) -> None: ...
-    def remove_source(self, source_id: str) -> None: ...
-    def apply(self, plan: MixPlan) -> None: ...
-    def add_listener(self, listener_id: str, sender: Any, key: FeedKey) -> None: ...
-    def switch(self, listener_id: str, key: FeedKey) -> None: ...
-    def remove_listener(self, listener_id: str) -> None: ...
 
 
 class RecordSink(Protocol):
@@ -123,8 +91,7 @@ class RoomRuntime:
         self,
         room: Room,
         *,
-        engine: Any,
-        peers: Any,
+        engine: Engine,
         recorder: RecordSink,
         queue_size: int = 1024,
         idle_close_s: float = 60.0,
@@ -136,8 +103,7 @@ class RoomRuntime:
     ) -> None:
         self.room = room
         self.meeting_id = room.spec.id
-        self.engine = engine
-        self.peers = peers
+        self.media = MediaLink(engine)  # the room's peers; the plane holds their media
         self.recorder = recorder
         self.idle_close_s = idle_close_s
         self.reoffer_s = reoffer_s
@@ -147,11 +113,6 @@ class RoomRuntime:
         self.seq = 0
         self.sessions: dict[str, Outlet] = {}  # participant id -> its current Session
         self.last_session: dict[str, str] = {}  # participant id -> its latest session id
-        self.peer_sessions: dict[str, Any] = {}  # participant id -> PeerSession
-        self.ready: set[str] = set()  # of those, the ones whose offer/answer is done
-        self.sources: set[str] = set()  # participant ids whose microphone the engine has
-        self.listening: dict[str, FeedKey] = {}  # participant id -> key the engine sends it
-        self._plan: MixPlan | None = None
         self._queue: asyncio.Queue[tuple[Callable[[Room, float], Any], asyncio.Future[Any]]] = (
             asyncio.Queue(queue_size)
         )
@@ -193,10 +154,8 @@ class RoomRuntime:
             for outlet in list(self.sessions.values()):
                 outlet.close(PEER_LOST_WS, reason)
             self.sessions.clear()
-            for pid in list(self.peer_sessions):
-                self._detach_peer(pid)
             with contextlib.suppress(Exception):
-                self.engine.apply(MixPlan.of())
+                self.media.close()  # every peer released, the room's plan withdrawn
             self.closing = True
 
         if not self.closing:
@@ -207,10 +166,9 @@ class RoomRuntime:
         await self._close_peers()
 
     async def _close_peers(self) -> None:
-        peers = list(self.peer_sessions.values())
-        self.peer_sessions.clear()
-        self.ready.clear()
-        await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
+        """After the task ended: any peer still linked is closed (idempotent)."""
+        with contextlib.suppress(Exception):
+            self.media.close()
 
     # ---------------------------------------------------------------- the actor
     async def call(self, fn: Callable[[Room, float], T]) -> T:
@@ -244,7 +202,7 @@ class RoomRuntime:
 
     def levels(self, levels: Mapping[str, float]) -> None:
         """Microphone levels (dBFS) of this room's sources, from the engine's callback."""
-        mine = {sid: db for sid, db in levels.items() if sid in self.sources}
+        mine = {sid: db for sid, db in levels.items() if sid in self.media.peers}
         if mine:
             self.submit_nowait(lambda room, now: self._after(room.levels(mine, now)))
 
@@ -324,10 +282,8 @@ class RoomRuntime:
         for pid in list(self.last_session):  # Room.leave is idempotent
             with contextlib.suppress(MirpError):
                 self._after(self.room.leave(pid, now), media=False)
-        for pid in list(self.peer_sessions):
-            self._detach_peer(pid)
         with contextlib.suppress(Exception):
-            self.engine.apply(MixPlan.of())
+            self.media.close()
         self.closing = True
         if self._snapshot_due is not None:
             self._snapshot_due.cancel()
@@ -424,33 +380,13 @@ class RoomRuntime:
             outlet = self.sessions.pop(pid, None)
             if outlet is not None:
                 outlet.close(Forbidden.ws_close, "removed from the meeting")
-            self._detach_peer(pid)
+            self.media.detach(pid)
         elif isinstance(event, MeetingClosed):
             self._shutdown(self.clock(), MEETING_CLOSED_WS, "the meeting is closed")
 
     def _sync_media(self) -> None:
         try:
-            plan = self.room.mix_plan()
-            if plan != self._plan:
-                self.engine.apply(plan)
-                self._plan = plan
-            feeds = self.room.feeds()
-            for pid, peer in self.peer_sessions.items():
-                if pid not in self.ready or peer.sender is None:
-                    continue  # still negotiating: the sender is not bound to RTP yet
-                key = feeds.get(pid)
-                current = self.listening.get(pid)
-                if key == current:
-                    continue
-                if key is None:
-                    self.engine.remove_listener(pid)
-                    del self.listening[pid]
-                elif current is None:
-                    self.engine.add_listener(pid, peer.sender, key)
-                    self.listening[pid] = key
-                else:
-                    self.engine.switch(pid, key)
-                    self.listening[pid] = key
+            self.media.sync(self.room.mix_plan(), self.room.feeds())
         except Exception:
             log.exception("room %s: media update failed", self.meeting_id)
 
@@ -475,7 +411,7 @@ class RoomRuntime:
                     "replaced by a new connection",
                     Conflict("this participant connected again elsewhere"),
                 )
-                self._detach_peer(pid)
+                self.media.detach(pid)
             resumed = resume is not None and self.last_session.get(pid) == resume
             self.sessions[pid] = outlet
             self.last_session[pid] = outlet.id
@@ -501,7 +437,7 @@ class RoomRuntime:
             if self.sessions.get(participant_id) is not outlet:
                 return  # replaced or removed already
             del self.sessions[participant_id]
-            self._detach_peer(participant_id)
+            self.media.detach(participant_id)
             events = (
                 room.leave(participant_id, now)
                 if for_good
@@ -554,80 +490,62 @@ class RoomRuntime:
     async def offer(self, participant_id: str, outlet: Outlet, sdp: str) -> str:
         """A new peer connection for this participant (replacing any previous one): the answer.
         Raises InvalidSdp for an offer the media plane refuses."""
-        if self.sessions.get(participant_id) is not outlet:
-            raise Conflict("this session was replaced")
-        old = self._detach_peer(participant_id)
-        if old is not None:
-            await old.close()
-        peer = self.peers.create_session(participant_id)
-        self.peer_sessions[participant_id] = peer
-        peer.on_track = lambda receiver, track: self._on_track(
-            participant_id, peer, receiver, track
-        )
-        peer.on_gone = lambda reason: self._on_gone(participant_id, peer, reason)
+
+        def begin(room: Room, now: float) -> int:
+            if self.sessions.get(participant_id) is not outlet:
+                raise Conflict("this session was replaced")
+            return self.media.begin_offer(participant_id)
+
+        def done(room: Room, now: float) -> None:
+            if not self.media.offer_done(participant_id, number):
+                raise Conflict("the peer connection was replaced while it was being set up")
+            self._sync_media()
+
+        number = await self.call(begin)
         try:
-            answer: str = await peer.accept_offer(sdp)
-        except BaseException:
-            if self.peer_sessions.get(participant_id) is peer:
-                self._detach_peer(participant_id)
-            await peer.close()
+            answer = await self.media.engine.offer(participant_id, sdp)
+        except Exception:
+            with contextlib.suppress(MirpError):
+                await self.call(lambda room, now: self.media.offer_failed(participant_id, number))
             raise
-        if self.peer_sessions.get(participant_id) is not peer or self.closing:
-            await peer.close()
-            raise Conflict("the peer connection was replaced while it was being set up")
-        self.ready.add(participant_id)
-        await self.call(lambda room, now: self._sync_media())
+        except BaseException:  # cancelled: no await now
+            self.submit_nowait(lambda room, now: self.media.offer_failed(participant_id, number))
+            raise
+        try:
+            await self.call(done)
+        except RoomClosing:
+            raise Conflict("the room closed while the peer connection was being set up") from None
         return answer
 
     async def candidate(self, participant_id: str, candidate: Mapping[str, Any] | None) -> None:
-        peer = self.peer_sessions.get(participant_id)
-        if peer is not None:  # none: a late candidate of a peer already gone, harmless
-            await peer.add_remote_candidate(candidate)
+        with contextlib.suppress(NotFound):  # a late candidate of a peer already gone: harmless
+            await self.media.engine.candidate(participant_id, candidate)
 
-    def _on_track(self, pid: str, peer: Any, receiver: Any, track: Any) -> None:
-        if self.peer_sessions.get(pid) is not peer:
-            return
-        if pid in self.sources:
-            self.engine.remove_source(pid)
-        self.engine.add_source(pid, receiver, track)
-        self.sources.add(pid)
+    def peer_gone(self, participant_id: str, reason: str) -> None:
+        """The media plane reports this participant's peer gone (see `_on_gone`)."""
+        if self.media.has_peer(participant_id):  # a read: most rooms do not have this peer
+            self.submit_nowait(lambda room, now: self._on_gone(participant_id, reason))
 
-    def _on_gone(self, pid: str, peer: Any, reason: str) -> None:
-        """The peer vanished: release its media and tell the client (`peer_closed`), which makes
-        a new peer connection on the same Session. A client that sends no new offer within
-        `reoffer_s` is closed with 1001: if it is alive it reconnects (new Session, new peer;
-        the Room keeps its place for the grace period); if it is gone, the Room learns it now
-        rather than when the socket's own timeouts fire."""
-        if self.peer_sessions.get(pid) is not peer:
+    def _on_gone(self, pid: str, reason: str) -> None:
+        """In the task. The plane released the peer's media; tell the client (`peer_closed`),
+        which makes a new peer connection on the same Session. A client that sends no new offer
+        within `reoffer_s` is closed with 1001: if it is alive it reconnects (new Session, new
+        peer; the Room keeps its place for the grace period); if it is gone, the Room learns it
+        now rather than when the socket's own timeouts fire."""
+        if not self.media.gone(pid):
             return
-        self._detach_peer(pid)
+        self._sync_media()
         outlet = self.sessions.get(pid)
         if outlet is None:
             return
         outlet.send({"type": "peer_closed", "reason": reason})
 
-        def no_new_offer() -> None:
-            if self.sessions.get(pid) is outlet and pid not in self.peer_sessions:
+        def no_new_offer(room: Room, now: float) -> None:
+            if self.sessions.get(pid) is outlet and not self.media.has_peer(pid):
                 outlet.close(PEER_LOST_WS, f"media connection lost ({reason})")
 
-        asyncio.get_running_loop().call_later(self.reoffer_s, no_new_offer)
-
-    def _detach_peer(self, pid: str) -> Any:
-        """Release the engine's resources of this participant; the caller closes the peer."""
-        peer = self.peer_sessions.pop(pid, None)
-        self.ready.discard(pid)
-        if pid in self.listening:
-            del self.listening[pid]
-            with contextlib.suppress(Exception):
-                self.engine.remove_listener(pid)
-        if pid in self.sources:
-            self.sources.discard(pid)
-            with contextlib.suppress(Exception):
-                self.engine.remove_source(pid)
-        if peer is not None and not peer.closed:
-            peer.on_gone = None
-            background(peer.close())
-        return peer
+        asyncio.get_running_loop().call_later(
+            self.reoffer_s, lambda: self.submit_nowait(no_new_offer))
 
     # ---------------------------------------------------------------- decisions made outside
     # (REST today, a cluster bus later: plain data in, run in the room task like any command)
@@ -643,7 +561,7 @@ class RoomRuntime:
                 outlet = self.sessions.pop(pid, None)
                 if outlet is not None:
                     outlet.close(error.ws_close, error.message, error)
-                self._detach_peer(pid)
+                self.media.detach(pid)
                 self._after(room.leave(pid, now))
             if gone and not self.sessions:
                 self._idle_since = now

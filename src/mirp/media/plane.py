@@ -1,0 +1,105 @@
+"""The MediaPlane: the one door between the control side (rooms, signaling, REST) and media.
+
+Why a door this narrow: the media clock must never wait for a request handler, a database call or
+a password hash, so the engine and the peers run in a process of their own (media/process.py),
+and everything that crosses is keyed by plain string ids: no aiortc object, no Meeting, no Role.
+The same interface has an in-process implementation (media/local.py), which is also the core the
+child process runs; a future cluster node would speak the same messages (media/wire.py).
+
+Peer ids are participant ids; a participant's microphone becomes source `peer_id` inside the
+plane as soon as it arrives. Events flow back through `on_event`: `PeerGone` (the peer vanished:
+ICE/DTLS failed or closed, silence, or the media process died) and `Levels`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+from mirp.media.engine import EngineStats
+from mirp.media.plan import FeedKey, MixPlan
+
+Candidate = Mapping[str, object]  # the browser's RTCIceCandidate.toJSON()
+
+
+@dataclass(frozen=True, slots=True)
+class PeerGone:
+    """A peer ended without being asked to. `generation` numbers the offers of one peer id, so
+    a late report about a peer that a new offer already replaced can be told apart."""
+
+    peer_id: str
+    generation: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Levels:
+    """Microphone levels (dBFS) of the sources the current plan mixes, a few times a second."""
+
+    levels: dict[str, float]
+
+
+MediaEvent = PeerGone | Levels
+EventCallback = Callable[[MediaEvent], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PlaneConfig:
+    """What the media side needs from the settings (plain values: it crosses to the child)."""
+
+    ice_servers: tuple[dict[str, object], ...] = ()  # {"urls": [...], "username", "credential"}
+    loopback_only: bool = False
+    join_batch: int = 100
+    peer_timeout_s: float = 8.0
+    handshake_stall_s: float = 3.0  # these three: media/peer.py's PeerFactory
+    consent_interval_s: float = 5.0
+    consent_lapse_s: float = 30.0
+    # niceness the media process lowers itself by (needs CAP_SYS_NICE; else it runs at the
+    # parent's): on a loaded machine the clock then wins the CPU from request handlers
+    priority_boost: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class PlaneStats:
+    engine: EngineStats
+    peers: int  # peer sessions open in the plane
+    restarts: int = 0  # media processes started after the first (crashes)
+
+
+class MediaPlane(Protocol):
+    """What the control side may ask of the media side (both implementations)."""
+
+    on_event: EventCallback | None
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def offer(self, peer_id: str, sdp: str) -> str:
+        """A new peer for `peer_id` (replacing any earlier one): the answer SDP. Raises
+        InvalidSdp for an offer the plane refuses, Conflict when replaced meanwhile, Unavailable
+        when the media process is away."""
+        ...
+
+    async def candidate(self, peer_id: str, candidate: Candidate | None) -> None:
+        """A trickled remote candidate (None: end of candidates); InvalidInput when malformed.
+        NotFound for an unknown peer id (the caller may ignore it: a late candidate of a peer
+        already gone is harmless)."""
+        ...
+
+    def close_peer(self, peer_id: str) -> None:
+        """Close the peer and release its source and listener (idempotent)."""
+        ...
+
+    def apply(self, plan: MixPlan) -> None:
+        """The whole plan of the process, swapped in at the next tick."""
+        ...
+
+    def listen(self, peer_id: str, key: FeedKey) -> None:
+        """Send `key` to this peer (add or switch); takes effect once its answer is done."""
+        ...
+
+    def unlisten(self, peer_id: str) -> None: ...
+
+    async def stats(self) -> PlaneStats: ...

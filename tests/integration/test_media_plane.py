@@ -1,0 +1,159 @@
+"""The media plane in its own process, end to end: a real server process (`python -m mirp
+serve`: control loop in one process, media engine and peers in its child), real aiortc peers.
+
+- The control process made busy (a 5000-row bulk CSV, then the 5000-invitation listing) does not
+  delay the media clock: the listener's RTP has no sequence gap and no skipped tick.
+- The media process killed with SIGKILL: clients get `peer_closed`, make a new offer, and hear
+  again (FFT); a new media process took over.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.conftest import Attendee, Harness, until
+from tests.integration.test_media_e2e import hears, pid
+from tests.support.factory import ServedApp, make_meeting
+from tests.support.procs import free_port, stop
+from tests.support.rtc import RtcClient
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Server:
+    def __init__(self, base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+        self.base = base
+        self.proc = proc
+        self.log = log
+
+    def tail(self, n: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
+
+    def media_pid(self) -> int | None:
+        """The server's child process (the media plane), if one runs."""
+        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
+        kids = [int(p) for p in path.read_text().split()] if path.exists() else []
+        return kids[0] if len(kids) == 1 else None
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    port = free_port()
+    log = tmp_path / "server.log"
+    env = {**os.environ, "MIRP_DATA_DIR": str(tmp_path / "data"), "MIRP_ICE_LOOPBACK_ONLY": "true",
+           "MIRP_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "MIRP_LOG_LEVEL": "warning",
+           "MIRP_MEDIA_PROCESS": "true"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mirp", "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+    srv = Server(f"http://127.0.0.1:{port}", proc, log)
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            assert proc.poll() is None, f"the server exited:\n{srv.tail()}"
+            try:
+                if httpx.get(f"{srv.base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"no /healthz:\n{srv.tail()}"
+            time.sleep(0.2)
+        yield srv
+    finally:
+        stop(proc)
+
+
+@pytest.fixture
+async def remote(server: Server) -> AsyncIterator[tuple[Harness, httpx.AsyncClient]]:
+    async with httpx.AsyncClient(base_url=server.base, timeout=120) as http:
+        fx = await make_meeting(http, delegates=1, interpreters={}, observer=True)
+        ws = server.base.replace("http://", "ws://")
+        h = Harness(ServedApp(app=None, base_url=server.base, ws_url=ws), fx)  # type: ignore
+        try:
+            yield h, http
+        finally:
+            await h.close()
+
+
+async def reoffer(a: Attendee, tone_hz: float | None) -> None:
+    """What the browser client does on `peer_closed`: a new peer connection, same Session."""
+    assert a.rtc is not None
+    await a.rtc.close()
+    a.rtc = RtcClient(tone_hz, name=f"{a.key}-again")
+
+    async def signal_(sdp: str) -> str:
+        reply = await a.ws.request("offer", sdp=sdp)
+        assert reply.get("type") == "answer", reply
+        return str(reply["sdp"])
+
+    await a.rtc.connect(signal_)
+    await a.rtc.wait_connected(within_s=20.0)
+
+
+async def test_the_media_clock_keeps_time_while_the_control_process_is_busy(
+        remote: tuple[Harness, httpx.AsyncClient], server: Server) -> None:
+    h, http = remote
+    chair = await h.attend("chair", media=False)
+    await h.attend("delegate1", 440)
+    obs = await h.attend("observer")
+    await chair.ws.ok("floor_give", participant_id=pid(h, "delegate1"))
+    await hears(obs, [440])
+    assert obs.rtc is not None
+    auth = {"Authorization": f"Bearer {h.meeting.organizer_token}"}
+    url = f"/api/meetings/{h.meeting.meeting_id}/invitations"
+    csv = "\n".join(f"Person {i}, Delegation {i % 40}, p{i}@example.org" for i in range(5000))
+    started = time.monotonic()
+    r = await http.post(f"{url}/bulk", json={"csv": csv}, headers=auth)
+    assert r.status_code == 201, r.text[:300]
+    r = await http.get(url, headers=auth)
+    assert r.status_code == 200 and len(r.json()) >= 5000
+    ended = time.monotonic()
+    # the last 10 s of RTP headers the listener saw, those that arrived during the load
+    seen = [p for p in obs.rtc.rtp if started <= p.arrival <= ended]
+    assert len(seen) >= 10, (len(seen), ended - started)
+    broken = [
+        (a.sequence_number, b.sequence_number, (b.timestamp - a.timestamp) % 2**32)
+        for a, b in itertools.pairwise(seen)
+        if (b.sequence_number - a.sequence_number) % 65536 != 1
+        or (b.timestamp - a.timestamp) % 2**32 != 960
+    ]
+    # a gap in sequence numbers is a packet lost; a timestamp step beyond one frame is a tick
+    # the engine skipped: neither happens, however long the control process was busy
+    assert not broken, f"{len(broken)} breaks in {len(seen)} packets: {broken[:5]}"
+    await hears(obs, [440])
+    assert server.proc.poll() is None
+
+
+async def test_a_killed_media_process_costs_a_reoffer_and_the_audio_comes_back(
+        remote: tuple[Harness, httpx.AsyncClient], server: Server) -> None:
+    h, _ = remote
+    chair = await h.attend("chair", media=False)
+    d1 = await h.attend("delegate1", 440)
+    obs = await h.attend("observer")
+    await chair.ws.ok("floor_give", participant_id=pid(h, "delegate1"))
+    await hears(obs, [440])
+    old = await until(server.media_pid, "the media process")
+    os.kill(old, signal.SIGKILL)
+    await until(lambda: d1.ws.events("peer_closed") and obs.ws.events("peer_closed"),
+                "peer_closed at both clients", within=10)
+    assert obs.ws.last("peer_closed") == {"type": "peer_closed",
+                                          "reason": "media process restarted"}
+    new = await until(lambda: (server.media_pid() or 0) not in (0, old) and server.media_pid(),
+                      "a new media process", within=20)
+    assert new != old
+    await reoffer(d1, 440)
+    await reoffer(obs, None)
+    await hears(obs, [440])  # the floor and the subscription are the room's: kept
+    assert d1.ws.closed is None and obs.ws.closed is None
+    assert server.proc.poll() is None
