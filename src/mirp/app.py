@@ -14,13 +14,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mirp.api import build_router as build_api_router
 from mirp.config import Settings
-from mirp.errors import MirpError
+from mirp.errors import MirpError, Unavailable
 from mirp.media.engine import MediaEngine
 from mirp.media.peer import PeerFactory
 from mirp.rooms.registry import RoomRegistry
 from mirp.signaling.routes import build_router as build_signaling_router
+from mirp.store import work
 from mirp.store.admission import Admission
-from mirp.store.db import Database
+from mirp.store.db import RETRY_AFTER_S, Database, DbBounds
 
 log = logging.getLogger("mirp")
 
@@ -37,7 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(settings.resolved_database_url())
+        db = Database(settings.resolved_database_url(), DbBounds.of(settings))
         await db.start()  # applies migrations
         admission = Admission(db, settings)
         engine = MediaEngine()
@@ -54,7 +55,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.rooms = rooms
         log.info("mirp ready at %s", settings.resolved_base_url())
         try:
-            yield
+            async with work.pool(settings.cpu_workers):  # CPU work off the loop (store/work.py)
+                yield
         finally:
             await rooms.close()
             await peers.close()
@@ -66,7 +68,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(MirpError)
     async def _mirp_error(_: Request, exc: MirpError) -> JSONResponse:
-        return _error(exc.http_status, exc.code, exc.message, exc.details)
+        response = _error(exc.http_status, exc.code, exc.message, exc.details)
+        if isinstance(exc, Unavailable):  # worth retrying, and when
+            response.headers["Retry-After"] = str(exc.details.get("retry_after_s",
+                                                                  RETRY_AFTER_S))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -66,7 +66,8 @@ export const api = {
   live: (id) => request("GET", `/api/meetings/${encodeURIComponent(id)}/live`),
 
   // --- invitations
-  listInvitations: async (id) => items(await request("GET", `/api/meetings/${encodeURIComponent(id)}/invitations`), "invitations"),
+  // one page: query {limit, after} (after: the id of the last invitation of the previous page)
+  listInvitations: async (id, query) => items(await request("GET", `/api/meetings/${encodeURIComponent(id)}/invitations`, { query }), "invitations"),
   createInvitation: (id, inv) => request("POST", `/api/meetings/${encodeURIComponent(id)}/invitations`, { body: inv }),
   revokeInvitation: (id, invId) => request("DELETE", `/api/meetings/${encodeURIComponent(id)}/invitations/${encodeURIComponent(invId)}`),
   bulkInvitations: (id, csv, role = "delegate") => request("POST", `/api/meetings/${encodeURIComponent(id)}/invitations/bulk`, { body: { csv, role } }),
