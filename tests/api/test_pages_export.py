@@ -176,4 +176,6 @@ async def test_cpu_work_leaves_the_server_process(client: httpx.AsyncClient,
     assert r.status_code == 201 and r.json()["count"] == 600
     assert (await org.get(path, params={"limit": 1000})).status_code == 200
     assert (await org.get(f"{path}.csv")).text.count("\n") == 601
+    report = await org.get(f"/api/meetings/{mid}/report")  # computed by a worker too
+    assert report.status_code == 200 and report.json()["meeting"]["id"] == mid
     assert calls == {"sign": 0, "hash": 0, "verify": 0}
