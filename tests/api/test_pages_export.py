@@ -179,3 +179,20 @@ async def test_cpu_work_leaves_the_server_process(client: httpx.AsyncClient,
     report = await org.get(f"/api/meetings/{mid}/report")  # computed by a worker too
     assert report.status_code == 200 and report.json()["meeting"]["id"] == mid
     assert calls == {"sign": 0, "hash": 0, "verify": 0}
+
+
+async def test_meetings_listed_in_pages(org: Org) -> None:
+    ids = [await _meeting(org) for _ in range(5)]
+    url: str | None = "/api/meetings?limit=2"
+    seen: list[str] = []
+    pages = 0
+    while url is not None:
+        r = await org.get(url)
+        assert r.status_code == 200, r.text
+        pages += 1
+        seen += [m["id"] for m in r.json()]
+        link = r.headers.get("link")
+        url = link[1:link.index(">")] if link else None
+    assert pages == 3 and sorted(seen) == sorted(ids) and len(seen) == 5
+    assert len((await org.get("/api/meetings")).json()) == 5
+    error(await org.get("/api/meetings", params={"limit": 1001}), 422, "invalid_input")

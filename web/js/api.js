@@ -58,7 +58,7 @@ export const api = {
   me: () => request("GET", "/api/auth/me"),
 
   // --- meetings
-  listMeetings: async () => items(await request("GET", "/api/meetings"), "meetings"),
+  listMeetings: async () => items(await request("GET", "/api/meetings", { query: { limit: 1000 } }), "meetings"),  // paged (docs/api.md): the largest page
   createMeeting: (m) => request("POST", "/api/meetings", { body: m }),
   getMeeting: (id) => request("GET", `/api/meetings/${encodeURIComponent(id)}`),
   updateMeeting: (id, patch) => request("PATCH", `/api/meetings/${encodeURIComponent(id)}`, { body: patch }),
