@@ -58,7 +58,12 @@ async def create_account(session: AsyncSession, *, email: str, name: str, passwo
 
 
 async def login(session: AsyncSession, email: str, password: str) -> t.Organizer:
-    organizer = await _by_email(session, email)
+    """The account, if the password is right. The hash is read in a short transaction of its
+    own (the request's is not begun), and verified in the worker pool with no transaction
+    open: on SQLite a transaction holds the write lock, and a storm of logins would otherwise
+    keep every writer waiting for the hashes."""
+    async with AsyncSession(session.bind, expire_on_commit=False) as own, own.begin():
+        organizer = await _by_email(own, email)
     # in the worker pool: a hash takes tens of milliseconds, longer than a media tick
     if not await work.run(verify_password, organizer.password_hash if organizer else None,
                           password):
