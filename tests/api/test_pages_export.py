@@ -196,3 +196,23 @@ async def test_meetings_listed_in_pages(org: Org) -> None:
     assert pages == 3 and sorted(seen) == sorted(ids) and len(seen) == 5
     assert len((await org.get("/api/meetings")).json()) == 5
     error(await org.get("/api/meetings", params={"limit": 1001}), 422, "invalid_input")
+
+
+async def test_registrations_listed_in_pages(org: Org, client: httpx.AsyncClient) -> None:
+    m = (await org.post("/api/meetings", standard_meeting_body(registration_open=True))).json()
+    path = f"/api/meetings/{m['id']}/registrations"
+    for i in range(7):
+        r = await client.post(path, json={"name": f"Person {i}", "email": f"p{i}@example.org"})
+        assert r.status_code == 201, r.text
+    url: str | None = f"{path}?limit=3"
+    names: list[str] = []
+    pages = 0
+    while url is not None:
+        r = await org.get(url)
+        assert r.status_code == 200, r.text
+        pages += 1
+        names += [x["name"] for x in r.json()]
+        link = r.headers.get("link")
+        url = link[1:link.index(">")] if link else None
+    assert pages == 3 and names == [f"Person {i}" for i in range(7)]
+    error(await org.get(path, params={"after": "r-nonexistent"}), 422, "invalid_input")

@@ -75,7 +75,7 @@ export const api = {
   // --- registrations
   registrationInfo: (id) => request("GET", `/api/meetings/${encodeURIComponent(id)}/registration`, { token: null }),
   register: (id, reg) => request("POST", `/api/meetings/${encodeURIComponent(id)}/registrations`, { body: reg, token: null }),
-  listRegistrations: async (id) => items(await request("GET", `/api/meetings/${encodeURIComponent(id)}/registrations`), "registrations"),
+  listRegistrations: async (id, query) => items(await request("GET", `/api/meetings/${encodeURIComponent(id)}/registrations`, { query }), "registrations"),
   approveRegistration: (id, rid) => request("POST", `/api/meetings/${encodeURIComponent(id)}/registrations/${encodeURIComponent(rid)}/approve`, { body: {} }),
   rejectRegistration: (id, rid) => request("POST", `/api/meetings/${encodeURIComponent(id)}/registrations/${encodeURIComponent(rid)}/reject`, { body: {} }),
 

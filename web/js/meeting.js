@@ -292,25 +292,41 @@ $("#bulk-form").addEventListener("submit", async (e) => {
 });
 
 // ---------------------------------------------------------------- registrations
+const REG_PAGE = 100;  // the server pages the list (docs/api.md); "Show more" fetches the next
 async function loadRegistrations() {
   if (!meeting) return;
   $("#reg-link").value = `${location.origin}/register.html#m=${encodeURIComponent(meeting.id)}`;
   $("#reg-state").replaceChildren(meeting.registration_open ? el("span", { class: "badge green" }, "Open") : el("span", { class: "badge" }, "Closed"));
   const box = $("#reg-list");
   try {
-    const regs = await api.listRegistrations(meeting.id);
+    const regs = await api.listRegistrations(meeting.id, { limit: REG_PAGE });
     if (!regs.length) { box.replaceChildren(el("p", { class: "muted" }, meeting.registration_open ? "No request yet." : "Registration is closed. Open it in Details to accept requests.")); return; }
+    const tbody = el("tbody", {}, ...regs.map(registrationRow));
+    let last = regs[regs.length - 1].id;
+    const more = el("button", { class: "btn small", type: "button", hidden: regs.length < REG_PAGE, onclick: async () => {
+      setBusy(more, true, "Loading…");
+      try {
+        const page = await api.listRegistrations(meeting.id, { limit: REG_PAGE, after: last });
+        tbody.append(...page.map(registrationRow));
+        if (page.length) last = page[page.length - 1].id;
+        more.hidden = page.length < REG_PAGE;
+      } catch (e) { showError(null, e); }
+      setBusy(more, false);
+    } }, "Show more");
     box.replaceChildren(el("div", { class: "table-wrap" }, el("table", {},
       el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", { class: "hide-s" }, "Delegation"), el("th", {}, "Status"), el("th", {}, el("span", { class: "visually-hidden" }, "Actions")))),
-      el("tbody", {}, ...regs.map((r) => el("tr", {},
-        el("td", {}, el("div", { style: "font-weight:600" }, r.name), el("div", { class: "small muted" }, r.email || "")),
-        el("td", { class: "hide-s" }, r.delegation || "—"),
-        el("td", {}, el("span", { class: `badge ${{ approved: "green", rejected: "red", pending: "amber" }[r.status] || ""}` }, r.status || "pending")),
-        el("td", { class: "actions" }, (r.status || "pending") === "pending" ? [
-          el("button", { class: "btn small success", type: "button", onclick: () => decide(r, "approve") }, "Approve"), " ",
-          el("button", { class: "btn small ghost", type: "button", onclick: () => decide(r, "reject") }, "Reject")] :
-          (r.join_url || r.invitation?.join_url ? el("button", { class: "btn small", type: "button", onclick: () => copyText(r.join_url || r.invitation.join_url) }, "Copy link") : null))))))));
+      tbody)), more);
   } catch (e) { box.replaceChildren(); showError(box, e); }
+}
+function registrationRow(r) {
+  return el("tr", {},
+    el("td", {}, el("div", { style: "font-weight:600" }, r.name), el("div", { class: "small muted" }, r.email || "")),
+    el("td", { class: "hide-s" }, r.delegation || "—"),
+    el("td", {}, el("span", { class: `badge ${{ approved: "green", rejected: "red", pending: "amber" }[r.status] || ""}` }, r.status || "pending")),
+    el("td", { class: "actions" }, (r.status || "pending") === "pending" ? [
+      el("button", { class: "btn small success", type: "button", onclick: () => decide(r, "approve") }, "Approve"), " ",
+      el("button", { class: "btn small ghost", type: "button", onclick: () => decide(r, "reject") }, "Reject")] :
+      (r.join_url || r.invitation?.join_url ? el("button", { class: "btn small", type: "button", onclick: () => copyText(r.join_url || r.invitation.join_url) }, "Copy link") : null)));
 }
 async function decide(r, what) {
   try {

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request, Response
 
 from mirp.api.deps import AppSettings, CurrentOrganizer, DbSession
 from mirp.store import registrations as regs
@@ -25,9 +28,19 @@ async def register(meeting_id: str, body: RegistrationIn, session: DbSession,
 
 
 @router.get("/registrations", response_model=list[RegistrationOut])
-async def list_registrations(meeting_id: str, session: DbSession, settings: AppSettings,
-                             organizer: CurrentOrganizer) -> list[RegistrationOut]:
-    rows = await regs.list_registrations(session, organizer, meeting_id)
+async def list_registrations(
+        meeting_id: str, session: DbSession, settings: AppSettings, organizer: CurrentOrganizer,
+        request: Request, response: Response,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        after: Annotated[str | None, Query(max_length=64)] = None) -> list[RegistrationOut]:
+    """One page in arrival order (default 100, at most 1000) after the registration `after`;
+    while more follow, `Link` (rel="next") and `X-Next-After` say where the next page is."""
+    rows = await regs.list_registrations(session, organizer, meeting_id, limit + 1, after)
+    if len(rows) > limit:
+        rows = rows[:limit]
+        query = urlencode({"limit": limit, "after": rows[-1][0].id})
+        response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+        response.headers["X-Next-After"] = rows[-1][0].id
     return [regs.registration_out(settings, r, inv) for r, inv in rows]
 
 

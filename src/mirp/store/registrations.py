@@ -3,11 +3,11 @@ invitation (returned with its link)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mirp.config import Settings
-from mirp.errors import Conflict, Forbidden, NotFound
+from mirp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mirp.ids import new_id
 from mirp.store import tables as t
 from mirp.store.invites import add_invitation, invitation_out
@@ -59,14 +59,23 @@ async def register(session: AsyncSession, meeting_id: str,
     return reg
 
 
-async def list_registrations(session: AsyncSession, organizer: t.Organizer,
-                             meeting_id: str) -> list[tuple[t.Registration, t.Invitation | None]]:
+async def list_registrations(
+        session: AsyncSession, organizer: t.Organizer, meeting_id: str, limit: int | None = None,
+        after: str | None = None) -> list[tuple[t.Registration, t.Invitation | None]]:
+    """In arrival order, `limit` of them after the one with id `after` (a keyset cursor, as for
+    invitations: registration is public, so the list can be long)."""
     meeting = await meeting_for(session, organizer, meeting_id)
+    stmt = (select(t.Registration, t.Invitation)
+            .outerjoin(t.Invitation, t.Invitation.id == t.Registration.invitation_id)
+            .where(t.Registration.meeting_id == meeting.id))
+    if after is not None:
+        mark = (await session.execute(select(t.Registration.created_at).where(
+            t.Registration.id == after, t.Registration.meeting_id == meeting.id))).scalar()
+        if mark is None:
+            raise InvalidInput("after: no such registration in this meeting", {"field": "after"})
+        stmt = stmt.where(tuple_(t.Registration.created_at, t.Registration.id) > (mark, after))
     rows = await session.execute(
-        select(t.Registration, t.Invitation)
-        .outerjoin(t.Invitation, t.Invitation.id == t.Registration.invitation_id)
-        .where(t.Registration.meeting_id == meeting.id)
-        .order_by(t.Registration.created_at, t.Registration.id))
+        stmt.order_by(t.Registration.created_at, t.Registration.id).limit(limit))
     return [(r, i) for r, i in rows.all()]
 
 
