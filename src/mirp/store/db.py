@@ -127,6 +127,23 @@ def _engine_options(url: str, bounds: DbBounds) -> dict[str, Any]:
     return pool
 
 
+MIGRATION_WAIT_S = 300.0  # how long starting may wait for another process's migration
+
+
+def _make_engine(url: str, bounds: DbBounds) -> AsyncEngine:
+    engine = create_async_engine(url, **_engine_options(url, bounds))
+    if engine.dialect.name == "sqlite":
+        # BEGIN IMMEDIATE: a transaction takes SQLite's write lock when it starts, waiting
+        # (busy_timeout) for another one to finish. With the default deferred BEGIN, a
+        # transaction that reads then writes fails at once ("database is locked") when
+        # another wrote meanwhile: concurrent joins would get 500s instead of waiting.
+        event.listen(engine.sync_engine, "connect",
+                     _sqlite_pragmas(int(bounds.statement_timeout_s * 1000)))
+        event.listen(engine.sync_engine, "begin",
+                     lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+    return engine
+
+
 class Database:
     def __init__(self, url: str, bounds: DbBounds | None = None) -> None:
         self.url = url
@@ -148,22 +165,18 @@ class Database:
         """Connect and migrate to head. Idempotent."""
         if self._engine is not None:
             return
-        engine = create_async_engine(self.url, **_engine_options(self.url, self.bounds))
-        if engine.dialect.name == "sqlite":
-            # BEGIN IMMEDIATE: a transaction takes SQLite's write lock when it starts, waiting
-            # (busy_timeout) for another one to finish. With the default deferred BEGIN, a
-            # transaction that reads then writes fails at once ("database is locked") when
-            # another wrote meanwhile: concurrent joins would get 500s instead of waiting.
-            event.listen(engine.sync_engine, "connect",
-                         _sqlite_pragmas(int(self.bounds.statement_timeout_s * 1000)))
-            event.listen(engine.sync_engine, "begin",
-                         lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # Migrating has bounds of its own: another server process may be migrating the same
+        # database (we queue on its lock), and a migration may run long; requests may not.
+        migrating = _make_engine(self.url, DbBounds(
+            pool_size=1, pool_overflow=0, pool_timeout_s=MIGRATION_WAIT_S,
+            connect_timeout_s=self.bounds.connect_timeout_s,
+            statement_timeout_s=MIGRATION_WAIT_S))
         try:
-            async with engine.begin() as conn:
+            async with migrating.begin() as conn:
                 await conn.run_sync(_upgrade)
-        except Exception:
-            await engine.dispose()
-            raise
+        finally:
+            await migrating.dispose()
+        engine = _make_engine(self.url, self.bounds)
         self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         log.info("database ready (%s)", engine.dialect.name)
