@@ -103,9 +103,12 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
         # The driver's own implicit transactions off: we say BEGIN ourselves (below).
         dbapi_connection.isolation_level = None
         cur = dbapi_connection.cursor()
+        cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")  # first: the others may wait
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+        # switched once per file; asking again while another process writes can fail at once
+        cur.execute("PRAGMA journal_mode")
+        if str(cur.fetchone()[0]).lower() != "wal":
+            cur.execute("PRAGMA journal_mode=WAL")
         cur.close()
     return on_connect
 
