@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from mirp.store import tables as t
 from mirp.store import work
+from mirp.store.db import Database
 from mirp.store.repo import meeting_for, meeting_summary
 
 
@@ -32,16 +33,19 @@ async def _rows(session: AsyncSession, table: Any, meeting_id: str, order: Any) 
     return [SimpleNamespace(**row._mapping) for row in await session.execute(stmt)]
 
 
-async def meeting_report(session: AsyncSession, organizer: t.Organizer,
+async def meeting_report(db: Database, organizer: t.Organizer,
                          meeting_id: str) -> dict[str, Any]:
-    meeting = await meeting_for(session, organizer, meeting_id)
-    summary = (await meeting_summary(session, meeting)).model_dump(mode="json")
-    tables = [await _rows(session, t.Participant, meeting.id, t.Participant.joined_at),
-              await _rows(session, t.Attendance, meeting.id, t.Attendance.at),
-              await _rows(session, t.SpeakingTurn, meeting.id, t.SpeakingTurn.started_at),
-              await _rows(session, t.OnAirTurn, meeting.id, t.OnAirTurn.started_at),
-              await _rows(session, t.Listening, meeting.id, t.Listening.started_at),
-              await _rows(session, t.Lifecycle, meeting.id, t.Lifecycle.at)]
+    """Read in one short transaction, folded by a worker after it ended (on SQLite a
+    transaction holds the write lock)."""
+    async with db.session() as session:
+        meeting = await meeting_for(session, organizer, meeting_id)
+        summary = (await meeting_summary(session, meeting)).model_dump(mode="json")
+        tables = [await _rows(session, t.Participant, meeting.id, t.Participant.joined_at),
+                  await _rows(session, t.Attendance, meeting.id, t.Attendance.at),
+                  await _rows(session, t.SpeakingTurn, meeting.id, t.SpeakingTurn.started_at),
+                  await _rows(session, t.OnAirTurn, meeting.id, t.OnAirTurn.started_at),
+                  await _rows(session, t.Listening, meeting.id, t.Listening.started_at),
+                  await _rows(session, t.Lifecycle, meeting.id, t.Lifecycle.at)]
     return await work.run(compute_report, summary, t.utcnow(), *tables)
 
 
