@@ -216,3 +216,30 @@ async def test_registrations_listed_in_pages(org: Org, client: httpx.AsyncClient
         url = link[1:link.index(">")] if link else None
     assert pages == 3 and names == [f"Person {i}" for i in range(7)]
     error(await org.get(path, params={"after": "r-nonexistent"}), 422, "invalid_input")
+
+
+async def test_a_dead_worker_is_a_503_then_replaced(client: httpx.AsyncClient) -> None:
+    """A worker killed (out of memory, by an operator): the request it breaks answers 503
+    `unavailable` (retryable), and the pool is replaced by itself."""
+    import os
+    import signal
+
+    executor = work._executor
+    assert executor is not None
+    await work.run(os.getpid)  # every worker started
+    pids = list(executor._processes)  # the pool's own worker table
+    assert pids and os.getpid() not in pids
+    os.kill(pids[0], signal.SIGKILL)
+    statuses: list[int] = []
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while loop.time() < deadline:
+        r = await client.post("/api/auth/login", json={"email": "nobody@example.org",
+                                                       "password": "wrong horse battery"})
+        statuses.append(r.status_code)
+        if r.status_code == 401:
+            break
+        error(r, 503, "unavailable")
+        assert "retry-after" in r.headers
+    assert statuses[-1] == 401, statuses
+    assert work._executor is not None and work._executor is not executor  # a new pool
