@@ -1,5 +1,6 @@
-"""The database away or hung: REST answers 503 `unavailable` with Retry-After (never a 500, never
-a hang), /readyz goes red, Admission raises Unavailable, and everything comes back by itself.
+"""The database away, hung or too busy: REST answers 503 `unavailable` with Retry-After (never a
+500, never a hang), /readyz goes red, Admission raises Unavailable, and everything comes back by
+itself.
 
 A PostgreSQL of its own (stopped, frozen and resumed here, so the session's shared server is
 never disturbed). The app runs with short bounds; each request is awaited with a deadline far
@@ -15,6 +16,7 @@ import subprocess
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
@@ -130,6 +132,16 @@ async def test_postgres_stopped_then_hung_then_back(tmp_path: Path,
 
         await until("up", lambda: answers(200))
         await until("ready", lambda: ready(200))
+
+        # too busy: another client holds a lock the query needs past the statement timeout
+        locker = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            async with locker.transaction():
+                await locker.execute("LOCK TABLE meetings IN ACCESS EXCLUSIVE MODE")
+                await until("503 while locked", lambda: answers(503))
+        finally:
+            await locker.close()
+        await until("back after the lock", lambda: answers(200))
 
         # stopped: connections refused
         pg_stop(own_postgres)

@@ -91,6 +91,35 @@ UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
     TimeoutError, ConnectionError, OSError)
 
 
+# SQLSTATE classes that mean "not now" rather than "wrong": connection exceptions (08),
+# insufficient resources such as too many connections (53), operator intervention: a statement
+# cancelled by statement_timeout, a server shutting down or starting up (57)
+_UNAVAILABLE_SQLSTATE = ("08", "53", "57")
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database is away, hung or too busy (worth retrying later)."""
+    if isinstance(error, UNAVAILABLE_ERRORS):
+        return True
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if isinstance(sqlstate, str) and sqlstate[:2] in _UNAVAILABLE_SQLSTATE:
+        return True
+    # the driver's own timeout or socket error, wrapped by the adapter (a client-side
+    # command_timeout arrives as a generic DBAPIError whose cause is a TimeoutError)
+    cause: BaseException | None = error.orig
+    for _ in range(4):
+        if cause is None:
+            break
+        if isinstance(cause, TimeoutError | ConnectionError | OSError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def unavailable(error: BaseException) -> Unavailable:
     """The one mapping from a database failure to the error clients see (and may retry)."""
     log.warning("database unavailable: %s: %s", type(error).__name__, str(error)[:300])
@@ -193,8 +222,10 @@ class Database:
         try:
             async with self._sessions() as s, s.begin():
                 yield s
-        except UNAVAILABLE_ERRORS as error:
-            raise unavailable(error) from error
+        except Exception as error:
+            if is_unavailable(error):
+                raise unavailable(error) from error
+            raise
 
     async def ping(self, timeout_s: float | None = None) -> None:
         """SELECT 1, within `timeout_s` (default: the connect timeout) whatever the driver
