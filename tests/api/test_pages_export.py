@@ -179,6 +179,17 @@ async def test_cpu_work_leaves_the_server_process(client: httpx.AsyncClient,
     report = await org.get(f"/api/meetings/{mid}/report")  # computed by a worker too
     assert report.status_code == 200 and report.json()["meeting"]["id"] == mid
     assert calls == {"sign": 0, "hash": 0, "verify": 0}
+    # registrations: one approval signs one link here (cheap); the listing signs in a worker
+    m = (await org.post("/api/meetings", standard_meeting_body(registration_open=True))).json()
+    regs = f"/api/meetings/{m['id']}/registrations"
+    for i in range(3):
+        reg = (await client.post(regs, json={"name": f"R {i}",
+                                             "email": f"r{i}@example.org"})).json()
+        assert (await org.post(f"{regs}/{reg['id']}/approve", {})).status_code == 200
+    calls["sign"] = 0
+    listed = (await org.get(regs)).json()
+    assert [r["status"] for r in listed] == ["approved"] * 3 and listed[0]["join_url"]
+    assert calls["sign"] == 0
 
 
 async def test_meetings_listed_in_pages(org: Org) -> None:

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 
-from mirp.api.deps import AppSettings, CurrentOrganizer, DbSession
+from mirp.api.deps import AppSettings, CurrentOrganizer, Db, DbSession, OrganizerNoTx
 from mirp.store import registrations as regs
 from mirp.store.schemas import RegistrationIn, RegistrationInfoOut, RegistrationOut
 
@@ -29,19 +29,19 @@ async def register(meeting_id: str, body: RegistrationIn, session: DbSession,
 
 @router.get("/registrations", response_model=list[RegistrationOut])
 async def list_registrations(
-        meeting_id: str, session: DbSession, settings: AppSettings, organizer: CurrentOrganizer,
-        request: Request, response: Response,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        after: Annotated[str | None, Query(max_length=64)] = None) -> list[RegistrationOut]:
+        meeting_id: str, db: Db, settings: AppSettings, organizer: OrganizerNoTx,
+        request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        after: Annotated[str | None, Query(max_length=64)] = None) -> Response:
     """One page in arrival order (default 100, at most 1000) after the registration `after`;
     while more follow, `Link` (rel="next") and `X-Next-After` say where the next page is."""
-    rows = await regs.list_registrations(session, organizer, meeting_id, limit + 1, after)
-    if len(rows) > limit:
-        rows = rows[:limit]
-        query = urlencode({"limit": limit, "after": rows[-1][0].id})
+    body, next_after = await regs.registration_page(db, settings, organizer, meeting_id, limit,
+                                                    after)
+    response = Response(body, media_type="application/json")
+    if next_after is not None:
+        query = urlencode({"limit": limit, "after": next_after})
         response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
-        response.headers["X-Next-After"] = rows[-1][0].id
-    return [regs.registration_out(settings, r, inv) for r, inv in rows]
+        response.headers["X-Next-After"] = next_after
+    return response
 
 
 @router.post("/registrations/{registration_id}/approve", response_model=RegistrationOut)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from mirp import tokens
 from mirp.errors import InvalidInput
 from mirp.ids import new_id
-from mirp.store.schemas import EMAIL, BulkOut, InvitationOut
+from mirp.store.schemas import EMAIL, BulkOut, InvitationOut, RegistrationOut
 
 MAX_BULK_ROWS = 5000
 EXPORT_COLUMNS = ("name", "delegation", "email", "role", "booth", "max_uses", "uses",
@@ -106,6 +106,37 @@ def _safe(cell: str | None) -> str:
     if not cell:
         return ""
     return "'" + cell if cell[0] in "=+-@\t\r" else cell
+
+
+@dataclass(frozen=True, slots=True)
+class RegistrationData:
+    """One self-registration as plain values, with its invitation once approved."""
+
+    id: str
+    meeting_id: str
+    name: str
+    delegation: str | None
+    email: str
+    requested_role: str
+    status: str
+    created_at: datetime
+    decided_at: datetime | None
+    invitation: InvitationData | None
+
+
+def registration_view(secret: str, base_url: str, r: RegistrationData) -> RegistrationOut:
+    inv = view(secret, base_url, r.invitation) if r.invitation is not None else None
+    return RegistrationOut(
+        id=r.id, meeting_id=r.meeting_id, name=r.name, delegation=r.delegation, email=r.email,
+        role=r.requested_role, status=r.status,  # type: ignore[arg-type]
+        created_at=r.created_at, decided_at=r.decided_at, invitation=inv,
+        join_url=inv.join_url if inv else None)
+
+
+def render_registrations(secret: str, base_url: str, items: list[RegistrationData]) -> bytes:
+    """A JSON array of Registration (a page of the listing; approved ones carry a signed link)."""
+    parts = [registration_view(secret, base_url, r).model_dump_json() for r in items]
+    return ("[" + ",".join(parts) + "]").encode()
 
 
 # --- a bulk upload ---------------------------------------------------------------------------

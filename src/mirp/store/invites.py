@@ -35,7 +35,8 @@ from mirp.store.schemas import (
 __all__ = ["MAX_BULK_ROWS", "parse_delegates_csv"]  # the CSV parser lives in bulk.py
 
 
-def _data(inv: t.Invitation) -> bulk.InvitationData:
+def invitation_data(inv: t.Invitation) -> bulk.InvitationData:
+    """The row as plain values (what a worker signs and renders)."""
     return bulk.InvitationData(
         id=inv.id, meeting_id=inv.meeting_id, role=inv.role, booth=inv.booth, name=inv.name,
         delegation=inv.delegation, email=inv.email, max_uses=inv.max_uses, uses=inv.uses,
@@ -43,12 +44,13 @@ def _data(inv: t.Invitation) -> bulk.InvitationData:
 
 
 def invitation_token(settings: Settings, inv: t.Invitation) -> str:
-    return bulk.sign(settings.resolved_secret_key(), _data(inv))
+    return bulk.sign(settings.resolved_secret_key(), invitation_data(inv))
 
 
 def invitation_out(settings: Settings, inv: t.Invitation) -> InvitationOut:
     """One invitation with its link (one signature: fine on the loop; many go to a worker)."""
-    return bulk.view(settings.resolved_secret_key(), settings.resolved_base_url(), _data(inv))
+    return bulk.view(settings.resolved_secret_key(), settings.resolved_base_url(),
+                     invitation_data(inv))
 
 
 # --- organizer side --------------------------------------------------------------------------
