@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mirp.api import build_router as build_api_router
 from mirp.config import Settings
-from mirp.errors import MirpError, RateLimited
+from mirp.errors import MirpError, RateLimited, Unavailable
 from mirp.httpguard import BodyCap, NoNulInUrl, SecurityHeaders
 from mirp.journal import Journal
 from mirp.media.local import LocalPlane
@@ -23,8 +23,9 @@ from mirp.media.plane import MediaPlane, PlaneConfig
 from mirp.media.process import ProcessPlane
 from mirp.rooms.registry import RoomRegistry
 from mirp.signaling.routes import build_router as build_signaling_router
+from mirp.store import work
 from mirp.store.admission import Admission
-from mirp.store.db import Database
+from mirp.store.db import RETRY_AFTER_S, Database, DbBounds
 
 log = logging.getLogger("mirp")
 
@@ -55,7 +56,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        db = Database(settings.resolved_database_url())
+        db = Database(settings.resolved_database_url(), DbBounds.of(settings))
         await db.start()  # applies migrations
         admission = Admission(db, settings)
         media = media_plane(settings)
@@ -73,7 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.rooms = rooms
         log.info("mirp ready at %s", settings.resolved_base_url())
         try:
-            yield
+            async with work.pool(settings.cpu_workers):  # CPU work off the loop (store/work.py)
+                yield
         finally:
             await rooms.close()
             await media.close()
@@ -93,7 +95,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.exception_handler(MirpError)
     async def _mirp_error(_: Request, exc: MirpError) -> JSONResponse:
-        return _error(exc.http_status, exc.code, exc.message, exc.details)
+        response = _error(exc.http_status, exc.code, exc.message, exc.details)
+        if isinstance(exc, Unavailable):  # worth retrying, and when
+            response.headers["Retry-After"] = str(exc.details.get("retry_after_s",
+                                                                  RETRY_AFTER_S))
+        return response
 
     @app.exception_handler(RateLimited)
     async def _rate_limited(_: Request, exc: RateLimited) -> JSONResponse:

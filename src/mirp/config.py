@@ -120,6 +120,16 @@ class Settings(BaseSettings):
     # it listens beyond (then accounts come from `mirp admin create`).
     signup: Literal["open", "closed"] | None = None
     log_level: str = "info"
+    # The database's bounds (docs/operations/heavy-db.md): connections kept / added under load,
+    # and how long anything waits, in seconds; past these a request gets 503 `unavailable`.
+    db_pool_size: Annotated[int, Field(ge=1)] = 10  # connections the pool keeps open
+    db_pool_overflow: Annotated[int, Field(ge=0)] = 10  # extra connections opened under load
+    db_pool_timeout_s: Annotated[float, Field(gt=0)] = 3.0  # waiting for a free pooled connection
+    db_connect_timeout_s: Annotated[float, Field(gt=0)] = 3.0  # opening one (PostgreSQL)
+    db_statement_timeout_s: Annotated[float, Field(gt=0)] = 5.0  # a statement; SQLite: a lock
+    # Processes for CPU work (password hashes, bulk CSV and token signing, large pages): off
+    # the event loop; 0 runs that work in a thread instead (not isolated: tests, tiny setups).
+    cpu_workers: Annotated[int, Field(ge=0)] = 2
     # The browser client; default: web/ beside src/ in a checkout (the Dockerfile sets it).
     web_dir: Path = Path(__file__).resolve().parents[2] / "web"
 

@@ -58,7 +58,7 @@ export const api = {
   me: () => request("GET", "/api/auth/me"),
 
   // --- meetings
-  listMeetings: async () => items(await request("GET", "/api/meetings"), "meetings"),
+  listMeetings: async () => items(await request("GET", "/api/meetings", { query: { limit: 1000 } }), "meetings"),  // paged (docs/api.md): the largest page
   createMeeting: (m) => request("POST", "/api/meetings", { body: m }),
   getMeeting: (id) => request("GET", `/api/meetings/${encodeURIComponent(id)}`),
   updateMeeting: (id, patch) => request("PATCH", `/api/meetings/${encodeURIComponent(id)}`, { body: patch }),
@@ -66,7 +66,8 @@ export const api = {
   live: (id) => request("GET", `/api/meetings/${encodeURIComponent(id)}/live`),
 
   // --- invitations
-  listInvitations: async (id) => items(await request("GET", `/api/meetings/${encodeURIComponent(id)}/invitations`), "invitations"),
+  // one page: query {limit, after} (after: the id of the last invitation of the previous page)
+  listInvitations: async (id, query) => items(await request("GET", `/api/meetings/${encodeURIComponent(id)}/invitations`, { query }), "invitations"),
   createInvitation: (id, inv) => request("POST", `/api/meetings/${encodeURIComponent(id)}/invitations`, { body: inv }),
   revokeInvitation: (id, invId) => request("DELETE", `/api/meetings/${encodeURIComponent(id)}/invitations/${encodeURIComponent(invId)}`),
   bulkInvitations: (id, csv, role = "delegate") => request("POST", `/api/meetings/${encodeURIComponent(id)}/invitations/bulk`, { body: { csv, role } }),
@@ -74,7 +75,7 @@ export const api = {
   // --- registrations
   registrationInfo: (id) => request("GET", `/api/meetings/${encodeURIComponent(id)}/registration`, { token: null }),
   register: (id, reg) => request("POST", `/api/meetings/${encodeURIComponent(id)}/registrations`, { body: reg, token: null }),
-  listRegistrations: async (id) => items(await request("GET", `/api/meetings/${encodeURIComponent(id)}/registrations`), "registrations"),
+  listRegistrations: async (id, query) => items(await request("GET", `/api/meetings/${encodeURIComponent(id)}/registrations`, { query }), "registrations"),
   approveRegistration: (id, rid) => request("POST", `/api/meetings/${encodeURIComponent(id)}/registrations/${encodeURIComponent(rid)}/approve`, { body: {} }),
   rejectRegistration: (id, rid) => request("POST", `/api/meetings/${encodeURIComponent(id)}/registrations/${encodeURIComponent(rid)}/reject`, { body: {} }),
 

@@ -1,5 +1,5 @@
 // Organizer: create/edit one meeting, its invitations, registrations, and its live overview.
-import { api } from "./api.js";
+import { api, organizerSession } from "./api.js";
 import { requireOrganizer, renderAppbar } from "./org.js";
 import {
   el, $, $$, toast, showError, setBusy, copyText, hashParams, langName, langNameEn, COMMON_LANGS,
@@ -193,29 +193,60 @@ function fillBoothSelect() {
 }
 $("#inv-role").addEventListener("change", (e) => { $("#inv-booth-field").hidden = e.target.value !== "interpreter"; fillBoothSelect(); });
 
+const INV_PAGE = 100;  // the server pages the list (docs/api.md); "Show more" fetches the next
+
+function invitationRow(inv) {
+  const revoked = inv.revoked || inv.revoked_at || inv.status === "revoked";
+  const who = inv.name || "Open link";
+  return el("tr", { "data-invitation": inv.id },
+    el("td", {}, el("div", { style: "font-weight:600" }, who), el("div", { class: "small muted" }, [inv.delegation, inv.email].filter(Boolean).join(" · ") || (inv.name ? "" : "Asks for a name"))),
+    el("td", {}, roleBadge(inv.role), inv.booth ? el("span", { class: "small muted" }, ` ${langName(inv.booth)}`) : null),
+    el("td", { class: "hide-s" }, `${inv.uses ?? inv.use_count ?? 0} / ${inv.max_uses ?? "∞"}`),
+    el("td", { class: "actions" }, revoked ? el("span", { class: "badge red" }, "Revoked") : [
+      joinUrl(inv) ? el("button", { class: "btn small", type: "button", "data-copy": joinUrl(inv), "aria-label": `Copy link for ${who}`, onclick: () => copyText(joinUrl(inv)) }, "Copy link") : null,
+      " ",
+      el("button", { class: "btn small ghost", type: "button", "aria-label": `Revoke invitation for ${who}`, onclick: async () => {
+        if (!confirm(`Revoke the invitation for ${who}? The link stops working.`)) return;
+        try { await api.revokeInvitation(meeting.id, inv.id); toast("Invitation revoked.", "ok"); loadInvitations(); } catch (e) { showError(null, e); }
+      } }, "Revoke")]));
+}
+
+// every link of the meeting as one CSV file (streamed by the server)
+async function exportInvitations() {
+  try {
+    const res = await fetch(`/api/meetings/${encodeURIComponent(meeting.id)}/invitations.csv`, { headers: { Authorization: `Bearer ${organizerSession()?.token}` } });
+    if (!res.ok) { const data = await res.json().catch(() => ({})); throw new Error(data?.error?.message || res.statusText); }
+    const url = URL.createObjectURL(await res.blob());
+    const a = el("a", { href: url, download: `invitations-${meeting.id}.csv` });
+    document.body.append(a); a.click(); a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  } catch (e) { showError(null, e); }
+}
+
 async function loadInvitations() {
   if (!meeting) return;
   const box = $("#inv-list");
   try {
-    const invs = await api.listInvitations(meeting.id);
+    const invs = await api.listInvitations(meeting.id, { limit: INV_PAGE });
     if (!invs.length) { box.replaceChildren(el("div", { class: "empty" }, el("p", {}, "No invitations yet."), el("p", { class: "small" }, "Create one on the right, or import a CSV list."))); return; }
-    box.replaceChildren(el("div", { class: "table-wrap" }, el("table", {},
-      el("thead", {}, el("tr", {}, el("th", {}, "Who"), el("th", {}, "Role"), el("th", { class: "hide-s" }, "Uses"), el("th", {}, el("span", { class: "visually-hidden" }, "Actions")))),
-      el("tbody", {}, ...invs.map((inv) => {
-        const revoked = inv.revoked || inv.revoked_at || inv.status === "revoked";
-        const who = inv.name || "Open link";
-        return el("tr", { "data-invitation": inv.id },
-          el("td", {}, el("div", { style: "font-weight:600" }, who), el("div", { class: "small muted" }, [inv.delegation, inv.email].filter(Boolean).join(" · ") || (inv.name ? "" : "Asks for a name"))),
-          el("td", {}, roleBadge(inv.role), inv.booth ? el("span", { class: "small muted" }, ` ${langName(inv.booth)}`) : null),
-          el("td", { class: "hide-s" }, `${inv.uses ?? inv.use_count ?? 0} / ${inv.max_uses ?? "∞"}`),
-          el("td", { class: "actions" }, revoked ? el("span", { class: "badge red" }, "Revoked") : [
-            joinUrl(inv) ? el("button", { class: "btn small", type: "button", "data-copy": joinUrl(inv), "aria-label": `Copy link for ${who}`, onclick: () => copyText(joinUrl(inv)) }, "Copy link") : null,
-            " ",
-            el("button", { class: "btn small ghost", type: "button", "aria-label": `Revoke invitation for ${who}`, onclick: async () => {
-              if (!confirm(`Revoke the invitation for ${who}? The link stops working.`)) return;
-              try { await api.revokeInvitation(meeting.id, inv.id); toast("Invitation revoked.", "ok"); loadInvitations(); } catch (e) { showError(null, e); }
-            } }, "Revoke")]));
-      })))));
+    const tbody = el("tbody", {}, ...invs.map(invitationRow));
+    let last = invs[invs.length - 1].id;
+    const more = el("button", { class: "btn small", type: "button", hidden: invs.length < INV_PAGE, onclick: async () => {
+      setBusy(more, true, "Loading…");
+      try {
+        const page = await api.listInvitations(meeting.id, { limit: INV_PAGE, after: last });
+        tbody.append(...page.map(invitationRow));
+        if (page.length) last = page[page.length - 1].id;
+        more.hidden = page.length < INV_PAGE;
+      } catch (e) { showError(null, e); }
+      setBusy(more, false);
+    } }, "Show more");
+    box.replaceChildren(
+      el("div", { class: "row" }, el("button", { class: "btn small ghost", type: "button", id: "inv-export", onclick: exportInvitations }, "Download all links (CSV)")),
+      el("div", { class: "table-wrap" }, el("table", {},
+        el("thead", {}, el("tr", {}, el("th", {}, "Who"), el("th", {}, "Role"), el("th", { class: "hide-s" }, "Uses"), el("th", {}, el("span", { class: "visually-hidden" }, "Actions")))),
+        tbody)),
+      more);
   } catch (e) { box.replaceChildren(); showError(box, e); }
 }
 
@@ -261,25 +292,41 @@ $("#bulk-form").addEventListener("submit", async (e) => {
 });
 
 // ---------------------------------------------------------------- registrations
+const REG_PAGE = 100;  // the server pages the list (docs/api.md); "Show more" fetches the next
 async function loadRegistrations() {
   if (!meeting) return;
   $("#reg-link").value = `${location.origin}/register.html#m=${encodeURIComponent(meeting.id)}`;
   $("#reg-state").replaceChildren(meeting.registration_open ? el("span", { class: "badge green" }, "Open") : el("span", { class: "badge" }, "Closed"));
   const box = $("#reg-list");
   try {
-    const regs = await api.listRegistrations(meeting.id);
+    const regs = await api.listRegistrations(meeting.id, { limit: REG_PAGE });
     if (!regs.length) { box.replaceChildren(el("p", { class: "muted" }, meeting.registration_open ? "No request yet." : "Registration is closed. Open it in Details to accept requests.")); return; }
+    const tbody = el("tbody", {}, ...regs.map(registrationRow));
+    let last = regs[regs.length - 1].id;
+    const more = el("button", { class: "btn small", type: "button", hidden: regs.length < REG_PAGE, onclick: async () => {
+      setBusy(more, true, "Loading…");
+      try {
+        const page = await api.listRegistrations(meeting.id, { limit: REG_PAGE, after: last });
+        tbody.append(...page.map(registrationRow));
+        if (page.length) last = page[page.length - 1].id;
+        more.hidden = page.length < REG_PAGE;
+      } catch (e) { showError(null, e); }
+      setBusy(more, false);
+    } }, "Show more");
     box.replaceChildren(el("div", { class: "table-wrap" }, el("table", {},
       el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", { class: "hide-s" }, "Delegation"), el("th", {}, "Status"), el("th", {}, el("span", { class: "visually-hidden" }, "Actions")))),
-      el("tbody", {}, ...regs.map((r) => el("tr", {},
-        el("td", {}, el("div", { style: "font-weight:600" }, r.name), el("div", { class: "small muted" }, r.email || "")),
-        el("td", { class: "hide-s" }, r.delegation || "—"),
-        el("td", {}, el("span", { class: `badge ${{ approved: "green", rejected: "red", pending: "amber" }[r.status] || ""}` }, r.status || "pending")),
-        el("td", { class: "actions" }, (r.status || "pending") === "pending" ? [
-          el("button", { class: "btn small success", type: "button", onclick: () => decide(r, "approve") }, "Approve"), " ",
-          el("button", { class: "btn small ghost", type: "button", onclick: () => decide(r, "reject") }, "Reject")] :
-          (r.join_url || r.invitation?.join_url ? el("button", { class: "btn small", type: "button", onclick: () => copyText(r.join_url || r.invitation.join_url) }, "Copy link") : null))))))));
+      tbody)), more);
   } catch (e) { box.replaceChildren(); showError(box, e); }
+}
+function registrationRow(r) {
+  return el("tr", {},
+    el("td", {}, el("div", { style: "font-weight:600" }, r.name), el("div", { class: "small muted" }, r.email || "")),
+    el("td", { class: "hide-s" }, r.delegation || "—"),
+    el("td", {}, el("span", { class: `badge ${{ approved: "green", rejected: "red", pending: "amber" }[r.status] || ""}` }, r.status || "pending")),
+    el("td", { class: "actions" }, (r.status || "pending") === "pending" ? [
+      el("button", { class: "btn small success", type: "button", onclick: () => decide(r, "approve") }, "Approve"), " ",
+      el("button", { class: "btn small ghost", type: "button", onclick: () => decide(r, "reject") }, "Reject")] :
+      (r.join_url || r.invitation?.join_url ? el("button", { class: "btn small", type: "button", onclick: () => copyText(r.join_url || r.invitation.join_url) }, "Copy link") : null)));
 }
 async function decide(r, what) {
   try {

@@ -62,3 +62,16 @@ async def current_organizer(request: Request, session: DbSession,
 
 
 CurrentOrganizer = Annotated[t.Organizer, Depends(current_organizer)]
+
+
+async def organizer_outside_transaction(request: Request, db: Db,
+                                        settings: AppSettings) -> t.Organizer:
+    """The signed-in organizer, read in its own short transaction. For routes that hand work to
+    the worker pool or stream, and open short transactions themselves: with `DbSession` they
+    would hold one (on SQLite, the write lock) for their whole duration."""
+    token = bearer_token(request)
+    async with db.session() as session:
+        return await accounts.organizer_from_token(session, settings, token)
+
+
+OrganizerNoTx = Annotated[t.Organizer, Depends(organizer_outside_transaction)]

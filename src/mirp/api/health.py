@@ -1,7 +1,14 @@
-"""/healthz: the process answers. /readyz: the database (and Redis when configured) answer."""
+"""/healthz: the process answers. /readyz: the database (and Redis when configured) answer.
+
+/readyz runs its checks concurrently, each within CHECK_TIMEOUT_S, so it answers (red) within
+about that time even when a dependency hangs rather than refuses: an orchestrator polling it
+must learn of a hung database, not hang with it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -11,31 +18,42 @@ from mirp.errors import Unavailable
 
 router = APIRouter(tags=["health"])
 
+CHECK_TIMEOUT_S = 1.5  # per check; the checks run at once, so /readyz answers within ~2 s
+
 
 @router.get("/healthz")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
+async def _check(probe: Callable[[], Awaitable[Any]]) -> str:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            await probe()
+    except TimeoutError:
+        return f"error: no answer within {CHECK_TIMEOUT_S} s"
+    except Exception as exc:
+        return f"error: {type(exc).__name__}: {exc}"[:300]
+    return "ok"
+
+
 @router.get("/readyz")
 async def readyz(request: Request) -> dict[str, Any]:
     """503 (the error shape, `details.checks`) when a dependency does not answer."""
-    checks: dict[str, str] = {}
+    probes: dict[str, Callable[[], Awaitable[Any]]] = {}
     db = getattr(request.app.state, "db", None)
-    try:
+
+    async def database() -> None:
         if db is None:
             raise RuntimeError("not started")
-        await db.ping()
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"error: {type(exc).__name__}: {exc}"[:300]
+        await db.ping(CHECK_TIMEOUT_S)
+
+    probes["database"] = database
     url = request.app.state.settings.redis_url
     if url:
-        try:
-            await redis_ping(url)
-            checks["redis"] = "ok"
-        except Exception as exc:
-            checks["redis"] = f"error: {type(exc).__name__}: {exc}"[:300]
+        probes["redis"] = lambda: redis_ping(url, CHECK_TIMEOUT_S)
+    results = await asyncio.gather(*(_check(p) for p in probes.values()))
+    checks = dict(zip(probes, results, strict=True))
     rooms = getattr(request.app.state, "rooms", None)
     journal = rooms.recorder.health() if rooms is not None else None
     if journal is not None and journal["journal"] != "ok":

@@ -1,22 +1,47 @@
-"""Invitations of one meeting: create (one, or many from a CSV), list, revoke."""
+"""Invitations of one meeting: create (one, or many from a CSV), list (paged), export (CSV),
+revoke.
+
+The listing, the upload and the export never hold a transaction while they work: they read and
+write in short transactions of their own (`OrganizerNoTx`, `Db`) and leave signing and
+rendering to the worker pool, so the control loop and the database stay free for everyone.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+from urllib.parse import urlencode
 
-from mirp.api.deps import AppSettings, CurrentOrganizer, DbSession
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+
+from mirp.api.deps import AppSettings, CurrentOrganizer, Db, DbSession, OrganizerNoTx
 from mirp.api.enforce import Rooms, commit
 from mirp.store import invites
 from mirp.store.schemas import BulkIn, BulkOut, InvitationIn, InvitationOut
 
 router = APIRouter(prefix="/meetings/{meeting_id}/invitations", tags=["invitations"])
 
+PAGE_DEFAULT = 100
+PAGE_MAX = 1000
+
 
 @router.get("", response_model=list[InvitationOut])
-async def list_invitations(meeting_id: str, session: DbSession, settings: AppSettings,
-                           organizer: CurrentOrganizer) -> list[InvitationOut]:
-    rows = await invites.list_invitations(session, organizer, meeting_id)
-    return [invites.invitation_out(settings, inv) for inv in rows]
+async def list_invitations(
+        meeting_id: str, request: Request, db: Db, settings: AppSettings,
+        organizer: OrganizerNoTx,
+        limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = PAGE_DEFAULT,
+        after: Annotated[str | None, Query(max_length=64)] = None) -> Response:
+    """One page, in creation order: `limit` invitations (default 100, at most 1000) after the
+    one whose id is `after`. When there are more, the `Link` header (rel="next") is the next
+    page's URL and `X-Next-After` its cursor; on the last page neither is sent."""
+    body, next_after = await invites.list_invitations(db, settings, organizer, meeting_id,
+                                                      limit, after)
+    response = Response(body, media_type="application/json")
+    if next_after is not None:
+        query = urlencode({"limit": limit, "after": next_after})
+        response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+        response.headers["X-Next-After"] = next_after
+    return response
 
 
 @router.post("", status_code=201, response_model=InvitationOut)
@@ -28,14 +53,13 @@ async def create_invitation(meeting_id: str, body: InvitationIn, session: DbSess
 
 
 @router.post("/bulk", status_code=201, response_model=BulkOut)
-async def bulk_invitations(meeting_id: str, body: BulkIn, session: DbSession,
-                           settings: AppSettings, organizer: CurrentOrganizer) -> BulkOut:
+async def bulk_invitations(meeting_id: str, body: BulkIn, db: Db, settings: AppSettings,
+                           organizer: OrganizerNoTx) -> Response:
     """Named single-use invitations from CSV lines `name, delegation, e-mail` (header optional).
     A bad line is an error naming it, and then nothing is created."""
-    rows = await invites.bulk_invitations(session, settings, organizer, meeting_id, body.csv,
-                                          body.role)
-    created = [invites.invitation_out(settings, inv) for inv in rows]
-    return BulkOut(count=len(created), created=created)
+    content = await invites.bulk_invitations(db, settings, organizer, meeting_id, body.csv,
+                                             body.role)
+    return Response(content, status_code=201, media_type="application/json")
 
 
 @router.delete("/{invitation_id}", response_model=InvitationOut)
@@ -50,3 +74,16 @@ async def revoke_invitation(meeting_id: str, invitation_id: str, session: DbSess
     await commit(session)
     await rooms.revoke_invitation(inv.meeting_id, inv.id)
     return out
+
+
+# `.csv` beside the prefix: the path is /meetings/{meeting_id}/invitations.csv
+@router.get(".csv", response_class=StreamingResponse)
+async def export_invitations(meeting_id: str, db: Db, settings: AppSettings,
+                             organizer: OrganizerNoTx) -> StreamingResponse:
+    """Every invitation with its link, as CSV (UTF-8, header row; columns name, delegation,
+    email, role, booth, max_uses, uses, expires_at, revoked, join_url, id), streamed in chunks:
+    one download for all the links to send."""
+    chunks = await invites.export_invitations(db, settings, organizer, meeting_id)
+    return StreamingResponse(chunks, media_type="text/csv; charset=utf-8", headers={
+        "Content-Disposition": f'attachment; filename="invitations-{meeting_id}.csv"',
+        "Cache-Control": "no-store"})

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request, Response
 
 from mirp.api.deps import CurrentOrganizer, DbSession
 from mirp.api.enforce import Rooms, commit
@@ -13,8 +16,17 @@ router = APIRouter(prefix="/meetings", tags=["meetings"])
 
 
 @router.get("", response_model=list[MeetingOut])
-async def list_meetings(session: DbSession, organizer: CurrentOrganizer) -> list[MeetingOut]:
-    return await repo.list_meetings(session, organizer)
+async def list_meetings(
+        session: DbSession, organizer: CurrentOrganizer, request: Request, response: Response,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0) -> list[MeetingOut]:
+    """One page (default 100, at most 1000) from `offset`, by start time; while more follow, the
+    `Link` header (rel="next") is the next page's URL."""
+    meetings = await repo.list_meetings(session, organizer, limit + 1, offset)
+    if len(meetings) > limit:
+        query = urlencode({"limit": limit, "offset": offset + limit})
+        response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+    return meetings[:limit]
 
 
 @router.post("", status_code=201, response_model=MeetingOut)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+from urllib.parse import urlencode
 
-from mirp.api.deps import AppSettings, CurrentOrganizer, DbSession
+from fastapi import APIRouter, Query, Request, Response
+
+from mirp.api.deps import AppSettings, CurrentOrganizer, Db, DbSession, OrganizerNoTx
 from mirp.api.throttle import AppThrottle, account_key, client_ip
 from mirp.store import registrations as regs
 from mirp.store.schemas import RegistrationIn, RegistrationInfoOut, RegistrationOut
@@ -30,10 +33,20 @@ async def register(meeting_id: str, body: RegistrationIn, request: Request, sess
 
 
 @router.get("/registrations", response_model=list[RegistrationOut])
-async def list_registrations(meeting_id: str, session: DbSession, settings: AppSettings,
-                             organizer: CurrentOrganizer) -> list[RegistrationOut]:
-    rows = await regs.list_registrations(session, organizer, meeting_id)
-    return [regs.registration_out(settings, r, inv) for r, inv in rows]
+async def list_registrations(
+        meeting_id: str, db: Db, settings: AppSettings, organizer: OrganizerNoTx,
+        request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        after: Annotated[str | None, Query(max_length=64)] = None) -> Response:
+    """One page in arrival order (default 100, at most 1000) after the registration `after`;
+    while more follow, `Link` (rel="next") and `X-Next-After` say where the next page is."""
+    body, next_after = await regs.registration_page(db, settings, organizer, meeting_id, limit,
+                                                    after)
+    response = Response(body, media_type="application/json")
+    if next_after is not None:
+        query = urlencode({"limit": limit, "after": next_after})
+        response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+        response.headers["X-Next-After"] = next_after
+    return response
 
 
 @router.post("/registrations/{registration_id}/approve", response_model=RegistrationOut)

@@ -6,16 +6,15 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from mirp.api.deps import CurrentOrganizer, DbSession
+from mirp.api.deps import Db, OrganizerNoTx
 from mirp.store.reports import meeting_report
 
 router = APIRouter(prefix="/meetings/{meeting_id}", tags=["meetings"])
 
 
 @router.get("/report")
-async def report(meeting_id: str, session: DbSession,
-                 organizer: CurrentOrganizer) -> dict[str, Any]:
+async def report(meeting_id: str, db: Db, organizer: OrganizerNoTx) -> dict[str, Any]:
     """From the statistics the live rooms recorded: per participant presence (joins, seconds),
     speaking turns, each interpreter's time on air per booth and channel, listeners per
     channel, and the meeting's lifecycle (opened, closed, removals)."""
-    return await meeting_report(session, organizer, meeting_id)
+    return await meeting_report(db, organizer, meeting_id)

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,14 +11,9 @@ from mirp.config import Settings
 from mirp.errors import Conflict, InvalidInput, Unauthorized
 from mirp.ids import new_id
 from mirp.store import tables as t
+from mirp.store import work
+from mirp.store.passwords import hash_password, verify_password
 from mirp.store.schemas import AuthOut, OrganizerOut, _email
-
-# OWASP's argon2id recommendation (19 MiB, 2 passes, 1 lane): the library default (64 MiB,
-# 4 lanes) took seconds per login on a busy 2-core server and made logins a denial-of-service
-# lever; this stays well above what offline guessing can afford.
-_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
-# verified against when the e-mail is unknown, so both answers take the same time
-_DUMMY = _hasher.hash("not a password of anyone")
 
 
 def organizer_out(o: t.Organizer) -> OrganizerOut:
@@ -49,10 +40,13 @@ async def create_account(session: AsyncSession, *, email: str, name: str, passwo
         raise InvalidInput("password: at least 8 characters", {"field": "password"})
     if not name.strip():
         raise InvalidInput("name: a name is needed", {"field": "name"})
+    # hashed before the first query: the transaction (on SQLite, the write lock) is not yet
+    # open while a worker hashes
+    password_hash = await work.run(hash_password, password)
     if await _by_email(session, clean) is not None:
         raise Conflict("an account with this e-mail exists", {"field": "email"})
     organizer = t.Organizer(id=new_id("o"), email=clean.lower(), name=name.strip(),
-                            password_hash=await asyncio.to_thread(_hasher.hash, password),
+                            password_hash=password_hash,
                             is_admin=admin,
                             created_at=t.utcnow())
     session.add(organizer)
@@ -64,12 +58,15 @@ async def create_account(session: AsyncSession, *, email: str, name: str, passwo
 
 
 async def login(session: AsyncSession, email: str, password: str) -> t.Organizer:
-    organizer = await _by_email(session, email)
-    try:
-        # off the event loop: a hash takes tens of milliseconds, longer than a media tick
-        await asyncio.to_thread(_hasher.verify,
-                                organizer.password_hash if organizer else _DUMMY, password)
-    except (VerificationError, InvalidHashError):
+    """The account, if the password is right. The hash is read in a short transaction of its
+    own (the request's is not begun), and verified in the worker pool with no transaction
+    open: on SQLite a transaction holds the write lock, and a storm of logins would otherwise
+    keep every writer waiting for the hashes."""
+    async with AsyncSession(session.bind, expire_on_commit=False) as own, own.begin():
+        organizer = await _by_email(own, email)
+    # in the worker pool: a hash takes tens of milliseconds, longer than a media tick
+    if not await work.run(verify_password, organizer.password_hash if organizer else None,
+                          password):
         organizer = None
     if organizer is None:
         raise Unauthorized("wrong e-mail or password")

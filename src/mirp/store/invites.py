@@ -8,22 +8,23 @@ people racing for the last use of an invitation cannot both get in.
 
 from __future__ import annotations
 
-import csv
-import io
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Table, insert, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mirp import tokens
 from mirp.config import Settings
-from mirp.errors import ClosedMeeting, Forbidden, InvalidInput, NotFound, Unauthorized
+from mirp.errors import ClosedMeeting, Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from mirp.ids import new_id
+from mirp.store import bulk, work
 from mirp.store import tables as t
+from mirp.store.bulk import MAX_BULK_ROWS, parse_delegates_csv
+from mirp.store.db import Database
 from mirp.store.repo import booths_of, load_meeting, meeting_for, meeting_summary
 from mirp.store.schemas import (
-    EMAIL,
     LATEST,
     InvitationIn,
     InvitationOut,
@@ -32,27 +33,25 @@ from mirp.store.schemas import (
     JoinPeekOut,
 )
 
-MAX_BULK_ROWS = 5000
+__all__ = ["MAX_BULK_ROWS", "parse_delegates_csv"]  # the CSV parser lives in bulk.py
+
+
+def invitation_data(inv: t.Invitation) -> bulk.InvitationData:
+    """The row as plain values (what a worker signs and renders)."""
+    return bulk.InvitationData(
+        id=inv.id, meeting_id=inv.meeting_id, role=inv.role, booth=inv.booth, name=inv.name,
+        delegation=inv.delegation, email=inv.email, max_uses=inv.max_uses, uses=inv.uses,
+        expires_at=inv.expires_at, revoked_at=inv.revoked_at, created_at=inv.created_at)
 
 
 def invitation_token(settings: Settings, inv: t.Invitation) -> str:
-    return tokens.issue_invitation(
-        settings.resolved_secret_key(), meeting_id=inv.meeting_id, invitation_id=inv.id,
-        role=inv.role, booth=inv.booth, expires_at=inv.expires_at.timestamp())
-
-
-def join_url(settings: Settings, token: str) -> str:
-    return f"{settings.resolved_base_url()}/join.html#t={token}"
+    return bulk.sign(settings.resolved_secret_key(), invitation_data(inv))
 
 
 def invitation_out(settings: Settings, inv: t.Invitation) -> InvitationOut:
-    token = invitation_token(settings, inv)
-    return InvitationOut(
-        id=inv.id, meeting_id=inv.meeting_id, role=inv.role, booth=inv.booth, name=inv.name,
-        delegation=inv.delegation, email=inv.email, named=inv.name is not None,
-        max_uses=inv.max_uses, uses=inv.uses, expires_at=inv.expires_at,
-        revoked=inv.revoked_at is not None, revoked_at=inv.revoked_at,
-        created_at=inv.created_at, token=token, join_url=join_url(settings, token))
+    """One invitation with its link (one signature: fine on the loop; many go to a worker)."""
+    return bulk.view(settings.resolved_secret_key(), settings.resolved_base_url(),
+                     invitation_data(inv))
 
 
 # --- organizer side --------------------------------------------------------------------------
@@ -108,12 +107,67 @@ async def add_invitation(session: AsyncSession, settings: Settings, meeting: t.M
     return inv
 
 
-async def list_invitations(session: AsyncSession, organizer: t.Organizer,
-                           meeting_id: str) -> list[t.Invitation]:
-    meeting = await meeting_for(session, organizer, meeting_id)
-    rows = await session.execute(select(t.Invitation).where(t.Invitation.meeting_id == meeting.id)
-                                 .order_by(t.Invitation.created_at, t.Invitation.id))
-    return list(rows.scalars())
+_COLUMNS = (t.Invitation.id, t.Invitation.meeting_id, t.Invitation.role, t.Invitation.booth,
+            t.Invitation.name, t.Invitation.delegation, t.Invitation.email,
+            t.Invitation.max_uses, t.Invitation.uses, t.Invitation.expires_at,
+            t.Invitation.revoked_at, t.Invitation.created_at)
+
+
+async def invitation_page(session: AsyncSession, meeting_id: str, limit: int,
+                          after: str | None) -> list[bulk.InvitationData]:
+    """Up to `limit` invitations of the meeting in creation order, after the one with id
+    `after` (a keyset cursor: stable while invitations are added, cheap at any depth). Plain
+    columns, not ORM rows: thousands of rows are then cheap to load and to hand a worker."""
+    stmt = select(*_COLUMNS).where(t.Invitation.meeting_id == meeting_id)
+    if after is not None:
+        mark = (await session.execute(select(t.Invitation.created_at).where(
+            t.Invitation.id == after, t.Invitation.meeting_id == meeting_id))).scalar()
+        if mark is None:
+            raise InvalidInput("after: no such invitation in this meeting", {"field": "after"})
+        stmt = stmt.where(tuple_(t.Invitation.created_at, t.Invitation.id) > (mark, after))
+    rows = await session.execute(
+        stmt.order_by(t.Invitation.created_at, t.Invitation.id).limit(limit))
+    return [bulk.InvitationData(**row._mapping) for row in rows]
+
+
+async def list_invitations(db: Database, settings: Settings, organizer: t.Organizer,
+                           meeting_id: str, limit: int,
+                           after: str | None) -> tuple[bytes, str | None]:
+    """One page of the listing as its JSON body (rendered and signed by a worker), and the
+    cursor of the next page (None on the last)."""
+    async with db.session() as session:
+        meeting = await meeting_for(session, organizer, meeting_id)
+        items = await invitation_page(session, meeting.id, limit + 1, after)
+    more = len(items) > limit
+    items = items[:limit]
+    body = await work.run(bulk.render_list, settings.resolved_secret_key(),
+                          settings.resolved_base_url(), items)
+    return body, items[-1].id if more and items else None
+
+
+async def export_invitations(db: Database, settings: Settings, organizer: t.Organizer,
+                             meeting_id: str, chunk: int = 500) -> AsyncIterator[bytes]:
+    """The CSV of every invitation with its link, in chunks: each chunk read in its own short
+    transaction (a slow download never holds the database) and rendered by a worker. The
+    meeting is checked before the first byte, so a wrong id is a 404, not a broken file."""
+    async with db.session() as session:
+        meeting = await meeting_for(session, organizer, meeting_id)
+    secret, base = settings.resolved_secret_key(), settings.resolved_base_url()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        after: str | None = None
+        first = True
+        while True:
+            async with db.session() as session:
+                items = await invitation_page(session, meeting.id, chunk, after)
+            if items or first:
+                yield await work.run(bulk.render_csv, secret, base, items, first)
+            first = False
+            if len(items) < chunk:
+                return
+            after = items[-1].id
+
+    return chunks()
 
 
 async def revoke_invitation(session: AsyncSession, organizer: t.Organizer, meeting_id: str,
@@ -129,96 +183,47 @@ async def revoke_invitation(session: AsyncSession, organizer: t.Organizer, meeti
     return inv
 
 
-@dataclass(frozen=True, slots=True)
-class _Row:
-    line: int
-    name: str
-    delegation: str | None
-    email: str | None
-    booth: str | None
+async def bulk_invitations(db: Database, settings: Settings, organizer: t.Organizer,
+                           meeting_id: str, text: str, role: str) -> bytes:
+    """All rows or none: any bad row raises before anything is written. Answers the response
+    body (`{count, created}`), rendered by a worker.
+
+    The CPU work (parsing, 5000 signatures, a 4 MB answer) runs in the worker pool with no
+    transaction open; the rows are then written in one short transaction, so SQLite's write
+    lock is held for the inserts only, and parallel uploads wait for each other briefly instead
+    of failing with "database is locked"."""
+    rows = await work.run(bulk.parse_delegates_csv, text)
+    async with db.session() as session:
+        meeting = await meeting_for(session, organizer, meeting_id)
+        booths = [b.language for b in await booths_of(session, meeting.id)]
+        now = t.utcnow()
+        expires = default_expiry(settings, meeting, now).astimezone(UTC).replace(microsecond=0)
+    items, body = await work.run(bulk.prepare_and_render, settings.resolved_secret_key(),
+                                 settings.resolved_base_url(), meeting.id, role, rows, booths,
+                                 expires, now)
+    async with db.session() as session:
+        # the meeting locked (PostgreSQL) so a concurrent delete waits; its booths again, since
+        # an organizer may have removed one while the workers signed
+        meeting = await meeting_for(session, organizer, meeting_id, for_update=True)
+        if role == "interpreter" and not {r.booth for r in rows} <= {
+                b.language for b in await booths_of(session, meeting.id)}:
+            raise Conflict("the meeting's booths changed during the upload; send it again")
+        values = [_insert_values(inv) for inv in items]
+        for i in range(0, len(values), _INSERT_CHUNK):
+            # the Core table, not the ORM entity: its bulk path costs the loop several times less
+            await session.execute(insert(_INVITATIONS), values[i:i + _INSERT_CHUNK])
+    return body
 
 
-def _delimiter(text: str) -> str:
-    """Comma, or the semicolon / tab that spreadsheets in many locales write instead."""
-    first = next((line for line in text.splitlines() if line.strip()), "")
-    counts = {d: first.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
+_INSERT_CHUNK = 500  # rows per INSERT: the loop gets a turn between chunks
+_INVITATIONS = cast(Table, t.Invitation.__table__)
 
 
-def _read_csv(text: str) -> list[tuple[int, list[str]]]:
-    """(physical line number, cells) per record, blank lines skipped."""
-    text = text.lstrip("\ufeff")
-    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text))
-    records: list[tuple[int, list[str]]] = []
-    line = 1
-    try:
-        for cells in reader:
-            if any(c.strip() for c in cells):
-                records.append((line, [c.strip() for c in cells]))
-            line = reader.line_num + 1
-    except csv.Error as exc:
-        raise InvalidInput(f"csv line {reader.line_num}: {exc}",
-                           {"field": "csv", "line": reader.line_num}) from exc
-    return records
-
-
-def parse_delegates_csv(text: str) -> list[_Row]:
-    """`name, delegation, e-mail` per line (a header line naming these columns is optional;
-    an optional `booth` column serves interpreters; `;` or tab separators work too). Raises
-    InvalidInput naming the line."""
-    records = _read_csv(text)
-    columns = ["name", "delegation", "email"]
-    if records:
-        header = [c.lower().replace("-", "").replace(" ", "") for c in records[0][1]]
-        if "name" in header:
-            unknown = [c for c in header if c not in ("name", "delegation", "email", "booth")]
-            if unknown:
-                raise InvalidInput(f"csv line {records[0][0]}: unknown column {unknown[0]!r}",
-                                   {"field": "csv", "line": records[0][0]})
-            columns, records = header, records[1:]
-    rows: list[_Row] = []
-    for line, cells in records:
-        if len(cells) > len(columns):
-            raise InvalidInput(
-                f"csv line {line}: {len(cells)} columns, expected at most {len(columns)} "
-                f"({', '.join(columns)})", {"field": "csv", "line": line})
-        values = dict(zip(columns, cells, strict=False))
-        name = values.get("name", "")
-        if not name:
-            raise InvalidInput(f"csv line {line}: the name is missing",
-                               {"field": "csv", "line": line})
-        if len(name) > 200 or len(values.get("delegation", "")) > 200:
-            raise InvalidInput(f"csv line {line}: too long", {"field": "csv", "line": line})
-        email = values.get("email") or None
-        if email is not None and (len(email) > 320 or not EMAIL.match(email)):
-            raise InvalidInput(f"csv line {line}: {email!r} is not an e-mail address",
-                               {"field": "csv", "line": line})
-        rows.append(_Row(line, name, values.get("delegation") or None, email,
-                         (values.get("booth") or "").lower() or None))
-        if len(rows) > MAX_BULK_ROWS:
-            raise InvalidInput(f"csv: more than {MAX_BULK_ROWS} rows", {"field": "csv"})
-    if not rows:
-        raise InvalidInput("csv: no delegate in it", {"field": "csv"})
-    return rows
-
-
-async def bulk_invitations(session: AsyncSession, settings: Settings, organizer: t.Organizer,
-                           meeting_id: str, text: str, role: str) -> list[t.Invitation]:
-    """All rows or none: any bad row raises before anything is written."""
-    meeting = await meeting_for(session, organizer, meeting_id)
-    rows = parse_delegates_csv(text)
-    booths = [b.language for b in await booths_of(session, meeting.id)]
-    prepared = []
-    for row in rows:
-        await _check_booth(session, meeting, role, row.booth, field=f"csv line {row.line}",
-                           languages=booths)
-        data = InvitationIn(role=role, booth=row.booth, name=row.name,  # type: ignore[arg-type]
-                            delegation=row.delegation, email=row.email, max_uses=1)
-        prepared.append(_new_invitation(settings, meeting, data))
-    session.add_all(prepared)
-    await session.flush()
-    return prepared
+def _insert_values(inv: bulk.InvitationData) -> dict[str, object]:
+    return {"id": inv.id, "meeting_id": inv.meeting_id, "role": inv.role, "booth": inv.booth,
+            "name": inv.name, "delegation": inv.delegation, "email": inv.email,
+            "max_uses": inv.max_uses, "uses": inv.uses, "expires_at": inv.expires_at,
+            "revoked_at": inv.revoked_at, "created_at": inv.created_at}
 
 
 # --- joining ---------------------------------------------------------------------------------

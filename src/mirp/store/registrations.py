@@ -3,14 +3,16 @@ invitation (returned with its link)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mirp.config import Settings
-from mirp.errors import Conflict, Forbidden, NotFound
+from mirp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mirp.ids import new_id
+from mirp.store import bulk, work
 from mirp.store import tables as t
-from mirp.store.invites import add_invitation, invitation_out
+from mirp.store.db import Database
+from mirp.store.invites import add_invitation, invitation_data
 from mirp.store.repo import load_meeting, meeting_for, meeting_summary
 from mirp.store.schemas import (
     InvitationIn,
@@ -20,14 +22,17 @@ from mirp.store.schemas import (
 )
 
 
+def _data(r: t.Registration, inv: t.Invitation | None) -> bulk.RegistrationData:
+    return bulk.RegistrationData(
+        id=r.id, meeting_id=r.meeting_id, name=r.name, delegation=r.delegation, email=r.email,
+        requested_role=r.requested_role, status=r.status, created_at=r.created_at,
+        decided_at=r.decided_at, invitation=invitation_data(inv) if inv is not None else None)
+
+
 def registration_out(settings: Settings, r: t.Registration,
                      inv: t.Invitation | None = None) -> RegistrationOut:
-    inv_out = invitation_out(settings, inv) if inv is not None else None
-    return RegistrationOut(
-        id=r.id, meeting_id=r.meeting_id, name=r.name, delegation=r.delegation, email=r.email,
-        role=r.requested_role, status=r.status,  # type: ignore[arg-type]
-        created_at=r.created_at, decided_at=r.decided_at, invitation=inv_out,
-        join_url=inv_out.join_url if inv_out else None)
+    return bulk.registration_view(settings.resolved_secret_key(), settings.resolved_base_url(),
+                                  _data(r, inv))
 
 
 async def _open_meeting(session: AsyncSession, meeting_id: str) -> t.Meeting:
@@ -59,14 +64,39 @@ async def register(session: AsyncSession, meeting_id: str,
     return reg
 
 
-async def list_registrations(session: AsyncSession, organizer: t.Organizer,
-                             meeting_id: str) -> list[tuple[t.Registration, t.Invitation | None]]:
+async def registration_page(db: Database, settings: Settings, organizer: t.Organizer,
+                            meeting_id: str, limit: int,
+                            after: str | None) -> tuple[bytes, str | None]:
+    """One page of the listing as its JSON body, read in a short transaction and rendered (the
+    approved ones' links signed) by a worker after it; and the next page's cursor (None on
+    the last)."""
+    async with db.session() as session:
+        rows = await list_registrations(session, organizer, meeting_id, limit + 1, after)
+        items = [_data(r, inv) for r, inv in rows]
+    more = len(items) > limit
+    items = items[:limit]
+    body = await work.run(bulk.render_registrations, settings.resolved_secret_key(),
+                          settings.resolved_base_url(), items)
+    return body, items[-1].id if more and items else None
+
+
+async def list_registrations(
+        session: AsyncSession, organizer: t.Organizer, meeting_id: str, limit: int | None = None,
+        after: str | None = None) -> list[tuple[t.Registration, t.Invitation | None]]:
+    """In arrival order, `limit` of them after the one with id `after` (a keyset cursor, as for
+    invitations: registration is public, so the list can be long)."""
     meeting = await meeting_for(session, organizer, meeting_id)
+    stmt = (select(t.Registration, t.Invitation)
+            .outerjoin(t.Invitation, t.Invitation.id == t.Registration.invitation_id)
+            .where(t.Registration.meeting_id == meeting.id))
+    if after is not None:
+        mark = (await session.execute(select(t.Registration.created_at).where(
+            t.Registration.id == after, t.Registration.meeting_id == meeting.id))).scalar()
+        if mark is None:
+            raise InvalidInput("after: no such registration in this meeting", {"field": "after"})
+        stmt = stmt.where(tuple_(t.Registration.created_at, t.Registration.id) > (mark, after))
     rows = await session.execute(
-        select(t.Registration, t.Invitation)
-        .outerjoin(t.Invitation, t.Invitation.id == t.Registration.invitation_id)
-        .where(t.Registration.meeting_id == meeting.id)
-        .order_by(t.Registration.created_at, t.Registration.id))
+        stmt.order_by(t.Registration.created_at, t.Registration.id).limit(limit))
     return [(r, i) for r, i in rows.all()]
 
 

@@ -88,8 +88,12 @@ async def meeting_summary(session: AsyncSession, meeting: t.Meeting) -> MeetingS
         status=meeting.status)  # type: ignore[arg-type]
 
 
-async def list_meetings(session: AsyncSession, organizer: t.Organizer) -> list[MeetingOut]:
-    stmt = select(t.Meeting).order_by(t.Meeting.starts_at, t.Meeting.created_at)
+async def list_meetings(session: AsyncSession, organizer: t.Organizer, limit: int | None = None,
+                        offset: int = 0) -> list[MeetingOut]:
+    """The organizer's meetings (an admin's: all), `limit` of them from `offset` (a page: an
+    admin of a large server must not load every meeting at once)."""
+    stmt = (select(t.Meeting).order_by(t.Meeting.starts_at, t.Meeting.created_at, t.Meeting.id)
+            .offset(offset).limit(limit))
     if not organizer.is_admin:
         stmt = stmt.where(t.Meeting.owner_id == organizer.id)
     meetings = list((await session.execute(stmt)).scalars())

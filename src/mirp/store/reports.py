@@ -1,20 +1,25 @@
 """A meeting's report, from the append-only statistics (Admission.record wrote them).
 
 Who attended and for how long, who spoke and for how long, each booth's time on air per
-channel, and how much each channel was listened to. Computed in Python from the meeting's rows:
-a meeting has at most a few thousand participants and the report is read rarely.
+channel, and how much each channel was listened to. Computed in Python from the meeting's rows,
+by a worker (store/work.py): a long meeting has tens of thousands of listening and attendance
+rows, and folding them on the control loop would stall it. The rows are read as plain values
+(`SimpleNamespace`, picklable, attribute access like the ORM's), in the request's transaction.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from mirp.store import tables as t
+from mirp.store import work
+from mirp.store.db import Database
 from mirp.store.repo import meeting_for, meeting_summary
 
 
@@ -23,21 +28,32 @@ def _seconds(start: datetime, end: datetime) -> float:
 
 
 async def _rows(session: AsyncSession, table: Any, meeting_id: str, order: Any) -> list[Any]:
-    stmt = select(table).where(table.meeting_id == meeting_id).order_by(order, table.id)
-    return list((await session.execute(stmt)).scalars())
+    columns = table.__table__.c
+    stmt = select(*columns).where(columns.meeting_id == meeting_id).order_by(order, table.id)
+    return [SimpleNamespace(**row._mapping) for row in await session.execute(stmt)]
 
 
-async def meeting_report(session: AsyncSession, organizer: t.Organizer,
+async def meeting_report(db: Database, organizer: t.Organizer,
                          meeting_id: str) -> dict[str, Any]:
-    meeting = await meeting_for(session, organizer, meeting_id)
-    now = t.utcnow()
-    people = {p.id: p for p in await _rows(session, t.Participant, meeting.id,
-                                           t.Participant.joined_at)}
-    attendance = await _rows(session, t.Attendance, meeting.id, t.Attendance.at)
-    speaking = await _rows(session, t.SpeakingTurn, meeting.id, t.SpeakingTurn.started_at)
-    on_air = await _rows(session, t.OnAirTurn, meeting.id, t.OnAirTurn.started_at)
-    listening = await _rows(session, t.Listening, meeting.id, t.Listening.started_at)
-    lifecycle = await _rows(session, t.Lifecycle, meeting.id, t.Lifecycle.at)
+    """Read in one short transaction, folded by a worker after it ended (on SQLite a
+    transaction holds the write lock)."""
+    async with db.session() as session:
+        meeting = await meeting_for(session, organizer, meeting_id)
+        summary = (await meeting_summary(session, meeting)).model_dump(mode="json")
+        tables = [await _rows(session, t.Participant, meeting.id, t.Participant.joined_at),
+                  await _rows(session, t.Attendance, meeting.id, t.Attendance.at),
+                  await _rows(session, t.SpeakingTurn, meeting.id, t.SpeakingTurn.started_at),
+                  await _rows(session, t.OnAirTurn, meeting.id, t.OnAirTurn.started_at),
+                  await _rows(session, t.Listening, meeting.id, t.Listening.started_at),
+                  await _rows(session, t.Lifecycle, meeting.id, t.Lifecycle.at)]
+    return await work.run(compute_report, summary, t.utcnow(), *tables)
+
+
+def compute_report(summary: dict[str, Any], now: datetime, participants: list[Any],
+                   attendance: list[Any], speaking: list[Any], on_air: list[Any],
+                   listening: list[Any], lifecycle: list[Any]) -> dict[str, Any]:
+    """The report from the meeting's rows (pure: runs in a worker)."""
+    people = {p.id: p for p in participants}
 
     # presence: each join pairs with the next leave of the same participant (a join without a
     # leave is still present: counted until now)
@@ -96,7 +112,7 @@ async def meeting_report(session: AsyncSession, organizer: t.Organizer,
         return [{**i, "seconds": round(i["seconds"], 1)} for i in items]
 
     return {
-        "meeting": (await meeting_summary(session, meeting)).model_dump(mode="json"),
+        "meeting": summary,
         "participants_joined": len(people),
         "attendance": list(present.values()),
         "speaking": rounded(sorted(speakers.values(), key=lambda e: -e["seconds"])),
