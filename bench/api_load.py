@@ -217,7 +217,7 @@ async def run_api_load(listeners: int = 100, in_process: bool = False,
         url = f"{info['base_url']}/api/meetings/{info['meeting_id']}/invitations"
         bulk_s: list[float] = []
         listing_s: list[float] = []
-        listed = None
+        listed = 0
         async with httpx.AsyncClient(timeout=300) as http:
             for _ in range(rounds):
                 t0 = time.monotonic()
@@ -225,12 +225,17 @@ async def run_api_load(listeners: int = 100, in_process: bool = False,
                 t1 = time.monotonic()
                 if r.status_code != 201:
                     raise RuntimeError(f"bulk: {r.status_code} {r.text[:200]}")
-                r = await http.get(url, headers=auth)
+                listed = 0  # every invitation, in pages of 1000 (the listing's maximum)
+                query: dict[str, str] = {"limit": "1000"}
+                while True:
+                    r = await http.get(url, params=query, headers=auth)
+                    if r.status_code != 200:
+                        raise RuntimeError(f"listing: {r.status_code} {r.text[:200]}")
+                    listed += len(r.json())
+                    if "X-Next-After" not in r.headers:
+                        break
+                    query["after"] = r.headers["X-Next-After"]
                 t2 = time.monotonic()
-                if r.status_code != 200:
-                    raise RuntimeError(f"listing: {r.status_code} {r.text[:200]}")
-                body = r.json()
-                listed = len(body) if isinstance(body, list) else None
                 bulk_s.append(round(t1 - t0, 2))
                 listing_s.append(round(t2 - t1, 2))
         after = await rpc.call("stats")

@@ -119,8 +119,9 @@ async def test_a_cancelled_waiter_gives_its_place_back() -> None:
 
 def test_slots_come_from_the_limits_or_sit_below_the_database_pool() -> None:
     assert admission_slots(Settings(limits=Limits(admission_slots=7))) == 7
-    derived = admission_slots(Settings())
-    assert 1 <= derived < 5  # SQLAlchemy's default pool: 5 (+ overflow left to REST)
+    settings = Settings()
+    derived = admission_slots(settings)
+    assert 1 <= derived < settings.db_pool_size  # a connection is left to REST
 
 
 def test_the_address_limiter_refuses_beyond_its_burst_and_says_how_long_to_wait() -> None:

@@ -28,16 +28,13 @@ from contextlib import asynccontextmanager
 from mirp.config import Settings
 from mirp.errors import RateLimited, Unavailable
 
-SQLALCHEMY_POOL_SIZE = 5  # SQLAlchemy's default pool size, when the settings name none
-
 
 def admission_slots(settings: Settings) -> int:
     """Hellos authorized at once: `limits.admission_slots`, or one less than the database pool's
     steady size (its overflow is left to REST and the recorder)."""
     if settings.limits.admission_slots > 0:
         return settings.limits.admission_slots
-    pool = getattr(settings, "db_pool_size", None) or SQLALCHEMY_POOL_SIZE
-    return max(1, int(pool) - 1)
+    return max(1, settings.db_pool_size - 1)
 
 
 def busy(reason: str, retry_after_s: float) -> Unavailable:
