@@ -13,9 +13,10 @@ import pytest
 
 from mirp.config import Limits, Settings
 from mirp.errors import Unavailable
+from mirp.ratelimit import TokenBuckets
 from mirp.rooms.model import JoinGrant
 from mirp.rooms.registry import RoomRegistry
-from mirp.signaling.admission import AdmissionControl, AdmissionGate, IpLimiter, admission_slots
+from mirp.signaling.admission import AdmissionControl, AdmissionGate, admission_slots
 from mirp.signaling.handlers import Connection
 from mirp.signaling.session import Session
 from tests.rooms.test_runtime import Hooks, Plane
@@ -125,7 +126,7 @@ def test_slots_come_from_the_limits_or_sit_below_the_database_pool() -> None:
 
 
 def test_the_address_limiter_refuses_beyond_its_burst_and_says_how_long_to_wait() -> None:
-    limiter = IpLimiter(rate=1.0, burst=3)
+    limiter = TokenBuckets(rate=1.0, burst=3)
     assert [limiter.take("10.0.0.1") for _ in range(3)] == [0.0, 0.0, 0.0]
     assert limiter.take("10.0.0.1") > 0.0
     assert limiter.take("10.0.0.2") == 0.0  # another address has its own bucket

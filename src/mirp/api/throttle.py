@@ -1,10 +1,9 @@
 """Rate limits on the unauthenticated doors (login, signup, registration, join), in process.
 
-Token buckets keyed by (door, client address) and (door, account): a burst, then a steady
-refill. Wrong passwords also earn a growing wait (2, 4, 8... s) per account and per address,
-checked BEFORE the password is hashed, so guessing costs the guesser time and the server no CPU.
-A refusal is `RateLimited` (429 `rate_limited`, Retry-After). Memory is bounded: buckets that
-have refilled are forgotten when the table grows.
+Token buckets (mirp/ratelimit.py) keyed by (door, client address) and (door, account): a
+burst, then a steady refill. Wrong passwords also earn a growing wait (2, 4, 8... s) per account
+and per address, checked BEFORE the password is hashed, so guessing costs the guesser time and
+the server no CPU. A refusal is `RateLimited` (429 `rate_limited`, Retry-After).
 
 In-process on purpose: no extra service, no per-request network round trip. A cluster's nodes
 count apart (an attacker spreading over N nodes gets N times the rate); docs/api.md says so.
@@ -22,14 +21,9 @@ from fastapi import Depends, Request
 
 from mirp.config import Rate, RateLimits, Settings
 from mirp.errors import RateLimited
+from mirp.ratelimit import TokenBuckets
 
-_MAX_KEYS = 100_000  # buckets kept before the full ones are swept
-
-
-@dataclass
-class _Bucket:
-    tokens: float
-    at: float
+_MAX_KEYS = 100_000  # wrong-password entries kept before the expired ones are swept
 
 
 @dataclass
@@ -44,33 +38,20 @@ class Throttle:
     def __init__(self, rates: RateLimits, clock: Callable[[], float] = time.monotonic) -> None:
         self.rates = rates
         self._clock = clock
-        self._buckets: dict[tuple[str, str], _Bucket] = {}
+        self._doors: dict[tuple[str, Rate], TokenBuckets] = {}
         self._failures: dict[tuple[str, str], _Failures] = {}
 
     def hit(self, door: str, key: str, rate: Rate) -> None:
         """Take one token from (door, key)'s bucket, or raise RateLimited with the wait."""
         if not self.rates.enabled:
             return
-        count, period = rate
-        refill = count / period
-        now = self._clock()
-        b = self._buckets.get((door, key))
-        if b is None:
-            if len(self._buckets) >= _MAX_KEYS:
-                self._sweep(now)
-            b = self._buckets[(door, key)] = _Bucket(float(count), now)
-        b.tokens = min(float(count), b.tokens + (now - b.at) * refill)
-        b.at = now
-        if b.tokens < 1.0:
-            raise RateLimited(f"too many {door} attempts: try again later",
-                              (1.0 - b.tokens) / refill, {"door": door})
-        b.tokens -= 1.0
-
-    def _sweep(self, now: float) -> None:
-        # a bucket idle long enough to be full again says nothing: drop it
-        self._buckets = {k: b for k, b in self._buckets.items() if b.at + 3600.0 > now}
-        if len(self._buckets) >= _MAX_KEYS:
-            self._buckets.clear()
+        buckets = self._doors.get((door, rate))
+        if buckets is None:
+            count, period = rate
+            buckets = self._doors[(door, rate)] = TokenBuckets(count / period, count, self._clock)
+        wait = buckets.take(key)
+        if wait > 0.0:
+            raise RateLimited(f"too many {door} attempts: try again later", wait, {"door": door})
 
     # --- wrong passwords -------------------------------------------------------------------
 

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from mirp.config import Settings
 from mirp.errors import RateLimited, Unavailable
+from mirp.ratelimit import TokenBuckets
 
 
 def admission_slots(settings: Settings) -> int:
@@ -138,41 +138,6 @@ class AdmissionGate:
             yield
 
 
-class IpLimiter:
-    """A token bucket per client address (`rate` per second, `burst` at once). Buckets that are
-    full again are forgotten, so memory follows the addresses active in the last `burst/rate`
-    seconds."""
-
-    def __init__(self, rate: float, burst: int) -> None:
-        self.rate = rate
-        self.burst = float(burst)
-        self._buckets: dict[str, tuple[float, float]] = {}  # ip -> (allowance, when)
-        self._swept = time.monotonic()
-
-    def take(self, ip: str) -> float:
-        """0.0 when allowed; else the seconds until one more is allowed."""
-        now = time.monotonic()
-        if now - self._swept > 60.0:
-            self._sweep(now)
-        allowance, when = self._buckets.get(ip, (self.burst, now))
-        allowance = min(self.burst, allowance + (now - when) * self.rate)
-        if allowance < 1.0:
-            self._buckets[ip] = (allowance, now)
-            return (1.0 - allowance) / self.rate
-        self._buckets[ip] = (allowance - 1.0, now)
-        return 0.0
-
-    def _sweep(self, now: float) -> None:
-        self._swept = now
-        full = [
-            ip
-            for ip, (allowance, when) in self._buckets.items()
-            if allowance + (now - when) * self.rate >= self.burst
-        ]
-        for ip in full:
-            del self._buckets[ip]
-
-
 class AdmissionControl:
     """What every Connection of one app shares: the hello gate and the per-address limits."""
 
@@ -182,7 +147,7 @@ class AdmissionControl:
             admission_slots(settings), limits.admission_queue, limits.admission_wait_s
         )
         self.authorize_timeout_s = limits.authorize_timeout_s
-        self.offers = IpLimiter(limits.offers_per_ip_per_s, limits.offers_per_ip_burst)
+        self.offers = TokenBuckets(limits.offers_per_ip_per_s, limits.offers_per_ip_burst)
 
     def check_offer(self, ip: str) -> None:
         wait = self.offers.take(ip)
