@@ -1,5 +1,5 @@
 """Peer liveness and admission, measured (not part of `python -m bench`'s run; one-off numbers
-for docs/operations/peer-liveness.md). Needs 127.0.0.1 only; run from the repository root:
+for docs/operations.md). Needs 127.0.0.1 only; run from the repository root:
 
     unshare -n -- bash -c 'ip link set lo up && python -m bench.peer_liveness admission'
     unshare -n -- bash -c 'ip link set lo up && python -m bench.peer_liveness late --run 90'

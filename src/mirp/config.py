@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     # Test runs only: gather and accept only 127.0.0.1 ICE candidates (see docs/testing.md).
     ice_loopback_only: bool = False
     # The media engine and the peers in a process of their own, so no request, query or hash on
-    # the control side can delay the 20 ms clock (docs/operations/media-plane.md). False: on the
+    # the control side can delay the 20 ms clock (docs/operations.md). False: on the
     # server's own event loop (tests that reach into the engine; debugging).
     media_process: bool = True
     token_ttl_hours: float = 24 * 14
@@ -120,7 +120,7 @@ class Settings(BaseSettings):
     # it listens beyond (then accounts come from `mirp admin create`).
     signup: Literal["open", "closed"] | None = None
     log_level: str = "info"
-    # The database's bounds (docs/operations/heavy-db.md): connections kept / added under load,
+    # The database's bounds (docs/operations.md): connections kept / added under load,
     # and how long anything waits, in seconds; past these a request gets 503 `unavailable`.
     db_pool_size: Annotated[int, Field(ge=1)] = 10  # connections the pool keeps open
     db_pool_overflow: Annotated[int, Field(ge=0)] = 10  # extra connections opened under load

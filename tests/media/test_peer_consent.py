@@ -154,7 +154,7 @@ async def test_a_frozen_server_loop_drops_nobody() -> None:
 async def test_slow_real_settings_answers_700ms_late_stay_past_40s() -> None:
     """SLOW (45 s): the finding as reported, at the real 5 s / 30 s settings and the default
     watchdog: a listener whose answers come 0.7 s late. aioice's own check dropped it after
-    32-36 s (see docs/operations/peer-liveness.md)."""
+    32-36 s (see docs/operations.md)."""
     factory = PeerFactory(loopback_only=True)
     session, client, reasons = await listener(factory, "satellite", delay_s=0.7)
     await stays_connected(session, client, reasons, for_s=45.0)

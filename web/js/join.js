@@ -20,7 +20,7 @@ function whyNot(e) {
 // The participant token each link gave this browser (localStorage: it outlives the tab). It is
 // presented on the next join through the same link, so the server returns the same participant
 // (refused if the chair removed them) instead of making a new one. Clearing the browser's data
-// forgets it: docs/operations/enforcement.md.
+// forgets it: docs/operations.md.
 const JOINED = "mirp.joined";
 function joinedThrough(link) {
   try { return JSON.parse(localStorage.getItem(JOINED) || "{}")[link] || null; } catch { return null; }

@@ -9,7 +9,7 @@ unlisten, close_peer) are written and forgotten, in order; requests (offer, cand
 carry an id and time out with Unavailable. The child's end of the stream is noticed at once (the
 socket closes when it dies): every request in flight fails with Unavailable, every peer is
 reported gone (rooms tell their clients `peer_closed`, and clients re-offer), a new child is
-started and given the current plan. What that costs is written in docs/operations/media-plane.md.
+started and given the current plan. What that costs is written in docs/operations.md.
 """
 
 from __future__ import annotations

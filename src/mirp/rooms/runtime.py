@@ -145,7 +145,7 @@ class RoomRuntime:
         """Server shutdown that the next start undoes: the Room's state is snapshotted as it is,
         every session is closed with 1001 (clients reconnect) and every peer released, and
         nobody leaves (no leave records: a participant back within the grace period after the
-        restore was never away; docs/operations/durability.md)."""
+        restore was never away; docs/operations.md)."""
 
         def job(room: Room, now: float) -> None:
             if self.closing:
