@@ -245,6 +245,14 @@ def markdown(res: dict[str, Any]) -> str:
         lines.append(f"| join storm through /ws: {ws['hellos']} hellos, {ws['concurrency']} at a "
                      f"time, s (welcomed) | {_fmt(ws['duration_s'])} ({ws['welcomed']}) | "
                      f"<= 30 (2000, all welcome) | {_yes(key is not None and key <= 30)} |")
+    rs = res.get("restore_detail")
+    if rs:  # bench/restore.py
+        lines.append(f"| kill -9 with {rs['clients']} clients: all back on their channel with the "
+                     f"same floor and list, s | {_fmt(rs['restart_restore_s'])} (state ok: "
+                     f"{rs['restore_state_ok']}) | <= 5 | "
+                     f"{_yes(rs['restore_state_ok'] and rs['restart_restore_s'] <= 5)} |")
+        lines.append(f"| acknowledged records lost on that kill | {rs['records_lost_on_kill']} | 0 "
+                     f"| {_yes(rs['records_lost_on_kill'] == 0)} |")
     naive = res.get("naive")
     if naive:
         same = naive.get("ratio_same_listeners") or {}

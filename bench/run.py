@@ -21,7 +21,7 @@ from bench.harness import pin_orchestrator
 
 log = logging.getLogger("bench")
 
-ALL = ("fanout", "naive", "latency", "e2e", "storm", "wsstorm", "api_load")
+ALL = ("fanout", "naive", "latency", "e2e", "storm", "wsstorm", "api_load", "restore")
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
@@ -69,6 +69,10 @@ async def run(which: tuple[str, ...], sizes: scenarios.Sizes,
         quick = sizes.storm < 100  # Sizes.quick(): the smoke run
         listeners, rows, rounds = (5, 200, 1) if quick else (100, api_load.ROWS, 3)
         raw["api_load"] = await attempt("api_load", api_load.scenario(listeners, rows, rounds))
+    if "restore" in which:  # bench/restore.py: kill -9 with 50 clients, back how soon, lost what
+        from bench import restore
+
+        raw["restore"] = await attempt("restore", restore.run(12 if quick else restore.CLIENTS))
     return raw
 
 
@@ -114,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
         from bench import join_storm
 
         result.update(join_storm.keys(raw["wsstorm"]))
+    if raw.get("restore"):
+        result.update({"restart_restore_s": raw["restore"]["restart_restore_s"],
+                       "records_lost_on_kill": raw["restore"]["records_lost_on_kill"],
+                       "restore_detail": raw["restore"]})
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "latest.json"), "w") as f:
         json.dump(result, f, indent=2)
