@@ -57,7 +57,7 @@ def view(room: dict[str, Any]) -> tuple[Any, ...]:
             tuple(s["participant_id"] for s in floor["speakers"]))
 
 
-async def run(clients: int = CLIENTS) -> dict[str, Any]:
+async def run(size: int = CLIENTS) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="mirp-restore-") as tmp:
         srv = Server(Path(tmp))
         srv.env["MIRP_LIMITS__RECONNECT_GRACE_S"] = "60"
@@ -65,9 +65,9 @@ async def run(clients: int = CLIENTS) -> dict[str, Any]:
         try:
             async with httpx.AsyncClient(base_url=srv.base, timeout=60) as http:
                 fx: MeetingFixture = await make_meeting_http(
-                    http, delegates=clients - 6, interpreters={"fr": 2, "zh": 1, "ar": 1},
+                    http, delegates=size - 6, interpreters={"fr": 2, "zh": 1, "ar": 1},
                     observer=True)
-            keys = list(fx.people)[:clients]
+            keys = list(fx.people)[:size]
             clients = {k: await reconnect(srv, fx.tokens[k], k) for k in keys}
             delegates = [k for k in keys if k.startswith("delegate")]
             for i, k in enumerate(keys):
@@ -100,7 +100,7 @@ async def run(clients: int = CLIENTS) -> dict[str, Any]:
         finally:
             srv.close()
     return {"restart_restore_s": round(restored_s, 2), "restore_state_ok": ok,
-            "restore_wrong_channel": wrong, "records_lost_on_kill": lost, "clients": clients}
+            "restore_wrong_channel": wrong, "records_lost_on_kill": lost, "clients": size}
 
 
 async def records_lost(srv: Server, fx: MeetingFixture, keys: list[str]) -> int:
