@@ -1,5 +1,8 @@
 """Self-registration, the live overview, /healthz and /readyz (with a real redis-server)."""
 
+import asyncio
+import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -8,7 +11,7 @@ import pytest
 
 from tests.api.conftest import Org, error
 from tests.support.factory import running_app, standard_meeting_body
-from tests.support.redis import RedisServer, dead_url
+from tests.support.redis import RedisServer, dead_url, start_redis
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 
@@ -113,6 +116,29 @@ async def test_readyz_with_real_and_dead_redis(tmp_path: Path,
         assert err["details"]["checks"]["redis"].startswith("error")
         assert "redis" in err["message"]
         assert (await client.get("/healthz")).status_code == 200  # alive all the same
+
+
+async def test_readyz_with_a_hung_redis(tmp_path: Path) -> None:
+    """A redis-server that stops answering (SIGSTOP: the kernel still accepts connections, nothing
+    replies) turns /readyz red by its own bound rather than hanging the probe; once it runs again
+    (SIGCONT) /readyz is green by itself. The 20 s deadline only catches a hang."""
+    with start_redis() as redis:
+        async with running_app(tmp_path, redis_url=redis.url) as (_, client):
+            assert (await client.get("/readyz")).status_code == 200
+            os.kill(redis.proc.pid, signal.SIGSTOP)
+            try:
+                r = await asyncio.wait_for(client.get("/readyz"), 20)
+                err = error(r, 503, "unavailable")
+                assert err["details"]["checks"]["database"] == "ok"
+                assert err["details"]["checks"]["redis"].startswith("error")
+            finally:
+                os.kill(redis.proc.pid, signal.SIGCONT)
+            for _ in range(100):  # green again without a restart
+                if (await client.get("/readyz")).status_code == 200:
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("/readyz stayed red after redis came back")
 
 
 async def test_report_from_recorded_statistics(app, org: Org, other: Org) -> None:  # type: ignore[no-untyped-def]
