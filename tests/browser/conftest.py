@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import time
 import wave
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -21,7 +19,7 @@ import httpx
 import numpy as np
 import pytest
 
-from tests.support.procs import free_port, stop
+from tests.support.server import Server, serving
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
@@ -102,19 +100,6 @@ async def until(check: Callable[[], Awaitable[Any]], what: str, deadline_s: floa
 
 
 # ---------------------------------------------------------------------------- the server
-class Server:
-    def __init__(self, base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-        self.base = base
-        self.proc = proc
-        self.log = log
-
-    def tail(self, n: int = 60) -> str:
-        try:
-            return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
-        except OSError:
-            return ""
-
-
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
     if not Path(CHROMIUM).exists():
@@ -124,32 +109,8 @@ def chromium_path() -> str:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data = tmp_path_factory.mktemp("mirp-data")
-    port = free_port()
-    log = data / "server.log"
-    env = {**os.environ, "MIRP_DATA_DIR": str(data), "MIRP_ICE_LOOPBACK_ONLY": "true",
-           "MIRP_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mirp", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    srv = Server(f"http://127.0.0.1:{port}", proc, log)
-    deadline = time.monotonic() + 30
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited ({proc.returncode}):\n{srv.tail()}")
-            try:
-                if httpx.get(f"{srv.base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server never answered /healthz:\n{srv.tail()}")
-            time.sleep(0.2)
+    with serving(tmp_path_factory.mktemp("mirp-data")) as srv:
         yield srv
-    finally:
-        stop(proc)
 
 
 # ---------------------------------------------------------------------------- the REST API

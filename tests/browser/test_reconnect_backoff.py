@@ -11,47 +11,20 @@ after its hello timer, which the page took as final.
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from tests.browser.conftest import ROOT, Api, Server, join, until
-from tests.support.procs import free_port, stop
+from tests.browser.conftest import Api, join, until
+from tests.support.server import Server, serving
 
 
 @pytest.fixture
 def busy_server(tmp_path: Path) -> Iterator[Server]:
-    port = free_port()
-    log = tmp_path / "server.log"
-    env = {**os.environ, "MIRP_DATA_DIR": str(tmp_path), "MIRP_ICE_LOOPBACK_ONLY": "true",
-           "MIRP_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-           "MIRP_LIMITS__AUTHORIZE_TIMEOUT_S": "1.0"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mirp", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    srv = Server(f"http://127.0.0.1:{port}", proc, log)
-    deadline = time.monotonic() + 30
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited ({proc.returncode}):\n{srv.tail()}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{srv.base}/healthz", timeout=1).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server never answered /healthz:\n{srv.tail()}")
-            time.sleep(0.2)
+    with serving(tmp_path, MIRP_LIMITS__AUTHORIZE_TIMEOUT_S="1.0") as srv:
         yield srv
-    finally:
-        stop(proc)
 
 
 async def test_the_page_backs_off_and_retries_a_hello_answered_1013(busy_server, launch,
@@ -65,7 +38,7 @@ async def test_the_page_backs_off_and_retries_a_hello_answered_1013(busy_server,
     p = await join(page, url)
     assert (await p.state())["welcomes"] == 1
 
-    db = sqlite3.connect(Path(busy_server.log).parent / "mirp.sqlite3", isolation_level=None)
+    db = sqlite3.connect(busy_server.data / "mirp.sqlite3", isolation_level=None)
     try:
         db.execute("BEGIN IMMEDIATE")  # every transaction of the server now waits
         await page.evaluate("() => window.mirpTest.drop()")

@@ -10,13 +10,9 @@ REST answer itself comes after the room acted, so the deadlines are generous, ne
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,53 +21,15 @@ import websockets
 
 from tests.integration.conftest import WsClient, until
 from tests.support.factory import standard_meeting_body
-from tests.support.procs import free_port, stop
+from tests.support.server import Server, serving
 
-ROOT = Path(__file__).resolve().parents[2]
 CLOSE_WITHIN = 10.0  # a deadline for polling, not a measurement
-
-
-@dataclass
-class Server:
-    base: str
-    log: Path
-
-    @property
-    def ws(self) -> str:
-        return self.base.replace("http://", "ws://") + "/ws"
-
-    def tail(self) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-40:])
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    data = tmp_path_factory.mktemp("mirp-enforcement")
-    port = free_port()
-    log = data / "server.log"
-    env = {**os.environ, "MIRP_DATA_DIR": str(data), "MIRP_ICE_LOOPBACK_ONLY": "true",
-           "MIRP_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mirp", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    srv = Server(f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"the server exited ({proc.returncode}):\n{srv.tail()}")
-            try:
-                if httpx.get(f"{srv.base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"the server never answered /healthz:\n{srv.tail()}")
-            time.sleep(0.2)
+    with serving(tmp_path_factory.mktemp("mirp-enforcement")) as srv:
         yield srv
-    finally:
-        stop(proc)
 
 
 _organizers = 0

@@ -12,8 +12,6 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -24,63 +22,31 @@ import pytest
 from tests.integration.conftest import Attendee, Harness, until
 from tests.integration.test_media_e2e import hears, pid
 from tests.support.factory import ServedApp, make_meeting
-from tests.support.procs import free_port, stop
 from tests.support.rtc import RtcClient
+from tests.support.server import Server, serving
 
-ROOT = Path(__file__).resolve().parents[2]
 
-
-class Server:
-    def __init__(self, base: str, proc: subprocess.Popen[bytes], log: Path) -> None:
-        self.base = base
-        self.proc = proc
-        self.log = log
-
-    def tail(self, n: int = 40) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
-
-    def media_pid(self) -> int | None:
-        """The server's media process (`python -m mirp.media.worker`), if one runs (the other
-        children are the CPU worker pool's)."""
-        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        kids = [int(p) for p in path.read_text().split()] if path.exists() else []
-        media = []
-        for kid in kids:
-            try:
-                cmdline = Path(f"/proc/{kid}/cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"mirp.media.worker" in cmdline:
-                media.append(kid)
-        return media[0] if len(media) == 1 else None
+def media_pid(server: Server) -> int | None:
+    """The server's media process (`python -m mirp.media.worker`), if one runs (the other
+    children are the CPU worker pool's)."""
+    assert server.proc is not None
+    path = Path(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children")
+    kids = [int(p) for p in path.read_text().split()] if path.exists() else []
+    media = []
+    for kid in kids:
+        try:
+            cmdline = Path(f"/proc/{kid}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"mirp.media.worker" in cmdline:
+            media.append(kid)
+    return media[0] if len(media) == 1 else None
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    port = free_port()
-    log = tmp_path / "server.log"
-    env = {**os.environ, "MIRP_DATA_DIR": str(tmp_path / "data"), "MIRP_ICE_LOOPBACK_ONLY": "true",
-           "MIRP_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}", "MIRP_LOG_LEVEL": "warning",
-           "MIRP_MEDIA_PROCESS": "true"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "mirp", "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    srv = Server(f"http://127.0.0.1:{port}", proc, log)
-    deadline = time.monotonic() + 60
-    try:
-        while True:
-            assert proc.poll() is None, f"the server exited:\n{srv.tail()}"
-            try:
-                if httpx.get(f"{srv.base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"no /healthz:\n{srv.tail()}"
-            time.sleep(0.2)
+    with serving(tmp_path / "data", MIRP_LOG_LEVEL="warning", MIRP_MEDIA_PROCESS="true") as srv:
         yield srv
-    finally:
-        stop(proc)
 
 
 @pytest.fixture
@@ -159,13 +125,13 @@ async def test_a_killed_media_process_costs_a_reoffer_and_the_audio_comes_back(
     obs = await h.attend("observer")
     await chair.ws.ok("floor_give", participant_id=pid(h, "delegate1"))
     await hears(obs, [440])
-    old = await until(server.media_pid, "the media process")
+    old = await until(lambda: media_pid(server), "the media process")
     os.kill(old, signal.SIGKILL)
     await until(lambda: d1.ws.events("peer_closed") and obs.ws.events("peer_closed"),
                 "peer_closed at both clients", within=10)
     assert obs.ws.last("peer_closed") == {"type": "peer_closed",
                                           "reason": "media process restarted"}
-    new = await until(lambda: (server.media_pid() or 0) not in (0, old) and server.media_pid(),
+    new = await until(lambda: (media_pid(server) or 0) not in (0, old) and media_pid(server),
                       "a new media process", within=20)
     assert new != old
     await reoffer(d1, 440)

@@ -1,16 +1,19 @@
-"""A real `mirp serve` process that a test can kill (SIGKILL) and start again on the same data
+"""A real `mirp serve` process on 127.0.0.1 for tests and the benchmark: `serving(data, **env)`
+for a fixture, or a `Server` that a test can kill (SIGKILL) and start again on the same data
 directory and port, as a crash and a restart would (tests/integration/test_durability.py,
-bench/restore.py)."""
+bench/restore.py). Extra keyword arguments are environment settings (`MIRP_...`)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[2]
 class Server:
     """One `mirp serve` process at a time on a fixed port and data directory."""
 
-    def __init__(self, data: Path, database_url: str | None = None) -> None:
+    def __init__(self, data: Path, database_url: str | None = None, **env: str) -> None:
         self.data = data
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -35,15 +38,24 @@ class Server:
                     "MIRP_LIMITS__RECONNECT_GRACE_S": "120"}
         if database_url:
             self.env["MIRP_DATABASE_URL"] = database_url
+        self.env.update(env)  # MIRP_... settings of this test
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
     def log(self) -> str:
+        """The end of the current process's log (for assertion messages)."""
+        return self.tail(60)
+
+    def tail(self, lines: int) -> str:
         path = self.data / f"server{self.starts}.log"
-        return path.read_text(errors="replace")[-4000:] if path.exists() else ""
+        try:
+            return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
 
     def spawn(self) -> subprocess.Popen[bytes]:
         self.starts += 1
+        self.data.mkdir(parents=True, exist_ok=True)
         with (self.data / f"server{self.starts}.log").open("wb") as out:
             return subprocess.Popen(
                 [sys.executable, "-m", "mirp", "serve", "--host", "127.0.0.1", "--port",
@@ -62,6 +74,18 @@ class Server:
                     pass
                 assert time.monotonic() < deadline, f"no /healthz:\n{self.log()}"
                 await asyncio.sleep(0.1)
+
+    def start_blocking(self) -> None:
+        """`start` for synchronous fixtures."""
+        self.proc = self.spawn()
+        deadline = time.monotonic() + 60
+        while True:
+            assert self.proc.poll() is None, f"the server exited:\n{self.log()}"
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return
+            assert time.monotonic() < deadline, f"no /healthz:\n{self.log()}"
+            time.sleep(0.1)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs (as a crash or an OOM kill)."""
@@ -88,3 +112,14 @@ async def ack_then_kill(srv: Server, ws: Any, kind: str, **fields: Any) -> None:
         await asyncio.sleep(0.001)
     srv.kill()
     assert ws.replies[mid]["type"] == "ack", ws.replies[mid]
+
+
+@contextlib.contextmanager
+def serving(data: Path, **env: str) -> Iterator[Server]:
+    """A `mirp serve` process for the duration (module or test fixtures), stopped after."""
+    srv = Server(data, **env)
+    srv.start_blocking()
+    try:
+        yield srv
+    finally:
+        srv.close()
