@@ -33,7 +33,7 @@ from typing import Any
 
 import httpx
 from tests.integration.test_durability import connect, report
-from tests.integration.test_fault_kills import missing, one_round
+from tests.integration.test_fault_kills import one_round, records_lost
 from tests.support.factory import make_meeting_http
 from tests.support.server import Server
 
@@ -57,17 +57,7 @@ async def kills(rounds: int) -> dict[str, Any]:
                     failed.append(f"round {i}: {exc!r}"[:300])
                     if srv.proc is None or srv.proc.poll() is not None:
                         await srv.start()
-            lost: dict[str, list[str]] = {}
-            deadline = time.monotonic() + 30
-            while True:
-                lost = {}
-                for fx in meetings:
-                    gaps = missing(fx, await report(srv, fx))
-                    if gaps:
-                        lost[fx.meeting_id] = gaps
-                if not lost or time.monotonic() > deadline:
-                    break
-                await asyncio.sleep(0.3)
+            lost = await records_lost(srv, meetings)
         finally:
             srv.close()
     return {"rounds": rounds, "kills": 4 * rounds, "rounds_failed": failed,

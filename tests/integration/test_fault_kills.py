@@ -89,22 +89,28 @@ def missing(fx: MeetingFixture, rep: dict[str, Any]) -> list[str]:
     return out
 
 
+async def records_lost(srv: Server, meetings: list[MeetingFixture],
+                       within: float = 30.0) -> dict[str, list[str]]:
+    """The records each meeting's rounds must have left and the report lacks, waiting up to
+    `within` seconds for the journal to reach the database (empty: none lost)."""
+    deadline = time.monotonic() + within
+    while True:
+        lost = {}
+        for fx in meetings:
+            gaps = missing(fx, await report(srv, fx))
+            if gaps:
+                lost[fx.meeting_id] = gaps
+        if not lost or time.monotonic() > deadline:
+            return lost
+        await asyncio.sleep(0.3)
+
+
 async def test_nothing_acknowledged_is_lost_in_repeated_kills(tmp_path: Path) -> None:
     srv = Server(tmp_path)
     await srv.start()
     try:
         meetings = [await one_round(srv) for _ in range(ROUNDS)]
-        lost: dict[str, list[str]] = {}
-        deadline = time.monotonic() + 30
-        while True:
-            lost = {}
-            for fx in meetings:
-                gaps = missing(fx, await report(srv, fx))
-                if gaps:
-                    lost[fx.meeting_id] = gaps
-            if not lost:
-                break
-            assert time.monotonic() < deadline, f"records lost after {4 * ROUNDS} kills: {lost}"
-            await asyncio.sleep(0.3)
+        lost = await records_lost(srv, meetings)
+        assert not lost, f"records lost after {4 * ROUNDS} kills: {lost}"
     finally:
         srv.close()

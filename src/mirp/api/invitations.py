@@ -8,40 +8,30 @@ rendering to the worker pool, so the control loop and the database stay free for
 
 from __future__ import annotations
 
-from typing import Annotated
-from urllib.parse import urlencode
-
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from mirp.api.deps import AppSettings, CurrentOrganizer, Db, DbSession, OrganizerNoTx
 from mirp.api.enforce import Rooms, commit
+from mirp.api.paging import PAGE_DEFAULT, After, Limit, cursor_page
 from mirp.store import invites
 from mirp.store.schemas import BulkIn, BulkOut, InvitationIn, InvitationOut
 
 router = APIRouter(prefix="/meetings/{meeting_id}/invitations", tags=["invitations"])
 
-PAGE_DEFAULT = 100
-PAGE_MAX = 1000
 
 
 @router.get("", response_model=list[InvitationOut])
 async def list_invitations(
         meeting_id: str, request: Request, db: Db, settings: AppSettings,
         organizer: OrganizerNoTx,
-        limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = PAGE_DEFAULT,
-        after: Annotated[str | None, Query(max_length=64)] = None) -> Response:
+        limit: Limit = PAGE_DEFAULT, after: After = None) -> Response:
     """One page, in creation order: `limit` invitations (default 100, at most 1000) after the
     one whose id is `after`. When there are more, the `Link` header (rel="next") is the next
     page's URL and `X-Next-After` its cursor; on the last page neither is sent."""
     body, next_after = await invites.list_invitations(db, settings, organizer, meeting_id,
                                                       limit, after)
-    response = Response(body, media_type="application/json")
-    if next_after is not None:
-        query = urlencode({"limit": limit, "after": next_after})
-        response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
-        response.headers["X-Next-After"] = next_after
-    return response
+    return cursor_page(request, body, limit, next_after)
 
 
 @router.post("", status_code=201, response_model=InvitationOut)

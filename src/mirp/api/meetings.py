@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from typing import Annotated
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Query, Request, Response
 
 from mirp.api.deps import CurrentOrganizer, DbSession
 from mirp.api.enforce import Rooms, commit
+from mirp.api.paging import PAGE_DEFAULT, Limit, link_next
 from mirp.store import repo
 from mirp.store.schemas import MeetingIn, MeetingOut, MeetingPatch
 
@@ -18,14 +18,12 @@ router = APIRouter(prefix="/meetings", tags=["meetings"])
 @router.get("", response_model=list[MeetingOut])
 async def list_meetings(
         session: DbSession, organizer: CurrentOrganizer, request: Request, response: Response,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0) -> list[MeetingOut]:
+        limit: Limit = PAGE_DEFAULT, offset: Annotated[int, Query(ge=0)] = 0) -> list[MeetingOut]:
     """One page (default 100, at most 1000) from `offset`, by start time; while more follow, the
     `Link` header (rel="next") is the next page's URL."""
     meetings = await repo.list_meetings(session, organizer, limit + 1, offset)
     if len(meetings) > limit:
-        query = urlencode({"limit": limit, "offset": offset + limit})
-        response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
+        link_next(request, response, limit=limit, offset=offset + limit)
     return meetings[:limit]
 
 

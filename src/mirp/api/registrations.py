@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-from urllib.parse import urlencode
-
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from mirp.api.deps import AppSettings, CurrentOrganizer, Db, DbSession, OrganizerNoTx
+from mirp.api.paging import PAGE_DEFAULT, After, Limit, cursor_page
 from mirp.api.throttle import AppThrottle, account_key, client_ip
 from mirp.store import registrations as regs
 from mirp.store.schemas import RegistrationIn, RegistrationInfoOut, RegistrationOut
@@ -35,18 +33,12 @@ async def register(meeting_id: str, body: RegistrationIn, request: Request, sess
 @router.get("/registrations", response_model=list[RegistrationOut])
 async def list_registrations(
         meeting_id: str, db: Db, settings: AppSettings, organizer: OrganizerNoTx,
-        request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        after: Annotated[str | None, Query(max_length=64)] = None) -> Response:
+        request: Request, limit: Limit = PAGE_DEFAULT, after: After = None) -> Response:
     """One page in arrival order (default 100, at most 1000) after the registration `after`;
     while more follow, `Link` (rel="next") and `X-Next-After` say where the next page is."""
     body, next_after = await regs.registration_page(db, settings, organizer, meeting_id, limit,
                                                     after)
-    response = Response(body, media_type="application/json")
-    if next_after is not None:
-        query = urlencode({"limit": limit, "after": next_after})
-        response.headers["Link"] = f'<{request.url.path}?{query}>; rel="next"'
-        response.headers["X-Next-After"] = next_after
-    return response
+    return cursor_page(request, body, limit, next_after)
 
 
 @router.post("/registrations/{registration_id}/approve", response_model=RegistrationOut)
