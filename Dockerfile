@@ -1,4 +1,4 @@
-# MIRP server image: the REST API, signaling, media engine and browser client in one process.
+# MIRP server image: the REST API, signaling, media engine (a child process) and browser client.
 # Media goes over UDP: run with host networking (docker run --network host ...) or publish a UDP
 # range and give the server a TURN/STUN configuration (MIRP_ICE_SERVERS).
 FROM python:3.11-slim-bookworm

@@ -6,4 +6,4 @@ cd "$(dirname "$0")/.."
 . scripts/lib.sh
 ensure_python
 ensure_venv ""
-exec .venv/bin/mirp serve --host "${MIRP_HOST:-0.0.0.0}" --port "${MIRP_PORT:-8000}" "$@"
+exec .venv/bin/mirp serve --host "${MIRP_HOST:-127.0.0.1}" --port "${MIRP_PORT:-8000}" "$@"
