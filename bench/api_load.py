@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import LineRpc, cpu_seconds, dumps, raise_fd_limit
+from bench.common import LineRpc, answer_stdin, cpu_seconds, raise_fd_limit
 from bench.harness import _child_env, _reap
 
 log = logging.getLogger("bench")
@@ -50,26 +50,16 @@ async def serve(in_process: bool, listeners: int) -> None:
                     "speaker_id": fx.people["delegate1"].participant_id,
                     "ears": [p.token for p in ears]}
             print("READY " + json.dumps(info), flush=True)
-            loop = asyncio.get_running_loop()
-            stdin = asyncio.StreamReader()
-            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
-            while True:
-                line = await stdin.readline()
-                if not line:
-                    break
-                msg = json.loads(line)
-                reply: dict[str, Any] = {"rid": msg.get("rid"), "ok": True}
-                if msg.get("op") == "stats":
-                    stats = await served.app.state.media.stats()
-                    reply.update(cpu=cpu_seconds(), ticks=stats.engine.ticks,
-                                 counts=list(stats.engine.lateness_counts),
-                                 skipped_ticks=stats.engine.skipped_ticks,
-                                 packets_skipped=stats.engine.packets_skipped,
-                                 listeners=stats.engine.listeners)
-                sys.stdout.buffer.write(dumps(reply))
-                sys.stdout.buffer.flush()
-                if msg.get("op") == "quit":
-                    break
+
+            async def stats() -> dict[str, Any]:
+                stats = await served.app.state.media.stats()
+                return {"cpu": cpu_seconds(), "ticks": stats.engine.ticks,
+                        "counts": list(stats.engine.lateness_counts),
+                        "skipped_ticks": stats.engine.skipped_ticks,
+                        "packets_skipped": stats.engine.packets_skipped,
+                        "listeners": stats.engine.listeners}
+
+            await answer_stdin(stats)
     os._exit(0)
 
 

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from bench.common import cpu_seconds, dumps, now, pin_to_cpu, raise_fd_limit, rss_kb
+from bench.common import answer_stdin, cpu_seconds, now, pin_to_cpu, raise_fd_limit, rss_kb
 
 
 async def amain() -> None:
@@ -36,24 +36,13 @@ async def amain() -> None:
                            for k, p in fx.people.items()},
             }
             print("READY " + json.dumps(info), flush=True)
-            loop = asyncio.get_running_loop()
-            stdin = asyncio.StreamReader()
-            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
-            out = sys.stdout.buffer
-            while True:
-                line = await stdin.readline()
-                if not line:
-                    break
-                msg = json.loads(line)
-                reply: dict[str, Any] = {"rid": msg.get("rid"), "ok": True}
-                if msg.get("op") == "stats":
-                    stats = await served.app.state.media.stats()
-                    reply.update(t=now(), cpu=cpu_seconds(), rss_kb=rss_kb(),
-                                 backend=dataclasses.asdict(stats.engine))
-                out.write(dumps(reply))
-                out.flush()
-                if msg.get("op") == "quit":
-                    break
+
+            async def stats() -> dict[str, Any]:
+                stats = await served.app.state.media.stats()
+                return {"t": now(), "cpu": cpu_seconds(), "rss_kb": rss_kb(),
+                        "backend": dataclasses.asdict(stats.engine)}
+
+            await answer_stdin(stats)
     os._exit(0)
 
 

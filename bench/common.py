@@ -12,7 +12,9 @@ import contextlib
 import json
 import math
 import os
+import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -107,6 +109,27 @@ def machine_busy_seconds() -> float:
 
 
 # -- JSON lines -----------------------------------------------------------------------------------
+
+
+async def answer_stdin(stats: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+    """The JSON-line control of a bench server process: `{"op": "stats", "rid": N}` answers
+    `{"rid": N, "ok": true, **await stats()}`, `quit` (or the end of stdin) returns."""
+    loop = asyncio.get_running_loop()
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+    out = sys.stdout.buffer
+    while True:
+        line = await stdin.readline()
+        if not line:
+            return
+        msg = json.loads(line)
+        reply: dict[str, Any] = {"rid": msg.get("rid"), "ok": True}
+        if msg.get("op") == "stats":
+            reply.update(await stats())
+        out.write(dumps(reply))
+        out.flush()
+        if msg.get("op") == "quit":
+            return
 
 
 def dumps(obj: dict[str, Any]) -> bytes:

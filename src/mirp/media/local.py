@@ -23,6 +23,7 @@ from mirp.media.plane import (
     PeerGone,
     PlaneConfig,
     PlaneStats,
+    emit,
 )
 
 log = logging.getLogger(__name__)
@@ -64,11 +65,7 @@ class LocalPlane:
         await self.engine.close()
 
     def _emit(self, event: MediaEvent) -> None:
-        if self.on_event is not None:
-            try:
-                self.on_event(event)
-            except Exception:
-                log.exception("media event handler failed on %s", type(event).__name__)
+        emit(self.on_event, event)
 
     # ---------------------------------------------------------------- peers
     async def offer(self, peer_id: str, sdp: str, generation: int | None = None) -> str:

@@ -13,6 +13,7 @@ ICE/DTLS failed or closed, silence, or the media process died) and `Levels`.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
@@ -42,6 +43,17 @@ class Levels:
 
 MediaEvent = PeerGone | Levels
 EventCallback = Callable[[MediaEvent], None]
+
+
+def emit(handler: EventCallback | None, event: MediaEvent) -> None:
+    """Hand `event` to the control side's handler; a failing handler is logged, never raised
+    into the plane (both planes, local and process, deliver events this way)."""
+    if handler is not None:
+        try:
+            handler(event)
+        except Exception:
+            logging.getLogger(__name__).exception("media event handler failed on %s",
+                                                  type(event).__name__)
 
 
 @dataclass(frozen=True, slots=True)

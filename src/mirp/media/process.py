@@ -33,6 +33,7 @@ from mirp.media.plane import (
     PeerGone,
     PlaneConfig,
     PlaneStats,
+    emit,
 )
 
 log = logging.getLogger(__name__)
@@ -210,11 +211,7 @@ class ProcessPlane:
         self._lost(child)
 
     def _emit(self, event: MediaEvent) -> None:
-        if self.on_event is not None:
-            try:
-                self.on_event(event)
-            except Exception:
-                log.exception("media event handler failed on %s", type(event).__name__)
+        emit(self.on_event, event)
 
     # ---------------------------------------------------------------- sending
     def _send(self, message: wire.Message) -> bool:
