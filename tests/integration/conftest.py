@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import json
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,41 +19,7 @@ from websockets.asyncio.client import ClientConnection
 from mirp.media.peer import loopback_gathering
 from tests.support.factory import MeetingFixture, ServedApp, make_meeting, served_app
 from tests.support.rtc import RtcClient
-
-
-async def until(
-    check: Callable[[], Any], what: str, within: float = 20.0, step: float = 0.05
-) -> Any:
-    """Poll `check` until it returns something truthy; fail with the last value seen."""
-    deadline = time.monotonic() + within
-    last: Any = None
-    while True:
-        try:
-            last = check()
-            if inspect.isawaitable(last):  # an async check (the media plane's stats)
-                last = await last
-        except AssertionError as exc:
-            last = exc
-        else:
-            if last:
-                return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
-        await asyncio.sleep(step)
-
-
-class Seen:
-    """A falsy value that shows what a check saw: `return ok or Seen(state)` makes `until` wait
-    for `ok` and, if it times out, print the state (a bare `ok or state` would pass at once)."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __repr__(self) -> str:
-        return repr(self.value)
+from tests.support.wait import until
 
 
 class WsClient:

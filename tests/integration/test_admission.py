@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 from bench.join_storm import Server, storm, summary
 
-from tests.integration.conftest import WsClient, until
+from tests.integration.conftest import WsClient
+from tests.support.wait import until
 
 pytestmark = pytest.mark.timeout(240)
 

@@ -19,9 +19,10 @@ import httpx
 import pytest
 import websockets
 
-from tests.integration.conftest import WsClient, until
+from tests.integration.conftest import WsClient
 from tests.support.factory import standard_meeting_body
 from tests.support.server import Server, serving
+from tests.support.wait import until
 
 CLOSE_WITHIN = 10.0  # a deadline for polling, not a measurement
 

@@ -15,9 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from tests.integration.conftest import Attendee, Harness, Seen, until
+from tests.integration.conftest import Attendee, Harness
 from tests.support.audio import level_db_at, peak_hz
 from tests.support.factory import join_token
+from tests.support.wait import Seen, until
 
 HEARD, SILENT = -30.0, -45.0
 

@@ -19,11 +19,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.conftest import Attendee, Harness, until
+from tests.integration.conftest import Attendee, Harness
 from tests.integration.test_media_e2e import hears, pid
 from tests.support.factory import ServedApp, make_meeting
 from tests.support.rtc import RtcClient
 from tests.support.server import Server, serving
+from tests.support.wait import until
 
 
 def media_pid(server: Server) -> int | None:

@@ -8,8 +8,9 @@ import json
 import pytest
 
 from mirp.errors import Conflict, Forbidden, Unauthorized
-from tests.integration.conftest import Harness, WsClient, until
+from tests.integration.conftest import Harness, WsClient
 from tests.support.factory import join_token, make_meeting
+from tests.support.wait import until
 
 
 async def test_bad_input_gets_typed_errors_and_the_session_stays_usable(harness: Harness) -> None:
