@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.process
+
 
 @pytest.mark.parametrize("args", [[], ["serve"], ["admin"], ["admin", "create"]])
 def test_help(args: list[str]) -> None:

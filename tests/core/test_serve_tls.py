@@ -8,12 +8,15 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from tests.support.procs import free_port
+
+pytestmark = pytest.mark.process
 
 
 def _self_signed(tmp: Path) -> tuple[Path, Path]:

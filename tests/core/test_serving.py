@@ -21,6 +21,8 @@ import websockets
 
 from tests.support.procs import free_port, stop
 
+pytestmark = pytest.mark.process
+
 
 @dataclass
 class Server:

@@ -167,6 +167,7 @@ async def test_a_flood_of_offers_from_one_address_is_rate_limited() -> None:
             await ws.close()
 
 
+@pytest.mark.postgres
 async def test_postgresql_stopped_a_hello_gets_1013_and_gets_in_once_it_is_back() -> None:
     """The issue: PostgreSQL stopped, a new hello waited 10 s and got 4401 (final). Now: 1013
     (the browser retries), and a retry after PostgreSQL is back is welcomed."""

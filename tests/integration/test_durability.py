@@ -214,6 +214,7 @@ async def test_records_made_before_a_kill_reach_the_report(server: Server) -> No
         await asyncio.sleep(0.2)
 
 
+@pytest.mark.postgres
 async def test_records_wait_out_a_database_outage(
     tmp_path: Path, private_postgres: PostgresServer
 ) -> None:

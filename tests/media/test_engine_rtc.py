@@ -22,6 +22,8 @@ from mirp.media.source import Source
 from tests.support.audio import level_db_at, peak_hz
 from tests.support.rtc import RtcClient
 
+pytestmark = pytest.mark.rtc
+
 FLOOR = FeedKey("floor")
 FR = FeedKey("fr")
 

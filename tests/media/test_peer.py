@@ -16,7 +16,7 @@ from mirp.media.peer import PeerFactory, PeerSession, is_loopback_candidate, loo
 from tests.support.audio import RATE, peak_hz
 from tests.support.rtc import RtcClient
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.rtc, pytest.mark.timeout(60)]
 
 
 async def until(cond: Callable[[], Any], what: str, within_s: float = 10.0) -> None:

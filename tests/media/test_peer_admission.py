@@ -16,7 +16,7 @@ from mirp.media.admission import AdmissionGate
 from mirp.media.peer import PeerFactory, PeerSession
 from tests.support.rtc import RtcClient
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.rtc, pytest.mark.timeout(180)]
 
 
 async def until(cond: Callable[[], Any], what: Callable[[], str], within_s: float) -> None:

@@ -17,7 +17,7 @@ import pytest
 from mirp.media.peer import PeerFactory, PeerSession
 from tests.support.rtc import RtcClient
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.rtc, pytest.mark.timeout(120)]
 
 
 def client_connection(client: RtcClient) -> Any:

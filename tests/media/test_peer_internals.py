@@ -11,11 +11,14 @@ import aioice
 import aioice.ice
 import aioice.stun
 import aiortc
+import pytest
 from aiortc.rtcdtlstransport import RTCDtlsTransport
 
 from mirp.media.consent import PINNED, internals_version_ok
 from mirp.media.peer import PeerFactory
 from tests.support.rtc import RtcClient
+
+pytestmark = pytest.mark.rtc
 
 
 def test_versions_are_the_pinned_ones() -> None:

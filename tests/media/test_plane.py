@@ -23,6 +23,8 @@ from mirp.media.plan import FeedKey, MixPlan
 from mirp.media.plane import MediaEvent, PeerGone, PlaneConfig
 from mirp.media.process import CRASH_REASON, ProcessPlane
 
+pytestmark = [pytest.mark.process, pytest.mark.rtc]
+
 
 async def until(check: Callable[[], Any], what: str, within: float = 20.0) -> Any:
     deadline = time.monotonic() + within

@@ -24,6 +24,8 @@ from mirp.errors import Unavailable
 from tests.support.factory import make_meeting, running_app
 from tests.support.postgres import PG_BIN, PostgresServer, _as_postgres, start_postgres
 
+pytestmark = pytest.mark.postgres
+
 BOUNDS = {"db_connect_timeout_s": 1.0, "db_statement_timeout_s": 1.0, "db_pool_timeout_s": 1.0}
 REQUEST_DEADLINE_S = 15.0  # one request: far above the bounds, so only a hang reaches it
 STATE_DEADLINE_S = 60.0  # reaching a state (down, up) on a loaded machine
