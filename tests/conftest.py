@@ -10,14 +10,24 @@ import pytest
 from tests.support import marks
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fast", action="store_true",
+                     help="the fast lane: deselect every test marked " + ", ".join(marks.HEAVY))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for name, meaning in marks.HEAVY.items():
         config.addinivalue_line("markers", f"{name}: {meaning}")
     marks.install()
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     marks.apply(items)
+    if config.getoption("--fast"):
+        heavy = [item for item in items if marks.is_heavy(item)]
+        if heavy:
+            config.hook.pytest_deselected(items=heavy)
+            items[:] = [item for item in items if not marks.is_heavy(item)]
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -201,10 +201,8 @@ async def test_postgresql_stopped_a_hello_gets_1013_and_gets_in_once_it_is_back(
                 await again.close()
                 return reply if reply.get("type") == "welcome" else None
 
-            deadline = asyncio.get_running_loop().time() + 30
-            while await welcomed() is None:  # the pool reconnects by itself
-                assert asyncio.get_running_loop().time() < deadline, "never welcomed again"
-                await asyncio.sleep(0.5)
+            # the pool reconnects by itself
+            await until(welcomed, "welcomed again once PostgreSQL is back", 30, step=0.5)
             assert "4401" not in s.log()
         finally:
             await asyncio.to_thread(s.stop)

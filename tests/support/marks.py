@@ -1,6 +1,6 @@
 """What a test starts, said by its markers and checked while it runs.
 
-The fast lane (`-m FAST_LANE`, scripts/test-fast.sh) is only honest if every test that starts
+The fast lane (`pytest --fast`, scripts/test-fast.sh) is only honest if every test that starts
 something heavy says so. Markers are applied automatically where the cause is visible before the
 test runs (a directory, a fixture: see `apply`), and written by hand elsewhere. A Python audit
 hook (`install`) then watches each test's setup and call: a test that spawns a process or binds
@@ -29,7 +29,6 @@ HEAVY = {
     "rtc": "makes WebRTC connections (needs loopback networking: scripts/test.sh's namespace)",
     "slow": "runs 40 s or more at real protocol timers",
 }
-FAST_LANE = "not (" + " or ".join(sorted(HEAVY)) + ")"
 
 # Directories whose every test is of a kind (relative to tests/).
 _BY_DIRECTORY = {"integration": "integration", "bench": "integration", "browser": "browser"}
@@ -68,6 +67,11 @@ def apply(items: Iterable[pytest.Item]) -> None:
         for name in sorted(names):
             if item.get_closest_marker(name) is None:
                 item.add_marker(name)
+
+
+def is_heavy(item: pytest.Item) -> bool:
+    """Outside the fast lane (`pytest --fast`)."""
+    return any(item.get_closest_marker(name) for name in HEAVY)
 
 
 def requirement(event: str, args: tuple[Any, ...]) -> str | None:
