@@ -272,7 +272,7 @@ async def _join_db(db: Any, settings: Settings, fx: MeetingFixture, key: str, ro
             max_uses=1))
         token = invites.invitation_token(settings, inv)
     async with db.session() as session:
-        joined = await invites.join(session, settings, JoinIn(token=token))
+        joined = await invites.join(session, settings, JoinIn(token=token, participant_token=None))
     return Person(key=key, participant_id=joined.participant_id, token=joined.participant_token,
                   role=role, name=name, delegation=delegation, booth=booth,
                   invitation_id=inv.id)
