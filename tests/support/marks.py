@@ -62,8 +62,8 @@ def apply(items: Iterable[pytest.Item]) -> None:
         fixtures = set(getattr(item, "fixturenames", ()))
         names |= {marker for fixture, marker in _BY_FIXTURE.items() if fixture in fixtures}
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and "postgres" in callspec.params.values():
-            names.add("postgres")
+        if callspec is not None and callspec.params.get("db_url") == "postgres":
+            names.add("postgres")  # tests/store/conftest.py's db_url: sqlite, then postgres
         for name in sorted(names):
             if item.get_closest_marker(name) is None:
                 item.add_marker(name)
