@@ -55,6 +55,7 @@ from fastapi import FastAPI
 
 from mirp.config import Settings
 from tests.support.procs import free_port
+from tests.support.wait import until
 
 DEFAULT_INTERPRETERS = {"fr": 2, "zh": 1, "ar": 1}
 SECRET = "test-secret-key-of-the-factory-0123456789"
@@ -148,10 +149,7 @@ async def served_app(tmp_path: Path, **settings: Any) -> AsyncIterator[ServedApp
                                            lifespan="on", ws_max_size=s.limits.ws_frame_bytes))
     task = asyncio.create_task(server.serve())
     try:
-        for _ in range(400):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.025)
+        await until(lambda: server.started or task.done(), "uvicorn listening", 10, step=0.025)
         if not server.started:
             if task.done() and task.exception():
                 raise RuntimeError("the app failed to start") from task.exception()

@@ -5,7 +5,6 @@ bench/restore.py). Extra keyword arguments are environment settings (`MIRP_...`)
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -21,6 +20,7 @@ import httpx
 
 from tests.support.factory import SECRET
 from tests.support.procs import free_port, stop
+from tests.support.wait import until
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,18 +62,18 @@ class Server:
                  str(self.port)], cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
 
     async def start(self) -> None:
-        self.proc = self.spawn()
-        deadline = time.monotonic() + 60
+        proc = self.proc = self.spawn()
         async with httpx.AsyncClient() as http:
-            while True:
-                assert self.proc.poll() is None, f"the server exited:\n{self.log()}"
+
+            async def healthy() -> bool:
+                assert proc.poll() is None, f"the server exited:\n{self.log()}"
                 try:
-                    if (await http.get(f"{self.base}/healthz", timeout=1)).status_code == 200:
-                        return
+                    return (await http.get(f"{self.base}/healthz", timeout=1)).status_code == 200
                 except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, f"no /healthz:\n{self.log()}"
-                await asyncio.sleep(0.1)
+                    return False
+
+            await until(healthy, lambda: f"/healthz answering:\n{self.log()}", 60, step=0.1,
+                        tolerate=())
 
     def start_blocking(self) -> None:
         """`start` for synchronous fixtures."""
@@ -106,10 +106,13 @@ async def ack_then_kill(srv: Server, ws: Any, kind: str, **fields: Any) -> None:
     ws.next_id += 1
     mid = ws.next_id
     await ws.ws.send(json.dumps({"type": kind, "id": mid, **fields}))
-    deadline = time.monotonic() + 20
-    while mid not in ws.replies:
-        assert ws.closed is None and time.monotonic() < deadline, f"no reply to {kind}"
-        await asyncio.sleep(0.001)
+
+    def replied() -> bool:
+        assert ws.closed is None, f"closed before the reply to {kind}: {ws.closed}"
+        return mid in ws.replies
+
+    # every millisecond: the kill must land right after the ack
+    await until(replied, f"a reply to {kind}", 20, step=0.001, tolerate=())
     srv.kill()
     assert ws.replies[mid]["type"] == "ack", ws.replies[mid]
 
