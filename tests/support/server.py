@@ -11,7 +11,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ import httpx
 
 from tests.support.factory import SECRET
 from tests.support.procs import free_port, stop
-from tests.support.wait import until
+from tests.support.wait import until, until_blocking
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -77,15 +76,17 @@ class Server:
 
     def start_blocking(self) -> None:
         """`start` for synchronous fixtures."""
-        self.proc = self.spawn()
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.proc.poll() is None, f"the server exited:\n{self.log()}"
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return
-            assert time.monotonic() < deadline, f"no /healthz:\n{self.log()}"
-            time.sleep(0.1)
+        proc = self.proc = self.spawn()
+
+        def healthy() -> bool:
+            assert proc.poll() is None, f"the server exited:\n{self.log()}"
+            try:
+                return httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        until_blocking(healthy, lambda: f"/healthz answering:\n{self.log()}", 60, step=0.1,
+                       tolerate=())
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs (as a crash or an OOM kill)."""
