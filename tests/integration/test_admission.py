@@ -58,7 +58,7 @@ async def test_a_storm_of_600_hellos_on_a_stalled_database_is_all_welcomed() -> 
     async with server(600, heartbeat_s=2.0) as s:  # hello timer: max(5 s, heartbeat_s)
         with database_stalled(s):
             run = asyncio.create_task(storm(s.ws_url, s.tokens, 200, retry=True, stay=True))
-            await asyncio.sleep(7.0)  # how long the stall lasts: the scenario, not a wait for a state
+            await asyncio.sleep(7.0)  # how long the stall lasts: the scenario, not a wait
         out = await asyncio.wait_for(run, 180)
         result = summary(out, 600, 200)
         assert result["welcomed"] == 600 and not result["failed"], result
