@@ -8,7 +8,7 @@ from mirp.interpretation.routing import find_cycle
 from mirp.rooms import commands as c
 from mirp.rooms.events import Chat, Notice
 from mirp.rooms.model import OnAirTurnRecord
-from tests.interpretation.kit import FLOOR, Kit, messages, records
+from tests.rooms.kit import FLOOR, Kit, messages, records
 
 
 def cast() -> Kit:
@@ -232,7 +232,7 @@ def test_a_loop_of_two_made_by_going_on_air_is_broken() -> None:
     k.do("de1", c.OnAir(True))  # now fr relays de relays fr
     inputs = {"de": k.channel("de1"), "fr": k.channel("fr1")}
     assert FLOOR in inputs.values()
-    assert find_cycle(k.room._inputs(), k.room.routes) is None
+    assert find_cycle(k.room.interpretation.inputs(), k.room.routes) is None
 
 
 def test_interpreter_output_and_booth_view_in_welcome() -> None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from mirp.errors import MirpError
 from mirp.interpretation.routing import find_cycle
 from mirp.rooms import commands as c
-from tests.interpretation.kit import CAST, LANGUAGES, Kit
+from tests.rooms.kit import CAST, LANGUAGES, Kit
 
 PIDS = sorted(CAST)
 CHANNELS = ["floor", "auto", *LANGUAGES]
@@ -104,7 +104,7 @@ def check_invariants(k: Kit) -> None:
     assert set(plan.feeds) == set(feeds.values())
     for pid, key in feeds.items():
         assert pid not in {s for s, _ in plan.recipe(key)}, f"{pid} hears themselves"
-    assert find_cycle(room._inputs(), room.routes) is None
+    assert find_cycle(room.interpretation.inputs(), room.routes) is None
     for pid in room.floor.holders:
         assert pid in room.participants
     assert not (set(room.participants) & room.removed)

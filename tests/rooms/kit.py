@@ -13,8 +13,9 @@ from mirp.interpretation.routing import FLOOR
 from mirp.media.plan import FeedKey
 from mirp.rooms import commands as c
 from mirp.rooms.events import Event, RecordEvent, WireEvent
+from mirp.rooms.limits import RoomLimits
 from mirp.rooms.model import BoothSpec, JoinGrant, MeetingSpec, MeetingStatus, Record, Role
-from mirp.rooms.room import Room, RoomLimits
+from mirp.rooms.room import Room
 
 MEETING = "m1"
 T0 = 1_700_000_000.0
