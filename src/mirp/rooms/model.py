@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-FLOOR = "floor"  # the channel that carries the original audio
-
 
 def utc(epoch_s: float) -> datetime:
     """Records carry timezone-aware UTC datetimes; the Room is given epoch seconds."""

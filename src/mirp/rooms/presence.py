@@ -124,9 +124,6 @@ class Roster:
             )
         return t
 
-    def connected(self) -> list[Participant]:
-        return [p for p in self.participants.values() if p.connected]
-
     def connected_ids(self) -> set[str]:
         return {p.id for p in self.participants.values() if p.connected}
 
