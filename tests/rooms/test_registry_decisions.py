@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mirp.config import Settings
+from mirp.config import Limits, Settings
 from mirp.errors import Conflict, Forbidden, Unavailable
 from mirp.rooms import commands as c
 from mirp.rooms.model import LifecycleRecord, MeetingSpec
@@ -43,7 +43,7 @@ class LinkHooks(Hooks):
 @pytest.fixture
 async def parts() -> Any:
     hooks = LinkHooks()
-    registry = RoomRegistry(settings=Settings(limits={"reconnect_grace_s": 30.0}),
+    registry = RoomRegistry(settings=Settings(limits=Limits(reconnect_grace_s=30.0)),
                             media=Plane(), hooks=hooks, idle_close_s=60)
     yield registry, hooks
     await registry.close()

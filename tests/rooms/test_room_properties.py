@@ -5,6 +5,8 @@ changes nothing."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -119,7 +121,7 @@ def check_invariants(k: Kit) -> None:
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(steps)
-def test_random_sequences_keep_the_invariants(seq: list) -> None:
+def test_random_sequences_keep_the_invariants(seq: list[Any]) -> None:
     k = Kit(None, None, *PIDS)
     # listeners on every kind of channel, so that what booths do reaches the plan
     for pid, channel, under in LISTENERS:
