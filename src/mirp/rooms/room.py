@@ -76,7 +76,7 @@ class Room:
         self.last_now = 0.0  # the time of the last change (snapshots are asked without one)
         self._finish(0.0)  # routes and the baseline of what clients are told
 
-    # ---------------------------------------------------------------- the parts' state, read
+    # ------------------------------------ the parts' state as others read it (registry: restore)
     @property
     def closed(self) -> bool:
         return self.status is MeetingStatus.CLOSED
