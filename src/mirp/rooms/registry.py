@@ -117,7 +117,6 @@ class RoomRegistry:
             idle_close_s if idle_close_s is not None else settings.limits.reconnect_grace_s + 10.0
         )
         self.rooms: dict[str, RoomRuntime] = {}
-        self.removed: dict[str, set[str]] = {}  # meeting id -> participants removed
         self.recorder = Recorder(
             hooks, journal, decide_timeout_s=settings.limits.decision_commit_timeout_s
         )
@@ -153,10 +152,7 @@ class RoomRegistry:
 
     # ---------------------------------------------------------------- joining
     async def authorize(self, token: str, meeting_id: str | None = None) -> JoinGrant:
-        grant = await self.hooks.authorize(token, meeting_id)
-        if grant.participant_id in self.removed.get(grant.meeting_id, ()):
-            raise Forbidden("you were removed from this meeting")
-        return grant
+        return await self.hooks.authorize(token, meeting_id)  # refuses the removed (store)
 
     async def join(
         self, grant: JoinGrant, outlet: Outlet, resume: str | None = None
@@ -189,11 +185,6 @@ class RoomRegistry:
         if self.recorder._task is None:
             self.recorder.start()
         spec = await self.hooks.load_spec(meeting_id)
-        removed = self.removed.get(meeting_id)
-        if removed:
-            from dataclasses import replace
-
-            spec = replace(spec, removed_participants=spec.removed_participants | removed)
         limits = RoomLimits(
             grace_s=self.limits.reconnect_grace_s,
             handover_timeout_s=self.limits.handover_timeout_s,
@@ -208,7 +199,6 @@ class RoomRegistry:
             queue_size=self.limits.room_queue_commands,
             idle_close_s=self.idle_close_s,
             reoffer_s=self.limits.peer_timeout_s,
-            on_removed=self._on_removed,
             on_closed=self._on_closed,
             durability=self.recorder,
         )
@@ -266,9 +256,6 @@ class RoomRegistry:
         for event in events:
             if isinstance(event, RecordEvent):
                 self.recorder.put(event.record)
-
-    def _on_removed(self, meeting_id: str, participant_id: str) -> None:
-        self.removed.setdefault(meeting_id, set()).add(participant_id)
 
     def _on_closed(self, runtime: RoomRuntime) -> None:
         if self.rooms.get(runtime.meeting_id) is runtime:
@@ -330,7 +317,6 @@ class RoomRegistry:
 
     async def meeting_deleted(self, meeting_id: str) -> None:
         """Close every Session of the meeting (4404, `not_found`) and the room."""
-        self.removed.pop(meeting_id, None)
         error = NotFound("the meeting was deleted", {"reason": "deleted"})
         await self._decide(meeting_id, lambda r: r.end(error))
 

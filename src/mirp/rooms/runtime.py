@@ -96,7 +96,6 @@ class RoomRuntime:
         queue_size: int = 1024,
         idle_close_s: float = 60.0,
         reoffer_s: float = 8.0,
-        on_removed: Callable[[str, str], None] | None = None,
         on_closed: Callable[[RoomRuntime], None] | None = None,
         clock: Callable[[], float] = time.time,
         durability: Durability | None = None,
@@ -107,7 +106,6 @@ class RoomRuntime:
         self.recorder = recorder
         self.idle_close_s = idle_close_s
         self.reoffer_s = reoffer_s
-        self.on_removed = on_removed
         self.on_closed = on_closed
         self.clock = clock
         self.seq = 0
@@ -375,8 +373,6 @@ class RoomRuntime:
                 outlet.send_json(text)
         if isinstance(event, Removed):
             pid = event.participant_id
-            if self.on_removed is not None:
-                self.on_removed(self.meeting_id, pid)
             outlet = self.sessions.pop(pid, None)
             if outlet is not None:
                 outlet.close(Forbidden.ws_close, "removed from the meeting")
