@@ -55,7 +55,7 @@ def _scheduled(k: Kit) -> None:
 CASES = {
     "subscribe": Case(c.Subscribe("de", -12), EVERYONE, check=lambda k, a: k.channel(a) == "de"),
     "quality": Case(
-        c.QualityReport("poor", 180.0, 2.0, 9.0),
+        c.Quality("poor", 0.18, 0.009, 0.02),
         EVERYONE,
         check=lambda k, a: k.room.participants[a].view()["quality"] == "poor",
     ),

@@ -1,4 +1,4 @@
-"""Admission under a storm (signaling/admission.py and Connection._hello), in memory: the gate
+"""Admission under a storm (signaling/admission.py and SessionHandler._hello), in memory: the gate
 bounds and orders handshakes, one per participant; the hello timer stops when the hello arrives;
 failures worth retrying close with 1013; the per-address offer limit; the heartbeat of a busy
 room. The same behaviours against a real server process: tests/integration/test_admission.py."""
@@ -17,10 +17,11 @@ from mirp.ratelimit import TokenBuckets
 from mirp.rooms.model import JoinGrant
 from mirp.rooms.registry import RoomRegistry
 from mirp.signaling.admission import AdmissionControl, AdmissionGate, admission_slots
-from mirp.signaling.handlers import Connection
+from mirp.signaling.handlers import SessionHandler
 from mirp.signaling.session import Session
 from tests.rooms.test_runtime import Hooks, Plane
-from tests.signaling.test_session import MemoryTransport, until
+from tests.signaling.test_session import MemorySocket
+from tests.support.wait import until
 
 
 async def test_the_gate_admits_in_arrival_order_and_never_more_than_its_slots() -> None:
@@ -132,7 +133,7 @@ def test_the_address_limiter_refuses_beyond_its_burst_and_says_how_long_to_wait(
     assert limiter.take("10.0.0.2") == 0.0  # another address has its own bucket
 
 
-# ------------------------------------------------------------------ through a Connection
+# ------------------------------------------------------------------ through a SessionHandler
 
 class SlowHooks(Hooks):
     """Authorization that takes `delay_s` (a database under a storm), or fails like one away."""
@@ -159,8 +160,8 @@ async def test_the_hello_timer_stops_when_the_hello_arrives_not_when_it_is_autho
     client that had said hello in time with 4401 (final). Now it is welcomed."""
     limits = Limits()
     registry = registry_with(SlowHooks(delay_s=0.5), limits)
-    t = MemoryTransport()
-    conn = Connection(Session(t, limits), registry, hello_timeout_s=0.2)
+    t = MemorySocket()
+    conn = SessionHandler(Session(t, limits), registry, hello_timeout_s=0.2)
     task = asyncio.create_task(conn.serve())
     t.incoming.put_nowait(json.dumps({"type": "hello", "id": 1, "token": "d1"}))
     await until(lambda: t.sent or t.closed, "welcome or close")
@@ -175,9 +176,9 @@ async def test_a_hello_that_fails_for_a_passing_reason_closes_with_1013(why: str
     limits = Limits(authorize_timeout_s=0.2)
     hooks = SlowHooks(fail=True) if why == "database away" else SlowHooks(delay_s=5.0)
     registry = registry_with(hooks, limits)
-    t = MemoryTransport()
+    t = MemorySocket()
     control = AdmissionControl(Settings(limits=limits))
-    conn = Connection(Session(t, limits), registry, admission=control)
+    conn = SessionHandler(Session(t, limits), registry, admission=control)
     task = asyncio.create_task(conn.serve())
     t.incoming.put_nowait(json.dumps({"type": "hello", "id": 1, "token": "d1"}))
     await asyncio.wait_for(task, 5)
@@ -194,8 +195,8 @@ async def test_offers_from_one_address_beyond_its_limit_get_rate_limited() -> No
     admission = AdmissionControl(Settings(limits=limits))
     replies: list[dict[str, Any]] = []
     for token in ("d1", "d2"):  # two participants behind one address share its bucket
-        t = MemoryTransport()
-        conn = Connection(Session(t, limits), registry, admission=admission,
+        t = MemorySocket()
+        conn = SessionHandler(Session(t, limits), registry, admission=admission,
                           client_ip="192.0.2.7")
         task = asyncio.create_task(conn.serve())
         t.incoming.put_nowait(json.dumps({"type": "hello", "id": 0, "token": token}))
@@ -216,7 +217,7 @@ async def test_a_client_that_only_answers_pings_stays_in_a_busy_room() -> None:
     """Old code pinged only when the server had sent nothing for a heartbeat: a room that sends
     all the time never pinged, and dropped the (watched) client as silent after 3 heartbeats.
     heartbeat_s is 0.1 s here: 40 heartbeats (the equivalent of ~7 minutes at 10 s)."""
-    t = MemoryTransport()
+    t = MemorySocket()
     s = Session(t, Limits(outbox_messages=256, heartbeat_s=0.1))
 
     async def handler(raw: str | bytes) -> None:

@@ -212,13 +212,14 @@ class RoomActions(RoomState):
         con.auto = True
         self._set_channel(p, want, p.floor_under if want != FLOOR else None, now, auto=True)
 
-    def _quality(self, p: Participant, cmd: c.QualityReport, now: float) -> None:
+    def _quality(self, p: Participant, cmd: c.Quality, now: float) -> None:
         old = (p.quality or {}).get("grade")
         p.quality = {
             "grade": cmd.grade,
-            "rtt_ms": cmd.rtt_ms,
-            "loss_pct": cmd.loss_pct,
-            "jitter_ms": cmd.jitter_ms,
+            "rtt": cmd.rtt,
+            "jitter": cmd.jitter,
+            "loss": cmd.loss,
+            "received": cmd.received,
             "at": now,
         }
         if old != cmd.grade:  # numbers move all the time: tell others when the grade does

@@ -22,7 +22,7 @@ from mirp.media.plane import Levels, MediaEvent, MediaPlane, PeerGone
 from mirp.rooms.durable import decode_room
 from mirp.rooms.events import Event, RecordEvent
 from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record
-from mirp.rooms.outlet import Outlet
+from mirp.rooms.session import Session
 from mirp.rooms.recorder import Recorder
 from mirp.rooms.room import Room, RoomLimits
 from mirp.rooms.runtime import RoomClosing, RoomRuntime, background
@@ -159,7 +159,7 @@ class RoomRegistry:
         return grant
 
     async def join(
-        self, grant: JoinGrant, outlet: Outlet, resume: str | None = None
+        self, grant: JoinGrant, outlet: Session, resume: str | None = None
     ) -> RoomRuntime:
         """Admit a Session into its meeting's room (opened if needed); the runtime has sent the
         welcome when this returns."""
