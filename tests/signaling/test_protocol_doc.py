@@ -30,7 +30,7 @@ def test_every_client_message_has_a_section_with_an_example_that_parses() -> Non
             obj = json.loads(raw)
             assert obj["type"] == kind
             continue
-        assert p.parse_client(raw, 64 * 1024).type == kind  # type: ignore[attr-defined]
+        assert p.parse_client(raw, 64 * 1024).message.type == kind
 
 
 def test_every_server_message_has_a_section() -> None:

@@ -39,9 +39,9 @@ Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[A-Z
 Channel = Annotated[
     str, Field(min_length=1, max_length=MAX_CHANNEL_CHARS, pattern=r"^[A-Za-z0-9_-]+$")
 ]
+LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"  # a BCP 47 language tag, roughly
 Language = Annotated[
-    str,
-    Field(min_length=2, max_length=MAX_CHANNEL_CHARS, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"),
+    str, Field(min_length=2, max_length=MAX_CHANNEL_CHARS, pattern=LANGUAGE_PATTERN)
 ]
 FloorKind = Literal["speak", "point_of_order"]
 Grade = Literal["good", "fair", "poor", "unknown"]

@@ -22,10 +22,10 @@ from mirp.media.plane import Levels, MediaEvent, MediaPlane, PeerGone
 from mirp.rooms.durable import decode_room
 from mirp.rooms.events import Event, RecordEvent
 from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record
-from mirp.rooms.session import Session
 from mirp.rooms.recorder import Recorder
 from mirp.rooms.room import Room, RoomLimits
 from mirp.rooms.runtime import RoomClosing, RoomRuntime, background
+from mirp.rooms.session import Session
 
 log = logging.getLogger("mirp.rooms.registry")
 T = TypeVar("T")

@@ -35,8 +35,8 @@ from mirp.rooms.durable import DECISIONS
 from mirp.rooms.events import Event, MeetingClosed, RecordEvent, Removed, WireEvent
 from mirp.rooms.media_link import Engine, MediaLink
 from mirp.rooms.model import JoinGrant, Record
-from mirp.rooms.session import Session
 from mirp.rooms.room import Room
+from mirp.rooms.session import Session
 
 log = logging.getLogger("mirp.rooms.runtime")
 

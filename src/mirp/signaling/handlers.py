@@ -152,9 +152,8 @@ class SessionHandler:
                 answer = await runtime.offer(pid, self.session, msg.sdp)
                 return p.dump(p.Answer(sdp=answer, id=msg_id))
             case p.Ice():
-                candidate = msg.candidate
-                if candidate is not None:
-                    candidate = {k: v for k, v in candidate.items() if v is not None}  # type: ignore[assignment]
+                given = msg.candidate  # the fields a browser left null are as good as absent
+                candidate = None if given is None else {k: v for k, v in given.items() if v is not None}
                 await runtime.candidate(pid, candidate)
                 return ack
             case p.Ping():

@@ -22,11 +22,11 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass as plain_dataclass
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, with_config
 from pydantic.dataclasses import dataclass
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 from mirp.errors import InvalidMessage, MessageTooLarge, MirpError
 from mirp.rooms.commands import COMMAND_TYPES, STRICT, Command
