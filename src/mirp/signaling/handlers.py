@@ -153,7 +153,9 @@ class SessionHandler:
                 return p.dump(p.Answer(sdp=answer, id=msg_id))
             case p.Ice():
                 given = msg.candidate  # the fields a browser left null are as good as absent
-                candidate = None if given is None else {k: v for k, v in given.items() if v is not None}
+                candidate = (
+                    None if given is None else {k: v for k, v in given.items() if v is not None}
+                )
                 await runtime.candidate(pid, candidate)
                 return ack
             case p.Ping():
