@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from mirp.errors import Forbidden, InvalidInput, NotFound
 from mirp.rooms import commands as c
 from mirp.rooms.floor import MAX_TIME_LIMIT_S
+from tests.interpretation.kit import Kit, messages
 
 EXAMPLES: list[c.Command] = [
     c.Subscribe("fr", -12),
@@ -31,6 +33,8 @@ EXAMPLES: list[c.Command] = [
     c.ParticipantMute("p1", muted=False),
     c.FloorLanguage("en"),
     c.FloorLanguage(None),
+    c.ParticipantLanguage("fr"),
+    c.ParticipantLanguage(None, "p1"),
     c.MeetingOpen(),
     c.MeetingClose(),
     c.ParticipantRemove("p1"),
@@ -127,3 +131,22 @@ def test_the_speaking_time_limit_is_the_floor_s() -> None:
 def test_bad_messages_are_refused(message: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         from_wire(message)
+
+
+def test_the_automatic_floor_language_follows_a_language_set_in_the_meeting() -> None:
+    """Automatic floor language needs the holder's language: an invitation may give none, so
+    a participant (or the chair for them) sets it in the meeting with participant_language."""
+    k = Kit(None, None, "ch", "org", "d1", "d3", "ob")
+    k.do("ch", c.FloorGive("d3"))  # d3's invitation gave no language
+    assert k.room.floor_language is None
+    ev = k.do("d3", c.ParticipantLanguage("fr"))
+    assert messages(ev, "floor")[0]["language"] == "fr"  # automatic: the holder's
+    assert messages(ev, "participant")[0]["participant"]["language"] == "fr"
+    assert k.room.snapshot("d1")["floor"]["language_auto"] is True
+    ev = k.do("ch", c.ParticipantLanguage(None, "d3"))  # back to the invitation's: none
+    assert messages(ev, "floor")[0]["language"] is None
+    k.refuse("d1", c.ParticipantLanguage("de", "d3"), Forbidden)  # only for oneself
+    k.refuse("org", c.ParticipantLanguage("de"), Forbidden)  # organizers are not on the floor
+    k.refuse("ch", c.ParticipantLanguage("de", "ob"), InvalidInput)
+    k.refuse("ch", c.ParticipantLanguage("ru", "d3"), InvalidInput)  # not a meeting language
+    k.refuse("ch", c.ParticipantLanguage("de", "nobody"), NotFound)

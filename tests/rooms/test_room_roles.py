@@ -96,6 +96,11 @@ CASES = {
     "floor_language": Case(
         c.FloorLanguage("fr"), PRESIDING, check=lambda k, a: k.room.floor_language == "fr"
     ),
+    "participant_language": Case(
+        c.ParticipantLanguage("de", "d2"),
+        PRESIDING,
+        check=lambda k, a: k.room.participants["d2"].language == "de",
+    ),
     "meeting_open": Case(
         c.MeetingOpen(),
         PRESIDING,

@@ -6,7 +6,8 @@ so a refused command leaves the Room as it was. Who may do what:
 - everyone: subscribe, quality, leave;
 - delegate, chair (the roles that hold the floor): floor_request, floor_withdraw;
 - chair, organizer (presiding): floor_give, floor_take, speakers_reorder, floor_time_limit,
-  participant_mute, floor_language, meeting_open, meeting_close, participant_remove;
+  participant_mute, floor_language, meeting_open, meeting_close, participant_remove,
+  participant_language (anyone's who may hold the floor; delegates and chairs set their own);
 - interpreter (in their own booth): on_air, console_output, cough, handover_request,
   handover_accept, handover_decline, booth_chat, slow_down.
 
@@ -276,6 +277,28 @@ class RoomActions(RoomState):
                 {"language": cmd.language, "languages": list(self.spec.languages)},
             )
         self.floor.language_set = cmd.language
+
+    def _participant_language(
+        self, p: Participant, cmd: c.ParticipantLanguage, now: float
+    ) -> None:
+        if cmd.participant_id is None or cmd.participant_id == p.id:
+            _require(p, FLOOR_ROLES, "set the language you speak on the floor")
+            t = p
+        else:
+            _require(p, PRESIDING, "set another participant's language")
+            t = self._target(cmd.participant_id)
+            if t.role not in FLOOR_ROLES:
+                raise InvalidInput(
+                    f"a {t.role} does not speak on the floor",
+                    {"participant_id": t.id, "role": str(t.role)},
+                )
+        if cmd.language is not None and cmd.language not in self.spec.languages:
+            raise InvalidInput(
+                "not a language of this meeting",
+                {"language": cmd.language, "languages": list(self.spec.languages)},
+            )
+        t.spoken = cmd.language
+        self._dirty.add(t.id)  # the floor language follows in _finish if t holds the floor
 
     # ---------------------------------------------------------------- meeting
 

@@ -164,6 +164,18 @@ class FloorLanguage(Command):
 
 
 @dataclass(frozen=True, slots=True, config=STRICT)
+class ParticipantLanguage(Command):
+    """The language a participant speaks on the floor, which the automatic floor language
+    follows (None: back to the one their invitation gave, if any). Delegates and chairs set their
+    own (`participant_id` None or theirs); the presiding roles set anyone's who may hold the
+    floor."""
+
+    type: ClassVar[str] = "participant_language"
+    language: Language | None
+    participant_id: Id | None = None
+
+
+@dataclass(frozen=True, slots=True, config=STRICT)
 class MeetingOpen(Command):
     """Scheduled -> open: delegates and observers may join."""
 
@@ -266,6 +278,7 @@ COMMAND_TYPES: Mapping[str, type[Command]] = {
         FloorTimeLimit,
         ParticipantMute,
         FloorLanguage,
+        ParticipantLanguage,
         MeetingOpen,
         MeetingClose,
         ParticipantRemove,

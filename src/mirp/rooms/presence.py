@@ -43,6 +43,7 @@ class Participant:
     listening_since: float = 0.0
     speaking: bool = False
     quality: dict[str, Any] | None = None
+    spoken: str | None = None  # set by `participant_language`; None: the grant's language
 
     @property
     def id(self) -> str:
@@ -58,7 +59,7 @@ class Participant:
 
     @property
     def language(self) -> str | None:
-        return self.grant.language or self.grant.extra.get("language")
+        return self.spoken or self.grant.language or self.grant.extra.get("language")
 
     def listening(self) -> Listening:
         return Listening(self.id, self.channel, self.floor_under)
