@@ -40,7 +40,8 @@ async def test_the_gate_admits_in_arrival_order_and_never_more_than_its_slots() 
     tasks = []
     for i in range(10):
         tasks.append(asyncio.create_task(hello(i)))
-        await asyncio.sleep(0)  # they arrive in this order
+        # they arrive in this order: each holds a slot or waits before the next starts
+        await until(lambda n=i + 1: gate.in_flight + gate.waiting == n, f"hello {i} arrived")
     await until(lambda: gate.waiting == 8, "8 waiting")
     assert order == [0, 1]
     release.set()
@@ -81,7 +82,7 @@ async def test_a_full_queue_or_a_long_wait_is_refused_and_gives_its_place_back()
             await hold.wait()
 
     holder = asyncio.create_task(hello("t0"))
-    await asyncio.sleep(0)
+    await until(lambda: gate.in_flight == 1, "t0 admitted")
     waiters = [asyncio.create_task(hello(f"t{i}")) for i in (1, 2)]
     await until(lambda: gate.waiting == 2, "2 waiting")
     with pytest.raises(Unavailable) as full:
@@ -108,7 +109,7 @@ async def test_a_cancelled_waiter_gives_its_place_back() -> None:
             await hold.wait()
 
     holder = asyncio.create_task(hello("a"))
-    await asyncio.sleep(0)
+    await until(lambda: gate.in_flight == 1, "a admitted")
     gone = asyncio.create_task(hello("b"))  # its client hangs up while it waits
     await until(lambda: gate.waiting == 1, "b waiting")
     gone.cancel()
