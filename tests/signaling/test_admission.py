@@ -41,7 +41,7 @@ async def test_the_gate_admits_in_arrival_order_and_never_more_than_its_slots() 
     for i in range(10):
         tasks.append(asyncio.create_task(hello(i)))
         # they arrive in this order: each holds a slot or waits before the next starts
-        await until(lambda n=i + 1: gate.in_flight + gate.waiting == n, f"hello {i} arrived")
+        await until(lambda: gate.in_flight + gate.waiting == len(tasks), f"hello {i} arrived")
     await until(lambda: gate.waiting == 8, "8 waiting")
     assert order == [0, 1]
     release.set()
@@ -203,7 +203,10 @@ async def test_offers_from_one_address_beyond_its_limit_get_rate_limited() -> No
         t.incoming.put_nowait(json.dumps({"type": "hello", "id": 0, "token": token}))
         for i in range(1, 4):
             t.incoming.put_nowait(json.dumps({"type": "offer", "id": i, "sdp": "v=0"}))
-        await until(lambda t=t: sum(m.get("id") in (1, 2, 3) for m in t.sent) == 3, "replies")
+        def answered(sock: MemorySocket = t) -> bool:
+            return sum(m.get("id") in (1, 2, 3) for m in sock.sent) == 3
+
+        await until(answered, "replies")
         replies += [m for m in t.sent if m.get("id") in (1, 2, 3)]
         assert t.closed is None
         t.incoming.put_nowait(None)
