@@ -50,14 +50,6 @@ class Audience:
         """The chairs and organizers, plus `also` (e.g. the floor holders)."""
         return Audience(ids=frozenset(also), roles=frozenset({Role.CHAIR, Role.ORGANIZER}))
 
-    def union(self, other: Audience) -> Audience:
-        return Audience(
-            self.everyone or other.everyone,
-            self.ids | other.ids,
-            self.booths | other.booths,
-            self.roles | other.roles,
-        )
-
     def includes(self, pid: str, role: Role, booth: str | None) -> bool:
         return (
             self.everyone
@@ -272,11 +264,6 @@ class RecordEvent:
 
 
 Event = WireEvent | RecordEvent
-
-
-def wire_messages(events: Iterable[Event]) -> list[JsonDict]:
-    """The wire messages among `events`, in order (for tests and logs)."""
-    return [e.message() for e in events if isinstance(e, WireEvent)]
 
 
 def records(events: Iterable[Event]) -> list[Record]:

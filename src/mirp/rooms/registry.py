@@ -22,10 +22,10 @@ from mirp.media.plane import Levels, MediaEvent, MediaPlane, PeerGone
 from mirp.rooms.durable import decode_room
 from mirp.rooms.events import Event, RecordEvent
 from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record
-from mirp.rooms.outlet import Outlet
 from mirp.rooms.recorder import Recorder
 from mirp.rooms.room import Room, RoomLimits
 from mirp.rooms.runtime import RoomClosing, RoomRuntime, background
+from mirp.rooms.session import Session
 
 log = logging.getLogger("mirp.rooms.registry")
 T = TypeVar("T")
@@ -155,7 +155,7 @@ class RoomRegistry:
         return await self.hooks.authorize(token, meeting_id)  # refuses the removed (store)
 
     async def join(
-        self, grant: JoinGrant, outlet: Outlet, resume: str | None = None
+        self, grant: JoinGrant, outlet: Session, resume: str | None = None
     ) -> RoomRuntime:
         """Admit a Session into its meeting's room (opened if needed); the runtime has sent the
         welcome when this returns."""

@@ -35,8 +35,8 @@ from mirp.rooms.durable import DECISIONS
 from mirp.rooms.events import Event, MeetingClosed, RecordEvent, Removed, WireEvent
 from mirp.rooms.media_link import Engine, MediaLink
 from mirp.rooms.model import JoinGrant, Record
-from mirp.rooms.outlet import Outlet
 from mirp.rooms.room import Room
+from mirp.rooms.session import Session
 
 log = logging.getLogger("mirp.rooms.runtime")
 
@@ -109,7 +109,7 @@ class RoomRuntime:
         self.on_closed = on_closed
         self.clock = clock
         self.seq = 0
-        self.sessions: dict[str, Outlet] = {}  # participant id -> its current Session
+        self.sessions: dict[str, Session] = {}  # participant id -> its current Session
         self.last_session: dict[str, str] = {}  # participant id -> its latest session id
         self._queue: asyncio.Queue[tuple[Callable[[Room, float], Any], asyncio.Future[Any]]] = (
             asyncio.Queue(queue_size)
@@ -387,7 +387,7 @@ class RoomRuntime:
             log.exception("room %s: media update failed", self.meeting_id)
 
     # ---------------------------------------------------------------- sessions
-    async def join(self, grant: JoinGrant, outlet: Outlet, resume: str | None = None) -> None:
+    async def join(self, grant: JoinGrant, outlet: Session, resume: str | None = None) -> None:
         """Admit a Session; a previous Session of the same participant is replaced. The welcome
         (the snapshot, after the join, at `seq`) is sent from the task before any later event;
         the join's own events follow it (seq > welcome.seq), the new Session included, so it
@@ -425,7 +425,7 @@ class RoomRuntime:
         await self.call_async(job)
 
     async def leave_session(
-        self, participant_id: str, outlet: Outlet, for_good: bool = False
+        self, participant_id: str, outlet: Session, for_good: bool = False
     ) -> None:
         """The Session ended: the participant is disconnected (grace) unless it was replaced."""
 
@@ -449,7 +449,7 @@ class RoomRuntime:
     async def command(
         self,
         participant_id: str,
-        outlet: Outlet,
+        outlet: Session,
         command: Command,
         reply: dict[str, Any] | None = None,
     ) -> None:
@@ -483,7 +483,7 @@ class RoomRuntime:
         return view
 
     # ---------------------------------------------------------------- peers
-    async def offer(self, participant_id: str, outlet: Outlet, sdp: str) -> str:
+    async def offer(self, participant_id: str, outlet: Session, sdp: str) -> str:
         """A new peer connection for this participant (replacing any previous one): the answer.
         Raises InvalidSdp for an offer the media plane refuses."""
 
