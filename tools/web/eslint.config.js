@@ -9,7 +9,7 @@ import globals from "globals";
 
 const bugs = {
   eqeqeq: ["error", "always", { null: "ignore" }], // `x != null` (null or undefined) stays idiomatic
-  "no-unused-vars": ["error", { args: "after-used", caughtErrors: "none" }],
+  "no-unused-vars": ["error", { args: "after-used", caughtErrors: "none", ignoreRestSiblings: true }],
   // read before its declaration in the same scope (a TDZ error at run time); uses inside functions
   // that run later are fine
   "no-use-before-define": ["error", { functions: false, classes: false, variables: false }],

@@ -26,6 +26,8 @@ function putParticipant(state, p) {
   if (!id) return;
   state.participants.set(id, { ...(state.participants.get(id) || {}), ...p, id, connected: p.connected !== false });
 }
+/** A flat event's fields without the envelope (`type`, `seq`): what is kept in the view. */
+const payload = ({ type, seq, ...fields }) => fields;
 const list = (v) => (Array.isArray(v) ? v : v && typeof v === "object" ? Object.entries(v).map(([k, x]) => ({ _key: k, ...x })) : []);
 function applyFloor(state, f, now) {
   const speakers = f.speakers || f.speakers_list || [];
@@ -66,10 +68,10 @@ export function applyServerMessage(state, msg, now = Date.now()) {
       return null;
     }
     case "participant_joined":
-    case "participant": putParticipant(state, msg.participant || msg); return null;
+    case "participant": putParticipant(state, msg.participant || payload(msg)); return null;
     case "participant_left": state.participants.delete(msg.participant_id); return null;
     case "floor": applyFloor(state, msg, now); return null;
-    case "booth": applyBooth(state, msg); return null;
+    case "booth": applyBooth(state, payload(msg)); return null;
     case "channels": state.channels = msg.channels || {}; return null;
     case "meeting": {
       Object.assign(state.meeting, msg.meeting || { status: msg.status });
