@@ -5,6 +5,7 @@ import { CLOSE } from "./wire.js";
 import { Rtc } from "./rtc.js";
 import { loadParticipant, clearParticipant, SENDING_ROLES } from "./session.js";
 import { emptyRoomView, applyServerMessage, applyStatus } from "./roomview.js";
+import { renderShell } from "./shell.js";
 import { el, $, toast, icon, langName, emptyState } from "./ui.js";
 
 export function startLive({ render, onEvent }) {
@@ -109,13 +110,10 @@ function renderBar(state, leave) {
   const qText = q ? ` · ${q.grade}${q.rtt != null ? `, ${Math.round(q.rtt * 1000)} ms` : ""}` : "";
   if (!bar.dataset.built) {
     bar.dataset.built = "1";
-    bar.replaceChildren(
-      el("a", { class: "brand", href: "#", "aria-label": "MIRP" }, el("span", { class: "brand-mark", "aria-hidden": "true" }, "M"), "MIRP"),
-      el("span", { class: "brand-sub", id: "bar-title" }),
-      el("div", { class: "spacer" }),
+    renderShell({ sub: null, home: null, start: [el("span", { class: "brand-sub", id: "bar-title" })], end: [
       el("span", { class: "conn", id: "conn", role: "status", "aria-live": "polite" }),
       el("span", { class: "who", id: "bar-who" }),
-      el("button", { class: "linkish", type: "button", id: "leave", onclick: () => { if (confirm("Leave the meeting?")) leaveFn?.(); } }, "Leave"));
+      el("button", { class: "linkish", type: "button", id: "leave", onclick: () => { if (confirm("Leave the meeting?")) leaveFn?.(); } }, "Leave")] });
   }
   $("#bar-title").textContent = state.meeting.title || "";
   $("#bar-who").textContent = state.me?.name || "";

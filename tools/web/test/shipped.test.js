@@ -49,3 +49,26 @@ test("languages are named in their own language, unknown ones by their code", ()
   assert.equal(langDir("ar"), "rtl");
   assert.equal(langDir("en"), "ltr");
 });
+
+// ------------------------------------------------------------------ one page shell
+const pages = served.filter((f) => /^[^/]+\.html$/.test(f));
+
+function imports(file, seen = new Set()) {
+  if (seen.has(file)) return seen;
+  seen.add(file);
+  for (const m of text(file).matchAll(/^import\s+(?:[^"']*from\s+)?["']\.\/([\w-]+\.js)["']/gm)) imports(join("js", m[1]), seen);
+  return seen;
+}
+
+test("every page keeps its landmarks in the HTML and takes the bar from shell.js", () => {
+  assert.ok(pages.length >= 9, pages.join(", "));
+  for (const page of pages) {
+    const html = text(page);
+    assert.equal(html.match(/<header class="appbar"[^>]*><\/header>/g)?.length, 1, `${page}: one empty app bar`);
+    assert.equal(html.match(/<main id="main"/g)?.length, 1, `${page}: one <main id="main">`);
+    assert.doesNotMatch(html, /class="(brand|skip-link)/, `${page}: the brand and skip link are shell.js's`);
+    const entry = html.match(/<script type="module" src="\/(js\/[\w-]+\.js)"><\/script>/)?.[1];
+    assert.ok(entry, `${page}: a module script`);
+    assert.ok(imports(entry).has(join("js", "shell.js")), `${page}: ${entry} does not load shell.js`);
+  }
+});
