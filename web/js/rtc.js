@@ -40,6 +40,7 @@ export class Rtc {
   /** Start (or restart after a reconnect): a new RTCPeerConnection and a new offer. */
   async start() {
     this.closePc();
+    this.stats = { rtt: null, jitter: null, lost: 0, received: 0 }; // a new connection counts from 0
     if (this.o.send) await this.openMic();
     const pc = new RTCPeerConnection({ iceServers: this.o.iceServers || [], bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
     this.pc = pc;
@@ -114,9 +115,8 @@ export class Rtc {
     });
     const dLost = lost - this.stats.lost, dRecv = received - this.stats.received;
     this.stats = { rtt, jitter, lost, received };
-    const loss = dLost + dRecv > 0 ? dLost / (dLost + dRecv) : 0;
-    const grade = rtt == null && !received ? "unknown" : (loss > 0.05 || (rtt ?? 0) > 0.4 || (jitter ?? 0) > 0.05) ? "poor" : (loss > 0.01 || (rtt ?? 0) > 0.2) ? "fair" : "good";
-    return { rtt, jitter, loss, grade, received };
+    const loss = dLost + dRecv > 0 && dLost >= 0 ? dLost / (dLost + dRecv) : 0;
+    return { rtt, jitter, loss, grade: gradeQuality({ rtt, jitter, loss, received }), received };
   }
 
   closePc() {
@@ -128,4 +128,13 @@ export class Rtc {
     this.mic?.getTracks().forEach((t) => t.stop());
     this.mic = null;
   }
+}
+
+/** The connection-quality badge's grade from one interval: `loss` (0-1, of the packets due),
+ * `rtt` and `jitter` in seconds (null: not measured yet), `received` packets in all. */
+export function gradeQuality({ rtt = null, jitter = null, loss = 0, received = 0 }) {
+  if (rtt == null && !received) return "unknown";
+  if (loss > 0.05 || (rtt ?? 0) > 0.4 || (jitter ?? 0) > 0.05) return "poor";
+  if (loss > 0.01 || (rtt ?? 0) > 0.2) return "fair";
+  return "good";
 }
