@@ -103,7 +103,7 @@ function renderBar(state, leave) {
     ? (state.peer === "connected" ? "Connected" : state.peer === "failed" ? "Audio failed" : "Connecting audio…")
     : state.connection === "reconnecting"
       ? (state.full ? "Meeting full, trying again…"
-        : state.reconnect?.code === CLOSE.unavailable
+        : state.reconnect?.code === CLOSE.TRY_AGAIN
           ? `Server busy, trying again in ${Math.max(1, Math.round(state.reconnect.in_ms / 1000))} s…` : "Reconnecting…")
       : state.connection === "closed" ? "Disconnected" : "Connecting…";
   const q = state.quality && state.peer === "connected" ? state.quality : null;

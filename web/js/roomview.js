@@ -4,7 +4,7 @@
 // rooms/events.py, docs/rooms.md). No DOM, no socket, no clock of its own (`now` is passed in):
 // node runs it in tools/web/test/.
 import { langName } from "./languages.js";
-import { CLOSE } from "./wire.js";
+import { CLOSE, CLOSE_CODES } from "./wire.js";
 
 /** The Room as the pages see it (filled from the server's snapshot and events). */
 export function emptyRoomView() {
@@ -105,22 +105,22 @@ export function applyServerMessage(state, msg, now = Date.now()) {
 }
 
 
-/** A close in 4400-4499 is the server refusing this Session (docs/protocol.md, Close codes). */
-const isRefusal = (code) => code >= 4400 && code < 4500;
+/** A final close is the server refusing this Session for good (docs/protocol.md, Close codes). */
+const isRefusal = (code) => CLOSE_CODES[code]?.final === true;
 
 /** Apply the Session's status (`_status` of protocol.js: connecting, open, reconnecting, closed,
  * with the close code and reason) to the view: the bar's reconnect note, and why it ended. */
 export function applyStatus(state, { status, code = null, reason = "", in_ms = null }) {
   state.connection = status;
-  state.full = status === "reconnecting" && code === CLOSE.meeting_full; // retried every 15-30 s
-  // why we are reconnecting, for the bar: 1013 (unavailable) asks us to come back later
+  state.full = status === "reconnecting" && code === CLOSE.MEETING_FULL; // retried every 15-30 s
+  // why we are reconnecting, for the bar: 1013 (try again) asks us to come back later
   state.reconnect = status === "reconnecting" && code != null ? { code, in_ms } : null;
   if (status === "closed" && isRefusal(code) && !state.ended) {
     const why = state.lastError?.details?.reason;
-    state.retry = why === "not_open" || code === CLOSE.conflict;
+    state.retry = why === "not_open" || code === CLOSE.REPLACED;
     state.ended = why === "not_open" ? "The meeting has not opened yet. Try again when the chair opens it."
-      : code === CLOSE.conflict ? "You joined this meeting again in another window or tab, so this one stopped."
-        : code === CLOSE.meeting_closed ? "The chair closed the meeting. Thank you for taking part."
+      : code === CLOSE.REPLACED ? "You joined this meeting again in another window or tab, so this one stopped."
+        : code === CLOSE.MEETING_CLOSED ? "The chair closed the meeting. Thank you for taking part."
           : reason || "You were disconnected.";
   }
 }

@@ -58,13 +58,13 @@ function statusAfterClose(code) {
 }
 
 test("refusals (44xx) end the Session", () => {
-  for (const code of [CLOSE.invalid_input, CLOSE.unauthorized, CLOSE.forbidden, CLOSE.not_found, CLOSE.conflict, CLOSE.meeting_closed]) {
+  for (const code of [CLOSE.INVALID_MESSAGE, CLOSE.UNAUTHORIZED, CLOSE.FORBIDDEN, CLOSE.NOT_FOUND, CLOSE.REPLACED, CLOSE.MEETING_CLOSED]) {
     assert.equal(statusAfterClose(code).status, "closed", String(code));
   }
 });
 
 test("too slow, a full meeting, a busy server and a lost network reconnect", () => {
-  for (const code of [CLOSE.too_slow, CLOSE.meeting_full, CLOSE.unavailable, 1006, 1012, 4000]) {
+  for (const code of [CLOSE.TOO_SLOW, CLOSE.MEETING_FULL, CLOSE.TRY_AGAIN, 1006, 1012, 4000]) {
     const s = statusAfterClose(code);
     assert.equal(s.status, "reconnecting", String(code));
     assert.equal(s.code, code);
@@ -73,7 +73,7 @@ test("too slow, a full meeting, a busy server and a lost network reconnect", () 
 
 test("a full meeting is asked again slowly (15 to 30 s)", () => {
   for (let i = 0; i < 20; i++) {
-    const s = statusAfterClose(CLOSE.meeting_full);
+    const s = statusAfterClose(CLOSE.MEETING_FULL);
     assert.ok(s.in_ms >= 15_000 && s.in_ms <= 30_000, String(s.in_ms));
   }
 });

@@ -161,9 +161,9 @@ test("unknown messages change nothing", () => {
 // ------------------------------------------------------------------ the Session's status
 test("a full meeting is retried, and the bar knows why", () => {
   const s = view();
-  applyStatus(s, { status: "reconnecting", code: CLOSE.meeting_full, in_ms: 20_000 });
+  applyStatus(s, { status: "reconnecting", code: CLOSE.MEETING_FULL, in_ms: 20_000 });
   assert.equal(s.full, true);
-  assert.deepEqual(s.reconnect, { code: CLOSE.meeting_full, in_ms: 20_000 });
+  assert.deepEqual(s.reconnect, { code: CLOSE.MEETING_FULL, in_ms: 20_000 });
   applyStatus(s, { status: "open" });
   assert.equal(s.full, false);
   assert.equal(s.reconnect, null);
@@ -172,7 +172,7 @@ test("a full meeting is retried, and the bar knows why", () => {
 
 test("the server being busy (unavailable) is a reconnect, not an end", () => {
   const s = view();
-  applyStatus(s, { status: "reconnecting", code: CLOSE.unavailable, in_ms: 900 });
+  applyStatus(s, { status: "reconnecting", code: CLOSE.TRY_AGAIN, in_ms: 900 });
   assert.equal(s.connection, "reconnecting");
   assert.deepEqual(s.reconnect, { code: 1013, in_ms: 900 });
   assert.equal(s.ended, null);
@@ -180,7 +180,7 @@ test("the server being busy (unavailable) is a reconnect, not an end", () => {
 
 test("replaced by another tab: ended, with a way to come back", () => {
   const s = view();
-  applyStatus(s, { status: "closed", code: CLOSE.conflict, reason: "replaced" });
+  applyStatus(s, { status: "closed", code: CLOSE.REPLACED, reason: "replaced" });
   assert.match(s.ended, /another window or tab/);
   assert.equal(s.retry, true);
 });
@@ -188,18 +188,18 @@ test("replaced by another tab: ended, with a way to come back", () => {
 test("a meeting not open yet says so and offers to try again", () => {
   const s = view();
   applyServerMessage(s, { type: "error", code: "forbidden", message: "not open", details: { reason: "not_open" }, fatal: true }, NOW);
-  applyStatus(s, { status: "closed", code: CLOSE.forbidden, reason: "forbidden" });
+  applyStatus(s, { status: "closed", code: CLOSE.FORBIDDEN, reason: "forbidden" });
   assert.match(s.ended, /not opened yet/);
   assert.equal(s.retry, true);
 });
 
 test("closed by the chair; other refusals show the server's reason", () => {
   const closed = view();
-  applyStatus(closed, { status: "closed", code: CLOSE.meeting_closed });
+  applyStatus(closed, { status: "closed", code: CLOSE.MEETING_CLOSED });
   assert.match(closed.ended, /closed the meeting/);
   assert.equal(closed.retry, false);
   const other = view();
-  applyStatus(other, { status: "closed", code: CLOSE.unauthorized, reason: "Your invitation expired." });
+  applyStatus(other, { status: "closed", code: CLOSE.UNAUTHORIZED, reason: "Your invitation expired." });
   assert.equal(other.ended, "Your invitation expired.");
 });
 
@@ -213,6 +213,6 @@ test("a close of our own (leaving, 1000) does not end the page with a message", 
 test("the first end is kept", () => {
   const s = view();
   applyServerMessage(s, { type: "removed", reason: "Removed." }, NOW);
-  applyStatus(s, { status: "closed", code: CLOSE.forbidden, reason: "forbidden" });
+  applyStatus(s, { status: "closed", code: CLOSE.FORBIDDEN, reason: "forbidden" });
   assert.equal(s.ended, "Removed.");
 });

@@ -29,7 +29,7 @@ test("no tooling under web/ (the app serves all of it)", () => {
 
 test("every CLOSE.<name> the pages use is in wire.js", () => {
   const used = new Set(served.filter((f) => f.endsWith(".js"))
-    .flatMap((f) => [...text(f).matchAll(/\bCLOSE\.([a-z_]+)/g)].map((m) => m[1])));
+    .flatMap((f) => [...text(f).matchAll(/\bCLOSE\.([A-Z_]+)/g)].map((m) => m[1])));
   assert.ok(used.size > 0);
   const missing = [...used].filter((name) => !Number.isInteger(CLOSE[name]));
   assert.deepEqual(missing, []);
