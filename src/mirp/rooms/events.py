@@ -2,7 +2,7 @@
 
 Room.join/leave/disconnect/handle/tick return a list of events. Two families:
 - wire events (`WireEvent`): `audience` says who receives `message()` (a JSON-ready dict with a
-  "type"; the runtime adds "seq"). Shapes mirror web/js/live.js applyServerMessage; every
+  "type"; the runtime adds "seq"). Shapes mirror web/js/roomview.js applyServerMessage; every
   message is described in docs/rooms.md.
 - `RecordEvent`: an append-only statistics fact (rooms.model.Record) for Admission.record();
   nobody receives it over the wire.
