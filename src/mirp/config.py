@@ -177,6 +177,15 @@ class Settings(BaseSettings):
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
         return f"{scheme}://{host}:{self.port}"
 
+    def local_url(self) -> str:
+        """This server as seen from its own machine (`mirp health`, the Docker health check):
+        its port and scheme, never the public base URL (a proxy in front is not this process)."""
+        scheme = "https" if self.tls_certfile else "http"
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        if ":" in host:
+            host = f"[{host}]"
+        return f"{scheme}://{host}:{self.port}"
+
     def private_data_dir(self) -> None:
         """The data directory, made owner-only (0700): it holds the database, the key."""
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)

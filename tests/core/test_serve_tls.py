@@ -56,6 +56,13 @@ def test_serve_over_https(tmp_path: Path) -> None:
             time.sleep(0.2)
         page = httpx.get(f"https://127.0.0.1:{port}/join.html", verify=False, timeout=5)
         assert page.status_code == 200 and "<html" in page.text.lower()
+        # the Docker health check: the same settings (port, TLS) find the same server
+        health = subprocess.run(
+            [sys.executable, "-m", "mirp", "health"], capture_output=True, text=True,
+            timeout=60, env={**env, "MIRP_PORT": str(port), "MIRP_TLS_CERTFILE": str(cert),
+                             "MIRP_TLS_KEYFILE": str(key)})
+        assert health.returncode == 0, health.stderr
+        assert f"healthy: https://127.0.0.1:{port}/healthz" in health.stdout
     finally:
         proc.terminate()
         out, _ = proc.communicate(timeout=20)

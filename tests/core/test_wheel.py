@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parents[2]
 TREE = ["pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "src", "web"]
 
 
-def _run(*args: str | Path, cwd: Path) -> str:
+def _run(*args: str | Path, cwd: Path, env: dict[str, str] | None = None) -> str:
     out = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True,
-                         timeout=300, env=_clean_env())
+                         timeout=300, env={**_clean_env(), **(env or {})})
     assert out.returncode == 0, f"{args} failed:\n{out.stdout}\n{out.stderr}"
     return out.stdout
 
@@ -100,6 +100,10 @@ async def test_installed_wheel_serves_the_browser_client(tmp_path: Path) -> None
             assert js.status_code == 200, js.text
             assert "javascript" in js.headers["content-type"]
             assert js.text == (ROOT / "web" / "js" / "protocol.js").read_text()
+        # the installed console script, on the server's own settings (the Docker health check)
+        health = _run(python.parent / "mirp", "health", cwd=outside,
+                      env={"MIRP_PORT": str(port)})
+        assert f"healthy: {base}/healthz" in health
     finally:
         stop(proc)
     assert "no browser client" not in (tmp_path / "server.log").read_text()
