@@ -85,11 +85,11 @@ async def test_live_overview(app, org: Org, other: Org) -> None:  # type: ignore
     app.state.rooms = fake
     try:
         assert (await org.get(f"/api/meetings/{m['id']}/live")).json() == {"open": False}
-        fake.open[m["id"]] = {"participants": [{"participant_id": "p1", "role": "chair"}],
-                              "channels": {"fr": 2}, "booths_on_air": ["fr"]}
+        fake.open[m["id"]] = {"people": [{"participant_id": "p1", "role": "chair"}],
+                              "channels": {"fr": {"listeners": 2}}, "booths": []}
         live = (await org.get(f"/api/meetings/{m['id']}/live")).json()
-        assert live["open"] is True and live["booths_on_air"] == ["fr"]
-        assert live["channels"] == {"fr": 2}
+        assert live["open"] is True and live["booths"] == []
+        assert live["channels"] == {"fr": {"listeners": 2}}
         error(await other.get(f"/api/meetings/{m['id']}/live"), 404, "not_found")
         app.state.rooms = object()  # a registry without overview()
         assert (await org.get(f"/api/meetings/{m['id']}/live")).json() == {"open": False}

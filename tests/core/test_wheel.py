@@ -11,9 +11,11 @@ import os
 import shutil
 import subprocess
 import sys
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
+from packaging.version import Version
 
 from tests.support.procs import free_port, stop
 from tests.support.wait import Seen, until
@@ -36,6 +38,11 @@ def _clean_env() -> dict[str, str]:
 
 
 def _wheel(tmp: Path) -> Path:
+    have = version("setuptools")
+    assert Version(have) >= Version("77"), (
+        f"setuptools {have} cannot build this pyproject.toml offline: bring the venv to "
+        "constraints.txt (`bash scripts/test.sh` does, or `pip install -c constraints.txt "
+        "--upgrade setuptools`)")
     tree = tmp / "tree"
     for name in TREE:
         src = ROOT / name

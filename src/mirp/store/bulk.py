@@ -39,6 +39,7 @@ class InvitationData:
     expires_at: datetime
     revoked_at: datetime | None
     created_at: datetime
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +69,8 @@ def view(secret: str, base_url: str, inv: InvitationData) -> InvitationOut:
     token = sign(secret, inv)
     return InvitationOut(
         id=inv.id, meeting_id=inv.meeting_id, role=inv.role, booth=inv.booth, name=inv.name,
-        delegation=inv.delegation, email=inv.email, named=inv.name is not None,
+        delegation=inv.delegation, email=inv.email, language=inv.language,
+        named=inv.name is not None,
         max_uses=inv.max_uses, uses=inv.uses, expires_at=inv.expires_at,
         revoked=inv.revoked_at is not None, revoked_at=inv.revoked_at,
         created_at=inv.created_at, token=token, join_url=join_url(base_url, token))
