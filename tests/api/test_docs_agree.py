@@ -195,3 +195,13 @@ async def test_participant_language_on_invitations_and_join(
     err = error(await client.post("/api/join", json={"token": open_link, "name": "Dee",
                                                      "language": "de"}), 422, "invalid_input")
     assert err["details"]["field"] == "language"
+
+    # a CSV upload's `language` column (docs/api.md, Bulk)
+    bulk = await org.post(f"{path}/bulk", {"role": "delegate",
+                                           "csv": "name,language\nAmina,FR\nLi Wei,zh\nEd,"})
+    assert bulk.status_code == 201, bulk.text
+    assert [i["language"] for i in bulk.json()["created"]] == ["fr", "zh", None]
+    err = error(await org.post(f"{path}/bulk", {"role": "delegate",
+                                                "csv": "name,language\nAmina,fr\nHans,de"}),
+                422, "invalid_input")
+    assert err["details"]["field"] == "csv line 3"

@@ -210,7 +210,7 @@ async def bulk_invitations(db: Database, settings: Settings, organizer: t.Organi
         expires = default_expiry(settings, meeting, now).astimezone(UTC).replace(microsecond=0)
     items, body = await work.run(bulk.prepare_and_render, settings.resolved_secret_key(),
                                  settings.resolved_base_url(), meeting.id, role, rows, booths,
-                                 expires, now)
+                                 expires, now, list(meeting.languages))
     async with db.session() as session:
         # the meeting locked (PostgreSQL) so a concurrent delete waits; its booths again, since
         # an organizer may have removed one while the workers signed
