@@ -5,6 +5,7 @@ give the same default address."""
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -52,3 +53,28 @@ def test_scripts_readme_and_settings_agree_on_the_default_address() -> None:
     readme = (ROOT / "README.md").read_text()
     quick = re.search(r"bash scripts/serve\.sh\s+#[^\n]*", readme)
     assert quick and f"http://{host}:{port}" in quick.group(0), quick
+
+
+def test_dockerfile_installs_pinned_dependencies_before_the_sources(tmp_path: Path) -> None:
+    """The dependency layer is built from the constraints before src/ is copied (a source change
+    does not reinstall them), the health check follows the server's settings (`mirp health`),
+    and every file the image copies exists."""
+    docker = (ROOT / "Dockerfile").read_text()
+    lines = [line.strip() for line in docker.splitlines()]
+    copies = [i for i, line in enumerate(lines) if line.startswith("COPY ")]
+    first_src = next(i for i in copies if " src " in lines[i] + " ")
+    pinned = next(i for i, line in enumerate(lines) if "-c constraints.txt -r" in line)
+    assert pinned < first_src
+    for i in copies:
+        for name in lines[i].split()[1:-1]:
+            assert (ROOT / name).exists(), name
+    assert 'CMD ["mirp", "health"]' in docker and "ENV MIRP_WEB_DIR" not in docker
+    # the command that lists the dependencies for that layer, run on this pyproject.toml
+    command = re.search(r'RUN (python -c ".*?") > /tmp/requirements.txt', docker)
+    assert command, "the requirements step"
+    (tmp_path / "pyproject.toml").write_bytes((ROOT / "pyproject.toml").read_bytes())
+    out = subprocess.run(command.group(1), shell=True, cwd=tmp_path, capture_output=True,
+                         text=True, timeout=60, check=True).stdout.split()
+    assert out == tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", "data"} <= set(ignored)
