@@ -79,10 +79,10 @@ async def test_the_floor_speaks_the_holders_language(tmp_path: Path) -> None:
 
             def french_floor() -> Any:
                 events = c.of("floor")
-                last = events[-1] if events else None
-                held = last and delegate["participant_id"] in last["holders"]
-                return (last if held and last["language"] == "fr" else
-                        Seen([m for m in c.got if m.get("type") in ("floor", "error")]))
+                if events and delegate["participant_id"] in events[-1]["holders"] and (
+                        events[-1]["language"] == "fr"):
+                    return events[-1]
+                return Seen([m for m in c.got if m.get("type") in ("floor", "error")])
 
             floor = await until(french_floor, "the floor in the holder's language")
             assert floor["language_auto"] is True
