@@ -85,3 +85,44 @@ def test_every_nested_setting_is_reachable_by_its_documented_name(
     settings = Settings()
     assert settings.limits.join_batch == 7
     assert settings.rate_limits.enabled is False
+
+
+def _literal(cell: str) -> str | None:
+    """A default written as a value (`127.0.0.1`, 8000, `true`, 336 (14 days)), else None."""
+    cell = re.sub(r"\s*\(.*\)$", "", cell.strip())
+    if re.fullmatch(r"`[^`]+`", cell):
+        return cell.strip("`")
+    return cell if re.fullmatch(r"-?\d+(\.\d+)?", cell) else None
+
+
+def _same(written: str, default: object) -> bool:
+    if isinstance(default, bool):
+        return written == str(default).lower()
+    if isinstance(default, int | float):
+        return float(written) == float(default)
+    if isinstance(default, Path):
+        return Path(written) == default
+    return written == str(default)
+
+
+def test_readme_table_defaults_are_the_real_ones() -> None:
+    """Where the table writes a default as a value, it is the field's default."""
+    readme = (ROOT / "README.md").read_text()
+    checked = 0
+    for line in readme[readme.index("| setting | default |"):].splitlines()[2:]:
+        if not line.startswith("|"):
+            break
+        names_cell, defaults_cell = line.split("|")[1:3]
+        names = VAR.findall(names_cell)
+        defaults = re.split(r",\s*(?![^()]*\))", defaults_cell.strip())
+        if len(names) != len(defaults):
+            continue
+        for name, cell in zip(names, defaults, strict=True):
+            written = _literal(cell)
+            field = Settings.model_fields.get(name.removeprefix("MIRP_").lower())
+            if written is None or field is None or field.default_factory is not None:
+                continue
+            assert _same(written, field.default), f"{name}: README says {cell!r}, " \
+                f"config.py {field.default!r}"
+            checked += 1
+    assert checked >= 10, checked  # the table keeps writing its defaults as values
