@@ -115,7 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ]
         first = fields[0] if fields else {"field": "", "message": "invalid request"}
         return _error(422, "invalid_input", f"{first['field']}: {first['message']}",
-                      {"fields": fields})
+                      {"field": first["field"], "fields": fields})  # docs/api.md, Errors
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

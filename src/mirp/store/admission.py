@@ -71,7 +71,7 @@ class Admission:
                 meeting_id=participant.meeting_id, participant_id=participant.id,
                 name=participant.name, role=Role(participant.role),
                 delegation=participant.delegation, booth=participant.booth,
-                invitation_id=participant.invitation_id)
+                invitation_id=participant.invitation_id, language=participant.language)
 
     async def load_spec(self, meeting_id: str) -> MeetingSpec:
         async with self.db.session() as session:
