@@ -66,7 +66,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if replay.records or replay.snapshots:
             log.info("journal: %d records to write, %d rooms to restore",
                      len(replay.records), len(replay.snapshots))
-        rooms = RoomRegistry(settings=settings, media=media, hooks=admission, journal=journal)
+        rooms = RoomRegistry(settings=settings, media=media, store=admission, journal=journal)
         app.state.settings = settings
         app.state.db = db
         app.state.admission = admission

@@ -16,14 +16,15 @@ from mirp.rooms import commands as c
 from mirp.rooms.model import LifecycleRecord, MeetingSpec
 from mirp.rooms.registry import RoomRegistry
 from mirp.rooms.runtime import RoomRuntime
-from tests.rooms.test_runtime import GRANTS, Hooks, Outlet, Plane
+from tests.rooms.test_runtime import GRANTS, Outlet, Plane, Store
+from tests.support.wait import until
 
 # d1 and d2 joined through the same open link; the chair through its own invitation
 LINKED = {k: replace(g, invitation_id="i_link" if k in ("d1", "d2") else f"i_{k}")
           for k, g in GRANTS.items()}
 
 
-class LinkHooks(Hooks):
+class LinkStore(Store):
     def __init__(self) -> None:
         super().__init__()
         self.spec_delay = 0.01
@@ -40,10 +41,10 @@ class LinkHooks(Hooks):
 
 @pytest.fixture
 async def parts() -> Any:
-    hooks = LinkHooks()
+    store = LinkStore()
     registry = RoomRegistry(settings=Settings(limits={"reconnect_grace_s": 30.0}),
-                            media=Plane(), hooks=hooks, idle_close_s=60)
-    yield registry, hooks
+                            media=Plane(), store=store, idle_close_s=60)
+    yield registry, store
     await registry.close()
 
 
@@ -84,7 +85,7 @@ async def test_deleted_meeting_closes_every_session_and_the_room(parts: Any) -> 
 
 
 async def test_status_closed_is_the_chairs_close_and_open_is_followed(parts: Any) -> None:
-    registry, hooks = parts
+    registry, store = parts
     _, chair = await enter(registry, "chair")
     _, d1 = await enter(registry, "d1")
     await registry.meeting_status("m1", "open")  # already open: nothing happens
@@ -93,7 +94,7 @@ async def test_status_closed_is_the_chairs_close_and_open_is_followed(parts: Any
     assert chair.closed == (4410, "the meeting is closed") and d1.closed == chair.closed
     assert chair.of("meeting")[-1]["closed"] is True
     await registry.recorder.flush()
-    kinds = [r.kind for b in hooks.batches for r in b if isinstance(r, LifecycleRecord)]
+    kinds = [r.kind for b in store.batches for r in b if isinstance(r, LifecycleRecord)]
     assert kinds == ["closed"]
     with pytest.raises(ValueError):
         await registry.meeting_status("m1", "nonsense")
@@ -101,10 +102,10 @@ async def test_status_closed_is_the_chairs_close_and_open_is_followed(parts: Any
 
 async def test_a_room_being_opened_is_waited_for(parts: Any) -> None:
     """The room read the database before the decision: it is told once it is open."""
-    registry, hooks = parts
-    hooks.spec_delay = 0.2
+    registry, store = parts
+    store.spec_delay = 0.2
     joining = asyncio.ensure_future(enter(registry, "d1"))
-    await asyncio.sleep(0.05)  # the room is opening (loading its spec)
+    await until(lambda: store.loads == 1, "the room opening (loading its spec)")
     assert registry.get("m1") is None
     decided = asyncio.ensure_future(registry.meeting_status("m1", "closed"))
     _, d1 = await joining

@@ -1,0 +1,72 @@
+"""A room's Sessions (as Outlets) and its one event counter: who hears what, in which order.
+
+Why one counter per room: every wire event gets the next `seq` and is encoded once for all its
+recipients, so every client sees the same order and a welcome's `seq` says exactly which events
+it already contains. Used only from the Room's actor task (rooms/actor.py).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from mirp.errors import MirpError
+from mirp.rooms.events import WireEvent
+from mirp.rooms.outlet import Outlet
+
+
+def encode(message: Mapping[str, Any]) -> str:
+    return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+
+
+class Sessions:
+    def __init__(self, seq: int = 0) -> None:
+        self.seq = seq  # the last event's number (a restored room goes on from its snapshot's)
+        self._current: dict[str, Outlet] = {}  # participant id -> its current Session
+        self._latest: dict[str, str] = {}  # participant id -> its latest session id (resume)
+
+    def __len__(self) -> int:
+        return len(self._current)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._current)
+
+    def get(self, participant_id: str) -> Outlet | None:
+        return self._current.get(participant_id)
+
+    def is_current(self, participant_id: str, outlet: Outlet) -> bool:
+        return self._current.get(participant_id) is outlet
+
+    def attach(self, participant_id: str, outlet: Outlet) -> None:
+        self._current[participant_id] = outlet
+        self._latest[participant_id] = outlet.id
+
+    def detach(self, participant_id: str) -> Outlet | None:
+        return self._current.pop(participant_id, None)
+
+    def resumes(self, participant_id: str, resume: str | None) -> bool:
+        """Whether a join naming `resume` continues the participant's latest Session."""
+        return resume is not None and self._latest.get(participant_id) == resume
+
+    def ever_joined(self) -> list[str]:
+        """Everyone who had a Session in this room (a closing room makes them all leave)."""
+        return list(self._latest)
+
+    def close_all(self, code: int, reason: str, error: MirpError | None = None) -> None:
+        outlets = list(self._current.values())
+        self._current.clear()
+        for outlet in outlets:
+            outlet.close(code, reason, error)
+
+    def broadcast(self, event: WireEvent, recipients: Iterable[str]) -> None:
+        """Number `event`, encode it once and hand it to each recipient's Session (never
+        blocks: a Session queues or drops a slow client itself)."""
+        self.seq += 1
+        message = event.message()
+        message["seq"] = self.seq
+        text = encode(message)
+        for pid in recipients:
+            outlet = self._current.get(pid)
+            if outlet is not None:
+                outlet.send_json(text)
