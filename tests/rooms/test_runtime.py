@@ -292,7 +292,7 @@ async def test_peer_media_follow_the_room(parts: Any) -> None:
     assert "p_d1" not in plane.peers and "p_d1" not in plane.listeners
     assert not rt.media.has_peer("p_d1")
     # a good one again, then the peer vanishes: released, the client told to make a new one
-    rt.reoffer_s = 30.0
+    rt.peers.reoffer_s = 30.0
     await rt.offer("p_d1", d1, "again")
     assert "p_d1" in plane.sources and plane.listeners["p_d1"] == FeedKey("m1/fr")
     plane.gone("p_d1", "timeout")
@@ -303,7 +303,7 @@ async def test_peer_media_follow_the_room(parts: Any) -> None:
     assert plane.listeners["p_d1"] == FeedKey("m1/fr")  # told again what to hear
     assert rt.actor.timer(("reoffer", "p_d1")) is None  # the re-offer deadline is withdrawn
     assert d1.closed is None and "p_d1" in plane.sources
-    rt.reoffer_s = 0.05
+    rt.peers.reoffer_s = 0.05
     plane.gone("p_d1", "failed")  # this time no new offer comes: closed with 1001
     await until(lambda: d1.closed is not None, "d1 closed")
     assert d1.closed is not None and d1.closed[0] == 1001

@@ -34,8 +34,9 @@ _Step = Callable[[S, float], Awaitable[None]]  # a queued job, its future settle
 MIN_REWAIT_S = 0.01
 
 
-class ActorClosing(Unavailable):
-    """The actor is closing or closed: its caller retries elsewhere (a fresh room)."""
+class RoomClosing(Unavailable):
+    """The room's actor is closing or closed (idle, meeting closed, server shutdown): the
+    caller retries elsewhere (the registry opens a fresh room)."""
 
 
 _background: set[asyncio.Future[object]] = set()
@@ -114,7 +115,7 @@ class Actor(Generic[S]):
     # ---------------------------------------------------------------- the bounded lane
     def _put(self, step: _Step[S], refuse: Callable[[MirpError], None]) -> None:
         if self.closing:
-            raise ActorClosing("the room is closing")
+            raise RoomClosing("the room is closing")
         try:
             self._queue.put_nowait((step, refuse))
         except asyncio.QueueFull:
@@ -264,7 +265,7 @@ class Actor(Generic[S]):
             self._timers.clear()
             while not self._queue.empty():  # refuse what is left: the caller retries elsewhere
                 _, refuse = self._queue.get_nowait()
-                refuse(ActorClosing("the room closed"))
+                refuse(RoomClosing("the room closed"))
             self._closed.set()
             if self._on_closed is not None:
                 self._on_closed()

@@ -18,14 +18,14 @@ from mirp.config import Settings
 from mirp.errors import Forbidden, MirpError, NotFound, Unavailable
 from mirp.journal import Journal
 from mirp.media.plane import Levels, MediaEvent, MediaPlane, PeerGone
-from mirp.rooms.actor import background
+from mirp.rooms.actor import RoomClosing, background
 from mirp.rooms.durable import decode_room
 from mirp.rooms.events import Event, RecordEvent
 from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record
 from mirp.rooms.outlet import Outlet
 from mirp.rooms.recorder import JournalHealth, Recorder
 from mirp.rooms.room import Room, RoomLimits
-from mirp.rooms.runtime import RoomClosing, RoomRuntime
+from mirp.rooms.runtime import RoomRuntime
 from mirp.rooms.shared_plane import SharedPlane
 
 log = logging.getLogger("mirp.rooms.registry")

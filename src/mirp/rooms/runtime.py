@@ -25,8 +25,8 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from mirp.errors import Conflict, Forbidden, MirpError, NotFound, Unavailable
-from mirp.rooms.actor import Actor, ActorClosing, Job
+from mirp.errors import Conflict, Forbidden, MirpError
+from mirp.rooms.actor import Actor, Job, RoomClosing
 from mirp.rooms.commands import Command
 from mirp.rooms.events import Event, MeetingClosed, Removed, WireEvent
 from mirp.rooms.keeper import (
@@ -39,6 +39,7 @@ from mirp.rooms.keeper import (
 from mirp.rooms.media_link import MediaLink, RoomPlane
 from mirp.rooms.model import JoinGrant, MeetingStatus
 from mirp.rooms.outlet import Outlet
+from mirp.rooms.peers import PEER_LOST_WS, RoomPeers
 from mirp.rooms.room import Room
 from mirp.rooms.sessions import Sessions
 
@@ -47,13 +48,8 @@ T = TypeVar("T")
 
 MEETING_CLOSED_WS = 4410  # 44xx: the client does not reconnect
 REPLACED_WS = Conflict.ws_close
-PEER_LOST_WS = 1001  # not 44xx: the client reconnects (and makes a new peer connection)
 SNAPSHOT = "snapshot"  # the actor timer of a coalesced snapshot
 LEVELS = "levels"  # the notify key of level reports (the newest replaces an older one)
-
-
-class RoomClosing(ActorClosing):
-    """The room is closing (idle or meeting closed): the registry opens a fresh one."""
 
 
 class RoomRuntime:
@@ -78,7 +74,6 @@ class RoomRuntime:
         self.keeper = Keeper(self.meeting_id, recorder, durability)
         self.sessions = Sessions(seq)
         self.idle_close_s = idle_close_s
-        self.reoffer_s = reoffer_s
         self.clock = clock
         self._idle_since: float | None = clock()
         self.restored = set(restored)  # participants back from a snapshot, not yet rejoined
@@ -86,6 +81,7 @@ class RoomRuntime:
             room, name=f"room {self.meeting_id}", queue_size=queue_size, clock=clock,
             next_deadline=self._next_deadline, tick=self._on_timer,
             on_closed=None if on_closed is None else lambda: on_closed(self))
+        self.peers = RoomPeers(self.actor, self.sessions, self.media, self._sync_media, reoffer_s)
 
     @property
     def seq(self) -> int:
@@ -138,17 +134,11 @@ class RoomRuntime:
     # ---------------------------------------------------------------- the actor's lanes
     async def call(self, fn: Job[Room, T]) -> T:
         """Run `fn(room, now)` in the room task and return its result (or raise its error)."""
-        try:
-            return await self.actor.call(fn)
-        except ActorClosing:
-            raise RoomClosing("the room is closing") from None
+        return await self.actor.call(fn)
 
     async def call_async(self, fn: Job[Room, Awaitable[T]]) -> T:
         """Like `call` for a job that awaits (durability): the room waits for it in order."""
-        try:
-            return await self.actor.call_async(fn)
-        except ActorClosing:
-            raise RoomClosing("the room is closing") from None
+        return await self.actor.call_async(fn)
 
     def submit_nowait(self, fn: Job[Room, object]) -> bool:
         """Queue a job nobody waits for; dropped when the room is busy (False)."""
@@ -286,8 +276,7 @@ class RoomRuntime:
     def _session_ended(self, participant_id: str, now: float) -> None:
         """In the task: the participant's Session is gone (ended, replaced, expelled)."""
         self.sessions.detach(participant_id)
-        self.media.detach(participant_id)
-        self.actor.cancel(("reoffer", participant_id))
+        self.peers.forget(participant_id)
         if not self.sessions:
             self._idle_since = now
 
@@ -340,75 +329,15 @@ class RoomRuntime:
         view["sessions"] = len(self.sessions)
         return view
 
-    # ---------------------------------------------------------------- peers
+    # ---------------------------------------------------------------- peers (rooms/peers.py)
     async def offer(self, participant_id: str, outlet: Outlet, sdp: str) -> str:
-        """A new peer connection for this participant (replacing any previous one): the answer.
-        Raises InvalidSdp for an offer the media plane refuses."""
-
-        def begin(room: Room, now: float) -> int:
-            if not self.sessions.is_current(participant_id, outlet):
-                raise Conflict("this session was replaced")
-            self.actor.cancel(("reoffer", participant_id))
-            return self.media.begin_offer(participant_id)
-
-        def done(room: Room, now: float) -> None:
-            if not self.media.offer_done(participant_id, number):
-                raise Conflict("the peer connection was replaced while it was being set up")
-            self._sync_media()
-
-        def failed(room: Room, now: float) -> None:
-            self.media.offer_failed(participant_id, number)
-
-        number = await self.call(begin)
-        try:
-            answer = await self.media.plane.offer(participant_id, sdp)
-        except Exception:  # refused: forgotten before the caller hears of it
-            try:
-                await self.call(failed)
-            except RoomClosing:
-                pass
-            except Unavailable:  # a full queue: the report lane is never refused
-                self.actor.notify(("offer", participant_id, number), failed)
-            raise
-        except BaseException:  # cancelled: no await now, and never lost
-            self.actor.notify(("offer", participant_id, number), failed)
-            raise
-        try:
-            await self.call(done)
-        except RoomClosing:
-            raise Conflict("the room closed while the peer connection was being set up") from None
-        return answer
+        return await self.peers.offer(participant_id, outlet, sdp)
 
     async def candidate(self, participant_id: str, candidate: Mapping[str, object] | None) -> None:
-        with contextlib.suppress(NotFound):  # a late candidate of a peer already gone: harmless
-            await self.media.plane.candidate(participant_id, candidate)
+        await self.peers.candidate(participant_id, candidate)
 
     def peer_gone(self, participant_id: str, reason: str) -> None:
-        """The media plane reports this participant's peer gone (see `_on_gone`); applied in
-        the task even when the command queue is full."""
-        if self.media.has_peer(participant_id):  # a read: most rooms do not have this peer
-            self.actor.notify(("gone", participant_id),
-                              lambda room, now: self._on_gone(participant_id, reason, now))
-
-    def _on_gone(self, pid: str, reason: str, now: float) -> None:
-        """In the task. The plane released the peer's media; tell the client (`peer_closed`),
-        which makes a new peer connection on the same Session. A client that sends no new offer
-        within `reoffer_s` is closed with 1001: if it is alive it reconnects (new Session, new
-        peer; the Room keeps its place for the grace period); if it is gone, the Room learns it
-        now rather than when the socket's own timeouts fire."""
-        if not self.media.gone(pid):
-            return
-        self._sync_media()
-        outlet = self.sessions.get(pid)
-        if outlet is None:
-            return
-        outlet.send({"type": "peer_closed", "reason": reason})
-
-        def no_new_offer(room: Room, at: float) -> None:
-            if self.sessions.is_current(pid, outlet) and not self.media.has_peer(pid):
-                outlet.close(PEER_LOST_WS, f"media connection lost ({reason})")
-
-        self.actor.at(("reoffer", pid), now + self.reoffer_s, no_new_offer)
+        self.peers.gone(participant_id, reason)
 
     # ---------------------------------------------------------------- decisions made outside
     # (REST today, a cluster bus later: plain data in, run in the room task like any command)
