@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Hashable
-from typing import Any, Generic, TypeVar
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
 
 from mirp.errors import MirpError, Unavailable
 
@@ -42,7 +42,7 @@ class RoomClosing(Unavailable):
 _background: set[asyncio.Future[object]] = set()
 
 
-def background(coro: Coroutine[Any, Any, object]) -> None:
+def background(coro: Awaitable[object]) -> None:
     """Run a clean-up coroutine without awaiting it, keeping a reference until it ends."""
     fut: asyncio.Future[object] = asyncio.ensure_future(coro)
     _background.add(fut)

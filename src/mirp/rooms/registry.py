@@ -12,7 +12,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from mirp.config import Settings
 from mirp.errors import Forbidden, MirpError, NotFound, Unavailable
@@ -20,7 +20,7 @@ from mirp.journal import Journal
 from mirp.media.plane import Levels, MediaEvent, MediaPlane, PeerGone
 from mirp.rooms.actor import RoomClosing, background
 from mirp.rooms.durable import decode_room
-from mirp.rooms.events import Event, RecordEvent
+from mirp.rooms.events import Event, JsonDict, RecordEvent
 from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record
 from mirp.rooms.outlet import Outlet
 from mirp.rooms.recorder import JournalHealth, Recorder
@@ -215,7 +215,7 @@ class RoomRegistry:
         runtime = self.rooms.get(meeting_id)
         return runtime if runtime is not None and not runtime.closing else None
 
-    def overview(self, meeting_id: str) -> dict[str, Any] | None:
+    def overview(self, meeting_id: str) -> JsonDict | None:
         """The organizer's live view of an open meeting; None when its room is not open."""
         runtime = self.get(meeting_id)
         return runtime.overview() if runtime is not None else None

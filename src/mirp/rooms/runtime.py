@@ -23,12 +23,12 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from mirp.errors import Conflict, Forbidden, MirpError
 from mirp.rooms.actor import Actor, Job, RoomClosing
 from mirp.rooms.commands import Command
-from mirp.rooms.events import Event, MeetingClosed, Removed, WireEvent
+from mirp.rooms.events import Event, JsonDict, MeetingClosed, Removed, WireEvent
 from mirp.rooms.keeper import (
     LAZY_SNAPSHOT_COMMANDS,
     LAZY_SNAPSHOT_S,
@@ -300,7 +300,7 @@ class RoomRuntime:
         participant_id: str,
         outlet: Outlet,
         command: Command,
-        reply: dict[str, Any] | None = None,
+        reply: JsonDict | None = None,
     ) -> None:
         """Run a participant's command. `reply` (the ack) is sent from the task once the Room
         accepted the command, before its events: it reaches the client even when an event
@@ -321,7 +321,7 @@ class RoomRuntime:
 
         await self.call_async(job)
 
-    def overview(self) -> dict[str, Any]:
+    def overview(self) -> JsonDict:
         """A read of the Room's state from outside its task (no await: consistent)."""
         view = dict(self.room.overview())
         view.setdefault("meeting_id", self.meeting_id)

@@ -8,15 +8,14 @@ it already contains. Used only from the Room's actor task (rooms/actor.py).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
+from collections.abc import Iterable, Iterator
 
 from mirp.errors import MirpError
-from mirp.rooms.events import WireEvent
+from mirp.rooms.events import JsonDict, WireEvent
 from mirp.rooms.outlet import Outlet
 
 
-def encode(message: Mapping[str, Any]) -> str:
+def encode(message: JsonDict) -> str:
     return json.dumps(message, separators=(",", ":"), ensure_ascii=False)
 
 
