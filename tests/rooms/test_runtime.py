@@ -298,7 +298,7 @@ async def test_peer_media_follow_the_room(parts: Any) -> None:
     plane.gone("p_d1", "timeout")
     await until(lambda: d1.of("peer_closed"), "peer_closed")
     assert d1.of("peer_closed") == [{"type": "peer_closed", "reason": "timeout"}]
-    assert not rt.media.has_peer("p_d1") and "p_d1" not in rt.media.listening
+    assert not rt.media.has_peer("p_d1") and "p_d1" not in rt.media.feed_of
     await rt.offer("p_d1", d1, "renewed")  # it does: the Session goes on
     assert plane.listeners["p_d1"] == FeedKey("m1/fr")  # told again what to hear
     assert rt.actor.timer(("reoffer", "p_d1")) is None  # the re-offer deadline is withdrawn

@@ -21,7 +21,7 @@ from mirp.rooms.durable import decode_room
 from mirp.rooms.model import JoinGrant, MeetingSpec, Record, Role
 from mirp.rooms.registry import RoomRegistry
 from tests.rooms.test_runtime import SPEC, Outlet, Plane, Store
-from tests.support.wait import until
+from tests.support.wait import Seen, until
 
 GRANTS_M2 = {"chair2": JoinGrant("m2", "p_chair2", "Chair 2", Role.CHAIR),
              "d21": JoinGrant("m2", "p_d21", "D21", Role.DELEGATE)}
@@ -167,3 +167,21 @@ async def test_a_stale_snapshot_is_closed_out_with_its_records(tmp_path: Path) -
     assert [t.participant_id for t in turns] == ["p_d1"]
     await second.close()
     await first.close()
+
+
+async def test_a_change_no_ack_waits_for_is_snapshotted_soon_by_the_room_task(
+        tmp_path: Path) -> None:
+    """A join's snapshot is coalesced (rooms/keeper.py LAZY_SNAPSHOT_S): an actor timer writes
+    it, in the room task, without any later change."""
+    registry = make_registry(tmp_path, FlakyStore())
+    rt, _ = await join(registry, "chair")
+    await join(registry, "d1")
+
+    def snapshot_has_d1() -> object:
+        body = registry.recorder.journal.snapshot_of("m1")
+        found = decode_room(body, "m1") if body is not None else None
+        return (found is not None and "p_d1" in found.room.participants) or Seen(found)
+
+    await until(snapshot_has_d1, "the join in the snapshot")
+    assert rt.actor.timer("snapshot") is None  # done, nothing pending
+    await registry.close()

@@ -36,7 +36,7 @@ class MediaLink:
         self.plane = plane
         self.peers: set[str] = set()  # participants whose offer/answer is done, not gone since
         self.offering: dict[str, int] = {}  # participant -> number of its offer in flight
-        self.listening: dict[str, FeedKey] = {}  # participant -> the feed the plane was told
+        self.feed_of: dict[str, FeedKey] = {}  # participant -> the feed the plane was told
         self.plan: MixPlan | None = None
         self._offers = 0
 
@@ -82,7 +82,7 @@ class MediaLink:
     def _forget(self, pid: str) -> None:
         self.peers.discard(pid)
         self.offering.pop(pid, None)
-        self.listening.pop(pid, None)
+        self.feed_of.pop(pid, None)
 
     def sync(self, plan: MixPlan, feeds: Mapping[str, FeedKey]) -> None:
         """Send the plane what changed: the plan, and each peer's feed."""
@@ -91,13 +91,13 @@ class MediaLink:
             self.plan = plan
         for pid in self.peers:
             key = feeds.get(pid)
-            if key == self.listening.get(pid):
+            if key == self.feed_of.get(pid):
                 continue
             if key is None:
-                del self.listening[pid]
+                del self.feed_of[pid]
                 self.plane.unlisten(pid)
             else:
-                self.listening[pid] = key
+                self.feed_of[pid] = key
                 self.plane.listen(pid, key)
 
     def close(self) -> None:
