@@ -19,6 +19,7 @@ from mirp.errors import Forbidden, MirpError, NotFound, Unavailable
 from mirp.journal import Journal
 from mirp.media.plane import Levels, MediaEvent, MediaPlane, PeerGone
 from mirp.rooms.actor import RoomClosing, background
+from mirp.rooms.door import RoomDoor
 from mirp.rooms.durable import decode_room
 from mirp.rooms.events import Event, JsonDict, RecordEvent
 from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record
@@ -42,7 +43,7 @@ class RoomStore(Protocol):
     async def record(self, records: Sequence[Record]) -> None: ...
 
 
-class RoomRegistry:
+class RoomRegistry(RoomDoor):
     """Routes Sessions to their meeting's RoomRuntime, opening and closing runtimes."""
 
     def __init__(

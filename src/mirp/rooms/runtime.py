@@ -28,6 +28,7 @@ from typing import TypeVar
 from mirp.errors import Conflict, Forbidden, MirpError
 from mirp.rooms.actor import Actor, Job, RoomClosing
 from mirp.rooms.commands import Command
+from mirp.rooms.door import JoinedRoom
 from mirp.rooms.events import Event, JsonDict, MeetingClosed, Removed, WireEvent
 from mirp.rooms.keeper import (
     LAZY_SNAPSHOT_COMMANDS,
@@ -52,7 +53,7 @@ SNAPSHOT = "snapshot"  # the actor timer of a coalesced snapshot
 LEVELS = "levels"  # the notify key of level reports (the newest replaces an older one)
 
 
-class RoomRuntime:
+class RoomRuntime(JoinedRoom):
     def __init__(
         self,
         room: Room,

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from mirp.media.plan import FeedKey, Ingredient, MixPlan
 from mirp.media.plane import MediaPlane
+from mirp.rooms.media_link import RoomPlane
 
 
 def namespaced(meeting_id: str, key: FeedKey) -> FeedKey:
@@ -40,7 +41,7 @@ class SharedPlane:
         self.plane.apply(MixPlan.of(merged))
 
 
-class ScopedPlane:
+class ScopedPlane(RoomPlane):
     """The media plane as one room sees it (implements rooms.media_link.RoomPlane)."""
 
     def __init__(self, shared: SharedPlane, meeting_id: str) -> None:
