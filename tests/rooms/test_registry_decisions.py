@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mirp.config import Settings
+from mirp.config import Limits, Settings
 from mirp.errors import Conflict, Unavailable
 from mirp.rooms import commands as c
 from mirp.rooms.model import LifecycleRecord, MeetingSpec
@@ -42,7 +42,7 @@ class LinkStore(Store):
 @pytest.fixture
 async def parts() -> Any:
     store = LinkStore()
-    registry = RoomRegistry(settings=Settings(limits={"reconnect_grace_s": 30.0}),
+    registry = RoomRegistry(settings=Settings(limits=Limits(reconnect_grace_s=30.0)),
                             media=Plane(), store=store, idle_close_s=60)
     yield registry, store
     await registry.close()

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
 
-from mirp.config import Settings
+from mirp.config import Limits, Settings
 from mirp.errors import (
     Conflict,
     Forbidden,
@@ -35,6 +35,7 @@ from mirp.rooms.model import (
     Role,
 )
 from mirp.rooms.registry import RoomRegistry
+from mirp.rooms.room import Room
 from mirp.rooms.runtime import RoomRuntime
 from tests.support.wait import until
 
@@ -199,7 +200,7 @@ class Store:
 async def parts() -> Any:
     plane, store = Plane(), Store()
     registry = RoomRegistry(
-        settings=Settings(limits={"reconnect_grace_s": 0.3}),
+        settings=Settings(limits=Limits(reconnect_grace_s=0.3)),
         media=plane,
         store=store,
         idle_close_s=60,
@@ -250,12 +251,13 @@ async def test_refused_command_raises_typed_error_and_changes_nothing(parts: Any
 
 
 async def test_full_command_queue_is_unavailable(parts: Any) -> None:
-    from mirp.rooms.room import Room
-
     registry, *_ = parts
     rt = RoomRuntime(Room(SPEC), plane=registry.shared.scope("m1"), recorder=Recorder(),
                      queue_size=2)
-    calls = [asyncio.ensure_future(rt.call(lambda room, now, i=i: i)) for i in range(5)]
+    def job(i: int) -> Callable[[Room, float], int]:
+        return lambda room, now: i
+
+    calls = [asyncio.ensure_future(rt.call(job(i))) for i in range(5)]
     # the task is not started: two wait in the queue, three are refused at once
     refused = await until(lambda: [f for f in calls if f.done()], "three refusals")
     assert len(refused) == 3 and all(isinstance(f.exception(), Unavailable) for f in refused)

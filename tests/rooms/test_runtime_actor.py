@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mirp.config import Settings
+from mirp.config import Limits, Settings
 from mirp.errors import Unavailable
 from mirp.rooms import commands as c
 from mirp.rooms.actor import Actor
@@ -27,7 +27,7 @@ QUEUE = 4
 async def parts() -> Any:
     plane = Plane()
     registry = RoomRegistry(
-        settings=Settings(limits={"reconnect_grace_s": 30.0, "room_queue_commands": QUEUE}),
+        settings=Settings(limits=Limits(reconnect_grace_s=30.0, room_queue_commands=QUEUE)),
         media=plane, store=Store(), idle_close_s=60)
     yield registry, plane
     await registry.close()

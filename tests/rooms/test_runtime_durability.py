@@ -13,12 +13,19 @@ from typing import Any
 
 import pytest
 
-from mirp.config import Settings
+from mirp.config import Limits, Settings
 from mirp.errors import Unavailable
 from mirp.journal import Journal
 from mirp.rooms import commands as c
 from mirp.rooms.durable import decode_room
-from mirp.rooms.model import JoinGrant, MeetingSpec, Record, Role
+from mirp.rooms.model import (
+    AttendanceRecord,
+    JoinGrant,
+    MeetingSpec,
+    Record,
+    Role,
+    SpeakingTurnRecord,
+)
 from mirp.rooms.registry import RoomRegistry
 from tests.rooms.test_runtime import SPEC, Outlet, Plane, Store
 from tests.support.wait import Seen, until
@@ -59,7 +66,7 @@ class FlakyStore(Store):
 def make_registry(tmp_path: Path, store: FlakyStore, **limits: Any) -> RoomRegistry:
     journal = Journal(tmp_path / "journal.bin")
     journal.open()
-    return RoomRegistry(settings=Settings(limits={"reconnect_grace_s": 30, **limits}),
+    return RoomRegistry(settings=Settings(limits=Limits(reconnect_grace_s=30, **limits)),
                         media=Plane(), store=store, idle_close_s=60,
                         journal=journal)
 
@@ -161,9 +168,9 @@ async def test_a_stale_snapshot_is_closed_out_with_its_records(tmp_path: Path) -
     await second.recorder.flush()
     records = [r for batch in store.batches for r in batch]
     leaves = {r.participant_id: r.at.timestamp() for r in records
-              if type(r).__name__ == "AttendanceRecord" and r.kind == "leave"}
+              if isinstance(r, AttendanceRecord) and r.kind == "leave"}
     assert leaves == pytest.approx({"p_chair": taken.at, "p_d1": taken.at}, abs=1e-3)  # its time
-    turns = [r for r in records if type(r).__name__ == "SpeakingTurnRecord"]
+    turns = [r for r in records if isinstance(r, SpeakingTurnRecord)]
     assert [t.participant_id for t in turns] == ["p_d1"]
     await second.close()
     await first.close()
