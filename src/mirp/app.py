@@ -68,7 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.info("journal: %d records to write, %d rooms to restore",
                      len(replay.records), len(replay.snapshots))
         rooms = RoomRegistry(settings=settings, media=media, store=admission, journal=journal)
-        live: LiveRooms = rooms  # what the routes see of it (checked by mypy)
+        # the registry as REST sees it (api/deps.py LiveRooms) and Sessions (rooms/door.py
+        # RoomDoor): mypy checks that it fits both
+        live: LiveRooms = rooms
         app.state.settings = settings
         app.state.db = db
         app.state.admission = admission
