@@ -6,7 +6,7 @@ from mirp.errors import Conflict, InvalidInput, NotFound
 from mirp.rooms import commands as c
 from mirp.rooms.events import Notice
 from mirp.rooms.model import SpeakingTurnRecord
-from tests.interpretation.kit import Kit, messages, records
+from tests.rooms.kit import Kit, messages, records
 
 
 def speakers(k: Kit) -> list[tuple[str, str]]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mirp.config import Limits, Settings
-from mirp.errors import Conflict, Unavailable
+from mirp.errors import Conflict, Forbidden, Unavailable
 from mirp.rooms import commands as c
 from mirp.rooms.model import LifecycleRecord, MeetingSpec
 from mirp.rooms.registry import RoomRegistry
@@ -35,8 +35,9 @@ class LinkStore(Store):
 
     async def load_spec(self, meeting_id: str) -> MeetingSpec:
         spec = await super().load_spec(meeting_id)
-        await asyncio.sleep(self.spec_delay)
-        return spec
+        await asyncio.sleep(self.spec_delay)  # a slow database
+        # as the store does: the removals it committed are in the spec
+        return replace(spec, removed_participants=frozenset(self.removed))
 
 
 @pytest.fixture
@@ -141,3 +142,24 @@ async def test_interpreters_of_a_removed_booth_leave(parts: Any) -> None:
     assert fr1.closed is not None and fr1.closed[0] == 4403
     assert chair.closed is None
     assert chair.of("participant_left")[-1]["participant_id"] == "p_fr1"
+
+
+async def test_a_removal_has_one_home_the_store(parts: Any) -> None:
+    """The registry keeps no list of removals of its own: once the room is closed, the store
+    refuses the removed participant's token, and a room opened again learns the removal from
+    the spec the store gives it (its Roster), refusing even a grant admitted before."""
+    registry, store = parts
+    rt, chair = await enter(registry, "chair")
+    await enter(registry, "d2")
+    early = await registry.authorize("d2")  # admitted before the removal
+    await rt.command("p_chair", chair, c.ParticipantRemove("p_d2"))
+    assert store.removed == {"p_d2"}  # committed before the ack
+    await rt.close()
+    assert registry.get("m1") is None
+    with pytest.raises(Forbidden):
+        await registry.authorize("d2")
+    with pytest.raises(Forbidden) as info:
+        await registry.join(early, Outlet("d2 again"))
+    assert info.value.details["reason"] == "removed"
+    reopened = registry.get("m1")
+    assert reopened is not None and reopened.room.removed == {"p_d2"}

@@ -1,17 +1,19 @@
 """Every command from every role: allowed ones work, the others are refused (Forbidden) and
-change nothing. Room.handle is the one place roles are checked."""
+change nothing. rooms/actions.py is the one place roles are checked."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 
 from mirp.errors import Forbidden, InvalidInput, NotFound
 from mirp.rooms import commands as c
+from mirp.rooms.actions import MAY
 from mirp.rooms.model import MeetingStatus, Role
-from tests.interpretation.kit import Kit
+from tests.rooms.kit import Kit
 
 ACTOR = {
     Role.CHAIR: "ch",
@@ -138,6 +140,25 @@ CASES = {
 
 def test_every_command_type_has_a_case() -> None:
     assert set(CASES) == set(c.COMMAND_TYPES)
+
+
+def test_the_table_of_who_may_is_the_one_this_matrix_checks() -> None:
+    """rooms/actions.py's MAY names every command class, with the roles tested here."""
+    assert set(MAY) == set(c.COMMAND_TYPES.values())
+    assert {cls.type: roles for cls, (roles, _) in MAY.items()} == {
+        name: case.allowed for name, case in CASES.items()
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class _Unknown(c.Command):
+    type: ClassVar[str] = "floor_request"  # a known wire name on a class the Room does not know
+
+
+def test_a_command_class_the_room_does_not_know_is_refused() -> None:
+    k = Kit(None, None, "ch", "d1")
+    err = k.refuse("d1", _Unknown(), NotFound)
+    assert "no such command" in err.message
 
 
 @pytest.mark.parametrize("role", list(ACTOR), ids=str)

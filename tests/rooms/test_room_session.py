@@ -8,6 +8,7 @@ from mirp.errors import ClosedMeeting, Conflict, Forbidden, MeetingFull
 from mirp.media.plan import FeedKey
 from mirp.rooms import commands as c
 from mirp.rooms.events import Audience, MeetingClosed, Removed
+from mirp.rooms.limits import RoomLimits
 from mirp.rooms.model import (
     AttendanceRecord,
     JoinGrant,
@@ -17,8 +18,7 @@ from mirp.rooms.model import (
     Role,
     SpeakingTurnRecord,
 )
-from mirp.rooms.room import RoomLimits
-from tests.interpretation.kit import MEETING, Kit, grant, make_spec, messages, records
+from tests.rooms.kit import MEETING, Kit, grant, make_spec, messages, records
 
 
 def test_join_announces_the_participant_and_records_attendance() -> None:

@@ -7,10 +7,13 @@ join token into a JoinGrant; the Room runs from both.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 
-FLOOR = "floor"  # the channel that carries the original audio
+
+def utc(epoch_s: float) -> datetime:
+    """Records carry timezone-aware UTC datetimes; the Room is given epoch seconds."""
+    return datetime.fromtimestamp(epoch_s, tz=UTC)
 
 
 class Role(StrEnum):

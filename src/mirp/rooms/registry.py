@@ -22,10 +22,11 @@ from mirp.rooms.actor import RoomClosing, background
 from mirp.rooms.door import RoomDoor
 from mirp.rooms.durable import decode_room
 from mirp.rooms.events import Event, JsonDict, RecordEvent
+from mirp.rooms.limits import RoomLimits
 from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record
 from mirp.rooms.outlet import Outlet
 from mirp.rooms.recorder import JournalHealth, Recorder
-from mirp.rooms.room import Room, RoomLimits
+from mirp.rooms.room import Room
 from mirp.rooms.runtime import RoomRuntime
 from mirp.rooms.shared_plane import SharedPlane
 
