@@ -117,3 +117,15 @@ async def test_timers_and_reports_run_in_the_task_in_order() -> None:
     await actor.wait_closed()
     actor.notify("late", lambda state, now: state.append("late"))  # closed: ignored
     assert "late" not in ran
+
+
+async def test_a_flooded_room_still_closes_at_shutdown(parts: Any) -> None:
+    """Server shutdown reaches a room whose queue is full (it used to wait for ever)."""
+    registry, _ = parts
+    rt, d1 = await enter(registry, "d1")
+    release, blocked = await hold(rt)
+    closing = asyncio.ensure_future(registry.close())
+    release.set()
+    await blocked
+    await until(closing.done, "the registry closed")
+    assert rt.closing and d1.closed is not None and d1.closed[0] == 1001

@@ -51,6 +51,7 @@ MEETING_CLOSED_WS = 4410  # 44xx: the client does not reconnect
 REPLACED_WS = Conflict.ws_close
 SNAPSHOT = "snapshot"  # the actor timer of a coalesced snapshot
 LEVELS = "levels"  # the notify key of level reports (the newest replaces an older one)
+STOP = "stop"  # the notify key of a server shutdown (close or suspend)
 
 
 class RoomRuntime(JoinedRoom):
@@ -98,10 +99,9 @@ class RoomRuntime(JoinedRoom):
         return self
 
     async def close(self, reason: str = "server shutting down") -> None:
-        """Close every session and peer, record the leaves (idempotent)."""
-        if not self.closing:
-            with contextlib.suppress(MirpError):  # already closing
-                await self.call(lambda room, now: self._shutdown(now, 1001, reason))
+        """Close every session and peer, record the leaves (idempotent). By the report lane:
+        a room whose command queue is full still closes."""
+        self._stop_with(lambda room, now: self._shutdown(now, 1001, reason))
         await self.actor.wait_closed()
         self.close_peers()
 
@@ -119,11 +119,21 @@ class RoomRuntime(JoinedRoom):
             self.close_peers()  # every peer released, the room's plan withdrawn
             self.actor.stop()
 
-        if not self.closing:
-            with contextlib.suppress(MirpError):
-                await self.call(job)
+        self._stop_with(job)
         await self.actor.wait_closed()
         self.close_peers()
+
+    def _stop_with(self, fn: Job[Room, None]) -> None:
+        """Run `fn` by the report lane (a full queue does not keep the room open), then end
+        the task even if `fn` failed."""
+
+        def job(room: Room, now: float) -> None:
+            try:
+                fn(room, now)
+            finally:
+                self.actor.stop()
+
+        self.actor.notify(STOP, job)
 
     def close_peers(self) -> None:
         """Any peer still linked is closed and the room's plan withdrawn (idempotent)."""
