@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 
 from mirp.config import Limits, Settings
-from mirp.errors import Conflict, Forbidden, Unavailable
+from mirp.errors import Conflict, Forbidden
 from mirp.rooms import commands as c
 from mirp.rooms.model import LifecycleRecord, MeetingSpec
 from mirp.rooms.registry import RoomRegistry
 from mirp.rooms.runtime import RoomRuntime
 from tests.rooms.test_runtime import GRANTS, Outlet, Plane, Store
+from tests.rooms.test_runtime_actor import hold
 from tests.support.wait import until
 
 # d1 and d2 joined through the same open link; the chair through its own invitation
@@ -114,23 +115,19 @@ async def test_a_room_being_opened_is_waited_for(parts: Any) -> None:
     assert d1.closed is not None and d1.closed[0] == 4410
 
 
-async def test_a_busy_room_still_gets_the_decision(parts: Any,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_busy_room_still_gets_the_decision(parts: Any) -> None:
+    """A decision REST committed reaches a room whose command queue is full: it waits for the
+    room's task instead of being refused (it used to be retried for ~1 s, then dropped)."""
     registry, _ = parts
-    _, d1 = await enter(registry, "d1")
-    real = RoomRuntime.call
-    refusals = 3
-
-    async def busy_then_real(self: RoomRuntime, fn: Any) -> Any:
-        nonlocal refusals
-        if refusals:
-            refusals -= 1
-            raise Unavailable("the room is busy; try again")
-        return await real(self, fn)
-
-    monkeypatch.setattr(RoomRuntime, "call", busy_then_real)
-    assert await registry.revoke_invitation("m1", "i_link") == ["p_d1"]
-    assert refusals == 0 and d1.closed is not None and d1.closed[0] == 4403
+    rt, d1 = await enter(registry, "d1")
+    release, blocked = await hold(rt)
+    decided = asyncio.ensure_future(registry.revoke_invitation("m1", "i_link"))
+    await until(lambda: rt.actor.reports, "the decision waiting for the room")
+    assert not decided.done()
+    release.set()
+    await blocked
+    assert await decided == ["p_d1"]
+    assert d1.closed is not None and d1.closed[0] == 4403
 
 
 async def test_interpreters_of_a_removed_booth_leave(parts: Any) -> None:

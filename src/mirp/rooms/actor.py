@@ -5,9 +5,11 @@ no change can interleave with the awaits of another (a decision waiting for the 
 waiting for the journal). What reaches the task comes by three lanes:
 - `call` / `call_async` / `submit_nowait`: a bounded queue, each job with a future for its reply.
   A flood (commands, REST decisions) meets a typed Unavailable instead of growing memory.
-- `notify(key, job)`: what must not be lost (the media plane's reports: a peer gone, levels).
-  It is never refused; a newer job of the same key replaces an older one not yet run, so the
-  lane is bounded by the number of keys (a room's peers, plus one for levels), not by traffic.
+- `notify(key, job)`: what must not be lost (the media plane's reports: a peer gone, levels;
+  a server shutdown). It is never refused; a newer job of the same key replaces an older one not
+  yet run, so the lane is bounded by the number of keys (a room's peers, plus one for levels),
+  not by traffic. `call_anyway` is `call` by this lane, for a decision already committed
+  elsewhere (REST) that must reach the room: bounded by the requests waiting for it.
 - `at(key, when, job)`: the actor's own timers (a snapshot due, a re-offer deadline), run in the
   task when due, beside the state's own deadline (`next_deadline`) and `tick`.
 Nothing else (no loop callback, no other task) touches the state.
@@ -65,6 +67,12 @@ async def _first(
     return done
 
 
+class _Once:
+    """A key no other job has: a `call_anyway` job is never replaced."""
+
+    __slots__ = ()
+
+
 def _refuse(fut: asyncio.Future[T], exc: MirpError) -> None:
     if not fut.done():
         fut.set_exception(exc)
@@ -90,7 +98,8 @@ class Actor(Generic[S]):
         self._on_closed = on_closed
         self._queue: asyncio.Queue[tuple[_Step[S], Callable[[MirpError], None]]] = (
             asyncio.Queue(queue_size))
-        self._notes: dict[Hashable, Job[S, None]] = {}
+        # key -> (job, how to refuse its caller should the actor close first)
+        self._notes: dict[Hashable, tuple[Job[S, None], Callable[[MirpError], None] | None]] = {}
         self._noted = asyncio.Event()
         self._timers: dict[Hashable, tuple[float, Job[S, None]]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -177,8 +186,33 @@ class Actor(Generic[S]):
         key not yet run (the newest report is the one that counts)."""
         if self.closing:
             return
-        self._notes[key] = fn
+        self._notes[key] = (fn, None)
         self._noted.set()
+
+    async def call_anyway(self, fn: Job[S, T]) -> T:
+        """`call` by the lane that is never refused for a full queue (RoomClosing still is)."""
+        if self.closing:
+            raise RoomClosing("the room is closing")
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+
+        def job(state: S, now: float) -> None:
+            if fut.cancelled():
+                return
+            try:
+                result = fn(state, now)
+            except Exception as exc:
+                _fail(fut, exc, self.name)
+            else:
+                fut.set_result(result)
+
+        self._notes[_Once()] = (job, lambda exc: _refuse(fut, exc))
+        self._noted.set()
+        return await fut
+
+    @property
+    def reports(self) -> int:
+        """Jobs waiting in the lane that is never refused."""
+        return len(self._notes)
 
     def at(self, key: Hashable, when: float, fn: Job[S, None]) -> None:
         """In the task (or before start): run `fn` at `when` (the actor's clock), replacing a
@@ -208,7 +242,8 @@ class Actor(Generic[S]):
     def _run_notes(self, now: float) -> None:
         while self._notes and not self.closing:
             key = next(iter(self._notes))
-            self._run_guarded(self._notes.pop(key), now, "report")
+            fn, _ = self._notes.pop(key)
+            self._run_guarded(fn, now, "report")
 
     def _run_timers(self, now: float) -> None:
         for key, (when, fn) in list(self._timers.items()):
@@ -261,6 +296,9 @@ class Actor(Generic[S]):
                 if pending is not None:
                     pending.cancel()
             self.closing = True
+            for _, refuse in self._notes.values():
+                if refuse is not None:
+                    refuse(RoomClosing("the room closed"))
             self._notes.clear()
             self._timers.clear()
             while not self._queue.empty():  # refuse what is left: the caller retries elsewhere

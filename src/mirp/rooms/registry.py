@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
 
 from mirp.config import Settings
-from mirp.errors import Forbidden, MirpError, NotFound, Unavailable
+from mirp.errors import Forbidden, MirpError, NotFound
 from mirp.journal import Journal
 from mirp.media.plane import Levels, MediaEvent, MediaPlane, PeerGone
 from mirp.rooms.actor import RoomClosing, background
@@ -280,26 +280,22 @@ class RoomRegistry(RoomDoor):
         await self._decide(meeting_id, lambda r: r.follow_status(target, by))
 
     async def _decide(
-        self, meeting_id: str, job: Callable[[RoomRuntime], Awaitable[T]], tries: int = 50
+        self, meeting_id: str, job: Callable[[RoomRuntime], Awaitable[T]]
     ) -> T | None:
         """Run `job` on the meeting's open room, if any. A room being opened is waited for (it
-        may have read the database before the decision); a busy room is retried for ~1 s."""
+        may have read the database before the decision); a busy room is not an obstacle (the
+        runtime's decisions go by the actor's lane that a full queue does not refuse)."""
         opening = self._opening.get(meeting_id)
         if opening is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(opening)
-        for _ in range(tries):
-            runtime = self.get(meeting_id)
-            if runtime is None:
-                return None
-            try:
-                return await job(runtime)
-            except RoomClosing:
-                return None  # it is ending anyway; admission refuses newcomers
-            except Unavailable:
-                await asyncio.sleep(0.02)  # its queue is full: the decision must still land
-            except Exception:  # committed already: the caller's answer must not become a 500
-                log.exception("room %s: a decision failed in the room", meeting_id)
-                return None
-        log.error("room %s: a decision could not reach the room", meeting_id)
-        return None
+        runtime = self.get(meeting_id)
+        if runtime is None:
+            return None
+        try:
+            return await job(runtime)
+        except RoomClosing:
+            return None  # it is ending anyway; admission refuses newcomers
+        except Exception:  # committed already: the caller's answer must not become a 500
+            log.exception("room %s: a decision failed in the room", meeting_id)
+            return None

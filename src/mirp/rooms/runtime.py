@@ -351,7 +351,8 @@ class RoomRuntime(JoinedRoom):
         self.peers.gone(participant_id, reason)
 
     # ---------------------------------------------------------------- decisions made outside
-    # (REST today, a cluster bus later: plain data in, run in the room task like any command)
+    # (REST today, a cluster bus later: plain data in, run in the room task like any command,
+    # by the lane a full queue does not refuse: they are committed already and must land)
 
     async def expel(self, who: Callable[[Room], list[str]], error: MirpError) -> list[str]:
         """The participants `who(room)` names leave for good (connected or within their grace
@@ -368,12 +369,13 @@ class RoomRuntime(JoinedRoom):
                 self._after(room.leave(pid, now))
             return gone
 
-        return await self.call(job)
+        return await self.actor.call_anyway(job)
 
     async def follow_status(self, status: MeetingStatus, by: str | None = None) -> None:
         """The meeting's status changed outside the room (rooms/room.py `follow_status`); a
         close ends the room exactly as the chair's `meeting_close` does."""
-        await self.call(lambda room, now: self._after(room.follow_status(status, now, by)))
+        await self.actor.call_anyway(
+            lambda room, now: self._after(room.follow_status(status, now, by)))
 
     async def end(self, error: MirpError) -> None:
         """The meeting is gone (deleted): every Session is closed with `error` (its message
@@ -383,4 +385,4 @@ class RoomRuntime(JoinedRoom):
             self.sessions.close_all(error.ws_close, error.message, error)
             self._shutdown(now, error.ws_close, error.message)
 
-        await self.call(job)
+        await self.actor.call_anyway(job)
