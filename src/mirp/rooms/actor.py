@@ -4,7 +4,7 @@ Why an actor: a Room and its runtime are changed only in this task, so rooms/ ne
 no change can interleave with the awaits of another (a decision waiting for the database, a join
 waiting for the journal). What reaches the task comes by three lanes:
 - `call` / `call_async` / `submit_nowait`: a bounded queue, each job with a future for its reply.
-  A flood (commands, REST decisions) meets a typed Unavailable instead of growing memory.
+  A flood of commands meets a typed Unavailable instead of growing memory.
 - `notify(key, job)`: what must not be lost (the media plane's reports: a peer gone, levels;
   a server shutdown). It is never refused; a newer job of the same key replaces an older one not
   yet run, so the lane is bounded by the number of keys (a room's peers, plus one for levels),
