@@ -57,7 +57,7 @@ def _scheduled(k: Kit) -> None:
 CASES = {
     "subscribe": Case(c.Subscribe("de", -12), EVERYONE, check=lambda k, a: k.channel(a) == "de"),
     "quality": Case(
-        c.QualityReport("poor", 180.0, 2.0, 9.0),
+        c.Quality("poor", 0.18, 0.009, 0.02),
         EVERYONE,
         check=lambda k, a: k.room.participants[a].view()["quality"] == "poor",
     ),
@@ -97,6 +97,11 @@ CASES = {
     ),
     "floor_language": Case(
         c.FloorLanguage("fr"), PRESIDING, check=lambda k, a: k.room.floor_language == "fr"
+    ),
+    "participant_language": Case(
+        c.ParticipantLanguage("de", "d2"),
+        PRESIDING,
+        check=lambda k, a: k.room.participants["d2"].language == "de",
     ),
     "meeting_open": Case(
         c.MeetingOpen(),
@@ -145,9 +150,21 @@ def test_every_command_type_has_a_case() -> None:
 def test_the_table_of_who_may_is_the_one_this_matrix_checks() -> None:
     """rooms/actions.py's MAY names every command class, with the roles tested here."""
     assert set(MAY) == set(c.COMMAND_TYPES.values())
+    # participant_language: the table lets the floor roles through to set their own language;
+    # the matrix's case sets another's, which only the presiding roles may (actions.py checks)
+    wider = {"participant_language": FLOOR_ROLES | PRESIDING}
     assert {cls.type: roles for cls, (roles, _) in MAY.items()} == {
-        name: case.allowed for name, case in CASES.items()
+        name: wider.get(name, case.allowed) for name, case in CASES.items()
     }
+
+
+def test_a_delegate_sets_its_own_language_but_not_another_s() -> None:
+    k = Kit(None, None, "ch", "d1", "d2")
+    k.do("d1", c.ParticipantLanguage("de"))
+    assert k.room.participants["d1"].language == "de"
+    before = k.room.participants["d2"].language
+    k.refuse("d1", c.ParticipantLanguage("de", "d2"), Forbidden)
+    assert k.room.participants["d2"].language == before != "de"
 
 
 @dataclass(frozen=True, slots=True)

@@ -197,7 +197,7 @@ def test_overview_counts_listeners_and_shows_booths_on_air() -> None:
     k.do("d1", c.Subscribe("fr"))
     k.do("ob", c.Subscribe("fr", -12))
     k.do("fr1", c.OnAir(True))
-    k.do("d2", c.QualityReport("fair", 80.0))
+    k.do("d2", c.Quality("fair", 0.08))
     k.room.disconnect("d2", k.now)
     o = k.room.overview()
     assert o["connected"] == 4 and o["present"] == 5

@@ -1,4 +1,4 @@
-"""A Connection (hello, dispatch, errors) over an in-memory socket, with the real registry and
+"""A SessionHandler (hello, dispatch, errors) over an in-memory socket, with the real registry and
 Room (fakes for the store hooks, engine and peers: tests/rooms/test_runtime.py)."""
 
 from __future__ import annotations
@@ -9,15 +9,16 @@ from typing import Any
 
 from mirp.config import Limits, Settings
 from mirp.rooms.registry import RoomRegistry
-from mirp.signaling.handlers import NO_HELLO_CLOSE, Connection
+from mirp.signaling.handlers import NO_HELLO_CLOSE, SessionHandler
 from mirp.signaling.session import Session
 from tests.rooms.test_runtime import Plane, Store
-from tests.signaling.test_session import MemoryTransport, until
+from tests.signaling.test_session import MemorySocket
+from tests.support.wait import until
 
 
-async def connect(registry: RoomRegistry, limits: Limits) -> tuple[MemoryTransport, Any]:
-    t = MemoryTransport()
-    conn = Connection(Session(t, limits), registry)
+async def connect(registry: RoomRegistry, limits: Limits) -> tuple[MemorySocket, Any]:
+    t = MemorySocket()
+    conn = SessionHandler(Session(t, limits), registry)
     return t, asyncio.create_task(conn.serve())
 
 
@@ -68,7 +69,7 @@ async def test_before_hello_errors_are_fatal_and_a_late_hello_times_out() -> Non
     await asyncio.wait_for(task, 5)
     assert t.closed is not None and t.closed[0] == 4401
     assert t.sent[-1]["code"] == "unauthorized" and t.sent[-1]["fatal"] is True
-    conn = Connection(Session(t2 := MemoryTransport(), limits), registry, hello_timeout_s=0.1)
+    conn = SessionHandler(Session(t2 := MemorySocket(), limits), registry, hello_timeout_s=0.1)
     await asyncio.wait_for(conn.serve(), 5)  # says nothing: closed after the hello timeout
     assert t2.closed is not None and t2.closed[0] == NO_HELLO_CLOSE  # retryable, not 4401
     await registry.close()

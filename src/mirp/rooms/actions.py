@@ -32,7 +32,7 @@ INTERPRETER = frozenset({Role.INTERPRETER})  # in their own booth
 
 MAY: Mapping[type[c.Command], tuple[frozenset[Role], str]] = {
     c.Subscribe: (EVERYONE, "subscribe"),
-    c.QualityReport: (EVERYONE, "report quality"),
+    c.Quality: (EVERYONE, "report quality"),
     c.Leave: (EVERYONE, "leave"),
     c.FloorRequest: (FLOOR_ROLES, "request the floor"),
     c.FloorWithdraw: (FLOOR_ROLES, "withdraw from the floor"),
@@ -45,6 +45,8 @@ MAY: Mapping[type[c.Command], tuple[frozenset[Role], str]] = {
     c.MeetingOpen: (PRESIDING, "open the meeting"),
     c.MeetingClose: (PRESIDING, "close the meeting"),
     c.ParticipantRemove: (PRESIDING, "remove a participant"),
+    # one's own (delegate, chair) or, presiding, anyone's who may hold the floor
+    c.ParticipantLanguage: (FLOOR_ROLES | PRESIDING, "set the language spoken on the floor"),
     c.OnAir: (INTERPRETER, "go on air"),
     c.ConsoleOutput: (INTERPRETER, "choose a booth output"),
     c.Cough: (INTERPRETER, "cough"),
@@ -76,11 +78,12 @@ def dispatch(room: Room, p: Participant, command: c.Command, now: float) -> None
         # ------------------------------------------------------------ everyone
         case c.Subscribe():
             subscribe(room, p, command, now)
-        case c.QualityReport():
+        case c.Quality():
             numbers = {
-                "rtt_ms": command.rtt_ms,
-                "loss_pct": command.loss_pct,
-                "jitter_ms": command.jitter_ms,
+                "rtt": command.rtt,
+                "jitter": command.jitter,
+                "loss": command.loss,
+                "received": command.received,
             }
             room.roster.report_quality(p, command.grade, numbers, now)
         case c.Leave():
@@ -118,6 +121,8 @@ def dispatch(room: Room, p: Participant, command: c.Command, now: float) -> None
                     {"language": command.language, "languages": list(room.spec.languages)},
                 )
             room.floor.language_set = command.language
+        case c.ParticipantLanguage():
+            participant_language(room, p, command)
         # ------------------------------------------------------------ meeting
         case c.MeetingOpen():
             room.open_meeting(now, p.id)
@@ -173,6 +178,37 @@ def subscribe(room: Room, p: Participant, cmd: c.Subscribe, now: float) -> None:
     sub = Subscription(cmd.channel, None if cmd.channel == FLOOR else under)
     auto = booths.choose(p, sub) if interpreter else False
     room.roster.subscribe(p, sub, now, auto)
+
+
+def participant_language(room: Room, p: Participant, cmd: c.ParticipantLanguage) -> None:
+    """The language `cmd.participant_id` (default: the sender) speaks on the floor; the
+    automatic floor language follows it while they hold the floor."""
+    if cmd.participant_id is None or cmd.participant_id == p.id:
+        if p.role not in FLOOR_ROLES:
+            raise Forbidden(
+                f"a {p.role} does not speak on the floor",
+                {"role": str(p.role), "allowed": sorted(str(r) for r in FLOOR_ROLES)},
+            )
+        t = p
+    else:
+        if p.role not in PRESIDING:
+            raise Forbidden(
+                f"a {p.role} may not set another participant's language",
+                {"role": str(p.role), "allowed": sorted(str(r) for r in PRESIDING)},
+            )
+        t = room.roster.target(cmd.participant_id)
+        if t.role not in FLOOR_ROLES:
+            raise InvalidInput(
+                f"a {t.role} does not speak on the floor",
+                {"participant_id": t.id, "role": str(t.role)},
+            )
+    if cmd.language is not None and cmd.language not in room.spec.languages:
+        raise InvalidInput(
+            "not a language of this meeting",
+            {"language": cmd.language, "languages": list(room.spec.languages)},
+        )
+    t.spoken = cmd.language
+    room.changes.touch(t.id)  # the floor language follows at the end of the change
 
 
 def remove(room: Room, chair: Participant, participant_id: str, now: float) -> None:

@@ -11,7 +11,7 @@ from typing import Protocol
 from mirp.rooms.commands import Command
 from mirp.rooms.events import JsonDict
 from mirp.rooms.model import JoinGrant
-from mirp.rooms.outlet import Outlet
+from mirp.rooms.session import Session
 
 
 class JoinedRoom(Protocol):
@@ -20,17 +20,17 @@ class JoinedRoom(Protocol):
     meeting_id: str
 
     async def command(
-        self, participant_id: str, outlet: Outlet, command: Command, reply: JsonDict | None = None
+        self, participant_id: str, session: Session, command: Command, reply: JsonDict | None = None
     ) -> None: ...
 
-    async def offer(self, participant_id: str, outlet: Outlet, sdp: str) -> str: ...
+    async def offer(self, participant_id: str, session: Session, sdp: str) -> str: ...
 
     async def candidate(
         self, participant_id: str, candidate: Mapping[str, object] | None
     ) -> None: ...
 
     async def leave_session(
-        self, participant_id: str, outlet: Outlet, for_good: bool = False
+        self, participant_id: str, session: Session, for_good: bool = False
     ) -> None: ...
 
 
@@ -41,5 +41,5 @@ class RoomDoor(Protocol):
     async def authorize(self, token: str, meeting_id: str | None = None) -> JoinGrant: ...
 
     async def join(
-        self, grant: JoinGrant, outlet: Outlet, resume: str | None = None
+        self, grant: JoinGrant, session: Session, resume: str | None = None
     ) -> JoinedRoom: ...

@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping
 from mirp.errors import Conflict, NotFound, Unavailable
 from mirp.rooms.actor import Actor, RoomClosing
 from mirp.rooms.media_link import MediaLink
-from mirp.rooms.outlet import Outlet
 from mirp.rooms.room import Room
+from mirp.rooms.session import Session
 from mirp.rooms.sessions import Sessions
 
 PEER_LOST_WS = 1001  # not 44xx: the client reconnects (and makes a new peer connection)
@@ -48,12 +48,12 @@ class RoomPeers:
         self.link.detach(participant_id)
         self.actor.cancel(_reoffer(participant_id))
 
-    async def offer(self, participant_id: str, outlet: Outlet, sdp: str) -> str:
+    async def offer(self, participant_id: str, session: Session, sdp: str) -> str:
         """A new peer connection for this participant (replacing any previous one): the answer.
         Raises InvalidSdp for an offer the media plane refuses."""
 
         def begin(room: Room, now: float) -> int:
-            if not self.sessions.is_current(participant_id, outlet):
+            if not self.sessions.is_current(participant_id, session):
                 raise Conflict("this session was replaced")
             self.actor.cancel(_reoffer(participant_id))
             return self.link.begin_offer(participant_id)
@@ -106,13 +106,13 @@ class RoomPeers:
         if not self.link.gone(pid):
             return
         self.sync()
-        outlet = self.sessions.get(pid)
-        if outlet is None:
+        session = self.sessions.get(pid)
+        if session is None:
             return
-        outlet.send({"type": "peer_closed", "reason": reason})
+        session.send({"type": "peer_closed", "reason": reason})
 
         def no_new_offer(room: Room, at: float) -> None:
-            if self.sessions.is_current(pid, outlet) and not self.link.has_peer(pid):
-                outlet.close(PEER_LOST_WS, f"media connection lost ({reason})")
+            if self.sessions.is_current(pid, session) and not self.link.has_peer(pid):
+                session.close(PEER_LOST_WS, f"media connection lost ({reason})")
 
         self.actor.at(_reoffer(pid), now + self.reoffer_s, no_new_offer)

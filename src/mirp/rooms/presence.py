@@ -42,6 +42,7 @@ class Participant:
     listening_since: float = 0.0  # when the current subscription started (for its record)
     speaking: bool = False
     quality: dict[str, Any] | None = None
+    spoken: str | None = None  # set by `participant_language`; None: the grant's language
 
     @property
     def id(self) -> str:
@@ -57,7 +58,7 @@ class Participant:
 
     @property
     def language(self) -> str | None:
-        return self.grant.language or self.grant.extra.get("language")
+        return self.spoken or self.grant.language or self.grant.extra.get("language")
 
     @property
     def channel(self) -> str:

@@ -24,10 +24,10 @@ from mirp.rooms.durable import decode_room
 from mirp.rooms.events import Event, JsonDict, RecordEvent
 from mirp.rooms.limits import RoomLimits
 from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record
-from mirp.rooms.outlet import Outlet
 from mirp.rooms.recorder import JournalHealth, Recorder
 from mirp.rooms.room import Room
 from mirp.rooms.runtime import RoomRuntime
+from mirp.rooms.session import Session
 from mirp.rooms.shared_plane import SharedPlane
 
 log = logging.getLogger("mirp.rooms.registry")
@@ -104,7 +104,7 @@ class RoomRegistry(RoomDoor):
         return await self.store.authorize(token, meeting_id)
 
     async def join(
-        self, grant: JoinGrant, outlet: Outlet, resume: str | None = None
+        self, grant: JoinGrant, outlet: Session, resume: str | None = None
     ) -> RoomRuntime:
         """Admit a Session into its meeting's room (opened if needed); the runtime has sent the
         welcome when this returns."""

@@ -39,9 +39,9 @@ from mirp.rooms.keeper import (
 )
 from mirp.rooms.media_link import MediaLink, RoomPlane
 from mirp.rooms.model import JoinGrant, MeetingStatus
-from mirp.rooms.outlet import Outlet
 from mirp.rooms.peers import PEER_LOST_WS, RoomPeers
 from mirp.rooms.room import Room
+from mirp.rooms.session import Session
 from mirp.rooms.sessions import Sessions
 
 log = logging.getLogger("mirp.rooms.runtime")
@@ -234,9 +234,9 @@ class RoomRuntime(JoinedRoom):
         self.sessions.broadcast(event, self.room.recipients(event.audience))
         if isinstance(event, Removed):
             pid = event.participant_id
-            outlet = self.sessions.detach(pid)
-            if outlet is not None:
-                outlet.close(Forbidden.ws_close, "removed from the meeting")
+            session = self.sessions.detach(pid)
+            if session is not None:
+                session.close(Forbidden.ws_close, "removed from the meeting")
             self.media.detach(pid)
         elif isinstance(event, MeetingClosed):
             self._shutdown(self.clock(), MEETING_CLOSED_WS, "the meeting is closed")
@@ -248,7 +248,7 @@ class RoomRuntime(JoinedRoom):
             log.exception("room %s: media update failed", self.meeting_id)
 
     # ---------------------------------------------------------------- sessions
-    async def join(self, grant: JoinGrant, outlet: Outlet, resume: str | None = None) -> None:
+    async def join(self, grant: JoinGrant, session: Session, resume: str | None = None) -> None:
         """Admit a Session; a previous Session of the same participant is replaced. The welcome
         (the snapshot, after the join, at `seq`) is sent from the task before any later event;
         the join's own events follow it (seq > welcome.seq), the new Session included, so it
@@ -270,7 +270,7 @@ class RoomRuntime(JoinedRoom):
                 )
                 self.media.detach(pid)
             resumed = self.sessions.resumes(pid, resume)
-            self.sessions.attach(pid, outlet)
+            self.sessions.attach(pid, session)
             self._idle_since = None
             # the join's records are on disk before the welcome; its snapshot follows soon (a
             # crash before it: the participant joins afresh, as it would have without a restore)
@@ -279,7 +279,7 @@ class RoomRuntime(JoinedRoom):
             if pid in self.restored:  # the room came back from a snapshot after a restart
                 self.restored.discard(pid)
                 view = {**view, "restored": True}
-            outlet.welcome(pid, view, self.seq, resumed)
+            session.welcome(pid, view, self.seq, resumed)
             self._after(events, journaled=True)
 
         await self.call_async(job)
@@ -292,12 +292,12 @@ class RoomRuntime(JoinedRoom):
             self._idle_since = now
 
     async def leave_session(
-        self, participant_id: str, outlet: Outlet, for_good: bool = False
+        self, participant_id: str, session: Session, for_good: bool = False
     ) -> None:
         """The Session ended: the participant is disconnected (grace) unless it was replaced."""
 
         def job(room: Room, now: float) -> None:
-            if not self.sessions.is_current(participant_id, outlet):
+            if not self.sessions.is_current(participant_id, session):
                 return  # replaced or removed already
             self._session_ended(participant_id, now)
             leave = room.leave if for_good else room.disconnect
@@ -309,7 +309,7 @@ class RoomRuntime(JoinedRoom):
     async def command(
         self,
         participant_id: str,
-        outlet: Outlet,
+        session: Session,
         command: Command,
         reply: JsonDict | None = None,
     ) -> None:
@@ -318,7 +318,7 @@ class RoomRuntime(JoinedRoom):
         then closes the Session (meeting_close)."""
 
         async def job(room: Room, now: float) -> None:
-            if not self.sessions.is_current(participant_id, outlet):
+            if not self.sessions.is_current(participant_id, session):
                 raise Conflict("this session was replaced")
             before = self.keeper.before(room, command.type)
             events = room.handle(participant_id, command, now)
@@ -327,7 +327,7 @@ class RoomRuntime(JoinedRoom):
             # records and the Room's state, on disk before the ack
             await self._durable(events, snapshot=command.type not in LAZY_SNAPSHOT_COMMANDS)
             if reply is not None:
-                outlet.send(reply)
+                session.send(reply)
             self._after(events, journaled=True)
 
         await self.call_async(job)
@@ -341,8 +341,8 @@ class RoomRuntime(JoinedRoom):
         return view
 
     # ---------------------------------------------------------------- peers (rooms/peers.py)
-    async def offer(self, participant_id: str, outlet: Outlet, sdp: str) -> str:
-        return await self.peers.offer(participant_id, outlet, sdp)
+    async def offer(self, participant_id: str, session: Session, sdp: str) -> str:
+        return await self.peers.offer(participant_id, session, sdp)
 
     async def candidate(self, participant_id: str, candidate: Mapping[str, object] | None) -> None:
         await self.peers.candidate(participant_id, candidate)
@@ -362,10 +362,10 @@ class RoomRuntime(JoinedRoom):
         def job(room: Room, now: float) -> list[str]:
             gone = who(room)
             for pid in gone:
-                outlet = self.sessions.get(pid)
+                session = self.sessions.get(pid)
                 self._session_ended(pid, now)
-                if outlet is not None:
-                    outlet.close(error.ws_close, error.message, error)
+                if session is not None:
+                    session.close(error.ws_close, error.message, error)
                 self._after(room.leave(pid, now))
             return gone
 

@@ -1,4 +1,4 @@
-"""A room's Sessions (as Outlets) and its one event counter: who hears what, in which order.
+"""A room's Sessions and its one event counter: who hears what, in which order.
 
 Why one counter per room: every wire event gets the next `seq` and is encoded once for all its
 recipients, so every client sees the same order and a welcome's `seq` says exactly which events
@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 
 from mirp.errors import MirpError
 from mirp.rooms.events import JsonDict, WireEvent
-from mirp.rooms.outlet import Outlet
+from mirp.rooms.session import Session
 
 
 def encode(message: JsonDict) -> str:
@@ -22,7 +22,7 @@ def encode(message: JsonDict) -> str:
 class Sessions:
     def __init__(self, seq: int = 0) -> None:
         self.seq = seq  # the last event's number (a restored room goes on from its snapshot's)
-        self._current: dict[str, Outlet] = {}  # participant id -> its current Session
+        self._current: dict[str, Session] = {}  # participant id -> its current Session
         self._latest: dict[str, str] = {}  # participant id -> its latest session id (resume)
 
     def __len__(self) -> int:
@@ -31,17 +31,17 @@ class Sessions:
     def __iter__(self) -> Iterator[str]:
         return iter(self._current)
 
-    def get(self, participant_id: str) -> Outlet | None:
+    def get(self, participant_id: str) -> Session | None:
         return self._current.get(participant_id)
 
-    def is_current(self, participant_id: str, outlet: Outlet) -> bool:
-        return self._current.get(participant_id) is outlet
+    def is_current(self, participant_id: str, session: Session) -> bool:
+        return self._current.get(participant_id) is session
 
-    def attach(self, participant_id: str, outlet: Outlet) -> None:
-        self._current[participant_id] = outlet
-        self._latest[participant_id] = outlet.id
+    def attach(self, participant_id: str, session: Session) -> None:
+        self._current[participant_id] = session
+        self._latest[participant_id] = session.id
 
-    def detach(self, participant_id: str) -> Outlet | None:
+    def detach(self, participant_id: str) -> Session | None:
         return self._current.pop(participant_id, None)
 
     def resumes(self, participant_id: str, resume: str | None) -> bool:
@@ -53,10 +53,10 @@ class Sessions:
         return list(self._latest)
 
     def close_all(self, code: int, reason: str, error: MirpError | None = None) -> None:
-        outlets = list(self._current.values())
+        closing = list(self._current.values())
         self._current.clear()
-        for outlet in outlets:
-            outlet.close(code, reason, error)
+        for session in closing:
+            session.close(code, reason, error)
 
     def broadcast(self, event: WireEvent, recipients: Iterable[str]) -> None:
         """Number `event`, encode it once and hand it to each recipient's Session (never
@@ -66,6 +66,6 @@ class Sessions:
         message["seq"] = self.seq
         text = encode(message)
         for pid in recipients:
-            outlet = self._current.get(pid)
-            if outlet is not None:
-                outlet.send_json(text)
+            session = self._current.get(pid)
+            if session is not None:
+                session.send_json(text)

@@ -1,6 +1,6 @@
 """How a Room is shown: the welcome snapshot, the state messages, the organizer's overview.
 
-The JSON shapes here are the ones web/js/live.js reads (documented in docs/rooms.md). The
+The JSON shapes here are the ones web/js/roomview.js reads (documented in docs/rooms.md). The
 `*_key` functions are what a state message shows minus the ticking clocks, so the Room sends a
 message when something changed, not every time a countdown moves; `Told` remembers what was
 last sent. Views only read the Room.
