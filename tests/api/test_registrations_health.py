@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from mirp.api.deps import NoRooms, get_rooms
 from tests.api.conftest import Org, error
 from tests.support.factory import running_app, standard_meeting_body
 from tests.support.redis import RedisServer, dead_url, start_redis
@@ -66,24 +67,22 @@ async def test_registration_flow(org: Org, client: httpx.AsyncClient) -> None:
     assert [(i["name"], i["uses"]) for i in invs] == [("Ana Lima", 1)]
 
 
-class FakeRooms:
+class FakeRooms(NoRooms):
+    """The rooms registry as the API sees it (api/deps.py LiveRooms), with rooms open at will."""
+
     def __init__(self) -> None:
         self.open: dict[str, dict[str, Any]] = {}
 
     def overview(self, meeting_id: str) -> dict[str, Any] | None:
         return self.open.get(meeting_id)
 
-    async def close(self) -> None:
-        pass
-
 
 async def test_live_overview(app, org: Org, other: Org) -> None:  # type: ignore[no-untyped-def]
     m = (await org.post("/api/meetings", standard_meeting_body())).json()
     r = await org.get(f"/api/meetings/{m['id']}/live")
     assert r.status_code == 200 and r.json()["open"] is False  # the real registry: no room
-    real = app.state.rooms
     fake = FakeRooms()
-    app.state.rooms = fake
+    app.dependency_overrides[get_rooms] = lambda: fake
     try:
         assert (await org.get(f"/api/meetings/{m['id']}/live")).json() == {"open": False}
         fake.open[m["id"]] = {"people": [{"participant_id": "p1", "role": "chair"}],
@@ -92,10 +91,8 @@ async def test_live_overview(app, org: Org, other: Org) -> None:  # type: ignore
         assert live["open"] is True and live["booths"] == []
         assert live["channels"] == {"fr": {"listeners": 2}}
         error(await other.get(f"/api/meetings/{m['id']}/live"), 404, "not_found")
-        app.state.rooms = object()  # a registry without overview()
-        assert (await org.get(f"/api/meetings/{m['id']}/live")).json() == {"open": False}
     finally:
-        app.state.rooms = real
+        del app.dependency_overrides[get_rooms]
 
 
 async def test_health(client: httpx.AsyncClient) -> None:

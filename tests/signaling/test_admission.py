@@ -19,7 +19,7 @@ from mirp.rooms.registry import RoomRegistry
 from mirp.signaling.admission import AdmissionControl, AdmissionGate, admission_slots
 from mirp.signaling.handlers import SessionHandler
 from mirp.signaling.session import Session
-from tests.rooms.test_runtime import Hooks, Plane
+from tests.rooms.test_runtime import Plane, Store
 from tests.signaling.test_session import MemorySocket
 from tests.support.wait import until
 
@@ -136,7 +136,7 @@ def test_the_address_limiter_refuses_beyond_its_burst_and_says_how_long_to_wait(
 
 # ------------------------------------------------------------------ through a SessionHandler
 
-class SlowHooks(Hooks):
+class SlowHooks(Store):
     """Authorization that takes `delay_s` (a database under a storm), or fails like one away."""
 
     def __init__(self, delay_s: float = 0.0, fail: bool = False) -> None:
@@ -151,9 +151,9 @@ class SlowHooks(Hooks):
         return await super().authorize(token, meeting_id)
 
 
-def registry_with(hooks: Hooks, limits: Limits) -> RoomRegistry:
+def registry_with(hooks: Store, limits: Limits) -> RoomRegistry:
     return RoomRegistry(settings=Settings(limits=limits), media=Plane(),
-                        hooks=hooks)
+                        store=hooks)
 
 
 async def test_the_hello_timer_stops_when_the_hello_arrives_not_when_it_is_authorized() -> None:
@@ -192,7 +192,7 @@ async def test_a_hello_that_fails_for_a_passing_reason_closes_with_1013(why: str
 
 async def test_offers_from_one_address_beyond_its_limit_get_rate_limited() -> None:
     limits = Limits(offers_per_ip_per_s=0.01, offers_per_ip_burst=3)
-    registry = registry_with(Hooks(), limits)
+    registry = registry_with(Store(), limits)
     admission = AdmissionControl(Settings(limits=limits))
     replies: list[dict[str, Any]] = []
     for token in ("d1", "d2"):  # two participants behind one address share its bucket

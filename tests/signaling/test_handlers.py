@@ -11,7 +11,7 @@ from mirp.config import Limits, Settings
 from mirp.rooms.registry import RoomRegistry
 from mirp.signaling.handlers import NO_HELLO_CLOSE, SessionHandler
 from mirp.signaling.session import Session
-from tests.rooms.test_runtime import Hooks, Plane
+from tests.rooms.test_runtime import Plane, Store
 from tests.signaling.test_session import MemorySocket
 from tests.support.wait import until
 
@@ -25,7 +25,7 @@ async def connect(registry: RoomRegistry, limits: Limits) -> tuple[MemorySocket,
 async def test_a_session_survives_bad_input_of_every_kind() -> None:
     limits = Limits(max_message_bytes=2048)
     registry = RoomRegistry(
-        settings=Settings(limits=limits), media=Plane(), hooks=Hooks()
+        settings=Settings(limits=limits), media=Plane(), store=Store()
     )
     t, task = await connect(registry, limits)
     t.incoming.put_nowait(json.dumps({"type": "hello", "id": 1, "token": "d1"}))
@@ -62,7 +62,7 @@ async def test_a_session_survives_bad_input_of_every_kind() -> None:
 async def test_before_hello_errors_are_fatal_and_a_late_hello_times_out() -> None:
     limits = Limits(heartbeat_s=1.0)
     registry = RoomRegistry(
-        settings=Settings(limits=limits), media=Plane(), hooks=Hooks()
+        settings=Settings(limits=limits), media=Plane(), store=Store()
     )
     t, task = await connect(registry, limits)
     t.incoming.put_nowait(json.dumps({"type": "hello", "token": "stranger"}))
@@ -79,7 +79,7 @@ async def test_a_flooding_client_is_refused_beyond_its_rate_and_stays_connected(
     from mirp.signaling.handlers import RATE_BURST
 
     limits = Limits(outbox_messages=1024)
-    registry = RoomRegistry(settings=Settings(limits=limits), media=Plane(), hooks=Hooks())
+    registry = RoomRegistry(settings=Settings(limits=limits), media=Plane(), store=Store())
     t, task = await connect(registry, limits)
     t.incoming.put_nowait(json.dumps({"type": "hello", "id": 0, "token": "d1"}))
     await until(lambda: t.sent and t.sent[0]["type"] == "welcome", "welcome")

@@ -11,8 +11,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
+from mirp.api.deps import AppSettings, Rooms, StartedDb
 from mirp.cluster.ping import redis_ping
 from mirp.errors import Unavailable
 
@@ -26,7 +27,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-async def _check(probe: Callable[[], Awaitable[Any]]) -> str:
+async def _check(probe: Callable[[], Awaitable[object]]) -> str:
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_S):
             await probe()
@@ -38,10 +39,9 @@ async def _check(probe: Callable[[], Awaitable[Any]]) -> str:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> dict[str, Any]:
+async def readyz(db: StartedDb, settings: AppSettings, rooms: Rooms) -> dict[str, Any]:
     """503 (the error shape, `details.checks`) when a dependency does not answer."""
-    probes: dict[str, Callable[[], Awaitable[Any]]] = {}
-    db = getattr(request.app.state, "db", None)
+    probes: dict[str, Callable[[], Awaitable[object]]] = {}
 
     async def database() -> None:
         if db is None:
@@ -49,13 +49,12 @@ async def readyz(request: Request) -> dict[str, Any]:
         await db.ping(CHECK_TIMEOUT_S)
 
     probes["database"] = database
-    url = request.app.state.settings.redis_url
+    url = settings.redis_url
     if url:
         probes["redis"] = lambda: redis_ping(url, CHECK_TIMEOUT_S)
     results = await asyncio.gather(*(_check(p) for p in probes.values()))
     checks = dict(zip(probes, results, strict=True))
-    rooms = getattr(request.app.state, "rooms", None)
-    journal = rooms.recorder.health() if rooms is not None else None
+    journal = rooms.health()
     if journal is not None and journal["journal"] != "ok":
         checks["journal"] = "error: the journal file cannot be written"
     failed = [name for name, state in checks.items() if state != "ok"]

@@ -22,8 +22,7 @@ from typing import Any
 from mirp.config import Settings
 from mirp.errors import Conflict, InvalidMessage, MirpError, Unauthorized, Unavailable
 from mirp.rooms import commands as c
-from mirp.rooms.registry import RoomRegistry
-from mirp.rooms.runtime import RoomRuntime
+from mirp.rooms.door import JoinedRoom, RoomDoor
 from mirp.signaling import protocol as p
 from mirp.signaling.admission import AdmissionControl
 from mirp.signaling.session import Session
@@ -43,7 +42,7 @@ class SessionHandler:
     def __init__(
         self,
         session: Session,
-        registry: RoomRegistry,
+        registry: RoomDoor,
         meeting_id: str | None = None,
         hello_timeout_s: float | None = None,
         admission: AdmissionControl | None = None,
@@ -54,7 +53,7 @@ class SessionHandler:
         self.meeting_id = meeting_id
         self.max_bytes = session.limits.max_message_bytes
         self.hello_timeout_s = hello_timeout_s or max(5.0, session.limits.heartbeat_s)
-        self.runtime: RoomRuntime | None = None
+        self.runtime: JoinedRoom | None = None
         self.participant_id: str | None = None
         self.left = False
         self.admission = admission or AdmissionControl(Settings(limits=session.limits))

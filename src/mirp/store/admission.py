@@ -1,6 +1,7 @@
 """What the live side needs from the database (docs/architecture.md, "Store → rooms").
 
-The rooms never import the store; the RoomRegistry is handed this object as its hooks. Each call
+The rooms never import the store; the RoomRegistry is handed this object as its store
+(rooms/registry.py's RoomStore). Each call
 is one short transaction, so the Room tasks never hold a database connection between commands.
 """
 
