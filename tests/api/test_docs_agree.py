@@ -120,8 +120,8 @@ async def test_live_overview_has_the_documented_keys_and_the_participant_languag
     registry = app.state.rooms
     grant = await registry.authorize(joined["participant_token"])
     assert grant.language == "fr"
-    outlet = _Outlet()
-    runtime = await registry.join(grant, outlet)
+    session = _Outlet()
+    runtime = await registry.join(grant, session)
     try:
         live = (await org.get(f"/api/meetings/{m['id']}/live")).json()
         shapes = _shapes()
@@ -134,7 +134,7 @@ async def test_live_overview_has_the_documented_keys_and_the_participant_languag
         assert live["booths"] and all(set(b) == set(shapes["LiveBooth"]) for b in live["booths"])
         assert set(live["floor"]) == set(shapes["LiveFloor"])
     finally:
-        await runtime.leave_session(grant.participant_id, outlet)
+        await runtime.leave_session(grant.participant_id, session)
 
 
 async def test_peek_of_a_used_up_invitation_uses_nothing_and_the_browser_comes_back(

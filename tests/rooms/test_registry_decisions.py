@@ -16,7 +16,7 @@ from mirp.rooms import commands as c
 from mirp.rooms.model import LifecycleRecord, MeetingSpec
 from mirp.rooms.registry import RoomRegistry
 from mirp.rooms.runtime import RoomRuntime
-from tests.rooms.test_runtime import GRANTS, Outlet, Plane, Store
+from tests.rooms.test_runtime import GRANTS, FakeSession, Plane, Store
 from tests.rooms.test_runtime_actor import hold
 from tests.support.wait import until
 
@@ -50,9 +50,9 @@ async def parts() -> Any:
     await registry.close()
 
 
-async def enter(registry: RoomRegistry, key: str) -> tuple[RoomRuntime, Outlet]:
-    outlet = Outlet(key)
-    return await registry.join(await registry.authorize(key), outlet), outlet
+async def enter(registry: RoomRegistry, key: str) -> tuple[RoomRuntime, FakeSession]:
+    session = FakeSession(key)
+    return await registry.join(await registry.authorize(key), session), session
 
 
 async def test_revoke_expels_everyone_of_that_invitation(parts: Any) -> None:
@@ -156,7 +156,7 @@ async def test_a_removal_has_one_home_the_store(parts: Any) -> None:
     with pytest.raises(Forbidden):
         await registry.authorize("d2")
     with pytest.raises(Forbidden) as info:
-        await registry.join(early, Outlet("d2 again"))
+        await registry.join(early, FakeSession("d2 again"))
     assert info.value.details["reason"] == "removed"
     reopened = registry.get("m1")
     assert reopened is not None and reopened.room.removed == {"p_d2"}

@@ -1,5 +1,5 @@
 """The Room actor shell (rooms/runtime.py) and the registry (rooms/registry.py) with the real
-Room, driven through in-memory outlets. The media plane is a recording fake: here we check what
+Room, driven through in-memory fake Sessions. The media plane is a recording fake: we check what
 the runtime asks of it (the real ones are in tests/media and tests/integration)."""
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from mirp.rooms.runtime import RoomRuntime
 from tests.support.wait import until
 
 
-class Outlet:
+class FakeSession:
     def __init__(self, name: str) -> None:
         self.id = f"s_{name}"
         self.messages: list[dict[str, Any]] = []
@@ -210,11 +210,11 @@ async def parts() -> Any:
 
 
 async def join(
-    registry: RoomRegistry, key: str, outlet: Outlet | None = None
-) -> tuple[RoomRuntime, Outlet]:
-    outlet = outlet or Outlet(key)
+    registry: RoomRegistry, key: str, session: FakeSession | None = None
+) -> tuple[RoomRuntime, FakeSession]:
+    session = session or FakeSession(key)
     grant = await registry.authorize(key)
-    return await registry.join(grant, outlet), outlet
+    return await registry.join(grant, session), session
 
 
 async def test_welcome_then_numbered_events_in_one_order(parts: Any) -> None:
@@ -326,7 +326,7 @@ async def test_a_stale_offer_never_revives_a_detached_peer(parts: Any) -> None:
     rt, d1 = await join(registry, "d1")
     slow = asyncio.ensure_future(rt.offer("p_d1", d1, "slow"))
     await until(lambda: "p_d1" in plane.peers, "offer in the plane")
-    await join(registry, "d1", Outlet("d1b"))  # the replacement detaches the peer
+    await join(registry, "d1", FakeSession("d1b"))  # the replacement detaches the peer
     plane.release.set()  # the answer comes back after that
     with pytest.raises(Conflict):
         await slow
@@ -338,7 +338,7 @@ async def test_reconnect_replaces_session_and_grace_keeps_the_floor(parts: Any) 
     rt, chair = await join(registry, "chair")
     _, d1 = await join(registry, "d1")
     await rt.command("p_chair", chair, c.FloorGive("p_d1"))
-    _, d1b = await join(registry, "d1", Outlet("d1b"))
+    _, d1b = await join(registry, "d1", FakeSession("d1b"))
     assert d1.closed is not None and d1.closed[0] == 4409
     assert d1b.messages[0]["room"]["floor"]["holders"] == ["p_d1"]
     await rt.leave_session("p_d1", d1)  # the old session's end changes nothing
@@ -365,7 +365,7 @@ async def test_removal_closes_bars_and_records(parts: Any) -> None:
 
 async def test_registry_opens_once_routes_and_closes(parts: Any) -> None:
     registry, _, store = parts
-    outs = [Outlet(k) for k in ("chair", "d1", "d2", "fr1")]
+    outs = [FakeSession(k) for k in ("chair", "d1", "d2", "fr1")]
     grants = [await registry.authorize(k) for k in ("chair", "d1", "d2", "fr1")]
     runtimes = await asyncio.gather(
         *(registry.join(g, o) for g, o in zip(grants, outs, strict=True))

@@ -17,7 +17,7 @@ from mirp.rooms.actor import Actor
 from mirp.rooms.registry import RoomRegistry
 from mirp.rooms.room import Room
 from mirp.rooms.runtime import RoomRuntime
-from tests.rooms.test_runtime import Outlet, Plane, Store
+from tests.rooms.test_runtime import FakeSession, Plane, Store
 from tests.support.wait import Seen, until
 
 QUEUE = 4
@@ -33,9 +33,9 @@ async def parts() -> Any:
     await registry.close()
 
 
-async def enter(registry: RoomRegistry, key: str) -> tuple[RoomRuntime, Outlet]:
-    outlet = Outlet(key)
-    return await registry.join(await registry.authorize(key), outlet), outlet
+async def enter(registry: RoomRegistry, key: str) -> tuple[RoomRuntime, FakeSession]:
+    session = FakeSession(key)
+    return await registry.join(await registry.authorize(key), session), session
 
 
 async def hold(rt: RoomRuntime) -> tuple[asyncio.Event, asyncio.Future[None]]:

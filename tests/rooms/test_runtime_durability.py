@@ -27,7 +27,7 @@ from mirp.rooms.model import (
     SpeakingTurnRecord,
 )
 from mirp.rooms.registry import RoomRegistry
-from tests.rooms.test_runtime import SPEC, Outlet, Plane, Store
+from tests.rooms.test_runtime import SPEC, FakeSession, Plane, Store
 from tests.support.wait import Seen, until
 
 GRANTS_M2 = {"chair2": JoinGrant("m2", "p_chair2", "Chair 2", Role.CHAIR),
@@ -71,9 +71,9 @@ def make_registry(tmp_path: Path, store: FlakyStore, **limits: Any) -> RoomRegis
                         journal=journal)
 
 
-async def join(registry: RoomRegistry, key: str) -> tuple[Any, Outlet]:
-    outlet = Outlet(key)
-    return await registry.join(await registry.authorize(key), outlet), outlet
+async def join(registry: RoomRegistry, key: str) -> tuple[Any, FakeSession]:
+    session = FakeSession(key)
+    return await registry.join(await registry.authorize(key), session), session
 
 
 async def test_a_decision_the_database_refuses_is_undone(tmp_path: Path) -> None:

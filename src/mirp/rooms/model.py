@@ -6,7 +6,7 @@ join token into a JoinGrant; the Room runs from both.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -72,7 +72,6 @@ class JoinGrant:
     delegation: str | None = None
     booth: str | None = None  # interpreters: the booth's language
     invitation_id: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
     language: str | None = None  # the language this person speaks (drives auto floor language)
 
 

@@ -58,7 +58,7 @@ class Participant:
 
     @property
     def language(self) -> str | None:
-        return self.spoken or self.grant.language or self.grant.extra.get("language")
+        return self.spoken or self.grant.language
 
     @property
     def channel(self) -> str:

@@ -104,14 +104,14 @@ class RoomRegistry(RoomDoor):
         return await self.store.authorize(token, meeting_id)
 
     async def join(
-        self, grant: JoinGrant, outlet: Session, resume: str | None = None
+        self, grant: JoinGrant, session: Session, resume: str | None = None
     ) -> RoomRuntime:
         """Admit a Session into its meeting's room (opened if needed); the runtime has sent the
         welcome when this returns."""
         for _ in range(3):
             runtime = await self.open(grant.meeting_id)
             try:
-                await runtime.join(grant, outlet, resume)
+                await runtime.join(grant, session, resume)
                 return runtime
             except RoomClosing:
                 await asyncio.sleep(0)  # it was closing: open a fresh one

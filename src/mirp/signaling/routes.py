@@ -9,6 +9,7 @@ from fastapi import APIRouter, WebSocket
 
 from mirp.config import Settings
 from mirp.errors import Unavailable
+from mirp.rooms.door import RoomDoor
 from mirp.signaling.admission import AdmissionControl
 from mirp.signaling.handlers import SessionHandler
 from mirp.signaling.protocol import error_message
@@ -45,7 +46,7 @@ class StarletteSocket:
 
 async def serve(ws: WebSocket, meeting_id: str | None) -> None:
     await ws.accept()
-    registry = getattr(ws.app.state, "rooms", None)
+    registry: RoomDoor | None = getattr(ws.app.state, "rooms", None)
     settings: Settings = ws.app.state.settings
     if registry is None:  # started without its lifespan
         err = Unavailable("the server is starting")
