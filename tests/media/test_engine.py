@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -16,17 +15,10 @@ from mirp.media.plan import FeedKey, MixPlan, db_to_gain
 from tests.media.fake_fanout import FakeFanout
 from tests.media.test_encoder import decode_all
 from tests.support.audio import level_db_at, peak_hz, tone
+from tests.support.wait import until
 
 FLOOR = FeedKey("floor")
 FR = FeedKey("fr")
-
-
-async def until(cond: Callable[[], object], what: str, limit_s: float = 5.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for: {what}")
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

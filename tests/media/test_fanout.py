@@ -9,8 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import av
@@ -18,24 +17,17 @@ import pytest
 from aiortc.mediastreams import MediaStreamError
 
 from mirp.media.fanout import Fanout
-from mirp.media.peer import PeerFactory, PeerSession
+from mirp.media.peer import Peer, PeerFactory
 from mirp.media.plan import FeedKey
 from mirp.media.track import FeedTrack
 from tests.support.audio import level_db_at, opus_packets, peak_hz, tone
 from tests.support.rtc import RtcClient
+from tests.support.wait import until
 
 pytestmark = pytest.mark.timeout(90)
 
 FLOOR, FRENCH = FeedKey("floor"), FeedKey("fr")
 TONES = {FLOOR: 440.0, FRENCH: 660.0}
-
-
-async def until(cond: Callable[[], Any], what: str, within_s: float = 10.0) -> None:
-    deadline = time.monotonic() + within_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class Clock:
@@ -82,9 +74,9 @@ async def running(fast: bool) -> AsyncIterator[tuple[PeerFactory, Fanout, Clock]
 
 
 async def join_listeners(factory: PeerFactory, fanout: Fanout, n: int, key: FeedKey,
-                         prefix: str = "l") -> list[tuple[PeerSession, RtcClient]]:
-    async def one(i: int) -> tuple[PeerSession, RtcClient]:
-        session = factory.create_session(f"{prefix}{i}")
+                         prefix: str = "l") -> list[tuple[Peer, RtcClient]]:
+    async def one(i: int) -> tuple[Peer, RtcClient]:
+        session = factory.create_peer(f"{prefix}{i}")
         client = RtcClient(name=f"{prefix}{i}")
         await client.connect(session.accept_offer)
         assert session.sender is not None
@@ -252,10 +244,10 @@ async def test_feed_track_queue_is_bounded_and_stop_ends_an_idle_recv() -> None:
 
 async def test_a_sender_the_fast_path_cannot_drive_uses_the_public_path() -> None:
     async with running(True) as (factory, fanout, _clock):
-        session = factory.create_session("odd")
+        session = factory.create_peer("odd")
         client = RtcClient(name="odd")
         await client.connect(session.accept_offer)
-        session.feed_track.binding = None  # e.g. a sender not made by PeerSession
+        session.feed_track.binding = None  # e.g. a sender not made by Peer
         assert session.sender is not None
         fanout.add("odd", session.sender, FRENCH)
         assert fanout.stats()["fallback"] == 1
@@ -285,12 +277,12 @@ async def test_a_listener_whose_socket_backs_up_loses_packets_not_latency() -> N
             def sendto(self, data: bytes, addr: Any) -> None:
                 raise AssertionError("sent into a backed-up socket")
 
-        real = entry.udp
-        entry.udp = Backlogged(real)
+        real = entry.wire.udp
+        entry.wire.udp = Backlogged(real)
         dropped = fanout.stats()["packets_dropped"]
         await until(lambda: fanout.stats()["packets_dropped"] >= dropped + 5, "drops")
         assert fanout.stats()["listeners"] == 1  # kept: only packets are dropped
-        entry.udp = real
+        entry.wire.udp = real
         since = client.recorded_seconds
         await client.wait_recorded(0.5, since=since)
         assert_hears(client, 440, 660)

@@ -116,7 +116,7 @@ async def test_chromium_hears_the_fast_path_and_its_switch(page: Any) -> None:
     clock = Clock(fanout, TONES)
     clock.start()
     try:
-        session = factory.create_session("chromium")
+        session = factory.create_peer("chromium")
         answer = await session.accept_offer(await page.evaluate(OFFER_JS))
         await page.evaluate("(sdp) => window.pc.setRemoteDescription({type: 'answer', sdp})",
                             answer)

@@ -5,13 +5,11 @@ at once, its peers reported gone, and a new one started with the current plan.""
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import signal
 import struct
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,35 +18,9 @@ import pytest
 from mirp.errors import InvalidInput, InvalidSdp, MirpError, NotFound
 from mirp.media import wire
 from mirp.media.plan import FeedKey, MixPlan
-from mirp.media.plane import MediaEvent, PeerGone, PlaneConfig
+from mirp.media.plane import Levels, MediaEvent, PeerGone, PlaneConfig
 from mirp.media.process import CRASH_REASON, ProcessPlane
-
-
-async def until(check: Callable[[], Any], what: str, within: float = 20.0) -> Any:
-    deadline = time.monotonic() + within
-    last: Any = None
-    while True:
-        last = check()
-        if inspect.isawaitable(last):
-            last = await last
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
-        await asyncio.sleep(0.02)
-
-
-class Seen:
-    """Falsy, showing what a check saw (`ok or Seen(state)`: `until` waits for ok)."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __repr__(self) -> str:
-        return repr(self.value)
+from tests.support.wait import Seen, until
 
 
 @pytest.fixture
@@ -59,6 +31,15 @@ async def plane() -> AsyncIterator[ProcessPlane]:
         yield p
     finally:
         await p.close()
+
+
+async def test_the_child_reports_its_self_check_to_the_parent(plane: ProcessPlane) -> None:
+    """With the pinned aiortc/aioice every fast path is on in the media process, and the parent
+    knows it from the Ready message and from every stats answer (what /readyz shows)."""
+    check = plane.self_check
+    assert check is not None and check.pinned and check.all_on, check
+    stats = await plane.stats()
+    assert stats.self_check == check
 
 
 def _raw(plane: ProcessPlane, data: bytes) -> None:
@@ -102,7 +83,7 @@ async def test_a_peer_closed_right_after_its_offer_is_not_left_behind() -> None:
     answers ICE, so a peer left behind would stay.)"""
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-    from mirp.media.peer import loopback_gathering
+    from mirp.media.compat import loopback_gathering
 
     plane = ProcessPlane(PlaneConfig(loopback_only=True))
     await plane.start()
@@ -215,8 +196,8 @@ def test_every_message_survives_the_wire() -> None:
         wire.Offer(1, "p", 3, "v=0"), wire.AddCandidate(2, "p", {"candidate": "x"}),
         wire.AddCandidate(3, "p", None), wire.GetStats(4), wire.ClosePeer("p"),
         wire.Apply(wire.plan_to_wire(plan)), wire.Listen("p", wire.key_to_wire(FeedKey("a"))),
-        wire.Unlisten("p"), wire.Ready(5), wire.Reply(6, {"a": 1}, None),
-        PeerGone("p", 2, "timeout"), wire.Levels({"p": -20.5}),
+        wire.Unlisten("p"), wire.Ready(5, {"fast_path": "on"}), wire.Reply(6, {"a": 1}, None),
+        PeerGone("p", 2, "timeout"), Levels({"p": -20.5}),
     ]
     for m in messages:
         assert wire.decode(wire.encode(m)[4:]) == m

@@ -1,5 +1,10 @@
 """/healthz: the process answers. /readyz: the database (and Redis when configured) answer.
 
+/readyz also shows `media`: the media plane's start-up self-check (media/compat.py): the aiortc
+and aioice versions, and each fast path over their internals on or off with the reason. A fast
+path that is off does not make the server unready (the public-API fallback works, at several
+times the CPU), but it must be seen: `media.fast_path` is "off" then, and the log said so.
+
 /readyz runs its checks concurrently, each within CHECK_TIMEOUT_S, so it answers (red) within
 about that time even when a dependency hangs rather than refuses: an orchestrator polling it
 must learn of a hung database, not hang with it.
@@ -54,6 +59,7 @@ async def readyz(request: Request) -> dict[str, Any]:
         probes["redis"] = lambda: redis_ping(url, CHECK_TIMEOUT_S)
     results = await asyncio.gather(*(_check(p) for p in probes.values()))
     checks = dict(zip(probes, results, strict=True))
+    media = await _media(request)
     rooms = getattr(request.app.state, "rooms", None)
     journal = rooms.recorder.health() if rooms is not None else None
     if journal is not None and journal["journal"] != "ok":
@@ -61,6 +67,22 @@ async def readyz(request: Request) -> dict[str, Any]:
     failed = [name for name, state in checks.items() if state != "ok"]
     if failed:
         raise Unavailable(f"not ready: {', '.join(failed)} unreachable",
-                          {"checks": checks, "journal": journal})
+                          {"checks": checks, "journal": journal, "media": media})
     # journal: records not yet in the database (depth) and the oldest one's age in seconds
-    return {"status": "ready", "checks": checks, "journal": journal}
+    return {"status": "ready", "checks": checks, "journal": journal, "media": media}
+
+
+async def _media(request: Request) -> dict[str, Any] | str | None:
+    """The media plane's self-check (None: no media plane; a string: it did not answer)."""
+    plane = getattr(request.app.state, "media", None)
+    if plane is None:
+        return None
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            stats = await plane.stats()
+    except TimeoutError:
+        return f"error: no answer within {CHECK_TIMEOUT_S} s"
+    except Exception as exc:
+        return f"error: {type(exc).__name__}: {exc}"[:300]
+    check = stats.self_check
+    return check.to_wire() if check is not None else None

@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
+from mirp.media.compat import SelfCheck
 from mirp.media.engine import EngineStats
 from mirp.media.plan import FeedKey, MixPlan
 
@@ -77,6 +78,8 @@ class PlaneStats:
     engine: EngineStats
     peers: int  # peer sessions open in the plane
     restarts: int = 0  # media processes started after the first (crashes)
+    # which fast paths over aiortc's internals are on in the plane, and why not (media/compat.py)
+    self_check: SelfCheck | None = None
 
 
 class MediaPlane(Protocol):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -50,11 +51,11 @@ class FeedTrack(MediaStreamTrack):
         super().__init__()
         self.binding: RtpBinding | None = None
         self.dropped = 0  # packets pushed out of a full queue (the sender fell behind)
-        self._queue: deque[av.Packet] = deque()
+        self._queue: deque[av.Packet[Any]] = deque()
         self._depth = max(1, depth)
         self._waiter: asyncio.Future[None] | None = None
 
-    def push(self, packet: av.Packet) -> None:
+    def push(self, packet: av.Packet[Any]) -> None:
         """Hand one encoded packet to aiortc's sender (public-API path). Never blocks."""
         if self.readyState != "live":
             return
@@ -70,7 +71,7 @@ class FeedTrack(MediaStreamTrack):
     def queued(self) -> int:
         return len(self._queue)
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet[Any]:
         while not self._queue:
             if self.readyState != "live":
                 raise MediaStreamError
