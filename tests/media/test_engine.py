@@ -263,8 +263,11 @@ async def test_a_stalled_loop_skips_ticks_instead_of_bursting() -> None:
     s = eng.stats()
     await eng.close()
     assert s.late_ticks >= 1 and s.skipped_ticks >= 3
-    steps = np.diff([p for p, _ in fan.published]) // FRAME_SAMPLES
-    assert int(np.sum(steps - 1)) == s.skipped_ticks
+    pts = [p for p, _ in fan.published]
+    steps = np.diff(pts) // FRAME_SAMPLES
+    # every tick publishes (a listener from the start), so every gap in pts is a counted skip;
+    # on a loaded machine the very first ticks may have been skipped too (pts[0] > 0)
+    assert int(np.sum(steps - 1)) + pts[0] // FRAME_SAMPLES == s.skipped_ticks
     assert int(steps.max()) > 3  # one jump forward on wall time, not a burst of catch-up ticks
 
 

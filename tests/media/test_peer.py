@@ -13,7 +13,7 @@ from mirp.errors import InvalidInput, InvalidSdp
 from mirp.media.peer import Peer, PeerFactory, is_loopback_candidate, loopback_only_sdp
 from tests.support.audio import RATE, peak_hz
 from tests.support.rtc import RtcClient
-from tests.support.wait import until
+from tests.support.wait import Seen, until
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -148,7 +148,9 @@ async def test_vanished_peer_is_gone_within_the_timeout() -> None:
     session, client = await connected_pair(factory)
     reasons: list[str] = []
     session.on_gone = reasons.append
-    await asyncio.sleep(2.5)
+    # 2.5 s of the client's RTP (more than the 1 s timeout) reach the server: it stays
+    await until(lambda: session.liveness.stats.media >= 125 or Seen(session.liveness.stats),
+                "2.5 s of the client's RTP")
     assert reasons == []  # alive for longer than the timeout: its RTP keeps the watchdog quiet
     client.vanish()
     await until(lambda: reasons, "on_gone after the client vanished", within=10)
@@ -185,8 +187,8 @@ async def test_admission_in_bounded_batches() -> None:
     offers = [await c.offer() for c in clients]
     answers = [await sessions[i].accept_offer(offers[i]) for i in range(2)]
     third = asyncio.ensure_future(sessions[2].accept_offer(offers[2]))
-    await asyncio.sleep(0.3)
-    assert not third.done(), "a third handshake started while two were in flight"
+    await until(lambda: sessions[2].watch.admission_state == "queued", "the third one queued")
+    assert not third.done() and factory.admission.in_use == 2, "a third handshake started"
     await clients[0].accept_answer(answers[0])
     await clients[0].wait_connected()
     await clients[2].accept_answer(await asyncio.wait_for(third, 10))

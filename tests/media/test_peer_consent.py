@@ -90,7 +90,7 @@ async def test_late_answers_keep_consent_for_five_scaled_minutes() -> None:
     factory = scaled()
     session, client, reasons = await listener(factory, "late", delay_s=0.35)
     mute_rtcp(client)
-    await asyncio.sleep(0.5)  # what was already on its way
+    await stays_connected(session, client, reasons, for_s=0.5)  # what was already on its way
     media_before = session.liveness.stats.media
     await stays_connected(session, client, reasons, for_s=30.0)  # 60 intervals = 5 real minutes
     stats = session.liveness.stats

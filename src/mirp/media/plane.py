@@ -65,7 +65,7 @@ class PlaneConfig:
     loopback_only: bool = False
     join_batch: int = 100
     peer_timeout_s: float = 8.0
-    handshake_stall_s: float = 3.0  # these three: media/peer.py's PeerFactory
+    handshake_stall_s: float = 3.0  # these three: media/peer.py's PeerFactory, media/watch.py
     consent_interval_s: float = 5.0
     consent_lapse_s: float = 30.0
     # niceness the media process lowers itself by (needs CAP_SYS_NICE; else it runs at the

@@ -6,15 +6,15 @@ whatever comes back. The fan-out (media/fanout.py) has two ways to use that send
 - fast path (default): the fan-out writes RTP for this sender itself (one loop over all
   listeners), so the sender's own task must stay idle. `recv()` therefore waits until a packet
   is pushed, and nothing is ever pushed: the task sleeps on one future at zero cost until the
-  track is stopped (media-facts: never stop a track a sender still needs; here stopping is how
-  the session ends the idle wait, and `recv()` then raises MediaStreamError, which the sender
-  treats as a clean end).
+  track is stopped. A track stopped while its sender still needs it stalls that sender for
+  good, so only the Peer's close stops it: that is how the Peer ends the idle wait, and
+  `recv()` then raises MediaStreamError, which the sender treats as a clean end.
 - public-API path (fallback): the fan-out pushes the tick's shared `av.Packet` here and aiortc's
   sender packs it without re-encoding (`RTCRtpSender._next_encoded_frame` → `encoder.pack`).
   The queue is bounded (drop-oldest): a late packet of live speech is worth nothing.
 
 `binding` carries what the fast path needs to write RTP for this sender that is only known once
-the offer is negotiated (payload type, the mid header extension): PeerSession fills it in.
+the offer is negotiated (payload type, the mid header extension): the Peer fills it in.
 """
 
 from __future__ import annotations
