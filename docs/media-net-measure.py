@@ -99,7 +99,7 @@ async def server(mode: str, n: int) -> None:
             pcs.append(pc)
             senders.append(pc.getSenders()[0])
         else:
-            s = factory.create_session(f"l{i}")
+            s = factory.create_peer(f"l{i}")
             answers.append(await s.accept_offer(offer))
             assert s.sender is not None
             fanout.add(s.peer_id, s.sender, KEY)
