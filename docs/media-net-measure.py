@@ -20,7 +20,8 @@ import av
 from tests.support.audio import FRAME, RATE, opus_packets, to_s16, tone
 
 from mirp.media.fanout import Fanout
-from mirp.media.peer import PeerFactory, loopback_gathering
+from mirp.media.compat import loopback_gathering
+from mirp.media.peer import PeerFactory
 from mirp.media.plan import FeedKey
 
 KEY = FeedKey("floor")
