@@ -66,7 +66,7 @@ set -e
 echo "== what drifted"
 "$VPY" - "$WORK/selfcheck.json" "$WORK/pytest.txt" "$tests_rc" <<'EOF'
 import json, sys
-from mirp.media.compat import PINNED
+from mirp.media.selfcheck import PINNED
 check = json.load(open(sys.argv[1]))
 failed = [line.split(" ", 2)[1] for line in open(sys.argv[2]) if line.startswith("FAILED ")]
 rc = int(sys.argv[3])

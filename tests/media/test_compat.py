@@ -23,6 +23,7 @@ from mirp.media import compat
 from mirp.media.fanout import Fanout
 from mirp.media.local import LocalPlane
 from mirp.media.peer import PeerFactory
+from mirp.media.selfcheck import PINNED, SelfCheck
 from mirp.media.source import Source
 from tests.support.factory import running_app
 from tests.support.rtc import RtcClient
@@ -42,7 +43,7 @@ def decide_again(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch
 
 def _rename_after_init(monkeypatch: pytest.MonkeyPatch, cls: type, old: str, new: str) -> None:
     """As if a new aiortc renamed one instance attribute of `cls`."""
-    init = cls.__init__
+    init = vars(cls)["__init__"]
 
     def renamed(self: Any, *args: Any, **kwargs: Any) -> None:
         init(self, *args, **kwargs)
@@ -54,19 +55,22 @@ def _rename_after_init(monkeypatch: pytest.MonkeyPatch, cls: type, old: str, new
 
 def test_fast_paths_are_on_with_the_pinned_versions() -> None:
     check = compat.self_check(fresh=True)
-    assert check.versions == compat.PINNED and check.pinned
+    assert check.versions == PINNED and check.pinned
     assert [f.name for f in check.features] == list(compat.FEATURES)
     assert check.all_on, check.summary()
     assert all(f.reason == "ok" for f in check.features)
     assert check.to_wire()["fast_path"] == "on"
-    assert compat.SelfCheck.from_wire(check.to_wire()) == check
+    assert SelfCheck.from_wire(check.to_wire()) == check
 
 
 def test_pyproject_pins_the_versions_compat_was_written_against() -> None:
     deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    pins = dict(re.match(r"([a-z]+)==(\S+)", d).groups()  # type: ignore[union-attr]
-                for d in deps if re.match(r"(aiortc|aioice)==", d))
-    assert pins == compat.PINNED
+    pins = {}
+    for dep in deps:
+        pinned = re.fullmatch(r"(aiortc|aioice)==(\S+)", dep)
+        if pinned:
+            pins[pinned[1]] = pinned[2]
+    assert pins == PINNED
 
 
 async def test_a_renamed_receiver_internal_turns_the_tap_off_and_says_so(
@@ -127,7 +131,7 @@ async def test_readyz_shows_every_fast_path_on(tmp_path: Path) -> None:
     async with running_app(tmp_path, media_process=False) as (_app, client):
         media = (await client.get("/readyz")).json()["media"]
     assert media["fast_path"] == "on" and media["pinned"] is True
-    assert media["versions"] == compat.PINNED
+    assert media["versions"] == PINNED
 
 
 async def test_a_real_connection_runs_every_fast_path() -> None:

@@ -19,8 +19,8 @@ to one **feature**:
 - `loopback_gathering`: 127.0.0.1-only ICE gathering for the test suite (a network namespace
   where `lo` is the only interface). Off: gathering is not restricted.
 
-`self_check()` builds one throwaway peer connection (no socket, no loop; ~0.2 s, once per
-process), checks the versions and that every attribute, method and signature used here exists
+`self_check()` builds one throwaway peer connection (no socket, nothing started; ~15 ms, once
+per process), checks the versions and that every attribute, method and signature used here exists
 with the expected shape, and decides each feature on or off with a reason. A version other than
 `PINNED` alone does not turn anything off: the shapes decide, the version is reported (the drift
 lane, scripts/media-drift.sh, relies on that). `enabled(feature)` is what the rest consults.
@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import inspect
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -53,9 +52,19 @@ from aiortc.clock import current_ntp_time
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
+from mirp.media.selfcheck import (
+    PINNED,
+    FeatureCheck,
+    Missing,
+    SelfCheck,
+    has,
+    need,
+    params,
+    source_has,
+)
+
 log = logging.getLogger(__name__)
 
-PINNED = {"aiortc": "1.16.0", "aioice": "0.13.0"}  # pyproject.toml pins the same
 LOOPBACK = "127.0.0.1"
 Feature = Literal["fanout", "receive_tap", "consent", "loopback_gathering"]
 FEATURES: tuple[Feature, ...] = ("fanout", "receive_tap", "consent", "loopback_gathering")
@@ -66,149 +75,76 @@ _T = TypeVar("_T")
 # --- the self-check ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class FeatureCheck:
-    name: str
-    on: bool
-    reason: str  # "ok", or the first internal found missing or different
-
-
-@dataclass(frozen=True, slots=True)
-class SelfCheck:
-    """What `self_check()` decided; crosses the media process's wire as `to_wire()`."""
-
-    versions: dict[str, str]
-    pinned: bool  # the installed versions are PINNED
-    features: tuple[FeatureCheck, ...]
-
-    @property
-    def all_on(self) -> bool:
-        return all(f.on for f in self.features)
-
-    def on(self, feature: str) -> bool:
-        return any(f.name == feature and f.on for f in self.features)
-
-    def to_wire(self) -> dict[str, Any]:
-        """The shape /readyz shows under `media`."""
-        return {"versions": dict(self.versions), "pinned": self.pinned,
-                "fast_path": "on" if self.all_on else "off",
-                "features": {f.name: {"on": f.on, "reason": f.reason} for f in self.features}}
-
-    @classmethod
-    def from_wire(cls, value: dict[str, Any]) -> SelfCheck:
-        return cls(versions={str(k): str(v) for k, v in value["versions"].items()},
-                   pinned=bool(value["pinned"]),
-                   features=tuple(FeatureCheck(str(name), bool(f["on"]), str(f["reason"]))
-                                  for name, f in value["features"].items()))
-
-    def summary(self) -> str:
-        parts = [f"{f.name} {'on' if f.on else 'OFF (' + f.reason + ')'}" for f in self.features]
-        vs = ", ".join(f"{k} {v}" for k, v in self.versions.items())
-        return f"{vs} ({'pinned' if self.pinned else 'NOT the pinned ' + str(PINNED)}): " \
-               + "; ".join(parts)
-
-
-class _Missing(Exception):
-    """One requirement of a feature is not met; the message says which."""
-
-
-def _need(ok: object, what: str) -> None:
-    if not ok:
-        raise _Missing(what)
-
-
-def _has(obj: object, name: str, kind: type | tuple[type, ...] | None = None) -> None:
-    _need(hasattr(obj, name), f"{type(obj).__name__}.{name} missing")
-    if kind is not None:
-        _need(isinstance(getattr(obj, name), kind),
-              f"{type(obj).__name__}.{name} is a {type(getattr(obj, name)).__name__}")
-
-
-def _params(fn: object, expected: list[str], what: str) -> None:
-    params = list(inspect.signature(fn).parameters)  # type: ignore[arg-type]
-    _need(params == expected, f"{what}{tuple(params)}, expected {tuple(expected)}")
-
-
-def _source_has(fn: object, snippets: tuple[str, ...], what: str) -> None:
-    """Behaviour we rely on, read from the source (skipped when no source ships)."""
-    try:
-        text = inspect.getsource(fn)  # type: ignore[arg-type]
-    except (OSError, TypeError):
-        return
-    for snippet in snippets:
-        _need(snippet in text, f"{what} no longer does `{snippet}`")
-
-
 def _check_fanout(t: RTCRtpTransceiver) -> None:
     sender, dtls = t.sender, t.sender.transport
     for name in ("packet_count", "octet_count", "rtp_timestamp", "ntp_timestamp"):
-        _has(sender, f"_RTCRtpSender__{name}", int)
-    _has(sender, "_RTCRtpSender__started", bool)
-    _has(sender, "_ssrc", int)
-    _source_has(RTCRtpSender._run_rtcp, ("packet_count=self.__packet_count",
-                                         "rtp_timestamp=self.__rtp_timestamp"),
-                "RTCRtpSender._run_rtcp")
-    _has(dtls, "_state", DtlsState)
-    _has(dtls, "_tx_srtp")
+        has(sender, f"_RTCRtpSender__{name}", int)
+    has(sender, "_RTCRtpSender__started", bool)
+    has(sender, "_ssrc", int)
+    source_has(RTCRtpSender._run_rtcp, ("packet_count=self.__packet_count",
+                                        "rtp_timestamp=self.__rtp_timestamp"),
+               "RTCRtpSender._run_rtcp")
+    has(dtls, "_state", DtlsState)
+    has(dtls, "_tx_srtp")
     for state in ("CONNECTED", "CLOSED", "FAILED"):
-        _need(hasattr(DtlsState, state), f"RTCDtlsTransport State.{state} missing")
-    _has(dtls.transport, "_connection", aioice.ice.Connection)
-    _has(dtls.transport._connection, "_nominated", dict)
-    _params(aioice.ice.CandidatePair.__init__, ["self", "protocol", "remote_candidate"],
-            "aioice CandidatePair")
-    _need(isinstance(getattr(aioice.ice.CandidatePair, "remote_addr", None), property),
-          "aioice CandidatePair.remote_addr missing")
-    _has(t, "_codecs", list)
-    _has(t, "_headerExtensions", list)
+        need(hasattr(DtlsState, state), f"RTCDtlsTransport State.{state} missing")
+    has(dtls.transport, "_connection", aioice.ice.Connection)
+    has(dtls.transport._connection, "_nominated", dict)
+    params(aioice.ice.CandidatePair.__init__, ["self", "protocol", "remote_candidate"],
+           "aioice CandidatePair")
+    need(isinstance(getattr(aioice.ice.CandidatePair, "remote_addr", None), property),
+         "aioice CandidatePair.remote_addr missing")
+    has(t, "_codecs", list)
+    has(t, "_headerExtensions", list)
     block = _extension_block("0", RTCRtpParameters(headerExtensions=[]))
-    _need(block == b"", "aiortc's RTP packet writes header extensions nobody negotiated")
+    need(block == b"", "aiortc's RTP packet writes header extensions nobody negotiated")
 
 
 def _check_receive_tap(t: RTCRtpTransceiver) -> None:
-    _has(t.receiver, _JITTER_ATTR)
-    _need(callable(getattr(getattr(t.receiver, _JITTER_ATTR), "add", None)),
-          "the receiver's jitter buffer has no add()")
-    _source_has(RTCRtpReceiver._handle_rtp_packet,
-                ("pli_flag, encoded_frame = self.__jitter_buffer.add(packet)",),
-                "RTCRtpReceiver._handle_rtp_packet")
+    has(t.receiver, _JITTER_ATTR)
+    need(callable(getattr(getattr(t.receiver, _JITTER_ATTR), "add", None)),
+         "the receiver's jitter buffer has no add()")
+    source_has(RTCRtpReceiver._handle_rtp_packet,
+               ("pli_flag, encoded_frame = self.__jitter_buffer.add(packet)",),
+               "RTCRtpReceiver._handle_rtp_packet")
 
 
 def _check_consent(t: RTCRtpTransceiver) -> None:
     dtls = t.receiver.transport
     conn = dtls.transport._connection
     for name in ("query_consent", "request_received", "build_request"):
-        _need(callable(getattr(conn, name, None)), f"aioice Connection.{name} missing")
+        need(callable(getattr(conn, name, None)), f"aioice Connection.{name} missing")
     for name in ("_query_consent_task", "_nominated", "local_password", "remote_password"):
-        _has(conn, name)
-    _params(aioice.ice.Connection.build_request, ["self", "pair", "nominate"],
-            "aioice Connection.build_request")
-    _params(aioice.stun.Message.check_message_integrity, ["self", "key"],
-            "aioice Message.check_message_integrity")
+        has(conn, name)
+    params(aioice.ice.Connection.build_request, ["self", "pair", "nominate"],
+           "aioice Connection.build_request")
+    params(aioice.stun.Message.check_message_integrity, ["self", "key"],
+           "aioice Message.check_message_integrity")
     protocol = aioice.ice.StunProtocol(conn)
-    _has(protocol, "transactions", dict)
-    _need(callable(getattr(protocol, "send_stun", None)), "aioice StunProtocol.send_stun missing")
-    _source_has(aioice.ice.Connection.connect, (
+    has(protocol, "transactions", dict)
+    need(callable(getattr(protocol, "send_stun", None)), "aioice StunProtocol.send_stun missing")
+    source_has(aioice.ice.Connection.connect, (
         "self._query_consent_task = asyncio.create_task(self.query_consent())",),
         "aioice Connection.connect")
-    _source_has(aioice.ice.Connection.close, ("self._query_consent_task.cancel()",),
-                "aioice Connection.close")
-    _source_has(aioice.ice.StunProtocol.datagram_received, (
+    source_has(aioice.ice.Connection.close, ("self._query_consent_task.cancel()",),
+               "aioice Connection.close")
+    source_has(aioice.ice.StunProtocol.datagram_received, (
         "message.transaction_id in self.transactions",
         "transaction.response_received(message, addr)",
         "self.receiver.request_received(message, addr, self)"),
         "aioice StunProtocol.datagram_received")
     for name in ("_handle_rtp_data", "_handle_rtcp_data"):
-        _need(callable(getattr(dtls, name, None)), f"RTCDtlsTransport.{name} missing")
-    _has(dtls, "_RTCDtlsTransport__rx_packets", int)
-    _source_has(RTCDtlsTransport._recv_next, (
+        need(callable(getattr(dtls, name, None)), f"RTCDtlsTransport.{name} missing")
+    has(dtls, "_RTCDtlsTransport__rx_packets", int)
+    source_has(RTCDtlsTransport._recv_next, (
         "self.__rx_packets += 1", "self._handle_rtcp_data(data)",
         "self._handle_rtp_data(data, arrival_time_ms=arrival_time_ms)"),
         "RTCDtlsTransport._recv_next")
 
 
 def _check_loopback_gathering(t: RTCRtpTransceiver) -> None:
-    _params(getattr(aioice.ice, "get_host_addresses", None), ["use_ipv4", "use_ipv6"],
-            "aioice.ice.get_host_addresses")
+    params(getattr(aioice.ice, "get_host_addresses", None), ["use_ipv4", "use_ipv6"],
+           "aioice.ice.get_host_addresses")
 
 
 _CHECKS: dict[Feature, Callable[[RTCRtpTransceiver], None]] = {
@@ -258,7 +194,7 @@ def _features() -> tuple[FeatureCheck, ...]:
     for name, check in _CHECKS.items():
         try:
             check(transceiver)
-        except _Missing as exc:
+        except Missing as exc:
             results.append(FeatureCheck(name, False, str(exc)))
         except Exception as exc:  # a shape so different that checking it raised
             results.append(FeatureCheck(name, False, f"{type(exc).__name__}: {exc}"[:200]))

@@ -26,6 +26,7 @@ from mirp.media.plane import (
     PlaneStats,
     emit,
 )
+from mirp.media.selfcheck import SelfCheck
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ class LocalPlane:
                  ) -> None:
         config = config or PlaneConfig()
         # decided once per process, before the engine's fan-out and the peers consult it
-        self.self_check: compat.SelfCheck = compat.self_check()
+        self.self_check: SelfCheck = compat.self_check()
         self.engine = engine or MediaEngine()
         self.factory = PeerFactory(config.ice_servers, loopback_only=config.loopback_only,
                                    join_batch=config.join_batch,

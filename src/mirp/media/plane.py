@@ -18,9 +18,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from mirp.media.compat import SelfCheck
 from mirp.media.engine import EngineStats
 from mirp.media.plan import FeedKey, MixPlan
+from mirp.media.selfcheck import SelfCheck
 
 Candidate = Mapping[str, object]  # the browser's RTCIceCandidate.toJSON()
 

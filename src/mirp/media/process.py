@@ -24,7 +24,6 @@ from typing import Any
 
 from mirp.errors import Unavailable
 from mirp.media import wire
-from mirp.media.compat import SelfCheck
 from mirp.media.engine import EngineStats
 from mirp.media.plan import FeedKey, MixPlan
 from mirp.media.plane import (
@@ -37,6 +36,7 @@ from mirp.media.plane import (
     PlaneStats,
     emit,
 )
+from mirp.media.selfcheck import SelfCheck
 
 log = logging.getLogger(__name__)
 
