@@ -10,7 +10,8 @@ import pytest
 from aiortc.mediastreams import MediaStreamTrack
 
 from mirp.errors import InvalidInput, InvalidSdp
-from mirp.media.peer import Peer, PeerFactory, is_loopback_candidate, loopback_only_sdp
+from mirp.media.peer import Peer, PeerFactory
+from mirp.media.sdp import is_loopback_candidate, loopback_only_sdp
 from tests.support.audio import RATE, peak_hz
 from tests.support.rtc import RtcClient
 from tests.support.wait import Seen, until

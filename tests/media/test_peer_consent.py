@@ -50,7 +50,7 @@ def mute_rtcp(client: RtcClient) -> None:
     async def dropped(data: bytes) -> None:
         return None
 
-    dtls._send_rtp = dropped
+    dtls._send_rtp = dropped  # type: ignore[method-assign]
 
 
 async def listener(factory: PeerFactory, name: str, delay_s: float = 0.0,
