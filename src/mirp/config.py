@@ -46,7 +46,7 @@ class Limits(BaseModel):
     outbox_messages: int = 256  # per session: a client this far behind is disconnected
     room_queue_commands: int = 1024  # per room: commands waiting for the room task
     max_participants_per_meeting: int = 2000
-    join_batch: int = 100  # peer connections admitted at once (media-facts rule 8)
+    join_batch: int = 100  # peer handshakes admitted at once (hundreds at once stall the loop)
     heartbeat_s: float = 10.0
     peer_timeout_s: float = 8.0  # a peer silent this long is gone
     # a handshake with no ICE/DTLS progress this long gives its admission slot back (seconds)

@@ -16,7 +16,7 @@ import websockets
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from websockets.asyncio.client import ClientConnection
 
-from mirp.media.peer import loopback_gathering
+from mirp.media.compat import loopback_gathering
 from tests.support.factory import MeetingFixture, ServedApp, make_meeting, served_app
 from tests.support.rtc import RtcClient
 from tests.support.wait import until

@@ -226,6 +226,13 @@ class RoomRegistry(RoomDoor):
         """The journal's state for /readyz (records not yet in the database, their age)."""
         return self.recorder.health()
 
+    async def media_check(self) -> JsonDict | None:
+        """The media plane's start-up self-check (media/compat.py) for /readyz: versions, and
+        each fast path over aiortc's internals on or off with the reason. Raises what the plane
+        raises when it does not answer (the caller bounds the wait)."""
+        check = (await self.media.stats()).self_check
+        return check.to_wire() if check is not None else None
+
     # ---------------------------------------------------------------- closing
     async def close(self) -> None:
         """Close every room (sessions, peers), then flush the records (idempotent). With a
