@@ -123,7 +123,7 @@ async def _drain(ws: Any) -> None:
 async def _connect(pc: Any, ws: Any) -> None:
     from aiortc import RTCSessionDescription
 
-    from mirp.media.peer import loopback_gathering
+    from mirp.media.compat import loopback_gathering
 
     with loopback_gathering():  # 127.0.0.1 only, as the server (loopback mode) accepts
         await pc.setLocalDescription(await pc.createOffer())

@@ -1,8 +1,8 @@
 """The bench server's real media plane: mirp's MediaEngine + PeerFactory (+ its Fanout).
 
 Exactly the objects the app wires in its lifespan (docs/architecture.md, Composition), driven by
-the bench's control instead of rooms and signaling: a source's offer becomes a PeerSession whose
-track the engine drains (`add_source`), a listener's offer a PeerSession whose sender the engine
+the bench's control instead of rooms and signaling: a source's offer becomes a Peer whose
+track the engine drains (`add_source`), a listener's offer a Peer whose sender the engine
 fans out to (`add_listener`). Admission batching is PeerFactory's own (`join_batch`).
 """
 
@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from mirp.media.engine import MediaEngine
-from mirp.media.peer import PeerFactory, PeerSession
+from mirp.media.peer import Peer, PeerFactory
 from mirp.media.plan import FeedKey, MixPlan
 
 log = logging.getLogger("bench.server")
@@ -37,7 +37,7 @@ class EngineBackend:
     def __init__(self, join_batch: int = 100) -> None:
         self.engine = MediaEngine()
         self.peers = PeerFactory(loopback_only=True, join_batch=join_batch)
-        self.sessions: dict[str, PeerSession] = {}
+        self.sessions: dict[str, Peer] = {}
         self.gone: dict[str, str] = {}
         self._closing: set[asyncio.Future[None]] = set()
         # switch request in -> first packet of the new key published to that listener
@@ -61,7 +61,7 @@ class EngineBackend:
         await self.engine.start()
 
     async def offer(self, peer_id: str, role: str, key: Any, sdp: str) -> str:
-        session = self.peers.create_session(peer_id)
+        session = self.peers.create_peer(peer_id)
         self.sessions[peer_id] = session
         engine = self.engine
         if role == "source":

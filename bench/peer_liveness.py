@@ -27,7 +27,7 @@ from mirp.media.peer import PeerFactory
 async def _legit(factory: PeerFactory, name: str) -> tuple[float, float]:
     client = RtcClient(tone_hz=440, name=name)
     offer = await client.offer()
-    session = factory.create_session(name)
+    session = factory.create_peer(name)
     start = time.monotonic()
     answer = await session.accept_offer(offer)
     answered = time.monotonic() - start
@@ -45,7 +45,7 @@ async def admission(stalled: int) -> None:
           f"connected after {connected * 1000:.0f} ms")
     clients = [RtcClient(name=f"s{i}") for i in range(stalled)]
     offers = [await c.offer() for c in clients]
-    tasks = [asyncio.ensure_future(factory.create_session(f"s{i}").accept_offer(offer))
+    tasks = [asyncio.ensure_future(factory.create_peer(f"s{i}").accept_offer(offer))
              for i, offer in enumerate(offers)]
     await asyncio.gather(*tasks[:factory.join_batch])  # first come, first answered
     answered, connected = await _legit(factory, "legit")
@@ -72,7 +72,7 @@ def _delay_answers(client: RtcClient, delay_s: float) -> None:
 
 async def late(delay_s: float, run_s: float) -> None:
     factory = PeerFactory(loopback_only=True)
-    session = factory.create_session("late")
+    session = factory.create_peer("late")
     client = RtcClient(name="late")
     offer = await client.offer()
     _delay_answers(client, delay_s)

@@ -110,7 +110,7 @@ class NaiveBackend:
 class ControlServer:
     def __init__(self, backend: Backend, admit: int) -> None:
         self.backend = backend
-        self.admit = asyncio.Semaphore(admit)  # handshakes in flight (media-facts rule 8)
+        self.admit = asyncio.Semaphore(admit)  # handshakes in flight, bounded
         self.switch_log: list[tuple[str, float]] = []
 
     async def handle(self, msg: dict[str, Any]) -> dict[str, Any]:

@@ -20,7 +20,8 @@ import av
 from tests.support.audio import FRAME, RATE, opus_packets, to_s16, tone
 
 from mirp.media.fanout import Fanout
-from mirp.media.peer import PeerFactory, loopback_gathering
+from mirp.media.compat import loopback_gathering
+from mirp.media.peer import PeerFactory
 from mirp.media.plan import FeedKey
 
 KEY = FeedKey("floor")
@@ -99,7 +100,7 @@ async def server(mode: str, n: int) -> None:
             pcs.append(pc)
             senders.append(pc.getSenders()[0])
         else:
-            s = factory.create_session(f"l{i}")
+            s = factory.create_peer(f"l{i}")
             answers.append(await s.accept_offer(offer))
             assert s.sender is not None
             fanout.add(s.peer_id, s.sender, KEY)

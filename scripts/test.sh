@@ -14,6 +14,7 @@ export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"; ruff check src tests $( [ -d bench ] && echo bench )
 echo "== import contracts"; lint-imports --no-cache
 echo "== mypy"; mypy
+echo "== web"; bash scripts/web-check.sh
 echo "== pytest"
 set +e
 # Inside a network namespace of its own (only loopback, brought up here) nothing a test does can

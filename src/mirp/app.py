@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mirp.api import build_router as build_api_router
+from mirp.api.deps import LiveRooms
 from mirp.config import Settings
 from mirp.errors import MirpError, RateLimited, Unavailable
 from mirp.httpguard import BodyCap, NoNulInUrl, SecurityHeaders
@@ -66,12 +67,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if replay.records or replay.snapshots:
             log.info("journal: %d records to write, %d rooms to restore",
                      len(replay.records), len(replay.snapshots))
-        rooms = RoomRegistry(settings=settings, media=media, hooks=admission, journal=journal)
+        rooms = RoomRegistry(settings=settings, media=media, store=admission, journal=journal)
+        # the registry as REST sees it (api/deps.py LiveRooms) and Sessions (rooms/door.py
+        # RoomDoor): mypy checks that it fits both
+        live: LiveRooms = rooms
         app.state.settings = settings
         app.state.db = db
         app.state.admission = admission
         app.state.media = media
-        app.state.rooms = rooms
+        app.state.rooms = live
         log.info("mirp ready at %s", settings.resolved_base_url())
         try:
             async with work.pool(settings.cpu_workers):  # CPU work off the loop (store/work.py)
@@ -115,7 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ]
         first = fields[0] if fields else {"field": "", "message": "invalid request"}
         return _error(422, "invalid_input", f"{first['field']}: {first['message']}",
-                      {"fields": fields})
+                      {"field": first["field"], "fields": fields})  # docs/api.md, Errors
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -1,4 +1,8 @@
-"""The `mirp` command: serve, and administer."""
+"""The `mirp` command: serve, check health, and administer.
+
+Only typer and the settings are imported at start: the app (about 3 s of imports) is imported by
+`serve` after its flags are checked, so a wrong flag is answered at once.
+"""
 
 from __future__ import annotations
 
@@ -30,18 +34,13 @@ def serve(
         help="TLS private key (PEM) [MIRP_TLS_KEYFILE]")] = None,
 ) -> None:
     """Run the server (REST API, signaling, media, browser client)."""
-    import uvicorn
-
-    from mirp.app import create_app
-
     overrides: dict[str, Any] = {
         k: v for k, v in {"host": host, "port": port, "data_dir": data_dir,
                           "database_url": database_url, "redis_url": redis_url,
                           "tls_certfile": tls_certfile, "tls_keyfile": tls_keyfile}.items()
         if v is not None}
     settings = Settings(**overrides)
-    if bool(settings.tls_certfile) != bool(settings.tls_keyfile):
-        raise typer.BadParameter("--tls-certfile and --tls-keyfile go together")
+    _check_tls(settings)
     settings.private_data_dir()
     typer.echo(f"MIRP: open {settings.resolved_base_url()}/ in a browser")
     if not settings.tls_certfile and not settings.public_base_url and settings.host not in (
@@ -52,9 +51,53 @@ def serve(
     if not settings.signup_open():
         typer.echo("MIRP: public signup is closed (MIRP_SIGNUP=open opens it); create accounts "
                    "with `mirp admin create`")
+    import uvicorn
+
+    from mirp.app import create_app
     from mirp.serving import uvicorn_options
 
     uvicorn.run(create_app(settings), **uvicorn_options(settings))
+
+
+def _check_tls(settings: Settings) -> None:
+    if bool(settings.tls_certfile) != bool(settings.tls_keyfile):
+        raise typer.BadParameter("--tls-certfile and --tls-keyfile go together")
+    for flag, path in (("--tls-certfile", settings.tls_certfile),
+                       ("--tls-keyfile", settings.tls_keyfile)):
+        if path is not None and not path.is_file():
+            raise typer.BadParameter(f"{flag}: no file at {path}")
+
+
+@app.command()
+def health(
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for the answer")] = 3.0,
+) -> None:
+    """Ask this machine's server for /healthz, on the port and scheme of its settings
+    (MIRP_HOST, MIRP_PORT, MIRP_TLS_CERTFILE): exit 0 if it answers 200, else 1 (Docker's
+    HEALTHCHECK uses it)."""
+    import ssl
+    import urllib.error
+    import urllib.request
+
+    url = f"{Settings().local_url()}/healthz"
+    # the certificate names the public host, not the loopback address asked here: liveness only
+    context = None
+    if url.startswith("https:"):
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as answer:
+            status = answer.status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    except (OSError, ValueError) as exc:
+        typer.echo(f"unhealthy: {url}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    if status != 200:
+        typer.echo(f"unhealthy: {url}: HTTP {status}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"healthy: {url}")
 
 
 @admin.command("create")

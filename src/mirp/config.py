@@ -17,6 +17,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
+def default_web_dir() -> Path:
+    """The browser client: inside the installed package (the wheel ships web/ as mirp/web, see
+    setup.py), else web/ beside src/ in a checkout or an editable install."""
+    packaged = Path(__file__).resolve().parent / "web"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "web"
+
+
 class IceServer(BaseModel):
     """One STUN or TURN server handed to browsers and to the server's own peer connections."""
 
@@ -37,7 +46,7 @@ class Limits(BaseModel):
     outbox_messages: int = 256  # per session: a client this far behind is disconnected
     room_queue_commands: int = 1024  # per room: commands waiting for the room task
     max_participants_per_meeting: int = 2000
-    join_batch: int = 100  # peer connections admitted at once (media-facts rule 8)
+    join_batch: int = 100  # peer handshakes admitted at once (hundreds at once stall the loop)
     heartbeat_s: float = 10.0
     peer_timeout_s: float = 8.0  # a peer silent this long is gone
     # a handshake with no ICE/DTLS progress this long gives its admission slot back (seconds)
@@ -130,8 +139,8 @@ class Settings(BaseSettings):
     # Processes for CPU work (password hashes, bulk CSV and token signing, large pages): off
     # the event loop; 0 runs that work in a thread instead (not isolated: tests, tiny setups).
     cpu_workers: Annotated[int, Field(ge=0)] = 2
-    # The browser client; default: web/ beside src/ in a checkout (the Dockerfile sets it).
-    web_dir: Path = Path(__file__).resolve().parents[2] / "web"
+    # The browser client; default: the one installed with the package, else web/ in a checkout.
+    web_dir: Path = Field(default_factory=default_web_dir)
 
     @field_validator("ice_servers", mode="before")
     @classmethod
@@ -166,6 +175,15 @@ class Settings(BaseSettings):
             return self.public_base_url.rstrip("/")
         scheme = "https" if self.tls_certfile else "http"
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"{scheme}://{host}:{self.port}"
+
+    def local_url(self) -> str:
+        """This server as seen from its own machine (`mirp health`, the Docker health check):
+        its port and scheme, never the public base URL (a proxy in front is not this process)."""
+        scheme = "https" if self.tls_certfile else "http"
+        host = {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        if ":" in host:
+            host = f"[{host}]"
         return f"{scheme}://{host}:{self.port}"
 
     def private_data_dir(self) -> None:

@@ -21,6 +21,7 @@ class MirpError(Exception):
         self.details = details or {}
 
     def to_dict(self) -> dict[str, Any]:
+        """The error as plain data: how the media process's replies carry it (media/wire.py)."""
         return {"code": self.code, "message": self.message, "details": self.details}
 
 

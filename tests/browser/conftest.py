@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import wave
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -25,6 +26,9 @@ from tests.support.server import Server, serving
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+# `window.mirpTest`, injected into every page before its own scripts: the pages users load have
+# no test hook (see the script's header)
+TEST_HOOK = Path(__file__).with_name("mirp_test.js")
 
 # Playwright passes its own --disable-features list first and Chromium keeps only the last one:
 # repeat Playwright's list (1.65) here, plus WebRtcHideLocalIpsWithMdns (no .local candidates).
@@ -178,6 +182,7 @@ async def launch(chromium_path: str) -> AsyncIterator[Callable[..., Awaitable[An
         browser = await pw.chromium.launch(executable_path=chromium_path, args=chromium_args(wav))
         browsers.append(browser)
         ctx = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        await ctx.add_init_script(path=TEST_HOOK)
         page = await ctx.new_page()
         page.on("pageerror", lambda e, p=page: page_errors.append(f"{p.url}: {e}"))
         page.on("console",
@@ -207,6 +212,9 @@ def silence(tmp_path: Path) -> Path:
     return write_silence(tmp_path / "silence.wav")
 
 
+LIVE_PAGE = re.compile(r"/(delegate|chair|console)\.html")
+
+
 async def join(page: Any, url: str, name: str | None = None) -> Participant:
     """Open an invitation link, pass the pre-join page, and wait for the live page's audio."""
     await page.goto(url)
@@ -214,7 +222,7 @@ async def join(page: Any, url: str, name: str | None = None) -> Participant:
     if name and await page.is_visible("#join-name"):
         await page.fill("#join-name", name)
     await page.click("#join-btn")
-    await page.wait_for_function("() => !!window.mirpTest", timeout=15000)
+    await page.wait_for_url(LIVE_PAGE, timeout=15000)
     p = Participant(page.context.browser, page)
 
     async def connected() -> bool:

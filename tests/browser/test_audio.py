@@ -185,3 +185,36 @@ async def _hears_source(p, channel: str, *, auto: bool) -> dict | None:
 
 async def _channel_is(p, channel: str) -> bool:
     return (await p.state()).get("channel") == channel
+
+
+async def test_the_hear_meter_follows_the_new_stream_after_a_reconnect(server, api, launch, tones,
+                                                                        silence):
+    """A reconnect gives the page a new peer connection and a new remote stream: the page's
+    "what you hear" meter must move onto it (the old meter stayed on the dead stream, at zero)."""
+    api.organizer()
+    m = api.meeting()
+    chair, listener = await join_all(
+        launch,
+        (tones(FLOOR_HZ), api.invite(m["id"], "chair", "Chair Person")),
+        (silence, api.invite(m["id"], "delegate", "Lena Listener")))
+    await chair.page.click("#chair-speak")
+    await until(lambda: _holds(chair), "the chair to hold the floor")
+    await pick_channel(listener, "floor")
+    await until(lambda: listener.hears(FLOOR_HZ), f"the listener to hear the floor ({FLOOR_HZ} Hz)")
+
+    async def meter_up() -> float | None:
+        width = await listener.page.evaluate(
+            "() => parseFloat(document.querySelector('#hear-fill').style.width || '0')")
+        return width if width > 40 else None
+    await until(meter_up, "the hear meter to show the floor's tone")
+
+    await listener.page.evaluate("() => window.mirpTest.drop()")
+
+    async def reconnected() -> dict | None:
+        s = await listener.state()
+        ok = s.get("welcomes", 0) >= 2 and s.get("connection") == "connected"
+        return s if ok else None
+    await until(reconnected, "the listener's page to reconnect")
+    await until(lambda: listener.hears(FLOOR_HZ), "the listener to hear the floor again")
+    await until(meter_up, "the hear meter to show the tone on the new stream")
+    await assert_no_refusals(chair, listener)

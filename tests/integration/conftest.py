@@ -16,7 +16,7 @@ import websockets
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from websockets.asyncio.client import ClientConnection
 
-from mirp.media.sdp import loopback_gathering
+from mirp.media.compat import loopback_gathering
 from tests.support.factory import MeetingFixture, ServedApp, make_meeting, served_app
 from tests.support.rtc import RtcClient
 from tests.support.wait import until
@@ -66,14 +66,13 @@ class WsClient:
         self.next_id += 1
         mid = self.next_id
         await self.ws.send(json.dumps({"type": kind, "id": mid, **fields}))
-        reply: dict[str, Any] = await until(
+        return await until(
             lambda: (
                 self.replies.get(mid) or (self.closed and {"closed": True, "code": self.closed})
             ),
             f"{self.name}: reply to {kind}",
             within,
         )
-        return reply
 
     async def ok(self, kind: str, /, **fields: Any) -> dict[str, Any]:
         reply = await self.request(kind, **fields)
@@ -82,11 +81,10 @@ class WsClient:
 
     async def hello(self, token: str, **fields: Any) -> dict[str, Any]:
         await self.ws.send(json.dumps({"type": "hello", "id": 0, "token": token, **fields}))
-        welcome: dict[str, Any] = await until(
+        return await until(
             lambda: self.welcome or (self.closed and {"closed": self.closed}),
             f"{self.name}: welcome",
         )
-        return welcome
 
     def events(self, kind: str) -> list[dict[str, Any]]:
         return [m for m in self.messages if m.get("type") == kind]
@@ -133,8 +131,7 @@ class LightListener:
         async def count(packet: Any, arrival_time_ms: int) -> None:
             self.packets += 1
 
-        # aiortc's receiver hands every RTP packet to this method: counting there skips decoding
-        self.transceiver.receiver._handle_rtp_packet = count  # type: ignore[method-assign]
+        self.transceiver.receiver._handle_rtp_packet = count
 
     async def connect(self, ws: WsClient) -> None:
         offer = await self.pc.createOffer()

@@ -124,7 +124,7 @@ async def test_relay_retour_handover_and_auto_relay(harness: Harness) -> None:
     await chair.ws.ok("floor_language", language="en")
     await hears(zh1, [660], [440])
     # a manual relay choice, then back to auto
-    await zh1.ws.ok("relay", source="floor")
+    await zh1.ws.ok("subscribe", channel="floor")
     await hears(zh1, [440], [660])
     # handover: the French microphone moves from fr1 (660) to fr2 (880)
     await fr1.ws.ok("handover_request", to=pid(h, "interpreter_fr2"))

@@ -3,13 +3,19 @@ admission, typed errors that leave the Session usable, shared event order, resum
 
 from __future__ import annotations
 
+import asyncio
 import json
+from pathlib import Path
 
 import pytest
+import uvicorn
 
+from mirp.app import create_app
 from mirp.errors import Conflict, Forbidden, Unauthorized
+from mirp.signaling.closes import BY_CODE, SERVER_RESTART_CLOSE
 from tests.integration.conftest import Harness, WsClient
-from tests.support.factory import join_token, make_meeting
+from tests.support.factory import app_settings, join_token, make_meeting
+from tests.support.procs import free_port
 from tests.support.wait import until
 
 
@@ -34,8 +40,14 @@ async def test_bad_input_gets_typed_errors_and_the_session_stays_usable(harness:
     # bad SDP: typed, not fatal
     bad = await d.request("offer", sdp="v=0\r\nthis is no offer\r\n")
     assert bad["type"] == "error" and bad["code"] == "invalid_sdp"
-    # a quality report is taken
+    # a quality report is taken, in the units and names docs/protocol.md gives (getStats's);
+    # the names docs/rooms.md used to give are refused
     assert (await d.request("quality", rtt=0.03, loss=0.0, grade="good"))["type"] == "ack"
+    old_names = await d.request("quality", grade="good", rtt_ms=30.0, loss_pct=0.0)
+    assert old_names["code"] == "invalid_message"
+    assert [f["field"] for f in old_names["details"]["fields"]] == ["rtt_ms", "loss_pct"]
+    # `relay` is `subscribe` now (one message per intent)
+    assert (await d.request("relay", source="floor"))["code"] == "invalid_message"
     # and the Session still works
     assert (await d.request("floor_request", kind="speak"))["type"] == "ack"
     pong = await d.request("ping", t=1.5)
@@ -77,8 +89,14 @@ async def test_admission_errors_end_the_session_with_44xx(harness: Harness) -> N
     other = await make_meeting(harness.app, delegates=1, interpreters={}, observer=False)
     ws = await WsClient.open(f"{url}/{other.meeting_id}", "wrong-meeting")
     await ws.send_raw(json.dumps({"type": "hello", "token": harness.meeting.tokens["delegate1"]}))
-    code = (await ws.wait_closed())[0]
-    assert code in (Forbidden.ws_close, Unauthorized.ws_close), code
+    assert (await ws.wait_closed())[0] == Forbidden.ws_close
+    assert ws.events("error")[0]["details"]["reason"] == "wrong_meeting"
+    # ...and at /ws/{a meeting that does not exist}: the same (the path does not tell whether a
+    # meeting exists: docs/protocol.md, 4403)
+    ws = await WsClient.open(f"{url}/m_no_such_meeting", "no-such-meeting")
+    await ws.send_raw(json.dumps({"type": "hello", "token": harness.meeting.tokens["delegate1"]}))
+    assert (await ws.wait_closed())[0] == Forbidden.ws_close
+    assert ws.events("error")[0]["details"]["reason"] == "wrong_meeting"
     # the right meeting at /ws/{meeting_id} works
     ws = await WsClient.open(f"{url}/{harness.meeting.meeting_id}", "right-meeting")
     assert (await ws.hello(harness.meeting.tokens["delegate1"]))["type"] == "welcome"
@@ -158,7 +176,7 @@ async def test_leave_for_good_gives_the_floor_back(harness: Harness) -> None:
     pid = harness.meeting.people["delegate1"].participant_id
     await chair.ok("floor_give", participant_id=pid)
     await until(lambda: pid in (chair.last("floor") or {}).get("holders", []), "d1 holds floor")
-    await d1.send_raw(json.dumps({"type": "leave"}))
+    assert (await d1.request("leave"))["type"] == "ack"  # answered like every command
     assert (await d1.wait_closed())[0] == 1000
     await until(lambda: pid not in chair.last("floor")["holders"], "floor released")  # type: ignore
     left = await until(lambda: chair.events("participant_left"), "participant_left")
@@ -210,3 +228,45 @@ async def test_overview_and_idle_close(harness: Harness) -> None:
     runtime.idle_close_s = 0.0  # shorten the idle wait for the test; the timer re-reads it
     runtime.submit_nowait(lambda room, now: None)  # wake the task
     await until(lambda: harness.rooms.overview(mid) is None, "idle room closed", within=30)
+
+
+async def test_chair_commands_refuse_as_documented(harness: Harness) -> None:
+    """What docs/protocol.md says of floor_give and floor_time_limit, as a client sees it."""
+    chair = await harness.session("chair")
+    await harness.session("observer")
+    observer = harness.meeting.people["observer"].participant_id
+    refused = await chair.request("floor_give", participant_id=observer)
+    assert refused["code"] == "invalid_input", refused  # not a delegate or a chair
+    refused = await chair.request("floor_give", participant_id="p_nobody")
+    assert refused["code"] == "not_found", refused
+    # 1..14,400 s (four hours), or null
+    assert (await chair.request("floor_time_limit", seconds=14_400))["type"] == "ack"
+    refused = await chair.request("floor_time_limit", seconds=14_401)
+    assert refused["code"] == "invalid_message", refused
+    assert (await chair.request("floor_time_limit", seconds=None))["type"] == "ack"
+
+
+async def test_a_stopping_server_closes_with_a_documented_code_the_client_reconnects_on(
+    tmp_path: Path,
+) -> None:
+    """SIGTERM: uvicorn closes every Session with 1012 (before the app's shutdown could say
+    1001). The close-code table names it, and not as final, so a client reconnects."""
+    port = free_port()
+    settings = app_settings(tmp_path, host="127.0.0.1", port=port)
+    app = create_app(settings)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    )
+    serving = asyncio.create_task(server.serve())
+    await until(lambda: server.started or serving.done(), "the server listening")
+    fx = await make_meeting(app, delegates=1, interpreters={}, observer=False)
+    d1 = await WsClient.open(f"ws://127.0.0.1:{port}/ws", "delegate1")
+    assert (await d1.hello(fx.tokens["delegate1"]))["type"] == "welcome"
+    # what uvicorn's SIGTERM handler does (calling it would re-raise the signal at the end of
+    # serve(), in this test process)
+    server.should_exit = True
+    code = (await d1.wait_closed())[0]
+    await asyncio.wait_for(serving, 30)
+    assert code in BY_CODE, f"close code {code} is not in docs/protocol.md's table"
+    assert not BY_CODE[code].final, BY_CODE[code]
+    assert code == SERVER_RESTART_CLOSE  # if uvicorn changes it, the table must say so

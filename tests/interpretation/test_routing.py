@@ -33,7 +33,9 @@ def booths() -> dict[str, Booth]:
 ALL = {f"{x}{n}" for x in ("fr", "de", "es", "it", "en") for n in (1, 2)}
 
 
-def routes(bs: dict[str, Booth], floor_language: str | None = None, connected=ALL):
+def routes(
+    bs: dict[str, Booth], floor_language: str | None = None, connected: set[str] = ALL
+) -> dict[str, Route]:
     return compute_routes(LANGS, list(bs.values()), floor_language, connected)
 
 

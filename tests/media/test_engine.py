@@ -4,33 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
 
 from mirp.errors import InvalidInput, NotFound, Unavailable
 from mirp.media.engine import MediaEngine
-from mirp.media.mixer import FRAME_SAMPLES
+from mirp.media.mixer import FRAME_SAMPLES, Frame
 from mirp.media.plan import FeedKey, MixPlan, db_to_gain
 from tests.media.fake_fanout import FakeFanout
 from tests.media.test_encoder import decode_all
 from tests.support.audio import level_db_at, peak_hz, tone
+from tests.support.wait import until
 
 FLOOR = FeedKey("floor")
 FR = FeedKey("fr")
 
 
-async def until(cond: Callable[[], object], what: str, limit_s: float = 5.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for: {what}")
-        await asyncio.sleep(0.01)
+Rig = tuple[MediaEngine, FakeFanout]
 
 
 @pytest.fixture
-async def engine_and_fanout():
+async def engine_and_fanout() -> AsyncIterator[Rig]:
     fan = FakeFanout()
     eng = MediaEngine(fan)
     yield eng, fan
@@ -41,7 +37,7 @@ def feed_tone(eng: MediaEngine, sid: str, signal: np.ndarray, tick: int) -> None
     eng.push_pcm(sid, signal[tick * FRAME_SAMPLES:(tick + 1) * FRAME_SAMPLES])
 
 
-async def test_tone_through_mix_and_encode(engine_and_fanout) -> None:
+async def test_tone_through_mix_and_encode(engine_and_fanout: Rig) -> None:
     eng, fan = engine_and_fanout
     a, b = tone(440, 1.0, -12.0), tone(1000, 1.0, -12.0)
     eng.add_source("a")
@@ -64,7 +60,7 @@ async def test_tone_through_mix_and_encode(engine_and_fanout) -> None:
     assert eng.stats().decoding == 2
 
 
-async def test_plan_swaps_at_the_tick_boundary(engine_and_fanout) -> None:
+async def test_plan_swaps_at_the_tick_boundary(engine_and_fanout: Rig) -> None:
     eng, _fan = engine_and_fanout
     eng.add_source("a")
     first = MixPlan.of({FLOOR: (("a", 1.0),)})
@@ -83,7 +79,7 @@ async def test_plan_swaps_at_the_tick_boundary(engine_and_fanout) -> None:
 
 
 @pytest.mark.parametrize("n", [1, 10, 50])
-async def test_encoders_follow_distinct_keys_not_listeners(engine_and_fanout, n: int) -> None:
+async def test_encoders_follow_distinct_keys_not_listeners(engine_and_fanout: Rig, n: int) -> None:
     eng, fan = engine_and_fanout
     eng.add_source("a")
     eng.apply(MixPlan.of({FLOOR: (("a", 1.0),), FR: (("a", 0.5),)}))
@@ -118,7 +114,7 @@ async def test_unused_encoders_go_after_their_grace() -> None:
     await eng.close()
 
 
-async def test_parked_sources_are_not_decoded(engine_and_fanout) -> None:
+async def test_parked_sources_are_not_decoded(engine_and_fanout: Rig) -> None:
     eng, _fan = engine_and_fanout
     src = eng.add_source("parked")
     eng.add_source("used")
@@ -134,7 +130,7 @@ async def test_parked_sources_are_not_decoded(engine_and_fanout) -> None:
     assert src.active and eng.stats().decoding == 1
 
 
-async def test_failing_source_is_dropped_while_ticks_go_on(engine_and_fanout) -> None:
+async def test_failing_source_is_dropped_while_ticks_go_on(engine_and_fanout: Rig) -> None:
     eng, fan = engine_and_fanout
     eng.add_source("good")
     bad = eng.add_source("bad")
@@ -155,14 +151,14 @@ async def test_failing_source_is_dropped_while_ticks_go_on(engine_and_fanout) ->
     assert abs(peak_hz(decode_all(fan.payloads(FLOOR))[4800:]) - 440) < 15
 
 
-async def test_failing_feed_and_publish_do_not_stop_the_tick(engine_and_fanout) -> None:
+async def test_failing_feed_and_publish_do_not_stop_the_tick(engine_and_fanout: Rig) -> None:
     eng, fan = engine_and_fanout
     eng.add_listener("l", None, FLOOR)
     eng.run_tick()
     fan.fail_publish = True
     eng.run_tick()
     fan.fail_publish = False
-    eng._limiters[FLOOR].process = None  # type: ignore[assignment,method-assign]
+    eng._limiters[FLOOR].process = None  # type: ignore[assignment,method-assign,unused-ignore]
     eng.run_tick()  # the feed fails: logged, skipped
     eng.run_tick()  # and comes back with a fresh limiter and encoder
     s = eng.stats()
@@ -170,7 +166,7 @@ async def test_failing_feed_and_publish_do_not_stop_the_tick(engine_and_fanout) 
     assert [bool(p) for _, p in fan.published] == [True, False, True]
 
 
-async def test_levels_reported_a_few_times_per_tick_window(engine_and_fanout) -> None:
+async def test_levels_reported_a_few_times_per_tick_window(engine_and_fanout: Rig) -> None:
     eng, _fan = engine_and_fanout
     got: list[dict[str, float]] = []
     eng.on_levels = got.append
@@ -199,7 +195,7 @@ async def test_clock_pts_steps_960_through_switches() -> None:
     switched_at: list[tuple[int, FeedKey]] = []
     for key in (FR, FLOOR, FR):
         n = len(fan.published)
-        await until(lambda n=n: len(fan.published) >= n + 10, "10 more ticks")
+        await until(lambda n=n: len(fan.published) >= n + 10, "10 more ticks")  # type: ignore[misc]
         eng.switch("l", key)
         switched_at.append((len(fan.published), key))
     await until(lambda: len(fan.published) >= 40, "40 ticks")
@@ -245,7 +241,7 @@ async def test_close_is_idempotent_and_releases_everything() -> None:
         eng.add_source("late")
 
 
-async def test_bad_input_gets_typed_errors(engine_and_fanout) -> None:
+async def test_bad_input_gets_typed_errors(engine_and_fanout: Rig) -> None:
     eng, _fan = engine_and_fanout
     with pytest.raises(NotFound):
         eng.push_pcm("nobody", np.zeros(FRAME_SAMPLES, np.float32))
@@ -271,8 +267,11 @@ async def test_a_stalled_loop_skips_ticks_instead_of_bursting() -> None:
     s = eng.stats()
     await eng.close()
     assert s.late_ticks >= 1 and s.skipped_ticks >= 3
-    steps = np.diff([p for p, _ in fan.published]) // FRAME_SAMPLES
-    assert int(np.sum(steps - 1)) == s.skipped_ticks
+    pts = [p for p, _ in fan.published]
+    steps = np.diff(pts) // FRAME_SAMPLES
+    # every tick publishes (a listener from the start), so every gap in pts is a counted skip;
+    # on a loaded machine the very first ticks may have been skipped too (pts[0] > 0)
+    assert int(np.sum(steps - 1)) + pts[0] // FRAME_SAMPLES == s.skipped_ticks
     assert int(steps.max()) > 3  # one jump forward on wall time, not a burst of catch-up ticks
 
 
@@ -281,9 +280,9 @@ async def test_the_clock_survives_an_unexpected_error_in_a_tick() -> None:
     eng = MediaEngine(fan)
     eng.add_listener("l", None, FLOOR)
     original = eng._gather
-    failures = []
+    failures: list[int] = []
 
-    def flaky() -> dict:
+    def flaky() -> dict[str, Frame]:
         if not failures:
             failures.append(1)
             raise RuntimeError("bug (test)")

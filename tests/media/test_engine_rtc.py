@@ -8,19 +8,18 @@ timestamps still steps of 960.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import numpy as np
 import pytest
 
 from mirp.media.engine import MediaEngine
-from mirp.media.peer import PeerFactory, PeerSession
+from mirp.media.peer import Peer, PeerFactory
 from mirp.media.plan import FeedKey, MixPlan
 from mirp.media.source import Source
 from tests.support.audio import level_db_at, peak_hz
 from tests.support.rtc import RtcClient
+from tests.support.wait import until
 
 pytestmark = pytest.mark.rtc
 
@@ -28,23 +27,15 @@ FLOOR = FeedKey("floor")
 FR = FeedKey("fr")
 
 
-async def until(cond: Callable[[], object], what: Callable[[], str], limit_s: float = 10.0) -> None:
-    deadline = time.monotonic() + limit_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out; last state: {what()}")
-        await asyncio.sleep(0.02)
-
-
 class Rig:
     def __init__(self) -> None:
         self.factory = PeerFactory((), loopback_only=True)
         self.engine = MediaEngine()
         self.clients: list[RtcClient] = []
-        self.sessions: dict[str, PeerSession] = {}
+        self.sessions: dict[str, Peer] = {}
 
     async def speaker(self, sid: str, hz: float) -> Source:
-        session = self.factory.create_session(sid)
+        session = self.factory.create_peer(sid)
         self.sessions[sid] = session
         added: list[Source] = []
         session.on_track = lambda r, t: added.append(self.engine.add_source(sid, r, t))
@@ -56,7 +47,7 @@ class Rig:
         return added[0]
 
     async def listener(self, lid: str, key: FeedKey) -> RtcClient:
-        session = self.factory.create_session(lid)
+        session = self.factory.create_peer(lid)
         self.sessions[lid] = session
         client = RtcClient(name=lid)
         self.clients.append(client)

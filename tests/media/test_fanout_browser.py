@@ -7,9 +7,7 @@ sender reports from aiortc's task) is decoded and played, and that a switch show
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ import pytest
 from mirp.media.fanout import Fanout
 from mirp.media.peer import PeerFactory
 from tests.media.test_fanout import FLOOR, FRENCH, TONES, Clock
+from tests.support.wait import Seen, until
 
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = [
@@ -98,16 +97,15 @@ async def page() -> AsyncIterator[Any]:
 
 
 async def wait_peak(page: Any, hz: float, within_s: float = 15.0) -> None:
-    deadline, last = time.monotonic() + within_s, None
     hits = 0
-    while time.monotonic() < deadline:
+
+    async def heard() -> Any:
+        nonlocal hits
         last = await page.evaluate(PEAK_JS)
         hits = hits + 1 if last and last["db"] > -60 and abs(last["hz"] - hz) < 15 else 0
-        if hits >= 3:  # three readings in a row: not a transient
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"Chromium does not hear {hz} Hz; last FFT peak {last}, "
-                         f"stats {await page.evaluate(STATS_JS)}")
+        return hits >= 3 or Seen(last)  # three readings in a row: not a transient
+
+    await until(heard, f"Chromium hears {hz} Hz (last: its FFT peak)", within_s, step=0.1)
 
 
 async def test_chromium_hears_the_fast_path_and_its_switch(page: Any) -> None:
@@ -116,7 +114,7 @@ async def test_chromium_hears_the_fast_path_and_its_switch(page: Any) -> None:
     clock = Clock(fanout, TONES)
     clock.start()
     try:
-        session = factory.create_session("chromium")
+        session = factory.create_peer("chromium")
         answer = await session.accept_offer(await page.evaluate(OFFER_JS))
         await page.evaluate("(sdp) => window.pc.setRemoteDescription({type: 'answer', sdp})",
                             answer)
@@ -132,11 +130,11 @@ async def test_chromium_hears_the_fast_path_and_its_switch(page: Any) -> None:
         assert stats["lost"] == 0, stats
         assert stats.get("codec:" + str(stats["codec"]), "").lower() == "audio/opus", stats
         # Chromium read our RTCP sender reports (aiortc's task, fed by the fan-out's counters)
-        deadline = time.monotonic() + 10
-        while not stats.get("sr_packets") and time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
-            stats = await page.evaluate(STATS_JS)
-        assert stats.get("sr_packets", 0) > 0, stats
+        async def sender_reports() -> Any:
+            now = await page.evaluate(STATS_JS)
+            return now.get("sr_packets", 0) > 0 or Seen(now)
+
+        await until(sender_reports, "Chromium's remote-outbound-rtp", 10, step=0.2)
         await session.close()
     finally:
         await clock.stop()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -12,24 +10,18 @@ import pytest
 from aiortc.mediastreams import MediaStreamTrack
 
 from mirp.errors import InvalidInput, InvalidSdp
-from mirp.media.peer import PeerFactory, PeerSession, is_loopback_candidate, loopback_only_sdp
+from mirp.media.peer import Peer, PeerFactory
+from mirp.media.sdp import is_loopback_candidate, loopback_only_sdp
 from tests.support.audio import RATE, peak_hz
 from tests.support.rtc import RtcClient
+from tests.support.wait import Seen, until
 
 pytestmark = [pytest.mark.rtc, pytest.mark.timeout(60)]
 
 
-async def until(cond: Callable[[], Any], what: str, within_s: float = 10.0) -> None:
-    deadline = time.monotonic() + within_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
 async def connected_pair(factory: PeerFactory, peer_id: str = "p1",
-                         tone_hz: float | None = 440.0) -> tuple[PeerSession, RtcClient]:
-    session = factory.create_session(peer_id)
+                         tone_hz: float | None = 440.0) -> tuple[Peer, RtcClient]:
+    session = factory.create_peer(peer_id)
     client = RtcClient(tone_hz=tone_hz, name=peer_id)
     await client.connect(session.accept_offer)
     await client.wait_connected()
@@ -52,12 +44,12 @@ async def test_malformed_offers_raise_invalid_sdp() -> None:
                                  if not ln.startswith("a=fingerprint")) + "\r\n"
     for bad in ["", "hello", "v=0\r\nbroken", no_opus, video, twice, no_fingerprint,
                 "v=0\r\n" + "a=x\r\n" * 20000]:
-        session = factory.create_session("bad")
+        session = factory.create_peer("bad")
         with pytest.raises(InvalidSdp):
             await session.accept_offer(bad)
         await session.close()
     # the factory still works after all that
-    session = factory.create_session("good")
+    session = factory.create_peer("good")
     await client.accept_answer(await session.accept_offer(good))
     await client.wait_connected()
     with pytest.raises(InvalidSdp):
@@ -69,7 +61,7 @@ async def test_malformed_offers_raise_invalid_sdp() -> None:
 async def test_offer_connects_and_the_microphone_arrives() -> None:
     factory = PeerFactory(loopback_only=True)
     tracks: list[MediaStreamTrack] = []
-    session = factory.create_session("p1")
+    session = factory.create_peer("p1")
     session.on_track = lambda receiver, track: tracks.append(track)
     client = RtcClient(tone_hz=440, name="p1")
     answer_sdp = await client.offer()
@@ -99,7 +91,7 @@ async def test_offer_connects_and_the_microphone_arrives() -> None:
 async def test_listen_only_offer_has_no_track() -> None:
     factory = PeerFactory(loopback_only=True)
     tracks: list[Any] = []
-    session = factory.create_session("listener")
+    session = factory.create_peer("listener")
     session.on_track = lambda receiver, track: tracks.append(track)
     client = RtcClient(name="listener")
     answer = await session.accept_offer(await client.offer())
@@ -113,7 +105,7 @@ async def test_listen_only_offer_has_no_track() -> None:
 
 async def test_trickled_candidates_early_late_foreign_and_malformed() -> None:
     factory = PeerFactory(loopback_only=True)
-    session = factory.create_session("p1")
+    session = factory.create_peer("p1")
     client = RtcClient(tone_hz=440)
     offer = await client.offer()
     stripped = "\r\n".join(ln for ln in offer.splitlines()
@@ -157,13 +149,15 @@ async def test_vanished_peer_is_gone_within_the_timeout() -> None:
     session, client = await connected_pair(factory)
     reasons: list[str] = []
     session.on_gone = reasons.append
-    await asyncio.sleep(2.5)
+    # 2.5 s of the client's RTP (more than the 1 s timeout) reach the server: it stays
+    await until(lambda: session.liveness.stats.media >= 125 or Seen(session.liveness.stats),
+                "2.5 s of the client's RTP")
     assert reasons == []  # alive for longer than the timeout: its RTP keeps the watchdog quiet
     client.vanish()
-    await until(lambda: reasons, "on_gone after the client vanished", within_s=10)
+    await until(lambda: reasons, "on_gone after the client vanished", within=10)
     assert reasons == ["timeout"]
     await until(lambda: session.closed, "session closed")
-    assert "p1" not in factory.sessions
+    assert "p1" not in factory.peers
     await client.close()
 
 
@@ -190,12 +184,12 @@ async def test_client_hangup_and_idempotent_close() -> None:
 async def test_admission_in_bounded_batches() -> None:
     factory = PeerFactory(loopback_only=True, join_batch=2)
     clients = [RtcClient(name=f"c{i}") for i in range(3)]
-    sessions = [factory.create_session(f"c{i}") for i in range(3)]
+    sessions = [factory.create_peer(f"c{i}") for i in range(3)]
     offers = [await c.offer() for c in clients]
     answers = [await sessions[i].accept_offer(offers[i]) for i in range(2)]
     third = asyncio.ensure_future(sessions[2].accept_offer(offers[2]))
-    await asyncio.sleep(0.3)
-    assert not third.done(), "a third handshake started while two were in flight"
+    await until(lambda: sessions[2].watch.admission_state == "queued", "the third one queued")
+    assert not third.done() and factory.admission.in_use == 2, "a third handshake started"
     await clients[0].accept_answer(answers[0])
     await clients[0].wait_connected()
     await clients[2].accept_answer(await asyncio.wait_for(third, 10))
@@ -205,17 +199,17 @@ async def test_admission_in_bounded_batches() -> None:
     for c in clients:
         await c.close()
     await factory.close()
-    assert factory.sessions == {}
+    assert factory.peers == {}
 
 
 async def test_a_handshake_that_never_completes_frees_its_slot() -> None:
     factory = PeerFactory(loopback_only=True, join_batch=1, handshake_timeout_s=1.0)
     silent, ok = RtcClient(name="silent"), RtcClient(name="ok")
-    first = factory.create_session("silent")
+    first = factory.create_peer("silent")
     reasons: list[str] = []
     first.on_gone = reasons.append
     await first.accept_offer(await silent.offer())  # the answer never reaches the client
-    second = factory.create_session("ok")
+    second = factory.create_peer("ok")
     answer = await asyncio.wait_for(second.accept_offer(await ok.offer()), 15)
     assert reasons == ["handshake timeout"] and first.closed
     await ok.accept_answer(answer)

@@ -5,26 +5,16 @@ States and counters only: no durations are asserted."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from mirp.errors import Conflict
 from mirp.media.admission import AdmissionGate
-from mirp.media.peer import PeerFactory, PeerSession
+from mirp.media.peer import Peer, PeerFactory
 from tests.support.rtc import RtcClient
+from tests.support.wait import until
 
 pytestmark = [pytest.mark.rtc, pytest.mark.timeout(180)]
-
-
-async def until(cond: Callable[[], Any], what: Callable[[], str], within_s: float) -> None:
-    deadline = time.monotonic() + within_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting: {what()}")
-        await asyncio.sleep(0.02)
 
 
 async def test_gate_is_fifo_and_leaving_frees_at_once() -> None:
@@ -67,12 +57,12 @@ async def test_a_cancelled_waiter_never_keeps_a_slot() -> None:
     assert gate.in_use == 0 and gate.waiting == 0
 
 
-async def offer_never_answered(factory: PeerFactory, name: str) -> tuple[PeerSession, RtcClient,
+async def offer_never_answered(factory: PeerFactory, name: str) -> tuple[Peer, RtcClient,
                                                                         asyncio.Future[str]]:
     """A client that offers and then never starts ICE (its answer is never applied)."""
     client = RtcClient(name=name)
     offer = await client.offer()
-    session = factory.create_session(name)
+    session = factory.create_peer(name)
     return session, client, asyncio.ensure_future(session.accept_offer(offer))
 
 
@@ -84,18 +74,19 @@ async def test_110_stalled_offers_do_not_starve_a_legitimate_peer() -> None:
     offers = [await c.offer() for c in clients]  # these clients never start ICE
     legit_client = RtcClient(tone_hz=440, name="legit")
     legit_offer = await legit_client.offer()
-    sessions = [factory.create_session(f"s{i}") for i in range(110)]
+    sessions = [factory.create_peer(f"s{i}") for i in range(110)]
     tasks = [asyncio.ensure_future(s.accept_offer(o)) for s, o in zip(sessions, offers,
                                                                        strict=True)]
-    legit = factory.create_session("legit")
+    legit = factory.create_peer("legit")
     answer = asyncio.ensure_future(legit.accept_offer(legit_offer))  # right behind them
     await asyncio.sleep(0)
     stalled = list(zip(sessions, clients, tasks, strict=True))
     # every slot taken by the stalled offers, the legit peer 11th in line
-    assert (gate.in_use, gate.waiting, legit.queue_position) == (100, 11, 10), (
-        gate.in_use, gate.waiting, legit.queue_position)
+    assert (gate.in_use, gate.waiting, legit.watch.queue_position) == (100, 11, 10), (
+        gate.in_use, gate.waiting, legit.watch.queue_position)
     first_position = 10
-    await until(answer.done, lambda: f"legit: {legit.admission_state} at {legit.queue_position}"
+    watch = legit.watch
+    await until(answer.done, lambda: f"legit: {watch.admission_state} at {watch.queue_position}"
                 f"; in use {gate.in_use}, waiting {gate.waiting}", 90)
     await legit_client.accept_answer(answer.result())
     await legit_client.wait_connected(30)
@@ -106,8 +97,8 @@ async def test_110_stalled_offers_do_not_starve_a_legitimate_peer() -> None:
                and s.gone_reason is None]
     assert len(pending) == 110, [(s.peer_id, s.state, s.gone_reason) for s, _c, _t in stalled]
     # it waited for exactly the slots of those ahead of it, given back by stalled handshakes
-    assert sum(s.stalled for s, _c, _t in stalled) >= first_position + 1
-    assert legit.connected and legit.admission_state == "done" and not legit.stalled
+    assert sum(s.watch.stalled for s, _c, _t in stalled) >= first_position + 1
+    assert legit.connected and legit.watch.admission_state == "done" and not legit.watch.stalled
     await until(lambda: gate.in_use == 0, lambda: f"in use {gate.in_use}", 30)
     for _s, client, _t in stalled:
         await client.close()
@@ -122,23 +113,25 @@ async def test_one_handshake_in_flight_per_peer_id() -> None:
     a1, _ca1, t_a1 = await offer_never_answered(factory, "a")
     await until(t_a1.done, lambda: "first offer of a answered", 20)
     b, cb, t_b = await offer_never_answered(factory, "b")
-    await until(lambda: b.admission_state == "queued", lambda: b.admission_state, 10)
+    await until(lambda: b.watch.admission_state == "queued", lambda: b.watch.admission_state, 10)
     reasons: list[str] = []
     a1.on_gone = reasons.append
     # a new offer of "a" cancels the old one: its slot goes to b, first in line
     a2_client = RtcClient(tone_hz=440, name="a2")
-    a2 = factory.create_session("a")
-    assert reasons == ["replaced"] and b.admission_state == "holding" and gate.in_use == 1
+    a2 = factory.create_peer("a")
+    assert reasons == ["replaced"] and b.watch.admission_state == "holding" and gate.in_use == 1
     t_a2 = asyncio.ensure_future(a2.accept_offer(await a2_client.offer()))
-    await until(lambda: a2.queue_position == 0, lambda: f"a2 at {a2.queue_position}", 10)
+    await until(lambda: a2.watch.queue_position == 0, lambda: f"a2 at {a2.watch.queue_position}",
+                10)
     # a third offer of "a" while the second still waits: the second leaves the queue
     a3_client = RtcClient(tone_hz=440, name="a3")
-    a3 = factory.create_session("a")
+    a3 = factory.create_peer("a")
     with pytest.raises(Conflict):
         await t_a2
-    assert gate.waiting == 0 and factory.sessions["a"] is a3
+    assert gate.waiting == 0 and factory.peers["a"] is a3
     t_a3 = asyncio.ensure_future(a3.accept_offer(await a3_client.offer()))
-    await until(lambda: a3.queue_position == 0, lambda: f"a3 at {a3.queue_position}", 10)
+    await until(lambda: a3.watch.queue_position == 0, lambda: f"a3 at {a3.watch.queue_position}",
+                10)
     await cb.accept_answer(await t_b)  # b finishes: a3 gets the slot and connects
     await cb.wait_connected()
     await a3_client.accept_answer(await asyncio.wait_for(t_a3, 30))

@@ -14,8 +14,9 @@ from typing import Any
 import aioice.stun
 import pytest
 
-from mirp.media.peer import PeerFactory, PeerSession
+from mirp.media.peer import Peer, PeerFactory
 from tests.support.rtc import RtcClient
+from tests.support.wait import until
 
 pytestmark = [pytest.mark.rtc, pytest.mark.timeout(120)]
 
@@ -49,12 +50,12 @@ def mute_rtcp(client: RtcClient) -> None:
     async def dropped(data: bytes) -> None:
         return None
 
-    dtls._send_rtp = dropped
+    dtls._send_rtp = dropped  # type: ignore[method-assign]
 
 
 async def listener(factory: PeerFactory, name: str, delay_s: float = 0.0,
-                   tone_hz: float | None = None) -> tuple[PeerSession, RtcClient, list[str]]:
-    session = factory.create_session(name)
+                   tone_hz: float | None = None) -> tuple[Peer, RtcClient, list[str]]:
+    session = factory.create_peer(name)
     reasons: list[str] = []
     session.on_gone = reasons.append
     client = RtcClient(tone_hz=tone_hz, name=name)  # default recvonly, a listener's browser
@@ -67,7 +68,7 @@ async def listener(factory: PeerFactory, name: str, delay_s: float = 0.0,
     return session, client, reasons
 
 
-async def stays_connected(session: PeerSession, client: RtcClient, reasons: list[str],
+async def stays_connected(session: Peer, client: RtcClient, reasons: list[str],
                           for_s: float) -> None:
     """Poll for `for_s`: fail at once, with the reason, if either side drops."""
     end = time.monotonic() + for_s
@@ -75,14 +76,6 @@ async def stays_connected(session: PeerSession, client: RtcClient, reasons: list
         assert reasons == [] and not session.closed, f"server dropped the peer: {reasons}"
         assert client.pc.connectionState == "connected", client.pc.connectionState
         await asyncio.sleep(0.1)
-
-
-async def wait_for(cond: Any, what: str, within_s: float) -> None:
-    deadline = time.monotonic() + within_s
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def scaled(**kw: Any) -> PeerFactory:
@@ -97,7 +90,7 @@ async def test_late_answers_keep_consent_for_five_scaled_minutes() -> None:
     factory = scaled()
     session, client, reasons = await listener(factory, "late", delay_s=0.35)
     mute_rtcp(client)
-    await asyncio.sleep(0.5)  # what was already on its way
+    await stays_connected(session, client, reasons, for_s=0.5)  # what was already on its way
     media_before = session.liveness.stats.media
     await stays_connected(session, client, reasons, for_s=30.0)  # 60 intervals = 5 real minutes
     stats = session.liveness.stats
@@ -113,10 +106,10 @@ async def test_a_peer_that_stops_answering_is_gone_after_the_lapse() -> None:
     await stays_connected(session, client, reasons, for_s=4.0)  # longer than the lapse
     assert session.liveness.stats.responses > 0
     client.vanish()  # no answers, no RTCP, no checks; the watchdog (60 s) stays out of it
-    await wait_for(lambda: reasons, "on_gone after the peer stopped answering", within_s=20)
+    await until(lambda: reasons, "on_gone after the peer stopped answering", within=20)
     assert reasons == ["consent expired"]
-    await wait_for(lambda: session.closed, "session closed", within_s=10)
-    assert "quiet" not in factory.sessions
+    await until(lambda: session.closed, "session closed", within=10)
+    assert "quiet" not in factory.peers
     await client.close()
 
 
@@ -171,7 +164,7 @@ async def test_forged_or_misdirected_answers_give_no_consent() -> None:
     factory = scaled()
     session, client, _reasons = await listener(factory, "forged", delay_s=0.4)
     liveness = session.liveness
-    await wait_for(lambda: liveness._outstanding, "an outstanding check", within_s=5)
+    await until(lambda: liveness._outstanding, "an outstanding check", within=5)
     # from here to the end, no await: the client's real (late) answer cannot interfere
     check = next(iter(liveness._outstanding.values()))
     answered = liveness.stats.responses

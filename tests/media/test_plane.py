@@ -5,13 +5,11 @@ at once, its peers reported gone, and a new one started with the current plan.""
 from __future__ import annotations
 
 import asyncio
-import inspect
 import os
 import signal
 import struct
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,37 +18,11 @@ import pytest
 from mirp.errors import InvalidInput, InvalidSdp, MirpError, NotFound
 from mirp.media import wire
 from mirp.media.plan import FeedKey, MixPlan
-from mirp.media.plane import MediaEvent, PeerGone, PlaneConfig
+from mirp.media.plane import Levels, MediaEvent, PeerGone, PlaneConfig
 from mirp.media.process import CRASH_REASON, ProcessPlane
+from tests.support.wait import Seen, until
 
 pytestmark = [pytest.mark.process, pytest.mark.rtc]
-
-
-async def until(check: Callable[[], Any], what: str, within: float = 20.0) -> Any:
-    deadline = time.monotonic() + within
-    last: Any = None
-    while True:
-        last = check()
-        if inspect.isawaitable(last):
-            last = await last
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
-        await asyncio.sleep(0.02)
-
-
-class Seen:
-    """Falsy, showing what a check saw (`ok or Seen(state)`: `until` waits for ok)."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-    def __bool__(self) -> bool:
-        return False
-
-    def __repr__(self) -> str:
-        return repr(self.value)
 
 
 @pytest.fixture
@@ -61,6 +33,15 @@ async def plane() -> AsyncIterator[ProcessPlane]:
         yield p
     finally:
         await p.close()
+
+
+async def test_the_child_reports_its_self_check_to_the_parent(plane: ProcessPlane) -> None:
+    """With the pinned aiortc/aioice every fast path is on in the media process, and the parent
+    knows it from the Ready message and from every stats answer (what /readyz shows)."""
+    check = plane.self_check
+    assert check is not None and check.pinned and check.all_on, check
+    stats = await plane.stats()
+    assert stats.self_check == check
 
 
 def _raw(plane: ProcessPlane, data: bytes) -> None:
@@ -104,7 +85,7 @@ async def test_a_peer_closed_right_after_its_offer_is_not_left_behind() -> None:
     answers ICE, so a peer left behind would stay.)"""
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-    from mirp.media.peer import loopback_gathering
+    from mirp.media.compat import loopback_gathering
 
     plane = ProcessPlane(PlaneConfig(loopback_only=True))
     await plane.start()
@@ -149,8 +130,9 @@ async def test_a_killed_child_reports_its_peers_gone_and_a_new_one_gets_the_plan
     # ... and it is reported gone at once, with its generation
     await until(lambda: [e for e in events if isinstance(e, PeerGone)], "peer gone")
     assert [e for e in events if isinstance(e, PeerGone)] == [PeerGone("p1", 7, CRASH_REASON)]
-    new = await until(lambda: plane.pid, "a new media process")
-    assert new != old and plane.restarts == 1
+    # (restarts counts once the new child is up: its pid shows a moment before)
+    new = await until(lambda: plane.restarts == 1 and plane.pid, "a new media process")
+    assert new != old
 
     async def plan_in_use() -> Any:
         s = await plane.stats()
@@ -217,8 +199,8 @@ def test_every_message_survives_the_wire() -> None:
         wire.Offer(1, "p", 3, "v=0"), wire.AddCandidate(2, "p", {"candidate": "x"}),
         wire.AddCandidate(3, "p", None), wire.GetStats(4), wire.ClosePeer("p"),
         wire.Apply(wire.plan_to_wire(plan)), wire.Listen("p", wire.key_to_wire(FeedKey("a"))),
-        wire.Unlisten("p"), wire.Ready(5), wire.Reply(6, {"a": 1}, None),
-        PeerGone("p", 2, "timeout"), wire.Levels({"p": -20.5}),
+        wire.Unlisten("p"), wire.Ready(5, {"fast_path": "on"}), wire.Reply(6, {"a": 1}, None),
+        PeerGone("p", 2, "timeout"), Levels({"p": -20.5}),
     ]
     for m in messages:
         assert wire.decode(wire.encode(m)[4:]) == m

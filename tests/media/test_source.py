@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import av
 import numpy as np
@@ -17,6 +16,7 @@ from mirp.media.source import LeanJitterBuffer, Source
 from tests.media.fake_fanout import FakeFanout
 from tests.media.test_encoder import decode_all
 from tests.support.audio import peak_hz, to_s16, tone
+from tests.support.wait import Seen, until
 
 
 def p(i: int) -> bytes:
@@ -192,7 +192,7 @@ class _StockLikeTrack(MediaStreamTrack):
     async def recv(self) -> av.AudioFrame:
         if self._i >= self._frames:
             raise MediaStreamError
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.02)  # paced like a real receiver: one frame per 20 ms
         mono = self._x[self._i * FRAME_SAMPLES:(self._i + 1) * FRAME_SAMPLES]
         stereo = np.repeat(mono, 2).reshape(1, -1)
         frame = av.AudioFrame.from_ndarray(stereo, format="s16", layout="stereo")
@@ -201,20 +201,18 @@ class _StockLikeTrack(MediaStreamTrack):
         return frame
 
 
-async def test_fallback_without_the_private_attribute_reads_the_track() -> None:
+async def test_a_receiver_without_the_tap_is_read_through_its_track() -> None:
     fan = FakeFanout()
     eng = MediaEngine(fan)
     key = FeedKey("floor")
     eng.apply(MixPlan.of({key: (("s", 1.0),)}))
     eng.add_listener("l", None, key)
     await eng.start()
-    src = eng.add_source("s", object(), _StockLikeTrack(440, 75))
+    src = eng.add_source("s", object(), _StockLikeTrack(440, 75))  # a receiver without the tap
     assert not src.tapped
-    deadline = time.monotonic() + 10
-    while not src.ended:  # the track ends after 75 frames: the engine then drops the source
-        assert time.monotonic() < deadline, "track never ended"
-        await asyncio.sleep(0.02)
-    await asyncio.sleep(0.1)
+    # the track ends after 75 frames, and the engine then drops the source at its next tick
+    await until(lambda: src.ended, "the track's end")
+    await until(lambda: eng.stats().sources_dropped == 1 or Seen(eng.stats()), "source dropped")
     s = eng.stats()
     await eng.close()
     assert s.sources == 0 and s.sources_dropped == 1

@@ -9,8 +9,8 @@ import pytest
 from mirp.interpretation.routing import Route
 from mirp.media.plan import FeedKey, db_to_gain
 from mirp.rooms import commands as c
-from mirp.rooms.mixing import Listening, build_plan, key_for, recipe
-from tests.interpretation.kit import Kit
+from mirp.rooms.mixing import Subscription, build_plan, key_for, recipe
+from tests.rooms.kit import Kit
 
 
 def cast() -> Kit:
@@ -135,9 +135,12 @@ def test_key_for_applies_minus_to_anyone_whose_voice_is_in_their_product() -> No
     }
     floor = (("d1", 1.0),)
     # an interpreter listening to the channel they speak into: never their own voice
-    key = key_for(Listening("fr1", "fr", None), routes, floor)
+    key = key_for("fr1", Subscription("fr", None), routes, floor)
     assert key == FeedKey("fr", 0, "fr1")
     assert recipe(key, routes, floor) == ()
-    plan = build_plan([Listening("fr1", "fr", -12), Listening("x", "fr", -12)], routes, floor)
-    assert plan.recipe(FeedKey("fr", -12, "fr1")) == (("d1", pytest.approx(db_to_gain(-12))),)
+    plan = build_plan(
+        {"fr1": Subscription("fr", -12), "x": Subscription("fr", -12)}, routes, floor
+    )
+    [(source, gain)] = plan.recipe(FeedKey("fr", -12, "fr1"))
+    assert source == "d1" and gain == pytest.approx(db_to_gain(-12))
     assert len(plan.recipe(FeedKey("fr", -12))) == 2

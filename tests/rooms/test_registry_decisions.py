@@ -10,20 +10,22 @@ from typing import Any
 
 import pytest
 
-from mirp.config import Settings
-from mirp.errors import Conflict, Unavailable
+from mirp.config import Limits, Settings
+from mirp.errors import Conflict, Forbidden
 from mirp.rooms import commands as c
 from mirp.rooms.model import LifecycleRecord, MeetingSpec
 from mirp.rooms.registry import RoomRegistry
 from mirp.rooms.runtime import RoomRuntime
-from tests.rooms.test_runtime import GRANTS, Hooks, Outlet, Plane
+from tests.rooms.test_runtime import GRANTS, FakeSession, Plane, Store
+from tests.rooms.test_runtime_actor import hold
+from tests.support.wait import until
 
 # d1 and d2 joined through the same open link; the chair through its own invitation
 LINKED = {k: replace(g, invitation_id="i_link" if k in ("d1", "d2") else f"i_{k}")
           for k, g in GRANTS.items()}
 
 
-class LinkHooks(Hooks):
+class LinkStore(Store):
     def __init__(self) -> None:
         super().__init__()
         self.spec_delay = 0.01
@@ -34,22 +36,23 @@ class LinkHooks(Hooks):
 
     async def load_spec(self, meeting_id: str) -> MeetingSpec:
         spec = await super().load_spec(meeting_id)
-        await asyncio.sleep(self.spec_delay)
-        return spec
+        await asyncio.sleep(self.spec_delay)  # a slow database
+        # as the store does: the removals it committed are in the spec
+        return replace(spec, removed_participants=frozenset(self.removed))
 
 
 @pytest.fixture
 async def parts() -> Any:
-    hooks = LinkHooks()
-    registry = RoomRegistry(settings=Settings(limits={"reconnect_grace_s": 30.0}),
-                            media=Plane(), hooks=hooks, idle_close_s=60)
-    yield registry, hooks
+    store = LinkStore()
+    registry = RoomRegistry(settings=Settings(limits=Limits(reconnect_grace_s=30.0)),
+                            media=Plane(), store=store, idle_close_s=60)
+    yield registry, store
     await registry.close()
 
 
-async def enter(registry: RoomRegistry, key: str) -> tuple[RoomRuntime, Outlet]:
-    outlet = Outlet(key)
-    return await registry.join(await registry.authorize(key), outlet), outlet
+async def enter(registry: RoomRegistry, key: str) -> tuple[RoomRuntime, FakeSession]:
+    session = FakeSession(key)
+    return await registry.join(await registry.authorize(key), session), session
 
 
 async def test_revoke_expels_everyone_of_that_invitation(parts: Any) -> None:
@@ -84,7 +87,7 @@ async def test_deleted_meeting_closes_every_session_and_the_room(parts: Any) -> 
 
 
 async def test_status_closed_is_the_chairs_close_and_open_is_followed(parts: Any) -> None:
-    registry, hooks = parts
+    registry, store = parts
     _, chair = await enter(registry, "chair")
     _, d1 = await enter(registry, "d1")
     await registry.meeting_status("m1", "open")  # already open: nothing happens
@@ -93,7 +96,7 @@ async def test_status_closed_is_the_chairs_close_and_open_is_followed(parts: Any
     assert chair.closed == (4410, "the meeting is closed") and d1.closed == chair.closed
     assert chair.of("meeting")[-1]["closed"] is True
     await registry.recorder.flush()
-    kinds = [r.kind for b in hooks.batches for r in b if isinstance(r, LifecycleRecord)]
+    kinds = [r.kind for b in store.batches for r in b if isinstance(r, LifecycleRecord)]
     assert kinds == ["closed"]
     with pytest.raises(ValueError):
         await registry.meeting_status("m1", "nonsense")
@@ -101,10 +104,10 @@ async def test_status_closed_is_the_chairs_close_and_open_is_followed(parts: Any
 
 async def test_a_room_being_opened_is_waited_for(parts: Any) -> None:
     """The room read the database before the decision: it is told once it is open."""
-    registry, hooks = parts
-    hooks.spec_delay = 0.2
+    registry, store = parts
+    store.spec_delay = 0.2
     joining = asyncio.ensure_future(enter(registry, "d1"))
-    await asyncio.sleep(0.05)  # the room is opening (loading its spec)
+    await until(lambda: store.loads == 1, "the room opening (loading its spec)")
     assert registry.get("m1") is None
     decided = asyncio.ensure_future(registry.meeting_status("m1", "closed"))
     _, d1 = await joining
@@ -112,23 +115,19 @@ async def test_a_room_being_opened_is_waited_for(parts: Any) -> None:
     assert d1.closed is not None and d1.closed[0] == 4410
 
 
-async def test_a_busy_room_still_gets_the_decision(parts: Any,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_busy_room_still_gets_the_decision(parts: Any) -> None:
+    """A decision REST committed reaches a room whose command queue is full: it waits for the
+    room's task instead of being refused (it used to be retried for ~1 s, then dropped)."""
     registry, _ = parts
-    _, d1 = await enter(registry, "d1")
-    real = RoomRuntime.call
-    refusals = 3
-
-    async def busy_then_real(self: RoomRuntime, fn: Any) -> Any:
-        nonlocal refusals
-        if refusals:
-            refusals -= 1
-            raise Unavailable("the room is busy; try again")
-        return await real(self, fn)
-
-    monkeypatch.setattr(RoomRuntime, "call", busy_then_real)
-    assert await registry.revoke_invitation("m1", "i_link") == ["p_d1"]
-    assert refusals == 0 and d1.closed is not None and d1.closed[0] == 4403
+    rt, d1 = await enter(registry, "d1")
+    release, blocked = await hold(rt)
+    decided = asyncio.ensure_future(registry.revoke_invitation("m1", "i_link"))
+    await until(lambda: rt.actor.reports, "the decision waiting for the room")
+    assert not decided.done()
+    release.set()
+    await blocked
+    assert await decided == ["p_d1"]
+    assert d1.closed is not None and d1.closed[0] == 4403
 
 
 async def test_interpreters_of_a_removed_booth_leave(parts: Any) -> None:
@@ -140,3 +139,24 @@ async def test_interpreters_of_a_removed_booth_leave(parts: Any) -> None:
     assert fr1.closed is not None and fr1.closed[0] == 4403
     assert chair.closed is None
     assert chair.of("participant_left")[-1]["participant_id"] == "p_fr1"
+
+
+async def test_a_removal_has_one_home_the_store(parts: Any) -> None:
+    """The registry keeps no list of removals of its own: once the room is closed, the store
+    refuses the removed participant's token, and a room opened again learns the removal from
+    the spec the store gives it (its Roster), refusing even a grant admitted before."""
+    registry, store = parts
+    rt, chair = await enter(registry, "chair")
+    await enter(registry, "d2")
+    early = await registry.authorize("d2")  # admitted before the removal
+    await rt.command("p_chair", chair, c.ParticipantRemove("p_d2"))
+    assert store.removed == {"p_d2"}  # committed before the ack
+    await rt.close()
+    assert registry.get("m1") is None
+    with pytest.raises(Forbidden):
+        await registry.authorize("d2")
+    with pytest.raises(Forbidden) as info:
+        await registry.join(early, FakeSession("d2 again"))
+    assert info.value.details["reason"] == "removed"
+    reopened = registry.get("m1")
+    assert reopened is not None and reopened.room.removed == {"p_d2"}

@@ -3,19 +3,21 @@ and relay cycles."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from mirp.errors import Conflict, InvalidInput
 from mirp.interpretation.routing import find_cycle
 from mirp.rooms import commands as c
-from mirp.rooms.events import Chat, Notice
+from mirp.rooms.events import Chat, Event, Notice
 from mirp.rooms.model import OnAirTurnRecord
-from tests.interpretation.kit import FLOOR, Kit, messages, records
+from tests.rooms.kit import FLOOR, Kit, messages, records
 
 
 def cast() -> Kit:
     return Kit(None, None, "ch", "d1", "d2", "fr1", "fr2", "de1", "es1", "it1")
 
 
-def booth_msg(events, language: str) -> dict:
+def booth_msg(events: list[Event], language: str) -> dict[str, Any]:
     return [m for m in messages(events, "booth") if m["language"] == language][-1]
 
 
@@ -54,7 +56,8 @@ def test_the_partner_off_air_may_ask_to_take_over() -> None:
     k = cast()
     k.do("fr1", c.OnAir(True))
     k.do("fr2", c.HandoverRequest(None))
-    assert k.room.booths["fr"].handover.next_on_air == "fr2"
+    handover = k.room.booths["fr"].handover
+    assert handover is not None and handover.next_on_air == "fr2"
     k.do("fr1", c.HandoverAccept())
     assert k.room.booths["fr"].on_air == "fr2"
 
@@ -232,7 +235,7 @@ def test_a_loop_of_two_made_by_going_on_air_is_broken() -> None:
     k.do("de1", c.OnAir(True))  # now fr relays de relays fr
     inputs = {"de": k.channel("de1"), "fr": k.channel("fr1")}
     assert FLOOR in inputs.values()
-    assert find_cycle(k.room._inputs(), k.room.routes) is None
+    assert find_cycle(k.room.interpretation.inputs(), k.room.routes) is None
 
 
 def test_interpreter_output_and_booth_view_in_welcome() -> None:

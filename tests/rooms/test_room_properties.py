@@ -5,13 +5,15 @@ changes nothing."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mirp.errors import MirpError
 from mirp.interpretation.routing import find_cycle
 from mirp.rooms import commands as c
-from tests.interpretation.kit import CAST, LANGUAGES, Kit
+from tests.rooms.kit import CAST, LANGUAGES, Kit
 
 PIDS = sorted(CAST)
 CHANNELS = ["floor", "auto", *LANGUAGES]
@@ -104,7 +106,7 @@ def check_invariants(k: Kit) -> None:
     assert set(plan.feeds) == set(feeds.values())
     for pid, key in feeds.items():
         assert pid not in {s for s, _ in plan.recipe(key)}, f"{pid} hears themselves"
-    assert find_cycle(room._inputs(), room.routes) is None
+    assert find_cycle(room.interpretation.inputs(), room.routes) is None
     for pid in room.floor.holders:
         assert pid in room.participants
     assert not (set(room.participants) & room.removed)
@@ -119,7 +121,7 @@ def check_invariants(k: Kit) -> None:
     suppress_health_check=[HealthCheck.too_slow],
 )
 @given(steps)
-def test_random_sequences_keep_the_invariants(seq: list) -> None:
+def test_random_sequences_keep_the_invariants(seq: list[Any]) -> None:
     k = Kit(None, None, *PIDS)
     # listeners on every kind of channel, so that what booths do reaches the plan
     for pid, channel, under in LISTENERS:

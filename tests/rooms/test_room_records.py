@@ -12,7 +12,7 @@ from mirp.rooms.model import (
     RemovalRecord,
     SpeakingTurnRecord,
 )
-from tests.interpretation.kit import MEETING, Kit, make_spec, records
+from tests.rooms.kit import MEETING, Kit, make_spec, records
 
 
 def test_a_meeting_leaves_a_complete_record() -> None:

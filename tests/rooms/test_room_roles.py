@@ -1,17 +1,19 @@
 """Every command from every role: allowed ones work, the others are refused (Forbidden) and
-change nothing. Room.handle is the one place roles are checked."""
+change nothing. rooms/actions.py is the one place roles are checked."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 
 import pytest
 
 from mirp.errors import Forbidden, InvalidInput, NotFound
 from mirp.rooms import commands as c
+from mirp.rooms.actions import MAY
 from mirp.rooms.model import MeetingStatus, Role
-from tests.interpretation.kit import Kit
+from tests.rooms.kit import Kit
 
 ACTOR = {
     Role.CHAIR: "ch",
@@ -55,7 +57,7 @@ def _scheduled(k: Kit) -> None:
 CASES = {
     "subscribe": Case(c.Subscribe("de", -12), EVERYONE, check=lambda k, a: k.channel(a) == "de"),
     "quality": Case(
-        c.QualityReport("poor", 180.0, 2.0, 9.0),
+        c.Quality("poor", 0.18, 0.009, 0.02),
         EVERYONE,
         check=lambda k, a: k.room.participants[a].view()["quality"] == "poor",
     ),
@@ -95,6 +97,11 @@ CASES = {
     ),
     "floor_language": Case(
         c.FloorLanguage("fr"), PRESIDING, check=lambda k, a: k.room.floor_language == "fr"
+    ),
+    "participant_language": Case(
+        c.ParticipantLanguage("de", "d2"),
+        PRESIDING,
+        check=lambda k, a: k.room.participants["d2"].language == "de",
     ),
     "meeting_open": Case(
         c.MeetingOpen(),
@@ -138,6 +145,37 @@ CASES = {
 
 def test_every_command_type_has_a_case() -> None:
     assert set(CASES) == set(c.COMMAND_TYPES)
+
+
+def test_the_table_of_who_may_is_the_one_this_matrix_checks() -> None:
+    """rooms/actions.py's MAY names every command class, with the roles tested here."""
+    assert set(MAY) == set(c.COMMAND_TYPES.values())
+    # participant_language: the table lets the floor roles through to set their own language;
+    # the matrix's case sets another's, which only the presiding roles may (actions.py checks)
+    wider = {"participant_language": FLOOR_ROLES | PRESIDING}
+    assert {cls.type: roles for cls, (roles, _) in MAY.items()} == {
+        name: wider.get(name, case.allowed) for name, case in CASES.items()
+    }
+
+
+def test_a_delegate_sets_its_own_language_but_not_another_s() -> None:
+    k = Kit(None, None, "ch", "d1", "d2")
+    k.do("d1", c.ParticipantLanguage("de"))
+    assert k.room.participants["d1"].language == "de"
+    before = k.room.participants["d2"].language
+    k.refuse("d1", c.ParticipantLanguage("de", "d2"), Forbidden)
+    assert k.room.participants["d2"].language == before != "de"
+
+
+@dataclass(frozen=True, slots=True)
+class _Unknown(c.Command):
+    type: ClassVar[str] = "floor_request"  # a known wire name on a class the Room does not know
+
+
+def test_a_command_class_the_room_does_not_know_is_refused() -> None:
+    k = Kit(None, None, "ch", "d1")
+    err = k.refuse("d1", _Unknown(), NotFound)
+    assert "no such command" in err.message
 
 
 @pytest.mark.parametrize("role", list(ACTOR), ids=str)

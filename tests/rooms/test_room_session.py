@@ -8,6 +8,7 @@ from mirp.errors import ClosedMeeting, Conflict, Forbidden, MeetingFull
 from mirp.media.plan import FeedKey
 from mirp.rooms import commands as c
 from mirp.rooms.events import Audience, MeetingClosed, Removed
+from mirp.rooms.limits import RoomLimits
 from mirp.rooms.model import (
     AttendanceRecord,
     JoinGrant,
@@ -17,8 +18,7 @@ from mirp.rooms.model import (
     Role,
     SpeakingTurnRecord,
 )
-from mirp.rooms.room import RoomLimits
-from tests.interpretation.kit import MEETING, Kit, grant, make_spec, messages, records
+from tests.rooms.kit import MEETING, Kit, grant, make_spec, messages, records
 
 
 def test_join_announces_the_participant_and_records_attendance() -> None:
@@ -197,7 +197,7 @@ def test_overview_counts_listeners_and_shows_booths_on_air() -> None:
     k.do("d1", c.Subscribe("fr"))
     k.do("ob", c.Subscribe("fr", -12))
     k.do("fr1", c.OnAir(True))
-    k.do("d2", c.QualityReport("fair", 80.0))
+    k.do("d2", c.Quality("fair", 0.08))
     k.room.disconnect("d2", k.now)
     o = k.room.overview()
     assert o["connected"] == 4 and o["present"] == 5

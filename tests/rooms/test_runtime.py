@@ -1,17 +1,17 @@
 """The Room actor shell (rooms/runtime.py) and the registry (rooms/registry.py) with the real
-Room, driven through in-memory outlets. The media plane is a recording fake: here we check what
+Room, driven through in-memory fake Sessions. The media plane is a recording fake: we check what
 the runtime asks of it (the real ones are in tests/media and tests/integration)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
 
-from mirp.config import Settings
+from mirp.config import Limits, Settings
 from mirp.errors import (
     Conflict,
     Forbidden,
@@ -35,10 +35,12 @@ from mirp.rooms.model import (
     Role,
 )
 from mirp.rooms.registry import RoomRegistry
+from mirp.rooms.room import Room
 from mirp.rooms.runtime import RoomRuntime
+from tests.support.wait import until
 
 
-class Outlet:
+class FakeSession:
     def __init__(self, name: str) -> None:
         self.id = f"s_{name}"
         self.messages: list[dict[str, Any]] = []
@@ -161,7 +163,10 @@ GRANTS = {
 }
 
 
-class Hooks:
+class Store:
+    """The store as the rooms see it (registry.RoomStore): grants by token, one spec, and
+    the records it was given (a RemovalRecord bars that participant, as the database does)."""
+
     def __init__(self) -> None:
         self.batches: list[list[Record]] = []
         self.removed: set[str] = set()
@@ -193,23 +198,23 @@ class Hooks:
 
 @pytest.fixture
 async def parts() -> Any:
-    plane, hooks = Plane(), Hooks()
+    plane, store = Plane(), Store()
     registry = RoomRegistry(
-        settings=Settings(limits={"reconnect_grace_s": 0.3}),
+        settings=Settings(limits=Limits(reconnect_grace_s=0.3)),
         media=plane,
-        hooks=hooks,
+        store=store,
         idle_close_s=60,
     )
-    yield registry, plane, hooks
+    yield registry, plane, store
     await registry.close()
 
 
 async def join(
-    registry: RoomRegistry, key: str, outlet: Outlet | None = None
-) -> tuple[RoomRuntime, Outlet]:
-    outlet = outlet or Outlet(key)
+    registry: RoomRegistry, key: str, session: FakeSession | None = None
+) -> tuple[RoomRuntime, FakeSession]:
+    session = session or FakeSession(key)
     grant = await registry.authorize(key)
-    return await registry.join(grant, outlet), outlet
+    return await registry.join(grant, session), session
 
 
 async def test_welcome_then_numbered_events_in_one_order(parts: Any) -> None:
@@ -246,15 +251,16 @@ async def test_refused_command_raises_typed_error_and_changes_nothing(parts: Any
 
 
 async def test_full_command_queue_is_unavailable(parts: Any) -> None:
-    from mirp.rooms.room import Room
-
     registry, *_ = parts
-    rt = RoomRuntime(Room(SPEC), engine=registry.shared.scope("m1"), recorder=Recorder(),
+    rt = RoomRuntime(Room(SPEC), plane=registry.shared.scope("m1"), recorder=Recorder(),
                      queue_size=2)
-    calls = [asyncio.ensure_future(rt.call(lambda room, now, i=i: i)) for i in range(5)]
-    await asyncio.sleep(0.01)  # the task is not started: two wait in the queue
-    refused = [f for f in calls if f.done() and isinstance(f.exception(), Unavailable)]
-    assert len(refused) == 3
+    def job(i: int) -> Callable[[Room, float], int]:
+        return lambda room, now: i
+
+    calls = [asyncio.ensure_future(rt.call(job(i))) for i in range(5)]
+    # the task is not started: two wait in the queue, three are refused at once
+    refused = await until(lambda: [f for f in calls if f.done()], "three refusals")
+    assert len(refused) == 3 and all(isinstance(f.exception(), Unavailable) for f in refused)
     rt.start()
     assert await asyncio.gather(*(f for f in calls if f not in refused)) == [0, 1]
     await rt.close()
@@ -263,15 +269,6 @@ async def test_full_command_queue_is_unavailable(parts: Any) -> None:
 class Recorder:
     def put(self, record: Record) -> None:
         pass
-
-
-async def until(check: Any, what: str, within: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not check():
-        if loop.time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 async def test_peer_media_follow_the_room(parts: Any) -> None:
@@ -297,17 +294,18 @@ async def test_peer_media_follow_the_room(parts: Any) -> None:
     assert "p_d1" not in plane.peers and "p_d1" not in plane.listeners
     assert not rt.media.has_peer("p_d1")
     # a good one again, then the peer vanishes: released, the client told to make a new one
-    rt.reoffer_s = 0.05
+    rt.peers.reoffer_s = 30.0
     await rt.offer("p_d1", d1, "again")
     assert "p_d1" in plane.sources and plane.listeners["p_d1"] == FeedKey("m1/fr")
     plane.gone("p_d1", "timeout")
     await until(lambda: d1.of("peer_closed"), "peer_closed")
     assert d1.of("peer_closed") == [{"type": "peer_closed", "reason": "timeout"}]
-    assert not rt.media.has_peer("p_d1") and "p_d1" not in rt.media.listening
+    assert not rt.media.has_peer("p_d1") and "p_d1" not in rt.media.feed_of
     await rt.offer("p_d1", d1, "renewed")  # it does: the Session goes on
     assert plane.listeners["p_d1"] == FeedKey("m1/fr")  # told again what to hear
-    await asyncio.sleep(0.1)
+    assert rt.actor.timer(("reoffer", "p_d1")) is None  # the re-offer deadline is withdrawn
     assert d1.closed is None and "p_d1" in plane.sources
+    rt.peers.reoffer_s = 0.05
     plane.gone("p_d1", "failed")  # this time no new offer comes: closed with 1001
     await until(lambda: d1.closed is not None, "d1 closed")
     assert d1.closed is not None and d1.closed[0] == 1001
@@ -327,9 +325,8 @@ async def test_a_stale_offer_never_revives_a_detached_peer(parts: Any) -> None:
     registry, plane, _ = parts
     rt, d1 = await join(registry, "d1")
     slow = asyncio.ensure_future(rt.offer("p_d1", d1, "slow"))
-    await asyncio.sleep(0)  # begun in the task, now in the plane
     await until(lambda: "p_d1" in plane.peers, "offer in the plane")
-    await join(registry, "d1", Outlet("d1b"))  # the replacement detaches the peer
+    await join(registry, "d1", FakeSession("d1b"))  # the replacement detaches the peer
     plane.release.set()  # the answer comes back after that
     with pytest.raises(Conflict):
         await slow
@@ -341,22 +338,19 @@ async def test_reconnect_replaces_session_and_grace_keeps_the_floor(parts: Any) 
     rt, chair = await join(registry, "chair")
     _, d1 = await join(registry, "d1")
     await rt.command("p_chair", chair, c.FloorGive("p_d1"))
-    _, d1b = await join(registry, "d1", Outlet("d1b"))
+    _, d1b = await join(registry, "d1", FakeSession("d1b"))
     assert d1.closed is not None and d1.closed[0] == 4409
     assert d1b.messages[0]["room"]["floor"]["holders"] == ["p_d1"]
     await rt.leave_session("p_d1", d1)  # the old session's end changes nothing
     assert chair.of("floor")[-1]["holders"] == ["p_d1"]
     await rt.leave_session("p_d1", d1b)  # lost; the tick drops them after the grace (0.3 s)
-    for _ in range(100):
-        if chair.of("participant_left"):
-            break
-        await asyncio.sleep(0.02)
+    await until(lambda: chair.of("participant_left"), "participant_left")
     assert chair.of("participant_left")[-1]["participant_id"] == "p_d1"
     assert chair.of("floor")[-1]["holders"] == []
 
 
 async def test_removal_closes_bars_and_records(parts: Any) -> None:
-    registry, _, hooks = parts
+    registry, _, store = parts
     rt, chair = await join(registry, "chair")
     _, d2 = await join(registry, "d2")
     await rt.command("p_chair", chair, c.ParticipantRemove("p_d2"))
@@ -364,19 +358,19 @@ async def test_removal_closes_bars_and_records(parts: Any) -> None:
     with pytest.raises(Forbidden):
         await join(registry, "d2")
     await registry.recorder.flush()
-    records = [r for batch in hooks.batches for r in batch]
+    records = [r for batch in store.batches for r in batch]
     assert any(isinstance(r, RemovalRecord) and r.participant_id == "p_d2" for r in records)
     assert any(isinstance(r, AttendanceRecord) and r.kind == "join" for r in records)
 
 
 async def test_registry_opens_once_routes_and_closes(parts: Any) -> None:
-    registry, _, hooks = parts
-    outs = [Outlet(k) for k in ("chair", "d1", "d2", "fr1")]
+    registry, _, store = parts
+    outs = [FakeSession(k) for k in ("chair", "d1", "d2", "fr1")]
     grants = [await registry.authorize(k) for k in ("chair", "d1", "d2", "fr1")]
     runtimes = await asyncio.gather(
         *(registry.join(g, o) for g, o in zip(grants, outs, strict=True))
     )
-    assert len({id(r) for r in runtimes}) == 1 and hooks.loads == 1
+    assert len({id(r) for r in runtimes}) == 1 and store.loads == 1
     view = registry.overview("m1")
     assert view is not None and view["sessions"] == 4 and view["connected"] == 4
     assert registry.overview("other") is None
@@ -390,19 +384,15 @@ async def test_registry_opens_once_routes_and_closes(parts: Any) -> None:
         await rt.leave_session(g.participant_id, o)
     rt.idle_close_s = 0.0
     rt.submit_nowait(lambda room, now: None)
-    for _ in range(200):
-        if registry.overview("m1") is None:
-            break
-        await asyncio.sleep(0.02)
-    assert registry.overview("m1") is None
+    await until(lambda: registry.overview("m1") is None, "the idle room closed")
     await registry.recorder.flush()
     leaves = [
-        r for b in hooks.batches for r in b if isinstance(r, AttendanceRecord) and r.kind == "leave"
+        r for b in store.batches for r in b if isinstance(r, AttendanceRecord) and r.kind == "leave"
     ]
     assert {r.participant_id for r in leaves} == {g.participant_id for g in grants}
     # a new join opens a fresh room
     rt2, _ = await join(registry, "d1")
-    assert rt2 is not rt and hooks.loads == 2
+    assert rt2 is not rt and store.loads == 2
     await registry.close()
     await registry.close()  # idempotent
     assert registry.overview("m1") is None

@@ -1,4 +1,5 @@
-"""Every WebSocket close code the server's code can use is in docs/protocol.md's table.
+"""Every WebSocket close code the server's code can use is in the close-code table
+(signaling/closes.py, from which docs/protocol.md's table and web/js/wire.js are generated).
 
 The codes are found in the sources, not listed here, so a code added anywhere (an error's
 `ws_close`, a `*_WS` / `*_CLOSE` constant, a literal `close(4xxx, ...)`) fails this test until
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+
+from mirp.signaling.closes import BY_CODE
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "protocol.md"
@@ -31,17 +34,21 @@ def codes_in_sources() -> dict[int, list[str]]:
 
 
 def codes_in_table() -> set[int]:
+    return set(BY_CODE)
+
+
+def test_the_doc_s_table_is_the_table() -> None:
     part = DOC.read_text().split("## Close codes", 1)[1].split("\n## ", 1)[0]
-    return {int(m) for m in re.findall(r"^\| (\d{4}) \|", part, flags=re.M)}
+    assert {int(m) for m in re.findall(r"^\| (\d{4}) \|", part, flags=re.M)} == set(BY_CODE)
 
 
 def test_every_close_code_in_the_sources_is_in_the_table() -> None:
     used = codes_in_sources()
     assert {1000, 1001, 1008, 1013, 4401, 4408} <= set(used), used  # the search finds them
     missing = {code: where for code, where in used.items() if code not in codes_in_table()}
-    assert not missing, f"close codes used but not in docs/protocol.md: {missing}"
+    assert not missing, f"close codes used but not in signaling/closes.py: {missing}"
 
 
 def test_the_table_names_no_code_that_nothing_uses() -> None:
     unused = codes_in_table() - set(codes_in_sources())
-    assert not unused, f"docs/protocol.md lists close codes no code uses: {sorted(unused)}"
+    assert not unused, f"signaling/closes.py lists close codes no code uses: {sorted(unused)}"

@@ -1,4 +1,4 @@
-"""A Connection (hello, dispatch, errors) over an in-memory socket, with the real registry and
+"""A SessionHandler (hello, dispatch, errors) over an in-memory socket, with the real registry and
 Room (fakes for the store hooks, engine and peers: tests/rooms/test_runtime.py)."""
 
 from __future__ import annotations
@@ -9,22 +9,23 @@ from typing import Any
 
 from mirp.config import Limits, Settings
 from mirp.rooms.registry import RoomRegistry
-from mirp.signaling.handlers import NO_HELLO_CLOSE, Connection
+from mirp.signaling.handlers import NO_HELLO_CLOSE, SessionHandler
 from mirp.signaling.session import Session
-from tests.rooms.test_runtime import Hooks, Plane
-from tests.signaling.test_session import MemoryTransport, until
+from tests.rooms.test_runtime import Plane, Store
+from tests.signaling.test_session import MemorySocket
+from tests.support.wait import until
 
 
-async def connect(registry: RoomRegistry, limits: Limits) -> tuple[MemoryTransport, Any]:
-    t = MemoryTransport()
-    conn = Connection(Session(t, limits), registry)
+async def connect(registry: RoomRegistry, limits: Limits) -> tuple[MemorySocket, Any]:
+    t = MemorySocket()
+    conn = SessionHandler(Session(t, limits), registry)
     return t, asyncio.create_task(conn.serve())
 
 
 async def test_a_session_survives_bad_input_of_every_kind() -> None:
     limits = Limits(max_message_bytes=2048)
     registry = RoomRegistry(
-        settings=Settings(limits=limits), media=Plane(), hooks=Hooks()
+        settings=Settings(limits=limits), media=Plane(), store=Store()
     )
     t, task = await connect(registry, limits)
     t.incoming.put_nowait(json.dumps({"type": "hello", "id": 1, "token": "d1"}))
@@ -61,14 +62,14 @@ async def test_a_session_survives_bad_input_of_every_kind() -> None:
 async def test_before_hello_errors_are_fatal_and_a_late_hello_times_out() -> None:
     limits = Limits(heartbeat_s=1.0)
     registry = RoomRegistry(
-        settings=Settings(limits=limits), media=Plane(), hooks=Hooks()
+        settings=Settings(limits=limits), media=Plane(), store=Store()
     )
     t, task = await connect(registry, limits)
     t.incoming.put_nowait(json.dumps({"type": "hello", "token": "stranger"}))
     await asyncio.wait_for(task, 5)
     assert t.closed is not None and t.closed[0] == 4401
     assert t.sent[-1]["code"] == "unauthorized" and t.sent[-1]["fatal"] is True
-    conn = Connection(Session(t2 := MemoryTransport(), limits), registry, hello_timeout_s=0.1)
+    conn = SessionHandler(Session(t2 := MemorySocket(), limits), registry, hello_timeout_s=0.1)
     await asyncio.wait_for(conn.serve(), 5)  # says nothing: closed after the hello timeout
     assert t2.closed is not None and t2.closed[0] == NO_HELLO_CLOSE  # retryable, not 4401
     await registry.close()
@@ -78,7 +79,7 @@ async def test_a_flooding_client_is_refused_beyond_its_rate_and_stays_connected(
     from mirp.signaling.handlers import RATE_BURST
 
     limits = Limits(outbox_messages=1024)
-    registry = RoomRegistry(settings=Settings(limits=limits), media=Plane(), hooks=Hooks())
+    registry = RoomRegistry(settings=Settings(limits=limits), media=Plane(), store=Store())
     t, task = await connect(registry, limits)
     t.incoming.put_nowait(json.dumps({"type": "hello", "id": 0, "token": "d1"}))
     await until(lambda: t.sent and t.sent[0]["type"] == "welcome", "welcome")

@@ -1,4 +1,4 @@
-"""The Session's loops over an in-memory transport: a slow reader is cut off, not buffered;
+"""The Session's loops over an in-memory socket: a slow reader is cut off, not buffered;
 a close flushes what was queued; a handler failure does not end the Session; heartbeats."""
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import pytest
 from mirp.config import Limits
 from mirp.errors import Conflict, TooSlow
 from mirp.signaling.session import GOING_AWAY, Session
+from tests.support.wait import until
 
 
-class MemoryTransport:
+class MemorySocket:
     """A socket in memory: `incoming` is what the client sends; `blocked` stalls our sends
     (a client that does not read)."""
 
@@ -41,18 +42,6 @@ class MemoryTransport:
             self.incoming.put_nowait(None)
 
 
-async def until(check: Callable[[], Any], what: str, within: float = 5.0) -> Any:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + within
-    while True:
-        value = check()
-        if value:
-            return value
-        if loop.time() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
 def limits(**kw: Any) -> Limits:
     return Limits(**{"outbox_messages": 8, "heartbeat_s": 10.0, **kw})
 
@@ -65,7 +54,7 @@ async def echo(session: Session) -> Callable[[str | bytes], Awaitable[None]]:
 
 
 async def test_messages_flow_both_ways_in_order() -> None:
-    t = MemoryTransport()
+    t = MemorySocket()
     s = Session(t, limits())
     task = asyncio.create_task(s.run(await echo(s)))
     for i in range(20):
@@ -78,7 +67,7 @@ async def test_messages_flow_both_ways_in_order() -> None:
 
 
 async def test_a_client_that_does_not_read_is_disconnected_not_buffered() -> None:
-    t = MemoryTransport()
+    t = MemorySocket()
     t.readable.clear()  # the client stops reading
     s = Session(t, limits(outbox_messages=8))
     task = asyncio.create_task(s.run(await echo(s)))
@@ -93,7 +82,7 @@ async def test_a_client_that_does_not_read_is_disconnected_not_buffered() -> Non
 
 
 async def test_close_flushes_queued_messages_then_the_error_then_closes() -> None:
-    t = MemoryTransport()
+    t = MemorySocket()
     s = Session(t, limits())
     task = asyncio.create_task(s.run(await echo(s)))
     s.send({"type": "a"})
@@ -108,7 +97,7 @@ async def test_close_flushes_queued_messages_then_the_error_then_closes() -> Non
 
 
 async def test_a_failing_handler_answers_an_error_and_the_session_reads_on() -> None:
-    t = MemoryTransport()
+    t = MemorySocket()
     s = Session(t, limits())
 
     async def handler(raw: str | bytes) -> None:
@@ -122,12 +111,12 @@ async def test_a_failing_handler_answers_an_error_and_the_session_reads_on() -> 
     await until(lambda: len(t.sent) == 2, "two replies")
     assert t.sent[0]["type"] == "error" and t.sent[0]["code"] == "internal"
     assert t.sent[1] == {"type": "ok", "raw": "fine"}
-    await s.transport.close(1000, "bye")
+    await s.socket.close(1000, "bye")
     await asyncio.wait_for(task, 5)
 
 
 async def test_heartbeat_pings_a_quiet_line_and_drops_a_silent_watched_client() -> None:
-    t = MemoryTransport()
+    t = MemorySocket()
     s = Session(t, limits(heartbeat_s=0.2))
 
     async def handler(raw: str | bytes) -> None:
@@ -144,7 +133,7 @@ async def test_heartbeat_pings_a_quiet_line_and_drops_a_silent_watched_client() 
 
 @pytest.mark.parametrize("broken", ["receive", "send"])
 async def test_a_broken_socket_ends_the_session(broken: str) -> None:
-    t = MemoryTransport()
+    t = MemorySocket()
 
     async def fail(*_: Any) -> Any:
         raise ConnectionResetError("gone")
@@ -158,7 +147,7 @@ async def test_a_broken_socket_ends_the_session(broken: str) -> None:
 
 
 async def test_a_client_that_sends_but_never_reads_is_cut_off() -> None:
-    t = MemoryTransport()
+    t = MemorySocket()
     t.readable.clear()
     s = Session(t, limits(outbox_messages=8, heartbeat_s=0.2))
     task = asyncio.create_task(s.run(await echo(s)))

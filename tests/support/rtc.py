@@ -38,7 +38,7 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.rtp import RtcpSrPacket
 
-from mirp.media.sdp import loopback_gathering
+from mirp.media.compat import loopback_gathering
 from tests.support.audio import FRAME, RATE, to_s16, tone
 from tests.support.wait import Seen, until
 

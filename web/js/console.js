@@ -2,10 +2,11 @@
 // retour), on air / cough, handover with the booth partner, booth chat, "slow down".
 import { startLive } from "./live.js";
 import { el, $, langName, icon, toast, patch } from "./ui.js";
-import { levelMeter } from "./meter.js";
+import { meterFollowing } from "./meter.js";
 
 const live = startLive({ render, onEvent });
-let meters = false;
+// the meters follow the Peer's streams (a reconnect brings a new remote one)
+const meters = live ? [meterFollowing(() => live.rtc.mic, $("#out-fill")), meterFollowing(() => live.rtc.remote, $("#hear-fill"))] : [];
 let coughing = false;
 
 function onEvent(msg, state, effect) {
@@ -40,8 +41,7 @@ function render(state) {
   const partnerOnAir = b.on_air && b.on_air !== me.id;
   if (!onAir && coughing) { coughing = false; }
   applyMic(state);
-  if (!meters && live.rtc.mic) { meters = true; levelMeter(live.rtc.mic, $("#out-fill")); }
-  if (live.rtc.remote && !$("#hear-fill").dataset.on) { $("#hear-fill").dataset.on = "1"; levelMeter(live.rtc.remote, $("#hear-fill")); }
+  for (const follow of meters) follow();
 
   document.title = `Booth ${langName(me.booth)} — MIRP`;
   $("#booth-title").replaceChildren("Booth ", el("span", { lang: me.booth }, langName(me.booth)), el("span", { class: "muted", style: "font-weight:500" }, ` · ${me.booth?.toUpperCase() || ""}`));

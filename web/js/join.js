@@ -1,4 +1,5 @@
 // Pre-join: check the invitation, ask a name when it is an open one, test the microphone, join.
+import "./shell.js";
 import { api } from "./api.js";
 import { el, $, showError, setBusy, hashParams, fmtRange, langName, roleBadge, emptyState, hydrateIcons } from "./ui.js";
 import { levelMeter } from "./meter.js";

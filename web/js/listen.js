@@ -1,7 +1,7 @@
 // The listening controls every live page shares: channel, floor-under level, volume, level meter.
 import { el, $, langName, patch } from "./ui.js";
 import { channelPicker } from "./live.js";
-import { levelMeter } from "./meter.js";
+import { meterFollowing } from "./meter.js";
 
 let focusChannel = null;
 
@@ -15,10 +15,8 @@ export function setupListening(live) {
     live.rerender();
   };
   $("#volume")?.addEventListener("input", (e) => rtc.setVolume(Number(e.target.value) / 100));
-  let stopMeter = null;
-  const watchRemote = setInterval(() => {
-    if (rtc.remote && !stopMeter && $("#hear-fill")) { stopMeter = levelMeter(rtc.remote, $("#hear-fill")); clearInterval(watchRemote); }
-  }, 300);
+  // the meter follows the Peer's remote stream, which a reconnect replaces
+  setInterval(meterFollowing(() => rtc.remote, $("#hear-fill")), 300);
 
   return function renderListening() {
     const box = $("#channels");

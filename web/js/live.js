@@ -1,29 +1,17 @@
 // The live pages' common core: the participant's Session (protocol), its Peer (rtc), one
 // normalized view of the Room that pages render from, and the app bar with the connection state.
-import { MEETING_FULL, Protocol } from "./protocol.js";
-import { Rtc, installTestHook } from "./rtc.js";
+import { Protocol } from "./protocol.js";
+import { CLOSE } from "./wire.js";
+import { Rtc } from "./rtc.js";
 import { loadParticipant, clearParticipant, SENDING_ROLES } from "./session.js";
+import { emptyRoomView, applyServerMessage, applyStatus } from "./roomview.js";
+import { renderShell } from "./shell.js";
 import { el, $, toast, icon, langName, emptyState } from "./ui.js";
-
-/** The Room as the pages see it (filled from the server's snapshot and events). */
-export function emptyState_() {
-  return {
-    me: null, meeting: { title: "", languages: [], booths: [], under_levels_db: [-12, -18, -24], status: "open" },
-    participants: new Map(), // id -> {id, name, role, delegation, booth, connected, muted}
-    floor: { holders: [], language: null, time_limit_s: null, deadline: null, speakers: [] },
-    booths: {}, // lang -> {on_air, channel, input, handover, cough, consoles: {id: {...}}}
-    channels: {}, // channel -> {route, listeners}
-    subscription: { channel: "floor", floor_under: null }, // what the page shows as chosen
-    heard: null, // what the server confirmed (`subscribed`): what this Session really hears
-    chat: [], notices: [], errors: [],
-    connection: "connecting", quality: null, ended: null,
-  };
-}
 
 export function startLive({ render, onEvent }) {
   const me = loadParticipant();
   if (!me?.participant_token) { showNoSession(); return null; }
-  const state = emptyState_();
+  const state = emptyRoomView();
   state.me = { id: me.participant_id, name: me.name, role: me.role, booth: me.booth, delegation: me.delegation };
   if (me.meeting) Object.assign(state.meeting, me.meeting);
   const proto = new Protocol({ token: me.participant_token });
@@ -43,34 +31,10 @@ export function startLive({ render, onEvent }) {
     onState: (s) => { state.peer = s; rerender(); },
     onAutoplayBlocked: () => showAutoplayBanner(rtc),
   });
-  installTestHook(rtc, () => testState(state), {
-    // a socket that drops as a network would (not a close the server sees as "leave")
-    drop: () => { proto.ws?.close(4000, "dropped by a test"); return true; },
-  });
-
-  proto.on("_status", ({ status, code, reason, in_ms }) => {
-    state.connection = status;
-    state.full = status === "reconnecting" && code === MEETING_FULL; // retried every 15-30 s
-    // why we are reconnecting, for the bar: 1013 means the server asked us to come back later
-    state.reconnect = status === "reconnecting" && code != null ? { code, in_ms } : null;
-    if (status === "closed" && code >= 4400 && !state.ended) {
-      const why = state.lastError?.details?.reason;
-      state.retry = why === "not_open" || code === 4409;
-      state.ended = why === "not_open" ? "The meeting has not opened yet. Try again when the chair opens it."
-        : code === 4409 ? "You joined this meeting again in another window or tab, so this one stopped."
-          : code === 4410 ? "The chair closed the meeting. Thank you for taking part."
-            : reason || "You were disconnected.";
-    }
-    rerender();
-  });
+  proto.on("_status", (ev) => { applyStatus(state, ev); rerender(); });
   proto.on("*", (msg) => {
     const effect = applyServerMessage(state, msg);
     if (effect?.closed || effect?.removed) { proto.stop(); rtc.close(); }
-    if (msg.type === "error") {
-      state.lastError = { code: msg.code, message: msg.message, request: msg.request, details: msg.details || {} };
-      state.errors.push(state.lastError);
-      if (state.errors.length > 20) state.errors.shift();
-    }
     onEvent?.(msg, state, effect);
     rerender();
   });
@@ -119,94 +83,14 @@ export function startLive({ render, onEvent }) {
     setTimeout(() => { proto.close(); rtc.close(); clearParticipant(); location.assign("/left.html"); }, 150);
   };
   renderBar(state, leave);
-  return { state, proto, rtc, rerender, leave };
+  running = { state, proto, rtc, rerender, leave };
+  return running;
 }
 
-/** What the page knows, for tests polling a state with a deadline. */
-function testState(s) {
-  return {
-    session: s.connection, reconnect: s.reconnect || null, me: s.me?.id, role: s.me?.role, channel: s.heard?.channel ?? null, floor_under: s.heard?.floor_under ?? null,
-    auto: !!s.heard?.auto, mic_muted_by_chair: s.floor.muted.includes(s.me?.id), quality: s.quality,
-    meeting_status: s.meeting.status, ended: s.ended, welcomes: s.welcomes, resumed: s.resumed, restored: !!s.restored,
-    errors: s.errors.map((e) => `${e.request || "?"}: ${e.code}: ${e.message}`),
-    floor_holders: [...s.floor.holders], speakers: s.floor.speakers.map((x) => x.participant_id),
-    i_have_floor: s.floor.holders.includes(s.me?.id),
-    booths: Object.fromEntries(Object.entries(s.booths).map(([k, b]) => [k, { on_air: b.on_air, handover: b.handover }])),
-    participants: [...s.participants.values()].map((p) => ({ id: p.id, name: p.name, role: p.role })),
-  };
-}
-
-// ---------------------------------------------------------------- server messages -> state
-function putParticipant(state, p) {
-  const id = p.participant_id || p.id;
-  if (!id) return;
-  state.participants.set(id, { ...(state.participants.get(id) || {}), ...p, id, connected: p.connected !== false });
-}
-const list = (v) => (Array.isArray(v) ? v : v && typeof v === "object" ? Object.entries(v).map(([k, x]) => ({ _key: k, ...x })) : []);
-function applyFloor(state, f) {
-  const speakers = f.speakers || f.speakers_list || [];
-  state.floor = {
-    holders: f.holders || (f.holder ? [f.holder] : []),
-    language: f.language ?? null,
-    time_limit_s: f.time_limit_s ?? null,
-    remaining_s: f.remaining_s ?? null,
-    deadline: f.remaining_s != null ? Date.now() + f.remaining_s * 1000 : null,
-    speakers: speakers.map((x) => (typeof x === "string" ? { participant_id: x, kind: "speak" } : x)),
-    muted: f.muted || [],
-  };
-}
-function applyBooth(state, b) {
-  const lang = b.language || b._key;
-  state.booths[lang] = { consoles: {}, ...(state.booths[lang] || {}), ...b, language: lang };
-}
-
-/** Apply one server message to the page's view of the Room; returns what the page may announce. */
-export function applyServerMessage(state, msg) {
-  switch (msg.type) {
-    case "welcome": {
-      const r = msg.room || msg;
-      if (r.meeting) Object.assign(state.meeting, r.meeting);
-      state.participants = new Map();
-      for (const p of list(r.participants)) putParticipant(state, p._key && !p.id && !p.participant_id ? { ...p, id: p._key } : p);
-      if (r.floor) applyFloor(state, r.floor);
-      state.booths = {};
-      for (const b of list(r.booths)) applyBooth(state, b);
-      if (r.channels) state.channels = r.channels;
-      const sub = r.subscription || r.you?.subscription || r.me?.subscription;
-      state.heard = null;
-      if (sub?.channel) state.heard = state.subscription = { channel: sub.channel, floor_under: sub.floor_under ?? null, auto: !!sub.auto };
-      if (msg.participant_id) state.me.id = msg.participant_id;
-      if (state.meeting.status === "closed") state.ended = "This meeting is closed.";
-      return null;
-    }
-    case "participant_joined":
-    case "participant": putParticipant(state, msg.participant || msg); return null;
-    case "participant_left": state.participants.delete(msg.participant_id); return null;
-    case "floor": applyFloor(state, msg); return null;
-    case "booth": applyBooth(state, msg); return null;
-    case "channels": state.channels = msg.channels || {}; return null;
-    case "meeting": {
-      Object.assign(state.meeting, msg.meeting || { status: msg.status });
-      if (msg.closed || state.meeting.status === "closed") { state.ended = "The chair closed the meeting. Thank you for taking part."; return { closed: true }; }
-      return null;
-    }
-    case "subscribed": state.heard = state.subscription = { channel: msg.channel, floor_under: msg.floor_under ?? null, auto: !!msg.auto }; return null;
-    case "chat": state.chat.push({ from: msg.from, text: msg.text, at: msg.at ? msg.at * 1000 : Date.now() }); return { chat: true };
-    case "notice": {
-      const who = (id) => state.participants.get(id)?.name;
-      const text = msg.text || {
-        slow_down: `${who(msg.from) || "An interpreter"}${msg.booth ? ` (${langName(msg.booth)})` : ""} asks the speaker to slow down.`,
-        time_up: `${msg.participant_id === state.me.id ? "Your" : `${who(msg.participant_id) || "The speaker"}'s`} speaking time is up.`,
-        handover_expired: "The handover request expired.",
-        handover_declined: "The handover was declined.",
-      }[msg.kind] || msg.kind;
-      state.notices.push({ kind: msg.kind, text, from: msg.from, at: Date.now() });
-      return { notice: text, kind: msg.kind };
-    }
-    case "removed": state.ended = msg.reason || "The chair removed you from the meeting."; return { removed: true };
-    default: return null;
-  }
-}
+/** The live Session of this page ({state, proto, rtc, ...}), or null before startLive. A module
+ * export, not a global: what needs it (the page's own modules, a test through `import()`) asks. */
+let running = null;
+export const liveSession = () => running;
 
 // ---------------------------------------------------------------- app bar
 let leaveFn = null;
@@ -219,20 +103,17 @@ function renderBar(state, leave) {
     ? (state.peer === "connected" ? "Connected" : state.peer === "failed" ? "Audio failed" : "Connecting audio…")
     : state.connection === "reconnecting"
       ? (state.full ? "Meeting full, trying again…"
-        : state.reconnect?.code === 1013
+        : state.reconnect?.code === CLOSE.TRY_AGAIN
           ? `Server busy, trying again in ${Math.max(1, Math.round(state.reconnect.in_ms / 1000))} s…` : "Reconnecting…")
       : state.connection === "closed" ? "Disconnected" : "Connecting…";
   const q = state.quality && state.peer === "connected" ? state.quality : null;
   const qText = q ? ` · ${q.grade}${q.rtt != null ? `, ${Math.round(q.rtt * 1000)} ms` : ""}` : "";
   if (!bar.dataset.built) {
     bar.dataset.built = "1";
-    bar.replaceChildren(
-      el("a", { class: "brand", href: "#", "aria-label": "MIRP" }, el("span", { class: "brand-mark", "aria-hidden": "true" }, "M"), "MIRP"),
-      el("span", { class: "brand-sub", id: "bar-title" }),
-      el("div", { class: "spacer" }),
+    renderShell({ sub: null, home: null, start: [el("span", { class: "brand-sub", id: "bar-title" })], end: [
       el("span", { class: "conn", id: "conn", role: "status", "aria-live": "polite" }),
       el("span", { class: "who", id: "bar-who" }),
-      el("button", { class: "linkish", type: "button", id: "leave", onclick: () => { if (confirm("Leave the meeting?")) leaveFn?.(); } }, "Leave"));
+      el("button", { class: "linkish", type: "button", id: "leave", onclick: () => { if (confirm("Leave the meeting?")) leaveFn?.(); } }, "Leave")] });
   }
   $("#bar-title").textContent = state.meeting.title || "";
   $("#bar-who").textContent = state.me?.name || "";

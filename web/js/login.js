@@ -1,3 +1,4 @@
+import "./shell.js";
 import { api, organizerSession, setOrganizerSession } from "./api.js";
 import { $, showError, setBusy } from "./ui.js";
 

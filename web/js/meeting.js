@@ -2,7 +2,7 @@
 import { api, organizerSession } from "./api.js";
 import { requireOrganizer, renderAppbar } from "./org.js";
 import {
-  el, $, $$, toast, showError, setBusy, copyText, hashParams, langName, langNameEn, COMMON_LANGS,
+  el, $, toast, showError, setBusy, copyText, hashParams, langName, langNameEn, COMMON_LANGS,
   roleBadge, statusBadge, fmtRange, toLocalInput, fromLocalInput, emptyState,
 } from "./ui.js";
 
@@ -13,7 +13,6 @@ let meeting = null;
 let languages = [];
 let booths = [];
 let liveTimer = null;
-const meetingId = () => meeting?.id;
 
 // ---------------------------------------------------------------- tabs
 const TABS = ["details", "invitations", "registrations", "live"];
@@ -358,7 +357,7 @@ async function loadLive() {
   const byId = new Map(people.map((p) => [p.participant_id || p.id, p]));
   const channels = data.channels || {};
   const chanList = ["floor", ...(meeting.languages || [])].filter((c) => channels[c]).map((c) => ({ channel: c, ...channels[c] }));
-  const booths = data.booths || [];
+  const liveBooths = data.booths || [];
   const floor = data.floor || {};
   const holders = (floor.holders || []).map((h) => byId.get(h)?.name || h);
   const waiting = typeof floor.speakers === "number" ? floor.speakers : (floor.speakers || []).length;
@@ -382,7 +381,7 @@ async function loadLive() {
             el("div", { class: "d" }, ROUTE[c.route] || c.route || "", c.route === "interpretation" && c.interpreter ? ` · ${byId.get(c.interpreter)?.name || ""}` : "")),
           el("span", { class: "badge" }, `${c.listeners ?? 0} listening`)))),
         el("h3", { style: "margin-top:16px" }, "Booths"),
-        booths.length ? el("ul", { class: "list" }, ...booths.map((b) => el("li", {},
+        liveBooths.length ? el("ul", { class: "list" }, ...liveBooths.map((b) => el("li", {},
           el("div", { class: "who" }, el("div", { class: "n", lang: b.language }, langName(b.language)),
             el("div", { class: "d" }, `${b.interpreters ?? 0} interpreter${b.interpreters === 1 ? "" : "s"}`, b.on_air ? ` · ${b.on_air_name || "on air"} into ${langName(b.channel)}` : "")),
           b.on_air ? el("span", { class: `badge ${b.cough ? "amber" : "live"}` }, b.cough ? "Cough" : "On air") : el("span", { class: "badge" }, "Off air"))))

@@ -35,3 +35,17 @@ export function levelMeter(stream, fill, { vertical = false, onLevel } = {}) {
   tick();
   return () => { alive = false; cancelAnimationFrame(raf); try { src.disconnect(); } catch { /* gone */ } };
 }
+
+/** A meter on whatever stream `get()` gives now: a reconnect gives the Peer a new remote stream,
+ * and a meter left on the old one would show silence. Call the result again (each render, a
+ * timer): it moves the meter onto a new stream, and does nothing while the stream is the same. */
+export function meterFollowing(get, fill, opts) {
+  let stream = null, stop = null;
+  return () => {
+    const s = get();
+    if (!s || s === stream || !fill?.isConnected) return;
+    stop?.();
+    stream = s;
+    stop = levelMeter(s, fill, opts);
+  };
+}

@@ -1,5 +1,6 @@
-// The organizer pages' shell: sign-in guard and the app bar.
+// The organizer pages: sign-in guard and the app bar's menu (the brand is shell.js's).
 import { api, organizerSession, setOrganizerSession } from "./api.js";
+import { renderShell } from "./shell.js";
 import { el, $ } from "./ui.js";
 
 export function requireOrganizer() {
@@ -18,14 +19,11 @@ export function requireOrganizer() {
 
 export function renderAppbar(active) {
   const s = organizerSession();
-  const bar = $(".appbar");
   const link = (href, label, key) => el("a", { href, "aria-current": active === key ? "page" : undefined }, label);
-  bar.replaceChildren(
-    el("a", { class: "brand", href: "/meetings.html" }, el("span", { class: "brand-mark", "aria-hidden": "true" }, "M"), "MIRP", el("span", { class: "brand-sub" }, "Organizer")),
-    el("div", { class: "spacer" }),
+  renderShell({ sub: "Organizer", home: "/meetings.html", end: [
     el("nav", { "aria-label": "Main" },
       link("/meetings.html", "Meetings", "meetings"),
       el("span", { class: "who" }, s?.organizer?.name || ""),
       el("button", { class: "linkish", type: "button", onclick: () => { setOrganizerSession(null); location.assign("/index.html"); } }, "Sign out")),
-  );
+  ] });
 }

@@ -2,17 +2,20 @@
 // One function per client message; typed handlers for server messages; a heartbeat answer; and
 // automatic reconnect with the same participant token and the `resume` handle of the welcome (a
 // reconnect is a new Session of the same Participant; the server keeps our floor and booth state
-// for its grace period).
+// for its grace period). Message names, caps and close codes come from wire.js, generated from
+// the server's definitions (python -m mirp.signaling.schema).
 
-export const PROTOCOL_VERSION = 1;
+import { CLIENT_MESSAGES, CLOSE, CLOSE_CODES, FINAL_ERRORS, PROTOCOL_VERSION } from "./wire.js";
 
-// Close codes after which reconnecting cannot help: the server refused this token or this
-// participant for good (invalid, unauthorized, forbidden/removed/revoked, meeting gone, replaced
-// by a newer session of the same participant, meeting closed: every 44xx). 4408 (too slow),
-// 4429 (meeting full: someone may leave) and 1xxx codes (1013: the server is busy or its
-// database away: try again) do reconnect.
-export const MEETING_FULL = 4429;
-const isFinalClose = (code) => code >= 4400 && code < 4500 && code !== 4408 && code !== MEETING_FULL;
+export { PROTOCOL_VERSION };
+export const MEETING_FULL = CLOSE.MEETING_FULL;
+
+// Close codes after which reconnecting cannot help (`final` in wire.js): the server refused this
+// token or this participant for good (invalid, unauthorized, forbidden/removed/revoked, meeting
+// gone, replaced by a newer session of the same participant, meeting closed). Too slow, meeting
+// full (someone may leave), a server restarting or busy, and any code the table does not name
+// do reconnect.
+export const isFinalClose = (code) => CLOSE_CODES[code]?.final === true;
 
 // ---- reconnect back-off (docs/client.md) -------------------------------------------------------
 // Exponential with jitter, capped: 0.5 s, 1 s, 2 s, 4 s, 8 s, 16 s, then 30 s, each drawn
@@ -32,7 +35,7 @@ export function reconnectDelay(attempt, retryAfterS = null, random = Math.random
   return Math.round(delay);
 }
 // A full meeting is asked again slowly (15-30 s), not at the quick pace of a lost connection.
-const retryDelay = (code, attempt, retryAfterS) => code === MEETING_FULL
+const retryDelay = (code, attempt, retryAfterS) => CLOSE_CODES[code]?.retry === "slow"
   ? 15000 * (1 + Math.random())
   : reconnectDelay(attempt, retryAfterS);
 // ------------------------------------------------------------------------------------------------
@@ -84,7 +87,7 @@ export class Protocol {
           break;
         case "error":
           if (msg.id != null) msg.request = this.pending.get(msg.id);
-          if (msg.fatal) this.final = ["unauthorized", "forbidden", "not_found", "meeting_closed"].includes(msg.code);
+          if (msg.fatal) this.final = FINAL_ERRORS.includes(msg.code);
           if (msg.fatal && typeof msg.details?.retry_after_s === "number") this.retryAfterS = msg.details.retry_after_s;
           break;
         default:
@@ -112,7 +115,7 @@ export class Protocol {
       this.timer = setTimeout(() => this.connect(), delay);
     };
   }
-  close() { this.closedByUs = true; clearTimeout(this.timer); try { this.ws?.close(1000); } catch { /* closed */ } }
+  close() { this.closedByUs = true; clearTimeout(this.timer); try { this.ws?.close(CLOSE.NORMAL); } catch { /* closed */ } }
   /** Stop for good (the meeting closed, we were removed): no reconnect after the server closes. */
   stop() { this.final = true; }
 
@@ -131,6 +134,8 @@ export class Protocol {
   setTimeLimit(seconds) { return this.send("floor_time_limit", { seconds }); }
   mute(participantId, muted = true) { return this.send("participant_mute", { participant_id: participantId, muted: !!muted }); }
   setFloorLanguage(language) { return this.send("floor_language", { language }); }
+  /** The language I (or, for the chair, `participantId`) speak on the floor; null: the invitation's. */
+  setSpokenLanguage(language, participantId = null) { return this.send("participant_language", { language, participant_id: participantId }); }
   openMeeting() { return this.send("meeting_open"); }
   closeMeeting() { return this.send("meeting_close"); }
   removeParticipant(participantId) { return this.send("participant_remove", { participant_id: participantId }); }
@@ -147,6 +152,7 @@ export class Protocol {
   leave() { return this.send("leave"); }
 
   send(type, fields = {}) {
+    if (!(type in CLIENT_MESSAGES)) throw new Error(`not a client message: ${type}`);
     if (this.ws?.readyState !== WebSocket.OPEN) return false;
     const id = ++this.msgId;
     if (type !== "pong" && type !== "ice") {

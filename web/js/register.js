@@ -1,4 +1,5 @@
 // Public self-registration for one meeting: register.html#m=<meeting id>.
+import "./shell.js";
 import { api } from "./api.js";
 import { el, $, showError, setBusy, hashParams, fmtRange, langName, emptyState } from "./ui.js";
 

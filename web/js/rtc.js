@@ -1,7 +1,6 @@
 // One RTCPeerConnection per Session: one audio transceiver, the microphone up and the chosen
-// Channel down. Trickle ICE; the remote stream goes to an <audio> element AND to WebAudio (an
-// AnalyserNode: the page's own level meter and the test hook `window.mirpTest`).
-import { audioContext } from "./meter.js";
+// Channel down. Trickle ICE; the remote stream plays in an <audio> element (`remote`, the stream,
+// is what a level meter reads, as `mic` is for the microphone).
 
 const MIC_CONSTRAINTS = { echoCancellation: false, noiseSuppression: false, autoGainControl: false };
 
@@ -23,8 +22,7 @@ export class Rtc {
     this.audio = document.getElementById("remote-audio") || Object.assign(document.createElement("audio"), { id: "remote-audio", autoplay: true });
     this.audio.autoplay = true;
     if (!this.audio.isConnected) { this.audio.hidden = true; document.body.append(this.audio); }
-    this.analyser = null;
-    this.micAnalyser = null;
+    this.remote = null;
     this.state = "new";
     this.stats = { rtt: null, jitter: null, lost: 0, received: 0 };
   }
@@ -36,16 +34,13 @@ export class Rtc {
     this.mic = await navigator.mediaDevices.getUserMedia({ audio });
     const track = this.mic.getAudioTracks()[0];
     track.enabled = this.micEnabled;
-    const ctx = audioContext();
-    this.micAnalyser = ctx.createAnalyser();
-    this.micAnalyser.fftSize = 2048;
-    ctx.createMediaStreamSource(this.mic).connect(this.micAnalyser);
     return this.mic;
   }
 
   /** Start (or restart after a reconnect): a new RTCPeerConnection and a new offer. */
   async start() {
     this.closePc();
+    this.stats = { rtt: null, jitter: null, lost: 0, received: 0 }; // a new connection counts from 0
     if (this.o.send) await this.openMic();
     const pc = new RTCPeerConnection({ iceServers: this.o.iceServers || [], bundlePolicy: "max-bundle", rtcpMuxPolicy: "require" });
     this.pc = pc;
@@ -87,11 +82,6 @@ export class Rtc {
     this.remote = stream;
     this.audio.srcObject = stream;
     this.audio.play().catch(() => this.o.onAutoplayBlocked?.());
-    const ctx = audioContext();
-    this.analyser = ctx.createAnalyser();
-    this.analyser.fftSize = 8192;
-    this.analyser.smoothingTimeConstant = 0;
-    ctx.createMediaStreamSource(stream).connect(this.analyser);
   }
 
   /** The microphone goes out only while the Room lets this participant speak. */
@@ -125,9 +115,8 @@ export class Rtc {
     });
     const dLost = lost - this.stats.lost, dRecv = received - this.stats.received;
     this.stats = { rtt, jitter, lost, received };
-    const loss = dLost + dRecv > 0 ? dLost / (dLost + dRecv) : 0;
-    const grade = rtt == null && !received ? "unknown" : (loss > 0.05 || (rtt ?? 0) > 0.4 || (jitter ?? 0) > 0.05) ? "poor" : (loss > 0.01 || (rtt ?? 0) > 0.2) ? "fair" : "good";
-    return { rtt, jitter, loss, grade, received };
+    const loss = dLost + dRecv > 0 && dLost >= 0 ? dLost / (dLost + dRecv) : 0;
+    return { rtt, jitter, loss, grade: gradeQuality({ rtt, jitter, loss, received }), received };
   }
 
   closePc() {
@@ -141,63 +130,11 @@ export class Rtc {
   }
 }
 
-// ---------------------------------------------------------------- analysis (pages and tests)
-function spectrumPeak(analyser, frames) {
-  const n = analyser.frequencyBinCount;
-  const acc = new Float64Array(n);
-  for (const f of frames) for (let i = 0; i < n; i++) acc[i] += Math.pow(10, f[i] / 10);
-  let best = 1;
-  for (let i = 2; i < n - 1; i++) if (acc[i] > acc[best]) best = i; // skip DC
-  const p = (i) => 10 * Math.log10(acc[i] / frames.length + 1e-30);
-  // parabolic interpolation around the peak bin
-  const a = p(best - 1), b = p(best), c = p(best + 1);
-  const d = (a - 2 * b + c) === 0 ? 0 : 0.5 * (a - c) / (a - 2 * b + c);
-  const hz = (best + d) * analyser.context.sampleRate / analyser.fftSize;
-  return { frequency: hz, level_db: b };
-}
-
-async function measure(analyser, ms) {
-  if (!analyser) return { frequency: 0, level_db: -Infinity, rms_db: -Infinity, reason: "no audio yet" };
-  const frames = [];
-  let rmsAcc = 0, rmsN = 0;
-  const td = new Float32Array(analyser.fftSize);
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    const f = new Float32Array(analyser.frequencyBinCount);
-    analyser.getFloatFrequencyData(f);
-    frames.push(f);
-    analyser.getFloatTimeDomainData(td);
-    for (let i = 0; i < td.length; i++) rmsAcc += td[i] * td[i];
-    rmsN += td.length;
-    await new Promise((r) => setTimeout(r, 60));
-  }
-  const peak = spectrumPeak(analyser, frames);
-  return { ...peak, rms_db: 20 * Math.log10(Math.sqrt(rmsAcc / Math.max(1, rmsN)) + 1e-12) };
-}
-
-async function levelAt(analyser, hz, ms) {
-  if (!analyser) return { level_db: -Infinity, reason: "no audio yet" };
-  const n = analyser.frequencyBinCount;
-  const bin = Math.round(hz * analyser.fftSize / analyser.context.sampleRate);
-  let acc = 0, count = 0;
-  const f = new Float32Array(n);
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    analyser.getFloatFrequencyData(f);
-    for (let i = Math.max(1, bin - 2); i <= Math.min(n - 1, bin + 2); i++) acc += Math.pow(10, f[i] / 10);
-    count += 1;
-    await new Promise((r) => setTimeout(r, 60));
-  }
-  return { level_db: 10 * Math.log10(acc / Math.max(1, count) + 1e-30) };
-}
-
-/** Install the hook the browser tests read: what the page hears, and what its mic sends. */
-export function installTestHook(rtc, getState, extra = {}) {
-  window.mirpTest = {
-    ...extra,
-    hear: (ms = 1000) => measure(rtc.analyser, ms),
-    mic: (ms = 500) => measure(rtc.micAnalyser, ms),
-    levelAt: (hz, ms = 1000) => levelAt(rtc.analyser, hz, ms),
-    state: () => ({ connection: rtc.state, mic_enabled: rtc.micEnabled, ...(getState?.() || {}) }),
-  };
+/** The connection-quality badge's grade from one interval: `loss` (0-1, of the packets due),
+ * `rtt` and `jitter` in seconds (null: not measured yet), `received` packets in all. */
+export function gradeQuality({ rtt = null, jitter = null, loss = 0, received = 0 }) {
+  if (rtt == null && !received) return "unknown";
+  if (loss > 0.05 || (rtt ?? 0) > 0.4 || (jitter ?? 0) > 0.05) return "poor";
+  if (loss > 0.01 || (rtt ?? 0) > 0.2) return "fair";
+  return "good";
 }

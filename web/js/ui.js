@@ -1,4 +1,5 @@
-// Small DOM helpers shared by every page: element builder, toasts, language names, formatting.
+// Small DOM helpers shared by every page: element builder, toasts, language labels, formatting.
+import { langName, langDir } from "./languages.js";
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -44,37 +45,12 @@ export function showError(target, err) {
   } else toast(msg, "error");
 }
 
-// --- languages: each shown by its name in the language itself ----------------------------------
-const AUTONYMS = {
-  ar: "العربية", zh: "中文", en: "English", fr: "Français", es: "Español", ru: "Русский",
-  de: "Deutsch", it: "Italiano", pt: "Português", ja: "日本語", ko: "한국어", nl: "Nederlands",
-  pl: "Polski", tr: "Türkçe", uk: "Українська", hi: "हिन्दी", sw: "Kiswahili", fa: "فارسی",
-  el: "Ελληνικά", sv: "Svenska", fi: "Suomi", da: "Dansk", no: "Norsk", cs: "Čeština",
-  hu: "Magyar", ro: "Română", bg: "Български", he: "עברית", id: "Bahasa Indonesia", vi: "Tiếng Việt",
-  th: "ไทย", ms: "Bahasa Melayu", bn: "বাংলা", ur: "اردو", am: "አማርኛ", ha: "Hausa",
-};
-const RTL = new Set(["ar", "fa", "he", "ur"]);
-
-export function langName(code) {
-  if (!code) return "";
-  if (code === "floor") return "Floor";
-  if (AUTONYMS[code]) return AUTONYMS[code];
-  try {
-    const n = new Intl.DisplayNames([code], { type: "language" }).of(code);
-    if (n && n !== code) return n.charAt(0).toLocaleUpperCase(code) + n.slice(1);
-  } catch { /* unknown code */ }
-  return code.toUpperCase();
-}
-export function langNameEn(code) {
-  if (code === "floor") return "Original";
-  try { return new Intl.DisplayNames(["en"], { type: "language" }).of(code) || code; } catch { return code; }
-}
-export const langDir = (code) => (RTL.has(code) ? "rtl" : "ltr");
+// --- languages (names in web/js/languages.js, a module without the DOM) -------------------------
+export { langName, langNameEn, langDir, COMMON_LANGS } from "./languages.js";
 export function langLabel(code) {
   // a span in the language's own script and direction
   return el("span", { lang: code === "floor" ? undefined : code, dir: code === "floor" ? undefined : langDir(code) }, langName(code));
 }
-export const COMMON_LANGS = ["en", "fr", "es", "ar", "zh", "ru", "de", "pt", "it", "ja", "ko", "nl", "tr", "uk", "hi", "sw", "fa", "pl"];
 
 export const ROLE_LABEL = {
   organizer: "Organizer", chair: "Chair", delegate: "Delegate", interpreter: "Interpreter", observer: "Observer",

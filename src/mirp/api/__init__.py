@@ -1,4 +1,4 @@
-"""The REST API: `/api/...` (OpenAPI at /docs) plus `/healthz` and `/readyz`. docs/api.md."""
+"""The REST API: `/api/...` (OpenAPI at /openapi.json), `/healthz` and `/readyz`. docs/api.md."""
 
 from __future__ import annotations
 

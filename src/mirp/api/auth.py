@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from mirp.api.deps import AppSettings, CurrentOrganizer, DbSession
-from mirp.api.throttle import AppThrottle, account_key, client_ip
+from mirp.api.deps import AppSettings, AppThrottle, CurrentOrganizer, DbSession
+from mirp.api.throttle import account_key, client_ip
 from mirp.errors import Forbidden, Unauthorized
 from mirp.store import accounts
 from mirp.store.schemas import AuthOut, LoginIn, OrganizerOut, SignupIn

@@ -1,4 +1,6 @@
-"""The routes' dependencies, as Annotated types (`DbSession`, `CurrentOrganizer`, `AppSettings`).
+"""Every dependency of the routes, as an Annotated type: `AppSettings`, `Db`, `StartedDb`,
+`DbSession`, `CurrentOrganizer`, `OrganizerNoTx`, `AppThrottle`, `Rooms`. A route names what it
+needs by type; what the app holds (app.state) is read here and nowhere else.
 
 `DbSession` is one transaction per request: committed when the route returns, rolled back when
 it raises, and (scope="function") finished BEFORE the response is sent, so a client never sees
@@ -7,17 +9,17 @@ a success whose data was not written.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from mirp.api.throttle import Throttle
 from mirp.config import Settings
 from mirp.errors import Unauthorized, Unavailable
 from mirp.store import accounts
 from mirp.store import tables as t
-from mirp.store.db import Database
+from mirp.store.db import Database, SqlSession
 
 
 def get_settings(request: Request) -> Settings:
@@ -31,21 +33,27 @@ def get_settings(request: Request) -> Settings:
     return settings.model_copy(update={"public_base_url": str(request.base_url).rstrip("/")})
 
 
-def get_db(request: Request) -> Database:
+def started_db(request: Request) -> Database | None:
+    """The app's database, or None before the lifespan started it (/readyz says so)."""
     db: Database | None = getattr(request.app.state, "db", None)
+    return db
+
+
+def get_db(db: Annotated[Database | None, Depends(started_db)]) -> Database:
     if db is None:
         raise Unavailable("the database is not started")
     return db
 
 
-async def get_session(db: Annotated[Database, Depends(get_db)]) -> AsyncIterator[AsyncSession]:
+async def get_session(db: Annotated[Database, Depends(get_db)]) -> AsyncIterator[SqlSession]:
     async with db.session() as session:
         yield session
 
 
 AppSettings = Annotated[Settings, Depends(get_settings)]
+StartedDb = Annotated[Database | None, Depends(started_db)]
 Db = Annotated[Database, Depends(get_db)]
-DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+DbSession = Annotated[SqlSession, Depends(get_session, scope="function")]
 
 
 def bearer_token(request: Request) -> str:
@@ -75,3 +83,65 @@ async def organizer_outside_transaction(request: Request, db: Db,
 
 
 OrganizerNoTx = Annotated[t.Organizer, Depends(organizer_outside_transaction)]
+
+
+def get_throttle(request: Request) -> Throttle:
+    """The app's throttle (api/throttle.py), made on first use from the app's settings."""
+    throttle: Throttle | None = getattr(request.app.state, "throttle", None)
+    if throttle is None:
+        settings: Settings = request.app.state.settings
+        throttle = request.app.state.throttle = Throttle(settings.rate_limits)
+    return throttle
+
+
+AppThrottle = Annotated[Throttle, Depends(get_throttle)]
+
+
+class LiveRooms(Protocol):
+    """The live side as the API sees it (rooms/registry.py's RoomRegistry implements it).
+
+    Reads: an open meeting's overview (None: its room is not open) and the journal's health.
+    Decisions, called after the route's own commit (api/enforce.py): plain ids and strings, so
+    the same calls can later travel over the cluster Bus to the node that owns the room."""
+
+    def overview(self, meeting_id: str) -> dict[str, Any] | None: ...
+    def health(self) -> Mapping[str, object] | None: ...
+    async def media_check(self) -> dict[str, Any] | None: ...
+    async def revoke_invitation(self, meeting_id: str, invitation_id: str) -> list[str]: ...
+    async def meeting_deleted(self, meeting_id: str) -> None: ...
+    async def meeting_status(self, meeting_id: str, status: str, by: str | None = None) -> None: ...
+    async def booths_changed(self, meeting_id: str, booths: Sequence[str]) -> list[str]: ...
+
+
+class NoRooms:
+    """No live side in this app (REST-only tests, tools): no room is open, nothing to enforce."""
+
+    def overview(self, meeting_id: str) -> dict[str, Any] | None:
+        return None
+
+    def health(self) -> Mapping[str, object] | None:
+        return None  # no journal
+
+    async def media_check(self) -> dict[str, Any] | None:
+        return None  # no media plane
+
+    async def revoke_invitation(self, meeting_id: str, invitation_id: str) -> list[str]:
+        return []
+
+    async def meeting_deleted(self, meeting_id: str) -> None:
+        return None
+
+    async def meeting_status(self, meeting_id: str, status: str, by: str | None = None) -> None:
+        return None
+
+    async def booths_changed(self, meeting_id: str, booths: Sequence[str]) -> list[str]:
+        return []
+
+
+def get_rooms(request: Request) -> LiveRooms:
+    """The app's RoomRegistry (app.py's lifespan), or NoRooms when it runs without one."""
+    rooms: LiveRooms | None = getattr(request.app.state, "rooms", None)
+    return rooms if rooms is not None else NoRooms()
+
+
+Rooms = Annotated[LiveRooms, Depends(get_rooms)]

@@ -1,5 +1,10 @@
 """/healthz: the process answers. /readyz: the database (and Redis when configured) answer.
 
+/readyz also shows `media`: the media plane's start-up self-check (media/compat.py): the aiortc
+and aioice versions, and each fast path over their internals on or off with the reason. A fast
+path that is off does not make the server unready (the public-API fallback works, at several
+times the CPU), but it must be seen: `media.fast_path` is "off" then, and the log said so.
+
 /readyz runs its checks concurrently, each within CHECK_TIMEOUT_S, so it answers (red) within
 about that time even when a dependency hangs rather than refuses: an orchestrator polling it
 must learn of a hung database, not hang with it.
@@ -11,8 +16,9 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
+from mirp.api.deps import AppSettings, LiveRooms, Rooms, StartedDb
 from mirp.cluster.ping import redis_ping
 from mirp.errors import Unavailable
 
@@ -26,7 +32,7 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-async def _check(probe: Callable[[], Awaitable[Any]]) -> str:
+async def _check(probe: Callable[[], Awaitable[object]]) -> str:
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_S):
             await probe()
@@ -38,10 +44,9 @@ async def _check(probe: Callable[[], Awaitable[Any]]) -> str:
 
 
 @router.get("/readyz")
-async def readyz(request: Request) -> dict[str, Any]:
+async def readyz(db: StartedDb, settings: AppSettings, rooms: Rooms) -> dict[str, Any]:
     """503 (the error shape, `details.checks`) when a dependency does not answer."""
-    probes: dict[str, Callable[[], Awaitable[Any]]] = {}
-    db = getattr(request.app.state, "db", None)
+    probes: dict[str, Callable[[], Awaitable[object]]] = {}
 
     async def database() -> None:
         if db is None:
@@ -49,18 +54,29 @@ async def readyz(request: Request) -> dict[str, Any]:
         await db.ping(CHECK_TIMEOUT_S)
 
     probes["database"] = database
-    url = request.app.state.settings.redis_url
+    url = settings.redis_url
     if url:
         probes["redis"] = lambda: redis_ping(url, CHECK_TIMEOUT_S)
     results = await asyncio.gather(*(_check(p) for p in probes.values()))
     checks = dict(zip(probes, results, strict=True))
-    rooms = getattr(request.app.state, "rooms", None)
-    journal = rooms.recorder.health() if rooms is not None else None
+    media = await _media(rooms)
+    journal = rooms.health()
     if journal is not None and journal["journal"] != "ok":
         checks["journal"] = "error: the journal file cannot be written"
     failed = [name for name, state in checks.items() if state != "ok"]
     if failed:
         raise Unavailable(f"not ready: {', '.join(failed)} unreachable",
-                          {"checks": checks, "journal": journal})
+                          {"checks": checks, "journal": journal, "media": media})
     # journal: records not yet in the database (depth) and the oldest one's age in seconds
-    return {"status": "ready", "checks": checks, "journal": journal}
+    return {"status": "ready", "checks": checks, "journal": journal, "media": media}
+
+
+async def _media(rooms: LiveRooms) -> dict[str, Any] | str | None:
+    """The media plane's self-check (None: no media plane; a string: it did not answer)."""
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_S):
+            return await rooms.media_check()
+    except TimeoutError:
+        return f"error: no answer within {CHECK_TIMEOUT_S} s"
+    except Exception as exc:
+        return f"error: {type(exc).__name__}: {exc}"[:300]

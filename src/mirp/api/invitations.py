@@ -11,8 +11,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
-from mirp.api.deps import AppSettings, CurrentOrganizer, Db, DbSession, OrganizerNoTx
-from mirp.api.enforce import Rooms, commit
+from mirp.api.deps import AppSettings, CurrentOrganizer, Db, DbSession, OrganizerNoTx, Rooms
+from mirp.api.enforce import commit
 from mirp.api.paging import PAGE_DEFAULT, After, Limit, cursor_page
 from mirp.store import invites
 from mirp.store.schemas import BulkIn, BulkOut, InvitationIn, InvitationOut

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from mirp.api.deps import AppSettings, DbSession
-from mirp.api.throttle import AppThrottle, account_key, client_ip
+from mirp.api.deps import AppSettings, AppThrottle, DbSession
+from mirp.api.throttle import account_key, client_ip
 from mirp.store import invites
 from mirp.store.schemas import JoinIn, JoinOut, JoinPeekIn, JoinPeekOut
 

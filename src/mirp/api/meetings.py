@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from mirp.api.deps import CurrentOrganizer, DbSession
-from mirp.api.enforce import Rooms, commit
+from mirp.api.deps import CurrentOrganizer, DbSession, Rooms
+from mirp.api.enforce import commit
 from mirp.api.paging import PAGE_DEFAULT, Limit, link_next
 from mirp.store import repo
 from mirp.store.schemas import MeetingIn, MeetingOut, MeetingPatch

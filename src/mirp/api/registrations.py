@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from mirp.api.deps import AppSettings, CurrentOrganizer, Db, DbSession, OrganizerNoTx
+from mirp.api.deps import AppSettings, AppThrottle, CurrentOrganizer, Db, DbSession, OrganizerNoTx
 from mirp.api.paging import PAGE_DEFAULT, After, Limit, cursor_page
-from mirp.api.throttle import AppThrottle, account_key, client_ip
+from mirp.api.throttle import account_key, client_ip
 from mirp.store import registrations as regs
 from mirp.store.schemas import RegistrationIn, RegistrationInfoOut, RegistrationOut
 

@@ -15,11 +15,10 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Request
 
-from mirp.config import Rate, RateLimits, Settings
+from mirp.config import Rate, RateLimits
 from mirp.errors import RateLimited
 from mirp.ratelimit import TokenBuckets
 
@@ -89,15 +88,3 @@ def account_key(value: str) -> str:
 def client_ip(request: Request) -> str:
     # behind a proxy, uvicorn puts the forwarded address here (--forwarded-allow-ips)
     return request.client.host if request.client else "unknown"
-
-
-def get_throttle(request: Request) -> Throttle:
-    """The app's throttle, made on first use from the app's settings."""
-    throttle: Throttle | None = getattr(request.app.state, "throttle", None)
-    if throttle is None:
-        settings: Settings = request.app.state.settings
-        throttle = request.app.state.throttle = Throttle(settings.rate_limits)
-    return throttle
-
-
-AppThrottle = Annotated[Throttle, Depends(get_throttle)]

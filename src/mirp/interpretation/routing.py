@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from mirp.interpretation.booth import Booth
 
-FLOOR = "floor"
+FLOOR = "floor"  # the channel that carries the original audio
 RouteKind = Literal["floor", "interpretation", "floor_language", "auto_floor", "silence"]
 
 

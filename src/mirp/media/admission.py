@@ -1,8 +1,9 @@
 """The admission gate: at most `slots` peer handshakes do their CPU-costly part at once, the others
-wait their turn in arrival order (media-facts rule 8: hundreds of handshakes at once stall the
-event loop for minutes). A slot is a ticket the session gives back as soon as it stops needing
-it (connected, failed, closed, replaced, or stalled: see PeerSession), never held by a handshake
-that makes no progress; a ticket that leaves the queue before its turn takes no slot at all."""
+wait their turn in arrival order (measured: hundreds of handshakes at once stall the event loop
+for minutes, while batches of 100 connected 600 peers in 4.5 s). A slot is a ticket the Peer's
+watch gives back as soon as it stops needing it (connected, failed, closed, replaced, or stalled:
+see media/watch.py), never held by a handshake that makes no progress; a ticket that leaves the
+queue before its turn takes no slot at all."""
 
 from __future__ import annotations
 

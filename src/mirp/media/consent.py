@@ -1,8 +1,8 @@
 """ICE consent freshness (RFC 7675) and the liveness counters of one peer connection.
 
-This is the one module that reaches into aioice's and aiortc's private parts for liveness; the
-versions it was written against are pinned (`PINNED`) and tests/media/test_peer_internals.py
-fails loudly if the shapes it relies on change.
+The hooks into aioice's and aiortc's private parts are media/compat.py's (its `consent` feature).
+When the start-up self-check finds them changed, `install()` does nothing: aioice runs its own
+consent check and the silence watchdog is off (`installed` is False), and the self-check says so.
 
 Why not aioice's own consent check: it sends one Binding request every ~5 s with no
 retransmission and a 0.5 s transaction timer, and gives up after 6 such timers in a row. A
@@ -34,24 +34,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aioice
 import aioice.ice
 import aioice.stun
-import aiortc
+from aiortc import RTCDtlsTransport, RTCPeerConnection
 
-from mirp.media.sdp import LOOPBACK
+from mirp.media import compat
 
 log = logging.getLogger(__name__)
 
-# the versions whose internals this module was written against (pyproject pins them too)
-PINNED = {"aioice": "0.13.0", "aiortc": "1.16.0"}
 FROZEN_S = 1.0  # the loop this late on a wake-up: the server was frozen, the peer is not at fault
 
 OnExpired = Callable[[], Any]
-
-
-def internals_version_ok() -> bool:
-    return aioice.__version__ == PINNED["aioice"] and aiortc.__version__ == PINNED["aiortc"]
 
 
 @dataclass(slots=True)
@@ -66,94 +59,62 @@ class ConsentStats:
     frozen_s: float = 0.0  # time the server's loop was frozen, not counted against the peer
 
 
-class _Outstanding:
-    """Sits in aioice's transaction table for one consent check until it is answered or too old.
-    aioice calls `response_received` for any STUN response with this transaction id."""
-
-    __slots__ = ("addr", "key", "liveness", "protocol", "sent_at", "tid")
-
-    def __init__(self, liveness: PeerLiveness, protocol: Any, tid: bytes,
-                 addr: tuple[str, int], key: bytes, sent_at: float) -> None:
-        self.liveness, self.protocol, self.tid = liveness, protocol, tid
-        self.addr, self.key, self.sent_at = addr, key, sent_at
-
-    def response_received(self, message: aioice.stun.Message, addr: tuple[str, int]) -> None:
-        # only a success response, signed with the peer's password, from where we sent the check
-        # (RFC 7675 section 5.1); anything else leaves the check outstanding
-        if message.message_class != aioice.stun.Class.RESPONSE or addr != self.addr:
-            return
-        if not message.check_message_integrity(self.key):
-            return
-        self.liveness._answered(self)
-
-
 class PeerLiveness:
     """Hooks into one peer connection's ICE and DTLS transports: counts what the peer sends (for
     the silence watchdog) and runs consent freshness. Install once the remote description is set
     (the transports exist) and before the answer is created (ICE not started yet)."""
 
-    def __init__(self, pc: Any, *, interval_s: float, lapse_s: float, loopback_only: bool,
-                 on_expired: OnExpired) -> None:
+    def __init__(self, pc: RTCPeerConnection, *, interval_s: float, lapse_s: float,
+                 loopback_only: bool, on_expired: OnExpired) -> None:
         self.pc = pc
         self.interval_s = interval_s
         self.lapse_s = lapse_s
         self.loopback_only = loopback_only
         self.on_expired = on_expired
         self.stats = ConsentStats()
+        self.installed = False  # False: compat's `consent` is off, aioice runs its own check
         self.stun_seen = 0  # every STUN request from the peer, authenticated or not
         self.consent_at: float | None = None  # loop time of the last sign of consent
-        self._outstanding: dict[bytes, _Outstanding] = {}
+        self._outstanding: dict[bytes, compat.ConsentCheck] = {}
 
     # installation ---------------------------------------------------------------------------
 
-    def _transports(self) -> list[tuple[Any, Any]]:
-        """(DTLS transport, aioice Connection) per transceiver."""
-        out = []
-        for t in self.pc.getTransceivers():
-            dtls = t.receiver.transport
-            out.append((dtls, dtls.transport._connection))
-        return out
+    def _transports(self) -> list[RTCDtlsTransport]:
+        return [t.receiver.transport for t in self.pc.getTransceivers()]
 
     def install(self) -> None:
-        for dtls, conn in self._transports():
-            self._hook_requests(conn)
-            conn.query_consent = functools.partial(self._consent, conn)
-            for name in ("_handle_rtp_data", "_handle_rtcp_data"):
-                self._hook_media(dtls, name)
+        if not compat.enabled("consent"):
+            return
+        self.installed = True
+        for dtls in self._transports():
+            conn = compat.ice_connection(dtls)
+            compat.hook_stun_requests(conn, functools.partial(self._request, conn))
+            compat.replace_consent_check(conn, functools.partial(self._consent, conn))
+            compat.hook_srtp_received(dtls, self._media)
 
-    def _hook_requests(self, conn: Any) -> None:
-        original = conn.request_received
-
-        def request_received(message: Any, addr: tuple[str, int], *rest: Any) -> None:
-            if self.loopback_only and addr[0] != LOOPBACK:
-                return  # connectivity checks from elsewhere are ignored in loopback-only mode
-            self.stun_seen += 1
-            password = conn.local_password
-            if "USERNAME" in message.attributes and "MESSAGE-INTEGRITY" in message.attributes \
-                    and password and message.check_message_integrity(password.encode("utf8")):
-                self.stats.peer_checks += 1
-                self._refresh()
-            original(message, addr, *rest)
-
-        conn.request_received = request_received
-
-    def _hook_media(self, dtls: Any, name: str) -> None:
-        original = getattr(dtls, name)
-
-        async def handle(data: bytes, *args: Any, **kwargs: Any) -> None:
-            # aiortc calls these only with packets that SRTP-unprotected: authenticated
-            self.stats.media += 1
+    def _request(self, conn: aioice.ice.Connection, message: aioice.stun.Message,
+                 addr: compat.Addr) -> bool:
+        if self.loopback_only and addr[0] != compat.LOOPBACK:
+            return False  # connectivity checks from elsewhere are ignored in loopback-only mode
+        self.stun_seen += 1
+        password = conn.local_password
+        if "USERNAME" in message.attributes and "MESSAGE-INTEGRITY" in message.attributes \
+                and password and message.check_message_integrity(password.encode("utf8")):
+            self.stats.peer_checks += 1
             self._refresh()
-            await original(data, *args, **kwargs)
+        return True
 
-        setattr(dtls, name, handle)
+    def _media(self) -> None:
+        self.stats.media += 1
+        self._refresh()
 
     # counters -------------------------------------------------------------------------------
 
     def dtls_packets(self) -> int:
         """Datagrams through the DTLS transports (DTLS, SRTP, SRTCP), before any check."""
-        return sum(getattr(dtls, "_RTCDtlsTransport__rx_packets", 0)
-                   for dtls, _conn in self._transports())
+        if not self.installed:
+            return 0
+        return sum(compat.dtls_datagrams(dtls) for dtls in self._transports())
 
     def activity(self) -> int:
         """What the peer sent us so far (its STUN requests, answers to our consent checks,
@@ -164,7 +125,7 @@ class PeerLiveness:
         with contextlib.suppress(RuntimeError):  # no running loop: nothing to refresh
             self.consent_at = asyncio.get_running_loop().time()
 
-    def _answered(self, check: _Outstanding) -> None:
+    def _answered(self, check: compat.ConsentCheck) -> None:
         self._forget(check)
         loop = asyncio.get_running_loop()
         self.stats.responses += 1
@@ -172,30 +133,20 @@ class PeerLiveness:
                                             loop.time() - check.sent_at)
         self._refresh()
 
-    def _forget(self, check: _Outstanding) -> None:
+    def _forget(self, check: compat.ConsentCheck) -> None:
         self._outstanding.pop(check.tid, None)
-        if check.protocol.transactions.get(check.tid) is check:
-            del check.protocol.transactions[check.tid]
+        check.forget()
 
     # consent freshness ----------------------------------------------------------------------
 
-    def _send_checks(self, conn: Any, now: float) -> None:
+    def _send_checks(self, conn: aioice.ice.Connection, now: float) -> None:
         for check in [c for c in self._outstanding.values() if now - c.sent_at >= self.lapse_s]:
             self._forget(check)  # too old to matter: consent would have lapsed anyway
-        if conn.remote_password is None:
-            return
-        key = conn.remote_password.encode("utf8")
-        for pair in list(conn._nominated.values()):
-            request = conn.build_request(pair, nominate=False)
-            request.add_message_integrity(key)
-            check = _Outstanding(self, pair.protocol, request.transaction_id,
-                                 pair.remote_addr, key, now)
-            pair.protocol.transactions[check.tid] = check
+        for check in compat.send_consent_checks(conn, now, self._answered):
             self._outstanding[check.tid] = check
-            pair.protocol.send_stun(request, pair.remote_addr)
             self.stats.checks_sent += 1
 
-    async def _consent(self, conn: Any) -> None:
+    async def _consent(self, conn: aioice.ice.Connection) -> None:
         """Runs in aioice's consent-task slot from ICE completion until the connection closes."""
         loop = asyncio.get_running_loop()
         self.consent_at = loop.time()  # ICE has just completed: the peer answered our checks
@@ -223,5 +174,5 @@ class PeerLiveness:
                 self._forget(check)
         log.info("consent expired: nothing from the peer for %.1f s (%s)", self.lapse_s,
                  self.stats)
-        conn._query_consent_task = None  # as aioice does: its close() must not await us
+        compat.consent_check_ended(conn)
         self.on_expired()

@@ -45,7 +45,7 @@ LATENESS_EDGES_MS = (*(i / 2 for i in range(1, 21)), 12.0, 15.0, 20.0, 30.0, 50.
 
 
 class FanoutLike(Protocol):
-    """The seam to media/fanout.py (see the team's contract B)."""
+    """The seam to media/fanout.py: listeners in, one publish per tick (tests use a fake)."""
 
     def add(self, listener_id: str, sender: Any, key: FeedKey) -> None: ...
     def switch(self, listener_id: str, key: FeedKey) -> None: ...

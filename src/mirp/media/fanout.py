@@ -1,18 +1,19 @@
 """The fan-out: each tick, one loop sends every feed's encoded packet to all of its listeners.
 
-This is the cost that grows with listeners (media-facts rule 5), so it is one synchronous loop,
-not a task per listener. Two paths, chosen per listener:
+This is the cost that grows with listeners (measured: ~20 us per packet per listener this way,
+~90 through aiortc's stock sender), so it is one synchronous loop, not a task per listener. Two
+paths, chosen per listener:
 
 - fast path (default): for each listener, build the 12-byte RTP header (the listener's own SSRC,
   sequence number, timestamp = pts + its own random offset, Opus payload type of its session),
   append the constant `mid` extension and the shared payload, SRTP-protect it with that
   listener's DTLS transport session, and hand it to the nominated ICE pair's UDP socket.
-  This reaches into aiortc's private API (aiortc==1.16.0 is pinned; tests cover it):
-  `RTCDtlsTransport._state` / `._tx_srtp`, `RTCIceTransport._connection._nominated`, and
-  aiortc's RTCP sender-report counters `RTCRtpSender.__{packet,octet}_count`, `__rtp_timestamp`,
-  `__ntp_timestamp` (its own `_run_rtcp` keeps sending correct SRs and the BYE from them).
-  The sender's own RTP task sits idle on a FeedTrack that is never fed (media/track.py).
-- public-API path (`fast=False`, or a sender the fast path cannot drive): one `av.Packet` per
+  This needs aiortc's private API, reached only through media/compat.py (its `fanout` feature:
+  the DTLS transport's SRTP session, the nominated pair, and the RTCP sender-report counters that
+  aiortc's own RTCP task keeps sending SRs and the BYE from). The sender's own RTP task sits idle
+  on a FeedTrack that is never fed (media/track.py).
+- public-API path (`fast=False`, the self-check turned `fanout` off, or a sender the fast path
+  cannot drive; logged, and counted in `stats()["fallback"]`): one `av.Packet` per
   feed per tick, pushed into every listener's FeedTrack; aiortc's sender packs it without
   re-encoding (~4x the CPU of the fast path, see docs/media-net.md).
 
@@ -34,9 +35,8 @@ from typing import Any
 
 import av
 from aiortc import RTCRtpSender
-from aiortc.clock import current_ntp_time
-from aiortc.rtcdtlstransport import State as DtlsState
 
+from mirp.media import compat
 from mirp.media.plan import FeedKey
 from mirp.media.track import FeedTrack
 
@@ -48,15 +48,12 @@ TIME_BASE = Fraction(1, 48_000)
 MAX_SOCKET_BACKLOG = 1024
 
 _HEADER = struct.Struct("!BBHII")
-_PRIVATE_SENDER = ("_RTCRtpSender__packet_count", "_RTCRtpSender__octet_count",
-                   "_RTCRtpSender__rtp_timestamp", "_RTCRtpSender__ntp_timestamp",
-                   "_RTCRtpSender__started", "_ssrc")
 
 
 @dataclass(eq=False, slots=True)
 class _Listener:
     listener_id: str
-    sender: Any  # RTCRtpSender; Any because the fast path writes its private counters
+    sender: RTCRtpSender
     key: FeedKey
     track: FeedTrack | None
     fast: bool
@@ -67,19 +64,16 @@ class _Listener:
     b1: int = 0
     ssrc: int = 0
     ext: bytes = b""
-    dtls: Any = None
-    srtp: Any = None
-    udp: Any = None  # asyncio.DatagramTransport of the nominated pair
-    addr: tuple[str, int] = ("", 0)
+    wire: compat.SenderWire | None = None  # set once the transport is up (fast path)
     packets: int = 0
     octets: int = 0
 
 
 class Fanout:
-    """Listeners -> FeedKey, and the per-tick send loop (contract: team CONTRACTS-EXTRA B)."""
+    """Listeners -> FeedKey, and the per-tick send loop (the engine's side: engine.FanoutLike)."""
 
     def __init__(self, *, fast: bool = True) -> None:
-        self.fast = fast
+        self.fast = fast and compat.enabled("fanout")
         self._listeners: dict[str, _Listener] = {}
         self._by_key: dict[FeedKey, dict[str, _Listener]] = {}
         self._closed = False
@@ -109,12 +103,10 @@ class Fanout:
         self._by_key.setdefault(key, {})[listener_id] = entry
 
     def _can_drive(self, sender: RTCRtpSender, track: FeedTrack | None) -> bool:
-        ok = (track is not None and track.binding is not None
-              and all(hasattr(sender, name) for name in _PRIVATE_SENDER)
-              and hasattr(sender.transport, "_tx_srtp") and hasattr(sender.transport, "_state"))
+        ok = track is not None and track.binding is not None
         if not ok and not self._fallback_warned:
             self._fallback_warned = True
-            log.warning("fan-out: a sender without the private API or RTP binding; "
+            log.warning("fan-out: a sender without an RTP binding; "
                         "it uses aiortc's public (slower) path")
         return ok
 
@@ -158,7 +150,7 @@ class Fanout:
             payload = packets.get(key)
             if not payload:
                 continue
-            av_packet: av.Packet | None = None
+            av_packet: av.Packet[Any] | None = None
             for entry in group.values():
                 try:
                     if entry.fast and not entry.ready:
@@ -166,10 +158,12 @@ class Fanout:
                         if entry.fast and not entry.ready:
                             continue  # not connected yet
                     if entry.fast:
-                        if entry.dtls._state is not DtlsState.CONNECTED:
+                        wire = entry.wire
+                        assert wire is not None
+                        if not compat.dtls_connected(wire.dtls):
                             dead.append(entry)
                             continue
-                        udp = entry.udp
+                        udp = wire.udp
                         if udp.is_closing():
                             dead.append(entry)
                             continue
@@ -177,21 +171,17 @@ class Fanout:
                             self._dropped += 1
                             continue
                         ts = (pts + entry.ts_offset) & 0xFFFFFFFF
-                        data = entry.srtp.protect(
-                            _HEADER.pack(entry.b0, entry.b1, entry.seq, ts, entry.ssrc)
+                        data = wire.srtp.protect(
+                            _HEADER.pack(entry.b0, entry.b1, entry.seq, ts, wire.ssrc)
                             + entry.ext + payload)
-                        udp.sendto(data, entry.addr)
+                        udp.sendto(data, wire.addr)
                         entry.b1 &= 0x7F  # marker only on the first packet of the stream
                         entry.seq = (entry.seq + 1) & 0xFFFF
                         entry.packets += 1
                         entry.octets += len(payload)
                         if ntp is None:
-                            ntp = current_ntp_time()
-                        sender = entry.sender
-                        sender._RTCRtpSender__packet_count = entry.packets
-                        sender._RTCRtpSender__octet_count = entry.octets
-                        sender._RTCRtpSender__rtp_timestamp = ts
-                        sender._RTCRtpSender__ntp_timestamp = ntp
+                            ntp = compat.ntp_now()
+                        compat.record_sent(entry.sender, entry.packets, entry.octets, ts, ntp)
                         self._sent += 1
                     else:
                         if av_packet is None:
@@ -213,40 +203,27 @@ class Fanout:
         for entry in dead:
             if self._listeners.get(entry.listener_id) is entry:
                 log.info("fan-out: listener %s dropped (transport %s)", entry.listener_id,
-                         getattr(entry.dtls, "state", "gone") if entry.dtls else "gone")
+                         entry.wire.dtls.state if entry.wire is not None else "gone")
                 self.remove(entry.listener_id)
                 self._removed_dead += 1
 
     def _prepare(self, entry: _Listener, dead: list[_Listener]) -> bool:
         """Cache what the fast path needs once the sender's transport is up. If aiortc's
-        internals are not what we expect, this listener falls back to the public path."""
+        internals are not what the self-check saw, this listener falls back to the public path."""
         try:
-            return self._prepare_fast(entry, dead)
+            wire = compat.sender_wire(entry.sender)
+        except compat.TransportGone:
+            dead.append(entry)
+            return False
         except (AttributeError, KeyError, TypeError):
             log.warning("fan-out: listener %s: aiortc internals differ; public path",
                         entry.listener_id, exc_info=True)
             entry.fast = False
             return False
-
-    def _prepare_fast(self, entry: _Listener, dead: list[_Listener]) -> bool:
-        sender = entry.sender
-        dtls = sender.transport
-        state = dtls._state
-        if state in (DtlsState.CLOSED, DtlsState.FAILED):
-            dead.append(entry)
-            return False
-        if state is not DtlsState.CONNECTED or dtls._tx_srtp is None \
-                or not sender._RTCRtpSender__started:
-            return False  # handshake still running, or the sender never sends (recvonly)
-        pair = dtls.transport._connection._nominated.get(1)
-        if pair is None or pair.protocol.transport is None:
-            return False
         binding = entry.track.binding if entry.track is not None else None
-        if binding is None:
-            return False
-        entry.dtls, entry.srtp = dtls, dtls._tx_srtp
-        entry.udp, entry.addr = pair.protocol.transport, pair.remote_addr
-        entry.ssrc = sender._ssrc
+        if wire is None or binding is None:
+            return False  # handshake still running, or the sender never sends (recvonly)
+        entry.wire = wire
         entry.ext = binding.extension
         entry.b0 = 0x90 if binding.extension else 0x80
         entry.b1 = 0x80 | (binding.payload_type & 0x7F)  # marker on the first packet

@@ -1,7 +1,7 @@
 """The MediaPlane in this process: one MediaEngine and one PeerFactory on the caller's loop.
 
 Unit tests use it directly; the media process (media/worker.py) runs exactly this behind the
-socket. It is the single home of peer/media state: which peer sessions exist (and their offer
+socket. It is the single home of peer/media state: which Peers exist (and their offer
 generation), which are ready (answer done, sender bound to RTP), which sources the engine drains
 and which feed each listener wants. The control side only says what it wants.
 """
@@ -12,8 +12,9 @@ import asyncio
 import logging
 
 from mirp.errors import Conflict, NotFound, Unavailable
+from mirp.media import compat
 from mirp.media.engine import MediaEngine
-from mirp.media.peer import PeerFactory, PeerSession
+from mirp.media.peer import Peer, PeerFactory
 from mirp.media.plan import FeedKey, MixPlan
 from mirp.media.plane import (
     Candidate,
@@ -25,6 +26,7 @@ from mirp.media.plane import (
     PlaneStats,
     emit,
 )
+from mirp.media.selfcheck import SelfCheck
 
 log = logging.getLogger(__name__)
 
@@ -35,15 +37,17 @@ class LocalPlane:
     def __init__(self, config: PlaneConfig | None = None, *, engine: MediaEngine | None = None
                  ) -> None:
         config = config or PlaneConfig()
+        # decided once per process, before the engine's fan-out and the peers consult it
+        self.self_check: SelfCheck = compat.self_check()
         self.engine = engine or MediaEngine()
-        self.peers = PeerFactory(config.ice_servers, loopback_only=config.loopback_only,
-                                 join_batch=config.join_batch,
-                                 peer_timeout_s=config.peer_timeout_s,
-                                 handshake_stall_s=config.handshake_stall_s,
-                                 consent_interval_s=config.consent_interval_s,
-                                 consent_lapse_s=config.consent_lapse_s)
+        self.factory = PeerFactory(config.ice_servers, loopback_only=config.loopback_only,
+                                   join_batch=config.join_batch,
+                                   peer_timeout_s=config.peer_timeout_s,
+                                   handshake_stall_s=config.handshake_stall_s,
+                                   consent_interval_s=config.consent_interval_s,
+                                   consent_lapse_s=config.consent_lapse_s)
         self.on_event: EventCallback | None = None
-        self._sessions: dict[str, PeerSession] = {}
+        self._peers: dict[str, Peer] = {}
         self._generation: dict[str, int] = {}
         self._ready: set[str] = set()
         self._wanted: dict[str, FeedKey] = {}  # what the control side asked each peer to hear
@@ -59,9 +63,9 @@ class LocalPlane:
 
     async def close(self) -> None:
         self._closed = True
-        for peer_id in list(self._sessions):
+        for peer_id in list(self._peers):
             self.close_peer(peer_id)
-        await self.peers.close()
+        await self.factory.close()
         await self.engine.close()
 
     def _emit(self, event: MediaEvent) -> None:
@@ -73,8 +77,8 @@ class LocalPlane:
         on its side, so its own filter and ours agree); else numbered here."""
         return await self.complete_offer(peer_id, self.begin_offer(peer_id, generation), sdp)
 
-    def begin_offer(self, peer_id: str, generation: int | None = None) -> PeerSession:
-        """The synchronous half: the new session replaces the old one *now*, so a command that
+    def begin_offer(self, peer_id: str, generation: int | None = None) -> Peer:
+        """The synchronous half: the new peer replaces the old one *now*, so a command that
         follows on the same stream (close_peer, listen) already finds it (media/worker.py)."""
         if self._closed:
             raise Unavailable("the media plane is closed")
@@ -82,43 +86,43 @@ class LocalPlane:
         if generation is None:
             self._next_generation += 1
             generation = self._next_generation
-        session = self.peers.create_session(peer_id)
-        self._sessions[peer_id] = session
+        peer = self.factory.create_peer(peer_id)
+        self._peers[peer_id] = peer
         self._generation[peer_id] = generation
-        session.on_track = lambda receiver, track: self._on_track(peer_id, session, receiver,
+        peer.on_track = lambda receiver, track: self._on_track(peer_id, peer, receiver,
                                                                   track)
-        session.on_gone = lambda reason: self._on_gone(peer_id, session, generation, reason)
-        return session
+        peer.on_gone = lambda reason: self._on_gone(peer_id, peer, generation, reason)
+        return peer
 
-    async def complete_offer(self, peer_id: str, session: PeerSession, sdp: str) -> str:
+    async def complete_offer(self, peer_id: str, peer: Peer, sdp: str) -> str:
         try:
-            answer = await session.accept_offer(sdp)
+            answer: str = await peer.accept_offer(sdp)
         except BaseException:
-            if self._sessions.get(peer_id) is session:
+            if self._peers.get(peer_id) is peer:
                 self.close_peer(peer_id)
             raise
-        if self._sessions.get(peer_id) is not session:
-            await session.close()
+        if self._peers.get(peer_id) is not peer:
+            await peer.close()
             raise Conflict("the peer connection was replaced while it was being set up")
         self._ready.add(peer_id)
         self._bind(peer_id)
         return answer
 
     async def candidate(self, peer_id: str, candidate: Candidate | None) -> None:
-        session = self._sessions.get(peer_id)
-        if session is None:
+        peer = self._peers.get(peer_id)
+        if peer is None:
             raise NotFound(f"no peer {peer_id!r}")
-        await session.add_remote_candidate(candidate)
+        await peer.add_remote_candidate(candidate)
 
     def close_peer(self, peer_id: str) -> None:
-        session = self._sessions.pop(peer_id, None)
+        peer = self._peers.pop(peer_id, None)
         self._generation.pop(peer_id, None)
         self._release(peer_id)
         self._wanted.pop(peer_id, None)
-        if session is not None and not session.closed:
-            session.on_gone = None
-            session.on_track = None
-            self._spawn_close(session)
+        if peer is not None and not peer.closed:
+            peer.on_gone = None
+            peer.on_track = None
+            self._spawn_close(peer)
 
     def _release(self, peer_id: str) -> None:
         self._ready.discard(peer_id)
@@ -128,21 +132,21 @@ class LocalPlane:
             self._sources.discard(peer_id)
             self.engine.remove_source(peer_id)
 
-    def _spawn_close(self, session: PeerSession) -> None:
-        task = asyncio.ensure_future(session.close())
+    def _spawn_close(self, peer: Peer) -> None:
+        task = asyncio.ensure_future(peer.close())
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
-    def _on_track(self, peer_id: str, session: PeerSession, receiver: object,
+    def _on_track(self, peer_id: str, peer: Peer, receiver: object,
                   track: object) -> None:
-        if self._sessions.get(peer_id) is not session:
+        if self._peers.get(peer_id) is not peer:
             return
         self.engine.add_source(peer_id, receiver, track)  # replaces an earlier one
         self._sources.add(peer_id)
 
-    def _on_gone(self, peer_id: str, session: PeerSession, generation: int, reason: str) -> None:
-        if self._sessions.get(peer_id) is not session:
+    def _on_gone(self, peer_id: str, peer: Peer, generation: int, reason: str) -> None:
+        if self._peers.get(peer_id) is not peer:
             return
-        del self._sessions[peer_id]
+        del self._peers[peer_id]
         self._generation.pop(peer_id, None)
         self._wanted.pop(peer_id, None)
         self._release(peer_id)
@@ -159,7 +163,7 @@ class LocalPlane:
         self.engine.apply(plan)
 
     def listen(self, peer_id: str, key: FeedKey) -> None:
-        if peer_id not in self._sessions:
+        if peer_id not in self._peers:
             return  # no such peer (gone, or never offered): nothing to send to
         self._wanted[peer_id] = key
         self._bind(peer_id)
@@ -171,18 +175,19 @@ class LocalPlane:
 
     def _bind(self, peer_id: str) -> None:
         """Make the engine send what is wanted, once the sender is bound to RTP."""
-        session = self._sessions.get(peer_id)
+        peer = self._peers.get(peer_id)
         key = self._wanted.get(peer_id)
-        if session is None or key is None or peer_id not in self._ready or session.sender is None:
+        if peer is None or key is None or peer_id not in self._ready or peer.sender is None:
             return
         current = self._listening.get(peer_id)
         if current == key:
             return
         if current is None:
-            self.engine.add_listener(peer_id, session.sender, key)
+            self.engine.add_listener(peer_id, peer.sender, key)
         else:
             self.engine.switch(peer_id, key)
         self._listening[peer_id] = key
 
     async def stats(self) -> PlaneStats:
-        return PlaneStats(engine=self.engine.stats(), peers=len(self._sessions))
+        return PlaneStats(engine=self.engine.stats(), peers=len(self._peers),
+                          self_check=self.self_check)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import numpy.typing as npt
 
-from mirp.media.plan import FeedKey, Ingredient
+from mirp.media.plan import Ingredient
 
 SAMPLE_RATE = 48_000
 FRAME_SAMPLES = 960  # 20 ms at 48 kHz
@@ -46,10 +46,6 @@ def mix(
         else:
             out += frame * np.float32(gain)
     return out
-
-
-def mix_feed(key: FeedKey, recipe: tuple[Ingredient, ...], frames: Mapping[str, Frame]) -> Frame:
-    return mix(recipe, frames, key.minus)
 
 
 def level_dbfs(frame: Frame) -> float:

@@ -1,9 +1,11 @@
-"""Peer sessions: the server side of each participant's RTCPeerConnection.
+"""Peers: the server side of each participant's RTCPeerConnection (negotiation and close).
 
-One session = one audio m-line: the participant's microphone comes up (we receive), the channel
+One Peer = one audio m-line: the participant's microphone comes up (we receive), the channel
 they listen to goes down (we send, see media/fanout.py). A listen-only client offers `recvonly`,
 so nothing comes up. Everything else in an offer (video, data channels, a second audio line) is
 refused with InvalidSdp: the media plane is audio only and every inbound track must be drained.
+Whether a Peer may go on (its admission slot, a handshake that never ends, silence) is its
+PeerWatch's job (media/watch.py); consent freshness is media/consent.py's.
 
 Why things are the way they are:
 - ICE servers: `RTCConfiguration(iceServers=[])` when none are configured; aiortc otherwise adds a
@@ -11,26 +13,16 @@ Why things are the way they are:
 - Server → client trickle: aiortc gathers every local candidate before it answers, so the answer
   carries them all (no server-side trickle). Client → server trickle is supported
   (`add_remote_candidate`, with candidates arriving before the offer buffered).
-- loopback_only (tests only): aioice skips 127.0.0.1 when gathering, and the suite runs in a
-  network namespace where `lo` is the only interface. While *this* peer connection gathers, a
-  context variable makes aioice's `get_host_addresses` return 127.0.0.1 only (other connections,
-  other tasks: unchanged); remote candidates that are not 127.0.0.1 (or are `.local` mDNS names)
-  are dropped, and connectivity checks from elsewhere are ignored.
-- Admission in bounded batches (media-facts rule 8): at most `join_batch` handshakes hold a slot
-  at once (media/admission.py, first come first served); hundreds at once stall the event loop
-  for minutes. A slot guards the costly part, from the offer to `connected`, and only while the
-  handshake moves: one whose stage (peer's first STUN check, ICE state, first DTLS datagram,
-  connection state) stays put for `handshake_stall_s` gives its slot back and goes on without it
-  until `handshake_timeout_s`. So offers whose clients never do ICE cannot starve anyone: they
-  hold the slots a few seconds, not 20. One handshake per peer id: a new session of the same id
-  cancels one not yet connected (its slot or queue place freed at once; `on_gone("replaced")`).
+- loopback_only (tests only): while *this* peer connection gathers, it gathers 127.0.0.1 only
+  (media/compat.py's `loopback_gathering`); remote candidates that are not 127.0.0.1 (or are
+  `.local` mDNS names) are dropped, and connectivity checks from elsewhere are ignored.
+- Admission in bounded batches: at most `join_batch` handshakes hold a slot at once
+  (media/admission.py, first come first served; media/watch.py says when a slot is given back).
+  One handshake per peer id: a new Peer of the same id cancels one not yet connected (its slot or
+  queue place freed at once; `on_gone("replaced")`).
 - Consent freshness (RFC 7675) is ours, not aioice's (media/consent.py says why): late answers
   count, and consent lapses only after `consent_lapse_s` with no answer and no authenticated
   traffic from the peer: `on_gone("consent expired")`.
-- A peer that vanishes without a BYE: consent needs 30 s to lapse. A watchdog looks at what the
-  peer sends us (RTP/RTCP/DTLS datagrams, STUN checks, answers to our consent checks; browsers
-  send RTCP every second while they receive, checks every ~5 s) and declares the peer gone after
-  `peer_timeout_s` of silence.
 """
 
 from __future__ import annotations
@@ -38,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
@@ -52,20 +43,14 @@ from aiortc import (
 )
 from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcicetransport import RTCIceCandidate
-from aiortc.rtcrtpparameters import RTCRtpParameters
-from aiortc.rtp import HeaderExtensionsMap, RtpPacket
 
 from mirp.errors import Conflict, InvalidInput, InvalidSdp
-from mirp.media.admission import AdmissionGate, Ticket
+from mirp.media import compat
+from mirp.media.admission import AdmissionGate
 from mirp.media.consent import PeerLiveness
-from mirp.media.sdp import (
-    check_offer,
-    is_loopback_candidate,
-    loopback_gathering,
-    loopback_only_sdp,
-    parse_candidate,
-)
+from mirp.media.sdp import check_offer, is_loopback_candidate, loopback_only_sdp, parse_candidate
 from mirp.media.track import FeedTrack, RtpBinding
+from mirp.media.watch import PeerWatch, WatchLimits
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +58,7 @@ MAX_EARLY_CANDIDATES = 64
 
 OnTrack = Callable[[RTCRtpReceiver, MediaStreamTrack], Any]
 OnGone = Callable[[str], Any]
+
 
 def _ice_servers(servers: Iterable[Any]) -> list[RTCIceServer]:
     out = []
@@ -86,26 +72,16 @@ def _ice_servers(servers: Iterable[Any]) -> list[RTCIceServer]:
     return out
 
 
-def _extension_block(mid: str | None, parameters: RTCRtpParameters) -> bytes:
-    """The header-extension block aiortc would write for a packet carrying only `mid`."""
-    ext_map = HeaderExtensionsMap()
-    ext_map.configure(parameters)
-    packet = RtpPacket()
-    packet.extensions.mid = mid
-    return packet.serialize(ext_map)[12:]
-
-
 async def _drain(track: MediaStreamTrack) -> None:
     with contextlib.suppress(Exception):
         while True:
             await track.recv()
 
 
-# --- factory ---------------------------------------------------------------------------------
 
 
 class PeerFactory:
-    """Makes peer sessions with the configured ICE servers; owns the admission gate."""
+    """Makes Peers with the configured ICE servers; owns the admission gate."""
 
     def __init__(self, ice_servers: Iterable[Any] = (), loopback_only: bool = False, *,
                  join_batch: int = 100, peer_timeout_s: float = 8.0,
@@ -114,58 +90,56 @@ class PeerFactory:
         self.ice_servers = _ice_servers(ice_servers)
         self.loopback_only = loopback_only
         self.join_batch = max(1, join_batch)
-        self.peer_timeout_s = peer_timeout_s
-        self.handshake_timeout_s = handshake_timeout_s
-        self.handshake_stall_s = handshake_stall_s
+        self.limits = WatchLimits(peer_timeout_s=peer_timeout_s,
+                                  handshake_timeout_s=handshake_timeout_s,
+                                  handshake_stall_s=handshake_stall_s)
         self.consent_interval_s = consent_interval_s
         self.consent_lapse_s = consent_lapse_s
-        self.sessions: dict[str, PeerSession] = {}
-        self.closing: set[asyncio.Future[Any]] = set()  # closes of sessions that ended themselves
+        self.peers: dict[str, Peer] = {}
+        self.closing: set[asyncio.Future[Any]] = set()  # closes of peers that ended themselves
         self.admission = AdmissionGate(self.join_batch)
 
     def create(self) -> RTCPeerConnection:
         """A bare peer connection with this factory's ICE servers; loopback_only: it gathers
-        127.0.0.1 only (remote candidates are filtered by PeerSession, not here)."""
+        127.0.0.1 only (remote candidates are filtered by the Peer, not here)."""
         pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self.ice_servers)))
         if self.loopback_only:
             set_local = pc.setLocalDescription
 
             async def set_local_description(
                     description: RTCSessionDescription | None = None) -> None:
-                with loopback_gathering():
+                with compat.loopback_gathering():
                     await set_local(description)
 
             pc.setLocalDescription = set_local_description  # type: ignore[method-assign,assignment]
         return pc
 
-    def create_session(self, peer_id: str) -> PeerSession:
-        """A new session for this peer id. One handshake in flight per peer: an old session of
-        the same id that has not connected yet is cancelled (its slot or queue place freed now,
-        its pending `accept_offer` raises Conflict, its owner hears on_gone("replaced"))."""
-        old = self.sessions.get(peer_id)
+    def create_peer(self, peer_id: str) -> Peer:
+        """A new Peer for this id. One handshake in flight per id: an old Peer of the same id
+        that has not connected yet is cancelled (its slot or queue place freed now, its pending
+        `accept_offer` raises Conflict, its owner hears on_gone("replaced"))."""
+        old = self.peers.get(peer_id)
         if old is not None and not old.closed:
             if old.connected:
-                log.warning("peer %s: a new session replaces one still open", peer_id)
+                log.warning("peer %s: a new peer connection replaces one still open", peer_id)
             else:
-                old._gone("replaced")
-        session = PeerSession(self, peer_id)
-        self.sessions[peer_id] = session
-        return session
+                old.gone("replaced")
+        peer = Peer(self, peer_id)
+        self.peers[peer_id] = peer
+        return peer
 
-    def _forget(self, session: PeerSession) -> None:
-        if self.sessions.get(session.peer_id) is session:
-            del self.sessions[session.peer_id]
+    def _forget(self, peer: Peer) -> None:
+        if self.peers.get(peer.peer_id) is peer:
+            del self.peers[peer.peer_id]
 
     async def close(self) -> None:
-        await asyncio.gather(*(s.close() for s in list(self.sessions.values())),
+        await asyncio.gather(*(p.close() for p in list(self.peers.values())),
                              *list(self.closing), return_exceptions=True)
 
 
-# --- session ---------------------------------------------------------------------------------
-
-
-class PeerSession:
-    """One participant's peer connection: offer/answer, candidates, liveness, close."""
+class Peer:
+    """One participant's peer connection: offer/answer, candidates, its tracks, close. Its
+    `watch` (media/watch.py) holds the admission slot and ends it when it falls silent."""
 
     def __init__(self, factory: PeerFactory, peer_id: str) -> None:
         self.factory = factory
@@ -182,15 +156,13 @@ class PeerSession:
         self._offered = False
         self._applied = asyncio.Event()
         self._early: list[RTCIceCandidate | None] = []
-        self._ticket: Ticket | None = None
-        self.stalled = False  # the handshake made no progress for handshake_stall_s
         self.liveness = PeerLiveness(
             self.pc, interval_s=factory.consent_interval_s, lapse_s=factory.consent_lapse_s,
-            loopback_only=factory.loopback_only, on_expired=lambda: self._gone("consent expired"))
-        self._watchdog: asyncio.Task[None] | None = None
+            loopback_only=factory.loopback_only, on_expired=lambda: self.gone("consent expired"))
+        self.watch = PeerWatch(peer_id, self.pc, self.liveness, factory.admission, factory.limits,
+                               self.gone)
         self._drain: asyncio.Future[None] | None = None
         self._tasks: set[asyncio.Future[Any]] = set()
-        self._connected = asyncio.Event()
         self.pc.on("connectionstatechange", self._on_state)
 
     @property
@@ -199,30 +171,24 @@ class PeerSession:
 
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return self.watch.connected.is_set()
 
-    @property
-    def admission_state(self) -> str:
-        """"queued", "holding" (a slot), or "done" (gave it back, or never asked)."""
-        return "done" if self._ticket is None else self._ticket.state
-
-    @property
-    def queue_position(self) -> int | None:
-        return None if self._ticket is None else self.factory.admission.position(self._ticket)
+    def _ended(self) -> bool:
+        return self.closed or self.gone_reason is not None
 
     # offer / answer
 
     async def accept_offer(self, sdp: str) -> str:
         """Apply the client's offer and return our answer (with all our candidates)."""
         if self.closed:
-            raise InvalidSdp("peer session is closed")
+            raise InvalidSdp("peer connection is closed")
         if self._offered:
             raise InvalidSdp("an offer was already accepted; renegotiation is not supported")
         check_offer(sdp)
         self._offered = True
         if self.factory.loopback_only:
             sdp = loopback_only_sdp(sdp)
-        await self._admit()
+        await self.watch.admit(self._ended)
         try:
             transceiver = self.pc.addTransceiver(self.feed_track, direction="sendrecv")
             opus = [c for c in RTCRtpSender.getCapabilities("audio").codecs
@@ -234,21 +200,15 @@ class PeerSession:
                 await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             except Exception as exc:  # aiortc raises ValueError/OperationError/… on bad offers
                 raise InvalidSdp(f"offer refused: {exc}") from exc
-            if not transceiver._codecs or transceiver._codecs[0].mimeType.lower() != "audio/opus":
-                raise InvalidSdp("the offer has no Opus")
-            codec = transceiver._codecs[0]
-            self.feed_track.binding = RtpBinding(
-                payload_type=int(codec.payloadType or 0), mid=transceiver.mid,
-                extension=_extension_block(transceiver.mid, RTCRtpParameters(
-                    headerExtensions=transceiver._headerExtensions)))
+            self._bind(transceiver)
             self.liveness.install()
             answer = await self.pc.createAnswer()
             await self.pc.setLocalDescription(answer)  # gathers (loopback only: see create())
         except BaseException:
-            self._release_admission()
+            self.watch.release()
             await self.close()
             raise
-        if self.closed or self.gone_reason is not None:
+        if self._ended():
             raise Conflict("the peer connection was replaced while it was being set up")
         self._applied.set()
         early, self._early = self._early, []
@@ -257,22 +217,20 @@ class PeerSession:
                 await self._add_candidate(candidate)
             except InvalidInput as exc:  # the offer stands; one bad early candidate is dropped
                 log.info("peer %s: early candidate refused: %s", self.peer_id, exc.message)
-        self._watchdog = asyncio.ensure_future(self._watch())
+        self.watch.start()
         return str(self.pc.localDescription.sdp)
 
-    async def _admit(self) -> None:
-        """Wait for a slot in arrival order; Conflict if the session ends while it waits."""
-        self._ticket = ticket = self.factory.admission.enter()
-        try:
-            await ticket.wait()
-        except asyncio.CancelledError:
-            self._release_admission()
-            if self.closed or self.gone_reason is not None:
-                raise Conflict("the peer connection was replaced while it waited") from None
-            raise
-        if self.closed or self.gone_reason is not None:
-            self._release_admission()
-            raise Conflict("the peer connection was replaced while it waited")
+    def _bind(self, transceiver: Any) -> None:
+        """Refuse an answer without Opus, and give the fan-out what it needs to write this
+        sender's RTP itself (without: the fan-out's public path for this listener)."""
+        codec = compat.negotiated_codec(transceiver) if compat.enabled("fanout") else None
+        if codec is None:
+            return  # setCodecPreferences offered Opus only, so the public path sends Opus
+        mime, payload_type = codec
+        if mime.lower() != "audio/opus":
+            raise InvalidSdp("the offer has no Opus")
+        self.feed_track.binding = RtpBinding(payload_type=payload_type, mid=transceiver.mid,
+                                             extension=compat.mid_extension(transceiver))
 
     def _on_remote_track(self, receiver: RTCRtpReceiver) -> Callable[[MediaStreamTrack], None]:
         def handler(track: MediaStreamTrack) -> None:
@@ -334,74 +292,22 @@ class PeerSession:
         except Exception as exc:
             raise InvalidInput(f"ICE candidate refused: {exc}") from exc
 
-    # liveness
-
-    def _progress(self) -> tuple[bool, str, bool, str]:
-        """The handshake's stage: each part changes a few times at most, so a peer cannot fake
-        progress forever by sending something now and then."""
-        return (self.liveness.stun_seen > 0, str(self.pc.iceConnectionState),
-                self.liveness.dtls_packets() > 0, str(self.pc.connectionState))
-
-    async def _handshake(self) -> bool:
-        """Until connected (True) or `handshake_timeout_s` (False). A handshake whose stage does
-        not move for `handshake_stall_s` gives its admission slot back and goes on without one."""
-        f = self.factory
-        step = min(0.25, f.handshake_stall_s / 4)
-        start = moved = time.monotonic()
-        stage = self._progress()
-        while not self._connected.is_set():
-            await asyncio.sleep(step)
-            now = time.monotonic()
-            if self._progress() != stage:
-                stage, moved = self._progress(), now
-            elif self.admission_state == "holding" and now - moved >= f.handshake_stall_s:
-                self.stalled = True
-                log.info("peer %s: handshake stalled at %s: slot given back", self.peer_id, stage)
-                self._release_admission()
-            if now - start >= f.handshake_timeout_s:
-                return False
-        return True
-
-    async def _watch(self) -> None:
-        """Declare the peer gone on a handshake that never ends or `peer_timeout_s` of silence.
-        (Consent freshness, which needs answers rather than any traffic, is media/consent.py.)"""
-        timeout = self.factory.peer_timeout_s
-        step = min(1.0, timeout / 4)
-        try:
-            if not await self._handshake():
-                self._gone("handshake timeout")
-                return
-            last, last_change = self.liveness.activity(), time.monotonic()
-            while not self.closed:
-                await asyncio.sleep(step)
-                now, seen = time.monotonic(), self.liveness.activity()
-                if seen != last:
-                    last, last_change = seen, now
-                elif now - last_change >= timeout:
-                    self._gone("timeout")
-                    return
-        except asyncio.CancelledError:
-            pass
+    # lifecycle
 
     def _on_state(self) -> None:
         state = self.pc.connectionState
         if state == "connected":
-            self._connected.set()
-            self._release_admission()
+            self.watch.on_connected()
         elif state in ("failed", "closed"):
-            self._release_admission()
-            self._gone(state)
+            self.watch.release()
+            self.gone(state)
 
-    def _release_admission(self) -> None:
-        if self._ticket is not None:
-            self.factory.admission.leave(self._ticket)
-
-    def _gone(self, reason: str) -> None:
-        """The remote side ended (or vanished): tell the owner once, then close."""
-        if self.closed or self.gone_reason is not None:
+    def gone(self, reason: str) -> None:
+        """The remote side ended, vanished or was replaced: tell the owner once, then close."""
+        if self._ended():
             return
         self.gone_reason = reason
-        self._release_admission()  # now, not when the close task runs
+        self.watch.release()  # now, not when the close task runs
         log.info("peer %s gone: %s", self.peer_id, reason)
         if self.on_gone is not None:
             try:
@@ -421,17 +327,15 @@ class PeerSession:
         return task
 
     async def wait_connected(self, within_s: float) -> None:
-        await asyncio.wait_for(self._connected.wait(), within_s)
+        await asyncio.wait_for(self.watch.connected.wait(), within_s)
 
     async def close(self) -> None:
         """Close the peer connection (idempotent). The owner's close does not call on_gone."""
         if self.closed:
             return
         self.closed = True
-        self._release_admission()
+        self.watch.stop()
         self.factory._forget(self)
-        if self._watchdog is not None and self._watchdog is not asyncio.current_task():
-            self._watchdog.cancel()
         self.feed_track.stop()
         if self._drain is not None:
             self._drain.cancel()

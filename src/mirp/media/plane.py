@@ -20,6 +20,7 @@ from typing import Protocol
 
 from mirp.media.engine import EngineStats
 from mirp.media.plan import FeedKey, MixPlan
+from mirp.media.selfcheck import SelfCheck
 
 Candidate = Mapping[str, object]  # the browser's RTCIceCandidate.toJSON()
 
@@ -64,7 +65,7 @@ class PlaneConfig:
     loopback_only: bool = False
     join_batch: int = 100
     peer_timeout_s: float = 8.0
-    handshake_stall_s: float = 3.0  # these three: media/peer.py's PeerFactory
+    handshake_stall_s: float = 3.0  # these three: media/peer.py's PeerFactory, media/watch.py
     consent_interval_s: float = 5.0
     consent_lapse_s: float = 30.0
     # niceness the media process lowers itself by (needs CAP_SYS_NICE; else it runs at the
@@ -77,6 +78,8 @@ class PlaneStats:
     engine: EngineStats
     peers: int  # peer sessions open in the plane
     restarts: int = 0  # media processes started after the first (crashes)
+    # which fast paths over aiortc's internals are on in the plane, and why not (media/compat.py)
+    self_check: SelfCheck | None = None
 
 
 class MediaPlane(Protocol):

@@ -29,12 +29,14 @@ from mirp.media.plan import FeedKey, MixPlan
 from mirp.media.plane import (
     Candidate,
     EventCallback,
+    Levels,
     MediaEvent,
     PeerGone,
     PlaneConfig,
     PlaneStats,
     emit,
 )
+from mirp.media.selfcheck import SelfCheck
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,7 @@ class _Child:
     def __init__(self, proc: asyncio.subprocess.Process, writer: asyncio.StreamWriter) -> None:
         self.proc = proc
         self.writer = writer
-        self.ready: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.ready: asyncio.Future[wire.Ready] = asyncio.get_running_loop().create_future()
         self.reader_task: asyncio.Task[None] | None = None
         self.lost = False
 
@@ -65,6 +67,7 @@ class ProcessPlane:
         self.restart_delay_s = restart_delay_s
         self.on_event: EventCallback | None = None
         self.restarts = 0
+        self.self_check: SelfCheck | None = None  # what the media process's compat decided
         self._plan = MixPlan.of()
         self._generation: dict[str, int] = {}  # peers the child has or is setting up
         self._next_generation = 0
@@ -106,11 +109,13 @@ class ProcessPlane:
         child.reader_task = asyncio.create_task(self._read(child, reader), name="media-reader")
         writer.write(wire.encode(wire.Configure(asdict(self.config))))
         try:
-            pid = await asyncio.wait_for(asyncio.shield(child.ready), self.start_timeout_s)
+            ready = await asyncio.wait_for(asyncio.shield(child.ready), self.start_timeout_s)
         except (TimeoutError, Unavailable) as exc:
             self._lost(child)
             raise Unavailable("the media process did not start") from exc
-        log.info("media process %d ready", pid)
+        self.self_check = check = SelfCheck.from_wire(ready.self_check)
+        log.log(logging.INFO if check.all_on else logging.WARNING,
+                "media process %d ready; aiortc internals: %s", ready.pid, check.summary())
         if self._plan.feeds:
             self._send(wire.Apply(wire.plan_to_wire(self._plan)))
         self._up.set()
@@ -141,8 +146,8 @@ class ProcessPlane:
                 self._emit(message)
         elif isinstance(message, wire.Ready):
             if not child.ready.done():
-                child.ready.set_result(message.pid)
-        elif isinstance(message, wire.Levels):
+                child.ready.set_result(message)
+        elif isinstance(message, Levels):
             self._emit(message)
 
     def _lost(self, child: _Child) -> None:
@@ -277,4 +282,5 @@ class ProcessPlane:
         engine = dict(value["engine"])
         engine["lateness_counts"] = tuple(engine.get("lateness_counts", ()))
         return PlaneStats(engine=EngineStats(**engine), peers=int(value["peers"]),
-                          restarts=self.restarts)
+                          restarts=self.restarts,
+                          self_check=SelfCheck.from_wire(value["self_check"]))

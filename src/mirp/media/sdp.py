@@ -1,44 +1,15 @@
-"""SDP and ICE-candidate helpers of the peer sessions: the offer check, candidate parsing, and
-loopback-only gathering for the test suite (see media/peer.py for why each exists)."""
+"""SDP and ICE-candidate helpers of the Peers: the offer check, candidate parsing, and the
+loopback-only candidate filters of the test suite (media/peer.py says why each exists)."""
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-from collections.abc import Iterator
-
-import aioice.ice
 from aiortc import sdp as aiortc_sdp
 from aiortc.rtcicetransport import RTCIceCandidate
 
 from mirp.errors import InvalidInput, InvalidSdp
+from mirp.media.compat import LOOPBACK
 
 MAX_SDP_BYTES = 32 * 1024
-LOOPBACK = "127.0.0.1"
-
-# --- loopback-only gathering (tests) ------------------------------------------------------------
-
-_loopback_gathering: contextvars.ContextVar[bool] = contextvars.ContextVar(
-    "mirp_loopback_gathering", default=False)
-_original_get_host_addresses = aioice.ice.get_host_addresses
-
-
-def _get_host_addresses(use_ipv4: bool, use_ipv6: bool) -> list[str]:
-    if _loopback_gathering.get():
-        return [LOOPBACK] if use_ipv4 else []
-    return _original_get_host_addresses(use_ipv4, use_ipv6)
-
-
-@contextlib.contextmanager
-def loopback_gathering() -> Iterator[None]:
-    """Within this block (this task and tasks it starts), aioice gathers 127.0.0.1 only."""
-    aioice.ice.get_host_addresses = _get_host_addresses  # idempotent; inert outside the block
-    token = _loopback_gathering.set(True)
-    try:
-        yield
-    finally:
-        _loopback_gathering.reset(token)
-
 
 def is_loopback_candidate(candidate_sdp: str) -> bool:
     """True for a `candidate:...` line (with or without the prefix) on 127.0.0.1 over UDP."""

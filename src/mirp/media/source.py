@@ -9,9 +9,10 @@ adaptive), and aiortc's decoder thread and track queue never see a packet, so no
 there. Each tick the engine pulls one 20 ms frame from every source the plan uses; a source the
 plan does not use is parked: the tap drops its packets at the cost of a method call, no decode.
 
-The tap replaces the private attribute `RTCRtpReceiver._RTCRtpReceiver__jitter_buffer`, which is
-why aiortc is pinned; tests/media/test_source_rtp.py covers it with real peers. If the attribute
-is ever missing, the source falls back to reading decoded frames from `track.recv()`.
+The tap replaces a private attribute of aiortc's receiver, through media/compat.py (its
+`receive_tap` feature; tests/media/test_engine_rtc.py covers it with real peers). When the
+start-up self-check finds that internal changed, the source reads decoded frames from
+`track.recv()` instead (the stock path, ~80 ms later), and the self-check says so.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ import numpy as np
 import numpy.typing as npt
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
+from mirp.media import compat
 from mirp.media.mixer import FRAME_SAMPLES, SAMPLE_RATE, SILENCE_DBFS, Frame
 
 log = logging.getLogger(__name__)
 
-_JITTER_ATTR = "_RTCRtpReceiver__jitter_buffer"
 _FADE = np.linspace(1.0, 0.0, FRAME_SAMPLES, dtype=np.float32)
 
 
@@ -185,21 +186,9 @@ def _mono_float(frame: Any) -> Frame:
     else:
         data = arr.reshape(-1, channels).mean(axis=1) if channels > 1 else arr.reshape(-1)
     if np.issubdtype(data.dtype, np.integer):
-        return (data.astype(np.float32) / 32768.0).astype(np.float32)
-    return data.astype(np.float32, copy=False)
-
-
-class _Tap:
-    """Stands in for aiortc's jitter buffer: forwards the payload, hands aiortc nothing back."""
-
-    def __init__(self, source: Source) -> None:
-        self.source: Source | None = source
-
-    def add(self, packet: Any) -> tuple[bool, None]:
-        src = self.source
-        if src is not None:
-            src.feed_rtp(packet.sequence_number, packet.payload)
-        return False, None
+        data = data.astype(np.float32) / 32768.0
+    out: Frame = np.asarray(data, dtype=np.float32)
+    return out
 
 
 class Source:
@@ -221,19 +210,19 @@ class Source:
         self._last: Frame | None = None
         self._level_sq = 0.0
         self._level_n = 0
-        self._tap: _Tap | None = None
+        self._tap: compat.ReceiverTap | None = None
         self._drain: asyncio.Task[None] | None = None
 
     # -- inputs (on the event loop) ---------------------------------------------------------
     def attach(self, receiver: Any, track: MediaStreamTrack | None) -> None:
         """Tap the receiver's packets and drain its track for as long as the source lives."""
-        if receiver is not None and hasattr(receiver, _JITTER_ATTR):
-            self._tap = _Tap(self)
-            setattr(receiver, _JITTER_ATTR, self._tap)
-            self.tapped = True
-        elif receiver is not None:
-            log.warning("source %s: aiortc receiver has no %s; using track.recv()",
-                        self.id, _JITTER_ATTR)
+        if receiver is not None:
+            self._tap = compat.tap_receiver(receiver, self.feed_rtp)
+            self.tapped = self._tap is not None
+            if not self.tapped:
+                log.warning("source %s: no receive tap (compat self-check: %s); decoding "
+                            "track.recv()", self.id, "receive_tap on, but a foreign receiver"
+                            if compat.enabled("receive_tap") else "receive_tap off")
         if track is not None:
             self._drain = asyncio.get_running_loop().create_task(
                 self._drain_track(track), name=f"source-drain-{self.id}"
@@ -364,7 +353,7 @@ class Source:
     def close(self) -> asyncio.Task[None] | None:
         """Stop tapping (later packets are dropped by the tap) and stop draining; idempotent."""
         if self._tap is not None:
-            self._tap.source = None
+            self._tap.detach()
         self.active = False
         self._staged.clear()
         self._staged_n = 0

@@ -6,15 +6,15 @@ whatever comes back. The fan-out (media/fanout.py) has two ways to use that send
 - fast path (default): the fan-out writes RTP for this sender itself (one loop over all
   listeners), so the sender's own task must stay idle. `recv()` therefore waits until a packet
   is pushed, and nothing is ever pushed: the task sleeps on one future at zero cost until the
-  track is stopped (media-facts: never stop a track a sender still needs; here stopping is how
-  the session ends the idle wait, and `recv()` then raises MediaStreamError, which the sender
-  treats as a clean end).
+  track is stopped. A track stopped while its sender still needs it stalls that sender for
+  good, so only the Peer's close stops it: that is how the Peer ends the idle wait, and
+  `recv()` then raises MediaStreamError, which the sender treats as a clean end.
 - public-API path (fallback): the fan-out pushes the tick's shared `av.Packet` here and aiortc's
   sender packs it without re-encoding (`RTCRtpSender._next_encoded_frame` → `encoder.pack`).
   The queue is bounded (drop-oldest): a late packet of live speech is worth nothing.
 
 `binding` carries what the fast path needs to write RTP for this sender that is only known once
-the offer is negotiated (payload type, the mid header extension): PeerSession fills it in.
+the offer is negotiated (payload type, the mid header extension): the Peer fills it in.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import av
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
@@ -50,11 +51,11 @@ class FeedTrack(MediaStreamTrack):
         super().__init__()
         self.binding: RtpBinding | None = None
         self.dropped = 0  # packets pushed out of a full queue (the sender fell behind)
-        self._queue: deque[av.Packet] = deque()
+        self._queue: deque[av.Packet[Any]] = deque()
         self._depth = max(1, depth)
         self._waiter: asyncio.Future[None] | None = None
 
-    def push(self, packet: av.Packet) -> None:
+    def push(self, packet: av.Packet[Any]) -> None:
         """Hand one encoded packet to aiortc's sender (public-API path). Never blocks."""
         if self.readyState != "live":
             return
@@ -70,7 +71,7 @@ class FeedTrack(MediaStreamTrack):
     def queued(self) -> int:
         return len(self._queue)
 
-    async def recv(self) -> av.Packet:  # type: ignore[override]
+    async def recv(self) -> av.Packet[Any]:
         while not self._queue:
             if self.readyState != "live":
                 raise MediaStreamError

@@ -83,7 +83,10 @@ class Unlisten:
 # ---------------------------------------------------------------- media -> control
 @dataclass(frozen=True, slots=True)
 class Ready:
+    """The media process is up; `self_check`: what media/compat.py decided there (to_wire)."""
+
     pid: int
+    self_check: dict[str, Any]
 
 
 @dataclass(frozen=True, slots=True)

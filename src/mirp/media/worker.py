@@ -18,6 +18,7 @@ import os
 import signal
 import socket
 import sys
+from dataclasses import asdict
 from typing import Any
 
 from mirp.errors import InvalidInput, MirpError
@@ -127,14 +128,13 @@ class Worker:
         # everything alive now (modules of aiortc, av, numpy...) lives as long as the process:
         # out of the cyclic collector's sight, a full collection (a pause of the clock) is shorter
         gc.freeze()
-        self.send(wire.Ready(os.getpid()))
+        self.send(wire.Ready(os.getpid(), plane.self_check.to_wire()))
 
     @staticmethod
     async def _stats(plane: LocalPlane) -> dict[str, Any]:
-        from dataclasses import asdict
-
         stats = await plane.stats()
-        return {"engine": asdict(stats.engine), "peers": stats.peers}
+        return {"engine": asdict(stats.engine), "peers": stats.peers,
+                "self_check": plane.self_check.to_wire()}
 
     async def _answer(self, rid: int, work: Any) -> None:
         try:

@@ -1,14 +1,8 @@
 """What each command does, and who may do it: the one place roles are checked.
 
-Every handler checks everything first (role, target, state) and only then changes the state,
-so a refused command leaves the Room as it was. Who may do what:
-
-- everyone: subscribe, quality, leave;
-- delegate, chair (the roles that hold the floor): floor_request, floor_withdraw;
-- chair, organizer (presiding): floor_give, floor_take, speakers_reorder, floor_time_limit,
-  participant_mute, floor_language, meeting_open, meeting_close, participant_remove;
-- interpreter (in their own booth): on_air, console_output, cough, handover_request,
-  handover_accept, handover_decline, booth_chat, slow_down.
+`MAY` says which roles may send each command; `dispatch` matches the command's class and hands
+it to the part of the Room it concerns (rooms/room.py). Every branch checks everything first
+(target, state) and only then changes the state, so a refused command leaves the Room as it was.
 
 The floor may be given to a delegate or a chair (the chair gives it to itself to speak);
 organizers and observers never send audio, interpreters speak through their booth.
@@ -16,46 +10,60 @@ organizers and observers never send audio, interpreters speak through their boot
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 from mirp.errors import Conflict, Forbidden, InvalidInput, NotFound
-from mirp.interpretation.booth import Booth
 from mirp.interpretation.console import check_source
-from mirp.interpretation.events import (
-    BoothEvent,
-    HandoverDeclined,
-    HandoverExpired,
-    OnAirEnded,
-)
-from mirp.interpretation.routing import FLOOR, find_cycle, relay_choice
+from mirp.interpretation.routing import FLOOR
 from mirp.rooms import commands as c
-from mirp.rooms.events import (
-    Audience,
-    Chat,
-    MeetingChanged,
-    MeetingClosed,
-    Notice,
-    ParticipantLeft,
-    RecordEvent,
-    Removed,
-    Subscribed,
-)
-from mirp.rooms.model import (
-    LifecycleRecord,
-    ListeningRecord,
-    MeetingStatus,
-    OnAirTurnRecord,
-    Record,
-    RemovalRecord,
-    Role,
-    SpeakingTurnRecord,
-)
-from mirp.rooms.presence import Participant, utc
-from mirp.rooms.views import RoomState
+from mirp.rooms.events import Audience, Notice, Removed
+from mirp.rooms.mixing import Subscription
+from mirp.rooms.model import RemovalRecord, Role, utc
+from mirp.rooms.presence import Participant
 
+if TYPE_CHECKING:
+    from mirp.rooms.room import Room
+
+EVERYONE = frozenset(Role)
 PRESIDING = frozenset({Role.CHAIR, Role.ORGANIZER})
-FLOOR_ROLES = frozenset({Role.CHAIR, Role.DELEGATE})
+FLOOR_ROLES = frozenset({Role.CHAIR, Role.DELEGATE})  # the roles that hold the floor
+INTERPRETER = frozenset({Role.INTERPRETER})  # in their own booth
+
+MAY: Mapping[type[c.Command], tuple[frozenset[Role], str]] = {
+    c.Subscribe: (EVERYONE, "subscribe"),
+    c.Quality: (EVERYONE, "report quality"),
+    c.Leave: (EVERYONE, "leave"),
+    c.FloorRequest: (FLOOR_ROLES, "request the floor"),
+    c.FloorWithdraw: (FLOOR_ROLES, "withdraw from the floor"),
+    c.FloorGive: (PRESIDING, "give the floor"),
+    c.FloorTake: (PRESIDING, "take the floor back"),
+    c.SpeakersReorder: (PRESIDING, "reorder the speakers list"),
+    c.FloorTimeLimit: (PRESIDING, "set the speaking time"),
+    c.ParticipantMute: (PRESIDING, "mute a participant"),
+    c.FloorLanguage: (PRESIDING, "set the floor language"),
+    c.MeetingOpen: (PRESIDING, "open the meeting"),
+    c.MeetingClose: (PRESIDING, "close the meeting"),
+    c.ParticipantRemove: (PRESIDING, "remove a participant"),
+    # one's own (delegate, chair) or, presiding, anyone's who may hold the floor
+    c.ParticipantLanguage: (FLOOR_ROLES | PRESIDING, "set the language spoken on the floor"),
+    c.OnAir: (INTERPRETER, "go on air"),
+    c.ConsoleOutput: (INTERPRETER, "choose a booth output"),
+    c.Cough: (INTERPRETER, "cough"),
+    c.HandoverRequest: (INTERPRETER, "ask for a handover"),
+    c.HandoverAccept: (INTERPRETER, "accept a handover"),
+    c.HandoverDecline: (INTERPRETER, "decline a handover"),
+    c.BoothChat: (INTERPRETER, "use the booth chat"),
+    c.SlowDown: (INTERPRETER, "ask the speaker to slow down"),
+}
 
 
-def _require(p: Participant, roles: frozenset[Role], what: str) -> None:
+def check_allowed(p: Participant, command: c.Command) -> None:
+    """NotFound for a command the Room does not know; Forbidden for a role that may not."""
+    allowed = MAY.get(type(command))
+    if allowed is None:
+        raise NotFound(f"no such command: {command.type!r}")
+    roles, what = allowed
     if p.role not in roles:
         raise Forbidden(
             f"a {p.role} may not {what}",
@@ -63,281 +71,153 @@ def _require(p: Participant, roles: frozenset[Role], what: str) -> None:
         )
 
 
-class RoomActions(RoomState):
-    # ---------------------------------------------------------------- bookkeeping
-
-    def _record(self, record: Record) -> None:
-        self._out.append(RecordEvent(record))
-
-    def _end_turn(self, pid: str, now: float) -> None:
-        h = self.floor.take(pid)
-        self._record(
-            SpeakingTurnRecord(self.spec.id, pid, utc(h.since), utc(now), self.floor_language)
-        )
-
-    def _end_listening(self, p: Participant, now: float) -> None:
-        if now > p.listening_since:
-            self._record(
-                ListeningRecord(
-                    self.spec.id,
-                    p.id,
-                    p.channel,
-                    p.floor_under or 0,
-                    utc(p.listening_since),
-                    utc(now),
+def dispatch(room: Room, p: Participant, command: c.Command, now: float) -> None:
+    check_allowed(p, command)
+    booths = room.interpretation
+    match command:
+        # ------------------------------------------------------------ everyone
+        case c.Subscribe():
+            subscribe(room, p, command, now)
+        case c.Quality():
+            numbers = {
+                "rtt": command.rtt,
+                "jitter": command.jitter,
+                "loss": command.loss,
+                "received": command.received,
+            }
+            room.roster.report_quality(p, command.grade, numbers, now)
+        case c.Leave():
+            room.drop(p.id, now, "left")
+        # ------------------------------------------------------------ floor
+        case c.FloorRequest():
+            room.floor.request(p.id, command.kind, now)
+        case c.FloorWithdraw():
+            if p.id in room.floor.holders:
+                room.end_turn(p.id, now)
+            elif not room.floor.withdraw_request(p.id):
+                raise Conflict("you neither hold nor requested the floor")
+        case c.FloorGive():
+            t = room.roster.target(command.participant_id)
+            if t.role not in FLOOR_ROLES:
+                raise InvalidInput(
+                    f"a {t.role} cannot hold the floor",
+                    {"participant_id": t.id, "role": str(t.role)},
+                )
+            if not t.connected:
+                raise Conflict("this participant is not connected", {"participant_id": t.id})
+            room.floor.give(t.id, now, timed=t.role is Role.DELEGATE)
+        case c.FloorTake():
+            room.end_turn(command.participant_id, now)
+        case c.SpeakersReorder():
+            room.floor.reorder(command.order)
+        case c.FloorTimeLimit():
+            room.floor.set_time_limit(command.seconds, now)
+        case c.ParticipantMute():
+            room.floor.mute(command.participant_id, command.muted)
+        case c.FloorLanguage():
+            if command.language is not None and command.language not in room.spec.languages:
+                raise InvalidInput(
+                    "not a language of this meeting",
+                    {"language": command.language, "languages": list(room.spec.languages)},
+                )
+            room.floor.language_set = command.language
+        case c.ParticipantLanguage():
+            participant_language(room, p, command)
+        # ------------------------------------------------------------ meeting
+        case c.MeetingOpen():
+            room.open_meeting(now, p.id)
+        case c.MeetingClose():
+            room.close_meeting(now, p.id)
+        case c.ParticipantRemove():
+            remove(room, p, command.participant_id, now)
+        # ------------------------------------------------------------ booths
+        case c.OnAir():
+            booths.absorb(booths.booth_of(p).set_on_air(p.id, command.on, now))
+        case c.ConsoleOutput():
+            booths.absorb(booths.booth_of(p).set_output(p.id, command.channel, now))
+        case c.Cough():
+            booths.booth_of(p).set_cough(p.id, command.on)
+        case c.HandoverRequest():
+            booths.request_handover(p, command.to, now, room.limits.handover_timeout_s)
+        case c.HandoverAccept():
+            booths.absorb(booths.booth_of(p).accept_handover(p.id, now))
+        case c.HandoverDecline():
+            booths.absorb(booths.booth_of(p).decline_handover(p.id))
+        case c.BoothChat():
+            booths.chat_message(p, command.text, now)
+        case c.SlowDown():
+            room.changes.emit(
+                Notice(
+                    "slow_down",
+                    Audience.presiding(*room.floor.holders),
+                    sender=p.id,
+                    booth=booths.booth_of(p).language,
                 )
             )
-        p.listening_since = now
+        case _:  # in MAY but not here: a programming error, refused like an unknown command
+            raise NotFound(f"no such command: {command.type!r}")
 
-    def _set_channel(
-        self, p: Participant, channel: str, floor_under: int | None, now: float, auto: bool
-    ) -> None:
-        if (channel, floor_under) != (p.channel, p.floor_under):
-            self._end_listening(p, now)
-            p.channel, p.floor_under = channel, floor_under
-            self._dirty.add(p.id)
-        self._out.append(Subscribed(p.id, channel, floor_under, auto))
 
-    def _booth_events(self, events: list[BoothEvent]) -> None:
-        for e in events:
-            if isinstance(e, OnAirEnded):
-                self._record(
-                    OnAirTurnRecord(
-                        self.spec.id,
-                        e.participant_id,
-                        e.booth,
-                        e.channel,
-                        utc(e.started_at),
-                        utc(e.ended_at),
-                    )
-                )
-            elif isinstance(e, HandoverExpired):
-                self._out.append(
-                    Notice(
-                        "handover_expired",
-                        Audience.booth(e.booth),
-                        sender=e.requester,
-                        participant_id=e.target,
-                        booth=e.booth,
-                    )
-                )
-            elif isinstance(e, HandoverDeclined):
-                self._out.append(
-                    Notice(
-                        "handover_declined",
-                        Audience.booth(e.booth),
-                        sender=e.by,
-                        participant_id=e.requester if e.by == e.target else e.target,
-                        booth=e.booth,
-                    )
-                )
-
-    def _drop(self, pid: str, now: float, reason: str) -> None:
-        """Gone for good: end their floor turn, request, on-air turn and listening span."""
-        p = self.participants[pid]
-        if pid in self.floor.holders:
-            self._end_turn(pid, now)
-        self.floor.withdraw_request(pid)
-        if p.booth in self.booths:
-            self._booth_events(self.booths[p.booth].remove(pid, now))
-        self.consoles.pop(pid, None)
-        self._end_listening(p, now)
-        self._record(p.attendance("leave", now))
-        del self.participants[pid]
-        self._dirty.discard(pid)
-        self._out.append(ParticipantLeft(pid, reason))
-
-    def _close(self, now: float, by: str | None) -> None:
-        for pid in list(self.floor.holders):
-            self._end_turn(pid, now)
-        self.floor.speakers.clear()
-        for b in self.booths.values():
-            if b.on_air is not None:
-                self._booth_events(b.set_on_air(b.on_air, False, now))
-            b.handover = None
-        for p in self.participants.values():
-            self._end_listening(p, now)
-            self._record(p.attendance("leave", now))
-        self.status = MeetingStatus.CLOSED
-        self._record(LifecycleRecord(self.spec.id, "closed", utc(now), by))
-        self._out.append(MeetingClosed(by))
-
-    def _target(self, pid: str) -> Participant:
-        t = self.participants.get(pid)
-        if t is None:
-            raise NotFound("no such participant in this meeting", {"participant_id": pid})
-        return t
-
-    def _booth_of(self, p: Participant, what: str) -> Booth:
-        _require(p, frozenset({Role.INTERPRETER}), what)
-        return self.booths[p.booth or ""]
-
-    # ---------------------------------------------------------------- everyone
-
-    def _subscribe(self, p: Participant, cmd: c.Subscribe, now: float) -> None:
-        if cmd.channel == c.AUTO_RELAY:
-            self._follow_auto_relay(p, now)
-            return
-        check_source(cmd.channel, self.spec.languages)
-        under = cmd.floor_under
-        if under is not None and under not in self.under_levels:
-            raise InvalidInput(
-                "floor-under level not offered in this meeting",
-                {"floor_under": under, "levels": list(self.under_levels)},
-            )
-        if cmd.channel == FLOOR:
-            under = None
-        con = self.consoles.get(p.id)
-        if con is not None and (cmd.channel, under) != (p.channel, p.floor_under):
-            b = self.booths[con.booth]
-            if b.on_air == p.id and cmd.channel != FLOOR:
-                cycle = find_cycle({**self._inputs(), b.language: cmd.channel}, self.routes)
-                if cycle:
-                    raise Conflict(
-                        "this relay would make a loop: nobody in it would hear the floor",
-                        {"cycle": cycle},
-                    )
-            con.auto = False  # picked by hand (the same choice again keeps auto-relay)
-        self._set_channel(p, cmd.channel, under, now, auto=bool(con and con.auto))
-
-    def _follow_auto_relay(self, p: Participant, now: float) -> None:
-        con = self.consoles.get(p.id)
-        if con is None:
+def subscribe(room: Room, p: Participant, cmd: c.Subscribe, now: float) -> None:
+    """A listener's choice; for an interpreter it is what they hear (the floor or a relay),
+    and `auto` hands that choice back to auto-relay."""
+    booths = room.interpretation
+    interpreter = p.id in booths.consoles
+    if cmd.channel == c.AUTO_RELAY:
+        if not interpreter:
             raise InvalidInput("auto-relay is for interpreters", {"channel": c.AUTO_RELAY})
-        b = self.booths[con.booth]
-        booths = list(self.booths.values())
-        want = relay_choice(
-            b, self.floor_language, self.spec.languages, booths, self.routes, self._inputs()
+        booths.follow_auto_relay(p, room.floor_language, now)
+        return
+    check_source(cmd.channel, room.spec.languages)
+    under = cmd.floor_under
+    if under is not None and under not in room.under_levels:
+        raise InvalidInput(
+            "floor-under level not offered in this meeting",
+            {"floor_under": under, "levels": list(room.under_levels)},
         )
-        con.auto = True
-        self._set_channel(p, want, p.floor_under if want != FLOOR else None, now, auto=True)
+    sub = Subscription(cmd.channel, None if cmd.channel == FLOOR else under)
+    auto = booths.choose(p, sub) if interpreter else False
+    room.roster.subscribe(p, sub, now, auto)
 
-    def _quality(self, p: Participant, cmd: c.QualityReport, now: float) -> None:
-        old = (p.quality or {}).get("grade")
-        p.quality = {
-            "grade": cmd.grade,
-            "rtt_ms": cmd.rtt_ms,
-            "loss_pct": cmd.loss_pct,
-            "jitter_ms": cmd.jitter_ms,
-            "at": now,
-        }
-        if old != cmd.grade:  # numbers move all the time: tell others when the grade does
-            self._dirty.add(p.id)
 
-    def _leave(self, p: Participant, cmd: c.Leave, now: float) -> None:
-        self._drop(p.id, now, "left")
-
-    # ---------------------------------------------------------------- floor
-
-    def _floor_request(self, p: Participant, cmd: c.FloorRequest, now: float) -> None:
-        _require(p, FLOOR_ROLES, "request the floor")
-        self.floor.request(p.id, cmd.kind, now)
-
-    def _floor_withdraw(self, p: Participant, cmd: c.FloorWithdraw, now: float) -> None:
-        _require(p, FLOOR_ROLES, "withdraw from the floor")
-        if p.id in self.floor.holders:
-            self._end_turn(p.id, now)
-        elif not self.floor.withdraw_request(p.id):
-            raise Conflict("you neither hold nor requested the floor")
-
-    def _floor_give(self, p: Participant, cmd: c.FloorGive, now: float) -> None:
-        _require(p, PRESIDING, "give the floor")
-        t = self._target(cmd.participant_id)
+def participant_language(room: Room, p: Participant, cmd: c.ParticipantLanguage) -> None:
+    """The language `cmd.participant_id` (default: the sender) speaks on the floor; the
+    automatic floor language follows it while they hold the floor."""
+    if cmd.participant_id is None or cmd.participant_id == p.id:
+        if p.role not in FLOOR_ROLES:
+            raise Forbidden(
+                f"a {p.role} does not speak on the floor",
+                {"role": str(p.role), "allowed": sorted(str(r) for r in FLOOR_ROLES)},
+            )
+        t = p
+    else:
+        if p.role not in PRESIDING:
+            raise Forbidden(
+                f"a {p.role} may not set another participant's language",
+                {"role": str(p.role), "allowed": sorted(str(r) for r in PRESIDING)},
+            )
+        t = room.roster.target(cmd.participant_id)
         if t.role not in FLOOR_ROLES:
             raise InvalidInput(
-                f"a {t.role} cannot hold the floor", {"participant_id": t.id, "role": str(t.role)}
+                f"a {t.role} does not speak on the floor",
+                {"participant_id": t.id, "role": str(t.role)},
             )
-        if not t.connected:
-            raise Conflict("this participant is not connected", {"participant_id": t.id})
-        self.floor.give(t.id, now, timed=t.role is Role.DELEGATE)
-
-    def _floor_take(self, p: Participant, cmd: c.FloorTake, now: float) -> None:
-        _require(p, PRESIDING, "take the floor back")
-        self._end_turn(cmd.participant_id, now)
-
-    def _speakers_reorder(self, p: Participant, cmd: c.SpeakersReorder, now: float) -> None:
-        _require(p, PRESIDING, "reorder the speakers list")
-        self.floor.reorder(cmd.order)
-
-    def _floor_time_limit(self, p: Participant, cmd: c.FloorTimeLimit, now: float) -> None:
-        _require(p, PRESIDING, "set the speaking time")
-        self.floor.set_time_limit(cmd.seconds, now)
-
-    def _participant_mute(self, p: Participant, cmd: c.ParticipantMute, now: float) -> None:
-        _require(p, PRESIDING, "mute a participant")
-        self.floor.mute(cmd.participant_id, cmd.muted)
-
-    def _floor_language(self, p: Participant, cmd: c.FloorLanguage, now: float) -> None:
-        _require(p, PRESIDING, "set the floor language")
-        if cmd.language is not None and cmd.language not in self.spec.languages:
-            raise InvalidInput(
-                "not a language of this meeting",
-                {"language": cmd.language, "languages": list(self.spec.languages)},
-            )
-        self.floor.language_set = cmd.language
-
-    # ---------------------------------------------------------------- meeting
-
-    def _meeting_open(self, p: Participant, cmd: c.MeetingOpen, now: float) -> None:
-        _require(p, PRESIDING, "open the meeting")
-        if self.status is not MeetingStatus.SCHEDULED:
-            raise Conflict("the meeting is already open", {"status": str(self.status)})
-        self.status = MeetingStatus.OPEN
-        self._record(LifecycleRecord(self.spec.id, "opened", utc(now), p.id))
-        self._out.append(MeetingChanged(str(self.status)))
-
-    def _meeting_close(self, p: Participant, cmd: c.MeetingClose, now: float) -> None:
-        _require(p, PRESIDING, "close the meeting")
-        self._close(now, p.id)
-
-    def _participant_remove(self, p: Participant, cmd: c.ParticipantRemove, now: float) -> None:
-        _require(p, PRESIDING, "remove a participant")
-        t = self._target(cmd.participant_id)
-        if t.id == p.id:
-            raise InvalidInput("you cannot remove yourself: leave instead")
-        if t.role in PRESIDING:
-            raise Forbidden("a chair or organizer cannot be removed", {"participant_id": t.id})
-        self.removed.add(t.id)
-        self._out.append(Removed(t.id, p.id))
-        self._record(RemovalRecord(self.spec.id, t.id, p.id, utc(now)))
-        self._drop(t.id, now, "removed")
-
-    # ---------------------------------------------------------------- booths
-
-    def _on_air(self, p: Participant, cmd: c.OnAir, now: float) -> None:
-        self._booth_events(self._booth_of(p, "go on air").set_on_air(p.id, cmd.on, now))
-
-    def _console_output(self, p: Participant, cmd: c.ConsoleOutput, now: float) -> None:
-        b = self._booth_of(p, "choose a booth output")
-        self._booth_events(b.set_output(p.id, cmd.channel, now))
-
-    def _cough(self, p: Participant, cmd: c.Cough, now: float) -> None:
-        self._booth_of(p, "cough").set_cough(p.id, cmd.on)
-
-    def _handover_request(self, p: Participant, cmd: c.HandoverRequest, now: float) -> None:
-        b = self._booth_of(p, "ask for a handover")
-        present = {m for m in b.members if self.participants[m].connected}
-        b.request_handover(p.id, cmd.to, now, self.limits.handover_timeout_s, present)
-
-    def _handover_accept(self, p: Participant, cmd: c.HandoverAccept, now: float) -> None:
-        self._booth_events(self._booth_of(p, "accept a handover").accept_handover(p.id, now))
-
-    def _handover_decline(self, p: Participant, cmd: c.HandoverDecline, now: float) -> None:
-        self._booth_events(self._booth_of(p, "decline a handover").decline_handover(p.id))
-
-    def _booth_chat(self, p: Participant, cmd: c.BoothChat, now: float) -> None:
-        b = self._booth_of(p, "use the booth chat")
-        chat = Chat(b.language, p.id, cmd.text, now)
-        self.chat[b.language].append(chat.message())
-        self._out.append(chat)
-
-    def _slow_down(self, p: Participant, cmd: c.SlowDown, now: float) -> None:
-        b = self._booth_of(p, "ask the speaker to slow down")
-        self._out.append(
-            Notice(
-                "slow_down",
-                Audience.presiding(*self.floor.holders),
-                sender=p.id,
-                booth=b.language,
-            )
+    if cmd.language is not None and cmd.language not in room.spec.languages:
+        raise InvalidInput(
+            "not a language of this meeting",
+            {"language": cmd.language, "languages": list(room.spec.languages)},
         )
+    t.spoken = cmd.language
+    room.changes.touch(t.id)  # the floor language follows at the end of the change
+
+
+def remove(room: Room, chair: Participant, participant_id: str, now: float) -> None:
+    t = room.roster.target(participant_id)
+    if t.id == chair.id:
+        raise InvalidInput("you cannot remove yourself: leave instead")
+    if t.role in PRESIDING:
+        raise Forbidden("a chair or organizer cannot be removed", {"participant_id": t.id})
+    room.roster.removed.add(t.id)
+    room.changes.emit(Removed(t.id, chair.id))
+    room.changes.record(RemovalRecord(room.spec.id, t.id, chair.id, utc(now)))
+    room.drop(t.id, now, "removed")

@@ -1,30 +1,55 @@
-"""What a participant asks the Room to do: one frozen dataclass per client action.
+"""What a participant asks the Room to do: one class per client message, the one definition.
 
-The wire names and fields mirror web/js/protocol.js (`{"type": ..., "id": n, ...fields}`). The
-Room decides whether the sender may do it (Room.handle is the one place roles are checked);
-here we only check shapes, so that signaling can turn a decoded JSON object into a Command with
-`parse_command` and answer a malformed one with InvalidMessage before it reaches the Room.
-Signaling-only messages (hello, offer, ice, ping) are not Commands: they never reach the Room.
+Each class IS the wire message: its wire name is `type` (the snake_case of the class name), its
+fields are the message's fields with their types, limits and defaults. Signaling parses a client
+message straight into one of these classes (signaling/protocol.py: `parse_client`), the Room
+handles it, web/js/wire.js and the tables of docs/protocol.md are generated from it
+(`python -m mirp.signaling.schema`). There is no second parser and no mapping between two
+families of classes, so a field cannot be named or scaled differently on the wire and in the
+Room.
+
+Why pydantic dataclasses, strict: they validate when built from the wire (`cls(**fields)`) and
+when built by hand (the Room tests write `Subscribe("fr", -12)`), with one set of rules. Strict
+because a typo or a wrong type in a client is a bug that a silent coercion would hide:
+unknown fields are refused, `"60"` is not a number, `true` is not 1. The Room still decides
+whether the sender may do it (roles, state): here we only check shapes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar, Literal
+from dataclasses import fields
+from typing import Annotated, Any, ClassVar, Literal
 
-from mirp.errors import InvalidMessage
+from pydantic import ConfigDict, Field, StringConstraints
+from pydantic.dataclasses import dataclass
 
-FloorKind = Literal["speak", "point_of_order"]
-AUTO_RELAY = "auto"  # Subscribe(channel="auto"): an interpreter hands the choice back to auto-relay
-MAX_CHAT_CHARS = 1000
+from mirp.rooms.floor import MAX_TIME_LIMIT_S
+
+# The shape rules of every client message (signaling/protocol.py uses them too).
+STRICT = ConfigDict(strict=True, extra="forbid", allow_inf_nan=False)
+
 MAX_ID_CHARS = 64
 MAX_CHANNEL_CHARS = 16
+MAX_CHAT_CHARS = 1000
+MAX_SPEAKERS = 2000  # the longest speakers list a `speakers_reorder` may name
+AUTO_RELAY = "auto"  # Subscribe(channel="auto"): an interpreter hands the choice back to auto-relay
+
+Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[A-Za-z0-9_.:-]+$")]
+Channel = Annotated[
+    str, Field(min_length=1, max_length=MAX_CHANNEL_CHARS, pattern=r"^[A-Za-z0-9_-]+$")
+]
+LANGUAGE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"  # a BCP 47 language tag, roughly
+Language = Annotated[
+    str, Field(min_length=2, max_length=MAX_CHANNEL_CHARS, pattern=LANGUAGE_PATTERN)
+]
+FloorKind = Literal["speak", "point_of_order"]
+Grade = Literal["good", "fair", "poor", "unknown"]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class Command:
-    """Base of every client action. `type` is the wire name."""
+    """Base of every client message that reaches the Room. `type` is the wire name."""
 
     type: ClassVar[str] = ""
 
@@ -32,7 +57,7 @@ class Command:
 # --- everyone -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class Subscribe(Command):
     """Listen to `channel` (`floor` or a meeting language) with the floor under it at
     `floor_under` dB (None: no floor under; must be one of MeetingSpec.under_levels_db).
@@ -41,24 +66,27 @@ class Subscribe(Command):
     changes or they subscribe to `auto` (AUTO_RELAY)."""
 
     type: ClassVar[str] = "subscribe"
-    channel: str
-    floor_under: int | None = None
+    channel: Channel
+    floor_under: Annotated[int, Field(ge=-60, le=0)] | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class QualityReport(Command):
-    """The client's view of its connection (from getStats), shown to the chair and organizer."""
+@dataclass(frozen=True, slots=True, config=STRICT)
+class Quality(Command):
+    """The client's view of its connection, in the units of the browser's getStats() (seconds,
+    a fraction), shown to the chair and on the organizer's live page."""
 
     type: ClassVar[str] = "quality"
-    grade: str  # "good" | "fair" | "poor" (free text, capped)
-    rtt_ms: float | None = None
-    loss_pct: float | None = None
-    jitter_ms: float | None = None
+    grade: Grade = "unknown"
+    rtt: Annotated[float, Field(ge=0, le=60)] | None = None  # round-trip time, seconds
+    jitter: Annotated[float, Field(ge=0, le=60)] | None = None  # seconds
+    loss: Annotated[float, Field(ge=0, le=1)] | None = None  # fraction of packets lost
+    received: Annotated[int, Field(ge=0)] | None = None  # packets received so far
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class Leave(Command):
-    """The participant leaves for good (the same as Room.leave)."""
+    """Leave for good (a closed socket alone is a disconnection: the floor and the booth wait
+    for the grace period). Signaling acks it and closes the Session with 1000."""
 
     type: ClassVar[str] = "leave"
 
@@ -66,7 +94,7 @@ class Leave(Command):
 # --- delegates (and the chair) --------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class FloorRequest(Command):
     """Ask for the floor; a point of order goes to the top of the speakers list, marked."""
 
@@ -74,7 +102,7 @@ class FloorRequest(Command):
     kind: FloorKind = "speak"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class FloorWithdraw(Command):
     """Withdraw one's request, or, when holding the floor, finish speaking."""
 
@@ -84,78 +112,95 @@ class FloorWithdraw(Command):
 # --- chair (and organizer) ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class FloorGive(Command):
     """Give the floor to a participant (a delegate, or the chair itself): their microphone goes
     into the floor mix. Several may hold the floor at once (e.g. chair + speaker)."""
 
     type: ClassVar[str] = "floor_give"
-    participant_id: str
+    participant_id: Id
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class FloorTake(Command):
     """Take the floor back from a holder (the chair taking its own: stop speaking)."""
 
     type: ClassVar[str] = "floor_take"
-    participant_id: str
+    participant_id: Id
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class SpeakersReorder(Command):
     """The new order of the speakers list: a permutation of the ids now in it."""
 
     type: ClassVar[str] = "speakers_reorder"
-    order: tuple[str, ...]
+    # a JSON array arrives as a list: the one field where a list may become a tuple
+    order: Annotated[tuple[Id, ...], Field(strict=False, max_length=MAX_SPEAKERS)]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class FloorTimeLimit(Command):
     """Speaking time per turn in seconds (None: no limit); restarts the running countdown."""
 
     type: ClassVar[str] = "floor_time_limit"
-    seconds: int | None
+    seconds: Annotated[int, Field(ge=1, le=MAX_TIME_LIMIT_S)] | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class ParticipantMute(Command):
     """Mute (or unmute) a floor holder: they keep the floor, their microphone leaves the mix."""
 
     type: ClassVar[str] = "participant_mute"
-    participant_id: str
+    participant_id: Id
     muted: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class FloorLanguage(Command):
     """The language spoken on the floor (None: auto, from the floor holder's profile)."""
 
     type: ClassVar[str] = "floor_language"
-    language: str | None
+    language: Language | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
+class ParticipantLanguage(Command):
+    """The language a participant speaks on the floor, which the automatic floor language
+    follows (None: back to the one their invitation gave, if any). Delegates and chairs set their
+    own (`participant_id` None or theirs); the presiding roles set anyone's who may hold the
+    floor."""
+
+    type: ClassVar[str] = "participant_language"
+    language: Language | None
+    participant_id: Id | None = None
+
+
+@dataclass(frozen=True, slots=True, config=STRICT)
 class MeetingOpen(Command):
+    """Scheduled -> open: delegates and observers may join."""
+
     type: ClassVar[str] = "meeting_open"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class MeetingClose(Command):
+    """End every turn and the meeting; every Session is then closed with 4410."""
+
     type: ClassVar[str] = "meeting_close"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class ParticipantRemove(Command):
     """Remove a participant from the meeting: they may not rejoin."""
 
     type: ClassVar[str] = "participant_remove"
-    participant_id: str
+    participant_id: Id
 
 
 # --- interpreters ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class OnAir(Command):
     """Go on air (only when nobody else in the booth is) or off air."""
 
@@ -163,15 +208,15 @@ class OnAir(Command):
     on: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class ConsoleOutput(Command):
     """Speak into the booth's language (A) or its retour (B)."""
 
     type: ClassVar[str] = "console_output"
-    channel: str
+    channel: Language
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class Cough(Command):
     """Momentary mute while held: on=True when pressed, False when released."""
 
@@ -179,38 +224,40 @@ class Cough(Command):
     on: bool
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class HandoverRequest(Command):
     """Ask a booth partner to take over (when on air) or to let me take over (when the partner is
     on air). `to` None: the only other connected interpreter of the booth."""
 
     type: ClassVar[str] = "handover_request"
-    to: str | None = None
+    to: Id | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class HandoverAccept(Command):
     """Accept the pending handover addressed to me: the microphone moves at once."""
 
     type: ClassVar[str] = "handover_accept"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class HandoverDecline(Command):
     """Refuse the pending handover addressed to me, or cancel the one I asked for."""
 
     type: ClassVar[str] = "handover_decline"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class BoothChat(Command):
-    """A text message to my booth partners."""
+    """A text message to my booth partners (surrounding blanks are dropped; blank is refused)."""
 
     type: ClassVar[str] = "booth_chat"
-    text: str
+    text: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_CHAT_CHARS)
+    ]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, config=STRICT)
 class SlowDown(Command):
     """Ask the floor holder(s) to slow down; the chair(s) see it too."""
 
@@ -221,7 +268,7 @@ COMMAND_TYPES: Mapping[str, type[Command]] = {
     c.type: c
     for c in (
         Subscribe,
-        QualityReport,
+        Quality,
         Leave,
         FloorRequest,
         FloorWithdraw,
@@ -231,6 +278,7 @@ COMMAND_TYPES: Mapping[str, type[Command]] = {
         FloorTimeLimit,
         ParticipantMute,
         FloorLanguage,
+        ParticipantLanguage,
         MeetingOpen,
         MeetingClose,
         ParticipantRemove,
@@ -246,103 +294,11 @@ COMMAND_TYPES: Mapping[str, type[Command]] = {
 }
 
 
-# --- parsing ---------------------------------------------------------------------------------
-
-
-def _str(v: Any, name: str, cap: int, *, optional: bool = False) -> str | None:
-    if v is None and optional:
-        return None
-    if not isinstance(v, str) or not v or len(v) > cap:
-        raise InvalidMessage(f"`{name}` must be a non-empty string of at most {cap} characters")
-    return v
-
-
-def _int(v: Any, name: str, *, optional: bool = False) -> int | None:
-    if v is None and optional:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int | float) or int(v) != v:
-        raise InvalidMessage(f"`{name}` must be an integer")
-    return int(v)
-
-
-def _num(v: Any, name: str) -> float | None:
-    if v is None:
-        return None
-    if isinstance(v, bool) or not isinstance(v, int | float) or v != v or abs(v) > 1e9:
-        raise InvalidMessage(f"`{name}` must be a number")
-    return float(v)
-
-
-def _bool(v: Any, name: str) -> bool:
-    if not isinstance(v, bool):
-        raise InvalidMessage(f"`{name}` must be true or false")
-    return v
-
-
-def parse_command(message: Mapping[str, Any]) -> Command:
-    """A decoded client message -> its Command. Unknown keys (like the client's `id`) are ignored;
-    a missing or ill-typed field raises InvalidMessage (nothing reaches the Room)."""
-    kind = message.get("type")
-    cls = COMMAND_TYPES.get(kind) if isinstance(kind, str) else None
-    if cls is None:
-        raise InvalidMessage(f"unknown message type {kind!r}", {"type": str(kind)[:40]})
-    m = message
-    pid = "participant_id"
-    match cls.type:
-        case "subscribe":
-            return Subscribe(
-                _str(m.get("channel"), "channel", MAX_CHANNEL_CHARS) or "",
-                _int(m.get("floor_under"), "floor_under", optional=True),
-            )
-        case "quality":
-            return QualityReport(
-                _str(m.get("grade"), "grade", 16) or "",
-                _num(m.get("rtt_ms"), "rtt_ms"),
-                _num(m.get("loss_pct"), "loss_pct"),
-                _num(m.get("jitter_ms"), "jitter_ms"),
-            )
-        case "floor_request":
-            k = m.get("kind", "speak")
-            if k not in ("speak", "point_of_order"):
-                raise InvalidMessage("`kind` must be speak or point_of_order")
-            return FloorRequest(k)
-        case "floor_give" | "floor_take" | "participant_remove":
-            target = _str(m.get(pid), pid, MAX_ID_CHARS) or ""
-            return cls(target)  # type: ignore[call-arg]
-        case "participant_mute":
-            return ParticipantMute(
-                _str(m.get(pid), pid, MAX_ID_CHARS) or "", _bool(m.get("muted", True), "muted")
-            )
-        case "speakers_reorder":
-            order = m.get("order")
-            if not isinstance(order, list | tuple) or len(order) > 1000:
-                raise InvalidMessage("`order` must be a list of participant ids")
-            return SpeakersReorder(tuple(_str(x, "order[]", MAX_ID_CHARS) or "" for x in order))
-        case "floor_time_limit":
-            return FloorTimeLimit(_int(m.get("seconds"), "seconds", optional=True))
-        case "floor_language":
-            return FloorLanguage(
-                _str(m.get("language"), "language", MAX_CHANNEL_CHARS, optional=True)
-            )
-        case "on_air" | "cough":
-            return cls(_bool(m.get("on"), "on"))  # type: ignore[call-arg]
-        case "console_output":
-            return ConsoleOutput(_str(m.get("channel"), "channel", MAX_CHANNEL_CHARS) or "")
-        case "handover_request":
-            return HandoverRequest(_str(m.get("to"), "to", MAX_ID_CHARS, optional=True))
-        case "booth_chat":
-            text = m.get("text")
-            if not isinstance(text, str) or not text.strip() or len(text) > MAX_CHAT_CHARS:
-                raise InvalidMessage(f"`text` must be 1 to {MAX_CHAT_CHARS} characters")
-            return BoothChat(text.strip())
-    assert not fields(cls), cls  # the remaining commands carry no fields
-    return cls()
-
-
-def command_message(command: Command) -> dict[str, Any]:
-    """The wire form of a Command (for tests and tools that speak the protocol)."""
-    out: dict[str, Any] = {"type": command.type}
-    for f in fields(command):
-        v = getattr(command, f.name)
+def wire_form(message: Any) -> dict[str, Any]:
+    """The JSON object of a client message (a Command, or one of signaling's own messages): for
+    tests and tools that speak the protocol."""
+    out: dict[str, Any] = {"type": message.type}
+    for f in fields(message):
+        v = getattr(message, f.name)
         out[f.name] = list(v) if isinstance(v, tuple) else v
     return out

@@ -24,8 +24,8 @@ from mirp.rooms.room import Room
 
 log = logging.getLogger("mirp.rooms.durable")
 
-SNAPSHOT_FORMAT = 1
-RECORD_TYPES: dict[str, type[Any]] = {
+SNAPSHOT_FORMAT = 2  # 2: the Room made of parts (roster, floor, interpretation, told)
+RECORD_TYPES: dict[str, type[Record]] = {
     cls.__name__: cls
     for cls in (
         model.AttendanceRecord,

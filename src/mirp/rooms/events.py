@@ -2,7 +2,7 @@
 
 Room.join/leave/disconnect/handle/tick return a list of events. Two families:
 - wire events (`WireEvent`): `audience` says who receives `message()` (a JSON-ready dict with a
-  "type"; the runtime adds "seq"). Shapes mirror web/js/live.js applyServerMessage; every
+  "type"; the runtime adds "seq"). Shapes mirror web/js/roomview.js applyServerMessage; every
   message is described in docs/rooms.md.
 - `RecordEvent`: an append-only statistics fact (rooms.model.Record) for Admission.record();
   nobody receives it over the wire.
@@ -49,14 +49,6 @@ class Audience:
     def presiding(*also: str) -> Audience:
         """The chairs and organizers, plus `also` (e.g. the floor holders)."""
         return Audience(ids=frozenset(also), roles=frozenset({Role.CHAIR, Role.ORGANIZER}))
-
-    def union(self, other: Audience) -> Audience:
-        return Audience(
-            self.everyone or other.everyone,
-            self.ids | other.ids,
-            self.booths | other.booths,
-            self.roles | other.roles,
-        )
 
     def includes(self, pid: str, role: Role, booth: str | None) -> bool:
         return (
@@ -272,11 +264,6 @@ class RecordEvent:
 
 
 Event = WireEvent | RecordEvent
-
-
-def wire_messages(events: Iterable[Event]) -> list[JsonDict]:
-    """The wire messages among `events`, in order (for tests and logs)."""
-    return [e.message() for e in events if isinstance(e, WireEvent)]
 
 
 def records(events: Iterable[Event]) -> list[Record]:

@@ -4,8 +4,10 @@ was last told for them.
 Why it is this small: peers, sources, readiness and listeners live in the media plane
 (media/local.py, in the media process), their one home; the room keeps only what it needs to
 send the plane the *changes* (the last plan, each peer's last feed) and to tell a participant its
-peer is gone. Every method is called from the Room task (the actor rule), except `engine.offer`
-and `engine.candidate`, which the runtime awaits outside it.
+peer is gone. Every method is called from the Room's actor task (rooms/actor.py), except
+`plane.offer` and `plane.candidate`, which the runtime awaits outside it (the slow ICE/DTLS
+set-up must not hold the room): they change nothing of the room's; `begin_offer` before and
+`offer_done` after, both in the task, do.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from typing import Protocol
 from mirp.media.plan import FeedKey, MixPlan
 
 
-class Engine(Protocol):
-    """The media plane as one room sees it (registry.RoomMedia: FeedKeys namespaced by meeting;
-    media/plane.py's MediaPlane has the same methods)."""
+class RoomPlane(Protocol):
+    """The media plane as one room sees it: media/plane.py's MediaPlane without its lifecycle
+    and events, with this room's FeedKeys (rooms/shared_plane.py's ScopedPlane namespaces them by
+    meeting, so rooms never collide in the one plane of the process)."""
 
     async def offer(self, peer_id: str, sdp: str) -> str: ...
     async def candidate(self, peer_id: str, candidate: Mapping[str, object] | None) -> None: ...
@@ -29,11 +32,11 @@ class Engine(Protocol):
 
 
 class MediaLink:
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+    def __init__(self, plane: RoomPlane) -> None:
+        self.plane = plane
         self.peers: set[str] = set()  # participants whose offer/answer is done, not gone since
         self.offering: dict[str, int] = {}  # participant -> number of its offer in flight
-        self.listening: dict[str, FeedKey] = {}  # participant -> the feed the plane was told
+        self.feed_of: dict[str, FeedKey] = {}  # participant -> the feed the plane was told
         self.plan: MixPlan | None = None
         self._offers = 0
 
@@ -49,7 +52,7 @@ class MediaLink:
         (then False; the peer is closed unless a newer offer already replaced it)."""
         if self.offering.get(pid) != number:
             if pid not in self.offering and pid not in self.peers:
-                self.engine.close_peer(pid)
+                self.plane.close_peer(pid)
             return False
         del self.offering[pid]
         self.peers.add(pid)
@@ -74,31 +77,31 @@ class MediaLink:
         """The participant's Session ended or was replaced: its peer is closed."""
         if self.has_peer(pid):
             self._forget(pid)
-            self.engine.close_peer(pid)
+            self.plane.close_peer(pid)
 
     def _forget(self, pid: str) -> None:
         self.peers.discard(pid)
         self.offering.pop(pid, None)
-        self.listening.pop(pid, None)
+        self.feed_of.pop(pid, None)
 
     def sync(self, plan: MixPlan, feeds: Mapping[str, FeedKey]) -> None:
         """Send the plane what changed: the plan, and each peer's feed."""
         if plan != self.plan:
-            self.engine.apply(plan)
+            self.plane.apply(plan)
             self.plan = plan
         for pid in self.peers:
             key = feeds.get(pid)
-            if key == self.listening.get(pid):
+            if key == self.feed_of.get(pid):
                 continue
             if key is None:
-                del self.listening[pid]
-                self.engine.unlisten(pid)
+                del self.feed_of[pid]
+                self.plane.unlisten(pid)
             else:
-                self.listening[pid] = key
-                self.engine.listen(pid, key)
+                self.feed_of[pid] = key
+                self.plane.listen(pid, key)
 
     def close(self) -> None:
         for pid in list(self.peers | self.offering.keys()):
             self.detach(pid)
-        self.engine.apply(MixPlan.of())
+        self.plane.apply(MixPlan.of())
         self.plan = MixPlan.of()

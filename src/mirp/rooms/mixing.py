@@ -14,7 +14,7 @@ Keys are shared as much as the sound allows, because encoders = distinct keys in
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mirp.interpretation.routing import FLOOR, Route
@@ -22,12 +22,12 @@ from mirp.media.plan import FeedKey, Ingredient, MixPlan, db_to_gain
 
 
 @dataclass(frozen=True, slots=True)
-class Listening:
-    """One connected participant's choice: channel and floor-under level (None: none)."""
+class Subscription:
+    """A listener's choice: a channel, and the floor under it at this level in dB (None: no
+    floor under it)."""
 
-    participant_id: str
     channel: str
-    floor_under: int | None
+    floor_under: int | None = None
 
 
 def base_key(channel: str, floor_under: int | None, routes: Mapping[str, Route]) -> FeedKey:
@@ -40,7 +40,7 @@ def base_key(channel: str, floor_under: int | None, routes: Mapping[str, Route])
 def recipe(
     key: FeedKey, routes: Mapping[str, Route], floor: tuple[Ingredient, ...]
 ) -> tuple[Ingredient, ...]:
-    """What `key` mixes (without its minus applied)."""
+    """What `key` mixes, its `minus` (the listener's own microphone) left out."""
     if key.channel == FLOOR:
         out = floor
     else:
@@ -57,20 +57,27 @@ def recipe(
 
 
 def key_for(
-    listening: Listening, routes: Mapping[str, Route], floor: tuple[Ingredient, ...]
+    participant_id: str,
+    subscription: Subscription,
+    routes: Mapping[str, Route],
+    floor: tuple[Ingredient, ...],
 ) -> FeedKey:
-    key = base_key(listening.channel, listening.floor_under, routes)
-    if any(s == listening.participant_id for s, _ in recipe(key, routes, floor)):
-        key = FeedKey(key.channel, key.under_level_db, listening.participant_id)
+    """The Feed this participant hears: minus their own microphone when it is in the mix."""
+    key = base_key(subscription.channel, subscription.floor_under, routes)
+    if any(s == participant_id for s, _ in recipe(key, routes, floor)):
+        key = FeedKey(key.channel, key.under_level_db, participant_id)
     return key
 
 
 def build_plan(
-    listeners: Iterable[Listening], routes: Mapping[str, Route], floor: tuple[Ingredient, ...]
+    subscriptions: Mapping[str, Subscription],
+    routes: Mapping[str, Route],
+    floor: tuple[Ingredient, ...],
 ) -> MixPlan:
+    """The plan for these listeners (participant id -> Subscription): one recipe per Feed."""
     feeds: dict[FeedKey, tuple[Ingredient, ...]] = {}
-    for lst in listeners:
-        key = key_for(lst, routes, floor)
+    for pid, sub in subscriptions.items():
+        key = key_for(pid, sub, routes, floor)
         if key not in feeds:
             feeds[key] = recipe(key, routes, floor)
     return MixPlan.of(feeds)

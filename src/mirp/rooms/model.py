@@ -6,11 +6,14 @@ join token into a JoinGrant; the Room runs from both.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 
-FLOOR = "floor"  # the channel that carries the original audio
+
+def utc(epoch_s: float) -> datetime:
+    """Records carry timezone-aware UTC datetimes; the Room is given epoch seconds."""
+    return datetime.fromtimestamp(epoch_s, tz=UTC)
 
 
 class Role(StrEnum):
@@ -69,7 +72,6 @@ class JoinGrant:
     delegation: str | None = None
     booth: str | None = None  # interpreters: the booth's language
     invitation_id: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
     language: str | None = None  # the language this person speaks (drives auto floor language)
 
 

@@ -1,35 +1,35 @@
-"""A participant's live presence in a Room, and the Room's limits.
+"""Who is in a Room: each participant's presence, and the roster of them.
 
 Presence is what the other participants see of someone (name, delegation, role, booth,
 connected, channel, speaking, connection quality) plus what the Room needs to keep while their
 connection is lost (the grace period keeps their floor, on-air state and channel).
+
+The Roster is the one home, in a live meeting, of who was removed and which invitations were
+revoked: it starts from what the store says (MeetingSpec.removed_participants) and adds what
+happens while the room is open; the store keeps it durably (the removal is committed before
+it is acknowledged).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
+from mirp.errors import Forbidden, MeetingFull, NotFound
 from mirp.interpretation.routing import FLOOR
-from mirp.rooms.mixing import Listening
-from mirp.rooms.model import AttendanceRecord, JoinGrant, Role
+from mirp.rooms.changes import Changes
+from mirp.rooms.events import Audience, Subscribed
+from mirp.rooms.mixing import Subscription
+from mirp.rooms.model import (
+    AttendanceRecord,
+    JoinGrant,
+    ListeningRecord,
+    MeetingSpec,
+    Role,
+    utc,
+)
 
-
-def utc(epoch_s: float) -> datetime:
-    """Records carry timezone-aware UTC datetimes; the Room is given epoch seconds."""
-    return datetime.fromtimestamp(epoch_s, tz=UTC)
-
-
-@dataclass(frozen=True, slots=True)
-class RoomLimits:
-    """grace_s: how long a lost connection keeps its place (floor, on air, channel).
-    handover_timeout_s: how long a handover request waits for an answer.
-    capacity: None uses MeetingSpec.capacity."""
-
-    grace_s: float = 30.0
-    handover_timeout_s: float = 20.0
-    capacity: int | None = None
+JUST_THE_FLOOR = Subscription(FLOOR)  # what a newcomer hears
 
 
 @dataclass(slots=True)
@@ -38,11 +38,11 @@ class Participant:
     joined_at: float
     connected: bool = True
     lost_at: float | None = None  # when the connection was lost (grace runs from here)
-    channel: str = FLOOR
-    floor_under: int | None = None
-    listening_since: float = 0.0
+    subscription: Subscription = JUST_THE_FLOOR
+    listening_since: float = 0.0  # when the current subscription started (for its record)
     speaking: bool = False
     quality: dict[str, Any] | None = None
+    spoken: str | None = None  # set by `participant_language`; None: the grant's language
 
     @property
     def id(self) -> str:
@@ -58,10 +58,15 @@ class Participant:
 
     @property
     def language(self) -> str | None:
-        return self.grant.language or self.grant.extra.get("language")
+        return self.spoken or self.grant.language
 
-    def listening(self) -> Listening:
-        return Listening(self.id, self.channel, self.floor_under)
+    @property
+    def channel(self) -> str:
+        return self.subscription.channel
+
+    @property
+    def floor_under(self) -> int | None:
+        return self.subscription.floor_under
 
     def attendance(self, kind: str, now: float) -> AttendanceRecord:
         g = self.grant
@@ -92,3 +97,101 @@ class Participant:
             "speaking": self.speaking,
             "quality": (self.quality or {}).get("grade"),
         }
+
+
+class Roster:
+    """The participants of one Room (present, or within their grace period), who may not come
+    back, and what each listens to."""
+
+    def __init__(self, spec: MeetingSpec, capacity: int, changes: Changes) -> None:
+        self.meeting_id = spec.id
+        self.capacity = capacity
+        self.participants: dict[str, Participant] = {}
+        self.removed: set[str] = set(spec.removed_participants)
+        self.revoked_invitations: set[str] = set()  # revoked while the room is open
+        self._changes = changes
+
+    # ---------------------------------------------------------------- who
+
+    def get(self, participant_id: str) -> Participant | None:
+        return self.participants.get(participant_id)
+
+    def target(self, participant_id: str) -> Participant:
+        """The participant a command names; NotFound when they are not here."""
+        t = self.participants.get(participant_id)
+        if t is None:
+            raise NotFound(
+                "no such participant in this meeting", {"participant_id": participant_id}
+            )
+        return t
+
+    def connected_ids(self) -> set[str]:
+        return {p.id for p in self.participants.values() if p.connected}
+
+    def check_admission(self, grant: JoinGrant) -> None:
+        """Refuse a removed participant or a revoked invitation (Forbidden)."""
+        if grant.participant_id in self.removed:
+            raise Forbidden("you were removed from this meeting", {"reason": "removed"})
+        if grant.invitation_id is not None and grant.invitation_id in self.revoked_invitations:
+            raise Forbidden("this invitation was revoked", {"reason": "revoked"})
+
+    def check_room_for_one_more(self) -> None:
+        if len(self.participants) >= self.capacity:
+            raise MeetingFull("the meeting is full", {"capacity": self.capacity})
+
+    def of_invitation(self, invitation_id: str) -> list[str]:
+        return [
+            pid for pid, p in self.participants.items() if p.grant.invitation_id == invitation_id
+        ]
+
+    def recipients(self, audience: Audience) -> list[str]:
+        """The connected participants an event with this audience goes to."""
+        out = [
+            p.id
+            for p in self.participants.values()
+            if p.connected and audience.includes(p.id, p.role, p.booth)
+        ]
+        # a removed participant still gets the message that tells them so
+        out += [pid for pid in audience.ids if pid in self.removed and pid not in self.participants]
+        return out
+
+    # ---------------------------------------------------------------- what they hear
+
+    def subscriptions(self) -> dict[str, Subscription]:
+        """What every connected participant listens to."""
+        return {p.id: p.subscription for p in self.participants.values() if p.connected}
+
+    def subscribe(self, p: Participant, subscription: Subscription, now: float, auto: bool) -> None:
+        """A choice of channel, confirmed to the participant (`auto`: auto-relay made it); the
+        time spent on the previous one is recorded."""
+        if subscription != p.subscription:
+            self.end_listening(p, now)
+            p.subscription = subscription
+            self._changes.touch(p.id)
+        self._changes.emit(Subscribed(p.id, subscription.channel, subscription.floor_under, auto))
+
+    def end_listening(self, p: Participant, now: float) -> None:
+        if now > p.listening_since:
+            self._changes.record(
+                ListeningRecord(
+                    self.meeting_id,
+                    p.id,
+                    p.channel,
+                    p.floor_under or 0,
+                    utc(p.listening_since),
+                    utc(now),
+                )
+            )
+        p.listening_since = now
+
+    def report_quality(
+        self,
+        p: Participant,
+        grade: str,
+        numbers: dict[str, float | None],
+        now: float,
+    ) -> None:
+        old = (p.quality or {}).get("grade")
+        p.quality = {"grade": grade, **numbers, "at": now}
+        if old != grade:  # numbers move all the time: tell others when the grade does
+            self._changes.touch(p.id)

@@ -2,7 +2,7 @@
 
 Records and snapshots go to the journal (mirp/journal.py) first, so a slow or absent database
 never slows a Room down and never loses a record; this module's task then copies the records to
-the database (`hooks.record`) and marks them done. Decisions are committed straight away, since
+the database (`store.record`) and marks them done. Decisions are committed straight away, since
 their ack waits for them (docs/rooms.md, "Durability").
 """
 
@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Literal, Protocol, TypedDict
 
 from mirp.journal import Journal
 from mirp.rooms.durable import decode_record, encode_record, encode_room
@@ -22,27 +22,36 @@ from mirp.rooms.room import Room
 log = logging.getLogger("mirp.rooms.recorder")
 
 
-class RecordHooks(Protocol):
+class RecordStore(Protocol):
+    """Where records are committed (registry.RoomStore; store/admission.py)."""
+
     async def record(self, records: Sequence[Record]) -> None: ...
+
+
+class JournalHealth(TypedDict):
+    depth: int  # records in the journal, not yet in the database
+    age_s: float  # the oldest such record's age
+    failures: int  # consecutive failed writes to the database
+    journal: Literal["ok", "error"]  # whether the journal file can be written
 
 
 class Recorder:
     """Records and snapshots go to the journal first (`put` and `snapshot` never block; the
     journal's group commit makes them durable, and `durable()` waits for that), then this task
-    copies the records to `hooks.record` in batches, in order, retried without limit (capped
+    copies the records to `store.record` in batches, in order, retried without limit (capped
     back-off) and marked done; nothing is dropped. `decide` commits a decision now, bounded by
     `decide_timeout_s` (the room's command waits for it)."""
 
     def __init__(
         self,
-        hooks: RecordHooks,
+        store: RecordStore,
         journal: Journal | None = None,
         batch: int = 500,
         max_backoff_s: float = 5.0,
         decide_timeout_s: float = 5.0,
         write_timeout_s: float = 30.0,
     ) -> None:
-        self.hooks = hooks
+        self.store = store
         self.journal = journal if journal is not None else Journal(None)
         self.batch = batch
         self.max_backoff_s = max_backoff_s
@@ -75,9 +84,9 @@ class Recorder:
         await self.journal.durable()
 
     async def decide(self, records: Sequence[Record]) -> None:
-        await asyncio.wait_for(self.hooks.record(records), self.decide_timeout_s)
+        await asyncio.wait_for(self.store.record(records), self.decide_timeout_s)
 
-    def health(self) -> dict[str, Any]:
+    def health(self) -> JournalHealth:
         """The journal's depth (records not yet in the database) and age (seconds)."""
         return {
             "depth": self.journal.depth,
@@ -118,7 +127,7 @@ class Recorder:
                 self.dropped += 1
                 log.error("journal entry is not a record: skipped: %r", body[:200])
         try:
-            await asyncio.wait_for(self.hooks.record(records), self.write_timeout_s)
+            await asyncio.wait_for(self.store.record(records), self.write_timeout_s)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

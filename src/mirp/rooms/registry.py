@@ -11,92 +11,40 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol, TypeVar
 
 from mirp.config import Settings
-from mirp.errors import Forbidden, MirpError, NotFound, Unavailable
+from mirp.errors import Forbidden, MirpError, NotFound
 from mirp.journal import Journal
-from mirp.media.plan import FeedKey, Ingredient, MixPlan
 from mirp.media.plane import Levels, MediaEvent, MediaPlane, PeerGone
+from mirp.rooms.actor import RoomClosing, background
+from mirp.rooms.door import RoomDoor
 from mirp.rooms.durable import decode_room
-from mirp.rooms.events import Event, RecordEvent
+from mirp.rooms.events import Event, JsonDict, RecordEvent
+from mirp.rooms.limits import RoomLimits
 from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record
-from mirp.rooms.outlet import Outlet
-from mirp.rooms.recorder import Recorder
-from mirp.rooms.room import Room, RoomLimits
-from mirp.rooms.runtime import RoomClosing, RoomRuntime, background
+from mirp.rooms.recorder import JournalHealth, Recorder
+from mirp.rooms.room import Room
+from mirp.rooms.runtime import RoomRuntime
+from mirp.rooms.session import Session
+from mirp.rooms.shared_plane import SharedPlane
 
 log = logging.getLogger("mirp.rooms.registry")
 T = TypeVar("T")
 
 
-class Hooks(Protocol):
-    """What the live side needs from the store (store/admission.py's Admission)."""
+class RoomStore(Protocol):
+    """What the live side needs from the store (store/admission.py's Admission): who may join,
+    what a meeting is, and where records and decisions are committed. Removals have their home
+    there (a RemovalRecord is committed before its ack); a live Room keeps its own copy."""
 
     async def authorize(self, token: str, meeting_id: str | None) -> JoinGrant: ...
     async def load_spec(self, meeting_id: str) -> MeetingSpec: ...
     async def record(self, records: Sequence[Record]) -> None: ...
 
 
-class SharedEngine:
-    """One media plane serves every room of the process, but a MixPlan and a FeedKey know no
-    meeting: each room gets a RoomMedia whose keys are namespaced by meeting id (`<id>/fr`), and
-    the plane is given the union of all rooms' plans. Peer and source ids are participant ids,
-    unique across meetings."""
-
-    def __init__(self, plane: MediaPlane) -> None:
-        self.plane = plane
-        self.plans: dict[str, MixPlan] = {}
-
-    def scope(self, meeting_id: str) -> RoomMedia:
-        return RoomMedia(self, meeting_id)
-
-    def apply(self, meeting_id: str, plan: MixPlan | None) -> None:
-        if plan is None:
-            if self.plans.pop(meeting_id, None) is None:
-                return
-        else:
-            self.plans[meeting_id] = plan
-        merged: dict[FeedKey, tuple[Ingredient, ...]] = {}
-        for mid, room_plan in self.plans.items():
-            for key, recipe in room_plan.feeds.items():
-                merged[namespaced(mid, key)] = recipe
-        self.plane.apply(MixPlan.of(merged))
-
-
-def namespaced(meeting_id: str, key: FeedKey) -> FeedKey:
-    return FeedKey(f"{meeting_id}/{key.channel}", key.under_level_db, key.minus)
-
-
-class RoomMedia:
-    """The media plane as one room sees it (implements rooms.media_link.Engine)."""
-
-    def __init__(self, shared: SharedEngine, meeting_id: str) -> None:
-        self.shared = shared
-        self.plane = shared.plane
-        self.meeting_id = meeting_id
-
-    async def offer(self, peer_id: str, sdp: str) -> str:
-        return await self.plane.offer(peer_id, sdp)
-
-    async def candidate(self, peer_id: str, candidate: Mapping[str, object] | None) -> None:
-        await self.plane.candidate(peer_id, candidate)
-
-    def close_peer(self, peer_id: str) -> None:
-        self.plane.close_peer(peer_id)
-
-    def apply(self, plan: MixPlan) -> None:
-        self.shared.apply(self.meeting_id, plan if plan.feeds else None)
-
-    def listen(self, peer_id: str, key: FeedKey) -> None:
-        self.plane.listen(peer_id, namespaced(self.meeting_id, key))
-
-    def unlisten(self, peer_id: str) -> None:
-        self.plane.unlisten(peer_id)
-
-
-class RoomRegistry:
+class RoomRegistry(RoomDoor):
     """Routes Sessions to their meeting's RoomRuntime, opening and closing runtimes."""
 
     def __init__(
@@ -104,22 +52,21 @@ class RoomRegistry:
         *,
         settings: Settings,
         media: MediaPlane,
-        hooks: Hooks,
+        store: RoomStore,
         idle_close_s: float | None = None,
         journal: Journal | None = None,
     ) -> None:
         self.settings = settings
         self.limits = settings.limits
-        self.shared = SharedEngine(media)
+        self.shared = SharedPlane(media)
         self.media = media
-        self.hooks = hooks
+        self.store = store
         self.idle_close_s = (
             idle_close_s if idle_close_s is not None else settings.limits.reconnect_grace_s + 10.0
         )
         self.rooms: dict[str, RoomRuntime] = {}
-        self.removed: dict[str, set[str]] = {}  # meeting id -> participants removed
         self.recorder = Recorder(
-            hooks, journal, decide_timeout_s=settings.limits.decision_commit_timeout_s
+            store, journal, decide_timeout_s=settings.limits.decision_commit_timeout_s
         )
         with contextlib.suppress(RuntimeError):  # records a previous run left: write them now
             asyncio.get_running_loop()
@@ -153,20 +100,18 @@ class RoomRegistry:
 
     # ---------------------------------------------------------------- joining
     async def authorize(self, token: str, meeting_id: str | None = None) -> JoinGrant:
-        grant = await self.hooks.authorize(token, meeting_id)
-        if grant.participant_id in self.removed.get(grant.meeting_id, ()):
-            raise Forbidden("you were removed from this meeting")
-        return grant
+        """The store's answer (a removal is committed there before its ack)."""
+        return await self.store.authorize(token, meeting_id)
 
     async def join(
-        self, grant: JoinGrant, outlet: Outlet, resume: str | None = None
+        self, grant: JoinGrant, session: Session, resume: str | None = None
     ) -> RoomRuntime:
         """Admit a Session into its meeting's room (opened if needed); the runtime has sent the
         welcome when this returns."""
         for _ in range(3):
             runtime = await self.open(grant.meeting_id)
             try:
-                await runtime.join(grant, outlet, resume)
+                await runtime.join(grant, session, resume)
                 return runtime
             except RoomClosing:
                 await asyncio.sleep(0)  # it was closing: open a fresh one
@@ -188,12 +133,7 @@ class RoomRegistry:
     async def _open(self, meeting_id: str) -> RoomRuntime:
         if self.recorder._task is None:
             self.recorder.start()
-        spec = await self.hooks.load_spec(meeting_id)
-        removed = self.removed.get(meeting_id)
-        if removed:
-            from dataclasses import replace
-
-            spec = replace(spec, removed_participants=spec.removed_participants | removed)
+        spec = await self.store.load_spec(meeting_id)
         limits = RoomLimits(
             grace_s=self.limits.reconnect_grace_s,
             handover_timeout_s=self.limits.handover_timeout_s,
@@ -203,18 +143,16 @@ class RoomRegistry:
         room, seq = restored if restored is not None else (Room(spec, limits), 0)
         runtime = RoomRuntime(
             room,
-            engine=self.shared.scope(meeting_id),
+            plane=self.shared.scope(meeting_id),
             recorder=self.recorder,
             queue_size=self.limits.room_queue_commands,
             idle_close_s=self.idle_close_s,
             reoffer_s=self.limits.peer_timeout_s,
-            on_removed=self._on_removed,
             on_closed=self._on_closed,
             durability=self.recorder,
+            seq=seq,
+            restored=frozenset(room.participants) if restored is not None else frozenset(),
         )
-        if restored is not None:
-            runtime.seq = seq
-            runtime.restored = set(room.participants)
         runtime.start()
         self.rooms[meeting_id] = runtime
         log.info("room %s opened%s", meeting_id, " (restored)" if restored else "")
@@ -267,14 +205,11 @@ class RoomRegistry:
             if isinstance(event, RecordEvent):
                 self.recorder.put(event.record)
 
-    def _on_removed(self, meeting_id: str, participant_id: str) -> None:
-        self.removed.setdefault(meeting_id, set()).add(participant_id)
-
     def _on_closed(self, runtime: RoomRuntime) -> None:
         if self.rooms.get(runtime.meeting_id) is runtime:
             del self.rooms[runtime.meeting_id]
         self.shared.apply(runtime.meeting_id, None)
-        background(runtime._close_peers())
+        runtime.close_peers()
         log.info("room %s closed", runtime.meeting_id)
 
     # ---------------------------------------------------------------- reading
@@ -282,10 +217,21 @@ class RoomRegistry:
         runtime = self.rooms.get(meeting_id)
         return runtime if runtime is not None and not runtime.closing else None
 
-    def overview(self, meeting_id: str) -> dict[str, Any] | None:
+    def overview(self, meeting_id: str) -> JsonDict | None:
         """The organizer's live view of an open meeting; None when its room is not open."""
         runtime = self.get(meeting_id)
         return runtime.overview() if runtime is not None else None
+
+    def health(self) -> JournalHealth:
+        """The journal's state for /readyz (records not yet in the database, their age)."""
+        return self.recorder.health()
+
+    async def media_check(self) -> JsonDict | None:
+        """The media plane's start-up self-check (media/compat.py) for /readyz: versions, and
+        each fast path over aiortc's internals on or off with the reason. Raises what the plane
+        raises when it does not answer (the caller bounds the wait)."""
+        check = (await self.media.stats()).self_check
+        return check.to_wire() if check is not None else None
 
     # ---------------------------------------------------------------- closing
     async def close(self) -> None:
@@ -330,7 +276,6 @@ class RoomRegistry:
 
     async def meeting_deleted(self, meeting_id: str) -> None:
         """Close every Session of the meeting (4404, `not_found`) and the room."""
-        self.removed.pop(meeting_id, None)
         error = NotFound("the meeting was deleted", {"reason": "deleted"})
         await self._decide(meeting_id, lambda r: r.end(error))
 
@@ -342,26 +287,22 @@ class RoomRegistry:
         await self._decide(meeting_id, lambda r: r.follow_status(target, by))
 
     async def _decide(
-        self, meeting_id: str, job: Callable[[RoomRuntime], Awaitable[T]], tries: int = 50
+        self, meeting_id: str, job: Callable[[RoomRuntime], Awaitable[T]]
     ) -> T | None:
         """Run `job` on the meeting's open room, if any. A room being opened is waited for (it
-        may have read the database before the decision); a busy room is retried for ~1 s."""
+        may have read the database before the decision); a busy room is not an obstacle (the
+        runtime's decisions go by the actor's lane that a full queue does not refuse)."""
         opening = self._opening.get(meeting_id)
         if opening is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(opening)
-        for _ in range(tries):
-            runtime = self.get(meeting_id)
-            if runtime is None:
-                return None
-            try:
-                return await job(runtime)
-            except RoomClosing:
-                return None  # it is ending anyway; admission refuses newcomers
-            except Unavailable:
-                await asyncio.sleep(0.02)  # its queue is full: the decision must still land
-            except Exception:  # committed already: the caller's answer must not become a 500
-                log.exception("room %s: a decision failed in the room", meeting_id)
-                return None
-        log.error("room %s: a decision could not reach the room", meeting_id)
-        return None
+        runtime = self.get(meeting_id)
+        if runtime is None:
+            return None
+        try:
+            return await job(runtime)
+        except RoomClosing:
+            return None  # it is ending anyway; admission refuses newcomers
+        except Exception:  # committed already: the caller's answer must not become a 500
+            log.exception("room %s: a decision failed in the room", meeting_id)
+            return None

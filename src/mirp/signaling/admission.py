@@ -139,7 +139,7 @@ class AdmissionGate:
 
 
 class AdmissionControl:
-    """What every Connection of one app shares: the hello gate and the per-address limits."""
+    """What every SessionHandler of one app shares: the hello gate and the per-address limits."""
 
     def __init__(self, settings: Settings) -> None:
         limits = settings.limits

@@ -1,5 +1,6 @@
-"""What each client message does: hello admits the Session, offer/ice go to the Peer, every
-other message becomes a rooms.commands Command for the Room (which checks roles).
+"""What each client message does: hello admits the Session, offer/ice go to the Peer, ping/pong
+are the heartbeat, leave ends the Session for good, and every other message, parsed as the
+Room's command itself (rooms/commands.py), goes to the Room (which checks roles).
 
 Errors are answered, not fatal: a malformed, oversized, unknown or refused message gets an
 `error {id, code, message, details}` and the Session reads on. Only failures of `hello` (bad
@@ -21,8 +22,7 @@ from typing import Any
 from mirp.config import Settings
 from mirp.errors import Conflict, InvalidMessage, MirpError, Unauthorized, Unavailable
 from mirp.rooms import commands as c
-from mirp.rooms.registry import RoomRegistry
-from mirp.rooms.runtime import RoomRuntime
+from mirp.rooms.door import JoinedRoom, RoomDoor
 from mirp.signaling import protocol as p
 from mirp.signaling.admission import AdmissionControl
 from mirp.signaling.session import Session
@@ -35,70 +35,14 @@ RATE_PER_S = 20  # messages per second a client may send, on average...
 RATE_BURST = 60  # ...and at once (a browser trickles a dozen ICE candidates in a burst)
 
 
-def to_command(msg: p.ClientMessage) -> c.Command:
-    """The Room's Command for a validated client message (signaling-only messages excluded)."""
-    match msg:
-        case p.Subscribe():
-            return c.Subscribe(msg.channel, msg.floor_under)
-        case p.Relay():  # an interpreter's source; `auto` hands the choice back to auto-relay
-            return c.Subscribe(c.AUTO_RELAY if msg.source == "auto" else msg.source, None)
-        case p.FloorRequest():
-            return c.FloorRequest(msg.kind)
-        case p.FloorWithdraw():
-            return c.FloorWithdraw()
-        case p.FloorGive():
-            return c.FloorGive(msg.participant_id)
-        case p.FloorTake():
-            return c.FloorTake(msg.participant_id)
-        case p.SpeakersReorder():
-            return c.SpeakersReorder(tuple(msg.order))
-        case p.FloorTimeLimit():
-            return c.FloorTimeLimit(msg.seconds)
-        case p.ParticipantMute():
-            return c.ParticipantMute(msg.participant_id, msg.muted)
-        case p.ParticipantRemove():
-            return c.ParticipantRemove(msg.participant_id)
-        case p.FloorLanguage():
-            return c.FloorLanguage(msg.language)
-        case p.MeetingOpen():
-            return c.MeetingOpen()
-        case p.MeetingClose():
-            return c.MeetingClose()
-        case p.OnAir():
-            return c.OnAir(msg.on)
-        case p.ConsoleOutput():
-            return c.ConsoleOutput(msg.channel)
-        case p.Cough():
-            return c.Cough(msg.on)
-        case p.HandoverRequest():
-            return c.HandoverRequest(msg.to)
-        case p.HandoverAccept():
-            return c.HandoverAccept()
-        case p.HandoverDecline():
-            return c.HandoverDecline()
-        case p.BoothChat():
-            if not msg.text.strip():
-                raise p.ProtocolError("booth_chat: text: empty", msg.id)
-            return c.BoothChat(msg.text.strip())
-        case p.SlowDown():
-            return c.SlowDown()
-        case p.Quality():
-            return c.QualityReport(
-                msg.grade or "unknown",
-                None if msg.rtt is None else msg.rtt * 1000.0,
-                None if msg.loss is None else msg.loss * 100.0,
-                None if msg.jitter is None else msg.jitter * 1000.0,
-            )
-    raise p.ProtocolError(f"{getattr(msg, 'type', '?')} is not a room command", msg.id)
-
-
-class Connection:
-    """The protocol state of one Session: before hello, then joined to one Room."""
+class SessionHandler:
+    """What one Session's client messages do: before hello, admission; then, joined to one Room,
+    the Peer's offer and candidates, the heartbeat and the Room's commands."""
 
     def __init__(
         self,
         session: Session,
-        registry: RoomRegistry,
+        registry: RoomDoor,
         meeting_id: str | None = None,
         hello_timeout_s: float | None = None,
         admission: AdmissionControl | None = None,
@@ -109,7 +53,7 @@ class Connection:
         self.meeting_id = meeting_id
         self.max_bytes = session.limits.max_message_bytes
         self.hello_timeout_s = hello_timeout_s or max(5.0, session.limits.heartbeat_s)
-        self.runtime: RoomRuntime | None = None
+        self.runtime: JoinedRoom | None = None
         self.participant_id: str | None = None
         self.left = False
         self.admission = admission or AdmissionControl(Settings(limits=session.limits))
@@ -173,7 +117,7 @@ class Connection:
             )
             return
         try:
-            msg = p.parse_client(raw, self.max_bytes)
+            incoming = p.parse_client(raw, self.max_bytes)
         except p.ProtocolError as exc:
             self._fail(exc, exc.msg_id)
             return
@@ -181,14 +125,16 @@ class Connection:
             self._fail(exc, None)
             return
         try:
-            reply = await self.dispatch(msg)
+            reply = await self.dispatch(incoming.message, incoming.id)
         except MirpError as exc:
-            self._fail(exc, msg.id)
+            self._fail(exc, incoming.id)
             return
         if reply is not None:
             self.session.send(reply)
 
-    async def dispatch(self, msg: p.ClientMessage) -> dict[str, Any] | None:
+    async def dispatch(
+        self, msg: p.ClientMessage, msg_id: p.MessageId | None = None
+    ) -> dict[str, Any] | None:
         """Handle one message; the reply to send (ack, answer, pong) or None."""
         if isinstance(msg, p.Hello):
             if self._hello_timer is not None:
@@ -198,30 +144,35 @@ class Connection:
         if self.runtime is None or self.participant_id is None:
             raise Unauthorized("send hello {token} first")
         runtime, pid = self.runtime, self.participant_id
-        ack = p.dump(p.Ack(id=msg.id)) if msg.id is not None else None
+        ack = p.dump(p.Ack(id=msg_id)) if msg_id is not None else None
         match msg:
             case p.Offer():
                 self.admission.check_offer(self.client_ip)
                 answer = await runtime.offer(pid, self.session, msg.sdp)
-                return p.dump(p.Answer(sdp=answer, id=msg.id))
+                return p.dump(p.Answer(sdp=answer, id=msg_id))
             case p.Ice():
+                given = msg.candidate  # the fields a browser left null are as good as absent
                 candidate = (
-                    None if msg.candidate is None else msg.candidate.model_dump(exclude_none=True)
+                    None if given is None else {k: v for k, v in given.items() if v is not None}
                 )
                 await runtime.candidate(pid, candidate)
                 return ack
             case p.Ping():
                 self.session.watched = True
-                return p.dump(p.ServerPong(id=msg.id, t=msg.t))
+                return p.dump(p.ServerPong(id=msg_id, t=msg.t))
             case p.Pong():
                 self.session.watched = True
                 return None
-            case p.Leave():
+            case c.Leave():  # acked, then the Session ends; the Room is told when it has
                 self.left = True
+                if ack is not None:
+                    self.session.send(ack)
                 self.session.close(NORMAL_CLOSE, "left")
                 return None
-        await runtime.command(pid, self.session, to_command(msg), ack)
-        return None
+            case c.Command():
+                await runtime.command(pid, self.session, msg, ack)
+                return None
+        raise p.ProtocolError(f"{msg.type} is not handled here", msg_id)  # unreachable
 
     async def _hello(self, msg: p.Hello) -> None:
         if self.runtime is not None:

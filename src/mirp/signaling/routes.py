@@ -9,16 +9,17 @@ from fastapi import APIRouter, WebSocket
 
 from mirp.config import Settings
 from mirp.errors import Unavailable
+from mirp.rooms.door import RoomDoor
 from mirp.signaling.admission import AdmissionControl
-from mirp.signaling.handlers import Connection
+from mirp.signaling.handlers import SessionHandler
 from mirp.signaling.protocol import error_message
 from mirp.signaling.session import Session, encode
 
 log = logging.getLogger("mirp.signaling")
 
 
-class StarletteTransport:
-    """Starlette's WebSocket as a session.Transport."""
+class StarletteSocket:
+    """Starlette's WebSocket as a session.Socket."""
 
     def __init__(self, ws: WebSocket) -> None:
         self.ws = ws
@@ -45,7 +46,7 @@ class StarletteTransport:
 
 async def serve(ws: WebSocket, meeting_id: str | None) -> None:
     await ws.accept()
-    registry = getattr(ws.app.state, "rooms", None)
+    registry: RoomDoor | None = getattr(ws.app.state, "rooms", None)
     settings: Settings = ws.app.state.settings
     if registry is None:  # started without its lifespan
         err = Unavailable("the server is starting")
@@ -54,9 +55,9 @@ async def serve(ws: WebSocket, meeting_id: str | None) -> None:
             await ws.close(err.ws_close, err.message)
         return
     ice = [s.model_dump(exclude_none=True) for s in settings.ice_servers]
-    session = Session(StarletteTransport(ws), settings.limits, ice)
+    session = Session(StarletteSocket(ws), settings.limits, ice)
     client_ip = ws.client.host if ws.client is not None else "?"
-    await Connection(
+    await SessionHandler(
         session, registry, meeting_id, admission=shared_admission(ws), client_ip=client_ip
     ).serve()
 

@@ -35,8 +35,9 @@ GOING_AWAY = 1001
 CLOSE_TIMEOUT_S = 2.0
 
 
-class Transport(Protocol):
-    """The socket as the Session needs it (routes.py adapts Starlette's WebSocket)."""
+class Socket(Protocol):
+    """The WebSocket as the Session needs it (routes.py's StarletteSocket adapts Starlette's;
+    the tests use one in memory)."""
 
     async def receive(self) -> str | bytes | None:
         """The next message, or None when the peer closed the connection."""
@@ -58,11 +59,12 @@ def encode(message: dict[str, Any]) -> str:
 
 
 class Session:
-    """A Session of one Participant (a reconnect is a new Session of the same Participant)."""
+    """One WebSocket connection of a Participant (a reconnect is a new Session of the same
+    Participant); what the Room needs of it is rooms.session.Session."""
 
     def __init__(
         self,
-        transport: Transport,
+        socket: Socket,
         limits: Limits,
         ice_servers: list[dict[str, Any]] | None = None,
         *,
@@ -70,7 +72,7 @@ class Session:
     ) -> None:
         self.id = new_id("s_")
         self.participant_id: str | None = None
-        self.transport = transport
+        self.socket = socket
         self.limits = limits
         self.ice_servers = ice_servers or []
         self.clock = clock
@@ -87,7 +89,7 @@ class Session:
         self.sent = 0
         self.received = 0
 
-    # ---------------------------------------------------------------- the Outlet seen by rooms
+    # ---------------------------------------------------------------- rooms.session.Session
     @property
     def closing(self) -> bool:
         return self.close_code is not None
@@ -174,13 +176,13 @@ class Session:
             if not writer_finished:  # the writer did not get to close the socket
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(
-                        self.transport.close(self.close_code, self.close_reason), CLOSE_TIMEOUT_S
+                        self.socket.close(self.close_code, self.close_reason), CLOSE_TIMEOUT_S
                     )
 
     async def _read_loop(self, on_message: Callable[[str | bytes], Awaitable[None]]) -> None:
         while True:
             try:
-                raw = await self.transport.receive()
+                raw = await self.socket.receive()
             except Exception as exc:  # a broken socket ends the session like a close
                 log.debug("session %s receive failed: %r", self.id, exc)
                 return
@@ -217,12 +219,12 @@ class Session:
             if isinstance(item, _Close):
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(
-                        self.transport.close(item.code, item.reason), CLOSE_TIMEOUT_S
+                        self.socket.close(item.code, item.reason), CLOSE_TIMEOUT_S
                     )
                 self._done.set()
                 return
             try:
-                await self.transport.send(item)
+                await self.socket.send(item)
             except Exception as exc:
                 log.debug("session %s send failed: %r", self.id, exc)
                 if self.close_code is None:

@@ -1,6 +1,7 @@
 """What the live side needs from the database (docs/architecture.md, "Store → rooms").
 
-The rooms never import the store; the RoomRegistry is handed this object as its hooks. Each call
+The rooms never import the store; the RoomRegistry is handed this object as its store
+(rooms/registry.py's RoomStore). Each call
 is one short transaction, so the Room tasks never hold a database connection between commands.
 """
 
@@ -71,7 +72,7 @@ class Admission:
                 meeting_id=participant.meeting_id, participant_id=participant.id,
                 name=participant.name, role=Role(participant.role),
                 delegation=participant.delegation, booth=participant.booth,
-                invitation_id=participant.invitation_id)
+                invitation_id=participant.invitation_id, language=participant.language)
 
     async def load_spec(self, meeting_id: str) -> MeetingSpec:
         async with self.db.session() as session:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -39,6 +40,7 @@ class InvitationData:
     expires_at: datetime
     revoked_at: datetime | None
     created_at: datetime
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class Row:
     delegation: str | None
     email: str | None
     booth: str | None
+    language: str | None = None  # the language the delegate speaks (checked by prepare_bulk)
 
 
 # --- signing and rendering -------------------------------------------------------------------
@@ -68,7 +71,8 @@ def view(secret: str, base_url: str, inv: InvitationData) -> InvitationOut:
     token = sign(secret, inv)
     return InvitationOut(
         id=inv.id, meeting_id=inv.meeting_id, role=inv.role, booth=inv.booth, name=inv.name,
-        delegation=inv.delegation, email=inv.email, named=inv.name is not None,
+        delegation=inv.delegation, email=inv.email, language=inv.language,
+        named=inv.name is not None,
         max_uses=inv.max_uses, uses=inv.uses, expires_at=inv.expires_at,
         revoked=inv.revoked_at is not None, revoked_at=inv.revoked_at,
         created_at=inv.created_at, token=token, join_url=join_url(base_url, token))
@@ -142,12 +146,16 @@ def render_registrations(secret: str, base_url: str, items: list[RegistrationDat
 # --- a bulk upload ---------------------------------------------------------------------------
 
 def prepare_bulk(meeting_id: str, role: str, rows: list[Row], booths: list[str],
-                 expires_at: datetime, now: datetime) -> list[InvitationData]:
-    """The new invitations of an upload, every booth checked (a bad one raises InvalidInput
-    naming its line, before anything is written)."""
+                 expires_at: datetime, now: datetime,
+                 languages: Sequence[str] = ()) -> list[InvitationData]:
+    """The new invitations of an upload, every booth and language checked (a bad one raises
+    InvalidInput naming its line, before anything is written)."""
     prepared = []
     for i, row in enumerate(rows):
         where = f"csv line {row.line}"
+        if row.language is not None and row.language not in languages:
+            raise InvalidInput(f"{where}: {row.language!r} is not one of the meeting's "
+                               "languages", {"field": where, "languages": list(languages)})
         if role == "interpreter":
             if row.booth is None:
                 raise InvalidInput(f"{where}: an interpreter's invitation names a booth",
@@ -160,17 +168,18 @@ def prepare_bulk(meeting_id: str, role: str, rows: list[Row], booths: list[str],
         prepared.append(InvitationData(
             id=new_id("i"), meeting_id=meeting_id, role=role, booth=row.booth, name=row.name,
             delegation=row.delegation, email=row.email, max_uses=1, uses=0,
-            expires_at=expires_at, revoked_at=None,
+            expires_at=expires_at, revoked_at=None, language=row.language,
             created_at=now + timedelta(microseconds=i)))  # listed in the file's order
     return prepared
 
 
 def prepare_and_render(secret: str, base_url: str, meeting_id: str, role: str,
                        rows: list[Row], booths: list[str], expires_at: datetime,
-                       now: datetime) -> tuple[list[InvitationData], bytes]:
+                       now: datetime,
+                       languages: Sequence[str] = ()) -> tuple[list[InvitationData], bytes]:
     """One trip to a worker for the whole upload: the rows to insert and the answer's body,
     tokens signed, before any write transaction is opened."""
-    items = prepare_bulk(meeting_id, role, rows, booths, expires_at, now)
+    items = prepare_bulk(meeting_id, role, rows, booths, expires_at, now, languages)
     return items, render_bulk(secret, base_url, items)
 
 
@@ -203,14 +212,16 @@ def _read_csv(text: str) -> list[tuple[int, list[str]]]:
 
 def parse_delegates_csv(text: str) -> list[Row]:
     """`name, delegation, e-mail` per line (a header line naming these columns is optional;
-    an optional `booth` column serves interpreters; `;` or tab separators work too). Raises
+    an optional `booth` column serves interpreters, an optional `language` column says what
+    each delegate speaks; `;` or tab separators work too). Raises
     InvalidInput naming the line."""
     records = _read_csv(text)
     columns = ["name", "delegation", "email"]
     if records:
         header = [c.lower().replace("-", "").replace(" ", "") for c in records[0][1]]
         if "name" in header:
-            unknown = [c for c in header if c not in ("name", "delegation", "email", "booth")]
+            unknown = [c for c in header
+                       if c not in ("name", "delegation", "email", "booth", "language")]
             if unknown:
                 raise InvalidInput(f"csv line {records[0][0]}: unknown column {unknown[0]!r}",
                                    {"field": "csv", "line": records[0][0]})
@@ -233,7 +244,8 @@ def parse_delegates_csv(text: str) -> list[Row]:
             raise InvalidInput(f"csv line {line}: {email!r} is not an e-mail address",
                                {"field": "csv", "line": line})
         rows.append(Row(line, name, values.get("delegation") or None, email,
-                        (values.get("booth") or "").lower() or None))
+                        (values.get("booth") or "").lower() or None,
+                        (values.get("language") or "").lower() or None))
         if len(rows) > MAX_BULK_ROWS:
             raise InvalidInput(f"csv: more than {MAX_BULK_ROWS} rows", {"field": "csv"})
     if not rows:

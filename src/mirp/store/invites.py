@@ -41,7 +41,8 @@ def invitation_data(inv: t.Invitation) -> bulk.InvitationData:
     return bulk.InvitationData(
         id=inv.id, meeting_id=inv.meeting_id, role=inv.role, booth=inv.booth, name=inv.name,
         delegation=inv.delegation, email=inv.email, max_uses=inv.max_uses, uses=inv.uses,
-        expires_at=inv.expires_at, revoked_at=inv.revoked_at, created_at=inv.created_at)
+        expires_at=inv.expires_at, revoked_at=inv.revoked_at, created_at=inv.created_at,
+        language=inv.language)
 
 
 def invitation_token(settings: Settings, inv: t.Invitation) -> str:
@@ -88,7 +89,8 @@ def _new_invitation(settings: Settings, meeting: t.Meeting, data: InvitationIn) 
         raise InvalidInput("expires_at: the expiry is in the past", {"field": "expires_at"})
     return t.Invitation(
         id=new_id("i"), meeting_id=meeting.id, role=data.role, booth=data.booth,
-        name=data.name, delegation=data.delegation, email=data.email, max_uses=data.max_uses,
+        name=data.name, delegation=data.delegation, email=data.email, language=data.language,
+        max_uses=data.max_uses,
         uses=0, expires_at=expires.astimezone(UTC).replace(microsecond=0), created_at=now)
 
 
@@ -98,9 +100,17 @@ async def create_invitation(session: AsyncSession, settings: Settings, organizer
     return await add_invitation(session, settings, meeting, data)
 
 
+def check_language(meeting: t.Meeting, language: str | None) -> None:
+    """A participant's language is one of the meeting's (the Room routes and records by it)."""
+    if language is not None and language not in meeting.languages:
+        raise InvalidInput(f"language: {language!r} is not one of the meeting's languages",
+                           {"field": "language", "languages": list(meeting.languages)})
+
+
 async def add_invitation(session: AsyncSession, settings: Settings, meeting: t.Meeting,
                          data: InvitationIn) -> t.Invitation:
     await _check_booth(session, meeting, data.role, data.booth)
+    check_language(meeting, data.language)
     inv = _new_invitation(settings, meeting, data)
     session.add(inv)
     await session.flush()
@@ -110,7 +120,7 @@ async def add_invitation(session: AsyncSession, settings: Settings, meeting: t.M
 _COLUMNS = (t.Invitation.id, t.Invitation.meeting_id, t.Invitation.role, t.Invitation.booth,
             t.Invitation.name, t.Invitation.delegation, t.Invitation.email,
             t.Invitation.max_uses, t.Invitation.uses, t.Invitation.expires_at,
-            t.Invitation.revoked_at, t.Invitation.created_at)
+            t.Invitation.revoked_at, t.Invitation.created_at, t.Invitation.language)
 
 
 async def invitation_page(session: AsyncSession, meeting_id: str, limit: int,
@@ -200,7 +210,7 @@ async def bulk_invitations(db: Database, settings: Settings, organizer: t.Organi
         expires = default_expiry(settings, meeting, now).astimezone(UTC).replace(microsecond=0)
     items, body = await work.run(bulk.prepare_and_render, settings.resolved_secret_key(),
                                  settings.resolved_base_url(), meeting.id, role, rows, booths,
-                                 expires, now)
+                                 expires, now, list(meeting.languages))
     async with db.session() as session:
         # the meeting locked (PostgreSQL) so a concurrent delete waits; its booths again, since
         # an organizer may have removed one while the workers signed
@@ -223,13 +233,15 @@ def _insert_values(inv: bulk.InvitationData) -> dict[str, object]:
     return {"id": inv.id, "meeting_id": inv.meeting_id, "role": inv.role, "booth": inv.booth,
             "name": inv.name, "delegation": inv.delegation, "email": inv.email,
             "max_uses": inv.max_uses, "uses": inv.uses, "expires_at": inv.expires_at,
-            "revoked_at": inv.revoked_at, "created_at": inv.created_at}
+            "revoked_at": inv.revoked_at, "created_at": inv.created_at, "language": inv.language}
 
 
 # --- joining ---------------------------------------------------------------------------------
 
 async def _usable(session: AsyncSession, settings: Settings,
                   token: str) -> tuple[t.Invitation, t.Meeting]:
+    """The invitation and its meeting, if anyone may still come in through it. A used-up
+    invitation passes: the browser that used it may come back (`join` checks the uses)."""
     claims = tokens.verify_invitation(settings.resolved_secret_key(), token)
     meeting = await load_meeting(session, claims.meeting_id)
     inv = await session.get(t.Invitation, claims.invitation_id)
@@ -241,8 +253,6 @@ async def _usable(session: AsyncSession, settings: Settings,
         raise Forbidden("this invitation was revoked", {"reason": "revoked"})
     if inv.expires_at <= t.utcnow():
         raise Unauthorized("this invitation has expired", {"reason": "expired"})
-    if inv.max_uses is not None and inv.uses >= inv.max_uses:
-        raise Forbidden("this invitation is used up", {"reason": "used_up"})
     if inv.booth is not None and inv.booth not in {
             b.language for b in await booths_of(session, meeting.id)}:
         raise Forbidden(f"the meeting no longer has a {inv.booth!r} booth",
@@ -251,11 +261,15 @@ async def _usable(session: AsyncSession, settings: Settings,
 
 
 async def peek(session: AsyncSession, settings: Settings, token: str) -> JoinPeekOut:
+    """Uses nothing and refuses only what stops everyone (closed, revoked, expired, booth
+    removed): a used-up invitation answers `uses_left: 0`, since the browser that used it may
+    still come back through it."""
     inv, meeting = await _usable(session, settings, token)
     return JoinPeekOut(
         meeting=await meeting_summary(session, meeting), role=inv.role, booth=inv.booth,
         named=inv.name is not None, name=inv.name, delegation=inv.delegation,
-        uses_left=None if inv.max_uses is None else inv.max_uses - inv.uses)
+        language=inv.language,
+        uses_left=None if inv.max_uses is None else max(0, inv.max_uses - inv.uses))
 
 
 async def _returning(session: AsyncSession, settings: Settings, inv: t.Invitation,
@@ -291,11 +305,16 @@ async def _removed_from_named(session: AsyncSession, inv: t.Invitation) -> bool:
 
 async def join(session: AsyncSession, settings: Settings, data: JoinIn) -> JoinOut:
     inv, meeting = await _usable(session, settings, data.token)
+    check_language(meeting, data.language)
     again = await _returning(session, settings, inv, data.participant_token)
     if again is not None:  # the same person again: no use is spent, the same participant
+        if data.language is not None:
+            again.language = data.language
         return await _joined(session, settings, meeting, again)
     if await _removed_from_named(session, inv):
         raise Forbidden("you were removed from this meeting", {"reason": "removed"})
+    if inv.max_uses is not None and inv.uses >= inv.max_uses:
+        raise Forbidden("this invitation is used up", {"reason": "used_up"})
     name = inv.name or data.name
     delegation = inv.delegation if inv.name is not None else data.delegation
     if not name:
@@ -310,7 +329,8 @@ async def join(session: AsyncSession, settings: Settings, data: JoinIn) -> JoinO
         raise Forbidden("this invitation is used up", {"reason": "used_up"})
     participant = t.Participant(
         id=new_id("p"), meeting_id=meeting.id, invitation_id=inv.id, name=name,
-        delegation=delegation, role=inv.role, booth=inv.booth, joined_at=t.utcnow())
+        delegation=delegation, role=inv.role, booth=inv.booth,
+        language=data.language or inv.language, joined_at=t.utcnow())
     session.add(participant)
     await session.flush()
     return await _joined(session, settings, meeting, participant)
@@ -324,5 +344,5 @@ async def _joined(session: AsyncSession, settings: Settings, meeting: t.Meeting,
     token = tokens.issue_participant(settings.resolved_secret_key(), grant,
                                      ttl=settings.token_ttl_hours * 3600)
     return JoinOut(participant_id=p.id, participant_token=token, role=p.role, booth=p.booth,
-                   name=p.name, delegation=p.delegation,
+                   name=p.name, delegation=p.delegation, language=p.language,
                    meeting=await meeting_summary(session, meeting))

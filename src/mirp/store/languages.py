@@ -192,7 +192,3 @@ ISO_639_1: dict[str, str] = {
     "zh": "Chinese",
     "zu": "Zulu",
 }
-
-
-def is_language(code: str) -> bool:
-    return code in ISO_639_1

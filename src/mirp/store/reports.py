@@ -14,6 +14,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +22,64 @@ from mirp.store import tables as t
 from mirp.store import work
 from mirp.store.db import Database
 from mirp.store.repo import meeting_for, meeting_summary
+from mirp.store.schemas import MeetingSummary
+
+# The report's shape (the route's response model: it is what /openapi.json and docs/api.md show)
+
+class Presence(BaseModel):
+    """One participant's presence: joins paired with the next leave (still in: until now)."""
+
+    participant_id: str
+    name: str
+    role: str
+    delegation: str | None
+    booth: str | None
+    first_join: datetime | None
+    last_leave: datetime | None
+    joins: int
+    present_s: float
+    removed: bool
+
+
+class SpeakingTime(BaseModel):
+    participant_id: str
+    name: str | None
+    turns: int
+    seconds: float
+
+
+class OnAirTime(BaseModel):
+    """One interpreter's time on air in one booth, into one channel."""
+
+    booth: str
+    channel: str
+    participant_id: str
+    name: str | None
+    turns: int
+    seconds: float
+
+
+class ChannelUse(BaseModel):
+    channel: str
+    listeners: int  # distinct participants
+    seconds: float  # listening time summed over them
+
+
+class LifecycleEntry(BaseModel):
+    kind: str  # opened, closed, removed
+    at: datetime
+    by: str | None
+    participant_id: str | None  # who was removed
+
+
+class MeetingReport(BaseModel):
+    meeting: MeetingSummary
+    participants_joined: int
+    attendance: list[Presence]
+    speaking: list[SpeakingTime]
+    interpretation: list[OnAirTime]
+    listening: list[ChannelUse]
+    lifecycle: list[LifecycleEntry]
 
 
 def _seconds(start: datetime, end: datetime) -> float:

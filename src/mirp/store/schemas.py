@@ -53,6 +53,12 @@ def _lang(code: str) -> str:
     return code
 
 
+def _opt_lang(value: Any) -> Any:
+    """A language code or nothing (blank is nothing); the meeting's own list is checked later."""
+    value = _blank_none(value)
+    return _lang(value) if isinstance(value, str) else value
+
+
 def _email(value: str | None) -> str | None:
     if value is None or not value.strip():
         return None
@@ -315,6 +321,9 @@ class InvitationIn(Strict):
     name: OptText = None
     delegation: OptText = None
     email: str | None = None
+    # the language the participant speaks, one of the meeting's (checked by the repository):
+    # the Room's automatic floor language follows it
+    language: str | None = None
     max_uses: int | None = Field(default=1, ge=1, le=100_000)  # null: unlimited
     expires_at: AwareTime | None = None
 
@@ -327,6 +336,11 @@ class InvitationIn(Strict):
     @classmethod
     def _check_email(cls, v: Any) -> Any:
         return _email(v) if isinstance(v, str) else v
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _check_language(cls, v: Any) -> Any:
+        return _opt_lang(v)
 
 
 class BulkIn(Strict):
@@ -342,6 +356,7 @@ class InvitationOut(BaseModel):
     name: str | None
     delegation: str | None
     email: str | None
+    language: str | None
     named: bool
     max_uses: int | None
     uses: int
@@ -367,11 +382,18 @@ class JoinIn(Strict):
     # the participant token this browser got from the same link before: the join returns that
     # participant (refused if removed) instead of making a new one
     participant_token: str | None = Field(None, max_length=4096)
+    # the language the joiner speaks, one of the meeting's; default: the invitation's
+    language: str | None = None
 
     @field_validator("name", "delegation", mode="before")
     @classmethod
     def _blank(cls, v: Any) -> Any:
         return _blank_none(v)
+
+    @field_validator("language", mode="before")
+    @classmethod
+    def _check_language(cls, v: Any) -> Any:
+        return _opt_lang(v)
 
 
 class JoinPeekIn(Strict):
@@ -385,7 +407,8 @@ class JoinPeekOut(BaseModel):
     named: bool
     name: str | None
     delegation: str | None
-    uses_left: int | None
+    language: str | None
+    uses_left: int | None  # 0: used up (the browser that used it may still come back)
 
 
 class JoinOut(BaseModel):
@@ -395,6 +418,7 @@ class JoinOut(BaseModel):
     booth: str | None
     name: str
     delegation: str | None
+    language: str | None
     meeting: MeetingSummary
 
 

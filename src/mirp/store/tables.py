@@ -113,6 +113,8 @@ class Invitation(Base):
     name: Mapped[str | None] = mapped_column(String(200), nullable=True)  # None: an open link
     delegation: Mapped[str | None] = mapped_column(String(200), nullable=True)
     email: Mapped[str | None] = mapped_column(String(320), nullable=True)
+    # the language its participant speaks (one of the meeting's); None: the joiner says, or unknown
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     max_uses: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: unlimited
     uses: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -132,6 +134,8 @@ class Participant(Base):
     delegation: Mapped[str | None] = mapped_column(String(200), nullable=True)
     role: Mapped[str] = mapped_column(String(16))
     booth: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # the language they speak (drives the Room's automatic floor language); None: unknown
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     joined_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     removed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)

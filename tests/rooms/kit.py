@@ -4,7 +4,7 @@ command changed nothing. Pure: no sockets, no sleeps; time is a number we move."
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar, overload
 
 import pytest
 
@@ -13,8 +13,9 @@ from mirp.interpretation.routing import FLOOR
 from mirp.media.plan import FeedKey
 from mirp.rooms import commands as c
 from mirp.rooms.events import Event, RecordEvent, WireEvent
+from mirp.rooms.limits import RoomLimits
 from mirp.rooms.model import BoothSpec, JoinGrant, MeetingSpec, MeetingStatus, Record, Role
-from mirp.rooms.room import Room, RoomLimits
+from mirp.rooms.room import Room
 
 MEETING = "m1"
 T0 = 1_700_000_000.0
@@ -71,7 +72,15 @@ def messages(events: Sequence[Event], type_: str | None = None) -> list[dict[str
     ]
 
 
-def records(events: Sequence[Event], cls: type | None = None) -> list[Record]:
+R = TypeVar("R")
+
+
+@overload
+def records(events: Sequence[Event]) -> list[Record]: ...
+@overload
+def records(events: Sequence[Event], cls: type[R]) -> list[R]: ...
+def records(events: Sequence[Event], cls: type[Any] | None = None) -> list[Any]:
+    """The records among `events` (of class `cls`, typed as such)."""
     return [
         e.record
         for e in events

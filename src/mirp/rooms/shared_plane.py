@@ -1,0 +1,68 @@
+"""One media plane for every room of the process, each room seeing only its own share.
+
+Why: a MixPlan and a FeedKey know no meeting (media knows no Meeting), yet one plane serves all
+rooms. Each room gets a ScopedPlane (rooms/media_link.py's RoomPlane) whose keys are namespaced
+by meeting id (`<id>/fr`); the SharedPlane gives the plane the union of the rooms' plans. Peer
+and source ids are participant ids, unique across meetings, so they pass through unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from mirp.media.plan import FeedKey, Ingredient, MixPlan
+from mirp.media.plane import MediaPlane
+from mirp.rooms.media_link import RoomPlane
+
+
+def namespaced(meeting_id: str, key: FeedKey) -> FeedKey:
+    return FeedKey(f"{meeting_id}/{key.channel}", key.under_level_db, key.minus)
+
+
+class SharedPlane:
+    def __init__(self, plane: MediaPlane) -> None:
+        self.plane = plane
+        self.plans: dict[str, MixPlan] = {}  # meeting id -> its room's plan (non-empty ones)
+
+    def scope(self, meeting_id: str) -> ScopedPlane:
+        return ScopedPlane(self, meeting_id)
+
+    def apply(self, meeting_id: str, plan: MixPlan | None) -> None:
+        """A room's new plan (None: it has none any more); the plane gets the union."""
+        if plan is None:
+            if self.plans.pop(meeting_id, None) is None:
+                return
+        else:
+            self.plans[meeting_id] = plan
+        merged: dict[FeedKey, tuple[Ingredient, ...]] = {}
+        for mid, room_plan in self.plans.items():
+            for key, recipe in room_plan.feeds.items():
+                merged[namespaced(mid, key)] = recipe
+        self.plane.apply(MixPlan.of(merged))
+
+
+class ScopedPlane(RoomPlane):
+    """The media plane as one room sees it (implements rooms.media_link.RoomPlane)."""
+
+    def __init__(self, shared: SharedPlane, meeting_id: str) -> None:
+        self.shared = shared
+        self.plane = shared.plane
+        self.meeting_id = meeting_id
+
+    async def offer(self, peer_id: str, sdp: str) -> str:
+        return await self.plane.offer(peer_id, sdp)
+
+    async def candidate(self, peer_id: str, candidate: Mapping[str, object] | None) -> None:
+        await self.plane.candidate(peer_id, candidate)
+
+    def close_peer(self, peer_id: str) -> None:
+        self.plane.close_peer(peer_id)
+
+    def apply(self, plan: MixPlan) -> None:
+        self.shared.apply(self.meeting_id, plan if plan.feeds else None)
+
+    def listen(self, peer_id: str, key: FeedKey) -> None:
+        self.plane.listen(peer_id, namespaced(self.meeting_id, key))
+
+    def unlisten(self, peer_id: str) -> None:
+        self.plane.unlisten(peer_id)

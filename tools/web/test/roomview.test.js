@@ -1,0 +1,218 @@
+// The page's view of the Room (web/js/roomview.js): what each server message does to it.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { emptyRoomView, applyServerMessage, applyStatus } from "../../../web/js/roomview.js";
+import { CLOSE } from "../../../web/js/wire.js";
+
+const NOW = 1_700_000_000_000;
+
+function view() {
+  const s = emptyRoomView();
+  s.me = { id: "p-me", name: "Me", role: "delegate" };
+  return s;
+}
+
+const WELCOME = {
+  type: "welcome", participant_id: "p-me", seq: 7,
+  room: {
+    meeting: { title: "Plenary", languages: ["en", "fr"], status: "open" },
+    participants: [
+      { participant_id: "p-me", name: "Me", role: "delegate" },
+      { participant_id: "p-chair", name: "Chair", role: "chair", connected: false },
+    ],
+    floor: { holders: ["p-chair"], language: "en", remaining_s: 30, speakers: ["p-me"], muted: [] },
+    booths: { fr: { on_air: "p-int", channel: "fr", handover: null } },
+    channels: { fr: { route: "interpretation", listeners: 3 } },
+    subscription: { channel: "fr", floor_under: -18, auto: false },
+  },
+};
+
+test("a welcome replaces the view with the room's snapshot", () => {
+  const s = view();
+  s.participants.set("p-gone", { id: "p-gone" });
+  s.heard = { channel: "es", floor_under: null, auto: false };
+  assert.equal(applyServerMessage(s, WELCOME, NOW), null);
+  assert.equal(s.meeting.title, "Plenary");
+  assert.deepEqual([...s.participants.keys()], ["p-me", "p-chair"]);
+  assert.equal(s.participants.get("p-chair").connected, false);
+  assert.equal(s.participants.get("p-me").connected, true);
+  assert.deepEqual(s.floor.holders, ["p-chair"]);
+  assert.equal(s.floor.deadline, NOW + 30_000);
+  assert.deepEqual(s.floor.speakers, [{ participant_id: "p-me", kind: "speak" }]);
+  assert.equal(s.booths.fr.language, "fr");
+  assert.deepEqual(s.booths.fr.consoles, {});
+  assert.equal(s.channels.fr.listeners, 3);
+  assert.deepEqual(s.heard, { channel: "fr", floor_under: -18, auto: false });
+  assert.equal(s.subscription, s.heard);
+  assert.equal(s.ended, null);
+});
+
+test("participants keyed by id in the snapshot take their id from the key", () => {
+  const s = view();
+  applyServerMessage(s, { type: "welcome", room: { participants: { "p-1": { name: "One" } } } }, NOW);
+  assert.equal(s.participants.get("p-1").name, "One");
+  assert.equal(s.participants.get("p-1").id, "p-1");
+});
+
+test("a welcome without a subscription forgets what the old Session heard", () => {
+  const s = view();
+  s.heard = { channel: "fr", floor_under: null, auto: false };
+  applyServerMessage(s, { type: "welcome", room: {} }, NOW);
+  assert.equal(s.heard, null);
+});
+
+test("a welcome to a closed meeting ends the page", () => {
+  const s = view();
+  applyServerMessage(s, { type: "welcome", room: { meeting: { status: "closed" } } }, NOW);
+  assert.match(s.ended, /closed/);
+});
+
+test("participant events merge; participant_left forgets", () => {
+  const s = view();
+  applyServerMessage(s, { type: "participant_joined", participant: { participant_id: "p-1", name: "One", role: "delegate" } }, NOW);
+  applyServerMessage(s, { type: "participant", participant_id: "p-1", quality: "poor" }, NOW);
+  assert.deepEqual(s.participants.get("p-1"), { participant_id: "p-1", name: "One", role: "delegate", quality: "poor", id: "p-1", connected: true });
+  applyServerMessage(s, { type: "participant", participant_id: "p-1", connected: false }, NOW);
+  assert.equal(s.participants.get("p-1").connected, false);
+  assert.equal(s.participants.get("p-1").name, "One");
+  applyServerMessage(s, { type: "participant_left", participant_id: "p-1" }, NOW);
+  assert.equal(s.participants.has("p-1"), false);
+});
+
+test("a participant event without an id changes nothing", () => {
+  const s = view();
+  applyServerMessage(s, { type: "participant", name: "Nobody" }, NOW);
+  assert.equal(s.participants.size, 0);
+});
+
+test("a floor event replaces the floor: a single holder, no time limit", () => {
+  const s = view();
+  applyServerMessage(s, { type: "floor", holder: "p-1", speakers: [{ participant_id: "p-2", kind: "point_of_order" }] }, NOW);
+  assert.deepEqual(s.floor, {
+    holders: ["p-1"], language: null, time_limit_s: null, remaining_s: null, deadline: null,
+    speakers: [{ participant_id: "p-2", kind: "point_of_order" }], muted: [],
+  });
+});
+
+test("booth events merge into the booth of their language", () => {
+  const s = view();
+  applyServerMessage(s, { type: "booth", language: "fr", on_air: "p-a" }, NOW);
+  applyServerMessage(s, { type: "booth", language: "fr", cough: true }, NOW);
+  assert.deepEqual(s.booths.fr, { consoles: {}, language: "fr", on_air: "p-a", cough: true });
+});
+
+test("subscribed is what the server confirmed the Session hears", () => {
+  const s = view();
+  applyServerMessage(s, { type: "subscribed", channel: "floor", auto: true }, NOW);
+  assert.deepEqual(s.heard, { channel: "floor", floor_under: null, auto: true });
+});
+
+test("chat lines are dated by the server when it says, else now", () => {
+  const s = view();
+  assert.deepEqual(applyServerMessage(s, { type: "chat", from: "p-1", text: "hi", at: 12 }, NOW), { chat: true });
+  applyServerMessage(s, { type: "chat", from: "p-1", text: "again" }, NOW);
+  assert.deepEqual(s.chat.map((c) => c.at), [12_000, NOW]);
+});
+
+test("notices are worded for the page, naming who and which booth", () => {
+  const s = view();
+  s.participants.set("p-int", { id: "p-int", name: "Ines" });
+  const slow = applyServerMessage(s, { type: "notice", kind: "slow_down", from: "p-int", booth: "fr" }, NOW);
+  assert.deepEqual(slow, { notice: "Ines (Français) asks the speaker to slow down.", kind: "slow_down" });
+  const mine = applyServerMessage(s, { type: "notice", kind: "time_up", participant_id: "p-me" }, NOW);
+  assert.equal(mine.notice, "Your speaking time is up.");
+  const other = applyServerMessage(s, { type: "notice", kind: "time_up", participant_id: "p-x" }, NOW);
+  assert.equal(other.notice, "The speaker's speaking time is up.");
+  assert.equal(applyServerMessage(s, { type: "notice", kind: "something_new" }, NOW).notice, "something_new");
+  assert.equal(s.notices.length, 4);
+});
+
+test("a meeting closed by the chair ends the page and stops the Session", () => {
+  const s = view();
+  assert.equal(applyServerMessage(s, { type: "meeting", meeting: { status: "open", title: "New" } }, NOW), null);
+  assert.equal(s.meeting.title, "New");
+  assert.deepEqual(applyServerMessage(s, { type: "meeting", status: "closed" }, NOW), { closed: true });
+  assert.match(s.ended, /closed the meeting/);
+});
+
+test("removed ends the page with the server's reason", () => {
+  const s = view();
+  assert.deepEqual(applyServerMessage(s, { type: "removed", reason: "Removed by the chair." }, NOW), { removed: true });
+  assert.equal(s.ended, "Removed by the chair.");
+});
+
+test("refusals are kept, the last twenty, the newest as lastError", () => {
+  const s = view();
+  for (let i = 0; i < 25; i++) {
+    applyServerMessage(s, { type: "error", code: "forbidden", message: `no ${i}`, request: "floor_give" }, NOW);
+  }
+  assert.equal(s.errors.length, 20);
+  assert.equal(s.errors[0].message, "no 5");
+  assert.deepEqual(s.lastError, { code: "forbidden", message: "no 24", request: "floor_give", details: {} });
+});
+
+test("unknown messages change nothing", () => {
+  const s = view();
+  const before = JSON.stringify({ ...s, participants: [...s.participants] });
+  assert.equal(applyServerMessage(s, { type: "from_the_future", x: 1 }, NOW), null);
+  assert.equal(JSON.stringify({ ...s, participants: [...s.participants] }), before);
+});
+
+// ------------------------------------------------------------------ the Session's status
+test("a full meeting is retried, and the bar knows why", () => {
+  const s = view();
+  applyStatus(s, { status: "reconnecting", code: CLOSE.MEETING_FULL, in_ms: 20_000 });
+  assert.equal(s.full, true);
+  assert.deepEqual(s.reconnect, { code: CLOSE.MEETING_FULL, in_ms: 20_000 });
+  applyStatus(s, { status: "open" });
+  assert.equal(s.full, false);
+  assert.equal(s.reconnect, null);
+  assert.equal(s.ended, null);
+});
+
+test("the server being busy (unavailable) is a reconnect, not an end", () => {
+  const s = view();
+  applyStatus(s, { status: "reconnecting", code: CLOSE.TRY_AGAIN, in_ms: 900 });
+  assert.equal(s.connection, "reconnecting");
+  assert.deepEqual(s.reconnect, { code: 1013, in_ms: 900 });
+  assert.equal(s.ended, null);
+});
+
+test("replaced by another tab: ended, with a way to come back", () => {
+  const s = view();
+  applyStatus(s, { status: "closed", code: CLOSE.REPLACED, reason: "replaced" });
+  assert.match(s.ended, /another window or tab/);
+  assert.equal(s.retry, true);
+});
+
+test("a meeting not open yet says so and offers to try again", () => {
+  const s = view();
+  applyServerMessage(s, { type: "error", code: "forbidden", message: "not open", details: { reason: "not_open" }, fatal: true }, NOW);
+  applyStatus(s, { status: "closed", code: CLOSE.FORBIDDEN, reason: "forbidden" });
+  assert.match(s.ended, /not opened yet/);
+  assert.equal(s.retry, true);
+});
+
+test("closed by the chair; other refusals show the server's reason", () => {
+  const closed = view();
+  applyStatus(closed, { status: "closed", code: CLOSE.MEETING_CLOSED });
+  assert.match(closed.ended, /closed the meeting/);
+  assert.equal(closed.retry, false);
+  const other = view();
+  applyStatus(other, { status: "closed", code: CLOSE.UNAUTHORIZED, reason: "Your invitation expired." });
+  assert.equal(other.ended, "Your invitation expired.");
+});
+
+test("a close of our own (leaving, 1000) does not end the page with a message", () => {
+  const s = view();
+  applyStatus(s, { status: "closed", code: 1000 });
+  assert.equal(s.connection, "closed");
+  assert.equal(s.ended, null);
+});
+
+test("the first end is kept", () => {
+  const s = view();
+  applyServerMessage(s, { type: "removed", reason: "Removed." }, NOW);
+  applyStatus(s, { status: "closed", code: CLOSE.FORBIDDEN, reason: "forbidden" });
+  assert.equal(s.ended, "Removed.");
+});

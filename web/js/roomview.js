@@ -1,0 +1,126 @@
+// The page's view of the Room: one normalized state that the live pages render from, and the one
+// function that applies a server message to it (`applyServerMessage`, the reducer). It is the only
+// place that knows the server's shapes (the `welcome.room` snapshot and the events of
+// rooms/events.py, docs/rooms.md). No DOM, no socket, no clock of its own (`now` is passed in):
+// node runs it in tools/web/test/.
+import { langName } from "./languages.js";
+import { CLOSE, CLOSE_CODES } from "./wire.js";
+
+/** The Room as the pages see it (filled from the server's snapshot and events). */
+export function emptyRoomView() {
+  return {
+    me: null, meeting: { title: "", languages: [], booths: [], under_levels_db: [-12, -18, -24], status: "open" },
+    participants: new Map(), // id -> {id, name, role, delegation, booth, connected, muted}
+    floor: { holders: [], language: null, time_limit_s: null, remaining_s: null, deadline: null, speakers: [], muted: [] },
+    booths: {}, // lang -> {on_air, channel, input, handover, cough, consoles: {id: {...}}}
+    channels: {}, // channel -> {route, listeners}
+    subscription: { channel: "floor", floor_under: null }, // what the page shows as chosen
+    heard: null, // what the server confirmed (`subscribed`): what this Session really hears
+    chat: [], notices: [], errors: [],
+    connection: "connecting", quality: null, ended: null,
+  };
+}
+
+function putParticipant(state, p) {
+  const id = p.participant_id || p.id;
+  if (!id) return;
+  state.participants.set(id, { ...(state.participants.get(id) || {}), ...p, id, connected: p.connected !== false });
+}
+/** A flat event's fields without the envelope (`type`, `seq`): what is kept in the view. */
+const payload = ({ type, seq, ...fields }) => fields;
+const list = (v) => (Array.isArray(v) ? v : v && typeof v === "object" ? Object.entries(v).map(([k, x]) => ({ _key: k, ...x })) : []);
+function applyFloor(state, f, now) {
+  const speakers = f.speakers || f.speakers_list || [];
+  state.floor = {
+    holders: f.holders || (f.holder ? [f.holder] : []),
+    language: f.language ?? null,
+    time_limit_s: f.time_limit_s ?? null,
+    remaining_s: f.remaining_s ?? null,
+    deadline: f.remaining_s != null ? now + f.remaining_s * 1000 : null,
+    speakers: speakers.map((x) => (typeof x === "string" ? { participant_id: x, kind: "speak" } : x)),
+    muted: f.muted || [],
+  };
+}
+function applyBooth(state, b) {
+  const lang = b.language || b._key;
+  state.booths[lang] = { consoles: {}, ...(state.booths[lang] || {}), ...b, language: lang };
+}
+
+/** Apply one server message to the page's view of the Room (in place); returns what the page may
+ * announce or must do (`{closed}`, `{removed}`: stop the Session; `{chat}`, `{notice, kind}`), or
+ * null. `now` (ms since the epoch) dates the floor's deadline, chat lines and notices. */
+export function applyServerMessage(state, msg, now = Date.now()) {
+  switch (msg.type) {
+    case "welcome": {
+      const r = msg.room || msg;
+      if (r.meeting) Object.assign(state.meeting, r.meeting);
+      state.participants = new Map();
+      for (const p of list(r.participants)) putParticipant(state, p._key && !p.id && !p.participant_id ? { ...p, id: p._key } : p);
+      if (r.floor) applyFloor(state, r.floor, now);
+      state.booths = {};
+      for (const b of list(r.booths)) applyBooth(state, b);
+      if (r.channels) state.channels = r.channels;
+      const sub = r.subscription || r.you?.subscription || r.me?.subscription;
+      state.heard = null;
+      if (sub?.channel) state.heard = state.subscription = { channel: sub.channel, floor_under: sub.floor_under ?? null, auto: !!sub.auto };
+      if (msg.participant_id) state.me.id = msg.participant_id;
+      if (state.meeting.status === "closed") state.ended = "This meeting is closed.";
+      return null;
+    }
+    case "participant_joined":
+    case "participant": putParticipant(state, msg.participant || payload(msg)); return null;
+    case "participant_left": state.participants.delete(msg.participant_id); return null;
+    case "floor": applyFloor(state, msg, now); return null;
+    case "booth": applyBooth(state, payload(msg)); return null;
+    case "channels": state.channels = msg.channels || {}; return null;
+    case "meeting": {
+      Object.assign(state.meeting, msg.meeting || { status: msg.status });
+      if (msg.closed || state.meeting.status === "closed") { state.ended = "The chair closed the meeting. Thank you for taking part."; return { closed: true }; }
+      return null;
+    }
+    case "subscribed": state.heard = state.subscription = { channel: msg.channel, floor_under: msg.floor_under ?? null, auto: !!msg.auto }; return null;
+    case "chat": state.chat.push({ from: msg.from, text: msg.text, at: msg.at ? msg.at * 1000 : now }); return { chat: true };
+    case "notice": {
+      const who = (id) => state.participants.get(id)?.name;
+      const text = msg.text || {
+        slow_down: `${who(msg.from) || "An interpreter"}${msg.booth ? ` (${langName(msg.booth)})` : ""} asks the speaker to slow down.`,
+        time_up: `${msg.participant_id === state.me.id ? "Your" : `${who(msg.participant_id) || "The speaker"}'s`} speaking time is up.`,
+        handover_expired: "The handover request expired.",
+        handover_declined: "The handover was declined.",
+      }[msg.kind] || msg.kind;
+      state.notices.push({ kind: msg.kind, text, from: msg.from, at: now });
+      return { notice: text, kind: msg.kind };
+    }
+    case "error": {
+      // the last refusal explains a close that follows (details.reason `not_open`); the list,
+      // bounded, is what a page or a test shows of what the server refused
+      state.lastError = { code: msg.code, message: msg.message, request: msg.request, details: msg.details || {} };
+      state.errors.push(state.lastError);
+      if (state.errors.length > 20) state.errors.shift();
+      return null;
+    }
+    case "removed": state.ended = msg.reason || "The chair removed you from the meeting."; return { removed: true };
+    default: return null;
+  }
+}
+
+
+/** A final close is the server refusing this Session for good (docs/protocol.md, Close codes). */
+const isRefusal = (code) => CLOSE_CODES[code]?.final === true;
+
+/** Apply the Session's status (`_status` of protocol.js: connecting, open, reconnecting, closed,
+ * with the close code and reason) to the view: the bar's reconnect note, and why it ended. */
+export function applyStatus(state, { status, code = null, reason = "", in_ms = null }) {
+  state.connection = status;
+  state.full = status === "reconnecting" && code === CLOSE.MEETING_FULL; // retried every 15-30 s
+  // why we are reconnecting, for the bar: 1013 (try again) asks us to come back later
+  state.reconnect = status === "reconnecting" && code != null ? { code, in_ms } : null;
+  if (status === "closed" && isRefusal(code) && !state.ended) {
+    const why = state.lastError?.details?.reason;
+    state.retry = why === "not_open" || code === CLOSE.REPLACED;
+    state.ended = why === "not_open" ? "The meeting has not opened yet. Try again when the chair opens it."
+      : code === CLOSE.REPLACED ? "You joined this meeting again in another window or tab, so this one stopped."
+        : code === CLOSE.MEETING_CLOSED ? "The chair closed the meeting. Thank you for taking part."
+          : reason || "You were disconnected.";
+  }
+}
