@@ -116,6 +116,7 @@ async def test_readyz_with_real_and_dead_redis(tmp_path: Path,
         assert (await client.get("/healthz")).status_code == 200  # alive all the same
 
 
+@pytest.mark.redis
 async def test_readyz_with_a_hung_redis(tmp_path: Path) -> None:
     """A redis-server that stops answering (SIGSTOP: the kernel still accepts connections, nothing
     replies) turns /readyz red by its own bound rather than hanging the probe; once it runs again

@@ -2,7 +2,8 @@
 
 Each simulated participant runs in its own Chromium, whose fake microphone plays a tone WAV of its
 own frequency; the page reports what it hears through `window.mirpTest` (an FFT in the page).
-See /work/shared/browser-e2e.md (flags, loopback ICE, WAV files).
+Chromium's switches and why each is there: `chromium_args` below; the scenarios: docs/client.md
+("Tests (tests/browser/)").
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import time
 import wave
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -20,6 +20,7 @@ import httpx
 import numpy as np
 import pytest
 
+from tests.support import wait
 from tests.support.server import Server, serving
 
 CHROMIUM = "/usr/bin/chromium"
@@ -86,21 +87,10 @@ def write_silence(path: Path, seconds: float = 2.0) -> Path:
     return path
 
 
-async def until(check: Callable[[], Awaitable[Any]], what: str, deadline_s: float = 20.0,
-                interval: float = 0.25) -> Any:
-    """Poll `check` until it returns a truthy value; fail with the last value seen."""
-    deadline = time.monotonic() + deadline_s
-    last: Any = None
-    while True:
-        try:
-            last = await check()
-            if last:
-                return last
-        except Exception as exc:  # a page in the middle of a navigation, a server warming up
-            last = f"{type(exc).__name__}: {exc}"
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}; last: {last!r}")
-        await asyncio.sleep(interval)
+async def until(check: Callable[[], Awaitable[Any]], what: str, deadline_s: float = 20.0) -> Any:
+    """tests.support.wait.until with a browser's defaults: a page in the middle of a navigation
+    raises (any exception means "not yet"), and Chromium is asked four times a second."""
+    return await wait.until(check, what, deadline_s, step=0.25, tolerate=(Exception,))
 
 
 # ---------------------------------------------------------------------------- the server

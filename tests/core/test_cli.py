@@ -9,6 +9,8 @@ import pytest
 
 from tests.support.procs import free_port
 
+pytestmark = pytest.mark.process
+
 
 @pytest.mark.parametrize("args", [[], ["serve"], ["admin"], ["admin", "create"]])
 def test_help(args: list[str]) -> None:

@@ -9,6 +9,7 @@ import subprocess
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -55,6 +56,7 @@ def test_scripts_readme_and_settings_agree_on_the_default_address() -> None:
     assert quick and f"http://{host}:{port}" in quick.group(0), quick
 
 
+@pytest.mark.process
 def test_dockerfile_installs_pinned_dependencies_before_the_sources(tmp_path: Path) -> None:
     """The dependency layer is built from the constraints before src/ is copied (a source change
     does not reinstall them), the health check follows the server's settings (`mirp health`),

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -15,6 +16,8 @@ from cryptography.x509.oid import NameOID
 
 from tests.support.procs import free_port
 from tests.support.wait import Seen, until
+
+pytestmark = pytest.mark.process
 
 
 def _self_signed(tmp: Path) -> tuple[Path, Path]:

@@ -21,6 +21,8 @@ import websockets
 from tests.support.procs import free_port, stop
 from tests.support.wait import Seen, until
 
+pytestmark = pytest.mark.process
+
 
 @dataclass
 class Server:

@@ -15,10 +15,13 @@ from importlib.metadata import version
 from pathlib import Path
 
 import httpx
+import pytest
 from packaging.version import Version
 
 from tests.support.procs import free_port, stop
 from tests.support.wait import Seen, until
+
+pytestmark = pytest.mark.process
 
 ROOT = Path(__file__).resolve().parents[2]
 TREE = ["pyproject.toml", "setup.py", "MANIFEST.in", "README.md", "LICENSE", "src", "web"]

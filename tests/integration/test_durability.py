@@ -23,6 +23,7 @@ from tests.integration.conftest import WsClient
 from tests.support.factory import MeetingFixture, make_meeting_http
 from tests.support.postgres import PostgresServer, start_postgres
 from tests.support.server import Server, ack_then_kill
+from tests.support.wait import Seen, until
 
 
 @pytest.fixture
@@ -207,13 +208,14 @@ async def test_records_made_before_a_kill_reach_the_report(server: Server) -> No
             and [t["participant_id"] for t in rep["interpretation"]] == [fr1_id]
             and "fr" in {row["channel"] for row in rep["listening"]})
 
-    last: dict[str, Any] = {}
-    deadline = time.monotonic() + 30
-    while not complete(last := await report(server, fx)):
-        assert time.monotonic() < deadline, f"records lost in the kill: {last}"
-        await asyncio.sleep(0.2)
+    async def recorded() -> bool | Seen:
+        rep = await report(server, fx)
+        return complete(rep) or Seen(rep)
+
+    await until(recorded, "records kept through the kill", 30, step=0.2)
 
 
+@pytest.mark.postgres
 async def test_records_wait_out_a_database_outage(
     tmp_path: Path, private_postgres: PostgresServer
 ) -> None:
@@ -241,12 +243,11 @@ async def test_records_wait_out_a_database_outage(
         await asyncio.sleep(max(0.0, outage_ends - time.monotonic()))
         private_postgres.start()
 
-        last: dict[str, Any] = {}
-        deadline = time.monotonic() + 60
-        while not (last.get("speaking") and last.get("interpretation")):
-            assert time.monotonic() < deadline, f"records dropped in the outage: {last}"
-            await asyncio.sleep(0.3)
-            last = await report(srv, fx)
+        async def recorded() -> dict[str, Any] | Seen:
+            rep = await report(srv, fx)
+            return rep if rep.get("speaking") and rep.get("interpretation") else Seen(rep)
+
+        last = await until(recorded, "records kept through the outage", 60, step=0.3)
         assert [t["participant_id"] for t in last["speaking"]] == [d1_id]
         async with httpx.AsyncClient(timeout=10) as http:
             ready = (await http.get(f"{srv.base}/readyz")).json()

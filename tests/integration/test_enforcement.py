@@ -9,9 +9,7 @@ REST answer itself comes after the room acted, so the deadlines are generous, ne
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,18 +103,6 @@ async def org(server: Server) -> AsyncIterator[Organizer]:
                 await ws.close()
 
 
-async def poll(check: Callable[[], Awaitable[Any]], what: str) -> Any:
-    """Await `check` until it returns something truthy; fail with the last value seen."""
-    deadline = time.monotonic() + CLOSE_WITHIN
-    while True:
-        last = await check()
-        if last:
-            return last
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
-        await asyncio.sleep(0.05)
-
-
 async def closed_with(ws: WsClient) -> tuple[int | None, str]:
     return await ws.wait_closed(within=CLOSE_WITHIN)
 
@@ -206,7 +192,7 @@ async def test_closing_by_rest_is_the_chairs_close(server: Server, org: Organize
         kinds = [c["kind"] for c in (await org.ok("GET", report))["lifecycle"]]
         return kinds if kinds[-1:] == ["closed"] else None
 
-    await poll(closed_recorded, "the lifecycle record of the close")
+    await until(closed_recorded, "the lifecycle record of the close", CLOSE_WITHIN)
 
 
 async def test_opening_by_rest_lets_the_room_follow(server: Server, org: Organizer) -> None:
@@ -269,7 +255,7 @@ async def test_a_removed_participant_does_not_come_back_through_its_link(
         r = await org.join(link, name="Mallory", participant_token=first["participant_token"])
         return r.json() if r.status_code == 403 else None
 
-    refusal = await poll(refused, "the removed participant refused at the link")
+    refusal = await until(refused, "the removed participant refused at the link", CLOSE_WITHIN)
     assert refusal["error"]["details"]["reason"] == "removed", refusal
 
     # a named link is one person's: once they are removed it lets nobody in
@@ -283,7 +269,7 @@ async def test_a_removed_participant_does_not_come_back_through_its_link(
         r = await org.join(named["token"])
         return r.json() if r.status_code == 403 else None
 
-    refusal = await poll(named_refused, "the named link refused after the removal")
+    refusal = await until(named_refused, "the named link refused after the removal", CLOSE_WITHIN)
     assert refusal["error"]["details"]["reason"] == "removed", refusal
 
 

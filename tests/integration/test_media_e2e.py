@@ -38,20 +38,19 @@ async def hears(
 ) -> dict[float, float]:
     """Poll until `a` hears every frequency in `present` (above `heard` dB) and none in
     `absent`."""
-    deadline = time.monotonic() + within
-    while True:
+
+    async def levels_now() -> dict[float, float] | Seen:
         x = await listen(a)
         levels = {hz: level_db_at(x, hz) for hz in [*present, *absent]}
         ok = all(levels[hz] > heard for hz in present) and all(levels[hz] < SILENT for hz in absent)
         if ok and (not present or abs(peak_hz(x) - max(present, key=levels.get)) < 15):
             return levels
-        if time.monotonic() > deadline:
-            raise AssertionError(
-                f"{a.key}: want {present} without {absent}; levels "
-                f"{ {k: round(v, 1) for k, v in levels.items()} }, "
-                f"peak {peak_hz(x):.0f} Hz"
-            )
-        await asyncio.sleep(0.1)
+        return Seen(f"levels { {k: round(v, 1) for k, v in levels.items()} }, "
+                    f"peak {peak_hz(x):.0f} Hz")
+
+    levels: dict[float, float] = await until(
+        levels_now, f"{a.key}: want {present} without {absent}", within, step=0.1, tolerate=())
+    return levels
 
 
 def pid(h: Harness, key: str) -> str:

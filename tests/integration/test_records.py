@@ -3,12 +3,12 @@ organizer's report: attendance, speaking turns, on-air turns, listening, the mee
 
 from __future__ import annotations
 
-import asyncio
-import time
+from typing import Any
 
 import httpx
 
 from tests.integration.conftest import Harness
+from tests.support.wait import Seen, until
 
 
 async def test_a_live_meeting_is_recorded_and_reported(harness: Harness) -> None:
@@ -30,17 +30,17 @@ async def test_a_live_meeting_is_recorded_and_reported(harness: Harness) -> None
     auth = {"Authorization": f"Bearer {h.meeting.organizer_token}"}
     url = f"{h.served.base_url}/api/meetings/{h.meeting.meeting_id}/report"
     # the recorder writes in batches, off the room's path: poll for the state, with a deadline
-    deadline = time.monotonic() + 30
     async with httpx.AsyncClient(headers=auth) as http:
-        while True:
+
+        async def recorded() -> dict[str, Any] | Seen:
             r = await http.get(url)
             assert r.status_code == 200, r.text
-            report = r.json()
-            if (report["meeting"]["status"] == "closed" and report["speaking"]
-                    and report["interpretation"] and report["listening"]):
-                break
-            assert time.monotonic() < deadline, f"records never reached the report: {report}"
-            await asyncio.sleep(0.1)
+            report: dict[str, Any] = r.json()
+            done = (report["meeting"]["status"] == "closed" and report["speaking"]
+                    and report["interpretation"] and report["listening"])
+            return report if done else Seen(report)
+
+        report = await until(recorded, "records in the report", 30, step=0.1, tolerate=())
 
     names = {a["name"] for a in report["attendance"]}
     assert {people["chair"].name, people["delegate1"].name,

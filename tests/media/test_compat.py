@@ -134,6 +134,7 @@ async def test_readyz_shows_every_fast_path_on(tmp_path: Path) -> None:
     assert media["versions"] == PINNED
 
 
+@pytest.mark.rtc
 async def test_a_real_connection_runs_every_fast_path() -> None:
     factory = PeerFactory(loopback_only=True, consent_interval_s=0.2, consent_lapse_s=5.0)
     peer = factory.create_peer("p")

@@ -21,6 +21,8 @@ from tests.support.audio import level_db_at, peak_hz
 from tests.support.rtc import RtcClient
 from tests.support.wait import until
 
+pytestmark = pytest.mark.rtc
+
 FLOOR = FeedKey("floor")
 FR = FeedKey("fr")
 

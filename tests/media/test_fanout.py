@@ -24,7 +24,7 @@ from tests.support.audio import level_db_at, opus_packets, peak_hz, tone
 from tests.support.rtc import RtcClient
 from tests.support.wait import until
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.rtc, pytest.mark.timeout(90)]
 
 FLOOR, FRENCH = FeedKey("floor"), FeedKey("fr")
 TONES = {FLOOR: 440.0, FRENCH: 660.0}

@@ -16,7 +16,7 @@ from tests.support.audio import RATE, peak_hz
 from tests.support.rtc import RtcClient
 from tests.support.wait import Seen, until
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.rtc, pytest.mark.timeout(60)]
 
 
 async def connected_pair(factory: PeerFactory, peer_id: str = "p1",

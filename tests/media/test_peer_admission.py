@@ -14,7 +14,7 @@ from mirp.media.peer import Peer, PeerFactory
 from tests.support.rtc import RtcClient
 from tests.support.wait import until
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.rtc, pytest.mark.timeout(180)]
 
 
 async def test_gate_is_fifo_and_leaving_frees_at_once() -> None:

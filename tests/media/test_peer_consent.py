@@ -18,7 +18,7 @@ from mirp.media.peer import Peer, PeerFactory
 from tests.support.rtc import RtcClient
 from tests.support.wait import until
 
-pytestmark = pytest.mark.timeout(120)
+pytestmark = [pytest.mark.rtc, pytest.mark.timeout(120)]
 
 
 def client_connection(client: RtcClient) -> Any:

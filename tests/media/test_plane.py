@@ -22,6 +22,8 @@ from mirp.media.plane import Levels, MediaEvent, PeerGone, PlaneConfig
 from mirp.media.process import CRASH_REASON, ProcessPlane
 from tests.support.wait import Seen, until
 
+pytestmark = [pytest.mark.process, pytest.mark.rtc]
+
 
 @pytest.fixture
 async def plane() -> AsyncIterator[ProcessPlane]:

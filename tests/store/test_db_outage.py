@@ -10,10 +10,11 @@ above them, so a hang fails the test instead of stalling it.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import subprocess
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -23,10 +24,15 @@ import pytest
 from mirp.errors import Unavailable
 from tests.support.factory import make_meeting, running_app
 from tests.support.postgres import PG_BIN, PostgresServer, _as_postgres, start_postgres
+from tests.support.wait import Seen, until
+
+pytestmark = pytest.mark.postgres
 
 BOUNDS = {"db_connect_timeout_s": 1.0, "db_statement_timeout_s": 1.0, "db_pool_timeout_s": 1.0}
 REQUEST_DEADLINE_S = 15.0  # one request: far above the bounds, so only a hang reaches it
 STATE_DEADLINE_S = 60.0  # reaching a state (down, up) on a loaded machine
+# A state is polled; a wrong answer on the way (a 503 without Retry-After) fails at once.
+reach = functools.partial(until, within=STATE_DEADLINE_S, step=0.2, tolerate=())
 
 
 @pytest.fixture
@@ -85,19 +91,6 @@ async def bounded(what: str, call: Awaitable[httpx.Response]) -> httpx.Response:
         pytest.fail(f"{what} hung for more than {REQUEST_DEADLINE_S} s")
 
 
-async def until(state: str, probe: Callable[[], Awaitable[tuple[bool, str]]]) -> None:
-    """Poll `probe` until it says done; fail with its last reason past the deadline."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + STATE_DEADLINE_S
-    reason = "never probed"
-    while loop.time() < deadline:
-        done, reason = await probe()
-        if done:
-            return
-        await asyncio.sleep(0.2)
-    pytest.fail(f"never {state}: {reason}")
-
-
 async def test_postgres_stopped_then_hung_then_back(tmp_path: Path,
                                                     own_postgres: PostgresServer) -> None:
     url = own_postgres.create_database("outage")
@@ -111,16 +104,16 @@ async def test_postgres_stopped_then_hung_then_back(tmp_path: Path,
             seen.append(r.status_code)
             return r
 
-        async def answers(status: int) -> tuple[bool, str]:
+        async def answers(status: int) -> bool | Seen:
             r = await meetings()
             if r.status_code == 503:
                 assert r.json()["error"]["code"] == "unavailable", r.text
                 assert int(r.headers["retry-after"]) > 0, r.headers
-            return r.status_code == status, f"{r.status_code} {r.text[:200]}"
+            return r.status_code == status or Seen(f"{r.status_code} {r.text[:200]}")
 
-        async def ready(expected: int) -> tuple[bool, str]:
+        async def ready(expected: int) -> bool | Seen:
             r = await bounded("GET /readyz", client.get("/readyz"))
-            return r.status_code == expected, f"{r.status_code} {r.text[:300]}"
+            return r.status_code == expected or Seen(f"{r.status_code} {r.text[:300]}")
 
         async def admission_unavailable() -> None:
             with pytest.raises(Unavailable):
@@ -130,27 +123,27 @@ async def test_postgres_stopped_then_hung_then_back(tmp_path: Path,
                 await asyncio.wait_for(app.state.admission.load_spec(fx.meeting_id),
                                        REQUEST_DEADLINE_S)
 
-        await until("up", lambda: answers(200))
-        await until("ready", lambda: ready(200))
+        await reach(lambda: answers(200), "up")
+        await reach(lambda: ready(200), "ready")
 
         # too busy: another client holds a lock the query needs past the statement timeout
         locker = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
         try:
             async with locker.transaction():
                 await locker.execute("LOCK TABLE meetings IN ACCESS EXCLUSIVE MODE")
-                await until("503 while locked", lambda: answers(503))
+                await reach(lambda: answers(503), "503 while locked")
         finally:
             await locker.close()
-        await until("back after the lock", lambda: answers(200))
+        await reach(lambda: answers(200), "back after the lock")
 
         # stopped: connections refused
         pg_stop(own_postgres)
-        await until("503 while stopped", lambda: answers(503))
-        await until("red while stopped", lambda: ready(503))
+        await reach(lambda: answers(503), "503 while stopped")
+        await reach(lambda: ready(503), "red while stopped")
         await admission_unavailable()
         pg_start(own_postgres)
-        await until("back after a start", lambda: answers(200))
-        await until("ready after a start", lambda: ready(200))
+        await reach(lambda: answers(200), "back after a start")
+        await reach(lambda: ready(200), "ready after a start")
         grant = await app.state.admission.authorize(fx.tokens["chair"], None)
         assert grant.participant_id == fx.people["chair"].participant_id
 
@@ -158,11 +151,11 @@ async def test_postgres_stopped_then_hung_then_back(tmp_path: Path,
         frozen = pg_processes(own_postgres)
         pg_signal(frozen, signal.SIGSTOP)
         try:
-            await until("503 while hung", lambda: answers(503))
-            await until("red while hung", lambda: ready(503))
+            await reach(lambda: answers(503), "503 while hung")
+            await reach(lambda: ready(503), "red while hung")
             await admission_unavailable()
         finally:
             pg_signal(frozen, signal.SIGCONT)
-        await until("back after a resume", lambda: answers(200))
-        await until("ready after a resume", lambda: ready(200))
+        await reach(lambda: answers(200), "back after a resume")
+        await reach(lambda: ready(200), "ready after a resume")
         assert 500 not in seen, seen

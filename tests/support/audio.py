@@ -30,12 +30,14 @@ def tone(freq: float, seconds: float, dbfs: float = -12.0, rate: int = RATE,
     n = round(seconds * rate)
     t = np.arange(n, dtype=np.float64) / rate
     amp = 10.0 ** (dbfs / 20.0)
-    return (amp * np.sin(2 * np.pi * freq * t + phase)).astype(np.float32)
+    out: np.ndarray = (amp * np.sin(2 * np.pi * freq * t + phase)).astype(np.float32)
+    return out
 
 
 def to_s16(samples: np.ndarray) -> np.ndarray:
     """float [-1, 1] -> int16 (clipped), the layout av.AudioFrame(format="s16") wants."""
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+    out: np.ndarray = (np.clip(samples, -1.0, 1.0) * 32767.0).astype(np.int16)
+    return out
 
 
 def from_s16(samples: np.ndarray) -> np.ndarray:

@@ -55,6 +55,7 @@ from fastapi import FastAPI
 
 from mirp.config import Settings
 from tests.support.procs import free_port
+from tests.support.wait import until
 
 DEFAULT_INTERPRETERS = {"fr": 2, "zh": 1, "ar": 1}
 SECRET = "test-secret-key-of-the-factory-0123456789"
@@ -148,10 +149,7 @@ async def served_app(tmp_path: Path, **settings: Any) -> AsyncIterator[ServedApp
                                            lifespan="on", ws_max_size=s.limits.ws_frame_bytes))
     task = asyncio.create_task(server.serve())
     try:
-        for _ in range(400):
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.025)
+        await until(lambda: server.started or task.done(), "uvicorn listening", 10, step=0.025)
         if not server.started:
             if task.done() and task.exception():
                 raise RuntimeError("the app failed to start") from task.exception()
@@ -272,7 +270,7 @@ async def _join_db(db: Any, settings: Settings, fx: MeetingFixture, key: str, ro
             max_uses=1))
         token = invites.invitation_token(settings, inv)
     async with db.session() as session:
-        joined = await invites.join(session, settings, JoinIn(token=token))
+        joined = await invites.join(session, settings, JoinIn(token=token, participant_token=None))
     return Person(key=key, participant_id=joined.participant_id, token=joined.participant_token,
                   role=role, name=name, delegation=delegation, booth=booth,
                   invitation_id=inv.id)

@@ -19,7 +19,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.procs import free_port
+from tests.support.wait import until_blocking
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
@@ -108,12 +108,10 @@ def start_postgres() -> Iterator[PostgresServer]:
              str(workdir / "postgres.log"), "-w", "-t", "30", "start"], "pg_ctl start")
         started = True
         server = PostgresServer(port, workdir)
-        deadline = time.monotonic() + 15
-        while subprocess.run([str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
-                             capture_output=True).returncode != 0:
-            if time.monotonic() > deadline:
-                pytest.fail(f"PostgreSQL never became ready:\n{server.log()[-3000:]}")
-            time.sleep(0.05)
+        until_blocking(
+            lambda: subprocess.run([str(PG_BIN / "pg_isready"), "-h", "127.0.0.1", "-p",
+                                    str(port)], capture_output=True).returncode == 0,
+            lambda: f"PostgreSQL ready:\n{server.log()[-3000:]}", 15)
         yield server
     finally:
         if started:

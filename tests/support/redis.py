@@ -14,7 +14,6 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.procs import free_port, stop
+from tests.support.wait import until_blocking
 
 REDIS_SERVER = "/usr/bin/redis-server"
 
@@ -75,11 +75,16 @@ def start_redis() -> Iterator[RedisServer]:
             stdout=out, stderr=subprocess.STDOUT)
     server = RedisServer(port, proc, log)
     try:
-        deadline = time.monotonic() + 15
-        while not server.ping():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"redis-server did not start:\n{log.read_text(errors='replace')}")
-            time.sleep(0.02)
+
+        def answers() -> bool:
+            assert proc.poll() is None, f"redis-server exited:\n{output()}"
+            return server.ping()
+
+        def output() -> str:
+            return log.read_text(errors="replace")
+
+        until_blocking(answers, lambda: f"redis-server answering:\n{output()}", 15, step=0.02,
+                       tolerate=())
         yield server
     finally:
         stop(proc)

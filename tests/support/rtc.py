@@ -40,6 +40,7 @@ from aiortc.rtp import RtcpSrPacket
 
 from mirp.media.compat import loopback_gathering
 from tests.support.audio import FRAME, RATE, to_s16, tone
+from tests.support.wait import Seen, until
 
 
 class LoopTrack(MediaStreamTrack):
@@ -166,11 +167,12 @@ class RtcClient:
         return out
 
     async def wait_connected(self, within_s: float = 10.0) -> None:
-        deadline = time.monotonic() + within_s
-        while self.pc.connectionState != "connected":
-            if time.monotonic() > deadline or self.pc.connectionState in ("failed", "closed"):
-                raise AssertionError(f"{self.name}: not connected: {self.pc.connectionState}")
-            await asyncio.sleep(0.02)
+        def connected() -> bool | Seen:
+            state = self.pc.connectionState
+            assert state not in ("failed", "closed"), f"{self.name}: not connected: {state}"
+            return state == "connected" or Seen(state)
+
+        await until(connected, f"{self.name}: connected", within_s, step=0.02, tolerate=())
 
     # recording
 
@@ -239,12 +241,12 @@ class RtcClient:
                             since: float | None = None) -> None:
         """Wait until `seconds` more audio than `since` (default: now) have been recorded."""
         base = self.recorded_seconds if since is None else since
-        deadline = time.monotonic() + within_s
-        while self.recorded_seconds - base < seconds:
-            if time.monotonic() > deadline:
-                raise AssertionError(f"{self.name}: recorded {self.recorded_seconds - base:.2f} s"
-                                     f" of {seconds} s; state {self.pc.connectionState}")
-            await asyncio.sleep(0.02)
+
+        def recorded() -> bool | Seen:
+            got = self.recorded_seconds - base
+            return got >= seconds or Seen(f"{got:.2f} s; state {self.pc.connectionState}")
+
+        await until(recorded, f"{self.name}: {seconds} s of audio recorded", within_s, step=0.02)
 
     # ending
 

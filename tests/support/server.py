@@ -5,14 +5,12 @@ bench/restore.py). Extra keyword arguments are environment settings (`MIRP_...`)
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +19,7 @@ import httpx
 
 from tests.support.factory import SECRET
 from tests.support.procs import free_port, stop
+from tests.support.wait import until, until_blocking
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -62,30 +61,32 @@ class Server:
                  str(self.port)], cwd=ROOT, env=self.env, stdout=out, stderr=subprocess.STDOUT)
 
     async def start(self) -> None:
-        self.proc = self.spawn()
-        deadline = time.monotonic() + 60
+        proc = self.proc = self.spawn()
         async with httpx.AsyncClient() as http:
-            while True:
-                assert self.proc.poll() is None, f"the server exited:\n{self.log()}"
+
+            async def healthy() -> bool:
+                assert proc.poll() is None, f"the server exited:\n{self.log()}"
                 try:
-                    if (await http.get(f"{self.base}/healthz", timeout=1)).status_code == 200:
-                        return
+                    return (await http.get(f"{self.base}/healthz", timeout=1)).status_code == 200
                 except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, f"no /healthz:\n{self.log()}"
-                await asyncio.sleep(0.1)
+                    return False
+
+            await until(healthy, lambda: f"/healthz answering:\n{self.log()}", 60, step=0.1,
+                        tolerate=())
 
     def start_blocking(self) -> None:
         """`start` for synchronous fixtures."""
-        self.proc = self.spawn()
-        deadline = time.monotonic() + 60
-        while True:
-            assert self.proc.poll() is None, f"the server exited:\n{self.log()}"
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
-                    return
-            assert time.monotonic() < deadline, f"no /healthz:\n{self.log()}"
-            time.sleep(0.1)
+        proc = self.proc = self.spawn()
+
+        def healthy() -> bool:
+            assert proc.poll() is None, f"the server exited:\n{self.log()}"
+            try:
+                return httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        until_blocking(healthy, lambda: f"/healthz answering:\n{self.log()}", 60, step=0.1,
+                       tolerate=())
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs (as a crash or an OOM kill)."""
@@ -106,10 +107,15 @@ async def ack_then_kill(srv: Server, ws: Any, kind: str, **fields: Any) -> None:
     ws.next_id += 1
     mid = ws.next_id
     await ws.ws.send(json.dumps({"type": kind, "id": mid, **fields}))
-    deadline = time.monotonic() + 20
-    while mid not in ws.replies:
-        assert ws.closed is None and time.monotonic() < deadline, f"no reply to {kind}"
-        await asyncio.sleep(0.001)
+
+    def replied() -> bool:
+        if mid in ws.replies:  # a close may follow it at once (meeting_close)
+            return True
+        assert ws.closed is None, f"closed before the reply to {kind}: {ws.closed}"
+        return False
+
+    # every millisecond: the kill must land right after the ack
+    await until(replied, f"a reply to {kind}", 20, step=0.001, tolerate=())
     srv.kill()
     assert ws.replies[mid]["type"] == "ack", ws.replies[mid]
 

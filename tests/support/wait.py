@@ -51,6 +51,34 @@ async def until(
             if last:
                 return last
         if time.monotonic() > deadline:
-            label = what() if callable(what) else what
-            raise AssertionError(f"timed out after {within:g} s: {label}; last: {last!r}")
+            raise _timed_out(what, within, last)
         await asyncio.sleep(step)
+
+
+def until_blocking(
+    check: Callable[[], Any],
+    what: str | Callable[[], str],
+    within: float = 20.0,
+    step: float = 0.05,
+    *,
+    tolerate: tuple[type[BaseException], ...] = (AssertionError,),
+) -> Any:
+    """`until` for code without an event loop (a synchronous fixture starting a server)."""
+    deadline = time.monotonic() + within
+    last: Any = None
+    while True:
+        try:
+            last = check()
+        except tolerate as exc:
+            last = exc
+        else:
+            if last:
+                return last
+        if time.monotonic() > deadline:
+            raise _timed_out(what, within, last)
+        time.sleep(step)
+
+
+def _timed_out(what: str | Callable[[], str], within: float, last: Any) -> AssertionError:
+    label = what() if callable(what) else what
+    return AssertionError(f"timed out after {within:g} s: {label}; last: {last!r}")

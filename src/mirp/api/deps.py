@@ -13,14 +13,13 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from mirp.api.throttle import Throttle
 from mirp.config import Settings
 from mirp.errors import Unauthorized, Unavailable
 from mirp.store import accounts
 from mirp.store import tables as t
-from mirp.store.db import Database
+from mirp.store.db import Database, SqlSession
 
 
 def get_settings(request: Request) -> Settings:
@@ -46,7 +45,7 @@ def get_db(db: Annotated[Database | None, Depends(started_db)]) -> Database:
     return db
 
 
-async def get_session(db: Annotated[Database, Depends(get_db)]) -> AsyncIterator[AsyncSession]:
+async def get_session(db: Annotated[Database, Depends(get_db)]) -> AsyncIterator[SqlSession]:
     async with db.session() as session:
         yield session
 
@@ -54,7 +53,7 @@ async def get_session(db: Annotated[Database, Depends(get_db)]) -> AsyncIterator
 AppSettings = Annotated[Settings, Depends(get_settings)]
 StartedDb = Annotated[Database | None, Depends(started_db)]
 Db = Annotated[Database, Depends(get_db)]
-DbSession = Annotated[AsyncSession, Depends(get_session, scope="function")]
+DbSession = Annotated[SqlSession, Depends(get_session, scope="function")]
 
 
 def bearer_token(request: Request) -> str:

@@ -9,10 +9,10 @@ the same calls can later travel over the cluster Bus to the node that owns the r
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from mirp.store.db import SqlSession
 
 
-async def commit(session: AsyncSession) -> None:
+async def commit(session: SqlSession) -> None:
     """Commit now (the request's transaction ends here; DbSession's own commit then has
     nothing left to do), so what follows acts on a durable decision."""
     await session.commit()

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine import Connection
@@ -36,6 +36,9 @@ from mirp.errors import Unavailable
 
 log = logging.getLogger("mirp.store")
 HERE = Path(__file__).resolve().parent
+# The store's unit of work as the API's dependencies hand it to a route: named here so that no
+# package but this one imports SQLAlchemy (the "store is the only SQL user" import contract).
+SqlSession: TypeAlias = AsyncSession
 
 
 def alembic_config(connection: Connection | None = None) -> Any:
