@@ -44,6 +44,9 @@ _SATISFIED_BY = {
 # The app's own children are part of the unit under test: every app a test builds starts its
 # media worker (issue 9), and password hashing has a spawn pool (store/work.py).
 _APP_CHILDREN = {"mirp.media.worker"}
+# ctypes.util.find_library runs ldconfig (or gcc/ld) to find a shared library when a module that
+# needs one is first imported (ifaddr under aioice does): an import, not a process under test
+_LIBRARY_LOOKUP = {"ldconfig", "ldconfig.real", "gcc", "cc", "ld", "objdump"}
 _POSTGRES_PROGRAMS = {"postgres", "initdb", "pg_ctl", "createdb", "psql", "pg_isready"}
 
 _TESTS = Path(__file__).resolve().parents[1]
@@ -83,6 +86,8 @@ def requirement(event: str, args: tuple[Any, ...]) -> str | None:
         if any(t in _APP_CHILDREN for t in texts) or any("multiprocessing" in t for t in texts):
             return None
         programs = {os.path.basename(t) for t in texts}
+        if texts and os.path.basename(texts[0]) in _LIBRARY_LOOKUP:
+            return None
         if programs & _POSTGRES_PROGRAMS:
             return "postgres"
         if any(p.startswith("redis-server") for p in programs):
