@@ -1,9 +1,9 @@
-// WebSocket client for the MIRP signaling protocol (docs/protocol.md, signaling/protocol.py).
+// WebSocket client for the MIRP signaling protocol (docs/protocol.md).
 // One function per client message; typed handlers for server messages; a heartbeat answer; and
 // automatic reconnect with the same participant token and the `resume` handle of the welcome (a
 // reconnect is a new Session of the same Participant; the server keeps our floor and booth state
 // for its grace period). Message names, caps and close codes come from wire.js, generated from
-// the server's definitions (python -m mirp.signaling.schema).
+// the server's definitions.
 
 import { CLIENT_MESSAGES, CLOSE, CLOSE_CODES, FINAL_ERRORS, PROTOCOL_VERSION } from "./wire.js";
 

@@ -1,7 +1,7 @@
 // The page's view of the Room: one normalized state that the live pages render from, and the one
 // function that applies a server message to it (`applyServerMessage`, the reducer). It is the only
 // place that knows the server's shapes (the `welcome.room` snapshot and the events of
-// rooms/events.py, docs/rooms.md). No DOM, no socket, no clock of its own (`now` is passed in):
+// docs/rooms.md). No DOM, no socket, no clock of its own (`now` is passed in):
 // node runs it in tools/web/test/.
 import { langName } from "./languages.js";
 import { CLOSE, CLOSE_CODES } from "./wire.js";

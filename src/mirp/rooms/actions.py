@@ -11,7 +11,6 @@ organizers and observers never send audio, interpreters speak through their boot
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from mirp.errors import Conflict, Forbidden, InvalidInput, NotFound
 from mirp.interpretation.console import check_source
@@ -20,10 +19,8 @@ from mirp.rooms import commands as c
 from mirp.rooms.events import Audience, Notice, Removed
 from mirp.rooms.mixing import Subscription
 from mirp.rooms.model import RemovalRecord, Role, utc
+from mirp.rooms.parts import RoomParts
 from mirp.rooms.presence import Participant
-
-if TYPE_CHECKING:
-    from mirp.rooms.room import Room
 
 EVERYONE = frozenset(Role)
 PRESIDING = frozenset({Role.CHAIR, Role.ORGANIZER})
@@ -71,7 +68,7 @@ def check_allowed(p: Participant, command: c.Command) -> None:
         )
 
 
-def dispatch(room: Room, p: Participant, command: c.Command, now: float) -> None:
+def dispatch(room: RoomParts, p: Participant, command: c.Command, now: float) -> None:
     check_allowed(p, command)
     booths = room.interpretation
     match command:
@@ -158,7 +155,7 @@ def dispatch(room: Room, p: Participant, command: c.Command, now: float) -> None
             raise NotFound(f"no such command: {command.type!r}")
 
 
-def subscribe(room: Room, p: Participant, cmd: c.Subscribe, now: float) -> None:
+def subscribe(room: RoomParts, p: Participant, cmd: c.Subscribe, now: float) -> None:
     """A listener's choice; for an interpreter it is what they hear (the floor or a relay),
     and `auto` hands that choice back to auto-relay."""
     booths = room.interpretation
@@ -180,7 +177,7 @@ def subscribe(room: Room, p: Participant, cmd: c.Subscribe, now: float) -> None:
     room.roster.subscribe(p, sub, now, auto)
 
 
-def participant_language(room: Room, p: Participant, cmd: c.ParticipantLanguage) -> None:
+def participant_language(room: RoomParts, p: Participant, cmd: c.ParticipantLanguage) -> None:
     """The language `cmd.participant_id` (default: the sender) speaks on the floor; the
     automatic floor language follows it while they hold the floor."""
     if cmd.participant_id is None or cmd.participant_id == p.id:
@@ -211,7 +208,7 @@ def participant_language(room: Room, p: Participant, cmd: c.ParticipantLanguage)
     room.changes.touch(t.id)  # the floor language follows at the end of the change
 
 
-def remove(room: Room, chair: Participant, participant_id: str, now: float) -> None:
+def remove(room: RoomParts, chair: Participant, participant_id: str, now: float) -> None:
     t = room.roster.target(participant_id)
     if t.id == chair.id:
         raise InvalidInput("you cannot remove yourself: leave instead")

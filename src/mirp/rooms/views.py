@@ -9,14 +9,12 @@ last sent. Views only read the Room.
 from __future__ import annotations
 
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from mirp.interpretation.booth import Booth
 from mirp.interpretation.routing import FLOOR
 from mirp.rooms.events import BoothChanged, ChannelsChanged, Event, FloorChanged
-
-if TYPE_CHECKING:
-    from mirp.rooms.room import Room
+from mirp.rooms.parts import RoomParts
 
 
 class Told:
@@ -27,7 +25,7 @@ class Told:
         self.booths: dict[str, Any] = {}
         self.channels: Any = None
 
-    def news(self, room: Room, now: float) -> list[Event]:
+    def news(self, room: RoomParts, now: float) -> list[Event]:
         """One state message per thing that changed since it was last told."""
         out: list[Event] = []
         if (key := floor_key(room)) != self.floor:
@@ -46,7 +44,7 @@ class Told:
 # -------------------------------------------------------------------- pieces
 
 
-def meeting_view(room: Room) -> dict[str, Any]:
+def meeting_view(room: RoomParts) -> dict[str, Any]:
     s = room.spec
     return {
         "id": s.id,
@@ -67,11 +65,11 @@ def meeting_view(room: Room) -> dict[str, Any]:
     }
 
 
-def floor_key(room: Room) -> Any:
+def floor_key(room: RoomParts) -> Any:
     return (room.floor.state_key(), room.floor_language)
 
 
-def booth_view(room: Room, b: Booth, now: float) -> dict[str, Any]:
+def booth_view(room: RoomParts, b: Booth, now: float) -> dict[str, Any]:
     part = room.interpretation
     heard = part.inputs().get(b.language)
     auto = part.relay_for(b, room.floor_language)
@@ -100,20 +98,20 @@ def booth_view(room: Room, b: Booth, now: float) -> dict[str, Any]:
     }
 
 
-def booth_key(room: Room, b: Booth, now: float) -> Any:
+def booth_key(room: RoomParts, b: Booth, now: float) -> Any:
     v = booth_view(room, b, now)
     v["handover"] = b.handover
     return repr(v)
 
 
-def channels_view(room: Room) -> dict[str, Any]:
+def channels_view(room: RoomParts) -> dict[str, Any]:
     return {ch: r.view() for ch, r in room.routes.items()}
 
 
 # -------------------------------------------------------------------- the contract's views
 
 
-def snapshot(room: Room, participant_id: str) -> dict[str, Any]:
+def snapshot(room: RoomParts, participant_id: str) -> dict[str, Any]:
     """The full state the `welcome` message carries for this participant."""
     now = room.last_now
     me = room.participants.get(participant_id)
@@ -135,7 +133,7 @@ def snapshot(room: Room, participant_id: str) -> dict[str, Any]:
     }
 
 
-def overview(room: Room) -> dict[str, Any]:
+def overview(room: RoomParts) -> dict[str, Any]:
     """The organizer's live page: who is connected, channels with listener counts (the
     channel as heard: an interpreter's relay counts for that channel), booths on air."""
     people = room.participants

@@ -1,0 +1,63 @@
+"""What the Room's command handlers (rooms/actions.py) and views (rooms/views.py) see of a Room:
+its parts and the few steps that cross them.
+
+A Protocol rather than the Room class, so that actions.py and views.py need not import
+room.py, which is built from them: the imports go one way (room -> actions, views -> parts),
+and mypy checks that the Room fits where room.py hands itself to them.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from mirp.interpretation.booth import Booth
+from mirp.interpretation.console import Console
+from mirp.interpretation.routing import Route
+from mirp.rooms.booths import Interpretation
+from mirp.rooms.changes import Changes
+from mirp.rooms.floor import Floor
+from mirp.rooms.limits import RoomLimits
+from mirp.rooms.model import MeetingSpec, MeetingStatus
+from mirp.rooms.presence import Participant, Roster
+
+
+class RoomParts(Protocol):
+    # the meeting as a whole
+    @property
+    def spec(self) -> MeetingSpec: ...
+    @property
+    def limits(self) -> RoomLimits: ...
+    @property
+    def status(self) -> MeetingStatus: ...
+    @property
+    def under_levels(self) -> tuple[int, ...]: ...
+    @property
+    def floor_language(self) -> str | None: ...
+    @property
+    def last_now(self) -> float: ...
+
+    # the parts, and what others read of them
+    @property
+    def roster(self) -> Roster: ...
+    @property
+    def floor(self) -> Floor: ...
+    @property
+    def interpretation(self) -> Interpretation: ...
+    @property
+    def changes(self) -> Changes: ...
+    @property
+    def participants(self) -> dict[str, Participant]: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def booths(self) -> dict[str, Booth]: ...
+    @property
+    def consoles(self) -> dict[str, Console]: ...
+    @property
+    def routes(self) -> dict[str, Route]: ...
+
+    # steps that cross the parts
+    def end_turn(self, participant_id: str, now: float) -> None: ...
+    def drop(self, pid: str, now: float, reason: str) -> None: ...
+    def open_meeting(self, now: float, by: str | None) -> None: ...
+    def close_meeting(self, now: float, by: str | None) -> None: ...
