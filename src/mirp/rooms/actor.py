@@ -130,11 +130,11 @@ class Actor(Generic[S]):
         except asyncio.QueueFull:
             raise Unavailable("the room is busy; try again") from None
 
-    async def call(self, fn: Job[S, T]) -> T:
-        """Run `fn(state, now)` in the task and return its result (or raise its error)."""
-        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+    def _answering(self, fut: asyncio.Future[T], fn: Job[S, T]) -> Job[S, None]:
+        """`fn` as a job that answers `fut` with its result or error (unless the caller gave
+        up waiting)."""
 
-        async def step(state: S, now: float) -> None:
+        def job(state: S, now: float) -> None:
             if fut.cancelled():
                 return
             try:
@@ -143,6 +143,16 @@ class Actor(Generic[S]):
                 _fail(fut, exc, self.name)
             else:
                 fut.set_result(result)
+
+        return job
+
+    async def call(self, fn: Job[S, T]) -> T:
+        """Run `fn(state, now)` in the task and return its result (or raise its error)."""
+        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        job = self._answering(fut, fn)
+
+        async def step(state: S, now: float) -> None:
+            job(state, now)
 
         self._put(step, lambda exc: _refuse(fut, exc))
         return await fut
@@ -194,18 +204,7 @@ class Actor(Generic[S]):
         if self.closing:
             raise RoomClosing("the room is closing")
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-
-        def job(state: S, now: float) -> None:
-            if fut.cancelled():
-                return
-            try:
-                result = fn(state, now)
-            except Exception as exc:
-                _fail(fut, exc, self.name)
-            else:
-                fut.set_result(result)
-
-        self._notes[_Once()] = (job, lambda exc: _refuse(fut, exc))
+        self._notes[_Once()] = (self._answering(fut, fn), lambda exc: _refuse(fut, exc))
         self._noted.set()
         return await fut
 
