@@ -42,7 +42,7 @@ class Cluster:
         self.kind, self.url, self.prefix = kind, url, fresh_prefix()
         self._local_dir = LocalDirectory()
         self._local_bus = LocalBus(self._local_dir)
-        self._closers: list[RedisDirectory | RedisBus] = []
+        self._closers: list[RedisDirectory | Bus] = []
 
     def directory(self) -> Directory:
         if self.url is None:
@@ -52,9 +52,11 @@ class Cluster:
         return d
 
     def bus(self, node_id: str = "n") -> Bus:
+        b: Bus
         if self.url is None:
-            return self._local_bus
-        b = RedisBus(self.url, node_id=node_id, prefix=self.prefix, bound_s=2.0)
+            b = self._local_bus.as_node(node_id)
+        else:
+            b = RedisBus(self.url, node_id=node_id, prefix=self.prefix, bound_s=2.0)
         self._closers.append(b)
         return b
 

@@ -228,6 +228,13 @@ class LocalBus:
         self._topics: dict[str, set[Subscription]] = {}
         self._requests = Requests(self)
 
+    def as_node(self, node_id: str) -> LocalBus:
+        """Another handle on the same topics, speaking as `node_id` (several simulated nodes
+        in one process, e.g. tests and the single-process cluster)."""
+        other = LocalBus(self._directory, node_id)
+        other._topics = self._topics
+        return other
+
     async def publish(self, topic: str, env: Envelope, fence: Lease | None = None) -> int:
         check_topic(topic)
         if len(env.body) > MAX_BODY:
