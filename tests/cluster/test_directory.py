@@ -105,6 +105,16 @@ async def test_an_expired_lease_is_taken_over_and_the_paused_holder_is_fenced(
     assert await a.holder("m1") == new
 
 
+async def test_a_new_epoch_is_above_the_highest_the_caller_has_seen(cluster: Cluster) -> None:
+    d = cluster.directory()
+    assert (await d.acquire("m1", "node-a", 60)).epoch == 1
+    # e.g. the store lost its data: the next holder passes the highest epoch it has seen
+    assert (await d.acquire("m1", "node-a", 60, after=41)).epoch == 42
+    assert (await d.acquire("m1", "node-a", 60, after=5)).epoch == 43
+    await d.heartbeat(node("n1"), 60)
+    assert (await d.place("m2", 60, after=9)).epoch == 10
+
+
 async def test_an_expired_lease_cannot_be_renewed_even_if_nobody_took_it(
         cluster: Cluster) -> None:
     d = cluster.directory()

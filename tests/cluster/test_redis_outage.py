@@ -64,6 +64,9 @@ async def test_redis_stopped_then_restarted(
         own_redis: OwnRedis, parts: tuple[RedisDirectory, RedisBus, RedisBus]) -> None:
     d, pub, edge = parts
     sub = await edge.subscribe("room.m1.events")
+    for _ in range(3):
+        lease = await d.acquire("m2", "n1", 60)
+    assert lease.epoch == 3
     await pub.publish("room.m1.events", Envelope(Kind.EVENT, "origin", b"before", seq=1))
     assert (await guarded(sub.get())).body == b"before"
 
@@ -80,6 +83,9 @@ async def test_redis_stopped_then_restarted(
     assert sub.gaps == 1
     await guarded(d.heartbeat(NodeInfo("n1", "127.0.0.1:1"), 5))
     assert (await guarded(d.place("m1", 5))).node_id == "n1"  # scripts loaded again
+    # Redis came back empty: the epoch counter too. The next holder passes the highest epoch
+    # it saw, so the fence still only grows.
+    assert (await guarded(d.acquire("m2", "n1", 5, after=lease.epoch))).epoch == lease.epoch + 1
     await guarded(pub.publish("room.m1.events", Envelope(Kind.EVENT, "origin", b"after", seq=2)))
     assert (await guarded(sub.get())).body == b"after"
 

@@ -65,8 +65,11 @@ class Directory(Protocol):
         """The live nodes, least loaded first."""
         ...
 
-    async def acquire(self, meeting: str, node_id: str, ttl_s: float) -> Lease:
-        """Takes the meeting's lease with a new epoch; `Conflict` while another node holds it."""
+    async def acquire(self, meeting: str, node_id: str, ttl_s: float, *,
+                      after: int = 0) -> Lease:
+        """Takes the meeting's lease with a new epoch, above `after` too (the highest epoch
+        the caller has seen: fencing stays monotonic even if the store lost its data);
+        `Conflict` while another node holds it."""
         ...
 
     async def renew(self, lease: Lease, ttl_s: float) -> Lease:
@@ -79,7 +82,7 @@ class Directory(Protocol):
 
     async def holder(self, meeting: str) -> Lease | None: ...
 
-    async def place(self, meeting: str, ttl_s: float) -> Lease:
+    async def place(self, meeting: str, ttl_s: float, *, after: int = 0) -> Lease:
         """The meeting's live lease, or, at its first join, a new one on the least loaded live
         node (atomic: concurrent placements agree on one). The chosen node adopts it by renewing
         it before `ttl_s` passes. `Conflict` when no node is alive."""
@@ -141,20 +144,21 @@ class LocalDirectory:
             return None
         return held
 
-    def _grant(self, meeting: str, node_id: str, ttl_s: float) -> Lease:
-        epoch = self._epochs.get(meeting, 0) + 1
+    def _grant(self, meeting: str, node_id: str, ttl_s: float, after: int) -> Lease:
+        epoch = max(self._epochs.get(meeting, 0), after) + 1
         self._epochs[meeting] = epoch
         self._leases[meeting] = _Held(node_id, epoch, self._clock() + check_ttl(ttl_s) / 1000)
         return Lease(meeting, node_id, epoch)
 
-    async def acquire(self, meeting: str, node_id: str, ttl_s: float) -> Lease:
+    async def acquire(self, meeting: str, node_id: str, ttl_s: float, *,
+                      after: int = 0) -> Lease:
         check_name("meeting", meeting)
         check_name("node", node_id)
         held = self._live(meeting)
         if held is not None and held.node_id != node_id:
             raise Conflict(f"meeting {meeting} is held by {held.node_id}",
                            {"meeting": meeting, "holder": held.node_id, "epoch": held.epoch})
-        return self._grant(meeting, node_id, ttl_s)
+        return self._grant(meeting, node_id, ttl_s, after)
 
     def epoch_of(self, meeting: str) -> int:
         """The meeting's current epoch (0: never leased)."""
@@ -180,7 +184,7 @@ class LocalDirectory:
         held = self._live(meeting)
         return None if held is None else Lease(meeting, held.node_id, held.epoch)
 
-    async def place(self, meeting: str, ttl_s: float) -> Lease:
+    async def place(self, meeting: str, ttl_s: float, *, after: int = 0) -> Lease:
         check_name("meeting", meeting)
         held = self._live(meeting)
         if held is not None:
@@ -188,7 +192,7 @@ class LocalDirectory:
         live = self._live_nodes()
         if not live:
             raise Conflict(f"no live node to place meeting {meeting} on", {"meeting": meeting})
-        return self._grant(meeting, live[0].node_id, ttl_s)
+        return self._grant(meeting, live[0].node_id, ttl_s, after)
 
 
 def lost(lease: Lease, current: int) -> Conflict:

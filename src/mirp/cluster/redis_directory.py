@@ -25,7 +25,7 @@ from mirp.cluster.redis_common import (
 )
 from mirp.errors import Conflict
 
-# KEYS: lease, epoch. ARGV: node, ttl_ms. -> {1, epoch, node} taken, {0, epoch, holder} refused
+# KEYS: lease, epoch. ARGV: node, ttl_ms, after. -> {1, epoch, node} | {0, epoch, holder}
 ACQUIRE = """
 local cur = redis.call('GET', KEYS[1])
 if cur then
@@ -34,6 +34,10 @@ if cur then
   if holder ~= ARGV[1] then return {0, tonumber(string.sub(cur, 1, sep - 1)), holder} end
 end
 local e = redis.call('INCR', KEYS[2])
+if e <= tonumber(ARGV[3]) then
+  e = tonumber(ARGV[3]) + 1
+  redis.call('SET', KEYS[2], e)
+end
 redis.call('SET', KEYS[1], e .. ' ' .. ARGV[1], 'PX', ARGV[2])
 return {1, e, ARGV[1]}
 """
@@ -53,7 +57,7 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-# KEYS: lease, epoch, nodes set. ARGV: ttl_ms, node key prefix.
+# KEYS: lease, epoch, nodes set. ARGV: ttl_ms, node key prefix, after.
 # -> {epoch, node} (the live lease, or a new one on the least loaded node), {0, ''} no node
 PLACE = """
 local cur = redis.call('GET', KEYS[1])
@@ -75,6 +79,10 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[3])) do
 end
 if best == nil then return {0, ''} end
 local e = redis.call('INCR', KEYS[2])
+if e <= tonumber(ARGV[3]) then
+  e = tonumber(ARGV[3]) + 1
+  redis.call('SET', KEYS[2], e)
+end
 redis.call('SET', KEYS[1], e .. ' ' .. best, 'PX', ARGV[1])
 return {e, best}
 """
@@ -137,13 +145,15 @@ class RedisDirectory:
                 live.append(NodeInfo(node_id, fields["address"], load))
         return sorted(live, key=lambda n: (n.load.score, n.node_id))
 
-    async def acquire(self, meeting: str, node_id: str, ttl_s: float) -> Lease:
+    async def acquire(self, meeting: str, node_id: str, ttl_s: float, *,
+                      after: int = 0) -> Lease:
         check_name("meeting", meeting)
         check_name("node", node_id)
         ms = check_ttl(ttl_s)
         async with bounded("acquire", self.bound_s):
             ok, epoch, holder = await self._acquire(
-                keys=[self.keys.lease(meeting), self.keys.epoch(meeting)], args=[node_id, ms])
+                keys=[self.keys.lease(meeting), self.keys.epoch(meeting)],
+                args=[node_id, ms, after])
         if not ok:
             raise Conflict(f"meeting {meeting} is held by {_text(holder)}",
                            {"meeting": meeting, "holder": _text(holder), "epoch": int(epoch)})
@@ -169,13 +179,13 @@ class RedisDirectory:
             value = await self._redis.get(self.keys.lease(meeting))
         return parse_lease(meeting, value)
 
-    async def place(self, meeting: str, ttl_s: float) -> Lease:
+    async def place(self, meeting: str, ttl_s: float, *, after: int = 0) -> Lease:
         check_name("meeting", meeting)
         ms = check_ttl(ttl_s)
         async with bounded("place", self.bound_s):
             epoch, node_id = await self._place(
                 keys=[self.keys.lease(meeting), self.keys.epoch(meeting), self.keys.nodes],
-                args=[ms, self.keys.node_prefix])
+                args=[ms, self.keys.node_prefix, after])
         if not int(epoch):
             raise Conflict(f"no live node to place meeting {meeting} on", {"meeting": meeting})
         return Lease(meeting, _text(node_id), int(epoch))
