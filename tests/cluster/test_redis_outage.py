@@ -14,6 +14,7 @@ import pytest
 from mirp.cluster.bus import Envelope, Kind, Subscription
 from mirp.cluster.directory import Lease, NodeInfo
 from mirp.cluster.redis_bus import RedisBus
+from mirp.cluster.redis_common import connect
 from mirp.cluster.redis_directory import RedisDirectory
 from mirp.errors import Unavailable
 from tests.cluster.conftest import OwnRedis
@@ -124,3 +125,17 @@ async def _first_body(sub: Subscription, body: bytes) -> bool:
         env = await guarded(sub.get())
         if env.body == body:
             return True
+
+
+async def test_garbage_on_a_channel_is_counted_and_never_delivered(
+        parts: tuple[RedisDirectory, RedisBus, RedisBus], own_redis: OwnRedis) -> None:
+    _, pub, edge = parts
+    sub = await edge.subscribe("t")
+    raw = connect(own_redis.url)
+    try:
+        await raw.publish(edge.keys.channel("t"), b"\x07not an envelope")
+    finally:
+        await raw.aclose()
+    await pub.publish("t", Envelope(Kind.EVENT, "origin", b"good"))
+    assert (await guarded(sub.get())).body == b"good"
+    assert edge.dropped == 1

@@ -92,24 +92,30 @@ class Keeper:
             if self.node_alive:
                 log.warning("keeper: heartbeat failed: %s", exc)
             self.node_alive = False
-        for meeting, kept in list(self._kept.items()):
-            start = self._clock()
-            try:
-                await self._directory.renew(kept.lease, self.ttl_s)
-            except Conflict as exc:
-                if self._kept.get(meeting) is kept:
-                    del self._kept[meeting]
-                    log.warning("keeper: %s", exc.message)
-                    self._on_lost(kept.lease, exc)
-            except Unavailable:
-                pass  # unproven once valid_until passes; the next round tries again
-            else:
-                kept.valid_until = max(kept.valid_until, start + self.ttl_s)
+        # All at once: with Redis hung, a round lasts one bound, not one bound per lease.
+        await asyncio.gather(*(self._renew(m, k) for m, k in list(self._kept.items())))
         self.rounds += 1
+
+    async def _renew(self, meeting: str, kept: _Kept) -> None:
+        start = self._clock()
+        try:
+            await self._directory.renew(kept.lease, self.ttl_s)
+        except Conflict as exc:
+            if self._kept.get(meeting) is kept:
+                del self._kept[meeting]
+                log.warning("keeper: %s", exc.message)
+                self._on_lost(kept.lease, exc)
+        except Unavailable:
+            pass  # unproven once valid_until passes; the next round tries again
+        else:
+            kept.valid_until = max(kept.valid_until, start + self.ttl_s)
 
     async def _loop(self) -> None:
         while True:
-            await self.round()
+            try:
+                await self.round()
+            except Exception:  # a bug in a callback must not stop the node's heartbeats
+                log.exception("keeper: round failed")
             await asyncio.sleep(self.ttl_s / 3)  # the renewal period
 
     def start(self) -> None:
