@@ -147,6 +147,16 @@ async def test_concurrent_placements_agree_on_one_node(cluster: Cluster) -> None
     assert leases[0].epoch == 1
 
 
+async def test_concurrent_acquisitions_have_one_winner(cluster: Cluster) -> None:
+    racers = [cluster.directory() for _ in range(8)]
+    results = await asyncio.gather(
+        *(r.acquire("m1", f"n{i}", 60) for i, r in enumerate(racers)), return_exceptions=True)
+    won = [r for r in results if isinstance(r, Lease)]
+    assert len(won) == 1, results
+    assert all(isinstance(r, Conflict) for r in results if not isinstance(r, Lease))
+    assert won[0].epoch == 1 and await racers[0].holder("m1") == won[0]
+
+
 async def test_place_with_no_live_node_is_a_conflict(cluster: Cluster) -> None:
     with pytest.raises(Conflict):
         await cluster.directory().place("m1", 60)

@@ -54,6 +54,20 @@ async def test_the_keeper_keeps_its_node_and_lease_past_the_ttl(cluster: Cluster
     assert await cluster.directory().nodes() == []
 
 
+async def test_a_placed_lease_is_adopted_and_kept(cluster: Cluster) -> None:
+    k = keeper(cluster, "chosen", Losses())
+    await k.round()  # listed: placement can choose it
+    placed = await cluster.directory().place("m1", TTL)
+    assert placed.node_id == "chosen"
+    assert await k.adopt(placed) == placed
+    k.start()
+    try:
+        await until(lambda: k.rounds >= 6 or Seen(k.rounds), "two TTLs of rounds")
+        assert await cluster.directory().holder("m1") == placed == k.holds("m1")
+    finally:
+        await k.stop()
+
+
 async def test_a_crashed_keeper_leaves_by_expiry(cluster: Cluster) -> None:
     k = keeper(cluster, "crashing", Losses())
     k.start()
