@@ -4,11 +4,12 @@ holder), and stops claiming a lease it could not renew in time (Redis frozen).""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
 
-from mirp.cluster.directory import Lease, NodeInfo, NodeLoad
+from mirp.cluster.directory import Lease, LocalDirectory, NodeInfo, NodeLoad
 from mirp.cluster.keeper import Keeper
 from mirp.cluster.redis_directory import RedisDirectory
 from mirp.errors import Conflict, MirpError
@@ -140,3 +141,33 @@ async def test_a_lease_that_cannot_be_renewed_is_no_longer_claimed(
     else:
         assert k.holds("m1") == lease
     await k.stop()
+
+
+class SwallowingDirectory(LocalDirectory):
+    """A directory whose heartbeat swallows a cancellation once, as redis-py's read timeouts
+    can when a cancel lands at the wrong moment (seen as a resumed origin that never stopped)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.beating = asyncio.Event()
+        self.swallowed = 0
+
+    async def heartbeat(self, node: NodeInfo, ttl_s: float) -> None:
+        if self.swallowed:
+            return
+        self.beating.set()
+        try:
+            await asyncio.Event().wait()  # a reply that never comes
+        except asyncio.CancelledError:
+            self.swallowed += 1  # the library's bug: the cancellation goes no further
+
+
+async def test_stop_ends_the_keeper_even_if_a_cancellation_is_swallowed() -> None:
+    d = SwallowingDirectory()
+    k = Keeper(d, lambda: NodeInfo("n", "x"), ttl_s=0.3, on_lost=Losses())
+    await k.acquire("m1")
+    k.start()
+    async with asyncio.timeout(20):  # a hang guard: only a keeper that never stops reaches it
+        await d.beating.wait()
+        await k.stop()
+    assert d.swallowed == 1

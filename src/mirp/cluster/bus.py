@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 from mirp.cluster.directory import Lease, LocalDirectory, lost
+from mirp.cluster.tasks import end_of
 from mirp.errors import InvalidInput, InvalidMessage, MessageTooLarge, TooSlow, Unavailable
 
 MAX_BODY = 1 << 20  # bytes; a snapshot of a large meeting fits, a runaway message does not
@@ -214,6 +215,7 @@ class Requests:
             await self._bus.unsubscribe(self._sub)
         if self._task is not None:
             self._task.cancel()
+            await end_of(self._task)
         for fut in self._pending.values():
             fut.cancel()
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from mirp.cluster.directory import Clock, Directory, Lease, NodeInfo
+from mirp.cluster.tasks import end_of
 from mirp.errors import Conflict, MirpError, Unavailable
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,7 @@ class Keeper:
         self._task: asyncio.Task[None] | None = None
         self.rounds = 0  # completed rounds (heartbeat + renewals), for tests and metrics
         self.node_alive = False  # the last heartbeat reached the Directory
+        self._stopping = False
 
     @property
     def node_id(self) -> str:
@@ -111,7 +113,9 @@ class Keeper:
             kept.valid_until = max(kept.valid_until, start + self.ttl_s)
 
     async def _loop(self) -> None:
-        while True:
+        # The flag as well as the cancellation: redis-py's read timeouts can swallow a
+        # cancellation that lands at the wrong moment, and the loop must end all the same.
+        while not self._stopping:
             try:
                 await self.round()
             except Exception:  # a bug in a callback must not stop the node's heartbeats
@@ -120,17 +124,16 @@ class Keeper:
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._loop(), name="cluster-keeper")
 
     async def stop(self, *, leave: bool = True) -> None:
         """Stops the rounds; `leave`: release every lease and leave the Directory at once
         (a drain), else they expire by themselves (what a crash looks like)."""
         if self._task is not None:
+            self._stopping = True
             self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+            await end_of(self._task)
             self._task = None
         if leave:
             for meeting in list(self._kept):
@@ -139,3 +142,4 @@ class Keeper:
                 await self._directory.leave(self.node_id)
             except Unavailable:
                 pass
+

@@ -29,6 +29,7 @@ from mirp.cluster.bus import (
 )
 from mirp.cluster.directory import Lease, lost
 from mirp.cluster.redis_common import AWAY, DEFAULT_BOUND_S, Keys, bounded, connect, lease_value
+from mirp.cluster.tasks import end_of
 from mirp.errors import InvalidMessage, MessageTooLarge, Unavailable
 
 log = logging.getLogger(__name__)
@@ -204,10 +205,7 @@ class RedisBus:
         self._closed = True
         if self._pump_task is not None:
             self._pump_task.cancel()
-            try:
-                await self._pump_task
-            except asyncio.CancelledError:
-                pass
+            await end_of(self._pump_task)
         for subs in list(self._subs.values()):
             for sub in list(subs):
                 sub.cut(None)
