@@ -31,7 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 log = logging.getLogger("bench.join_storm")
 
@@ -111,14 +111,8 @@ class Server:
         root = Path(__file__).resolve().parents[1]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join([self.src or str(root / "src"), str(root)])
-        logf = self.log_path.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bench.join_storm", "serve",
-             "--participants", str(self.participants), "--limits", json.dumps(self.limits),
-             "--settings", json.dumps(self.settings),
-             "--data-dir", self.tmp.name],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=logf, text=True, env=env,
-            cwd=str(root))
+        with self.log_path.open("w") as logf:  # the child keeps its own copy of the descriptor
+            self.proc = self._spawn(env, root, logf)
         assert self.proc.stdout is not None
         deadline = time.monotonic() + within_s
         while time.monotonic() < deadline:
@@ -131,6 +125,15 @@ class Server:
                 break
         self.stop()
         raise RuntimeError(f"the server did not start: {self.log()[-2000:]}")
+
+    def _spawn(self, env: dict[str, str], root: Path, logf: IO[str]) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "bench.join_storm", "serve",
+             "--participants", str(self.participants), "--limits", json.dumps(self.limits),
+             "--settings", json.dumps(self.settings),
+             "--data-dir", self.tmp.name],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=logf, text=True, env=env,
+            cwd=str(root))
 
     @property
     def ws_url(self) -> str:
@@ -149,6 +152,8 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc is not None and self.proc.stdout is not None:
+            self.proc.stdout.close()
         self.tmp.cleanup()
 
 
