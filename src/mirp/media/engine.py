@@ -87,6 +87,14 @@ class EngineStats:
     lateness_counts: tuple[int, ...] = ()  # ticks ever, per LATENESS_EDGES_MS bucket
 
 
+class RelayLike(Protocol):
+    """The seam to media/relay.py: feeds sent to other planes, feeds received from them."""
+
+    def keys_out(self) -> frozenset[FeedKey]: ...  # encoded here even without a listener here
+    def keys_in(self) -> frozenset[FeedKey]: ...  # arrive encoded: never mixed or encoded here
+    def publish(self, pts: int, packets: Mapping[FeedKey, bytes]) -> None: ...
+
+
 LevelsCallback = Callable[[dict[str, float]], None]
 
 
@@ -107,6 +115,7 @@ class MediaEngine:
         self.fanout: FanoutLike = fanout
         self.max_late_ticks = max_late_ticks
         self.on_levels: LevelsCallback | None = None
+        self.relay: RelayLike | None = None  # a cluster's media relay (media/relay.py)
         self._sources: dict[str, Source] = {}
         self._plan = MixPlan.of()
         self._pending: MixPlan | None = None
@@ -220,6 +229,16 @@ class MediaEngine:
     def remove_listener(self, listener_id: str) -> None:
         self.fanout.remove(listener_id)
 
+    def publish_relayed(self, pts: int, packets: Mapping[FeedKey, bytes]) -> None:
+        """Packets another plane encoded (media/relay.py): straight to the listeners, on
+        arrival, through the same fan-out as this engine's own."""
+        if self._closed:
+            return
+        try:
+            self.fanout.publish(pts, packets)
+        except Exception:
+            log.exception("fanout.publish of a relayed packet failed")
+
     # -- the clock ------------------------------------------------------------------------------
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -261,6 +280,9 @@ class MediaEngine:
         except Exception:
             log.exception("fanout.keys_in_use failed")
             in_use = frozenset()
+        relay = self.relay
+        if relay is not None:
+            in_use = (in_use | relay.keys_out()) - relay.keys_in()
         self._in_use = in_use
         packets: dict[FeedKey, bytes] = {}
         for key in in_use:
@@ -278,6 +300,11 @@ class MediaEngine:
             self.fanout.publish(tick * FRAME_SAMPLES, packets)
         except Exception:
             log.exception("fanout.publish failed at tick %d", tick)
+        if relay is not None:
+            try:
+                relay.publish(tick * FRAME_SAMPLES, packets)
+            except Exception:
+                log.exception("relay.publish failed at tick %d", tick)
         self._encoders.sweep(in_use, tick)
         for key in [k for k in self._limiters if k not in in_use]:
             del self._limiters[key]

@@ -14,12 +14,13 @@ ICE/DTLS failed or closed, silence, or the media process died) and `Levels`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from mirp.media.engine import EngineStats
 from mirp.media.plan import FeedKey, MixPlan
+from mirp.media.relay import Address, RelayStats
 from mirp.media.selfcheck import SelfCheck
 
 Candidate = Mapping[str, object]  # the browser's RTCIceCandidate.toJSON()
@@ -80,6 +81,7 @@ class PlaneStats:
     restarts: int = 0  # media processes started after the first (crashes)
     # which fast paths over aiortc's internals are on in the plane, and why not (media/compat.py)
     self_check: SelfCheck | None = None
+    relay: RelayStats = field(default_factory=RelayStats)  # relayed feeds (media/relay.py)
 
 
 class MediaPlane(Protocol):
@@ -118,3 +120,23 @@ class MediaPlane(Protocol):
     def unlisten(self, peer_id: str) -> None: ...
 
     async def stats(self) -> PlaneStats: ...
+
+    # A cluster: feeds mixed once by an origin plane, relayed to edge planes (media/relay.py).
+    async def relay_listen(self, host: str, port: int = 0) -> Address:
+        """As an edge: open the UDP socket relayed feeds arrive on (once); its address, for
+        the origins. A restarted media process listens on the same address again."""
+        ...
+
+    def relay_keys(self, keys: Collection[FeedKey]) -> None:
+        """As an edge: the keys that arrive relayed (the whole set, replacing the last one).
+        Listeners of them hear the relayed packets; this plane never mixes or encodes them."""
+        ...
+
+    def relay_to(self, link_id: str, address: Address, keys: Collection[FeedKey],
+                 epoch: int) -> None:
+        """As an origin: send each encoded packet of `keys` to the edge at `address` (replaces
+        the link's keys, address and epoch). `epoch` (32-bit unsigned) is the origin's lease
+        epoch: an edge drops a feed's packets of an older epoch than the newest it has seen."""
+        ...
+
+    def relay_stop(self, link_id: str) -> None: ...

@@ -80,6 +80,34 @@ class Unlisten:
     peer_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class RelayListen:
+    """Answered with [host, port]: where relayed feeds arrive (media/relay.py)."""
+
+    rid: int
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class RelayKeys:
+    keys: list[Any]  # [[channel, under_level_db, minus], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RelayTo:
+    link_id: str
+    host: str
+    port: int
+    keys: list[Any]  # [[channel, under_level_db, minus], ...]
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
+class RelayStop:
+    link_id: str
+
+
 # ---------------------------------------------------------------- media -> control
 @dataclass(frozen=True, slots=True)
 class Ready:
@@ -97,11 +125,11 @@ class Reply:
 
 
 Message = (Configure | Offer | AddCandidate | GetStats | ClosePeer | Apply | Listen | Unlisten
-           | Ready | Reply | PeerGone | Levels)
+           | RelayListen | RelayKeys | RelayTo | RelayStop | Ready | Reply | PeerGone | Levels)
 MESSAGES: dict[str, type[Any]] = {
     cls.__name__: cls
     for cls in (Configure, Offer, AddCandidate, GetStats, ClosePeer, Apply, Listen, Unlisten,
-                Ready, Reply, PeerGone, Levels)
+                RelayListen, RelayKeys, RelayTo, RelayStop, Ready, Reply, PeerGone, Levels)
 }
 
 
