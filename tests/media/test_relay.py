@@ -132,7 +132,7 @@ async def test_loss_lateness_and_duplicates_are_counted_never_reordered(pair: Pa
     assert (feed.received, feed.lost, feed.late) == (5, 1 + 3, 2)
     # the pts are rebased to the edge's clock, on the frame grid, steps kept
     pts = [p for p, packets in pair.edge_fan.published if FLOOR in packets]
-    assert [b - a for a, b in pairwise(pts)] == [960, 1920, 960, 3840]
+    assert [(b - a) & 0xFFFFFFFF for a, b in pairwise(pts)] == [960, 1920, 960, 3840]
 
 
 async def test_one_clock_for_the_feeds_of_one_epoch(pair: Pair) -> None:
@@ -205,3 +205,31 @@ def test_relay_messages_and_stats_cross_the_wire() -> None:
     assert again == stats and again.feeds_in[0].key == FR
     assert RelayStats.from_wire({}) == RelayStats()
     assert np.isfinite(stats.hop_p95_ms)
+
+
+async def test_an_origin_restarted_under_the_same_epoch_goes_on(pair: Pair) -> None:
+    """A media process restarted under the same lease epoch: its sequence numbers come from the
+    wall clock, so they go on upwards (the gap counted lost, nothing dropped as late), and its
+    clock, restarted at 0, is rebased so that the listeners' timestamps go on too."""
+    pair.into.relay_keys([FLOOR])
+    pair.into.received(datagram(ANNOUNCE, 1, 4, 0, 0, key_json(FLOOR)))
+    for seq in range(100, 105):
+        pair.into.received(datagram(DATA, 1, 4, seq, 5_000_000 + seq * 960, b"before"))
+    pair.into.received(datagram(ANNOUNCE, 1, 4, 0, 0, key_json(FLOOR)))
+    for i, seq in enumerate(range(110, 113)):
+        pair.into.received(datagram(DATA, 1, 4, seq, i * 960, b"after"))
+    (feed,) = pair.into.stats().feeds_in
+    assert (feed.received, feed.lost, feed.late) == (8, 5, 0)
+    pts = [p for p, packets in pair.edge_fan.published if FLOOR in packets]
+    assert [(b - a) & 0xFFFFFFFF for a, b in pairwise(pts)] == [960] * 4 + [6 * 960] + [960] * 2
+
+
+async def test_the_origin_numbers_packets_by_wall_clock_ticks(pair: Pair) -> None:
+    pair.origin.apply(MixPlan.of({FLOOR: ()}))
+    pair.out.relay_to("e1", EDGE, [FLOOR], 1)
+    for _ in range(3):
+        pair.origin.run_tick()
+    seqs = [HEADER.unpack_from(d)[6] for d in pair.datagrams if HEADER.unpack_from(d)[2] == DATA]
+    assert [b - a for a, b in pairwise(seqs)] == [1, 1]
+    later = Relay(pair.origin, send=lambda addr, data: pair.datagrams.append(data))
+    assert later._seq_base >= pair.out._seq_base  # a restarted process numbers on from here

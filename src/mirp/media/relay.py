@@ -51,7 +51,7 @@ HEADER = struct.Struct("!BBBBIIIII")  # magic, version, kind, 0, feed, epoch, se
 ANNOUNCE_EVERY = 50  # packets (one second of a feed) between two announces of its id
 MAX_DATAGRAM = 1400  # an Opus packet of 20 ms is ~100-300 bytes; anything bigger is not ours
 LATENCY_WINDOW = 3000  # hop latency samples kept (a minute of one feed)
-PTS_MASK = 0xFFFFFFFF
+PTS_MASK = SEQ_MASK = 0xFFFFFFFF
 FRAME_PTS = 960  # one tick at 48 kHz: rebased pts stay on the frame grid
 Address = tuple[str, int]
 
@@ -148,7 +148,9 @@ class _Link:
 @dataclass(slots=True)
 class _FeedIn:
     epoch: int = -1
-    highest: int = -1
+    highest: int = 0
+    last_pts: int = 0
+    offset: int | None = None  # to the edge's clock
     received: int = 0
     lost: int = 0
     late: int = 0
@@ -173,7 +175,9 @@ class Relay:
         self._links: dict[str, _Link] = {}
         self._keys_out: frozenset[FeedKey] = frozenset()
         self._ids: dict[FeedKey, int] = {}
-        self._seq: dict[FeedKey, int] = {}
+        # seq = this base + the tick: one per tick of wall time, so the sequence of a media
+        # process restarted under the same epoch goes on upwards (the gap counted as lost)
+        self._seq_base = time.time_ns() // 20_000_000
         self._socks: dict[int, socket.socket] = {}  # one sending socket per address family
         self._packets_out = 0
         self._send_dropped = 0
@@ -201,16 +205,12 @@ class Relay:
             return
         sent_us = now_us()
         built: dict[tuple[FeedKey, int], bytes] = {}
-        stepped: set[FeedKey] = set()
         for link in self._links.values():
             for key in link.keys:
                 payload = packets.get(key)
                 if not payload:
                     continue
-                if key not in stepped:
-                    stepped.add(key)
-                    self._seq[key] = (self._seq.get(key, -1) + 1) & 0xFFFFFFFF
-                seq = self._seq[key]
+                seq = (self._seq_base + pts // FRAME_PTS) & SEQ_MASK
                 fid = self._feed_id(key)
                 if key not in link.announced or seq % ANNOUNCE_EVERY == 0:
                     link.announced.add(key)
@@ -335,30 +335,37 @@ class Relay:
         if epoch < feed.epoch:
             feed.fenced += 1
             return
+        step = (seq - feed.highest) & SEQ_MASK  # serial number arithmetic: seq wraps
         if epoch > feed.epoch:  # a new origin (or the first): its own sequence and clock
             self._forget_epochs(key, epoch)
-            feed.epoch, feed.highest = epoch, -1
-        elif seq <= feed.highest:
+            feed.epoch, feed.offset = epoch, None
+        elif step == 0 or step > SEQ_MASK // 2:
             feed.late += 1
             return
-        if feed.highest >= 0:
-            feed.lost += seq - feed.highest - 1
-        feed.highest = seq
+        else:
+            feed.lost += step - 1
+        if feed.offset is None:
+            offset = self._offsets.get(epoch)
+            if offset is None:
+                here = self._engine.tick * FRAME_PTS
+                offset = self._offsets[epoch] = (here - pts) // FRAME_PTS * FRAME_PTS
+            feed.offset = offset
+        elif (pts - feed.last_pts) & PTS_MASK != (step * FRAME_PTS) & PTS_MASK:
+            # the origin's clock jumped (its media process restarted under the same epoch):
+            # keep this listener's timestamps going as if no packet but the lost ones were missed
+            feed.offset = (feed.last_pts + feed.offset + step * FRAME_PTS - pts) & PTS_MASK
+        feed.highest, feed.last_pts = seq, pts
         feed.received += 1
         feed.last = time.monotonic()
         self._hop_ms.append(((now_us() - sent_us) & 0xFFFFFFFF) / 1000.0)
-        offset = self._offsets.get(epoch)
-        if offset is None:
-            here = self._engine.tick * FRAME_PTS
-            offset = self._offsets[epoch] = (here - pts) // FRAME_PTS * FRAME_PTS
-        self._engine.publish_relayed((pts + offset) & PTS_MASK, {key: payload})
+        self._engine.publish_relayed((pts + feed.offset) & PTS_MASK, {key: payload})
 
     def _forget_epochs(self, key: FeedKey, epoch: int) -> None:
         """A newer epoch of `key`: the older names of it can never be used again."""
         for name in [n for n, k in self._names.items() if k == key and n[0] < epoch]:
             del self._names[name]
-        live = {f.epoch for f in self._feeds.values()} | {epoch}
-        for old in [e for e in self._offsets if e not in live]:
+        live = {f.epoch for f in self._feeds.values() if f is not self._feeds.get(key)}
+        for old in [e for e in self._offsets if e not in live and e != epoch]:
             del self._offsets[old]
 
     # ------------------------------------------------------------------ both
