@@ -93,7 +93,7 @@ class RelayFeedStats:
     received: int  # packets forwarded to the fan-out
     lost: int  # sequence gaps
     late: int  # late or duplicate packets, dropped
-    fenced: int  # packets and announces of an older epoch, dropped
+    fenced: int  # packets of an older epoch, dropped
     idle_ms: float  # since the last packet: an origin gone silent shows here
 
 
@@ -314,10 +314,7 @@ class Relay:
         except (ValueError, TypeError):
             self._malformed += 1
             return
-        feed = self._feeds.get(key)
-        if feed is not None and epoch < feed.epoch:
-            feed.fenced += 1
-            return
+        # mapped even when stale: that origin's data is then counted as fenced, not unknown
         self._names[epoch, fid] = key
 
     def _data(self, fid: int, epoch: int, seq: int, pts: int, sent_us: int,
