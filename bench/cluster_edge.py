@@ -40,7 +40,8 @@ from bench.harness import Fleet, ServerHandle, _reap, _spawn, cpu_plan, pin_orch
 from bench.server import ControlServer
 from mirp.media.mixer import FRAME_SAMPLES
 from mirp.media.plan import FeedKey
-from mirp.media.relay import HEADER, Relay, now_us
+from mirp.media.relay import Relay
+from mirp.media.relay_format import HEADER, now_us
 
 log = logging.getLogger("bench.cluster_edge")
 RESULTS = Path(__file__).parent / "results" / "cluster_edge.json"
@@ -111,7 +112,7 @@ class RelayControl(ControlServer):
         if op == "relay_listen":
             return {"address": list(await b.relay.listen("127.0.0.1"))}
         if op == "relay_keys":
-            b.relay.relay_keys([feed_key(k) for k in msg["keys"]])
+            b.relay.relay_accept([feed_key(k) for k in msg["keys"]])
             return {}
         if op == "relay_to":
             b.relay.relay_to(msg["link"], (msg["host"], int(msg["port"])),

@@ -19,20 +19,22 @@ from mirp.media import wire
 from mirp.media.engine import MediaEngine
 from mirp.media.mixer import FRAME_SAMPLES
 from mirp.media.plan import FeedKey, MixPlan
-from mirp.media.relay import (
+from mirp.media.relay import Relay
+from mirp.media.relay_format import (
     ANNOUNCE,
     DATA,
     HEADER,
     MAGIC,
+    SOURCE,
+    SOURCE_ANNOUNCE,
     VERSION,
     Address,
-    Relay,
     RelayStats,
     key_json,
 )
 from tests.media.fake_fanout import FakeFanout
 from tests.media.test_encoder import decode_all
-from tests.support.audio import peak_hz, tone
+from tests.support.audio import opus_packets, peak_hz, tone
 
 FLOOR = FeedKey("m/floor")
 FR = FeedKey("m/fr", -12, "p9")
@@ -79,7 +81,7 @@ async def test_the_edge_fans_out_the_origins_packets_without_encoding(pair: Pair
     pair.origin.add_source("alice")
     pair.origin.apply(MixPlan.of({FLOOR: (("alice", 1.0),)}))
     pair.out.relay_to("edge-1", EDGE, [FLOOR], epoch=3)
-    pair.into.relay_keys([FLOOR])
+    pair.into.relay_accept([FLOOR])
     pair.edge.add_listener("bob", None, FLOOR)
     for tick in range(50):
         pair.origin.push_pcm("alice", signal[tick * FRAME_SAMPLES:(tick + 1) * FRAME_SAMPLES])
@@ -102,7 +104,7 @@ async def test_the_edge_fans_out_the_origins_packets_without_encoding(pair: Pair
 
 
 async def test_an_older_epoch_is_fenced_and_a_newer_one_takes_over(pair: Pair) -> None:
-    pair.into.relay_keys([FLOOR])
+    pair.into.relay_accept([FLOOR])
     pair.into.received(datagram(ANNOUNCE, 7, 5, 0, 0, key_json(FLOOR)))
     pair.into.received(datagram(DATA, 7, 5, 0, 960, b"new"))
     # the stale origin (epoch 4), with its own feed id: its announce and data are dropped
@@ -125,7 +127,7 @@ async def test_an_older_epoch_is_fenced_and_a_newer_one_takes_over(pair: Pair) -
 
 
 async def test_loss_lateness_and_duplicates_are_counted_never_reordered(pair: Pair) -> None:
-    pair.into.relay_keys([FLOOR])
+    pair.into.relay_accept([FLOOR])
     pair.into.received(datagram(ANNOUNCE, 1, 1, 0, 0, key_json(FLOOR)))
     for seq in (0, 1, 3, 2, 3, 4, 8):
         pair.into.received(datagram(DATA, 1, 1, seq, seq * 960, bytes([seq])))
@@ -138,7 +140,7 @@ async def test_loss_lateness_and_duplicates_are_counted_never_reordered(pair: Pa
 
 
 async def test_one_clock_for_the_feeds_of_one_epoch(pair: Pair) -> None:
-    pair.into.relay_keys([FLOOR, FR])
+    pair.into.relay_accept([FLOOR, FR])
     pair.into.received(datagram(ANNOUNCE, 1, 1, 0, 0, key_json(FLOOR)))
     pair.into.received(datagram(ANNOUNCE, 2, 1, 0, 0, key_json(FR)))
     pair.into.received(datagram(DATA, 1, 1, 0, 96_000, b"a"))
@@ -148,7 +150,7 @@ async def test_one_clock_for_the_feeds_of_one_epoch(pair: Pair) -> None:
 
 
 async def test_bad_and_unwanted_datagrams_are_counted_and_dropped(pair: Pair) -> None:
-    pair.into.relay_keys([FLOOR])
+    pair.into.relay_accept([FLOOR])
     for data in (b"", b"x" * 10, b"\x00" * HEADER.size, datagram(9, 1, 1, 0, 0, b""),
                  datagram(ANNOUNCE, 1, 1, 0, 0, b"{not json"),
                  datagram(ANNOUNCE, 1, 1, 0, 0, b"[1]"), b"M" * 5000):
@@ -160,7 +162,7 @@ async def test_bad_and_unwanted_datagrams_are_counted_and_dropped(pair: Pair) ->
 
 
 async def test_a_locally_mixed_key_is_not_relayed_in(pair: Pair) -> None:
-    """Until relay_keys names it, a key is the engine's own: a relayed packet of it is dropped
+    """Until relay_accept names it, a key is the engine's own: a relayed packet of it is dropped
     rather than mixed into what the engine encodes."""
     pair.edge.add_listener("bob", None, FLOOR)
     pair.into.received(datagram(ANNOUNCE, 1, 1, 0, 0, key_json(FLOOR)))
@@ -194,11 +196,11 @@ async def test_links_change_and_stop(pair: Pair) -> None:
 
 def test_relay_messages_and_stats_cross_the_wire() -> None:
     key = wire.key_to_wire(FR)
-    for message in (wire.RelayListen(3, "127.0.0.1", 0), wire.RelayKeys([key]),
-                    wire.RelayTo("e1", "::1", 5000, [key], 7), wire.RelayStop("e1")):
+    for message in (wire.RelayListen(3, "127.0.0.1", 0), wire.RelayAccept([key], ["p1"]),
+                    wire.RelayTo("e1", "::1", 5000, [key], 7, ["p2"]), wire.RelayStop("e1")):
         assert wire.decode(wire.encode(message)[4:]) == message
     p = Relay(MediaEngine(FakeFanout()))
-    p.relay_keys([FR])
+    p.relay_accept([FR])
     p.received(datagram(ANNOUNCE, 1, 2, 0, 0, key_json(FR)))
     p.received(datagram(DATA, 1, 2, 0, 0, b"x"))
     stats = p.stats()
@@ -213,7 +215,7 @@ async def test_an_origin_restarted_under_the_same_epoch_goes_on(pair: Pair) -> N
     """A media process restarted under the same lease epoch: its sequence numbers come from the
     wall clock, so they go on upwards (the gap counted lost, nothing dropped as late), and its
     clock, restarted at 0, is rebased so that the listeners' timestamps go on too."""
-    pair.into.relay_keys([FLOOR])
+    pair.into.relay_accept([FLOOR])
     pair.into.received(datagram(ANNOUNCE, 1, 4, 0, 0, key_json(FLOOR)))
     for seq in range(100, 105):
         pair.into.received(datagram(DATA, 1, 4, seq, 5_000_000 + seq * 960, b"before"))
@@ -235,3 +237,58 @@ async def test_the_origin_numbers_packets_by_wall_clock_ticks(pair: Pair) -> Non
     assert [b - a for a, b in pairwise(seqs)] == [1, 1]
     later = Relay(pair.origin, send=lambda addr, data: pair.datagrams.append(data))
     assert later._seq_base >= pair.out._seq_base  # a restarted process numbers on from here
+
+
+async def test_an_edge_microphone_reaches_the_origin_undecoded_and_is_mixed_there() -> None:
+    """Edge -> origin: the edge forwards the Opus payloads of the sources it is told to (its
+    own plan does not use them: parked, never decoded); the origin feeds them into a Source of
+    that id, which its plan mixes. A source not named is not forwarded; a stale epoch is
+    fenced; a source the origin did not accept is dropped."""
+    edge_fan, origin_fan = FakeFanout(), FakeFanout()
+    edge, origin = MediaEngine(edge_fan), MediaEngine(origin_fan)
+    up: list[bytes] = []
+    at_edge = Relay(edge, send=lambda addr, data: up.append(data))
+    at_origin = Relay(origin)
+    edge.relay, origin.relay = at_edge, at_origin
+    try:
+        edge.add_source("d1")
+        edge.add_source("d2")  # parked at the origin too: not named, never forwarded
+        origin.apply(MixPlan.of({FLOOR: (("d1", 1.0),)}))
+        origin.add_listener("x", None, FLOOR)
+        at_origin.relay_accept([], sources=["d1"])
+        at_edge.relay_to("m@origin", EDGE, [], epoch=9, sources=["d1"])
+        packets = opus_packets(tone(440, 1.0))
+        for seq, payload in enumerate(packets):
+            edge.push_rtp("d1", seq, payload)
+            edge.push_rtp("d2", seq, payload)
+            for data in up:
+                at_origin.received(data)
+            up.clear()
+            edge.run_tick()
+            origin.run_tick()
+        heard = decode_all(origin_fan.payloads(FLOOR))
+        assert abs(peak_hz(heard[9600:]) - 440) < 15
+        assert edge.stats().decoding == 0 and edge.stats().packets_received == 0
+        edge_stats, origin_stats = at_edge.stats(), at_origin.stats()
+        assert edge_stats.sources_out == 1
+        assert origin_stats.sources_in == 1 and origin_stats.source_packets_in == len(packets)
+        # an older epoch (a stale edge link) is fenced; an unaccepted source is unwanted
+        at_origin.received(HEADER.pack(MAGIC, VERSION, SOURCE_ANNOUNCE, 0, 5, 8, 0, 0, 0)
+                           + b"d1")
+        at_origin.received(HEADER.pack(MAGIC, VERSION, SOURCE, 0, 5, 8, 1, 0, 0) + b"x")
+        at_origin.received(HEADER.pack(MAGIC, VERSION, SOURCE_ANNOUNCE, 0, 6, 9, 0, 0, 0)
+                           + b"d2")
+        at_origin.received(HEADER.pack(MAGIC, VERSION, SOURCE, 0, 6, 9, 1, 0, 0) + b"x")
+        stats = at_origin.stats()
+        assert stats.source_fenced == 1 and stats.unwanted == 1
+        # stopping the link stops the forwarding; un-accepting removes the origin's source
+        at_edge.relay_stop("m@origin")
+        edge.push_rtp("d1", len(packets), packets[0])
+        assert up == [] and at_edge.stats().sources_out == 0
+        at_origin.relay_accept([])
+        assert origin.source_of("d1") is None
+    finally:
+        at_edge.close()
+        at_origin.close()
+        await edge.close()
+        await origin.close()

@@ -22,7 +22,15 @@ import pytest
 from mirp.media.plan import FeedKey, MixPlan
 from mirp.media.plane import PlaneConfig, PlaneStats
 from mirp.media.process import ProcessPlane
-from mirp.media.relay import ANNOUNCE, DATA, HEADER, MAGIC, VERSION, RelayFeedStats, key_json
+from mirp.media.relay_format import (
+    ANNOUNCE,
+    DATA,
+    HEADER,
+    MAGIC,
+    VERSION,
+    RelayFeedStats,
+    key_json,
+)
 from tests.support.audio import level_db_at, opus_packets, peak_hz, tone
 from tests.support.rtc import RtcClient
 from tests.support.wait import Seen, until
@@ -82,7 +90,7 @@ async def setup_relay(c: Cluster) -> tuple[RtcClient, tuple[str, int]]:
     await c.client(c.origin, "delegate", 440)
     c.origin.apply(MixPlan.of({FLOOR: (("delegate", 1.0),)}))
     address = await c.edge.relay_listen("127.0.0.1")
-    c.edge.relay_keys([FLOOR])
+    c.edge.relay_accept([FLOOR])
     c.origin.relay_to("edge-1", address, [FLOOR], EPOCH)
     listener = await c.client(c.edge, "listener", None)
     c.edge.listen("listener", FLOOR)
@@ -155,6 +163,7 @@ async def test_a_killed_origin_goes_silent_and_its_successor_is_heard_again(
     listener, _ = await setup_relay(cluster)
     edge_pid, origin_pid = cluster.edge.pid, cluster.origin.pid
     assert edge_pid is not None and origin_pid is not None
+    cluster.origin.restart_delay_s = 3.0  # a silence long enough to be seen by polling
     os.kill(origin_pid, signal.SIGKILL)
 
     async def silent() -> Any:
@@ -179,3 +188,29 @@ async def test_a_killed_origin_goes_silent_and_its_successor_is_heard_again(
     assert cluster.edge.pid == edge_pid and cluster.edge.restarts == 0 and edge.peers == 1
     feed = feed_in(edge, FLOOR)
     assert feed is not None and feed.late == 0 and feed.epoch == EPOCH
+    assert feed.lost >= 100  # the silence, counted as lost packets: the sequence went on
+
+
+async def test_a_delegate_on_the_edge_is_mixed_at_the_origin_and_heard_on_the_edge(
+        cluster: Cluster) -> None:
+    """Both directions: the delegate's microphone arrives at the edge, goes to the origin as
+    Opus payloads (never decoded on the edge), is mixed and encoded there once, and comes back
+    relayed to a listener on the edge."""
+    c = cluster
+    origin_address = await c.origin.relay_listen("127.0.0.1")
+    edge_address = await c.edge.relay_listen("127.0.0.1")
+    c.origin.relay_accept([], sources=["delegate"])
+    c.origin.apply(MixPlan.of({FLOOR: (("delegate", 1.0),)}))
+    c.origin.relay_to("edge-1", edge_address, [FLOOR], EPOCH)
+    c.edge.relay_accept([FLOOR])
+    c.edge.relay_to("m1@origin", origin_address, [], EPOCH, sources=["delegate"])
+    await c.client(c.edge, "delegate", 550)
+    listener = await c.client(c.edge, "listener", None)
+    c.edge.listen("listener", FLOOR)
+    await hears(listener, 550, "the edge's delegate, mixed at the origin, heard on the edge")
+    origin, edge = await c.origin.stats(), await c.edge.stats()
+    assert edge.engine.decoding == 0 and edge.engine.encoders == 0
+    assert edge.engine.packets_received == 0  # parked on the edge: forwarded, not decoded
+    assert edge.relay.sources_out == 1
+    assert origin.engine.decoding == 1 and origin.engine.encoders == 1
+    assert origin.relay.sources_in == 1 and origin.relay.source_packets_in > 0

@@ -117,6 +117,7 @@ class MediaEngine:
         self.on_levels: LevelsCallback | None = None
         self.relay: RelayLike | None = None  # a cluster's media relay (media/relay.py)
         self._sources: dict[str, Source] = {}
+        self._forwards: dict[str, Callable[[int, bytes], None]] = {}  # source id -> relay
         self._plan = MixPlan.of()
         self._pending: MixPlan | None = None
         self._used: frozenset[str] = frozenset()
@@ -179,6 +180,7 @@ class MediaEngine:
         self._check_open()
         self.remove_source(source_id)
         src = Source(source_id)
+        src.forward = self._forwards.get(source_id)
         src.set_active(source_id in self._used)
         if receiver is not None or track is not None:
             src.attach(receiver, track)
@@ -190,6 +192,20 @@ class MediaEngine:
         if src is not None:
             self._forget(src)
             src.close()
+
+    def source_of(self, source_id: str) -> Source | None:
+        return self._sources.get(source_id)
+
+    def forward(self, source_id: str, forward: Callable[[int, bytes], None] | None) -> None:
+        """Hand every RTP payload of this microphone (now and after a reconnect) to `forward`
+        as well, decoded or not: a cluster edge relays it to the origin (media/relay.py)."""
+        if forward is None:
+            self._forwards.pop(source_id, None)
+        else:
+            self._forwards[source_id] = forward
+        src = self._sources.get(source_id)
+        if src is not None:
+            src.forward = forward
 
     def push_pcm(self, source_id: str, samples: Any) -> None:
         """Feed mono samples (float32 in [-1, 1] or int16, 48 kHz) to a source."""

@@ -27,7 +27,8 @@ from mirp.media.plane import (
     PlaneStats,
     emit,
 )
-from mirp.media.relay import Address, Relay
+from mirp.media.relay import Relay
+from mirp.media.relay_format import Address
 from mirp.media.selfcheck import SelfCheck
 
 log = logging.getLogger(__name__)
@@ -199,12 +200,12 @@ class LocalPlane:
             raise Unavailable("the media plane is closed")
         return await self.relay.listen(host, port)
 
-    def relay_keys(self, keys: Collection[FeedKey]) -> None:
-        self.relay.relay_keys(keys)
+    def relay_accept(self, keys: Collection[FeedKey], sources: Collection[str] = ()) -> None:
+        self.relay.relay_accept(keys, sources)
 
     def relay_to(self, link_id: str, address: Address, keys: Collection[FeedKey],
-                 epoch: int) -> None:
-        self.relay.relay_to(link_id, address, keys, epoch)
+                 epoch: int, sources: Collection[str] = ()) -> None:
+        self.relay.relay_to(link_id, address, keys, epoch, sources)
 
     def relay_stop(self, link_id: str) -> None:
         self.relay.relay_stop(link_id)

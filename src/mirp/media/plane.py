@@ -20,7 +20,7 @@ from typing import Protocol
 
 from mirp.media.engine import EngineStats
 from mirp.media.plan import FeedKey, MixPlan
-from mirp.media.relay import Address, RelayStats
+from mirp.media.relay_format import Address, RelayStats
 from mirp.media.selfcheck import SelfCheck
 
 Candidate = Mapping[str, object]  # the browser's RTCIceCandidate.toJSON()
@@ -127,16 +127,20 @@ class MediaPlane(Protocol):
         the origins. A restarted media process listens on the same address again."""
         ...
 
-    def relay_keys(self, keys: Collection[FeedKey]) -> None:
-        """As an edge: the keys that arrive relayed (the whole set, replacing the last one).
-        Listeners of them hear the relayed packets; this plane never mixes or encodes them."""
+    def relay_accept(self, keys: Collection[FeedKey], sources: Collection[str] = ()) -> None:
+        """What arrives relayed (both sets, replacing the last ones). As an edge, the feeds
+        `keys`: their listeners hear the relayed packets; this plane never mixes or encodes
+        them. As an origin, the microphones `sources` of participants on edges: a source each,
+        decoded only while the plan uses it."""
         ...
 
     def relay_to(self, link_id: str, address: Address, keys: Collection[FeedKey],
-                 epoch: int) -> None:
-        """As an origin: send each encoded packet of `keys` to the edge at `address` (replaces
-        the link's keys, address and epoch). `epoch` (32-bit unsigned) is the origin's lease
-        epoch: an edge drops a feed's packets of an older epoch than the newest it has seen."""
+                 epoch: int, sources: Collection[str] = ()) -> None:
+        """Send to the plane at `address` (replaces the link's keys, sources, address and
+        epoch). As an origin: each encoded packet of `keys`. As an edge: the Opus payloads of
+        the local microphones `sources` (the active ones only: parked sources are not
+        forwarded). `epoch` (32-bit unsigned) is the meeting's lease epoch: a receiver drops a
+        feed's or a source's packets of an older epoch than the newest it has seen."""
         ...
 
     def relay_stop(self, link_id: str) -> None: ...

@@ -37,7 +37,7 @@ from mirp.media.plane import (
     PlaneStats,
     emit,
 )
-from mirp.media.relay import Address, RelayStats, check_epoch
+from mirp.media.relay_format import Address, RelayStats, check_epoch
 from mirp.media.selfcheck import SelfCheck
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class ProcessPlane:
         self._up = asyncio.Event()  # a child is ready: requests wait for it while restarting
         # the relay as last asked, given again to a restarted child (the same listen address)
         self._relay_listen: Address | None = None
-        self._relay_keys: list[Any] = []
+        self._relay_accept: wire.RelayAccept | None = None
         self._relay_links: dict[str, wire.RelayTo] = {}
 
     @property
@@ -130,8 +130,8 @@ class ProcessPlane:
     async def _restore_relay(self) -> None:
         """A restarted child: the relay's socket on the same address (the origins keep
         sending there), the relayed keys and the links, before anything else is asked."""
-        if self._relay_keys:
-            self._send(wire.RelayKeys(self._relay_keys))
+        if self._relay_accept is not None:
+            self._send(self._relay_accept)
         for link in self._relay_links.values():
             self._send(link)
         if self._relay_listen is not None:
@@ -306,15 +306,16 @@ class ProcessPlane:
         self._relay_listen = address = (str(value[0]), int(value[1]))
         return address
 
-    def relay_keys(self, keys: Collection[FeedKey]) -> None:
-        self._relay_keys = [wire.key_to_wire(k) for k in keys]
-        self._send(wire.RelayKeys(self._relay_keys))
+    def relay_accept(self, keys: Collection[FeedKey], sources: Collection[str] = ()) -> None:
+        self._relay_accept = wire.RelayAccept([wire.key_to_wire(k) for k in keys],
+                                              [str(s) for s in sources])
+        self._send(self._relay_accept)
 
     def relay_to(self, link_id: str, address: Address, keys: Collection[FeedKey],
-                 epoch: int) -> None:
+                 epoch: int, sources: Collection[str] = ()) -> None:
         check_epoch(epoch)
         link = wire.RelayTo(link_id, str(address[0]), int(address[1]),
-                            [wire.key_to_wire(k) for k in keys], epoch)
+                            [wire.key_to_wire(k) for k in keys], epoch, [str(s) for s in sources])
         self._relay_links[link_id] = link
         self._send(link)
 

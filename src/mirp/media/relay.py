@@ -28,113 +28,51 @@ what the gap itself was.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import socket
-import struct
 import time
 from collections import deque
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from mirp.errors import InvalidInput, Unavailable
+from mirp.errors import Unavailable
 from mirp.media.plan import FeedKey
+from mirp.media.relay_format import (
+    ANNOUNCE,
+    ANNOUNCE_EVERY,
+    DATA,
+    FRAME_PTS,
+    HEADER,
+    MAGIC,
+    MAX_DATAGRAM,
+    PTS_MASK,
+    SEQ_MASK,
+    SOURCE,
+    SOURCE_ANNOUNCE,
+    VERSION,
+    Address,
+    RelayFeedStats,
+    RelayStats,
+    check_epoch,
+    key_from_json,
+    key_json,
+    now_us,
+)
+from mirp.media.relay_sources import SourceHost, SourceRelay
 
 log = logging.getLogger(__name__)
 
-MAGIC = 0x4D  # "M"
-VERSION = 1
-DATA = 1  # payload: one Opus packet of the feed
-ANNOUNCE = 2  # payload: the feed's key, JSON [channel, under_level_db, minus]
-HEADER = struct.Struct("!BBBBIIIII")  # magic, version, kind, 0, feed, epoch, seq, pts, sent_us
-ANNOUNCE_EVERY = 50  # packets (one second of a feed) between two announces of its id
-MAX_DATAGRAM = 1400  # an Opus packet of 20 ms is ~100-300 bytes; anything bigger is not ours
 LATENCY_WINDOW = 3000  # hop latency samples kept (a minute of one feed)
-PTS_MASK = SEQ_MASK = 0xFFFFFFFF
-FRAME_PTS = 960  # one tick at 48 kHz: rebased pts stay on the frame grid
-Address = tuple[str, int]
 
 
-def now_us() -> int:
-    return (time.time_ns() // 1000) & 0xFFFFFFFF
-
-
-def key_json(key: FeedKey) -> bytes:
-    return json.dumps([key.channel, key.under_level_db, key.minus]).encode()
-
-
-def key_from_json(data: bytes) -> FeedKey:
-    channel, level, minus = json.loads(data)
-    return FeedKey(str(channel), int(level), None if minus is None else str(minus))
-
-
-def check_epoch(epoch: int) -> None:
-    """The header carries the epoch in 32 bits: a bigger one is the caller's bug, refused."""
-    if not isinstance(epoch, int) or not 0 <= epoch <= 0xFFFFFFFF:
-        raise InvalidInput(f"epoch {epoch!r} is not a 32-bit unsigned int")
-
-
-class Fanning(Protocol):
-    """What the relay needs of the engine on an edge: its fan-out and its clock."""
+class Fanning(SourceHost, Protocol):
+    """What the relay needs of the engine: its fan-out and clock, its sources."""
 
     @property
     def tick(self) -> int: ...
 
     def publish_relayed(self, pts: int, packets: Mapping[FeedKey, bytes]) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RelayFeedStats:
-    """One relayed feed as an edge receives it."""
-
-    key: FeedKey
-    epoch: int  # the newest epoch seen
-    received: int  # packets forwarded to the fan-out
-    lost: int  # sequence gaps
-    late: int  # late or duplicate packets, dropped
-    fenced: int  # packets of an older epoch, dropped
-    idle_ms: float  # since the last packet: an origin gone silent shows here
-
-
-@dataclass(frozen=True, slots=True)
-class RelayStats:
-    listen: Address | None = None  # where this plane receives relayed feeds
-    feeds_in: tuple[RelayFeedStats, ...] = ()
-    unknown: int = 0  # data of a feed id never announced (yet)
-    unwanted: int = 0  # data of a key not declared relayed here (relay_keys)
-    malformed: int = 0
-    hop_p50_ms: float = 0.0  # sent_us -> received, over the last LATENCY_WINDOW packets
-    hop_p95_ms: float = 0.0
-    links: int = 0  # edges this plane sends to (as an origin)
-    feeds_out: int = 0  # distinct keys it relays out
-    packets_out: int = 0  # datagrams sent (one per packet per edge)
-    send_dropped: int = 0  # datagrams the kernel refused (buffer full, no route)
-
-    def to_wire(self) -> dict[str, Any]:
-        return {
-            "listen": list(self.listen) if self.listen else None,
-            "feeds_in": [[[f.key.channel, f.key.under_level_db, f.key.minus], f.epoch,
-                          f.received, f.lost, f.late, f.fenced, f.idle_ms]
-                         for f in self.feeds_in],
-            "counts": [self.unknown, self.unwanted, self.malformed, self.hop_p50_ms,
-                       self.hop_p95_ms, self.links, self.feeds_out, self.packets_out,
-                       self.send_dropped],
-        }
-
-    @staticmethod
-    def from_wire(value: dict[str, Any]) -> RelayStats:
-        listen = value.get("listen")
-        feeds = tuple(
-            RelayFeedStats(FeedKey(str(k[0]), int(k[1]), None if k[2] is None else str(k[2])),
-                           int(e), int(r), int(lo), int(la), int(fe), float(idle))
-            for k, e, r, lo, la, fe, idle in value.get("feeds_in", ()))
-        c = value.get("counts", [0, 0, 0, 0.0, 0.0, 0, 0, 0, 0])
-        return RelayStats(
-            listen=(str(listen[0]), int(listen[1])) if listen else None, feeds_in=feeds,
-            unknown=int(c[0]), unwanted=int(c[1]), malformed=int(c[2]),
-            hop_p50_ms=float(c[3]), hop_p95_ms=float(c[4]), links=int(c[5]),
-            feeds_out=int(c[6]), packets_out=int(c[7]), send_dropped=int(c[8]))
 
 
 @dataclass(slots=True)
@@ -190,6 +128,7 @@ class Relay:
         self._offsets: dict[int, int] = {}  # epoch -> pts offset to this engine's clock
         self._unknown = self._unwanted = self._malformed = 0
         self._hop_ms: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self._sources = SourceRelay(engine, self._send)  # microphones, edge -> origin
 
     # ------------------------------------------------------------------ the engine's side
     def keys_out(self) -> frozenset[FeedKey]:
@@ -226,10 +165,11 @@ class Relay:
 
     # ------------------------------------------------------------------ out (origin)
     def relay_to(self, link_id: str, address: Address, keys: Collection[FeedKey],
-                 epoch: int) -> None:
-        """Send `keys` to `address` from the next tick on (replaces this link's keys, address
-        and epoch; no keys: the link stays, idle)."""
+                 epoch: int, sources: Collection[str] = ()) -> None:
+        """Send `keys` (as an origin) and the microphones `sources` (as an edge) to `address`
+        from now on (replaces this link's keys, sources, address and epoch; none: idle)."""
         check_epoch(epoch)
+        self._sources.link(link_id, (str(address[0]), int(address[1])), sources, int(epoch))
         old = self._links.get(link_id)
         link = _Link((str(address[0]), int(address[1])), frozenset(keys), int(epoch))
         if old is not None and old.address == link.address and old.epoch == link.epoch:
@@ -238,6 +178,7 @@ class Relay:
         self._recount()
 
     def relay_stop(self, link_id: str) -> None:
+        self._sources.unlink(link_id)
         if self._links.pop(link_id, None) is not None:
             self._recount()
 
@@ -270,9 +211,11 @@ class Relay:
             self._send_dropped += 1
 
     # ------------------------------------------------------------------ in (edge)
-    def relay_keys(self, keys: Collection[FeedKey]) -> None:
-        """The keys this plane receives from a relay: its engine never mixes them, and only
-        their packets reach the fan-out."""
+    def relay_accept(self, keys: Collection[FeedKey], sources: Collection[str] = ()) -> None:
+        """What this plane takes from relays: the feeds `keys` (as an edge: its engine never
+        mixes them, only their packets reach the fan-out) and the microphones `sources` (as an
+        origin: a Source each, decoded while the plan uses it). Each call replaces both sets."""
+        self._sources.accept(sources)
         self._keys_in = frozenset(keys)
         for key in [k for k in self._feeds if k not in self._keys_in]:
             del self._feeds[key]
@@ -305,6 +248,11 @@ class Relay:
             self._announced(fid, epoch, data[HEADER.size:])
         elif kind == DATA:
             self._data(fid, epoch, seq, pts, sent_us, data[HEADER.size:])
+        elif kind == SOURCE:
+            self._sources.data(fid, epoch, seq, data[HEADER.size:])
+        elif kind == SOURCE_ANNOUNCE:
+            if not self._sources.announced(fid, epoch, data[HEADER.size:]):
+                self._malformed += 1
         else:
             self._malformed += 1
 
@@ -373,18 +321,22 @@ class Relay:
         def pct(q: float) -> float:
             return hops[min(len(hops) - 1, int(q * len(hops)))] if hops else 0.0
 
+        sources_out, source_packets, source_fenced, sources_in = self._sources.stats()
         return RelayStats(
-            listen=self._listen,
+            sources_out=sources_out, sources_in=sources_in, source_packets_in=source_packets,
+            source_fenced=source_fenced, listen=self._listen,
             feeds_in=tuple(
                 RelayFeedStats(key, f.epoch, f.received, f.lost, f.late, f.fenced,
                                (now - f.last) * 1000.0 if f.last else -1.0)
                 for key, f in sorted(self._feeds.items())),
-            unknown=self._unknown, unwanted=self._unwanted, malformed=self._malformed,
+            unknown=self._unknown + self._sources.unknown,
+            unwanted=self._unwanted + self._sources.unwanted, malformed=self._malformed,
             hop_p50_ms=pct(0.50), hop_p95_ms=pct(0.95), links=len(self._links),
             feeds_out=len(self._keys_out), packets_out=self._packets_out,
             send_dropped=self._send_dropped)
 
     def close(self) -> None:
+        self._sources.close()
         if self._transport is not None:
             self._transport.close()
             self._transport = None

@@ -90,8 +90,9 @@ class RelayListen:
 
 
 @dataclass(frozen=True, slots=True)
-class RelayKeys:
+class RelayAccept:
     keys: list[Any]  # [[channel, under_level_db, minus], ...]
+    sources: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +102,7 @@ class RelayTo:
     port: int
     keys: list[Any]  # [[channel, under_level_db, minus], ...]
     epoch: int
+    sources: list[str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,11 +127,11 @@ class Reply:
 
 
 Message = (Configure | Offer | AddCandidate | GetStats | ClosePeer | Apply | Listen | Unlisten
-           | RelayListen | RelayKeys | RelayTo | RelayStop | Ready | Reply | PeerGone | Levels)
+           | RelayListen | RelayAccept | RelayTo | RelayStop | Ready | Reply | PeerGone | Levels)
 MESSAGES: dict[str, type[Any]] = {
     cls.__name__: cls
     for cls in (Configure, Offer, AddCandidate, GetStats, ClosePeer, Apply, Listen, Unlisten,
-                RelayListen, RelayKeys, RelayTo, RelayStop, Ready, Reply, PeerGone, Levels)
+                RelayListen, RelayAccept, RelayTo, RelayStop, Ready, Reply, PeerGone, Levels)
 }
 
 

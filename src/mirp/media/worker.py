@@ -114,12 +114,13 @@ class Worker:
             elif isinstance(message, wire.RelayListen):
                 self._spawn(self._answer(message.rid, self._relay_listen(
                     plane, str(message.host), int(message.port))))
-            elif isinstance(message, wire.RelayKeys):
-                plane.relay_keys([wire.key_from_wire(k) for k in message.keys])
+            elif isinstance(message, wire.RelayAccept):
+                plane.relay_accept([wire.key_from_wire(k) for k in message.keys],
+                                   [str(s) for s in message.sources])
             elif isinstance(message, wire.RelayTo):
                 plane.relay_to(str(message.link_id), (str(message.host), int(message.port)),
                                [wire.key_from_wire(k) for k in message.keys],
-                               int(message.epoch))
+                               int(message.epoch), [str(s) for s in message.sources])
             elif isinstance(message, wire.RelayStop):
                 plane.relay_stop(str(message.link_id))
             else:
