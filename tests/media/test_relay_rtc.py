@@ -214,3 +214,23 @@ async def test_a_delegate_on_the_edge_is_mixed_at_the_origin_and_heard_on_the_ed
     assert edge.relay.sources_out == 1
     assert origin.engine.decoding == 1 and origin.engine.encoders == 1
     assert origin.relay.sources_in == 1 and origin.relay.source_packets_in > 0
+
+
+async def test_a_restarted_edge_worker_listens_on_the_same_address_again(
+        cluster: Cluster) -> None:
+    """The origins keep sending to the address they were given: a restarted media process of
+    the edge opens its relay socket there again and is given the relayed keys again."""
+    _, address = await setup_relay(cluster)
+    edge_pid = cluster.edge.pid
+    assert edge_pid is not None
+    os.kill(edge_pid, signal.SIGKILL)
+    await until(lambda: cluster.edge.pid not in (None, edge_pid), "a new edge worker")
+
+    async def receiving_again() -> Any:
+        stats = await cluster.edge.stats()
+        feed = feed_in(stats, FLOOR)
+        return (stats.relay.listen == address and feed is not None and feed.received > 25
+                ) or Seen(stats.relay)
+
+    await until(receiving_again, "the new edge worker receives the relayed feed")
+    assert cluster.edge.restarts == 1
