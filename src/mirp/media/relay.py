@@ -8,6 +8,9 @@ by more than a tick is worth nothing to a listener, so nothing may queue behind 
 head-of-line blocking), and one `sendto` per packet per edge is the cheapest hop there is
 (docs/relay.md has the measurements).
 
+The same socket and header carry the other direction, an edge's microphones to the origin
+(media/relay_sources.py); the format is media/relay_format.py's.
+
 Every datagram carries a fixed 24-byte header (`HEADER`): magic, version, kind, a reserved
 byte, then the feed id, the origin's lease epoch, the feed's sequence number, the pts (48 kHz)
 and the origin's send time (microseconds of the wall clock, mod 2**32: the hop's latency on one
