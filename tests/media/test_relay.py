@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from itertools import pairwise
+from typing import Any
 
 import numpy as np
 import pytest
@@ -292,3 +293,23 @@ async def test_an_edge_microphone_reaches_the_origin_undecoded_and_is_mixed_ther
         at_origin.close()
         await edge.close()
         await origin.close()
+
+
+async def test_the_origin_sends_to_its_edges_before_its_own_fan_out(pair: Pair) -> None:
+    """The edges' listeners must not wait for the origin's whole fan-out (800 listeners there
+    are ~16 ms): the relay's few datagrams leave first."""
+    order: list[str] = []
+    publish = pair.origin_fan.publish
+
+    def recording(pts: int, packets: Any) -> None:
+        order.append("fan-out")
+        publish(pts, packets)
+
+    pair.origin_fan.publish = recording  # type: ignore[method-assign]
+    relay = Relay(pair.origin, send=lambda addr, data: order.append("relay"))
+    pair.origin.relay = relay
+    pair.origin.apply(MixPlan.of({FLOOR: ()}))
+    pair.origin.add_listener("here", None, FLOOR)
+    relay.relay_to("e1", EDGE, [FLOOR], 1)
+    pair.origin.run_tick()
+    assert order == ["relay", "relay", "fan-out"]  # announce, data, then the local listeners

@@ -312,15 +312,15 @@ class MediaEngine:
                 continue
             if payload:
                 packets[key] = payload
+        if relay is not None:  # first: one sendto per edge, and the edges' listeners do not
+            try:  # wait for this process's whole fan-out
+                relay.publish(tick * FRAME_SAMPLES, packets)
+            except Exception:
+                log.exception("relay.publish failed at tick %d", tick)
         try:
             self.fanout.publish(tick * FRAME_SAMPLES, packets)
         except Exception:
             log.exception("fanout.publish failed at tick %d", tick)
-        if relay is not None:
-            try:
-                relay.publish(tick * FRAME_SAMPLES, packets)
-            except Exception:
-                log.exception("relay.publish failed at tick %d", tick)
         self._encoders.sweep(in_use, tick)
         for key in [k for k in self._limiters if k not in in_use]:
             del self._limiters[key]
