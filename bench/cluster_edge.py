@@ -1,23 +1,23 @@
 """What an edge costs: listeners fed by a relayed feed vs the same listeners fed as today.
 
-`python -m bench.cluster_edge` (about a minute and a half; `--listeners`, `--window`,
-`--rounds`). Three processes on loopback besides the client processes:
+`python -m bench.cluster_edge` (about a minute; `--listeners`, `--edges`, `--window`,
+`--rounds`). The issue's cluster scenario on loopback, besides the client processes:
 
 - an **origin** (a bench server with mirp's MediaEngine and media/relay.py): a tone source,
-  `--channels` feeds mixed and encoded once each, relayed to the edge over UDP;
-- an **edge** (the same server, pinned to the server core): `--listeners` real aiortc peers
-  (bench/clients.py's cheap listeners) split over the channels. The edge has the same channels
-  of its own too (the same tone, mixed and encoded there), so its listeners can be switched
-  between the two without renegotiating: **local** (single-process, as today: the edge mixes,
-  encodes and fans out) and **relayed** (the origin's packets, fanned out with no decode and no
-  encode);
-- the orchestrator and the clients on the other core.
+  `--channels` feeds mixed and encoded once each, relayed over UDP to every edge;
+- `--edges` **edges** (the same server, all pinned to the server core): `--listeners` real
+  aiortc peers (bench/clients.py's cheap listeners) split between the edges and over the
+  channels. Each edge has the same channels of its own too (the same tone, mixed and encoded
+  there), so its listeners can be switched between the two without renegotiating: **local**
+  (single-process, as today: the edge mixes, encodes and fans out; the origin's links idle) and
+  **relayed** (the origin's packets, fanned out with no decode and no encode);
+- the orchestrator, the origin and the clients on the other core.
 
-Per window and per mode: the edge's CPU per packet per listener (its process CPU / the packets
-its fan-out sent), the hop's added latency (origin's send time in the relay header -> the edge's
-receive callback, the same clock on one machine), the origin's CPU per relayed feed. The rounds
-alternate local and relayed in one run on one machine; every round is reported (the machine is
-shared: compare within a round). Writes bench/results/cluster_edge.json.
+Per window and per mode: the edges' CPU per packet per listener (their process CPU / the
+packets their fan-outs sent), the hop's added latency (origin's send time in the relay header ->
+the edge's receive callback, the same clock on one machine), the origin's CPU per relayed feed.
+The rounds alternate local and relayed in one run on one machine; every round is reported (the
+machine is shared: compare within a round). Writes bench/results/cluster_edge.json.
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ class RelayControl(ControlServer):
         b = self.backend
         if op == "relay_listen":
             return {"address": list(await b.relay.listen("127.0.0.1"))}
-        if op == "relay_keys":
+        if op == "relay_accept":
             b.relay.relay_accept([feed_key(k) for k in msg["keys"]])
             return {}
         if op == "relay_to":
@@ -155,30 +155,43 @@ async def start(cpu: int | None) -> ServerHandle:
     return ServerHandle(proc, LineRpc(reader, writer), port)
 
 
-async def window(edge: ServerHandle, origin: ServerHandle, seconds: float) -> dict[str, Any]:
-    e0, o0 = await edge.call("stats"), await origin.call("stats")
+async def window(edges: list[ServerHandle], origin: ServerHandle, seconds: float
+                 ) -> dict[str, Any]:
+    """One measuring window over every edge: CPU over packets sent, summed over the edges."""
+    e0 = [await e.call("stats") for e in edges]
+    o0 = await origin.call("stats")
     await asyncio.sleep(seconds)  # the measuring window itself
-    e1, o1 = await edge.call("stats"), await origin.call("stats")
-    sent = e1["backend"]["fanout"]["packets_sent"] - e0["backend"]["fanout"]["packets_sent"]
-    cpu = e1["cpu"] - e0["cpu"]
-    span = e1["t"] - e0["t"]
-    hops = e1["backend"]["hop_ms"]
+    e1 = [await e.call("stats") for e in edges]
+    o1 = await origin.call("stats")
+    sent = sum(b["backend"]["fanout"]["packets_sent"] - a["backend"]["fanout"]["packets_sent"]
+               for a, b in zip(e0, e1, strict=True))
+    cpu = sum(b["cpu"] - a["cpu"] for a, b in zip(e0, e1, strict=True))
+    span = statistics.mean(b["t"] - a["t"] for a, b in zip(e0, e1, strict=True))
+    hops = [h for b in e1 for h in b["backend"]["hop_ms"]]
+
+    def relay(name: str) -> int:
+        return sum(b["backend"]["relay"][name] - a["backend"]["relay"][name]
+                   for a, b in zip(e0, e1, strict=True))
+
     return {
         "seconds": round(span, 2),
-        "edge_cpu_pct": round(100 * cpu / span, 1),
+        "edge_cpu_pct": [round(100 * (b["cpu"] - a["cpu"]) / span, 1)
+                         for a, b in zip(e0, e1, strict=True)],
         "packets_sent": sent,
         "us_per_packet_listener": round(1e6 * cpu / sent, 2) if sent else None,
-        "edge_encoders": e1["backend"]["encoders"],
-        "edge_listeners": e1["backend"]["listeners"],
+        "edge_encoders": sum(b["backend"]["encoders"] for b in e1),
+        "edge_listeners": sum(b["backend"]["listeners"] for b in e1),
         "origin_cpu_pct": round(100 * (o1["cpu"] - o0["cpu"]) / (o1["t"] - o0["t"]), 1),
         "origin_encoders": o1["backend"]["encoders"],
+        "origin_datagrams": (o1["backend"]["relay"]["packets_out"]
+                             - o0["backend"]["relay"]["packets_out"]),
         "hop_p50_ms": _r(percentile(hops, 50)),
         "hop_p95_ms": _r(percentile(hops, 95)),
         "hop_samples": len(hops),
-        "relay_lost": e1["backend"]["relay"]["lost"] - e0["backend"]["relay"]["lost"],
-        "relay_late": e1["backend"]["relay"]["late"] - e0["backend"]["relay"]["late"],
-        "edge_lateness_p99_ms": e1["backend"]["lateness_p99_ms"],
-        "edge_rss_kb": e1["rss_kb"],
+        "relay_lost": relay("lost"),
+        "relay_late": relay("late"),
+        "edge_lateness_p99_ms": max(b["backend"]["lateness_p99_ms"] for b in e1),
+        "edge_rss_kb": max(b["rss_kb"] for b in e1),
     }
 
 
@@ -189,44 +202,52 @@ def _r(v: float | None) -> float | None:
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     server_cpu, client_cpu = cpu_plan()
     pin_orchestrator()
-    edge = await start(server_cpu)
+    edges = [await start(server_cpu) for _ in range(args.edges)]
     origin = await start(client_cpu)
-    fleet = Fleet(edge)
+    fleets = [Fleet(edge) for edge in edges]
     channels = range(args.channels)
     try:
-        # origin: the channels mixed from its tone, nobody listening there; edge: the same
-        # channels of its own (local/...), and the origin's (m/...) declared relayed
+        # origin: the channels mixed from its tone, nobody listening there; edges: the same
+        # channels of their own (local/...), and the origin's (m/...) declared relayed
         recipe = [["tone", 1.0]]
         await origin.call("plan", feeds=[{"key": str(channel("m", i)), "recipe": recipe}
                                          for i in channels])
-        await edge.call("plan", feeds=[{"key": str(channel("local", i)), "recipe": recipe}
-                                       for i in channels])
         relayed = [str(channel("m", i)) for i in channels]
-        await edge.call("relay_keys", keys=relayed)
-        host, port = (await edge.call("relay_listen"))["address"]
+        addresses = []
+        for edge in edges:
+            await edge.call("plan", feeds=[{"key": str(channel("local", i)), "recipe": recipe}
+                                           for i in channels])
+            await edge.call("relay_accept", keys=relayed)
+            addresses.append((await edge.call("relay_listen"))["address"])
         t0 = now()
-        res = await fleet.join([{"id": f"l{j}", "role": "listener",
-                                 "key": str(channel("local", j % args.channels))}
-                                for j in range(args.listeners)])
-        ok = sum(1 for p in res["peers"].values() if p.get("error") is None)
-        print(f"{ok}/{args.listeners} listeners joined in {now() - t0:.1f} s", file=sys.stderr)
+        results = await asyncio.gather(*(
+            fleet.join([{"id": f"e{n}l{j}", "role": "listener",
+                         "key": str(channel("local", j % args.channels))}
+                        for j in range(n, args.listeners, args.edges)])
+            for n, fleet in enumerate(fleets)))
+        ok = sum(1 for res in results for p in res["peers"].values() if p.get("error") is None)
+        print(f"{ok}/{args.listeners} listeners joined on {args.edges} edges in "
+              f"{now() - t0:.1f} s", file=sys.stderr)
         rounds = []
         for r in range(args.rounds):
             row: dict[str, Any] = {}
             for mode, prefix in (("local", "local"), ("relayed", "m")):
-                # local: the link idle, so the edge is exactly a single process of today
-                await origin.call("relay_to", link="edge", host=host, port=port,
-                                  keys=relayed if mode == "relayed" else [], epoch=1)
-                await edge.call("retarget", prefix=prefix)
+                # local: the links idle, so each edge is exactly a single process of today
+                for n, (host, port) in enumerate(addresses):
+                    await origin.call("relay_to", link=f"edge{n}", host=host, port=port,
+                                      keys=relayed if mode == "relayed" else [], epoch=1)
+                for edge in edges:
+                    await edge.call("retarget", prefix=prefix)
                 await asyncio.sleep(args.settle)  # let the switch and the encoders settle
-                row[mode] = await window(edge, origin, args.window)
+                row[mode] = await window(edges, origin, args.window)
                 print(f"round {r + 1} {mode}: {row[mode]}", file=sys.stderr)
             rounds.append(row)
-        return {"listeners": args.listeners, "channels": args.channels,
+        return {"listeners": args.listeners, "channels": args.channels, "edges": args.edges,
                 "window_s": args.window, "rounds": rounds}
     finally:
-        await fleet.stop()
-        await asyncio.gather(edge.stop(), origin.stop())
+        for fleet in fleets:
+            await fleet.stop()
+        await asyncio.gather(origin.stop(), *(edge.stop() for edge in edges))
 
 
 def summarize(result: dict[str, Any]) -> dict[str, Any]:
@@ -250,8 +271,8 @@ def summarize(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def table(result: dict[str, Any]) -> str:
-    lines = [f"{result['listeners']} listeners over {result['channels']} channels, "
-             f"{result['window_s']} s windows",
+    lines = [f"{result['listeners']} listeners over {result['channels']} channels on "
+             f"{result['edges']} edges, {result['window_s']} s windows",
              "round  mode     us/pkt/listener  edge cpu%  encoders  hop p50/p95 ms  origin cpu%",
              "-----  -------  ---------------  ---------  --------  --------------  -----------"]
     for i, r in enumerate(result["rounds"], 1):
@@ -259,8 +280,9 @@ def table(result: dict[str, Any]) -> str:
             w = r[mode]
             hop = (f"{w['hop_p50_ms']}/{w['hop_p95_ms']}" if w["hop_p50_ms"] is not None
                    else "-")
+            cpu = "+".join(str(c) for c in w["edge_cpu_pct"])
             lines.append(f"{i:<5}  {mode:<7}  {w['us_per_packet_listener']!s:>15}  "
-                         f"{w['edge_cpu_pct']:>9}  {w['edge_encoders']:>8}  {hop:>14}  "
+                         f"{cpu:>9}  {w['edge_encoders']:>8}  {hop:>14}  "
                          f"{w['origin_cpu_pct']:>11}")
     return "\n".join(lines)
 
@@ -272,6 +294,7 @@ def main() -> None:
     parser.add_argument("--cpu", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument("--listeners", type=int, default=200)
     parser.add_argument("--channels", type=int, default=7)
+    parser.add_argument("--edges", type=int, default=2, help="edge processes (one core)")
     parser.add_argument("--window", type=float, default=10.0, help="seconds per measure")
     parser.add_argument("--settle", type=float, default=2.0, help="seconds after a switch")
     parser.add_argument("--rounds", type=int, default=2)
