@@ -146,13 +146,13 @@ class Relay:
         if not self._links:
             return
         sent_us = now_us()
+        seq = (self._seq_base + pts // FRAME_PTS) & SEQ_MASK
         built: dict[tuple[FeedKey, int], bytes] = {}
         for link in self._links.values():
             for key in link.keys:
                 payload = packets.get(key)
                 if not payload:
                     continue
-                seq = (self._seq_base + pts // FRAME_PTS) & SEQ_MASK
                 fid = self._feed_id(key)
                 if key not in link.announced or seq % ANNOUNCE_EVERY == 0:
                     link.announced.add(key)
