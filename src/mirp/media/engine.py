@@ -87,6 +87,14 @@ class EngineStats:
     lateness_counts: tuple[int, ...] = ()  # ticks ever, per LATENESS_EDGES_MS bucket
 
 
+class RelayLike(Protocol):
+    """The seam to media/relay.py: feeds sent to other planes, feeds received from them."""
+
+    def keys_out(self) -> frozenset[FeedKey]: ...  # encoded here even without a listener here
+    def keys_in(self) -> frozenset[FeedKey]: ...  # arrive encoded: never mixed or encoded here
+    def publish(self, pts: int, packets: Mapping[FeedKey, bytes]) -> None: ...
+
+
 LevelsCallback = Callable[[dict[str, float]], None]
 
 
@@ -107,7 +115,9 @@ class MediaEngine:
         self.fanout: FanoutLike = fanout
         self.max_late_ticks = max_late_ticks
         self.on_levels: LevelsCallback | None = None
+        self.relay: RelayLike | None = None  # a cluster's media relay (media/relay.py)
         self._sources: dict[str, Source] = {}
+        self._forwards: dict[str, Callable[[int, bytes], None]] = {}  # source id -> relay
         self._plan = MixPlan.of()
         self._pending: MixPlan | None = None
         self._used: frozenset[str] = frozenset()
@@ -170,6 +180,7 @@ class MediaEngine:
         self._check_open()
         self.remove_source(source_id)
         src = Source(source_id)
+        src.forward = self._forwards.get(source_id)
         src.set_active(source_id in self._used)
         if receiver is not None or track is not None:
             src.attach(receiver, track)
@@ -181,6 +192,20 @@ class MediaEngine:
         if src is not None:
             self._forget(src)
             src.close()
+
+    def source_of(self, source_id: str) -> Source | None:
+        return self._sources.get(source_id)
+
+    def forward(self, source_id: str, forward: Callable[[int, bytes], None] | None) -> None:
+        """Hand every RTP payload of this microphone (now and after a reconnect) to `forward`
+        as well, decoded or not: a cluster edge relays it to the origin (media/relay.py)."""
+        if forward is None:
+            self._forwards.pop(source_id, None)
+        else:
+            self._forwards[source_id] = forward
+        src = self._sources.get(source_id)
+        if src is not None:
+            src.forward = forward
 
     def push_pcm(self, source_id: str, samples: Any) -> None:
         """Feed mono samples (float32 in [-1, 1] or int16, 48 kHz) to a source."""
@@ -219,6 +244,16 @@ class MediaEngine:
 
     def remove_listener(self, listener_id: str) -> None:
         self.fanout.remove(listener_id)
+
+    def publish_relayed(self, pts: int, packets: Mapping[FeedKey, bytes]) -> None:
+        """Packets another plane encoded (media/relay.py): straight to the listeners, on
+        arrival, through the same fan-out as this engine's own."""
+        if self._closed:
+            return
+        try:
+            self.fanout.publish(pts, packets)
+        except Exception:
+            log.exception("fanout.publish of a relayed packet failed")
 
     # -- the clock ------------------------------------------------------------------------------
     async def _run(self) -> None:
@@ -261,6 +296,9 @@ class MediaEngine:
         except Exception:
             log.exception("fanout.keys_in_use failed")
             in_use = frozenset()
+        relay = self.relay
+        if relay is not None:
+            in_use = (in_use | relay.keys_out()) - relay.keys_in()
         self._in_use = in_use
         packets: dict[FeedKey, bytes] = {}
         for key in in_use:
@@ -274,6 +312,11 @@ class MediaEngine:
                 continue
             if payload:
                 packets[key] = payload
+        if relay is not None:  # first: one sendto per edge, and the edges' listeners do not
+            try:  # wait for this process's whole fan-out
+                relay.publish(tick * FRAME_SAMPLES, packets)
+            except Exception:
+                log.exception("relay.publish failed at tick %d", tick)
         try:
             self.fanout.publish(tick * FRAME_SAMPLES, packets)
         except Exception:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Collection
 
 from mirp.errors import Conflict, NotFound, Unavailable
 from mirp.media import compat
@@ -26,6 +27,8 @@ from mirp.media.plane import (
     PlaneStats,
     emit,
 )
+from mirp.media.relay import Relay
+from mirp.media.relay_format import Address
 from mirp.media.selfcheck import SelfCheck
 
 log = logging.getLogger(__name__)
@@ -57,6 +60,8 @@ class LocalPlane:
         self._plan = MixPlan.of()
         self._closed = False
         self.engine.on_levels = lambda levels: self._emit(Levels(levels))
+        self.relay = Relay(self.engine)
+        self.engine.relay = self.relay
 
     async def start(self) -> None:
         await self.engine.start()
@@ -65,6 +70,7 @@ class LocalPlane:
         self._closed = True
         for peer_id in list(self._peers):
             self.close_peer(peer_id)
+        self.relay.close()
         await self.factory.close()
         await self.engine.close()
 
@@ -188,6 +194,22 @@ class LocalPlane:
             self.engine.switch(peer_id, key)
         self._listening[peer_id] = key
 
+    # ---------------------------------------------------------------- relay
+    async def relay_listen(self, host: str, port: int = 0) -> Address:
+        if self._closed:
+            raise Unavailable("the media plane is closed")
+        return await self.relay.listen(host, port)
+
+    def relay_accept(self, keys: Collection[FeedKey], sources: Collection[str] = ()) -> None:
+        self.relay.relay_accept(keys, sources)
+
+    def relay_to(self, link_id: str, address: Address, keys: Collection[FeedKey],
+                 epoch: int, sources: Collection[str] = ()) -> None:
+        self.relay.relay_to(link_id, address, keys, epoch, sources)
+
+    def relay_stop(self, link_id: str) -> None:
+        self.relay.relay_stop(link_id)
+
     async def stats(self) -> PlaneStats:
         return PlaneStats(engine=self.engine.stats(), peers=len(self._peers),
-                          self_check=self.self_check)
+                          self_check=self.self_check, relay=self.relay.stats())

@@ -14,12 +14,13 @@ ICE/DTLS failed or closed, silence, or the media process died) and `Levels`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from mirp.media.engine import EngineStats
 from mirp.media.plan import FeedKey, MixPlan
+from mirp.media.relay_format import Address, RelayStats
 from mirp.media.selfcheck import SelfCheck
 
 Candidate = Mapping[str, object]  # the browser's RTCIceCandidate.toJSON()
@@ -80,6 +81,7 @@ class PlaneStats:
     restarts: int = 0  # media processes started after the first (crashes)
     # which fast paths over aiortc's internals are on in the plane, and why not (media/compat.py)
     self_check: SelfCheck | None = None
+    relay: RelayStats = field(default_factory=RelayStats)  # relayed feeds (media/relay.py)
 
 
 class MediaPlane(Protocol):
@@ -118,3 +120,27 @@ class MediaPlane(Protocol):
     def unlisten(self, peer_id: str) -> None: ...
 
     async def stats(self) -> PlaneStats: ...
+
+    # A cluster: feeds mixed once by an origin plane, relayed to edge planes (media/relay.py).
+    async def relay_listen(self, host: str, port: int = 0) -> Address:
+        """As an edge: open the UDP socket relayed feeds arrive on (once); its address, for
+        the origins. A restarted media process listens on the same address again."""
+        ...
+
+    def relay_accept(self, keys: Collection[FeedKey], sources: Collection[str] = ()) -> None:
+        """What arrives relayed (both sets, replacing the last ones). As an edge, the feeds
+        `keys`: their listeners hear the relayed packets; this plane never mixes or encodes
+        them. As an origin, the microphones `sources` of participants on edges: a source each,
+        decoded only while the plan uses it."""
+        ...
+
+    def relay_to(self, link_id: str, address: Address, keys: Collection[FeedKey],
+                 epoch: int, sources: Collection[str] = ()) -> None:
+        """Send to the plane at `address` (replaces the link's keys, sources, address and
+        epoch). As an origin: each encoded packet of `keys`. As an edge: the Opus payloads of
+        the local microphones `sources` (the active ones only: parked sources are not
+        forwarded). `epoch` (32-bit unsigned) is the meeting's lease epoch: a receiver drops a
+        feed's or a source's packets of an older epoch than the newest it has seen."""
+        ...
+
+    def relay_stop(self, link_id: str) -> None: ...

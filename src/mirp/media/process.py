@@ -19,6 +19,7 @@ import contextlib
 import logging
 import socket
 import sys
+from collections.abc import Collection
 from dataclasses import asdict
 from typing import Any
 
@@ -36,6 +37,7 @@ from mirp.media.plane import (
     PlaneStats,
     emit,
 )
+from mirp.media.relay_format import Address, RelayStats, check_epoch
 from mirp.media.selfcheck import SelfCheck
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,10 @@ class ProcessPlane:
         self._restarting: asyncio.Task[None] | None = None
         self._closing = False
         self._up = asyncio.Event()  # a child is ready: requests wait for it while restarting
+        # the relay as last asked, given again to a restarted child (the same listen address)
+        self._relay_listen: Address | None = None
+        self._relay_accept: wire.RelayAccept | None = None
+        self._relay_links: dict[str, wire.RelayTo] = {}
 
     @property
     def pid(self) -> int | None:
@@ -119,6 +125,23 @@ class ProcessPlane:
         if self._plan.feeds:
             self._send(wire.Apply(wire.plan_to_wire(self._plan)))
         self._up.set()
+        await self._restore_relay()
+
+    async def _restore_relay(self) -> None:
+        """A restarted child: the relay's socket on the same address (the origins keep
+        sending there), the relayed keys and the links, before anything else is asked."""
+        if self._relay_accept is not None:
+            self._send(self._relay_accept)
+        for link in self._relay_links.values():
+            self._send(link)
+        if self._relay_listen is not None:
+            host, port = self._relay_listen
+            try:
+                await self._request(lambda rid: wire.RelayListen(rid, host, port),
+                                    self.request_timeout_s)
+            except Unavailable as exc:
+                log.error("media process: relay not listening again on %s:%d: %s",
+                          host, port, exc)
 
     async def _read(self, child: _Child, reader: asyncio.StreamReader) -> None:
         try:
@@ -277,10 +300,34 @@ class ProcessPlane:
     def unlisten(self, peer_id: str) -> None:
         self._send(wire.Unlisten(peer_id))
 
+    async def relay_listen(self, host: str, port: int = 0) -> Address:
+        value = await self._request(lambda rid: wire.RelayListen(rid, host, port),
+                                    self.request_timeout_s)
+        self._relay_listen = address = (str(value[0]), int(value[1]))
+        return address
+
+    def relay_accept(self, keys: Collection[FeedKey], sources: Collection[str] = ()) -> None:
+        self._relay_accept = wire.RelayAccept([wire.key_to_wire(k) for k in keys],
+                                              [str(s) for s in sources])
+        self._send(self._relay_accept)
+
+    def relay_to(self, link_id: str, address: Address, keys: Collection[FeedKey],
+                 epoch: int, sources: Collection[str] = ()) -> None:
+        check_epoch(epoch)
+        link = wire.RelayTo(link_id, str(address[0]), int(address[1]),
+                            [wire.key_to_wire(k) for k in keys], epoch, [str(s) for s in sources])
+        self._relay_links[link_id] = link
+        self._send(link)
+
+    def relay_stop(self, link_id: str) -> None:
+        self._relay_links.pop(link_id, None)
+        self._send(wire.RelayStop(link_id))
+
     async def stats(self) -> PlaneStats:
         value = await self._request(wire.GetStats, self.request_timeout_s)
         engine = dict(value["engine"])
         engine["lateness_counts"] = tuple(engine.get("lateness_counts", ()))
         return PlaneStats(engine=EngineStats(**engine), peers=int(value["peers"]),
                           restarts=self.restarts,
-                          self_check=SelfCheck.from_wire(value["self_check"]))
+                          self_check=SelfCheck.from_wire(value["self_check"]),
+                          relay=RelayStats.from_wire(value.get("relay", {})))

@@ -22,6 +22,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import av
@@ -212,6 +213,9 @@ class Source:
         self._level_n = 0
         self._tap: compat.ReceiverTap | None = None
         self._drain: asyncio.Task[None] | None = None
+        # every tapped payload also goes here, parked or not: an edge relaying this microphone
+        # to the origin that mixes it (media/relay_sources.py); never decoded for that
+        self.forward: Callable[[int, bytes], None] | None = None
 
     # -- inputs (on the event loop) ---------------------------------------------------------
     def attach(self, receiver: Any, track: MediaStreamTrack | None) -> None:
@@ -242,6 +246,11 @@ class Source:
         self.ended = True
 
     def feed_rtp(self, seq: int, payload: bytes) -> None:
+        if self.forward is not None:
+            try:
+                self.forward(seq, payload)
+            except Exception:
+                log.exception("source %s: forwarding failed", self.id)
         if not self.active:
             self.parked_drops += 1
             return

@@ -80,6 +80,36 @@ class Unlisten:
     peer_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class RelayListen:
+    """Answered with [host, port]: where relayed feeds arrive (media/relay.py)."""
+
+    rid: int
+    host: str
+    port: int
+
+
+@dataclass(frozen=True, slots=True)
+class RelayAccept:
+    keys: list[Any]  # [[channel, under_level_db, minus], ...]
+    sources: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class RelayTo:
+    link_id: str
+    host: str
+    port: int
+    keys: list[Any]  # [[channel, under_level_db, minus], ...]
+    epoch: int
+    sources: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class RelayStop:
+    link_id: str
+
+
 # ---------------------------------------------------------------- media -> control
 @dataclass(frozen=True, slots=True)
 class Ready:
@@ -97,11 +127,11 @@ class Reply:
 
 
 Message = (Configure | Offer | AddCandidate | GetStats | ClosePeer | Apply | Listen | Unlisten
-           | Ready | Reply | PeerGone | Levels)
+           | RelayListen | RelayAccept | RelayTo | RelayStop | Ready | Reply | PeerGone | Levels)
 MESSAGES: dict[str, type[Any]] = {
     cls.__name__: cls
     for cls in (Configure, Offer, AddCandidate, GetStats, ClosePeer, Apply, Listen, Unlisten,
-                Ready, Reply, PeerGone, Levels)
+                RelayListen, RelayAccept, RelayTo, RelayStop, Ready, Reply, PeerGone, Levels)
 }
 
 

@@ -111,9 +111,21 @@ class Worker:
                 plane.listen(message.peer_id, wire.key_from_wire(message.key))
             elif isinstance(message, wire.Unlisten):
                 plane.unlisten(message.peer_id)
+            elif isinstance(message, wire.RelayListen):
+                self._spawn(self._answer(message.rid, self._relay_listen(
+                    plane, str(message.host), int(message.port))))
+            elif isinstance(message, wire.RelayAccept):
+                plane.relay_accept([wire.key_from_wire(k) for k in message.keys],
+                                   [str(s) for s in message.sources])
+            elif isinstance(message, wire.RelayTo):
+                plane.relay_to(str(message.link_id), (str(message.host), int(message.port)),
+                               [wire.key_from_wire(k) for k in message.keys],
+                               int(message.epoch), [str(s) for s in message.sources])
+            elif isinstance(message, wire.RelayStop):
+                plane.relay_stop(str(message.link_id))
             else:
                 log.error("media worker: unexpected %s", type(message).__name__)
-        except (ValueError, TypeError, KeyError, IndexError) as exc:
+        except (ValueError, TypeError, KeyError, IndexError, MirpError) as exc:
             log.error("media worker: bad %s: %s", type(message).__name__, exc)
         except Exception:
             log.exception("media worker: %s failed", type(message).__name__)
@@ -134,7 +146,11 @@ class Worker:
     async def _stats(plane: LocalPlane) -> dict[str, Any]:
         stats = await plane.stats()
         return {"engine": asdict(stats.engine), "peers": stats.peers,
-                "self_check": plane.self_check.to_wire()}
+                "self_check": plane.self_check.to_wire(), "relay": stats.relay.to_wire()}
+
+    @staticmethod
+    async def _relay_listen(plane: LocalPlane, host: str, port: int) -> list[Any]:
+        return list(await plane.relay_listen(host, port))
 
     async def _answer(self, rid: int, work: Any) -> None:
         try:
