@@ -28,6 +28,7 @@ SCHEMAS = {
     "RegistrationInfo": "RegistrationInfoOut", "Report": "MeetingReport",
     "ReportPresence": "Presence", "ReportSpeaking": "SpeakingTime", "ReportOnAir": "OnAirTime",
     "ReportListening": "ChannelUse", "ReportLifecycle": "LifecycleEntry",
+    "Trends": "Trends", "TrendRow": "TrendRow",
 }
 
 
