@@ -184,8 +184,8 @@ class SpeakingTurn(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime] = mapped_column(UtcDateTime)
     floor_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
-    __table_args__ = (Index("ix_speaking_turns_stats", "meeting_id", "participant_id",
-                            "started_at", "ended_at", "floor_language"),)
+    __table_args__ = (Index("ix_speaking_turns_stats", "meeting_id", "floor_language",
+                            "participant_id", "started_at", "ended_at"),)
 
 
 class OnAirTurn(Base):

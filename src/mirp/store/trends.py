@@ -119,17 +119,26 @@ async def trends(db: Database, organizer: t.Organizer, *, period: Period = "mont
                        func.sum(case((p.role == "interpreter", 1), else_=0)),
                        func.count(distinct(p.delegation)))
                 .join(p, p.meeting_id == m.id).where(*scope).group_by(bucket))
+    # turns first folded per meeting and language (an index-only scan in index order), so
+    # each meeting's bucket is computed once per language, not once per turn; the chairs'
+    # ids are one set the database builds once, not a lookup per turn
+    chairs = select(p.id).where(p.role == "chair")
     said = _seconds(dialect, s.started_at, s.ended_at)
-    q_speaking = (select(bucket, func.count(s.id), func.sum(said),
-                         func.sum(case((p.role == "chair", 0.0), else_=said)))
-                  .join(s, s.meeting_id == m.id)
-                  .outerjoin(p, p.id == s.participant_id).where(*scope).group_by(bucket))
-    q_on_air = (select(bucket, func.sum(_seconds(dialect, o.started_at, o.ended_at)))
-                .join(o, o.meeting_id == m.id).where(*scope).group_by(bucket))
-    q_floor_langs = (select(bucket, s.floor_language).join(s, s.meeting_id == m.id)
-                     .where(*scope, s.floor_language.is_not(None)).distinct())
-    q_channels = (select(bucket, o.channel).join(o, o.meeting_id == m.id)
-                  .where(*scope).distinct())
+    per_language = (select(s.meeting_id, s.floor_language, func.count().label("turns"),
+                           func.sum(said).label("sec"),
+                           func.sum(case((s.participant_id.in_(chairs), 0.0), else_=said))
+                           .label("by_delegations"))
+                    .group_by(s.meeting_id, s.floor_language).subquery())
+    q_speaking = (select(bucket, per_language.c.floor_language, func.sum(per_language.c.turns),
+                         func.sum(per_language.c.sec), func.sum(per_language.c.by_delegations))
+                  .join(per_language, per_language.c.meeting_id == m.id)
+                  .where(*scope).group_by(bucket, per_language.c.floor_language))
+    per_channel = (select(o.meeting_id, o.channel,
+                          func.sum(_seconds(dialect, o.started_at, o.ended_at)).label("sec"))
+                   .group_by(o.meeting_id, o.channel).subquery())
+    q_on_air = (select(bucket, per_channel.c.channel, func.sum(per_channel.c.sec))
+                .join(per_channel, per_channel.c.meeting_id == m.id)
+                .where(*scope).group_by(bucket, per_channel.c.channel))
 
     rows: dict[str, dict[str, Any]] = {}
 
@@ -138,7 +147,7 @@ async def trends(db: Database, organizer: t.Organizer, *, period: Period = "mont
             "period": key, "meetings": 0, "meetings_held": 0, "participants": 0,
             "interpreters": 0, "delegations": 0, "languages": set(),
             "interpretation_hours": 0.0, "speaking_turns": 0, "floor_hours": 0.0,
-            "delegation_floor_share": None})
+            "delegation_floor_share": 0.0})
 
     async with db.session() as session:
         for key, n in await session.execute(q_meetings):
@@ -146,16 +155,22 @@ async def trends(db: Database, organizer: t.Organizer, *, period: Period = "mont
         for key, held, people, interpreters, delegations in await session.execute(q_people):
             row(key).update(meetings_held=held, participants=people,
                             interpreters=int(interpreters or 0), delegations=delegations)
-        for key, turns, seconds, by_delegations in await session.execute(q_speaking):
-            total = float(seconds or 0.0)
-            row(key).update(speaking_turns=turns, floor_hours=round(total / 3600, 3),
-                            delegation_floor_share=(round(float(by_delegations) / total, 4)
-                                                    if total > 0 else None))
-        for key, seconds in await session.execute(q_on_air):
-            row(key)["interpretation_hours"] = round(float(seconds or 0.0) / 3600, 3)
-        for query in (q_floor_langs, q_channels):
-            for key, language in await session.execute(query):
-                row(key)["languages"].add(language)
+        for key, language, turns, seconds, by_delegations in await session.execute(q_speaking):
+            r = row(key)
+            r["speaking_turns"] += int(turns)
+            r["floor_hours"] += float(seconds or 0.0)
+            r["delegation_floor_share"] += float(by_delegations or 0.0)
+            if language is not None:
+                r["languages"].add(language)
+        for key, channel, seconds in await session.execute(q_on_air):
+            row(key)["interpretation_hours"] += float(seconds or 0.0)
+            row(key)["languages"].add(channel)
+    for r in rows.values():  # seconds summed above; hours and the share from them
+        floor = r["floor_hours"]
+        r["delegation_floor_share"] = (round(r["delegation_floor_share"] / floor, 4)
+                                       if floor > 0 else None)
+        r["floor_hours"] = round(floor / 3600, 3)
+        r["interpretation_hours"] = round(r["interpretation_hours"] / 3600, 3)
     out = [TrendRow(**{**r, "languages": sorted(r["languages"])})
            for _, r in sorted(rows.items())]
     return Trends(period=period, start=start, end=end, organizer_id=organizer_id,

@@ -22,8 +22,8 @@ depends_on: str | Sequence[str] | None = None
 INDEXES = {
     "ix_meetings_owner_starts": ("meetings", ["owner_id", "starts_at", "created_at"]),
     "ix_participants_stats": ("participants", ["meeting_id", "role", "delegation", "id"]),
-    "ix_speaking_turns_stats": ("speaking_turns", ["meeting_id", "participant_id", "started_at",
-                                                   "ended_at", "floor_language"]),
+    "ix_speaking_turns_stats": ("speaking_turns", ["meeting_id", "floor_language", "participant_id",
+                                                   "started_at", "ended_at"]),
     "ix_on_air_turns_stats": ("on_air_turns", ["meeting_id", "channel", "started_at",
                                                "ended_at"]),
 }
