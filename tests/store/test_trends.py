@@ -145,3 +145,48 @@ async def test_the_csv_says_what_the_json_says(db: Database) -> None:
     assert first == {k: (" ".join(v) if isinstance(v, list) else str(v))
                      for k, v in result.rows[0].model_dump().items()}
     assert lines[2].endswith(",0,0.0,") and lines[-1] == ""
+
+
+async def test_generated_history_agrees_with_a_python_count(db: Database) -> None:
+    """The generator's plausible history (tests/support/history.py), counted again in plain
+    Python from the same rows: the SQL of both databases gives the same numbers."""
+    from collections import defaultdict
+
+    from tests.support import history
+
+    await history.write(db, 40, owners=3)
+    expected: dict[str, dict[str, Any]] = defaultdict(lambda: {
+        "meetings": 0, "meetings_held": 0, "participants": 0, "interpreters": 0,
+        "delegations": set(), "languages": set(), "interp": 0.0, "turns": 0, "floor": 0.0,
+        "by_delegations": 0.0})
+    for rows in history.meetings(40, owners=3):
+        (m,) = rows["meetings"]
+        e = expected[m["starts_at"].strftime("%Y-%m")]
+        e["meetings"] += 1
+        e["meetings_held"] += bool(rows["participants"])
+        e["participants"] += len(rows["participants"])
+        e["interpreters"] += sum(p["role"] == "interpreter" for p in rows["participants"])
+        e["delegations"] |= {p["delegation"] for p in rows["participants"] if p["delegation"]}
+        chairs = {p["id"] for p in rows["participants"] if p["role"] == "chair"}
+        for s in rows["speaking_turns"]:
+            seconds = (s["ended_at"] - s["started_at"]).total_seconds()
+            e["turns"] += 1
+            e["floor"] += seconds
+            e["by_delegations"] += 0 if s["participant_id"] in chairs else seconds
+            e["languages"].add(s["floor_language"])
+        for o in rows["on_air_turns"]:
+            e["interp"] += (o["ended_at"] - o["started_at"]).total_seconds()
+            e["languages"].add(o["channel"])
+    admin = t.Organizer(id="hist-o0", email="-", name="-", password_hash="-", is_admin=True)
+    got = {r.period: r for r in (await trends(db, admin)).rows}
+    assert sorted(got) == sorted(expected)
+    for period, e in expected.items():
+        r = got[period]
+        assert (r.meetings, r.meetings_held, r.participants, r.interpreters, r.delegations,
+                r.languages, r.speaking_turns) == (
+            e["meetings"], e["meetings_held"], e["participants"], e["interpreters"],
+            len(e["delegations"]), sorted(e["languages"]), e["turns"]), period
+        assert r.interpretation_hours == pytest.approx(e["interp"] / 3600, abs=0.0011)
+        assert r.floor_hours == pytest.approx(e["floor"] / 3600, abs=0.0011)
+        assert r.delegation_floor_share == pytest.approx(e["by_delegations"] / e["floor"],
+                                                         abs=0.00011)
