@@ -114,6 +114,11 @@ async def trends(db: Database, organizer: t.Organizer, *, period: Period = "mont
         scope.append(when < _day(end + timedelta(days=1)))
 
     p, s, o = t.Participant, t.SpeakingTurn, t.OnAirTurn
+
+    def narrowed(meeting_id: Any) -> list[ColumnElement[bool]]:
+        """The folding below reads only the meetings in scope (none to add: all of them)."""
+        return [meeting_id.in_(select(m.id).where(*scope))] if scope else []
+
     q_meetings = select(bucket, func.count()).where(*scope).group_by(bucket)
     q_people = (select(bucket, func.count(distinct(m.id)), func.count(p.id),
                        func.sum(case((p.role == "interpreter", 1), else_=0)),
@@ -128,6 +133,7 @@ async def trends(db: Database, organizer: t.Organizer, *, period: Period = "mont
                            func.sum(said).label("sec"),
                            func.sum(case((s.participant_id.in_(chairs), 0.0), else_=said))
                            .label("by_delegations"))
+                    .where(*narrowed(s.meeting_id))
                     .group_by(s.meeting_id, s.floor_language).subquery())
     q_speaking = (select(bucket, per_language.c.floor_language, func.sum(per_language.c.turns),
                          func.sum(per_language.c.sec), func.sum(per_language.c.by_delegations))
@@ -135,6 +141,7 @@ async def trends(db: Database, organizer: t.Organizer, *, period: Period = "mont
                   .where(*scope).group_by(bucket, per_language.c.floor_language))
     per_channel = (select(o.meeting_id, o.channel,
                           func.sum(_seconds(dialect, o.started_at, o.ended_at)).label("sec"))
+                   .where(*narrowed(o.meeting_id))
                    .group_by(o.meeting_id, o.channel).subquery())
     q_on_air = (select(bucket, per_channel.c.channel, func.sum(per_channel.c.sec))
                 .join(per_channel, per_channel.c.meeting_id == m.id)
