@@ -12,12 +12,16 @@ export function niceCeil(v) {
   return 10 * p;
 }
 
-/** Axis ticks from 0 to a nice maximum at or above `max`, `count` steps. */
-export function ticks(max, count = 4) {
-  const top = niceCeil(max);
-  const step = top / count;
-  return Array.from({ length: count + 1 }, (_, i) => +(i * step).toPrecision(12));
+/** Axis ticks from 0 to a nice maximum at or above `max`, `count` steps; whole steps for
+ * counts (`integer`: no "2.5 meetings"). */
+export function ticks(max, count = 4, integer = false) {
+  // counts: a whole nice step (1, 2, 5, 10, 20, 25, 50…), as many as reach the maximum
+  const step = integer ? Math.max(1, Math.floor(niceCeil(max / count))) : niceCeil(max) / count;
+  const n = integer ? Math.max(1, Math.ceil(max / step)) : count;
+  return Array.from({ length: n + 1 }, (_, i) => +(i * step).toPrecision(12));
 }
+
+const whole = (values) => values.every((v) => Number.isInteger(v ?? 0));
 
 const PAD = { top: 12, right: 12, bottom: 36, left: 48 };
 
@@ -30,7 +34,7 @@ const PAD = { top: 12, right: 12, bottom: 36, left: 48 };
 export function barGeometry(labels, series, { width = 640, height = 260 } = {}) {
   const plot = { x: PAD.left, y: PAD.top, w: width - PAD.left - PAD.right, h: height - PAD.top - PAD.bottom };
   const max = Math.max(0, ...series.flatMap((s) => s.values.map((v) => v ?? 0)));
-  const yt = ticks(max);
+  const yt = ticks(max, 4, whole(series.flatMap((s) => s.values)));
   const top = yt[yt.length - 1];
   const y = (v) => plot.y + plot.h - (v / top) * plot.h;
   const slot = labels.length ? plot.w / labels.length : plot.w;
@@ -60,7 +64,7 @@ export function barGeometry(labels, series, { width = 640, height = 260 } = {}) 
 export function lineGeometry(times, series, { width = 640, height = 260 } = {}) {
   const plot = { x: PAD.left, y: PAD.top, w: width - PAD.left - PAD.right, h: height - PAD.top - PAD.bottom };
   const max = Math.max(0, ...series.flatMap((s) => s.values));
-  const yt = ticks(max);
+  const yt = ticks(max, 4, whole(series.flatMap((s) => s.values)));
   const top = yt[yt.length - 1];
   const t0 = times[0] ?? 0;
   const span = Math.max(1, (times[times.length - 1] ?? 0) - t0);

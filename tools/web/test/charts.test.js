@@ -16,6 +16,12 @@ test("nice maxima and ticks", () => {
   assert.equal(niceCeil(420), 500);
   assert.deepEqual(ticks(7), [0, 2.5, 5, 7.5, 10]);
   assert.deepEqual(ticks(0.9, 2), [0, 0.5, 1]);
+  // counts get whole steps: no "2.5 meetings"
+  assert.deepEqual(ticks(3, 4, true), [0, 1, 2, 3]);
+  assert.deepEqual(ticks(0, 4, true), [0, 1]);
+  assert.deepEqual(ticks(37, 4, true), [0, 10, 20, 30, 40]);
+  assert.deepEqual(ticks(7, 4, true), [0, 2, 4, 6, 8]);
+  assert.deepEqual(ticks(10, 4, true), [0, 2, 4, 6, 8, 10]);
 });
 
 test("bars stand on the axis, proportional to their values, grouped per label", () => {
