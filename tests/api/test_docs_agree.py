@@ -28,6 +28,9 @@ SCHEMAS = {
     "RegistrationInfo": "RegistrationInfoOut", "Report": "MeetingReport",
     "ReportPresence": "Presence", "ReportSpeaking": "SpeakingTime", "ReportOnAir": "OnAirTime",
     "ReportListening": "ChannelUse", "ReportLifecycle": "LifecycleEntry",
+    "Trends": "Trends", "TrendRow": "TrendRow", "ReportPoint": "TimelinePoint",
+    "ReportFloorDelegation": "FloorByDelegation", "ReportFloorLanguage": "FloorByLanguage",
+    "ReportBooth": "BoothUse",
 }
 
 

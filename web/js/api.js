@@ -65,6 +65,10 @@ export const api = {
   deleteMeeting: (id) => request("DELETE", `/api/meetings/${encodeURIComponent(id)}`),
   live: (id) => request("GET", `/api/meetings/${encodeURIComponent(id)}/live`),
 
+  // --- statistics (docs/api.md, Statistics; docs/statistics.md)
+  report: (id) => request("GET", `/api/meetings/${encodeURIComponent(id)}/report`),
+  trends: (query) => request("GET", "/api/trends", { query }),
+
   // --- invitations
   // one page: query {limit, after} (after: the id of the last invitation of the previous page)
   listInvitations: async (id, query) => items(await request("GET", `/api/meetings/${encodeURIComponent(id)}/invitations`, { query }), "invitations"),
@@ -84,3 +88,21 @@ export const api = {
   peekJoin: (token) => request("POST", "/api/join/peek", { body: { token }, token: null }),
   join: (token, fields = {}) => request("POST", "/api/join", { body: { token, ...fields }, token: null }),
 };
+
+/** Download a CSV the API serves to the signed-in organizer (the bearer token cannot ride on a
+ * plain link): fetched, then saved through a temporary object URL. */
+export async function downloadCsv(path, query, filename) {
+  const q = new URLSearchParams(Object.entries(query || {}).filter(([, v]) => v !== undefined && v !== null && v !== ""));
+  const res = await fetch(`${path}?${q}`, { headers: { Accept: "text/csv", Authorization: `Bearer ${organizerSession()?.token || ""}` } });
+  if (!res.ok) {
+    let err = {};
+    try { err = (await res.json()).error || {}; } catch { /* not JSON */ }
+    throw new ApiError(res.status, err.code, err.message || res.statusText, err.details);
+  }
+  const url = URL.createObjectURL(await res.blob());
+  const a = Object.assign(document.createElement("a"), { href: url, download: filename });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}

@@ -151,6 +151,7 @@ function renderHead() {
   $("#save").textContent = meeting ? "Save changes" : "Create meeting";
   if (!meeting) return;
   sub.append(statusBadge(meeting.status), el("span", {}, fmtRange(meeting.starts_at, meeting.ends_at)));
+  actions.append(el("a", { class: "btn", href: `/report.html#id=${encodeURIComponent(meeting.id)}` }, "Report"));
   if (meeting.status === "open") actions.append(el("button", { class: "btn", type: "button", onclick: () => setStatus("closed") }, "Close meeting"));
   else actions.append(el("button", { class: "btn success", type: "button", onclick: () => setStatus("open") }, meeting.status === "closed" ? "Reopen meeting" : "Open meeting"));
 }

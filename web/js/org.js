@@ -23,6 +23,7 @@ export function renderAppbar(active) {
   renderShell({ sub: "Organizer", home: "/meetings.html", end: [
     el("nav", { "aria-label": "Main" },
       link("/meetings.html", "Meetings", "meetings"),
+      link("/trends.html", "Trends", "trends"),
       el("span", { class: "who" }, s?.organizer?.name || ""),
       el("button", { class: "linkish", type: "button", onclick: () => { setOrganizerSession(null); location.assign("/index.html"); } }, "Sign out")),
   ] });

@@ -15,10 +15,12 @@ def build_router() -> APIRouter:
         meetings,
         registrations,
         reports,
+        trends,
     )
 
     api = APIRouter(prefix="/api")
-    for module in (auth, meetings, invitations, registrations, join, live, reports):
+    for module in (auth, meetings, invitations, registrations, join, live, reports,
+                   trends):
         api.include_router(module.router)
     root = APIRouter()
     root.include_router(health.router)

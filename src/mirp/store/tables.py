@@ -92,6 +92,8 @@ class Meeting(Base):
     registration_open: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # the trends (store/trends.py; migration 0003): meetings by owner and date
+    __table_args__ = (Index("ix_meetings_owner_starts", "owner_id", "starts_at", "created_at"),)
 
 
 class Booth(Base):
@@ -139,6 +141,7 @@ class Participant(Base):
     joined_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     removed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    __table_args__ = (Index("ix_participants_stats", "meeting_id", "role", "delegation", "id"),)
 
 
 class Registration(Base):
@@ -181,6 +184,8 @@ class SpeakingTurn(Base):
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime] = mapped_column(UtcDateTime)
     floor_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    __table_args__ = (Index("ix_speaking_turns_stats", "meeting_id", "floor_language",
+                            "participant_id", "started_at", "ended_at"),)
 
 
 class OnAirTurn(Base):
@@ -192,6 +197,8 @@ class OnAirTurn(Base):
     channel: Mapped[str] = mapped_column(String(8))
     started_at: Mapped[datetime] = mapped_column(UtcDateTime)
     ended_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    __table_args__ = (Index("ix_on_air_turns_stats", "meeting_id", "channel", "started_at",
+                            "ended_at"),)
 
 
 class Listening(Base):
