@@ -17,7 +17,7 @@ from mirp.cluster.bus import Envelope, Kind
 from mirp.cluster.directory import Lease, NodeInfo, NodeLoad
 from mirp.cluster.keeper import Keeper
 from mirp.config import Limits, Settings
-from mirp.errors import Conflict, Forbidden, MirpError, Unavailable
+from mirp.errors import Conflict, Forbidden, MirpError, TooSlow, Unavailable
 from mirp.rooms import commands as c
 from mirp.rooms import hop
 from mirp.rooms.door import JoinedRoom
@@ -55,8 +55,7 @@ class Node:
         session = FakeSession(f"{self.name}_{token}")
         grant = await self.door.authorize(token, "m1")
         room = await self.door.join(grant, session)
-        await until(lambda: session.of("welcome") or Seen(session.messages),
-                    f"{token}'s welcome on {self.name}")
+        assert session.of("welcome"), "join returns once the welcome was handed over"
         return room, session
 
     async def stop(self) -> None:
@@ -171,6 +170,59 @@ async def test_a_missing_stream_number_makes_the_edge_resync(nodes: tuple[Node, 
     await until(lambda: after(d2, fresh["seq"], "floor") or Seen(d2.messages),
                 "events after the resync")
     assert d2.closed is None
+
+
+async def test_the_bus_reconnecting_or_cutting_the_edge_off_makes_it_resync(
+        nodes: tuple[Node, Node]) -> None:
+    origin, edge = nodes
+    chair_room, chair = await origin.enter("chair")
+    _, d2 = await edge.enter("d2")
+    remote = edge.door.remotes["m1"]
+    sub = remote._sub
+    assert sub is not None
+    sub.gaps += 1  # what the Bus reports after a reconnection: messages may be lost
+    await chair_room.command("p_chair", chair, c.FloorGive("p_chair"))
+    await until(lambda: len(d2.of("welcome")) == 2 or Seen(d2.messages), "a resync")
+    sub.cut(TooSlow("behind"))  # cut off as too slow: subscribed again, then resynced
+    await until(lambda: len(d2.of("welcome")) == 3 or Seen(d2.messages), "a second resync")
+    assert remote._sub is not sub
+    await chair_room.command("p_chair", chair, c.FloorWithdraw())  # the stream goes on
+
+    def withdrawn() -> Any:
+        floors = after(d2, welcome_seq(d2), "floor")
+        return (floors and floors[-1]["holders"] == []) or Seen(d2.messages)
+
+    await until(withdrawn, "the events after the second resync")
+    assert remote.resyncs == 2 and d2.closed is None
+
+
+async def test_a_reconnect_on_the_other_node_replaces_the_edge_session(
+        nodes: tuple[Node, Node]) -> None:
+    origin, edge = nodes
+    await origin.enter("chair")
+    _, first = await edge.enter("d2")
+    _, second = await origin.enter("d2")
+    await until(lambda: first.closed or Seen(first.messages), "the edge's Session replaced")
+    assert first.closed is not None and first.closed[0] == Conflict.ws_close
+    assert first.of("error") == [{"type": "error", "code": "conflict"}]
+    assert second.closed is None
+    await until(lambda: "m1" not in edge.door.remotes or Seen(edge.door.remotes),
+                "the edge's room dropped with its last Session")
+
+
+async def test_the_meeting_closed_from_the_edge_closes_every_session(
+        nodes: tuple[Node, Node]) -> None:
+    origin, edge = nodes
+    chair_room, chair = await edge.enter("chair")
+    _, d1 = await origin.enter("d1")
+    _, d2 = await edge.enter("d2")
+    await chair_room.command("p_chair", chair, c.MeetingClose(), {"type": "ack", "id": 9})
+    for s in (chair, d1, d2):
+        await until(partial(lambda s: s.closed or Seen(s.messages), s), "closed with 4410")
+        assert s.closed is not None and s.closed[0] == 4410
+    assert chair.of("ack") == [{"type": "ack", "id": 9}]
+    await until(lambda: (not origin.door.hosts and not edge.door.remotes)
+                or Seen((origin.door.hosts, edge.door.remotes)), "host and edge room gone")
 
 
 async def test_a_deposed_origin_is_refused_and_never_applied(cluster: Cluster) -> None:

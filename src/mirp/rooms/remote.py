@@ -21,7 +21,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mirp.cluster.bus import Bus, Envelope, Kind, Subscription
 from mirp.cluster.tasks import end_of
@@ -41,7 +41,8 @@ RESYNC_CLOSE = 1012  # "service restart": the client reconnects, and the origin 
 class _Local:
     session: Session
     participant_id: str
-    welcomed: bool = False
+    welcomed: asyncio.Future[None] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
 class RemoteRoom:
@@ -79,13 +80,21 @@ class RemoteRoom:
             raise InvalidMessage(f"unexpected answer {type(answer).__name__}")
 
     async def join(self, grant: JoinGrant, session: Session, resume: str | None = None) -> None:
-        """Returns once the origin admitted the Session; its welcome comes by the stream, in
-        order, before any event it does not contain."""
-        self._by_sid[session.id] = _Local(session, grant.participant_id)
+        """Returns once the origin admitted the Session and its welcome, which comes by the
+        stream in order (before any event it does not contain), was handed to it: as on one
+        process, the welcome is sent when `join` returns."""
+        local = self._by_sid[session.id] = _Local(session, grant.participant_id)
         try:
             await self._ask(hop.JoinRequest(grant, session.id, resume))
+            try:
+                async with asyncio.timeout(self.timeout_s):
+                    await asyncio.shield(local.welcomed)
+            except TimeoutError:
+                raise Unavailable(f"no welcome from the meeting's origin within "
+                                  f"{self.timeout_s:g} s", {"reason": "timeout"}) from None
         except BaseException:
             self._drop(session.id)
+            self._check_empty()
             raise
 
     async def command(self, participant_id: str, session: Session, command: Command,
@@ -107,17 +116,24 @@ class RemoteRoom:
         self._drop(session.id)
         try:
             await self._ask(hop.LeaveRequest(participant_id, session.id, for_good))
-        except Unavailable as exc:  # the origin goes on with a Session nobody reads
+        except MirpError as exc:  # the origin goes on with a Session nobody reads
             log.warning("room %s: leave of %s not delivered: %s", self.meeting_id,
                         participant_id, exc.message)
         finally:
-            if not self._by_sid and self.on_empty is not None:
-                self.on_empty(self)
+            self._check_empty()
 
     def _drop(self, session_id: str) -> None:
         local = self._by_sid.pop(session_id, None)
-        if local is not None and self._by_pid.get(local.participant_id) is local:
-            del self._by_pid[local.participant_id]
+        if local is not None:
+            if not local.welcomed.done():  # a join still waiting for it ends
+                local.welcomed.set_exception(Unavailable("the session ended before its welcome"))
+                local.welcomed.exception()  # retrieved: no warning when nobody waits
+            if self._by_pid.get(local.participant_id) is local:
+                del self._by_pid[local.participant_id]
+
+    def _check_empty(self) -> None:
+        if not self._by_sid and self.on_empty is not None:
+            self.on_empty(self)
 
     def __len__(self) -> int:
         return len(self._by_sid)
@@ -188,14 +204,16 @@ class RemoteRoom:
                 if target is not None:
                     self._drop(sid)
                     target.session.close(code, reason, error)
+                    self._check_empty()
 
     def _welcome(self, w: hop.WelcomeOut) -> None:
         local = self._by_sid.get(w.session_id)
         if local is None:
             return
-        local.welcomed = True
         self._by_pid[w.participant_id] = local
         local.session.welcome(w.participant_id, w.room, w.seq, w.resumed)
+        if not local.welcomed.done():
+            local.welcomed.set_result(None)
 
     # ---------------------------------------------------------------- resync
     def _gap(self, why: str) -> None:
@@ -225,9 +243,10 @@ class RemoteRoom:
         for w in message.welcomes:
             self._welcome(w)
         for sid, local in list(self._by_sid.items()):
-            if local.welcomed and sid not in fresh:  # replaced or removed meanwhile
+            if local.welcomed.done() and sid not in fresh:  # replaced or removed meanwhile
                 self._drop(sid)
                 local.session.close(RESYNC_CLOSE, "resynchronising with the meeting")
+        self._check_empty()
 
     # ---------------------------------------------------------------- ending
     async def close(self) -> None:
