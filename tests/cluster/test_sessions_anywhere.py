@@ -196,6 +196,20 @@ async def test_the_bus_reconnecting_or_cutting_the_edge_off_makes_it_resync(
     assert remote.resyncs == 2 and d2.closed is None
 
 
+async def test_an_origin_cut_off_from_its_requests_serves_them_again(
+        nodes: tuple[Node, Node]) -> None:
+    origin, edge = nodes
+    await origin.enter("chair")
+    d2_room, d2 = await edge.enter("d2")
+    host = origin.door.hosts["m1"]
+    cut = host._sub
+    assert cut is not None
+    cut.cut(TooSlow("behind"))
+    await until(lambda: host._sub is not cut or Seen(host._sub), "subscribed again")
+    await d2_room.command("p_d2", d2, c.FloorRequest(), {"type": "ack", "id": 2})
+    await until(lambda: d2.of("ack") or Seen(d2.messages), "the command served")
+
+
 async def test_a_reconnect_on_the_other_node_replaces_the_edge_session(
         nodes: tuple[Node, Node]) -> None:
     origin, edge = nodes

@@ -24,7 +24,7 @@ from typing import Any
 from mirp.cluster.bus import Bus, Envelope, Kind, Subscription
 from mirp.cluster.directory import Lease
 from mirp.cluster.tasks import end_of
-from mirp.errors import Conflict, InvalidMessage, MirpError, Unavailable
+from mirp.errors import Conflict, InvalidMessage, MirpError, TooSlow, Unavailable
 from mirp.rooms import hop
 from mirp.rooms.room import Room
 from mirp.rooms.runtime import RoomRuntime
@@ -151,13 +151,20 @@ class RoomHost:
         return self
 
     async def _read(self, sub: Subscription) -> None:
-        with contextlib.suppress(MirpError):  # TooSlow: edges time out and retry
-            async for env in sub:
-                if env.kind is not Kind.COMMAND:
-                    continue
-                task = asyncio.create_task(self._answer(env))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+        while not self._closing:
+            with contextlib.suppress(TooSlow):  # cut off: those requests time out at the edge
+                async for env in sub:
+                    if env.kind is not Kind.COMMAND:
+                        continue
+                    task = asyncio.create_task(self._answer(env))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+            while not self._closing:
+                try:
+                    sub = self._sub = await self.bus.subscribe(hop.command_topic(self.meeting_id))
+                    break
+                except Unavailable:
+                    await asyncio.sleep(0.5)  # the store is away: the Bus's back-off is ahead
 
     async def _answer(self, env: Envelope) -> None:
         reply: hop.Reply
@@ -188,7 +195,7 @@ class RoomHost:
                     self.forget(stand_in)
                     raise
             case hop.CommandRequest(participant_id=pid, session_id=sid, command=cmd, ack=ack):
-                await runtime.command(pid, self._stand_in(sid), cmd, ack)
+                await runtime.command(pid, self._stand_in(sid, pid), cmd, ack)
             case hop.LeaveRequest(participant_id=pid, session_id=sid, for_good=for_good):
                 leaving = self.stand_ins.pop(sid, None)
                 if leaving is not None:
@@ -198,9 +205,9 @@ class RoomHost:
             case _:
                 raise InvalidMessage(f"not a request: {type(request).__name__}")
 
-    def _stand_in(self, session_id: str) -> StandIn:
+    def _stand_in(self, session_id: str, participant_id: str) -> StandIn:
         stand_in = self.stand_ins.get(session_id)
-        if stand_in is None:
+        if stand_in is None or stand_in.participant_id != participant_id:
             raise Conflict("this session was replaced")
         return stand_in
 
