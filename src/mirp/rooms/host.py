@@ -18,7 +18,9 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from mirp.cluster.bus import Bus, Envelope, Kind, Subscription
@@ -30,6 +32,16 @@ from mirp.rooms.room import Room
 from mirp.rooms.runtime import RoomRuntime
 
 log = logging.getLogger("mirp.rooms.host")
+
+
+@dataclass
+class _Gathering:
+    """An event's stand-in recipients, gathered as the runtime hands the event out (one
+    `EventOut` per event, however many recipients: appended, never copied)."""
+
+    seq: int
+    text: str
+    recipients: list[str]
 
 
 class StandIn:
@@ -70,7 +82,7 @@ class RoomHost:
         self.sent = 0  # the stream's last number
         self.dropped = 0  # stream messages not published (lease unproven, Bus away)
         self.lost: MirpError | None = None
-        self._outbox: list[hop.Out] = []
+        self._outbox: deque[hop.Out | _Gathering] = deque()
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()  # the outbox is empty (or will never be sent)
         self._idle.set()
@@ -84,12 +96,12 @@ class RoomHost:
     def event(self, participant_id: str, text: str) -> None:
         seq = self.runtime.seq
         last = self._outbox[-1] if self._outbox else None
-        if isinstance(last, hop.EventOut) and last.seq == seq:
-            self._outbox[-1] = hop.EventOut(seq, text, (*last.recipients, participant_id))
+        if isinstance(last, _Gathering) and last.seq == seq:
+            last.recipients.append(participant_id)
         else:
-            self.put(hop.EventOut(seq, text, (participant_id,)))
+            self.put(_Gathering(seq, text, [participant_id]))
 
-    def put(self, message: hop.Out) -> None:
+    def put(self, message: hop.Out | _Gathering) -> None:
         if self.lost is None:
             self._outbox.append(message)
             self._idle.clear()
@@ -105,7 +117,9 @@ class RoomHost:
             await self._wake.wait()
             self._wake.clear()
             while self._outbox and self.lost is None:
-                message = self._outbox.pop(0)
+                item = self._outbox.popleft()
+                message = (hop.EventOut(item.seq, item.text, tuple(item.recipients))
+                           if isinstance(item, _Gathering) else item)
                 self.sent += 1  # numbered even if it fails: the edges see the hole
                 lease = self.lease()
                 if lease is None:
