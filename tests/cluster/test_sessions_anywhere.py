@@ -270,13 +270,14 @@ async def test_a_deposed_origin_is_refused_and_never_applied(cluster: Cluster) -
         # the new origin speaks (fenced by its lease): the edge follows its epoch...
         remote = edge.door.remotes["m1"]
         await cluster.bus("third").publish(hop.events_topic("m1"), Envelope(
-            Kind.EVENT, "third", hop.encode(hop.Resynced("-", ())), epoch=new.epoch, seq=1),
-            fence=new)
+            Kind.EVENT, "third", hop.encode_stream([hop.dump(hop.Resynced("-", ()))]),
+            epoch=new.epoch, seq=1), fence=new)
         await until(lambda: remote.epoch == new.epoch or Seen(remote.epoch), "the new epoch")
         # ...and an envelope of the old epoch delivered anyway (no fence on it): dropped
         stray = hop.EventOut(99, '{"type":"floor","seq":99,"holders":["p_chair"]}', ("p_d2",))
         await edge.bus.publish(hop.events_topic("m1"), Envelope(
-            Kind.EVENT, "origin", hop.encode(stray), epoch=old.epoch, seq=host.sent + 1))
+            Kind.EVENT, "origin", hop.encode_stream([hop.dump(stray)]), epoch=old.epoch,
+            seq=host.sent + 1))
         await until(lambda: remote.stale == 1 or Seen(remote.stale), "the stale envelope seen")
         assert d2.messages == before
     finally:

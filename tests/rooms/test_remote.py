@@ -40,6 +40,14 @@ def test_every_hop_message_round_trips(message: object) -> None:
     assert hop.decode(hop.encode(message)) == message  # type: ignore[arg-type]
 
 
+def test_a_stream_envelope_carries_several_messages_in_order() -> None:
+    outs = [m for m in MESSAGES if isinstance(m, hop.Out)]
+    assert hop.decode_stream(hop.encode_stream([hop.dump(m) for m in outs])) == outs
+    for bad in (b"{}", b"[{}]", b"[", hop.encode_stream([hop.dump(hop.Done())])):
+        with pytest.raises(InvalidMessage):
+            hop.decode_stream(bad)
+
+
 def test_errors_travel_typed() -> None:
     for made in (hop.Failed(Forbidden("chairs only", {"role": "delegate"})),
                  hop.CloseOut("s", 4403, "removed", Forbidden("removed"))):
@@ -116,7 +124,7 @@ async def test_the_stream_is_delivered_to_the_sessions_it_names() -> None:
         nonlocal n
         n += 1
         await origin.publish(hop.events_topic("m1"), Envelope(
-            Kind.EVENT, "origin", hop.encode(message), epoch=1, seq=n))
+            Kind.EVENT, "origin", hop.encode_stream([hop.dump(message)]), epoch=1, seq=n))
 
     async def serve() -> None:
         async for env in requests:

@@ -19,6 +19,7 @@ Commands travel in their client wire form (`commands.wire_form`) and are rebuilt
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -170,7 +171,8 @@ def command_from(wire: Any) -> Command:
     return cls(**{k: v for k, v in wire.items() if k != "type"})
 
 
-def encode(message: Request | Reply | Out) -> bytes:
+def dump(message: Request | Reply | Out) -> str:
+    """The message's JSON text."""
     body: JsonDict
     match message:
         case OpenRequest():
@@ -206,13 +208,46 @@ def encode(message: Request | Reply | Out) -> bytes:
         case Resynced():
             body = {"op": "resynced", "token": message.token,
                     "welcomes": [_welcome_to(w) for w in message.welcomes]}
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode(message: Request | Reply | Out) -> bytes:
+    return dump(message).encode()
+
+
+def encode_stream(texts: Sequence[str]) -> bytes:
+    """One stream envelope's body: the `dump`s of several messages, in order (the origin
+    publishes what queued up meanwhile at once: one Redis message, not one per message)."""
+    return ("[" + ",".join(texts) + "]").encode()
+
+
+def decode_stream(data: bytes) -> list[Out]:
+    try:
+        items = json.loads(data)
+    except ValueError as exc:
+        raise InvalidMessage(f"bad hop stream: {exc}") from exc
+    if not isinstance(items, list):
+        raise InvalidMessage("bad hop stream: not a list")
+    out: list[Out] = []
+    for item in items:
+        message = _from(item)
+        if not isinstance(message, Out):
+            raise InvalidMessage(f"not a stream message: {type(message).__name__}")
+        out.append(message)
+    return out
 
 
 def decode(data: bytes) -> Request | Reply | Out:
     """Any message of the hop; `InvalidMessage` for anything else (a bad peer, a bug)."""
     try:
         d = json.loads(data)
+    except ValueError as exc:
+        raise InvalidMessage(f"bad hop message: {exc}") from exc
+    return _from(d)
+
+
+def _from(d: Any) -> Request | Reply | Out:
+    try:
         match d["op"]:
             case "open":
                 return OpenRequest(str(d["meeting_id"]), int(d["epoch"]))

@@ -33,6 +33,10 @@ from mirp.rooms.runtime import RoomRuntime
 
 log = logging.getLogger("mirp.rooms.host")
 
+# A stream envelope carries what queued up while the previous one was being published, up to
+# about this much JSON (one welcome of a large room may exceed it and goes alone).
+BATCH_CHARS = 256 * 1024
+
 
 @dataclass
 class _Gathering:
@@ -117,23 +121,27 @@ class RoomHost:
             await self._wake.wait()
             self._wake.clear()
             while self._outbox and self.lost is None:
-                item = self._outbox.popleft()
-                message = (hop.EventOut(item.seq, item.text, tuple(item.recipients))
-                           if isinstance(item, _Gathering) else item)
+                texts, size = [], 0
+                while self._outbox and size < BATCH_CHARS:
+                    item = self._outbox.popleft()
+                    texts.append(hop.dump(
+                        hop.EventOut(item.seq, item.text, tuple(item.recipients))
+                        if isinstance(item, _Gathering) else item))
+                    size += len(texts[-1])
                 self.sent += 1  # numbered even if it fails: the edges see the hole
                 lease = self.lease()
                 if lease is None:
                     self.dropped += 1  # unproven: no fenced publish is even tried
                     continue
-                env = Envelope(Kind.EVENT, self.bus.node_id, hop.encode(message),
+                env = Envelope(Kind.EVENT, self.bus.node_id, hop.encode_stream(texts),
                                epoch=lease.epoch, seq=self.sent)
                 try:
                     await self.bus.publish(topic, env, fence=lease)
                 except Conflict as exc:
                     self._lose(exc)
-                except Unavailable as exc:
+                except MirpError as exc:  # Unavailable (the store away), MessageTooLarge
                     self.dropped += 1
-                    log.warning("room %s: event not published: %s", self.meeting_id, exc)
+                    log.warning("room %s: events not published: %s", self.meeting_id, exc)
             self._idle.set()
 
     def _lose(self, exc: MirpError) -> None:

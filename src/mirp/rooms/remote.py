@@ -176,15 +176,16 @@ class RemoteRoom:
         self._gaps = gaps
         self._next = env.seq + 1
         try:
-            message = hop.decode(env.body)
-        except InvalidMessage as exc:
+            messages = hop.decode_stream(env.body)
+        except InvalidMessage as exc:  # a bug: what it carried is lost, as in a gap
             log.warning("room %s: %s", self.meeting_id, exc.message)
+            self._gap("a bad message")
             return
-        if self._resyncing is not None:
-            if isinstance(message, hop.Resynced) and message.token == self._resyncing:
-                self._resynced(message)
-            return
-        self._deliver(message)
+        for message in messages:
+            if self._resyncing is None:
+                self._deliver(message)
+            elif isinstance(message, hop.Resynced) and message.token == self._resyncing:
+                self._resynced(message)  # what follows it is delivered
 
     def _deliver(self, message: hop.Request | hop.Reply | hop.Out) -> None:
         match message:
