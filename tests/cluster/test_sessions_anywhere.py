@@ -42,7 +42,8 @@ class Node:
         self.keeper = Keeper(self.directory, lambda: info, ttl_s=ttl_s, clock=clock,
                              on_lost=lambda lease, exc: self.door.lease_lost(lease, exc))
         self.door = ClusterDoor(self.registry, ClusterNode(
-            name, self.directory, self.bus, self.keeper, ttl_s, request_timeout_s=3.0))
+            name, self.directory, self.bus, self.keeper, ttl_s, request_timeout_s=3.0,
+            sweep_s=3600.0))  # the tests sweep by hand
 
     async def start(self, *, keep: bool = True) -> Node:
         await self.keeper.round()  # in the Directory now (placement sees it)
@@ -208,6 +209,22 @@ async def test_an_origin_cut_off_from_its_requests_serves_them_again(
     await until(lambda: host._sub is not cut or Seen(host._sub), "subscribed again")
     await d2_room.command("p_d2", d2, c.FloorRequest(), {"type": "ack", "id": 2})
     await until(lambda: d2.of("ack") or Seen(d2.messages), "the command served")
+
+
+async def test_the_sessions_of_a_dead_edge_end_at_the_origin(
+        nodes: tuple[Node, Node]) -> None:
+    origin, edge = nodes
+    await origin.enter("chair")
+    await edge.enter("d2")
+    participants = origin.registry.rooms["m1"].room.participants
+    assert await origin.door.sweep() == []  # the edge is alive
+    await edge.keeper.stop(leave=True)  # what the edge's death looks like, minus the TTL
+    assert await origin.door.sweep() == []  # missing once: not judged yet
+    assert await origin.door.sweep() == ["p_d2"]
+    assert not origin.door.hosts["m1"].stand_ins
+    await until(lambda: not participants["p_d2"].connected or Seen(participants["p_d2"]),
+                "d2 disconnected at the origin (its grace period running)")
+    assert participants["p_chair"].connected
 
 
 async def test_a_reconnect_on_the_other_node_replaces_the_edge_session(

@@ -51,8 +51,10 @@ class _Gathering:
 class StandIn:
     """An edge's Session as the origin's runtime holds it (a rooms.session.Session)."""
 
-    def __init__(self, host: RoomHost, session_id: str, participant_id: str) -> None:
+    def __init__(self, host: RoomHost, session_id: str, participant_id: str,
+                 node_id: str = "") -> None:
         self._host, self._id, self.participant_id = host, session_id, participant_id
+        self.node_id = node_id  # the edge it came through (its Session ends with that node)
 
     @property
     def id(self) -> str:
@@ -192,7 +194,7 @@ class RoomHost:
         reply: hop.Reply
         try:
             request = hop.decode(env.body)
-            await self.handle(request)
+            await self.handle(request, env.sender)
             reply = hop.Done()
         except MirpError as exc:
             reply = hop.Failed(exc)
@@ -202,14 +204,15 @@ class RoomHost:
         with contextlib.suppress(MirpError):  # the edge is gone or the Bus away: it times out
             await self.bus.reply(env, Envelope(Kind.REPLY, self.bus.node_id, hop.encode(reply)))
 
-    async def handle(self, request: hop.Request | hop.Reply | hop.Out) -> None:
+    async def handle(self, request: hop.Request | hop.Reply | hop.Out,
+                     sender: str = "") -> None:
         if self.lost is not None:
             raise Unavailable("this node no longer serves the meeting; try again",
                               {"reason": "moved"})
         runtime = self.runtime
         match request:
             case hop.JoinRequest(grant=grant, session_id=sid, resume=resume):
-                stand_in = StandIn(self, sid, grant.participant_id)
+                stand_in = StandIn(self, sid, grant.participant_id, sender)
                 self.stand_ins[sid] = stand_in
                 try:
                     await runtime.join(grant, stand_in, resume)
@@ -243,6 +246,17 @@ class RoomHost:
                 welcomes.append(hop.WelcomeOut(sid, pid, room.snapshot(pid), self.runtime.seq,
                                                True))
         self.put(hop.Resynced(token, tuple(welcomes)))
+
+    async def sweep(self, gone: set[str]) -> list[str]:
+        """The Sessions that came through nodes now `gone` from the Directory end as a closed
+        socket does (the participant disconnected, the grace period runs): a dead edge's
+        participants are not connected forever. Their participant ids."""
+        ended = [s for s in list(self.stand_ins.values()) if s.node_id in gone]
+        for stand_in in ended:
+            self.forget(stand_in)
+            with contextlib.suppress(MirpError):
+                await self.runtime.leave_session(stand_in.participant_id, stand_in)
+        return [s.participant_id for s in ended]
 
     # ---------------------------------------------------------------- ending
     async def stop(self) -> None:

@@ -46,6 +46,7 @@ class ClusterNode:
     keeper: Keeper  # its on_lost should call ClusterDoor.lease_lost
     lease_ttl_s: float
     request_timeout_s: float = 5.0  # an edge's wait for the origin's answer; then Unavailable
+    sweep_s: float | None = None  # how often the origin looks for dead edges (None: TTL / 2)
 
 
 class ClusterDoor(RoomDoor):
@@ -56,11 +57,14 @@ class ClusterDoor(RoomDoor):
         self._locks: dict[str, asyncio.Lock] = {}
         self._sub: Subscription | None = None
         self._task: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._missing: set[str] = set()  # edges absent from the Directory at the last sweep
 
     async def start(self) -> ClusterDoor:
         """Serves this node's `open` requests (edges asking it to be a meeting's origin)."""
         self._sub = await self.node.bus.subscribe(hop.open_topic(self.node.node_id))
         self._task = asyncio.create_task(self._serve(self._sub), name="cluster-door")
+        self._sweeper = asyncio.create_task(self._sweep_loop(), name="cluster-door-sweep")
         return self
 
     async def authorize(self, token: str, meeting_id: str | None = None) -> JoinGrant:
@@ -118,6 +122,34 @@ class ClusterDoor(RoomDoor):
         background(host.stop())
         background(host.runtime.suspend("the meeting moved to another node"))
 
+    async def sweep(self) -> list[str]:
+        """One look at the Directory: the stand-ins of an edge missing from it twice in a row
+        (a live node heartbeats every TTL/3, so a store that lost its data is not mistaken for
+        a dead node) end as closed sockets. The participant ids ended."""
+        if not self.hosts:
+            return []
+        try:
+            live = {n.node_id for n in await self.node.directory.nodes()}
+        except MirpError:
+            return []  # the store is away: nobody is judged
+        edges = {s.node_id for h in self.hosts.values() for s in h.stand_ins.values()}
+        missing = edges - live
+        gone, self._missing = missing & self._missing, missing
+        ended: list[str] = []
+        if gone:
+            log.warning("edges gone from the directory: %s", sorted(gone))
+            for host in list(self.hosts.values()):
+                ended += await host.sweep(gone)
+        return ended
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.node.sweep_s or self.node.lease_ttl_s / 2)
+            try:
+                await self.sweep()
+            except Exception:  # a bug here must not end the sweeps
+                log.exception("cluster door: sweep failed")
+
     async def _serve(self, sub: Subscription) -> None:
         with contextlib.suppress(MirpError):
             async for env in sub:
@@ -167,9 +199,10 @@ class ClusterDoor(RoomDoor):
     async def close(self) -> None:
         if self._sub is not None:
             await self.node.bus.unsubscribe(self._sub)
-        if self._task is not None:
-            self._task.cancel()
-            await end_of(self._task)
+        for task in (self._task, self._sweeper):
+            if task is not None:
+                task.cancel()
+                await end_of(task)
         for host in list(self.hosts.values()):
             await host.stop()
         for remote in list(self.remotes.values()):
