@@ -256,6 +256,18 @@ async def test_the_meeting_closed_from_the_edge_closes_every_session(
                 or Seen((origin.door.hosts, edge.door.remotes)), "host and edge room gone")
 
 
+async def test_no_live_node_is_a_retry_not_a_refusal(cluster: Cluster) -> None:
+    store = Store()
+    node = Node(cluster, "lonely", store, load=0)  # never heartbeats: not in the Directory
+    try:
+        with pytest.raises(Unavailable) as info:
+            await node.door.join(await node.door.authorize("chair", "m1"), FakeSession("c"))
+        assert info.value.ws_close == Unavailable.ws_close
+        assert info.value.details["reason"] == "placement"
+    finally:
+        await node.stop()
+
+
 async def test_a_deposed_origin_is_refused_and_never_applied(cluster: Cluster) -> None:
     """The origin's Keeper never renews and its clock stands still, so it believes it holds
     the lease (a paused process); the lease expires, a third node takes it: the origin's next

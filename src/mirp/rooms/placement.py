@@ -22,7 +22,7 @@ from mirp.cluster.bus import Bus, Envelope, Kind, Subscription
 from mirp.cluster.directory import Directory, Lease
 from mirp.cluster.keeper import Keeper
 from mirp.cluster.tasks import end_of
-from mirp.errors import InvalidMessage, MirpError
+from mirp.errors import Conflict, InvalidMessage, MirpError, Unavailable
 from mirp.rooms import hop
 from mirp.rooms.actor import background
 from mirp.rooms.door import JoinedRoom, RoomDoor
@@ -47,6 +47,12 @@ class ClusterNode:
     lease_ttl_s: float
     request_timeout_s: float = 5.0  # an edge's wait for the origin's answer; then Unavailable
     sweep_s: float | None = None  # how often the origin looks for dead edges (None: TTL / 2)
+
+
+def _moving(exc: Conflict) -> Unavailable:
+    """A placement that did not hold: the client retries (1013), it is not refused (44xx)."""
+    return Unavailable(f"the meeting is being placed; try again ({exc.message})",
+                       {"reason": "placement", "retry_after_s": 1.0})
 
 
 class ClusterDoor(RoomDoor):
@@ -74,7 +80,10 @@ class ClusterDoor(RoomDoor):
         self, grant: JoinGrant, session: Session, resume: str | None = None
     ) -> JoinedRoom:
         node = self.node
-        lease = await node.directory.place(grant.meeting_id, node.lease_ttl_s)
+        try:
+            lease = await node.directory.place(grant.meeting_id, node.lease_ttl_s)
+        except Conflict as exc:  # no live node: a state that passes, unlike a 44xx close
+            raise _moving(exc) from None
         if lease.node_id == node.node_id:
             await self._serve_meeting(lease)
             return await self.registry.join(grant, session, resume)
@@ -92,7 +101,10 @@ class ClusterDoor(RoomDoor):
         keeper, meeting = self.node.keeper, lease.meeting
         async with self._lock(meeting):
             if keeper.holds(meeting) is None:
-                await keeper.adopt(lease)  # Conflict: lost meanwhile
+                try:
+                    await keeper.adopt(lease)
+                except Conflict as exc:  # lost meanwhile: the next try is placed afresh
+                    raise _moving(exc) from None
             runtime = await self.registry.open(meeting)
             host = self.hosts.get(meeting)
             if host is None or host.runtime is not runtime or host.lost is not None:
