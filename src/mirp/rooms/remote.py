@@ -151,6 +151,7 @@ class RemoteRoom:
             if self.closed:
                 return
             self._sub = await self._resubscribe()
+            self._gaps = self._sub.gaps  # a new subscription counts its own
             self._gap("cut off")
 
     async def _resubscribe(self) -> Subscription:
