@@ -1,0 +1,283 @@
+"""The messages between an edge and a meeting's origin (docs/cluster-sessions.md): one frozen
+dataclass per message, one JSON encoding each, so the edge (rooms/remote.py) and the origin
+(rooms/host.py) cannot disagree on a field.
+
+Two directions, two topics:
+- requests, edge -> origin, on `room.<meeting>.cmd` (Bus request/reply): `JoinRequest`,
+  `CommandRequest`, `LeaveRequest`, `ResyncRequest`, answered `Done` or `Failed`;
+- the stream, origin -> every edge, on `room.<meeting>.events`, fenced by the origin's lease
+  epoch and numbered without a hole (the Envelope's `seq`): `EventOut` (a room event, encoded
+  once, with its recipients), `DirectOut` (a message to one Session: an ack, `peer_closed`),
+  `WelcomeOut`, `CloseOut`, `Resynced`. Everything a Session is sent goes by this one ordered
+  stream, so an ack still precedes its command's events and a welcome the join's events, as on
+  a single process.
+Commands travel in their client wire form (`commands.wire_form`) and are rebuilt through
+`COMMAND_TYPES`, validated again by the same strict classes; errors by their code
+(media/wire.py's `error_from_wire`, the one decoding of a MirpError).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from mirp.errors import InvalidMessage, MirpError
+from mirp.media.wire import error_from_wire, error_to_wire
+from mirp.rooms.commands import COMMAND_TYPES, Command, wire_form
+from mirp.rooms.events import JsonDict
+from mirp.rooms.model import JoinGrant, Role
+
+
+def command_topic(meeting_id: str) -> str:
+    return f"room.{meeting_id}.cmd"
+
+
+def events_topic(meeting_id: str) -> str:
+    return f"room.{meeting_id}.events"
+
+
+def open_topic(node_id: str) -> str:
+    """A node's own topic: an edge asks the placed origin to open the meeting's room."""
+    return f"node.{node_id}.open"
+
+
+# --- requests (edge -> origin) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRequest:
+    meeting_id: str
+    epoch: int  # the placed lease the edge saw
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRequest:
+    grant: JoinGrant
+    session_id: str  # the edge's Session id: the origin's stand-in Session has the same
+    resume: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRequest:
+    participant_id: str
+    session_id: str
+    command: Command
+    ack: JsonDict | None = None  # sent back on the stream once the Room accepted the command
+
+
+@dataclass(frozen=True, slots=True)
+class LeaveRequest:
+    participant_id: str
+    session_id: str
+    for_good: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ResyncRequest:
+    token: str  # echoed by the `Resynced` it asks for
+    sessions: tuple[tuple[str, str], ...]  # (participant id, session id) of the edge's Sessions
+
+
+Request = OpenRequest | JoinRequest | CommandRequest | LeaveRequest | ResyncRequest
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    error: MirpError
+
+
+Reply = Done | Failed
+
+
+# --- the stream (origin -> edges) ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EventOut:
+    seq: int  # the room's seq (also inside `text`)
+    text: str  # the event as every recipient gets it
+    recipients: tuple[str, ...]  # participant ids
+
+
+@dataclass(frozen=True, slots=True)
+class DirectOut:
+    session_id: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class WelcomeOut:
+    session_id: str
+    participant_id: str
+    room: JsonDict
+    seq: int
+    resumed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CloseOut:
+    session_id: str
+    code: int
+    reason: str
+    error: MirpError | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resynced:
+    """The answer to a `ResyncRequest`, in its place in the stream: a fresh welcome for each
+    Session still current at the origin; what follows it in the stream comes after it."""
+
+    token: str
+    welcomes: tuple[WelcomeOut, ...]
+
+
+Out = EventOut | DirectOut | WelcomeOut | CloseOut | Resynced
+
+
+# --- the encoding -------------------------------------------------------------------------------
+
+
+def _grant_to(grant: JoinGrant) -> JsonDict:
+    return {**asdict(grant), "role": grant.role.value}
+
+
+def _grant_from(d: Any) -> JoinGrant:
+    return JoinGrant(**{**d, "role": Role(d["role"])})
+
+
+def _welcome_to(w: WelcomeOut) -> JsonDict:
+    return {"op": "welcome", "session_id": w.session_id, "participant_id": w.participant_id,
+            "room": w.room, "seq": w.seq, "resumed": w.resumed}
+
+
+def _welcome_from(d: Any) -> WelcomeOut:
+    return WelcomeOut(str(d["session_id"]), str(d["participant_id"]), dict(d["room"]),
+                      int(d["seq"]), bool(d["resumed"]))
+
+
+def command_from(wire: Any) -> Command:
+    cls = COMMAND_TYPES.get(str(wire.get("type")))
+    if cls is None:
+        raise InvalidMessage(f"unknown command {wire.get('type')!r}")
+    return cls(**{k: v for k, v in wire.items() if k != "type"})
+
+
+def dump(message: Request | Reply | Out) -> str:
+    """The message's JSON text."""
+    body: JsonDict
+    match message:
+        case OpenRequest():
+            body = {"op": "open", "meeting_id": message.meeting_id, "epoch": message.epoch}
+        case JoinRequest():
+            body = {"op": "join", "grant": _grant_to(message.grant),
+                    "session_id": message.session_id, "resume": message.resume}
+        case CommandRequest():
+            body = {"op": "command", "participant_id": message.participant_id,
+                    "session_id": message.session_id, "command": wire_form(message.command),
+                    "ack": message.ack}
+        case LeaveRequest():
+            body = {"op": "leave", "participant_id": message.participant_id,
+                    "session_id": message.session_id, "for_good": message.for_good}
+        case ResyncRequest():
+            body = {"op": "resync", "token": message.token,
+                    "sessions": [list(s) for s in message.sessions]}
+        case Done():
+            body = {"op": "done"}
+        case Failed():
+            body = {"op": "failed", "error": error_to_wire(message.error)}
+        case EventOut():
+            body = {"op": "event", "seq": message.seq, "text": message.text,
+                    "recipients": list(message.recipients)}
+        case DirectOut():
+            body = {"op": "direct", "session_id": message.session_id, "text": message.text}
+        case WelcomeOut():
+            body = _welcome_to(message)
+        case CloseOut():
+            body = {"op": "close", "session_id": message.session_id, "code": message.code,
+                    "reason": message.reason,
+                    "error": None if message.error is None else error_to_wire(message.error)}
+        case Resynced():
+            body = {"op": "resynced", "token": message.token,
+                    "welcomes": [_welcome_to(w) for w in message.welcomes]}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode(message: Request | Reply | Out) -> bytes:
+    return dump(message).encode()
+
+
+def encode_stream(texts: Sequence[str]) -> bytes:
+    """One stream envelope's body: the `dump`s of several messages, in order (the origin
+    publishes what queued up meanwhile at once: one Redis message, not one per message)."""
+    return ("[" + ",".join(texts) + "]").encode()
+
+
+def decode_stream(data: bytes) -> list[Out]:
+    try:
+        items = json.loads(data)
+    except ValueError as exc:
+        raise InvalidMessage(f"bad hop stream: {exc}") from exc
+    if not isinstance(items, list):
+        raise InvalidMessage("bad hop stream: not a list")
+    out: list[Out] = []
+    for item in items:
+        message = _from(item)
+        if not isinstance(message, Out):
+            raise InvalidMessage(f"not a stream message: {type(message).__name__}")
+        out.append(message)
+    return out
+
+
+def decode(data: bytes) -> Request | Reply | Out:
+    """Any message of the hop; `InvalidMessage` for anything else (a bad peer, a bug)."""
+    try:
+        d = json.loads(data)
+    except ValueError as exc:
+        raise InvalidMessage(f"bad hop message: {exc}") from exc
+    return _from(d)
+
+
+def _from(d: Any) -> Request | Reply | Out:
+    try:
+        match d["op"]:
+            case "open":
+                return OpenRequest(str(d["meeting_id"]), int(d["epoch"]))
+            case "join":
+                return JoinRequest(_grant_from(d["grant"]), str(d["session_id"]), d["resume"])
+            case "command":
+                return CommandRequest(str(d["participant_id"]), str(d["session_id"]),
+                                      command_from(d["command"]), d["ack"])
+            case "leave":
+                return LeaveRequest(str(d["participant_id"]), str(d["session_id"]),
+                                    bool(d["for_good"]))
+            case "resync":
+                return ResyncRequest(str(d["token"]),
+                                     tuple((str(p), str(s)) for p, s in d["sessions"]))
+            case "done":
+                return Done()
+            case "failed":
+                return Failed(error_from_wire(d["error"]))
+            case "event":
+                return EventOut(int(d["seq"]), str(d["text"]),
+                                tuple(str(p) for p in d["recipients"]))
+            case "direct":
+                return DirectOut(str(d["session_id"]), str(d["text"]))
+            case "welcome":
+                return _welcome_from(d)
+            case "close":
+                error = None if d["error"] is None else error_from_wire(d["error"])
+                return CloseOut(str(d["session_id"]), int(d["code"]), str(d["reason"]), error)
+            case "resynced":
+                return Resynced(str(d["token"]), tuple(_welcome_from(w) for w in d["welcomes"]))
+    except (ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
+        raise InvalidMessage(f"bad hop message: {exc}") from exc
+    raise InvalidMessage(f"unknown hop message {d.get('op')!r}")

@@ -1,0 +1,223 @@
+"""Sessions anywhere: the door of a node in a cluster (docs/cluster-sessions.md).
+
+`ClusterDoor` wraps the node's RoomRegistry and is a RoomDoor like it. A join places the
+meeting (`Directory.place`: its live origin, or the least loaded node at the first join); on the
+origin the Room is opened here as on one process and served to the edges (rooms/host.py); on any
+other node the Session joins a `RemoteRoom` (rooms/remote.py) that forwards to the origin. The
+placed node may not have opened the meeting yet: the edge first asks it to (`node.<id>.open`),
+and it adopts the lease (Keeper) before it serves.
+
+Without a cluster the registry is the door, unchanged: this class is used only when a Directory
+and a Bus are configured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from mirp.cluster.bus import Bus, Envelope, Kind, Subscription
+from mirp.cluster.directory import Directory, Lease
+from mirp.cluster.keeper import Keeper
+from mirp.cluster.tasks import end_of
+from mirp.errors import Conflict, InvalidMessage, MirpError, Unavailable
+from mirp.rooms import hop
+from mirp.rooms.actor import background
+from mirp.rooms.door import JoinedRoom, RoomDoor
+from mirp.rooms.host import RoomHost
+from mirp.rooms.model import JoinGrant
+from mirp.rooms.registry import RoomRegistry
+from mirp.rooms.remote import RemoteRoom
+from mirp.rooms.runtime import RoomRuntime
+from mirp.rooms.session import Session
+
+log = logging.getLogger("mirp.rooms.placement")
+
+
+@dataclass(frozen=True)
+class ClusterNode:
+    """This node's part in the cluster (the app builds it from MIRP_REDIS_URL)."""
+
+    node_id: str
+    directory: Directory
+    bus: Bus
+    keeper: Keeper  # its on_lost should call ClusterDoor.lease_lost
+    lease_ttl_s: float
+    request_timeout_s: float = 5.0  # an edge's wait for the origin's answer; then Unavailable
+    sweep_s: float | None = None  # how often the origin looks for dead edges (None: TTL / 2)
+
+
+def _moving(exc: Conflict) -> Unavailable:
+    """A placement that did not hold: the client retries (1013), it is not refused (44xx)."""
+    return Unavailable(f"the meeting is being placed; try again ({exc.message})",
+                       {"reason": "placement", "retry_after_s": 1.0})
+
+
+class ClusterDoor(RoomDoor):
+    def __init__(self, registry: RoomRegistry, node: ClusterNode) -> None:
+        self.registry, self.node = registry, node
+        self.hosts: dict[str, RoomHost] = {}
+        self.remotes: dict[str, RemoteRoom] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._sub: Subscription | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._sweeper: asyncio.Task[None] | None = None
+        self._missing: set[str] = set()  # edges absent from the Directory at the last sweep
+
+    async def start(self) -> ClusterDoor:
+        """Serves this node's `open` requests (edges asking it to be a meeting's origin)."""
+        self._sub = await self.node.bus.subscribe(hop.open_topic(self.node.node_id))
+        self._task = asyncio.create_task(self._serve(self._sub), name="cluster-door")
+        self._sweeper = asyncio.create_task(self._sweep_loop(), name="cluster-door-sweep")
+        return self
+
+    async def authorize(self, token: str, meeting_id: str | None = None) -> JoinGrant:
+        return await self.registry.authorize(token, meeting_id)
+
+    async def join(
+        self, grant: JoinGrant, session: Session, resume: str | None = None
+    ) -> JoinedRoom:
+        node = self.node
+        try:
+            lease = await node.directory.place(grant.meeting_id, node.lease_ttl_s)
+        except Conflict as exc:  # no live node: a state that passes, unlike a 44xx close
+            raise _moving(exc) from None
+        if lease.node_id == node.node_id:
+            await self._serve_meeting(lease)
+            return await self.registry.join(grant, session, resume)
+        remote = await self._remote(lease)
+        await self._ask_open(lease)
+        await remote.join(grant, session, resume)
+        return remote
+
+    # ---------------------------------------------------------------- as the origin
+    def _lock(self, meeting_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(meeting_id, asyncio.Lock())
+
+    async def _serve_meeting(self, lease: Lease) -> RoomRuntime:
+        """This node holds (or adopts) the lease: the room open here and served to edges."""
+        keeper, meeting = self.node.keeper, lease.meeting
+        async with self._lock(meeting):
+            if keeper.holds(meeting) is None:
+                try:
+                    await keeper.adopt(lease)
+                except Conflict as exc:  # lost meanwhile: the next try is placed afresh
+                    raise _moving(exc) from None
+            runtime = await self.registry.open(meeting)
+            host = self.hosts.get(meeting)
+            if host is None or host.runtime is not runtime or host.lost is not None:
+                host = await RoomHost(runtime, self.node.bus, lambda: keeper.holds(meeting),
+                                      on_lost=self._host_lost).start()
+                self.hosts[meeting] = host
+                background(self._until_closed(host))
+            return runtime
+
+    async def _until_closed(self, host: RoomHost) -> None:
+        await host.runtime.actor.wait_closed()
+        await host.stop()  # the closes it queued reach the edges first
+        if self.hosts.get(host.meeting_id) is host:
+            del self.hosts[host.meeting_id]
+
+    def lease_lost(self, lease: Lease, error: MirpError) -> None:
+        """The Keeper's `on_lost`: another node took the meeting."""
+        host = self.hosts.get(lease.meeting)
+        if host is not None:
+            host.lease_lost(error)
+
+    def _host_lost(self, host: RoomHost, error: MirpError) -> None:
+        """The origin is deposed: its own Sessions are closed (they reconnect and are placed
+        at the new origin) and the Room suspended as it was; it no longer answers edges."""
+        if self.hosts.get(host.meeting_id) is host:
+            del self.hosts[host.meeting_id]
+        background(host.stop())
+        background(host.runtime.suspend("the meeting moved to another node"))
+
+    async def sweep(self) -> list[str]:
+        """One look at the Directory: the stand-ins of an edge missing from it twice in a row
+        (a live node heartbeats every TTL/3, so a store that lost its data is not mistaken for
+        a dead node) end as closed sockets. The participant ids ended."""
+        if not self.hosts:
+            return []
+        try:
+            live = {n.node_id for n in await self.node.directory.nodes()}
+        except MirpError:
+            return []  # the store is away: nobody is judged
+        edges = {s.node_id for h in self.hosts.values() for s in h.stand_ins.values()}
+        missing = edges - live
+        gone, self._missing = missing & self._missing, missing
+        ended: list[str] = []
+        if gone:
+            log.warning("edges gone from the directory: %s", sorted(gone))
+            for host in list(self.hosts.values()):
+                ended += await host.sweep(gone)
+        return ended
+
+    async def _sweep_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.node.sweep_s or self.node.lease_ttl_s / 2)
+            try:
+                await self.sweep()
+            except Exception:  # a bug here must not end the sweeps
+                log.exception("cluster door: sweep failed")
+
+    async def _serve(self, sub: Subscription) -> None:
+        with contextlib.suppress(MirpError):
+            async for env in sub:
+                if env.kind is Kind.COMMAND:
+                    background(self._answer_open(env))
+
+    async def _answer_open(self, env: Envelope) -> None:
+        reply: hop.Reply = hop.Done()
+        try:
+            request = hop.decode(env.body)
+            if not isinstance(request, hop.OpenRequest):
+                raise InvalidMessage(f"not an open request: {type(request).__name__}")
+            await self._serve_meeting(Lease(request.meeting_id, self.node.node_id,
+                                            request.epoch))
+        except MirpError as exc:
+            reply = hop.Failed(exc)
+        with contextlib.suppress(MirpError):
+            await self.node.bus.reply(env, Envelope(Kind.REPLY, self.node.node_id,
+                                                    hop.encode(reply)))
+
+    # ---------------------------------------------------------------- as an edge
+    async def _remote(self, lease: Lease) -> RemoteRoom:
+        meeting = lease.meeting
+        async with self._lock(meeting):
+            remote = self.remotes.get(meeting)
+            if remote is None or remote.closed:
+                remote = await RemoteRoom(meeting, self.node.bus, lease.epoch,
+                                          timeout_s=self.node.request_timeout_s,
+                                          on_empty=self._remote_empty).start()
+                self.remotes[meeting] = remote
+            return remote
+
+    async def _ask_open(self, lease: Lease) -> None:
+        env = Envelope(Kind.COMMAND, self.node.node_id,
+                       hop.encode(hop.OpenRequest(lease.meeting, lease.epoch)))
+        answer = hop.decode((await self.node.bus.request(
+            hop.open_topic(lease.node_id), env, self.node.request_timeout_s)).body)
+        if isinstance(answer, hop.Failed):
+            raise answer.error
+
+    def _remote_empty(self, remote: RemoteRoom) -> None:
+        if self.remotes.get(remote.meeting_id) is remote and not len(remote):
+            del self.remotes[remote.meeting_id]
+            background(remote.close())
+
+    # ---------------------------------------------------------------- closing
+    async def close(self) -> None:
+        if self._sub is not None:
+            await self.node.bus.unsubscribe(self._sub)
+        for task in (self._task, self._sweeper):
+            if task is not None:
+                task.cancel()
+                await end_of(task)
+        for host in list(self.hosts.values()):
+            await host.stop()
+        for remote in list(self.remotes.values()):
+            await remote.close()
+        self.hosts.clear()
+        self.remotes.clear()
