@@ -7,6 +7,7 @@ session).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 
@@ -21,8 +22,18 @@ class MirpError(Exception):
         self.details = details or {}
 
     def to_dict(self) -> dict[str, Any]:
-        """The error as plain data: how the media process's replies carry it (media/wire.py)."""
+        """The error as plain data, for a reply that crosses a process (the media process's
+        replies, media/wire.py; the origin's answers to an edge, rooms/hop.py)."""
         return {"code": self.code, "message": self.message, "details": self.details}
+
+    @staticmethod
+    def from_dict(error: Mapping[str, Any]) -> MirpError:
+        """The typed error `to_dict` carried, raised again on this side (an unknown code comes
+        back as a plain MirpError with its message)."""
+        cls = _error_classes().get(str(error.get("code")), MirpError)
+        details = error.get("details")
+        return cls(str(error.get("message", "error")), details if isinstance(details, dict)
+                   else None)
 
 
 class InvalidInput(MirpError):
@@ -113,3 +124,14 @@ class RateLimited(MirpError):
                  details: dict[str, Any] | None = None) -> None:
         super().__init__(message, {"retry_after_s": round(retry_after_s, 1), **(details or {})})
         self.retry_after_s = retry_after_s
+
+
+def _error_classes() -> dict[str, type[MirpError]]:
+    """Every error class by its code."""
+    found: dict[str, type[MirpError]] = {}
+    todo: list[type[MirpError]] = [MirpError]
+    while todo:
+        cls = todo.pop()
+        found.setdefault(cls.code, cls)
+        todo.extend(cls.__subclasses__())
+    return found

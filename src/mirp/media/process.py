@@ -23,7 +23,7 @@ from collections.abc import Collection
 from dataclasses import asdict
 from typing import Any
 
-from mirp.errors import Unavailable
+from mirp.errors import MirpError, Unavailable
 from mirp.media import wire
 from mirp.media.engine import EngineStats
 from mirp.media.plan import FeedKey, MixPlan
@@ -160,7 +160,7 @@ class ProcessPlane:
             fut = self._pending.pop(message.rid, None)
             if fut is not None and not fut.done():
                 if message.error is not None:
-                    fut.set_exception(wire.error_from_wire(message.error))
+                    fut.set_exception(MirpError.from_dict(message.error))
                 else:
                     fut.set_result(message.result)
         elif isinstance(message, PeerGone):

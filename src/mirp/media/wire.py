@@ -15,7 +15,6 @@ import struct
 from dataclasses import dataclass, fields
 from typing import Any
 
-from mirp.errors import MirpError
 from mirp.media.plan import FeedKey, MixPlan
 from mirp.media.plane import Levels, PeerGone
 
@@ -183,25 +182,3 @@ def plan_from_wire(value: list[Any]) -> MixPlan:
         key_from_wire(item[:3]): tuple((str(sid), float(gain)) for sid, gain in item[3])
         for item in value
     })
-
-
-def _error_classes() -> dict[str, type[MirpError]]:
-    found: dict[str, type[MirpError]] = {}
-    todo: list[type[MirpError]] = [MirpError]
-    while todo:
-        cls = todo.pop()
-        found.setdefault(cls.code, cls)
-        todo.extend(cls.__subclasses__())
-    return found
-
-
-def error_to_wire(exc: MirpError) -> dict[str, Any]:
-    return exc.to_dict()
-
-
-def error_from_wire(error: dict[str, Any]) -> MirpError:
-    """The typed error the media side raised, raised again on this side."""
-    cls = _error_classes().get(str(error.get("code")), MirpError)
-    details = error.get("details")
-    return cls(str(error.get("message", "media error")), details if isinstance(details, dict)
-               else None)

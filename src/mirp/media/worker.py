@@ -94,7 +94,7 @@ class Worker:
                 try:  # begun now, in stream order; the handshake runs in a task
                     session = plane.begin_offer(message.peer_id, int(message.generation))
                 except MirpError as exc:
-                    self.send(wire.Reply(message.rid, None, wire.error_to_wire(exc)))
+                    self.send(wire.Reply(message.rid, None, exc.to_dict()))
                     return
                 self._spawn(self._answer(message.rid, plane.complete_offer(
                     message.peer_id, session, message.sdp)))
@@ -156,10 +156,10 @@ class Worker:
         try:
             result = await work
         except MirpError as exc:
-            self.send(wire.Reply(rid, None, wire.error_to_wire(exc)))
+            self.send(wire.Reply(rid, None, exc.to_dict()))
         except (ValueError, TypeError, KeyError) as exc:
             error = InvalidInput(f"refused by the media plane: {type(exc).__name__}: {exc}")
-            self.send(wire.Reply(rid, None, wire.error_to_wire(error)))
+            self.send(wire.Reply(rid, None, error.to_dict()))
         except Exception as exc:
             log.exception("media worker: request %d failed", rid)
             self.send(wire.Reply(rid, None, MirpError(f"media error: {type(exc).__name__}")

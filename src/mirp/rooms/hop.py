@@ -13,7 +13,7 @@ Two directions, two topics:
   a single process.
 Commands travel in their client wire form (`commands.wire_form`) and are rebuilt through
 `COMMAND_TYPES`, validated again by the same strict classes; errors by their code
-(media/wire.py's `error_from_wire`, the one decoding of a MirpError).
+(`MirpError.to_dict`/`from_dict`, the one encoding of a MirpError).
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from typing import Any
 from pydantic import ValidationError
 
 from mirp.errors import InvalidMessage, MirpError
-from mirp.media.wire import error_from_wire, error_to_wire
 from mirp.rooms.commands import COMMAND_TYPES, Command, wire_form
 from mirp.rooms.events import JsonDict
 from mirp.rooms.model import JoinGrant, Role
@@ -193,7 +192,7 @@ def dump(message: Request | Reply | Out) -> str:
         case Done():
             body = {"op": "done"}
         case Failed():
-            body = {"op": "failed", "error": error_to_wire(message.error)}
+            body = {"op": "failed", "error": message.error.to_dict()}
         case EventOut():
             body = {"op": "event", "seq": message.seq, "text": message.text,
                     "recipients": list(message.recipients)}
@@ -204,7 +203,7 @@ def dump(message: Request | Reply | Out) -> str:
         case CloseOut():
             body = {"op": "close", "session_id": message.session_id, "code": message.code,
                     "reason": message.reason,
-                    "error": None if message.error is None else error_to_wire(message.error)}
+                    "error": None if message.error is None else message.error.to_dict()}
         case Resynced():
             body = {"op": "resynced", "token": message.token,
                     "welcomes": [_welcome_to(w) for w in message.welcomes]}
@@ -265,7 +264,7 @@ def _from(d: Any) -> Request | Reply | Out:
             case "done":
                 return Done()
             case "failed":
-                return Failed(error_from_wire(d["error"]))
+                return Failed(MirpError.from_dict(d["error"]))
             case "event":
                 return EventOut(int(d["seq"]), str(d["text"]),
                                 tuple(str(p) for p in d["recipients"]))
@@ -274,7 +273,7 @@ def _from(d: Any) -> Request | Reply | Out:
             case "welcome":
                 return _welcome_from(d)
             case "close":
-                error = None if d["error"] is None else error_from_wire(d["error"])
+                error = None if d["error"] is None else MirpError.from_dict(d["error"])
                 return CloseOut(str(d["session_id"]), int(d["code"]), str(d["reason"]), error)
             case "resynced":
                 return Resynced(str(d["token"]), tuple(_welcome_from(w) for w in d["welcomes"]))
