@@ -45,8 +45,13 @@ export function startLive({ render, onEvent }) {
     state.restored = !!msg.room?.restored;
     if (state.restored) toast("The server restarted; you are back in the meeting where you were.");
     if (msg.ice_servers) rtc.o.iceServers = msg.ice_servers;
-    // a reconnect is a new Session: a new peer connection, and our listening choice again
-    try { await rtc.start(); } catch (e) { toast(`Audio cannot start: ${e.message}`, "error"); }
+    // a reconnect is a new Session: a new peer connection, and our listening choice again; a
+    // welcome again on the same Session (a resync, docs/protocol.md) keeps the peer it has
+    const sameSession = msg.session_id != null && msg.session_id === state.sessionId && rtc.pc;
+    state.sessionId = msg.session_id ?? null;
+    if (!sameSession) {
+      try { await rtc.start(); } catch (e) { toast(`Audio cannot start: ${e.message}`, "error"); }
+    }
     // the server keeps our channel through a short outage; after a long one (or a restart) we
     // ask again for what the user last picked (never overriding auto-relay on our own)
     const w = state.wanted, h = state.heard;
