@@ -1,8 +1,6 @@
 """Self-registration, the live overview, /healthz and /readyz (with a real redis-server)."""
 
 import asyncio
-import os
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -124,14 +122,14 @@ async def test_readyz_with_a_hung_redis(tmp_path: Path) -> None:
     with start_redis() as redis:
         async with running_app(tmp_path, redis_url=redis.url) as (_, client):
             assert (await client.get("/readyz")).status_code == 200
-            os.kill(redis.proc.pid, signal.SIGSTOP)
+            redis.freeze()
             try:
                 r = await asyncio.wait_for(client.get("/readyz"), 20)
                 err = error(r, 503, "unavailable")
                 assert err["details"]["checks"]["database"] == "ok"
                 assert err["details"]["checks"]["redis"].startswith("error")
             finally:
-                os.kill(redis.proc.pid, signal.SIGCONT)
+                redis.thaw()
             async def green() -> object:  # again, without a restart
                 r = await client.get("/readyz")
                 return r.status_code == 200 or Seen(r.text)

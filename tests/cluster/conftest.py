@@ -6,13 +6,7 @@ from __future__ import annotations
 
 import itertools
 import os
-import shutil
-import signal
-import subprocess
-import tempfile
-import time
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -20,8 +14,7 @@ from mirp.cluster.bus import Bus, LocalBus
 from mirp.cluster.directory import Directory, LocalDirectory
 from mirp.cluster.redis_bus import RedisBus
 from mirp.cluster.redis_directory import RedisDirectory
-from tests.support.procs import free_port, stop
-from tests.support.redis import REDIS_SERVER, RedisServer, _command
+from tests.support.redis import RedisServer, start_redis
 from tests.support.redis import redis_server as redis_server  # the session's server
 
 _prefixes = itertools.count()
@@ -78,57 +71,8 @@ async def cluster(request: pytest.FixtureRequest) -> AsyncIterator[Cluster]:
         await c.aclose()
 
 
-class OwnRedis:
-    """A redis-server that a test may stop, freeze (SIGSTOP) and restart on the same port."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.workdir = Path(tempfile.mkdtemp(prefix="mirp-own-redis-"))
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def ping(self) -> bool:
-        try:
-            return _command(self.port, "PING").startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def start(self) -> None:
-        with (self.workdir / "redis.log").open("ab") as out:
-            self.proc = subprocess.Popen(
-                [shutil.which("redis-server") or REDIS_SERVER, "--port", str(self.port),
-                 "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                 "--dir", str(self.workdir)], stdout=out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 15
-        while not self.ping():  # polled with a deadline, as tests/support/redis.py does
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("own redis-server did not start")
-            time.sleep(0.02)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGCONT)
-            stop(self.proc)
-            self.proc = None
-
-    def freeze(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGCONT)
-
-
 @pytest.fixture
-def own_redis() -> Iterator[OwnRedis]:
-    server = OwnRedis()
-    server.start()
-    try:
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of this test's own, to stop, freeze and restart (tests/support/redis.py)."""
+    with start_redis() as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(server.workdir, ignore_errors=True)

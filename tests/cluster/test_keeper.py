@@ -13,7 +13,8 @@ from mirp.cluster.directory import Lease, LocalDirectory, NodeInfo, NodeLoad
 from mirp.cluster.keeper import Keeper
 from mirp.cluster.redis_directory import RedisDirectory
 from mirp.errors import Conflict, MirpError
-from tests.cluster.conftest import Cluster, OwnRedis
+from tests.cluster.conftest import Cluster
+from tests.support.redis import RedisServer
 from tests.support.wait import Seen, until
 
 TTL = 0.6
@@ -111,7 +112,7 @@ async def test_a_paused_then_resumed_holder_learns_it_lost_the_lease(cluster: Cl
 
 
 @pytest.fixture
-async def frozen_parts(own_redis: OwnRedis) -> AsyncIterator[RedisDirectory]:
+async def frozen_parts(own_redis: RedisServer) -> AsyncIterator[RedisDirectory]:
     d = RedisDirectory(own_redis.url, bound_s=0.3)
     yield d
     await d.aclose()
@@ -119,7 +120,7 @@ async def frozen_parts(own_redis: OwnRedis) -> AsyncIterator[RedisDirectory]:
 
 @pytest.mark.redis
 async def test_a_lease_that_cannot_be_renewed_is_no_longer_claimed(
-        own_redis: OwnRedis, frozen_parts: RedisDirectory) -> None:
+        own_redis: RedisServer, frozen_parts: RedisDirectory) -> None:
     lost = Losses()
     info = NodeInfo("origin", "127.0.0.1:1")
     k = Keeper(frozen_parts, lambda: info, ttl_s=2.0, on_lost=lost)

@@ -17,8 +17,7 @@ from mirp.cluster.redis_bus import RedisBus
 from mirp.cluster.redis_common import connect
 from mirp.cluster.redis_directory import RedisDirectory
 from mirp.errors import Unavailable
-from tests.cluster.conftest import OwnRedis
-from tests.support.redis import dead_url
+from tests.support.redis import RedisServer, dead_url
 from tests.support.wait import Seen, until
 
 pytestmark = pytest.mark.redis
@@ -34,7 +33,7 @@ async def guarded(call: Awaitable[T]) -> T:
 
 
 @pytest.fixture
-async def parts(own_redis: OwnRedis) -> AsyncIterator[tuple[RedisDirectory, RedisBus, RedisBus]]:
+async def parts(own_redis: RedisServer) -> AsyncIterator[tuple[RedisDirectory, RedisBus, RedisBus]]:
     d = RedisDirectory(own_redis.url, bound_s=BOUND_S)
     pub = RedisBus(own_redis.url, node_id="origin", bound_s=BOUND_S, ping_s=0.2)
     edge = RedisBus(own_redis.url, node_id="edge", bound_s=BOUND_S, ping_s=0.2)
@@ -62,7 +61,7 @@ async def test_nothing_listening_is_unavailable() -> None:
 
 
 async def test_redis_stopped_then_restarted(
-        own_redis: OwnRedis, parts: tuple[RedisDirectory, RedisBus, RedisBus]) -> None:
+        own_redis: RedisServer, parts: tuple[RedisDirectory, RedisBus, RedisBus]) -> None:
     d, pub, edge = parts
     sub = await edge.subscribe("room.m1.events")
     for _ in range(3):
@@ -92,7 +91,7 @@ async def test_redis_stopped_then_restarted(
 
 
 async def test_redis_hung_bounds_every_call_and_thaws(
-        own_redis: OwnRedis, parts: tuple[RedisDirectory, RedisBus, RedisBus]) -> None:
+        own_redis: RedisServer, parts: tuple[RedisDirectory, RedisBus, RedisBus]) -> None:
     d, pub, edge = parts
     sub = await edge.subscribe("t")
     lease = await d.acquire("m1", "n1", 60)
@@ -128,7 +127,7 @@ async def _first_body(sub: Subscription, body: bytes) -> bool:
 
 
 async def test_garbage_on_a_channel_is_counted_and_never_delivered(
-        parts: tuple[RedisDirectory, RedisBus, RedisBus], own_redis: OwnRedis) -> None:
+        parts: tuple[RedisDirectory, RedisBus, RedisBus], own_redis: RedisServer) -> None:
     _, pub, edge = parts
     sub = await edge.subscribe("t")
     raw = connect(own_redis.url)

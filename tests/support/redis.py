@@ -11,12 +11,12 @@ A missing redis-server FAILS the test (scripts/test.sh installs it): never a sil
 from __future__ import annotations
 
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -39,11 +39,21 @@ def _command(port: int, *words: str) -> bytes:
         return s.recv(1024)
 
 
-@dataclass
 class RedisServer:
-    port: int
-    proc: subprocess.Popen[bytes]
-    log: Path
+    """One redis-server on 127.0.0.1 and a port of its own, which a test may also stop, freeze
+    (SIGSTOP), thaw and start again on the same port (an outage; no persistence, so it comes
+    back empty)."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server") or REDIS_SERVER
+        if not Path(binary).exists():
+            pytest.fail("redis-server is not installed (Debian package redis-server; "
+                        "scripts/test.sh installs it)")
+        self.binary = binary
+        self.port = free_port()
+        self.workdir = Path(tempfile.mkdtemp(prefix="mirp-redis-"))
+        self.log = self.workdir / "redis.log"
+        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -58,37 +68,51 @@ class RedisServer:
     def flush(self) -> None:
         _command(self.port, "FLUSHALL")
 
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            proc = subprocess.Popen(
+                [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                 "--appendonly", "no", "--dir", str(self.workdir)],
+                stdout=out, stderr=subprocess.STDOUT)
+        self.proc = proc
+
+        def answers() -> bool:
+            assert proc.poll() is None, f"redis-server exited:\n{self.output()}"
+            return self.ping()
+
+        until_blocking(answers, lambda: f"redis-server answering:\n{self.output()}", 15,
+                       step=0.02, tolerate=())
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)  # a frozen server cannot act on SIGTERM
+            stop(self.proc)
+            self.proc = None
+
+    def freeze(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
 
 @contextmanager
 def start_redis() -> Iterator[RedisServer]:
-    binary = shutil.which("redis-server") or REDIS_SERVER
-    if not Path(binary).exists():
-        pytest.fail("redis-server is not installed (Debian package redis-server; "
-                    "scripts/test.sh installs it)")
-    workdir = Path(tempfile.mkdtemp(prefix="mirp-redis-"))
-    port = free_port()
-    log = workdir / "redis.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(workdir)],
-            stdout=out, stderr=subprocess.STDOUT)
-    server = RedisServer(port, proc, log)
+    server = RedisServer()
     try:
-
-        def answers() -> bool:
-            assert proc.poll() is None, f"redis-server exited:\n{output()}"
-            return server.ping()
-
-        def output() -> str:
-            return log.read_text(errors="replace")
-
-        until_blocking(answers, lambda: f"redis-server answering:\n{output()}", 15, step=0.02,
-                       tolerate=())
+        server.start()
         yield server
     finally:
-        stop(proc)
-        shutil.rmtree(workdir, ignore_errors=True)
+        server.remove()
 
 
 @pytest.fixture(scope="session")
