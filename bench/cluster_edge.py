@@ -36,7 +36,13 @@ import numpy as np
 
 from bench.common import cpu_seconds, now, percentile, pin_to_cpu, raise_fd_limit, rss_kb
 from bench.engine_backend import EngineBackend, feed_key
-from bench.harness import Fleet, ServerHandle, _reap, _spawn, cpu_plan, pin_orchestrator
+from bench.harness import (
+    Fleet,
+    ServerHandle,
+    cpu_plan,
+    pin_orchestrator,
+    start_control_server,
+)
 from bench.server import ControlServer
 from mirp.media.mixer import FRAME_SAMPLES
 from mirp.media.plan import FeedKey
@@ -139,20 +145,10 @@ async def serve() -> None:
 
 
 async def start(cpu: int | None) -> ServerHandle:
-    from bench.common import LineRpc
-
     args = ["-m", "bench.cluster_edge", "--serve"]
     if cpu is not None:
         args += ["--cpu", str(cpu)]
-    proc = await _spawn(args)
-    assert proc.stdout is not None
-    line = await asyncio.wait_for(proc.stdout.readline(), 60)
-    if not line.startswith(b"READY "):
-        await _reap(proc)
-        raise RuntimeError(f"bench server did not start: {line!r}")
-    port = int(line.split()[1])
-    reader, writer = await asyncio.open_connection("127.0.0.1", port, limit=1 << 22)
-    return ServerHandle(proc, LineRpc(reader, writer), port)
+    return await start_control_server(args)
 
 
 async def window(edges: list[ServerHandle], origin: ServerHandle, seconds: float

@@ -100,6 +100,12 @@ async def start_server(mode: str, admit: int = 100) -> ServerHandle:
     args = ["-m", "bench.server", "--mode", mode, "--admit", str(admit)]
     if server_cpu is not None:
         args += ["--cpu", str(server_cpu)]
+    return await start_control_server(args)
+
+
+async def start_control_server(args: list[str]) -> ServerHandle:
+    """Start `python <args>` (a bench server that prints `READY <port>`) and connect to its
+    line-RPC control port."""
     proc = await _spawn(args)
     assert proc.stdout is not None
     line = await asyncio.wait_for(proc.stdout.readline(), 60)

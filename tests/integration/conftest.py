@@ -165,12 +165,14 @@ class Harness:
         return ws
 
     async def attend(
-        self, key: str, tone_hz: float | None = None, *, media: bool = True
+        self, key: str, tone_hz: float | None = None, *, media: bool = True,
+        keep_seconds: float | None = None,
     ) -> Attendee:
         ws = await self.session(key)
         rtc = None
         if media:
-            rtc = RtcClient(tone_hz, name=key)
+            rtc = (RtcClient(tone_hz, name=key) if keep_seconds is None
+                   else RtcClient(tone_hz, keep_seconds=keep_seconds, name=key))
 
             async def signal(sdp: str) -> str:
                 reply = await ws.request("offer", sdp=sdp)

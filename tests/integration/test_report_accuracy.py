@@ -15,30 +15,12 @@ from typing import Any
 import httpx
 import numpy as np
 
-from tests.integration.conftest import Attendee, Harness
+from tests.integration.conftest import Harness
 from tests.support.audio import RATE, level_db_at
-from tests.support.rtc import RtcClient
 from tests.support.wait import Seen, until
 
 WINDOW = RATE // 10  # 100 ms: 10 Hz resolution, enough to tell 660 Hz from the floor's silence
 HEARD = -30.0
-
-
-async def _listener(h: Harness, key: str) -> Attendee:
-    """A recvonly peer that keeps 40 s of what it hears (the harness's keeps 10)."""
-    ws = await h.session(key)
-    rtc = RtcClient(None, keep_seconds=40.0, name=key)
-
-    async def signal(sdp: str) -> str:
-        reply = await ws.request("offer", sdp=sdp)
-        assert reply.get("type") == "answer", f"{key}: {reply}"
-        return str(reply["sdp"])
-
-    await rtc.connect(signal)
-    await rtc.wait_connected(within_s=20.0)
-    a = Attendee(key, ws, rtc)
-    h.attendees.append(a)
-    return a
 
 
 def _tone_span_s(samples: np.ndarray, hz: float) -> float:
@@ -51,7 +33,7 @@ def _tone_span_s(samples: np.ndarray, hz: float) -> float:
 async def test_minutes_per_channel_and_on_air_within_five_percent(harness: Harness) -> None:
     h = harness
     fr1 = await h.attend("interpreter_fr1", 660)
-    lfr = await _listener(h, "delegate3")
+    lfr = await h.attend("delegate3", keep_seconds=40.0)  # the harness keeps 10 s by default
     assert lfr.rtc is not None
     await lfr.ws.ok("subscribe", channel="fr", floor_under=None)
     start = lfr.rtc.recorded_seconds
