@@ -132,6 +132,7 @@ async def test_a_join_and_a_refused_hello_move_the_counters(srv: ServedApp,
 
     async with websockets.connect(f"{srv.ws_url}/ws") as ws:
         await ws.send(json.dumps({"type": "hello", "id": 1, "token": "not-a-token"}))
+        await ws.send(json.dumps({"type": "ping", "id": 2}))  # read before the close: not a 2nd
         with pytest.raises(websockets.ConnectionClosed) as closed:
             while True:
                 await ws.recv()

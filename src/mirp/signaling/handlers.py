@@ -88,12 +88,14 @@ class SessionHandler:
             f"send hello {{token}} within {self.hello_timeout_s:g} s of connecting",
             {"hello_timeout_s": self.hello_timeout_s},
         )
-        self.tally.join_failed(error, NO_HELLO_CLOSE)
+        if not self.session.closing:
+            self.tally.join_failed(error, NO_HELLO_CLOSE)
         self.session.close(NO_HELLO_CLOSE, "no hello", error)
 
     def _fail(self, exc: MirpError, msg_id: int | str | None) -> None:
         if self.runtime is None:  # nothing works before a successful hello: end it
-            self.tally.join_failed(exc)
+            if not self.session.closing:  # counted once, not for what follows the close
+                self.tally.join_failed(exc)
             self.session.close(exc.ws_close, exc.message, exc, msg_id)
         else:
             self.session.send(p.error_message(exc, msg_id))
