@@ -22,6 +22,7 @@ from mirp.journal import Journal
 from mirp.media.local import LocalPlane
 from mirp.media.plane import MediaPlane, PlaneConfig
 from mirp.media.process import ProcessPlane
+from mirp.metrics import HttpCount
 from mirp.rooms.registry import RoomRegistry
 from mirp.signaling.routes import build_router as build_signaling_router
 from mirp.store import work
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        timeout_s=settings.limits.body_timeout_s)
     app.add_middleware(NoNulInUrl)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HttpCount)  # every request by route template and status (/metrics)
 
     @app.exception_handler(MirpError)
     async def _mirp_error(_: Request, exc: MirpError) -> JSONResponse:

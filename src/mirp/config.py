@@ -129,6 +129,10 @@ class Settings(BaseSettings):
     # it listens beyond (then accounts come from `mirp admin create`).
     signup: Literal["open", "closed"] | None = None
     log_level: str = "info"
+    # Who may read /metrics (docs/operations.md, "Metrics"): nobody, requests from this machine
+    # (the default: Prometheus on the same host), or anyone with `metrics_token` as a bearer.
+    metrics: Literal["off", "loopback", "token"] = "loopback"
+    metrics_token: str | None = None  # the bearer token when `metrics` is "token"
     # The database's bounds (docs/operations.md): connections kept / added under load,
     # and how long anything waits, in seconds; past these a request gets 503 `unavailable`.
     db_pool_size: Annotated[int, Field(ge=1)] = 10  # connections the pool keeps open

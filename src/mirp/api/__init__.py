@@ -1,4 +1,5 @@
-"""The REST API: `/api/...` (OpenAPI at /openapi.json), `/healthz` and `/readyz`. docs/api.md."""
+"""The REST API: `/api/...` (OpenAPI at /openapi.json), `/healthz`, `/readyz`, `/metrics`.
+docs/api.md, docs/operations.md."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ def build_router() -> APIRouter:
         join,
         live,
         meetings,
+        metrics,
         registrations,
         reports,
         trends,
@@ -24,5 +26,6 @@ def build_router() -> APIRouter:
         api.include_router(module.router)
     root = APIRouter()
     root.include_router(health.router)
+    root.include_router(metrics.router)
     root.include_router(api)
     return root

@@ -1,6 +1,6 @@
 """Every dependency of the routes, as an Annotated type: `AppSettings`, `Db`, `StartedDb`,
-`DbSession`, `CurrentOrganizer`, `OrganizerNoTx`, `AppThrottle`, `Rooms`. A route names what it
-needs by type; what the app holds (app.state) is read here and nowhere else.
+`DbSession`, `CurrentOrganizer`, `OrganizerNoTx`, `AppThrottle`, `Rooms`, `AppTally`. A route
+names what it needs by type; what the app holds (app.state) is read here and nowhere else.
 
 `DbSession` is one transaction per request: committed when the route returns, rolled back when
 it raises, and (scope="function") finished BEFORE the response is sent, so a client never sees
@@ -17,6 +17,8 @@ from fastapi import Depends, Request
 from mirp.api.throttle import Throttle
 from mirp.config import Settings
 from mirp.errors import Unauthorized, Unavailable
+from mirp.metrics import Tally, tally_of
+from mirp.rooms.registry import RoomsReadout
 from mirp.store import accounts
 from mirp.store import tables as t
 from mirp.store.db import Database, SqlSession
@@ -107,6 +109,8 @@ class LiveRooms(Protocol):
     def overview(self, meeting_id: str) -> dict[str, Any] | None: ...
     def health(self) -> Mapping[str, object] | None: ...
     async def media_check(self) -> dict[str, Any] | None: ...
+    def readout(self) -> RoomsReadout: ...
+    async def media_readout(self) -> dict[str, float] | None: ...
     async def revoke_invitation(self, meeting_id: str, invitation_id: str) -> list[str]: ...
     async def meeting_deleted(self, meeting_id: str) -> None: ...
     async def meeting_status(self, meeting_id: str, status: str, by: str | None = None) -> None: ...
@@ -123,6 +127,13 @@ class NoRooms:
         return None  # no journal
 
     async def media_check(self) -> dict[str, Any] | None:
+        return None  # no media plane
+
+    def readout(self) -> RoomsReadout:
+        return RoomsReadout(rooms=0, sessions=0, queue_depth_max=0, queue_depth_sum=0,
+                            commands_handled=0, commands_refused=0)
+
+    async def media_readout(self) -> dict[str, float] | None:
         return None  # no media plane
 
     async def revoke_invitation(self, meeting_id: str, invitation_id: str) -> list[str]:
@@ -145,3 +156,11 @@ def get_rooms(request: Request) -> LiveRooms:
 
 
 Rooms = Annotated[LiveRooms, Depends(get_rooms)]
+
+
+def get_tally(request: Request) -> Tally:
+    """What signaling and the HTTP middleware count (mirp/metrics.py), for /metrics."""
+    return tally_of(request.app.state)
+
+
+AppTally = Annotated[Tally, Depends(get_tally)]

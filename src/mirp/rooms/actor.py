@@ -105,6 +105,8 @@ class Actor(Generic[S]):
         self._task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
         self.closing = False  # set in the task (`stop`); read by anyone
+        self.handled = 0  # jobs of the bounded lane run, and refused for a full queue (/metrics)
+        self.refused = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=self.name)
@@ -128,6 +130,7 @@ class Actor(Generic[S]):
         try:
             self._queue.put_nowait((step, refuse))
         except asyncio.QueueFull:
+            self.refused += 1
             raise Unavailable("the room is busy; try again") from None
 
     def _answering(self, fut: asyncio.Future[T], fn: Job[S, T]) -> Job[S, None]:
@@ -209,6 +212,11 @@ class Actor(Generic[S]):
         return await fut
 
     @property
+    def depth(self) -> int:
+        """Jobs waiting in the bounded lane."""
+        return self._queue.qsize()
+
+    @property
     def reports(self) -> int:
         """Jobs waiting in the lane that is never refused."""
         return len(self._notes)
@@ -280,6 +288,7 @@ class Actor(Generic[S]):
                 if getter in done:
                     step, _ = getter.result()
                     getter = None
+                    self.handled += 1
                     await step(self.state, now)
                 if waiter in done:
                     waiter = None

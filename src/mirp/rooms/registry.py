@@ -11,7 +11,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Protocol, TypeVar
 
 from mirp.config import Settings
@@ -44,6 +46,20 @@ class RoomStore(Protocol):
     async def record(self, records: Sequence[Record]) -> None: ...
 
 
+@dataclass(frozen=True)
+class RoomsReadout:
+    """The rooms of this process at one moment, for /metrics (api/metrics.py). Summed over the
+    meetings: a meeting id is never a label (unbounded), a channel (a language) is."""
+
+    rooms: int  # open rooms
+    sessions: int  # Sessions joined to them
+    queue_depth_max: int  # commands waiting in the fullest room's queue
+    queue_depth_sum: int
+    commands_handled: int  # since start, closed rooms included
+    commands_refused: int  # refused for a full queue
+    listeners: dict[str, int] = field(default_factory=dict)  # connected participants per channel
+
+
 class RoomRegistry(RoomDoor):
     """Routes Sessions to their meeting's RoomRuntime, opening and closing runtimes."""
 
@@ -73,6 +89,8 @@ class RoomRegistry(RoomDoor):
             self.recorder.start()
         self._opening: dict[str, asyncio.Task[RoomRuntime]] = {}
         self._closed = False
+        self._handled_closed = 0  # commands of rooms already closed (RoomsReadout)
+        self._refused_closed = 0
         media.on_event = self._on_media_event
         with contextlib.suppress(RuntimeError):  # rooms a previous run left open: back now
             asyncio.get_running_loop()
@@ -208,6 +226,8 @@ class RoomRegistry(RoomDoor):
     def _on_closed(self, runtime: RoomRuntime) -> None:
         if self.rooms.get(runtime.meeting_id) is runtime:
             del self.rooms[runtime.meeting_id]
+        self._handled_closed += runtime.actor.handled
+        self._refused_closed += runtime.actor.refused
         self.shared.apply(runtime.meeting_id, None)
         runtime.close_peers()
         log.info("room %s closed", runtime.meeting_id)
@@ -232,6 +252,35 @@ class RoomRegistry(RoomDoor):
         raises when it does not answer (the caller bounds the wait)."""
         check = (await self.media.stats()).self_check
         return check.to_wire() if check is not None else None
+
+    def readout(self) -> RoomsReadout:
+        """The rooms' numbers for /metrics: a read from outside the tasks, like `overview`."""
+        open_ = list(self.rooms.values())
+        depths = [r.actor.depth for r in open_]
+        listeners: Counter[str] = Counter()
+        for runtime in open_:
+            listeners.update(
+                p.channel for p in runtime.room.participants.values() if p.connected)
+        return RoomsReadout(
+            rooms=len(open_),
+            sessions=sum(len(r.sessions) for r in open_),
+            queue_depth_max=max(depths, default=0),
+            queue_depth_sum=sum(depths),
+            commands_handled=self._handled_closed + sum(r.actor.handled for r in open_),
+            commands_refused=self._refused_closed + sum(r.actor.refused for r in open_),
+            listeners=dict(listeners),
+        )
+
+    async def media_readout(self) -> dict[str, float]:
+        """The media plane's counters (`EngineStats`' numbers, `peers`, `restarts`) by name.
+        Raises what the plane raises when it does not answer (the caller bounds the wait)."""
+        stats = await self.media.stats()
+        engine = stats.engine
+        numbers = {f.name: getattr(engine, f.name) for f in fields(engine)}
+        out = {k: float(v) for k, v in numbers.items() if isinstance(v, int | float)}
+        out["peers"] = float(stats.peers)
+        out["restarts"] = float(stats.restarts)
+        return out
 
     # ---------------------------------------------------------------- closing
     async def close(self) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from mirp.config import Settings
 from mirp.errors import Conflict, InvalidMessage, MirpError, Unauthorized, Unavailable
+from mirp.metrics import Tally
 from mirp.rooms import commands as c
 from mirp.rooms.door import JoinedRoom, RoomDoor
 from mirp.signaling import protocol as p
@@ -47,6 +48,7 @@ class SessionHandler:
         hello_timeout_s: float | None = None,
         admission: AdmissionControl | None = None,
         client_ip: str = "?",
+        tally: Tally | None = None,
     ) -> None:
         self.session = session
         self.registry = registry
@@ -58,6 +60,7 @@ class SessionHandler:
         self.left = False
         self.admission = admission or AdmissionControl(Settings(limits=session.limits))
         self.client_ip = client_ip
+        self.tally = tally or Tally()  # joins and failed joins, for /metrics
         self._hello_timer: asyncio.TimerHandle | None = None
         # a token bucket: one client cannot flood the Room (and through it everyone's outbox)
         self._allowance = float(RATE_BURST)
@@ -81,17 +84,18 @@ class SessionHandler:
 
     def _hello_late(self) -> None:
         """No hello arrived in time (one that arrived and waits for admission cancelled us)."""
-        self.session.close(
-            NO_HELLO_CLOSE,
-            "no hello",
-            InvalidMessage(
-                f"send hello {{token}} within {self.hello_timeout_s:g} s of connecting",
-                {"hello_timeout_s": self.hello_timeout_s},
-            ),
+        error = InvalidMessage(
+            f"send hello {{token}} within {self.hello_timeout_s:g} s of connecting",
+            {"hello_timeout_s": self.hello_timeout_s},
         )
+        if not self.session.closing:
+            self.tally.join_failed(error, NO_HELLO_CLOSE)
+        self.session.close(NO_HELLO_CLOSE, "no hello", error)
 
     def _fail(self, exc: MirpError, msg_id: int | str | None) -> None:
         if self.runtime is None:  # nothing works before a successful hello: end it
+            if not self.session.closing:  # counted once, not for what follows the close
+                self.tally.join_failed(exc)
             self.session.close(exc.ws_close, exc.message, exc, msg_id)
         else:
             self.session.send(p.error_message(exc, msg_id))
@@ -191,6 +195,7 @@ class SessionHandler:
                     ) from None
                 self.participant_id = grant.participant_id
                 self.runtime = await self.registry.join(grant, self.session, msg.resume)
+                self.tally.joins += 1
             except MirpError:
                 raise
             except Exception as exc:  # the database away or failing: worth a retry

@@ -9,6 +9,7 @@ from fastapi import APIRouter, WebSocket
 
 from mirp.config import Settings
 from mirp.errors import Unavailable
+from mirp.metrics import tally_of
 from mirp.rooms.door import RoomDoor
 from mirp.signaling.admission import AdmissionControl
 from mirp.signaling.handlers import SessionHandler
@@ -57,9 +58,15 @@ async def serve(ws: WebSocket, meeting_id: str | None) -> None:
     ice = [s.model_dump(exclude_none=True) for s in settings.ice_servers]
     session = Session(StarletteSocket(ws), settings.limits, ice)
     client_ip = ws.client.host if ws.client is not None else "?"
-    await SessionHandler(
-        session, registry, meeting_id, admission=shared_admission(ws), client_ip=client_ip
-    ).serve()
+    tally = tally_of(ws.app.state)
+    tally.websockets_open += 1
+    try:
+        await SessionHandler(
+            session, registry, meeting_id, admission=shared_admission(ws), client_ip=client_ip,
+            tally=tally,
+        ).serve()
+    finally:
+        tally.websockets_open -= 1
 
 
 def shared_admission(ws: WebSocket) -> AdmissionControl:

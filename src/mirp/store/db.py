@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import QueuePool
 
 from mirp.config import Settings
 from mirp.errors import Unavailable
@@ -252,6 +253,11 @@ class Database:
         async with asyncio.timeout(timeout_s or self.bounds.connect_timeout_s):
             async with self.engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
+
+    def pool_in_use(self) -> int | None:
+        """Connections lent out now (/metrics); None when not started or not a counting pool."""
+        pool = self._engine.pool if self._engine is not None else None
+        return pool.checkedout() if isinstance(pool, QueuePool) else None
 
     async def close(self) -> None:
         if self._engine is not None:
