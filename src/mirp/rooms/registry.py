@@ -25,6 +25,7 @@ from mirp.rooms.events import Event, JsonDict, RecordEvent
 from mirp.rooms.limits import RoomLimits
 from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record
 from mirp.rooms.recorder import JournalHealth, Recorder
+from mirp.rooms.refusals import FailedJoins
 from mirp.rooms.room import Room
 from mirp.rooms.runtime import RoomRuntime
 from mirp.rooms.session import Session
@@ -73,6 +74,7 @@ class RoomRegistry(RoomDoor):
             self.recorder.start()
         self._opening: dict[str, asyncio.Task[RoomRuntime]] = {}
         self._closed = False
+        self.failed_joins = FailedJoins(settings.limits.failed_joins_per_meeting_minute)
         media.on_event = self._on_media_event
         with contextlib.suppress(RuntimeError):  # rooms a previous run left open: back now
             asyncio.get_running_loop()
@@ -100,22 +102,36 @@ class RoomRegistry(RoomDoor):
 
     # ---------------------------------------------------------------- joining
     async def authorize(self, token: str, meeting_id: str | None = None) -> JoinGrant:
-        """The store's answer (a removal is committed there before its ack)."""
-        return await self.store.authorize(token, meeting_id)
+        """The store's answer (a removal is committed there before its ack). A refusal is
+        recorded against the meeting of the URL (capped: rooms/refusals.py)."""
+        try:
+            return await self.store.authorize(token, meeting_id)
+        except MirpError as exc:
+            self._refused(meeting_id, exc, None)
+            raise
+
+    def _refused(self, meeting_id: str | None, exc: MirpError, grant: JoinGrant | None) -> None:
+        record = self.failed_joins.refused(meeting_id, exc, time.time(), grant)
+        if record is not None:
+            self.recorder.put(record)
 
     async def join(
         self, grant: JoinGrant, session: Session, resume: str | None = None
     ) -> RoomRuntime:
         """Admit a Session into its meeting's room (opened if needed); the runtime has sent the
-        welcome when this returns."""
-        for _ in range(3):
-            runtime = await self.open(grant.meeting_id)
-            try:
-                await runtime.join(grant, session, resume)
-                return runtime
-            except RoomClosing:
-                await asyncio.sleep(0)  # it was closing: open a fresh one
-        raise RoomClosing("the room is restarting; try again")
+        welcome when this returns. A refusal (full, removed, closed...) is recorded."""
+        try:
+            for _ in range(3):
+                runtime = await self.open(grant.meeting_id)
+                try:
+                    await runtime.join(grant, session, resume)
+                    return runtime
+                except RoomClosing:
+                    await asyncio.sleep(0)  # it was closing: open a fresh one
+            raise RoomClosing("the room is restarting; try again")
+        except MirpError as exc:
+            self._refused(grant.meeting_id, exc, grant)
+            raise
 
     async def open(self, meeting_id: str) -> RoomRuntime:
         if self._closed:
@@ -137,6 +153,7 @@ class RoomRegistry(RoomDoor):
         limits = RoomLimits(
             grace_s=self.limits.reconnect_grace_s,
             handover_timeout_s=self.limits.handover_timeout_s,
+            quality_sample_s=self.limits.quality_sample_s,
             capacity=min(spec.capacity, self.limits.max_participants_per_meeting),
         )
         restored = self._restore(spec, limits)

@@ -18,12 +18,14 @@ from mirp.errors import ClosedMeeting, Forbidden
 from mirp.rooms.model import (
     AttendanceRecord,
     BoothSpec,
+    FailedJoinRecord,
     JoinGrant,
     LifecycleRecord,
     ListeningRecord,
     MeetingSpec,
     MeetingStatus,
     OnAirTurnRecord,
+    QualityRecord,
     Record,
     RemovalRecord,
     Role,
@@ -136,4 +138,14 @@ def _rows(r: Record) -> list[Any]:
     if isinstance(r, RemovalRecord):
         return [t.Lifecycle(meeting_id=r.meeting_id, kind="removed", at=r.at, by=r.by,
                             detail=r.participant_id)]
+    if isinstance(r, QualityRecord):  # kept in milliseconds: what the report shows
+        return [t.QualitySample(meeting_id=r.meeting_id, participant_id=r.participant_id,
+                                role=str(r.role), grade=r.grade, at=r.at,
+                                rtt_ms=None if r.rtt is None else round(r.rtt * 1000, 1),
+                                loss=r.loss,
+                                jitter_ms=None if r.jitter is None else round(r.jitter * 1000, 1))]
+    if isinstance(r, FailedJoinRecord):
+        return [t.FailedJoin(meeting_id=r.meeting_id, reason=r.reason[:32], at=r.at,
+                             participant_id=r.participant_id,
+                             role=None if r.role is None else str(r.role))]
     raise TypeError(f"not a record: {type(r).__name__}")
