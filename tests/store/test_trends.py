@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 
+from mirp.config import Settings
 from mirp.errors import InvalidInput
+from mirp.rooms.model import QualityRecord, Role
 from mirp.store import tables as t
+from mirp.store.admission import Admission
 from mirp.store.db import Database
 from mirp.store.trends import trends, trends_csv
 
@@ -50,10 +53,11 @@ async def history(db: Database) -> dict[str, t.Organizer]:
         rows.append(t.Invitation(id=f"{mid}-{country}-{uses}", meeting_id=mid, role="delegate",
                                  country=country, uses=uses, expires_at=at("2027-01-01")))
 
+    samples: list[QualityRecord] = []
+
     def sample(mid: str, pid: str, grade: str, rtt_ms: float | None) -> None:
-        rows.append(t.QualitySample(meeting_id=mid, participant_id=pid, role="delegate",
-                                    grade=grade, at=at("2026-01-10T10:00"), rtt_ms=rtt_ms,
-                                    loss=0.0))
+        samples.append(QualityRecord(mid, pid, Role.DELEGATE, grade, at("2026-01-10T10:00"),
+                                     None if rtt_ms is None else rtt_ms / 1000, 0.0))
 
     m1 = at("2026-01-10T10:00")
     meeting("m1", "a", m1, "2025-12-20")
@@ -96,6 +100,10 @@ async def history(db: Database) -> dict[str, t.Organizer]:
         session.add_all([r for r in rows[3:] if isinstance(r, t.Meeting)])
         await session.flush()
         session.add_all([r for r in rows[3:] if not isinstance(r, t.Meeting)])
+    # as the rooms do: in two batches, so the per-meeting totals are added to, not just made
+    admission = Admission(db, Settings())
+    await admission.record(samples[:2])
+    await admission.record(samples[2:])
     return orgs
 
 

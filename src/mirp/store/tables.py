@@ -241,6 +241,21 @@ class QualitySample(Base):
     __table_args__ = (Index("ix_quality_samples_meeting_at", "meeting_id", "at"),)
 
 
+class QualityTotal(Base):
+    """A meeting's quality samples summed (kept by Admission.record with the samples, in the
+    same transaction): the trends read one row per meeting instead of every sample. Always
+    recomputable from `quality_samples`."""
+
+    __tablename__ = "quality_totals"
+    meeting_id: Mapped[str] = mapped_column(meeting_fk(), primary_key=True)
+    samples: Mapped[int] = mapped_column(Integer, default=0)
+    good: Mapped[int] = mapped_column(Integer, default=0)
+    fair: Mapped[int] = mapped_column(Integer, default=0)
+    poor: Mapped[int] = mapped_column(Integer, default=0)
+    rtt_ms_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    rtt_samples: Mapped[int] = mapped_column(Integer, default=0)  # samples that measured RTT
+
+
 class FailedJoin(Base):
     """A join refused with its reason code (capped per meeting per minute: rooms/refusals.py)."""
 
@@ -255,4 +270,4 @@ class FailedJoin(Base):
 
 
 STATISTICS = (Attendance, SpeakingTurn, OnAirTurn, Listening, Lifecycle, QualitySample,
-              FailedJoin)
+              QualityTotal, FailedJoin)

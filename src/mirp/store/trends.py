@@ -13,8 +13,9 @@ and may narrow to one organizer. A non-administrator asking for someone else's m
 empty periods, exactly as for an organizer with no meetings (ids cannot be probed).
 
 Countries come from the invitations that were used (a delegation's optional ISO 3166-1 code);
-quality from the Room's quality samples (migration 0004): the share of samples per grade and
-their mean RTT (a mean, not a median: both databases compute it in the same GROUP BY).
+quality from the per-meeting totals of the Room's quality samples (`quality_totals`, kept by
+Admission.record: one row per meeting, where the samples are thousands): the share of samples
+per grade and their mean RTT (a mean, not a median: it adds up from totals).
 """
 
 from __future__ import annotations
@@ -155,16 +156,14 @@ async def trends(db: Database, organizer: t.Organizer, *, period: Period = "mont
                 .join(per_channel, per_channel.c.meeting_id == m.id)
                 .where(*scope).group_by(bucket, per_channel.c.channel))
 
-    inv, qs = t.Invitation, t.QualitySample
+    inv, qs = t.Invitation, t.QualityTotal
     q_countries = (select(bucket, func.count(distinct(inv.country)))
                    .join(inv, inv.meeting_id == m.id)
                    .where(*scope, inv.country.is_not(None), inv.uses > 0).group_by(bucket))
 
-    def graded(grade: str) -> ColumnElement[int]:
-        return func.sum(case((qs.grade == grade, 1), else_=0))
-
-    q_quality = (select(bucket, func.count(qs.id), graded("good"), graded("fair"),
-                        graded("poor"), func.avg(qs.rtt_ms))
+    # one row per meeting (kept by Admission.record), not one per sample
+    q_quality = (select(bucket, func.sum(qs.samples), func.sum(qs.good), func.sum(qs.fair),
+                        func.sum(qs.poor), func.sum(qs.rtt_ms_sum), func.sum(qs.rtt_samples))
                  .join(qs, qs.meeting_id == m.id).where(*scope).group_by(bucket))
 
     rows: dict[str, dict[str, Any]] = {}
@@ -196,9 +195,12 @@ async def trends(db: Database, organizer: t.Organizer, *, period: Period = "mont
             row(key)["languages"].add(channel)
         for key, n in await session.execute(q_countries):
             row(key)["countries"] = n
-        for key, n, good, fair, poor, rtt in await session.execute(q_quality):
-            row(key).update(quality_samples=n, rtt_ms_mean=None if rtt is None
-                            else round(float(rtt), 1),
+        for key, n, good, fair, poor, rtt_sum, rtt_n in await session.execute(q_quality):
+            n = int(n or 0)
+            if n == 0:
+                continue
+            row(key).update(quality_samples=n, rtt_ms_mean=round(float(rtt_sum) / int(rtt_n), 1)
+                            if rtt_n else None,
                             **{f"quality_{g}_share": round(int(k or 0) / n, 4) for g, k in
                                (("good", good), ("fair", fair), ("poor", poor))})
     for r in rows.values():  # seconds summed above; hours and the share from them

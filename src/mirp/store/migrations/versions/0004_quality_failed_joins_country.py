@@ -1,5 +1,6 @@
-"""Connection quality samples, refused joins, and a delegation's country on invitations
-(docs/statistics.md): two append-only tables and one nullable column; existing rows are kept.
+"""Connection quality samples (and their per-meeting totals, for the trends), refused joins,
+and a delegation's country on invitations (docs/statistics.md): new tables and one nullable
+column; existing rows are kept.
 
 Revision ID: 0004
 Revises: 0003
@@ -44,6 +45,17 @@ def upgrade() -> None:
     )
     op.create_index("ix_quality_samples_meeting_at", "quality_samples", ["meeting_id", "at"])
     op.create_table(
+        "quality_totals",
+        *_meeting("quality_totals"),
+        sa.Column("samples", sa.Integer(), nullable=False),
+        sa.Column("good", sa.Integer(), nullable=False),
+        sa.Column("fair", sa.Integer(), nullable=False),
+        sa.Column("poor", sa.Integer(), nullable=False),
+        sa.Column("rtt_ms_sum", sa.Float(), nullable=False),
+        sa.Column("rtt_samples", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("meeting_id", name=op.f("pk_quality_totals")),
+    )
+    op.create_table(
         "failed_joins",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         *_meeting("failed_joins"),
@@ -59,6 +71,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_failed_joins_meeting_at", table_name="failed_joins")
     op.drop_table("failed_joins")
+    op.drop_table("quality_totals")
     op.drop_index("ix_quality_samples_meeting_at", table_name="quality_samples")
     op.drop_table("quality_samples")
     with op.batch_alter_table("invitations", schema=None) as batch_op:
