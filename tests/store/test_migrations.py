@@ -9,7 +9,7 @@ from mirp.store.db import Database, alembic_config
 
 TABLES = {"organizers", "meetings", "booths", "invitations", "participants", "registrations",
           "attendance", "speaking_turns", "on_air_turns", "listening", "lifecycle",
-          "quality_samples", "failed_joins", "alembic_version"}
+          "quality_samples", "quality_totals", "failed_joins", "alembic_version"}
 
 
 async def test_migrate_from_empty_to_head(db_url: str) -> None:
@@ -76,7 +76,7 @@ async def test_0004_on_a_database_at_0003_keeps_its_data(db_url: str) -> None:
         async with db.engine.begin() as conn:
             await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0003"))
             names = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
-            assert not {"quality_samples", "failed_joins"} & names
+            assert not {"quality_samples", "quality_totals", "failed_joins"} & names
             for sql in (
                 "INSERT INTO organizers (id, email, name, password_hash, is_admin, created_at)"
                 " VALUES ('o1', 'o@x.example', 'O', '-', false, '2026-01-01 00:00:00+00')",
@@ -97,7 +97,7 @@ async def test_0004_on_a_database_at_0003_keeps_its_data(db_url: str) -> None:
                 "SELECT delegation, uses, country FROM invitations WHERE id = 'i1'"))).one()
             assert tuple(invitation) == ("FRA", 1, None)
             assert (await conn.execute(text("SELECT count(*) FROM attendance"))).scalar_one() == 1
-            for table in ("quality_samples", "failed_joins"):
+            for table in ("quality_samples", "quality_totals", "failed_joins"):
                 n = (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
                 assert n == 0, table
             await conn.execute(text(
