@@ -9,7 +9,7 @@ business, not the report's). Pure: the registry gives it the time and puts the r
 from __future__ import annotations
 
 from mirp.errors import MirpError, NotFound
-from mirp.rooms.model import FailedJoinRecord, JoinGrant, utc
+from mirp.rooms.model import FailedJoinRecord, Role, utc
 
 MAX_MEETINGS_PER_MINUTE = 10_000  # distinct meetings counted in one minute (ids come from URLs)
 
@@ -30,7 +30,12 @@ class FailedJoins:
         self.unattributed = 0  # refusals for no known meeting: counted, not recorded
 
     def refused(
-        self, meeting_id: str | None, error: MirpError, now: float, grant: JoinGrant | None = None
+        self,
+        meeting_id: str | None,
+        error: MirpError,
+        now: float,
+        participant_id: str | None = None,
+        role: Role | None = None,
     ) -> FailedJoinRecord | None:
         """The record to keep for this refusal, or None (counted only)."""
         if meeting_id is None or isinstance(error, NotFound):
@@ -48,6 +53,6 @@ class FailedJoins:
             meeting_id,
             reason_of(error),
             utc(now),
-            participant_id=grant.participant_id if grant else None,
-            role=grant.role if grant else None,
+            participant_id=participant_id,
+            role=role,
         )

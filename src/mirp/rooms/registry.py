@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol, TypeVar
 
+from mirp import tokens
 from mirp.config import Settings
 from mirp.errors import Forbidden, MirpError, NotFound
 from mirp.journal import Journal
@@ -23,7 +24,7 @@ from mirp.rooms.door import RoomDoor
 from mirp.rooms.durable import decode_room
 from mirp.rooms.events import Event, JsonDict, RecordEvent
 from mirp.rooms.limits import RoomLimits
-from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record
+from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record, Role
 from mirp.rooms.recorder import JournalHealth, Recorder
 from mirp.rooms.refusals import FailedJoins
 from mirp.rooms.room import Room
@@ -103,15 +104,26 @@ class RoomRegistry(RoomDoor):
     # ---------------------------------------------------------------- joining
     async def authorize(self, token: str, meeting_id: str | None = None) -> JoinGrant:
         """The store's answer (a removal is committed there before its ack). A refusal is
-        recorded against the meeting of the URL (capped: rooms/refusals.py)."""
+        recorded (capped: rooms/refusals.py) against the meeting of the URL, else the one a
+        genuine token names; a token that does not verify names nobody we can trust."""
         try:
             return await self.store.authorize(token, meeting_id)
         except MirpError as exc:
-            self._refused(meeting_id, exc, None)
+            pid: str | None = None
+            role: Role | None = None
+            try:
+                claims = tokens.verify_participant(self.settings.resolved_secret_key(), token)
+                meeting_id = meeting_id or claims.meeting_id
+                pid = claims.participant_id
+                role = Role(claims.role) if claims.role in Role.__members__.values() else None
+            except MirpError:
+                pass
+            self._refused(meeting_id, exc, pid, role)
             raise
 
-    def _refused(self, meeting_id: str | None, exc: MirpError, grant: JoinGrant | None) -> None:
-        record = self.failed_joins.refused(meeting_id, exc, time.time(), grant)
+    def _refused(self, meeting_id: str | None, exc: MirpError, participant_id: str | None,
+                 role: Role | None) -> None:
+        record = self.failed_joins.refused(meeting_id, exc, time.time(), participant_id, role)
         if record is not None:
             self.recorder.put(record)
 
@@ -130,7 +142,7 @@ class RoomRegistry(RoomDoor):
                     await asyncio.sleep(0)  # it was closing: open a fresh one
             raise RoomClosing("the room is restarting; try again")
         except MirpError as exc:
-            self._refused(grant.meeting_id, exc, grant)
+            self._refused(grant.meeting_id, exc, grant.participant_id, grant.role)
             raise
 
     async def open(self, meeting_id: str) -> RoomRuntime:
