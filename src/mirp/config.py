@@ -55,6 +55,11 @@ class Limits(BaseModel):
     consent_lapse_s: float = 30.0  # no consent answer nor peer traffic this long: peer gone (s)
     reconnect_grace_s: float = 20.0  # the floor survives a reconnect this short
     handover_timeout_s: float = 15.0
+    # statistics (docs/statistics.md): seconds between two quality samples of one participant
+    # (a grade change is always sampled); refused joins recorded per meeting per minute (beyond:
+    # only counted per process, so a flood of bad tokens cannot fill the table)
+    quality_sample_s: float = 60.0
+    failed_joins_per_meeting_minute: int = 30
     max_body_bytes: int = 1024 * 1024  # one HTTP request body; larger gets 413 too_large, unread
     max_bulk_body_bytes: int = 8 * 1024 * 1024  # the bulk CSV endpoint's body (2 M characters)
     head_timeout_s: float = 10.0  # a request head (line + headers) must arrive within this

@@ -30,7 +30,9 @@ SCHEMAS = {
     "ReportListening": "ChannelUse", "ReportLifecycle": "LifecycleEntry",
     "Trends": "Trends", "TrendRow": "TrendRow", "ReportPoint": "TimelinePoint",
     "ReportFloorDelegation": "FloorByDelegation", "ReportFloorLanguage": "FloorByLanguage",
-    "ReportBooth": "BoothUse",
+    "ReportBooth": "BoothUse", "ReportQuality": "QualityByRole",
+    "ReportQualityBucket": "QualityBucket", "ReportFailedJoin": "FailedJoinCount",
+    "ReportDelegation": "DelegationCountry",
 }
 
 

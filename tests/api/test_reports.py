@@ -14,12 +14,15 @@ from fastapi import FastAPI
 
 from mirp.rooms.model import (
     AttendanceRecord,
+    FailedJoinRecord,
     LifecycleRecord,
     ListeningRecord,
     OnAirTurnRecord,
+    QualityRecord,
     Role,
     SpeakingTurnRecord,
 )
+from mirp.store import tables as t
 from tests.api.conftest import Org, error
 from tests.support.factory import join_token, make_meeting
 
@@ -36,6 +39,11 @@ async def _recorded(app: FastAPI, org: Org) -> tuple[str, dict[str, Any]]:
     chair, d1, d2 = fx.people["chair"], fx.people["delegate1"], fx.people["delegate2"]
     fr1, fr2 = fx.people["interpreter_fr1"], fx.people["interpreter_fr2"]
     await join_token(app, fx, "observer")
+
+    def quality(pid: str, role: Role, *samples: tuple[str, float | None, float | None]
+                ) -> list[QualityRecord]:
+        return [QualityRecord(mid, pid, role, grade, T0 + k * M, rtt=rtt, loss=loss)
+                for k, (grade, rtt, loss) in enumerate(samples)]
 
     def came(p: Any, role: Role, at: int, left: int) -> list[AttendanceRecord]:
         return [AttendanceRecord(mid, p.participant_id, p.name, role, "join", T0 + at * M,
@@ -55,7 +63,17 @@ async def _recorded(app: FastAPI, org: Org) -> tuple[str, dict[str, Any]]:
         OnAirTurnRecord(mid, fr1.participant_id, "fr", "en", T0 + 40 * M, T0 + 50 * M),
         ListeningRecord(mid, d1.participant_id, "fr", -18, T0, T0 + 10 * M),
         LifecycleRecord(mid, "closed", T0 + 60 * M),
+        *quality(d1.participant_id, Role.DELEGATE, ("good", 0.04, 0.0), ("fair", 0.12, 0.02)),
+        *quality(d2.participant_id, Role.DELEGATE, ("poor", 0.5, 0.2), ("good", None, None)),
+        *quality(fr1.participant_id, Role.INTERPRETER, ("good", 0.03, 0.0)),
+        FailedJoinRecord(mid, "revoked", T0, d2.participant_id, Role.DELEGATE),
+        FailedJoinRecord(mid, "meeting_full", T0 + M),
+        FailedJoinRecord(mid, "revoked", T0 + 2 * M),
+        FailedJoinRecord(mid, "revoked", T0 + 3 * M),
     ])
+    async with app.state.db.session() as session:  # delegate1's delegation says its country
+        inv = await session.get(t.Invitation, d1.invitation_id)
+        inv.country = "FR"
     r = await org.get(f"/api/meetings/{mid}/report")
     assert r.status_code == 200, r.text
     return mid, {"report": r.json(), "fx": fx}
@@ -83,10 +101,38 @@ async def test_the_report_adds_timeline_floor_and_booths(app: FastAPI, org: Org,
                                         {"language": "fr", "turns": 1, "seconds": 180.0}]
     assert rep["booths"] == [{"booth": "fr", "turns": 3, "seconds": 3000.0, "handovers": 2,
                               "interpreters": 2}]
-    assert rep["not_recorded"] == ["quality", "failed_joins"]
+    assert rep["not_recorded"] == []
     # unchanged: the earlier fields are as before
     assert rep["listening"] == [{"channel": "fr", "listeners": 1, "seconds": 600.0}]
     error(await other.get(f"/api/meetings/{mid}/report.csv"), 404, "not_found")
+
+
+async def test_the_report_shows_quality_failed_joins_and_countries(app: FastAPI,
+                                                                  org: Org) -> None:
+    """Nearest-rank percentiles and histogram buckets worked out by hand from the samples."""
+    _, got = await _recorded(app, org)
+    rep, fx = got["report"], got["fx"]
+    d1, d2 = fx.people["delegate1"], fx.people["delegate2"]
+    assert rep["quality"] == [
+        {"role": "delegate", "participants": 2, "samples": 4, "good": 2, "fair": 1, "poor": 1,
+         "unknown": 0, "rtt_ms_p50": 120.0, "rtt_ms_p90": 500.0, "rtt_ms_p99": 500.0,
+         "loss_p50": 0.02, "loss_p90": 0.2, "loss_p99": 0.2},
+        {"role": "interpreter", "participants": 1, "samples": 1, "good": 1, "fair": 0,
+         "poor": 0, "unknown": 0, "rtt_ms_p50": 30.0, "rtt_ms_p90": 30.0, "rtt_ms_p99": 30.0,
+         "loss_p50": 0.0, "loss_p90": 0.0, "loss_p99": 0.0}]
+    bars: dict[tuple[str, str], list[int]] = {}
+    for b in rep["quality_histogram"]:
+        bars.setdefault((b["role"], b["metric"]), []).append(b["samples"])
+    assert bars == {("delegate", "rtt_ms"): [1, 0, 1, 0, 1], ("delegate", "loss"): [1, 1, 0, 1],
+                    ("interpreter", "rtt_ms"): [1, 0, 0, 0, 0],
+                    ("interpreter", "loss"): [1, 0, 0, 0]}
+    assert [b["upper"] for b in rep["quality_histogram"][:5]] == [50.0, 100.0, 200.0, 400.0,
+                                                                  None]
+    assert rep["failed_joins"] == [{"reason": "revoked", "count": 3},
+                                   {"reason": "meeting_full", "count": 1}]
+    assert rep["delegations"] == [
+        {"delegation": d1.delegation, "country": "FR", "participants": 1},
+        {"delegation": d2.delegation, "country": None, "participants": 1}]
 
 
 def _cells(value: Any) -> str:
@@ -97,7 +143,8 @@ async def test_each_csv_table_equals_the_json_list(app: FastAPI, org: Org) -> No
     mid, got = await _recorded(app, org)
     rep = got["report"]
     for table in ("attendance", "timeline", "speaking", "floor_by_delegation",
-                  "floor_by_language", "interpretation", "booths", "listening", "lifecycle"):
+                  "floor_by_language", "interpretation", "booths", "listening", "lifecycle",
+                  "quality", "quality_histogram", "failed_joins", "delegations"):
         r = await org.get(f"/api/meetings/{mid}/report.csv", params={"table": table})
         assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
         rows = list(csv.DictReader(io.StringIO(r.text)))

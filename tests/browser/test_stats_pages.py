@@ -5,7 +5,6 @@ Screenshots at desktop and phone widths go to artifacts/screenshots/ for a human
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -76,7 +75,7 @@ async def test_trends_and_report_pages_show_the_apis_numbers(server: Any, api: A
                                                     "interpreters", "delegations")]
         assert shown[7] == str(row["interpretation_hours"])
     charts = await page.evaluate(CHARTS)
-    assert len(charts) == 5 and all(c["role"] == "img" and c["title"] and c["desc"]
+    assert len(charts) == 6 and all(c["role"] == "img" and c["title"] and c["desc"]
                                     for c in charts), charts
     assert charts[0]["bars"] == 2 * len(trends["rows"])  # meetings and held, per quarter
     csv_text = await _download(page, "#csv")
@@ -87,7 +86,7 @@ async def test_trends_and_report_pages_show_the_apis_numbers(server: Any, api: A
     await page.goto(f"{server.base}/meeting.html#id={mid}")
     await page.click("#head-actions a:has-text('Report')")
     await page.wait_for_selector("#sections .card")
-    assert await page.locator("#sections > section").count() == 6
+    assert await page.locator("#sections > section").count() == 9
     booths = await page.eval_on_selector_all(
         "#sections > section:nth-child(5) tbody tr",
         "rows => rows.map((r) => [...r.children].slice(1).map((c) => c.textContent))")
@@ -99,6 +98,15 @@ async def test_trends_and_report_pages_show_the_apis_numbers(server: Any, api: A
     csv_text = await _download(page, "#sections > section:nth-child(5) .card-head button")
     assert csv_text == api.http.get(f"/api/meetings/{mid}/report.csv",
                                     params={"table": "booths"}).text
-    assert json.loads(json.dumps(report["not_recorded"])) == ["quality", "failed_joins"]
-    assert "connection quality" in (await page.text_content("#not-recorded") or "")
+    assert report["not_recorded"] == []
+    assert (await page.text_content("#not-recorded") or "") == ""
+    # the recorded quality, refused joins and delegations: one section each, after the booths
+    titles = await page.eval_on_selector_all("#sections > section h2",
+                                             "hs => hs.map((h) => h.textContent)")
+    assert titles[6:] == ["Connection quality", "Joins that failed", "Delegations"]
+    delegations = await page.eval_on_selector_all(
+        "#sections > section:nth-child(9) tbody tr",
+        "rows => rows.map((r) => [...r.children].map((c) => c.textContent))")
+    assert delegations == [[d["delegation"], d["country"] or "—", str(d["participants"])]
+                           for d in report["delegations"]]
     await shoot(page, "report")

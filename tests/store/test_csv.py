@@ -29,7 +29,8 @@ def test_quoted_fields_and_line_numbers() -> None:
 
 @pytest.mark.parametrize(("text", "line", "words"), [
     ("a,b,c,d\n", 1, "columns"),
-    ("name,country\nA,B\n", 1, "unknown column"),
+    ("name,region\nA,B\n", 1, "unknown column"),
+    ("name,country\nA,XX\n", 2, "ISO 3166-1"),
     ("A,B,not-mail\n", 1, "e-mail"),
     ("\n\n", None, "no delegate"),
 ])

@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 
+from mirp.config import Settings
 from mirp.errors import InvalidInput
+from mirp.rooms.model import QualityRecord, Role
 from mirp.store import tables as t
+from mirp.store.admission import Admission
 from mirp.store.db import Database
 from mirp.store.trends import trends, trends_csv
 
@@ -46,6 +49,16 @@ async def history(db: Database) -> dict[str, t.Organizer]:
                                 channel=channel, started_at=start,
                                 ended_at=start + timedelta(seconds=seconds)))
 
+    def invitation(mid: str, country: str | None, uses: int) -> None:
+        rows.append(t.Invitation(id=f"{mid}-{country}-{uses}", meeting_id=mid, role="delegate",
+                                 country=country, uses=uses, expires_at=at("2027-01-01")))
+
+    samples: list[QualityRecord] = []
+
+    def sample(mid: str, pid: str, grade: str, rtt_ms: float | None) -> None:
+        samples.append(QualityRecord(mid, pid, Role.DELEGATE, grade, at("2026-01-10T10:00"),
+                                     None if rtt_ms is None else rtt_ms / 1000, 0.0))
+
     m1 = at("2026-01-10T10:00")
     meeting("m1", "a", m1, "2025-12-20")
     for pid, role, deleg in (("c1", "chair", None), ("d1", "delegate", "FRA"),
@@ -56,6 +69,16 @@ async def history(db: Database) -> dict[str, t.Organizer]:
     spoke("m1", "d2", m1 + timedelta(minutes=5), 180, "de")
     on_air("m1", "i1", "fr", m1, 300)
     on_air("m1", "i1", "en", m1 + timedelta(minutes=10), 60)
+    # countries: of the invitations used (the unused Italian one does not count)
+    invitation("m1", "FR", 1)
+    invitation("m1", "DE", 2)
+    invitation("m1", "IT", 0)
+    invitation("m1", None, 3)
+    # quality: 4 samples in m1 (2 good, 1 fair, 1 poor; RTT 40, 120, 80 ms, one unmeasured)
+    sample("m1", "d1", "good", 40.0)
+    sample("m1", "d1", "fair", 120.0)
+    sample("m1", "d2", "poor", None)
+    sample("m1", "i1", "good", 80.0)
     meeting("m2", "a", at("2026-01-20T09:00"), "2025-12-20")
     person("d3", "m2", "delegate", "FRA")
     meeting("m3", "a", at("2026-02-05T09:00"), "2025-12-20")
@@ -69,25 +92,37 @@ async def history(db: Database) -> dict[str, t.Organizer]:
     person("d5", "m5", "delegate", "ESP")
     spoke("m5", "d5", m5, 30, "es")
     on_air("m5", "d5", "en", m5, 3600)
+    invitation("m5", "ES", 1)
+    sample("m5", "d5", "good", 200.0)
     async with db.session() as session:
         session.add_all(rows[:3])
         await session.flush()
         session.add_all([r for r in rows[3:] if isinstance(r, t.Meeting)])
         await session.flush()
         session.add_all([r for r in rows[3:] if not isinstance(r, t.Meeting)])
+    # as the rooms do: in two batches, so the per-meeting totals are added to, not just made
+    admission = Admission(db, Settings())
+    await admission.record(samples[:2])
+    await admission.record(samples[2:])
     return orgs
 
 
 def row(period: str, meetings: int, held: int = 0, people: int = 0, interpreters: int = 0,
         delegations: int = 0, languages: tuple[str, ...] = (), interp_h: float = 0.0,
-        turns: int = 0, floor_h: float = 0.0, share: float | None = None) -> dict[str, Any]:
+        turns: int = 0, floor_h: float = 0.0, share: float | None = None, countries: int = 0,
+        quality: tuple[int, float, float, float, float | None] | None = None
+        ) -> dict[str, Any]:
+    samples, good, fair, poor, rtt = quality or (0, None, None, None, None)
     return {"period": period, "meetings": meetings, "meetings_held": held,
             "participants": people, "interpreters": interpreters, "delegations": delegations,
             "languages": list(languages), "interpretation_hours": interp_h,
-            "speaking_turns": turns, "floor_hours": floor_h, "delegation_floor_share": share}
+            "speaking_turns": turns, "floor_hours": floor_h, "delegation_floor_share": share,
+            "countries": countries, "quality_samples": samples, "quality_good_share": good,
+            "quality_fair_share": fair, "quality_poor_share": poor, "rtt_ms_mean": rtt}
 
 
-A_JAN = row("2026-01", 2, 2, 5, 1, 2, ("de", "en", "fr"), 0.1, 3, 0.1, 0.8333)
+A_JAN = row("2026-01", 2, 2, 5, 1, 2, ("de", "en", "fr"), 0.1, 3, 0.1, 0.8333,
+            countries=2, quality=(4, 0.5, 0.25, 0.25, 80.0))
 A_FEB = row("2026-02", 1)
 A_APR = row("2026-04", 1, 1, 2, 0, 1, ("it",), 0.0, 2, 0.5, 0.6667)
 
@@ -97,7 +132,7 @@ async def test_an_organizer_sees_their_own_months_exactly(db: Database) -> None:
     result = await trends(db, orgs["a"], period="month")
     assert result.scope == "own"
     assert [r.model_dump() for r in result.rows] == [A_JAN, A_FEB, A_APR]
-    assert result.not_recorded == ["countries", "quality"]
+    assert result.not_recorded == []
 
 
 async def test_quarters_add_the_months_up(db: Database) -> None:
@@ -113,11 +148,13 @@ async def test_an_administrator_sees_everyone_and_may_filter(db: Database) -> No
     result = await trends(db, orgs["admin"], period="month")
     assert result.scope == "all"
     assert [r.model_dump() for r in result.rows] == [
-        row("2026-01", 3, 3, 6, 1, 3, ("de", "en", "es", "fr"), 1.1, 4, 0.108, 0.8462),
+        row("2026-01", 3, 3, 6, 1, 3, ("de", "en", "es", "fr"), 1.1, 4, 0.108, 0.8462,
+            countries=3, quality=(5, 0.6, 0.2, 0.2, 110.0)),
         A_FEB, A_APR]
     only_b = await trends(db, orgs["admin"], organizer_id="ob")
     assert [r.model_dump() for r in only_b.rows] == [
-        row("2026-01", 1, 1, 1, 0, 1, ("en", "es"), 1.0, 1, 0.008, 1.0)]
+        row("2026-01", 1, 1, 1, 0, 1, ("en", "es"), 1.0, 1, 0.008, 1.0,
+            countries=1, quality=(1, 1.0, 0.0, 0.0, 200.0))]
 
 
 async def test_an_organizer_cannot_see_another_organizers_meetings(db: Database) -> None:
@@ -144,7 +181,7 @@ async def test_the_csv_says_what_the_json_says(db: Database) -> None:
     first = dict(zip(lines[0].split(","), lines[1].split(","), strict=True))
     assert first == {k: (" ".join(v) if isinstance(v, list) else str(v))
                      for k, v in result.rows[0].model_dump().items()}
-    assert lines[2].endswith(",0,0.0,") and lines[-1] == ""
+    assert lines[2].endswith(",0,0.0,,0,0,,,,") and lines[-1] == ""
 
 
 async def test_generated_history_agrees_with_a_python_count(db: Database) -> None:

@@ -27,7 +27,9 @@ from mirp.store.db import Database
 
 LANGUAGES = ["en", "fr", "es", "ar", "zh", "ru", "de", "pt", "it", "ja"]
 DELEGATIONS = [f"Delegation {i:03d}" for i in range(193)]
-TABLES = (t.Participant, t.Attendance, t.SpeakingTurn, t.OnAirTurn, t.Listening, t.Lifecycle)
+TABLES = (t.Participant, t.Attendance, t.SpeakingTurn, t.OnAirTurn, t.Listening, t.Lifecycle,
+          t.QualitySample, t.QualityTotal)
+GRADES = ("good",) * 7 + ("fair",) * 2 + ("poor",)
 
 
 def organizers(count: int) -> list[dict[str, Any]]:
@@ -37,7 +39,20 @@ def organizers(count: int) -> list[dict[str, Any]]:
              "created_at": created} for i in range(count)]
 
 
-def _meeting(rng: random.Random, n: int, owner: str, start: datetime) -> dict[str, list[Any]]:
+def _quality(n: int, mid: str, people: list[tuple[str, str, str | None, str | None]],
+             start: datetime, seconds: int, every_s: int) -> list[dict[str, Any]]:
+    """A quality sample per participant every `every_s` (its own random stream, so the rest of
+    the history is the same with or without samples)."""
+    rng = random.Random(n)
+    return [{"meeting_id": mid, "participant_id": pid, "role": role, "at":
+             start + timedelta(seconds=s), "grade": rng.choice(GRADES),
+             "rtt_ms": round(rng.uniform(15, 400), 1), "loss": round(rng.uniform(0, 0.05), 4),
+             "jitter_ms": None}
+            for pid, role, _d, _b in people for s in range(0, seconds, every_s)]
+
+
+def _meeting(rng: random.Random, n: int, owner: str, start: datetime,
+             quality_every_s: int | None = None) -> dict[str, list[Any]]:
     """One meeting's rows: {table name: [row dicts]}."""
     mid = f"hist-m{n}"
     langs = rng.sample(LANGUAGES, rng.randint(2, 6))
@@ -100,6 +115,12 @@ def _meeting(rng: random.Random, n: int, owner: str, start: datetime) -> dict[st
                 "meeting_id": mid, "participant_id": pair[k % 2], "booth": booth,
                 "channel": channel, "started_at": on,
                 "ended_at": on + timedelta(minutes=30) - timedelta(seconds=rng.randint(0, 60))})
+    if quality_every_s:  # the samples, and their totals as Admission.record keeps them
+        q = rows["quality_samples"] = _quality(n, mid, people, start, seconds, quality_every_s)
+        rows["quality_totals"] = [{
+            "meeting_id": mid, "samples": len(q),
+            **{g: sum(s["grade"] == g for s in q) for g in ("good", "fair", "poor")},
+            "rtt_ms_sum": sum(s["rtt_ms"] for s in q), "rtt_samples": len(q)}]
     rows["lifecycle"] = [{"meeting_id": mid, "kind": "opened", "at": start, "by": None,
                           "detail": None},
                          {"meeting_id": mid, "kind": "closed", "at": end, "by": None,
@@ -109,18 +130,20 @@ def _meeting(rng: random.Random, n: int, owner: str, start: datetime) -> dict[st
 
 def meetings(count: int, owners: int = 20, seed: int = 17,
              first: datetime = datetime(2021, 1, 4, tzinfo=UTC),
-             years: float = 5.0) -> Iterator[dict[str, list[Any]]]:
-    """`count` meetings spread over `years` from `first`, owners chosen at random."""
+             years: float = 5.0,
+             quality_every_s: int | None = None) -> Iterator[dict[str, list[Any]]]:
+    """`count` meetings spread over `years` from `first`, owners chosen at random (with a
+    quality sample per participant every `quality_every_s`: None, none)."""
     rng = random.Random(seed)
     span_days = int(365 * years)
     for n in range(count):
         day = first + timedelta(days=rng.randrange(span_days))
         start = day.replace(hour=rng.choice((9, 10, 14, 15)))
-        yield _meeting(rng, n, f"hist-o{rng.randrange(owners)}", start)
+        yield _meeting(rng, n, f"hist-o{rng.randrange(owners)}", start, quality_every_s)
 
 
 async def write(db: Database, count: int, owners: int = 20, seed: int = 17,
-                batch: int = 250) -> dict[str, int]:
+                batch: int = 250, quality_every_s: int | None = None) -> dict[str, int]:
     """Write the organizers and `count` meetings of history; the number of rows per table."""
     totals: dict[str, int] = {}
     async with db.engine.begin() as conn:
@@ -136,7 +159,7 @@ async def write(db: Database, count: int, owners: int = 20, seed: int = 17,
                     totals[name] = totals.get(name, 0) + len(pending[name])
         pending.clear()
 
-    for n, rows in enumerate(meetings(count, owners, seed), 1):
+    for n, rows in enumerate(meetings(count, owners, seed, quality_every_s=quality_every_s), 1):
         for name, items in rows.items():
             pending.setdefault(name, []).extend(items)
         if n % batch == 0:

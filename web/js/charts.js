@@ -107,7 +107,8 @@ export const TREND_COLUMNS = [
   ["participants", "Participants"], ["interpreters", "Interpreters"], ["delegations", "Delegations"],
   ["languages", "Languages"], ["interpretation_hours", "Interpretation (h)"],
   ["speaking_turns", "Speaking turns"], ["floor_hours", "Floor (h)"],
-  ["delegation_floor_share", "Delegations' floor share"],
+  ["delegation_floor_share", "Delegations' floor share"], ["countries", "Countries"],
+  ["quality_good_share", "Quality good"], ["rtt_ms_mean", "Mean RTT (ms)"],
 ];
 
 export function trendCells(row) {
@@ -115,7 +116,8 @@ export function trendCells(row) {
     const v = row[key];
     if (key === "period") return periodLabel(v);
     if (key === "languages") return v.length ? `${v.length} (${v.join(", ")})` : "0";
-    if (key === "delegation_floor_share") return v == null ? "—" : `${Math.round(v * 1000) / 10} %`;
+    if (key === "delegation_floor_share" || key === "quality_good_share") return v == null ? "—" : `${Math.round(v * 1000) / 10} %`;
+    if (key === "rtt_ms_mean") return v == null ? "—" : String(v);
     return String(v);
   });
 }

@@ -254,7 +254,7 @@ $("#inv-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const f = e.target;
   const body = { role: f.role.value, name: f.name.value.trim() || null, delegation: f.delegation.value.trim() || null,
-    email: f.email.value.trim() || null, max_uses: Number(f.max_uses.value) || 1, expires_at: fromLocalInput(f.expires_at.value) };
+    email: f.email.value.trim() || null, country: f.country.value.trim().toUpperCase() || null, max_uses: Number(f.max_uses.value) || 1, expires_at: fromLocalInput(f.expires_at.value) };
   if (body.role === "interpreter") body.booth = f.booth.value || null;
   $("#inv-error").hidden = true;
   const btn = f.querySelector("button[type=submit]");
@@ -267,7 +267,7 @@ $("#inv-form").addEventListener("submit", async (e) => {
       el("div", { style: "font-weight:600;margin-bottom:6px" }, `Invitation for ${inv.name || "an open link"} created`),
       el("div", { class: "row" }, el("input", { type: "text", readonly: true, value: url, class: "grow mono", "aria-label": "Join link", id: "inv-created-link" }),
         el("button", { class: "btn small", type: "button", onclick: () => copyText(url) }, "Copy"))));
-    f.name.value = ""; f.email.value = ""; f.delegation.value = "";
+    f.name.value = ""; f.email.value = ""; f.delegation.value = ""; f.country.value = "";
     loadInvitations();
   } catch (err) { showError($("#inv-error"), err); }
   setBusy(btn, false);

@@ -70,6 +70,19 @@ function render(rep) {
     table("On air per booth", ["Booth", "Turns", "Minutes", "Handovers", "Interpreters"], rep.booths.map((b) => [langName(b.booth), String(b.turns), String(minutes(b.seconds)), String(b.handovers), String(b.interpreters)]))));
   parts.push(section("Participants", "attendance",
     table("Attendance per participant", ["Name", "Role", "Delegation", "Joins", "Minutes present"], rep.attendance.map((a) => [a.name, ROLE_LABEL[a.role] || a.role, a.delegation || "", String(a.joins), String(minutes(a.present_s))]))));
+  const q = rep.quality;
+  parts.push(section("Connection quality", "quality",
+    ...(q.length ? bars("Median round-trip time per role (ms)", q.map((r) => ROLE_LABEL[r.role] || r.role), q.map((r) => r.rtt_ms_p50 ?? 0), " ms") : [el("p", { class: "muted" }, "No quality sample was recorded.")]),
+    table("Connection quality per role", ["Role", "Participants", "Samples", "Good", "Fair", "Poor", "RTT p50 / p90 / p99 (ms)", "Loss p50 / p90 / p99 (%)"], q.map((r) => [
+      ROLE_LABEL[r.role] || r.role, String(r.participants), String(r.samples), String(r.good), String(r.fair), String(r.poor),
+      [r.rtt_ms_p50, r.rtt_ms_p90, r.rtt_ms_p99].map((v) => (v == null ? "—" : String(v))).join(" / "),
+      [r.loss_p50, r.loss_p90, r.loss_p99].map((v) => (v == null ? "—" : String(Math.round(v * 1000) / 10))).join(" / ")]))));
+  const failed = rep.failed_joins;
+  parts.push(section("Joins that failed", "failed_joins",
+    ...(failed.length ? bars("Refused joins per reason", failed.map((f) => f.reason), failed.map((f) => f.count), "") : [el("p", { class: "muted" }, "No join was refused.")]),
+    table("Refused joins per reason", ["Reason", "Joins"], failed.map((f) => [f.reason, String(f.count)]))));
+  parts.push(section("Delegations", "delegations",
+    table("Participants per delegation", ["Delegation", "Country", "Participants"], rep.delegations.map((d) => [d.delegation, d.country || "—", String(d.participants)]))));
   $("#sections").replaceChildren(...parts);
   const words = { quality: "connection quality", failed_joins: "joins that failed" };
   $("#not-recorded").textContent = rep.not_recorded.length

@@ -46,6 +46,7 @@ function render(data) {
     chart("Participants and delegations", [{ name: "Participants", values: rows.map((r) => r.participants) }, { name: "Delegations", values: rows.map((r) => r.delegations) }]),
     chart("Hours of interpretation", [{ name: "Hours", values: rows.map((r) => r.interpretation_hours) }], " h"),
     chart("Languages used", [{ name: "Languages", values: rows.map((r) => r.languages.length) }]),
+    chart("Connection quality: samples graded good (%)", [{ name: "Good", values: rows.map((r) => (r.quality_good_share == null ? 0 : Math.round(r.quality_good_share * 1000) / 10)) }, { name: "Poor", values: rows.map((r) => (r.quality_poor_share == null ? 0 : Math.round(r.quality_poor_share * 1000) / 10)) }], " %"),
     chart("Delegations' share of the floor (%)", [{ name: "Share", values: rows.map((r) => (r.delegation_floor_share == null ? 0 : Math.round(r.delegation_floor_share * 1000) / 10)) }], " %"),
   ] : [el("p", { class: "muted" }, "No meetings in this period.")];
   $("#charts").replaceChildren(...charts);

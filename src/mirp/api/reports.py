@@ -13,7 +13,8 @@ from mirp.store.reports import MeetingReport, meeting_report, report_csv
 router = APIRouter(prefix="/meetings/{meeting_id}", tags=["meetings"])
 
 Table = Literal["attendance", "timeline", "speaking", "floor_by_delegation",
-                "floor_by_language", "interpretation", "booths", "listening", "lifecycle"]
+                "floor_by_language", "interpretation", "booths", "listening", "lifecycle",
+                "quality", "quality_histogram", "failed_joins", "delegations"]
 
 
 @router.get("/report", response_model=MeetingReport)

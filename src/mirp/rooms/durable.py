@@ -34,6 +34,8 @@ RECORD_TYPES: dict[str, type[Record]] = {
         model.ListeningRecord,
         model.LifecycleRecord,
         model.RemovalRecord,
+        model.QualityRecord,
+        model.FailedJoinRecord,
     )
 }
 DECISIONS = (model.LifecycleRecord, model.RemovalRecord)  # committed before their ack
@@ -58,7 +60,7 @@ def decode_record(body: bytes) -> Record:
         value = data[f.name]
         if f.name in ("at", "started_at", "ended_at"):
             value = datetime.fromisoformat(value)
-        elif f.name == "role":
+        elif f.name == "role" and value is not None:
             value = Role(value)
         kwargs[f.name] = value
     record: Record = cls(**kwargs)

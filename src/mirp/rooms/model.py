@@ -139,6 +139,34 @@ class RemovalRecord:
     at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class QualityRecord:
+    """A sample of one participant's connection as their client reported it (the Room keeps at
+    most one per participant every `RoomLimits.quality_sample_s`, and one at each grade change).
+    rtt in seconds, loss a fraction; None: the client did not measure it."""
+
+    meeting_id: str
+    participant_id: str
+    role: Role
+    grade: str  # good | fair | poor | unknown
+    at: datetime
+    rtt: float | None = None
+    loss: float | None = None
+    jitter: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FailedJoinRecord:
+    """A join the server refused, with its reason code (the error's `reason`, else its code:
+    `revoked`, `removed`, `meeting_full`, `meeting_closed`, `unauthorized`, ...)."""
+
+    meeting_id: str
+    reason: str
+    at: datetime
+    participant_id: str | None = None  # None: the token named nobody we could trust
+    role: Role | None = None
+
+
 Record = (
     AttendanceRecord
     | SpeakingTurnRecord
@@ -146,4 +174,6 @@ Record = (
     | ListeningRecord
     | LifecycleRecord
     | RemovalRecord
+    | QualityRecord
+    | FailedJoinRecord
 )

@@ -25,6 +25,7 @@ from mirp.rooms.model import (
     JoinGrant,
     ListeningRecord,
     MeetingSpec,
+    QualityRecord,
     Role,
     utc,
 )
@@ -43,6 +44,7 @@ class Participant:
     speaking: bool = False
     quality: dict[str, Any] | None = None
     spoken: str | None = None  # set by `participant_language`; None: the grant's language
+    quality_sampled_at: float | None = None  # when its last QualityRecord was taken
 
     @property
     def id(self) -> str:
@@ -103,9 +105,12 @@ class Roster:
     """The participants of one Room (present, or within their grace period), who may not come
     back, and what each listens to."""
 
-    def __init__(self, spec: MeetingSpec, capacity: int, changes: Changes) -> None:
+    def __init__(
+        self, spec: MeetingSpec, capacity: int, changes: Changes, quality_sample_s: float = 60.0
+    ) -> None:
         self.meeting_id = spec.id
         self.capacity = capacity
+        self.quality_sample_s = quality_sample_s
         self.participants: dict[str, Participant] = {}
         self.removed: set[str] = set(spec.removed_participants)
         self.revoked_invitations: set[str] = set()  # revoked while the room is open
@@ -195,3 +200,19 @@ class Roster:
         p.quality = {"grade": grade, **numbers, "at": now}
         if old != grade:  # numbers move all the time: tell others when the grade does
             self._changes.touch(p.id)
+        # sampled for the statistics: at each grade change, else once per quality_sample_s
+        last = p.quality_sampled_at
+        if old != grade or last is None or now - last >= self.quality_sample_s:
+            p.quality_sampled_at = now
+            self._changes.record(
+                QualityRecord(
+                    self.meeting_id,
+                    p.id,
+                    p.role,
+                    grade,
+                    utc(now),
+                    rtt=numbers.get("rtt"),
+                    loss=numbers.get("loss"),
+                    jitter=numbers.get("jitter"),
+                )
+            )

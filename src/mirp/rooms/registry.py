@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Protocol, TypeVar
 
+from mirp import tokens
 from mirp.config import Settings
 from mirp.errors import Forbidden, MirpError, NotFound
 from mirp.journal import Journal
@@ -25,8 +26,9 @@ from mirp.rooms.door import RoomDoor
 from mirp.rooms.durable import decode_room
 from mirp.rooms.events import Event, JsonDict, RecordEvent
 from mirp.rooms.limits import RoomLimits
-from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record
+from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record, Role
 from mirp.rooms.recorder import JournalHealth, Recorder
+from mirp.rooms.refusals import FailedJoins
 from mirp.rooms.room import Room
 from mirp.rooms.runtime import RoomRuntime
 from mirp.rooms.session import Session
@@ -91,6 +93,7 @@ class RoomRegistry(RoomDoor):
         self._closed = False
         self._handled_closed = 0  # commands of rooms already closed (RoomsReadout)
         self._refused_closed = 0
+        self.failed_joins = FailedJoins(settings.limits.failed_joins_per_meeting_minute)
         media.on_event = self._on_media_event
         with contextlib.suppress(RuntimeError):  # rooms a previous run left open: back now
             asyncio.get_running_loop()
@@ -118,22 +121,47 @@ class RoomRegistry(RoomDoor):
 
     # ---------------------------------------------------------------- joining
     async def authorize(self, token: str, meeting_id: str | None = None) -> JoinGrant:
-        """The store's answer (a removal is committed there before its ack)."""
-        return await self.store.authorize(token, meeting_id)
+        """The store's answer (a removal is committed there before its ack). A refusal is
+        recorded (capped: rooms/refusals.py) against the meeting of the URL, else the one a
+        genuine token names; a token that does not verify names nobody we can trust."""
+        try:
+            return await self.store.authorize(token, meeting_id)
+        except MirpError as exc:
+            pid: str | None = None
+            role: Role | None = None
+            try:
+                claims = tokens.verify_participant(self.settings.resolved_secret_key(), token)
+                meeting_id = meeting_id or claims.meeting_id
+                pid = claims.participant_id
+                role = Role(claims.role) if claims.role in Role.__members__.values() else None
+            except MirpError:
+                pass
+            self._refused(meeting_id, exc, pid, role)
+            raise
+
+    def _refused(self, meeting_id: str | None, exc: MirpError, participant_id: str | None,
+                 role: Role | None) -> None:
+        record = self.failed_joins.refused(meeting_id, exc, time.time(), participant_id, role)
+        if record is not None:
+            self.recorder.put(record)
 
     async def join(
         self, grant: JoinGrant, session: Session, resume: str | None = None
     ) -> RoomRuntime:
         """Admit a Session into its meeting's room (opened if needed); the runtime has sent the
-        welcome when this returns."""
-        for _ in range(3):
-            runtime = await self.open(grant.meeting_id)
-            try:
-                await runtime.join(grant, session, resume)
-                return runtime
-            except RoomClosing:
-                await asyncio.sleep(0)  # it was closing: open a fresh one
-        raise RoomClosing("the room is restarting; try again")
+        welcome when this returns. A refusal (full, removed, closed...) is recorded."""
+        try:
+            for _ in range(3):
+                runtime = await self.open(grant.meeting_id)
+                try:
+                    await runtime.join(grant, session, resume)
+                    return runtime
+                except RoomClosing:
+                    await asyncio.sleep(0)  # it was closing: open a fresh one
+            raise RoomClosing("the room is restarting; try again")
+        except MirpError as exc:
+            self._refused(grant.meeting_id, exc, grant.participant_id, grant.role)
+            raise
 
     async def open(self, meeting_id: str) -> RoomRuntime:
         if self._closed:
@@ -155,6 +183,7 @@ class RoomRegistry(RoomDoor):
         limits = RoomLimits(
             grace_s=self.limits.reconnect_grace_s,
             handover_timeout_s=self.limits.handover_timeout_s,
+            quality_sample_s=self.limits.quality_sample_s,
             capacity=min(spec.capacity, self.limits.max_participants_per_meeting),
         )
         restored = self._restore(spec, limits)

@@ -67,7 +67,7 @@ class Room:
         self.under_levels = tuple(lv for lv in spec.under_levels_db if lv < 0)
         self.changes = Changes()
         capacity = min(spec.capacity, self.limits.capacity or spec.capacity)
-        self.roster = Roster(spec, capacity, self.changes)
+        self.roster = Roster(spec, capacity, self.changes, self.limits.quality_sample_s)
         self.floor = Floor()
         self.interpretation = Interpretation(spec, self.roster, self.changes)
         self.told = views.Told()

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from mirp import tokens
 from mirp.config import Settings
@@ -18,12 +19,14 @@ from mirp.errors import ClosedMeeting, Forbidden
 from mirp.rooms.model import (
     AttendanceRecord,
     BoothSpec,
+    FailedJoinRecord,
     JoinGrant,
     LifecycleRecord,
     ListeningRecord,
     MeetingSpec,
     MeetingStatus,
     OnAirTurnRecord,
+    QualityRecord,
     Record,
     RemovalRecord,
     Role,
@@ -98,12 +101,15 @@ class Admission:
             ids = {r.meeting_id for r in records}
             rows = await session.execute(select(t.Meeting).where(t.Meeting.id.in_(ids)))
             meetings = {m.id: m for m in rows.scalars()}
+            quality: dict[str, list[QualityRecord]] = {}
             for r in records:
                 meeting = meetings.get(r.meeting_id)
                 if meeting is None:
                     continue
                 for row in _rows(r):
                     session.add(row)
+                if isinstance(r, QualityRecord):
+                    quality.setdefault(r.meeting_id, []).append(r)
                 if isinstance(r, LifecycleRecord) and r.kind in LIFECYCLE_STATUS:
                     meeting.status = LIFECYCLE_STATUS[r.kind]
                     meeting.updated_at = r.at
@@ -112,6 +118,26 @@ class Admission:
                     if participant is not None and participant.meeting_id == r.meeting_id:
                         participant.removed_at = r.at
                         participant.removed_by = r.by
+            for meeting_id, samples in quality.items():
+                await _add_to_totals(session, meeting_id, samples)
+
+
+async def _add_to_totals(session: AsyncSession, meeting_id: str,
+                         samples: list[QualityRecord]) -> None:
+    """The meeting's quality totals, in the samples' transaction (one Recorder writes a
+    meeting's records, so the read-then-write does not race)."""
+    total = await session.get(t.QualityTotal, meeting_id)
+    if total is None:
+        total = t.QualityTotal(meeting_id=meeting_id, samples=0, good=0, fair=0, poor=0,
+                               rtt_ms_sum=0.0, rtt_samples=0)
+        session.add(total)
+    rtts = [round(s.rtt * 1000, 1) for s in samples if s.rtt is not None]
+    total.samples += len(samples)
+    total.good += sum(s.grade == "good" for s in samples)
+    total.fair += sum(s.grade == "fair" for s in samples)
+    total.poor += sum(s.grade == "poor" for s in samples)
+    total.rtt_ms_sum += sum(rtts)
+    total.rtt_samples += len(rtts)
 
 
 def _rows(r: Record) -> list[Any]:
@@ -136,4 +162,14 @@ def _rows(r: Record) -> list[Any]:
     if isinstance(r, RemovalRecord):
         return [t.Lifecycle(meeting_id=r.meeting_id, kind="removed", at=r.at, by=r.by,
                             detail=r.participant_id)]
+    if isinstance(r, QualityRecord):  # kept in milliseconds: what the report shows
+        return [t.QualitySample(meeting_id=r.meeting_id, participant_id=r.participant_id,
+                                role=str(r.role), grade=r.grade, at=r.at,
+                                rtt_ms=None if r.rtt is None else round(r.rtt * 1000, 1),
+                                loss=r.loss,
+                                jitter_ms=None if r.jitter is None else round(r.jitter * 1000, 1))]
+    if isinstance(r, FailedJoinRecord):
+        return [t.FailedJoin(meeting_id=r.meeting_id, reason=r.reason[:32], at=r.at,
+                             participant_id=r.participant_id,
+                             role=None if r.role is None else str(r.role))]
     raise TypeError(f"not a record: {type(r).__name__}")

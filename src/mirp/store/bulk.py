@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from mirp import tokens
 from mirp.errors import InvalidInput
 from mirp.ids import new_id
-from mirp.store.schemas import EMAIL, BulkOut, InvitationOut, RegistrationOut
+from mirp.store.schemas import EMAIL, BulkOut, InvitationOut, RegistrationOut, opt_country
 
 MAX_BULK_ROWS = 5000
 EXPORT_COLUMNS = ("name", "delegation", "email", "role", "booth", "max_uses", "uses",
@@ -41,6 +41,7 @@ class InvitationData:
     revoked_at: datetime | None
     created_at: datetime
     language: str | None = None
+    country: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +54,7 @@ class Row:
     email: str | None
     booth: str | None
     language: str | None = None  # the language the delegate speaks (checked by prepare_bulk)
+    country: str | None = None  # the delegation's ISO 3166-1 alpha-2 code (checked on parsing)
 
 
 # --- signing and rendering -------------------------------------------------------------------
@@ -71,7 +73,7 @@ def view(secret: str, base_url: str, inv: InvitationData) -> InvitationOut:
     token = sign(secret, inv)
     return InvitationOut(
         id=inv.id, meeting_id=inv.meeting_id, role=inv.role, booth=inv.booth, name=inv.name,
-        delegation=inv.delegation, email=inv.email, language=inv.language,
+        delegation=inv.delegation, email=inv.email, language=inv.language, country=inv.country,
         named=inv.name is not None,
         max_uses=inv.max_uses, uses=inv.uses, expires_at=inv.expires_at,
         revoked=inv.revoked_at is not None, revoked_at=inv.revoked_at,
@@ -168,7 +170,7 @@ def prepare_bulk(meeting_id: str, role: str, rows: list[Row], booths: list[str],
         prepared.append(InvitationData(
             id=new_id("i"), meeting_id=meeting_id, role=role, booth=row.booth, name=row.name,
             delegation=row.delegation, email=row.email, max_uses=1, uses=0,
-            expires_at=expires_at, revoked_at=None, language=row.language,
+            expires_at=expires_at, revoked_at=None, language=row.language, country=row.country,
             created_at=now + timedelta(microseconds=i)))  # listed in the file's order
     return prepared
 
@@ -213,7 +215,8 @@ def _read_csv(text: str) -> list[tuple[int, list[str]]]:
 def parse_delegates_csv(text: str) -> list[Row]:
     """`name, delegation, e-mail` per line (a header line naming these columns is optional;
     an optional `booth` column serves interpreters, an optional `language` column says what
-    each delegate speaks; `;` or tab separators work too). Raises
+    each delegate speaks, an optional `country` column gives the delegation's ISO 3166-1
+    alpha-2 code; `;` or tab separators work too). Raises
     InvalidInput naming the line."""
     records = _read_csv(text)
     columns = ["name", "delegation", "email"]
@@ -221,7 +224,8 @@ def parse_delegates_csv(text: str) -> list[Row]:
         header = [c.lower().replace("-", "").replace(" ", "") for c in records[0][1]]
         if "name" in header:
             unknown = [c for c in header
-                       if c not in ("name", "delegation", "email", "booth", "language")]
+                       if c not in ("name", "delegation", "email", "booth", "language",
+                                    "country")]
             if unknown:
                 raise InvalidInput(f"csv line {records[0][0]}: unknown column {unknown[0]!r}",
                                    {"field": "csv", "line": records[0][0]})
@@ -243,9 +247,13 @@ def parse_delegates_csv(text: str) -> list[Row]:
         if email is not None and (len(email) > 320 or not EMAIL.match(email)):
             raise InvalidInput(f"csv line {line}: {email!r} is not an e-mail address",
                                {"field": "csv", "line": line})
+        try:
+            country = opt_country(values.get("country"))
+        except ValueError as exc:
+            raise InvalidInput(f"csv line {line}: {exc}", {"field": "csv", "line": line}) from None
         rows.append(Row(line, name, values.get("delegation") or None, email,
                         (values.get("booth") or "").lower() or None,
-                        (values.get("language") or "").lower() or None))
+                        (values.get("language") or "").lower() or None, country))
         if len(rows) > MAX_BULK_ROWS:
             raise InvalidInput(f"csv: more than {MAX_BULK_ROWS} rows", {"field": "csv"})
     if not rows:

@@ -42,7 +42,7 @@ def invitation_data(inv: t.Invitation) -> bulk.InvitationData:
         id=inv.id, meeting_id=inv.meeting_id, role=inv.role, booth=inv.booth, name=inv.name,
         delegation=inv.delegation, email=inv.email, max_uses=inv.max_uses, uses=inv.uses,
         expires_at=inv.expires_at, revoked_at=inv.revoked_at, created_at=inv.created_at,
-        language=inv.language)
+        language=inv.language, country=inv.country)
 
 
 def invitation_token(settings: Settings, inv: t.Invitation) -> str:
@@ -90,7 +90,7 @@ def _new_invitation(settings: Settings, meeting: t.Meeting, data: InvitationIn) 
     return t.Invitation(
         id=new_id("i"), meeting_id=meeting.id, role=data.role, booth=data.booth,
         name=data.name, delegation=data.delegation, email=data.email, language=data.language,
-        max_uses=data.max_uses,
+        country=data.country, max_uses=data.max_uses,
         uses=0, expires_at=expires.astimezone(UTC).replace(microsecond=0), created_at=now)
 
 
@@ -120,7 +120,8 @@ async def add_invitation(session: AsyncSession, settings: Settings, meeting: t.M
 _COLUMNS = (t.Invitation.id, t.Invitation.meeting_id, t.Invitation.role, t.Invitation.booth,
             t.Invitation.name, t.Invitation.delegation, t.Invitation.email,
             t.Invitation.max_uses, t.Invitation.uses, t.Invitation.expires_at,
-            t.Invitation.revoked_at, t.Invitation.created_at, t.Invitation.language)
+            t.Invitation.revoked_at, t.Invitation.created_at, t.Invitation.language,
+            t.Invitation.country)
 
 
 async def invitation_page(session: AsyncSession, meeting_id: str, limit: int,
@@ -233,7 +234,8 @@ def _insert_values(inv: bulk.InvitationData) -> dict[str, object]:
     return {"id": inv.id, "meeting_id": inv.meeting_id, "role": inv.role, "booth": inv.booth,
             "name": inv.name, "delegation": inv.delegation, "email": inv.email,
             "max_uses": inv.max_uses, "uses": inv.uses, "expires_at": inv.expires_at,
-            "revoked_at": inv.revoked_at, "created_at": inv.created_at, "language": inv.language}
+            "revoked_at": inv.revoked_at, "created_at": inv.created_at, "language": inv.language,
+            "country": inv.country}
 
 
 # --- joining ---------------------------------------------------------------------------------

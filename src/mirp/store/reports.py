@@ -22,6 +22,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from mirp.store import tables as t
 from mirp.store import work
 from mirp.store.db import Database
+from mirp.store.quality import (
+    DelegationCountry,
+    FailedJoinCount,
+    QualityBucket,
+    QualityByRole,
+    fold_connections,
+)
 from mirp.store.repo import meeting_for, meeting_summary
 from mirp.store.schemas import MeetingSummary
 from mirp.store.trends import csv_text
@@ -119,12 +126,15 @@ class MeetingReport(BaseModel):
     floor_by_delegation: list[FloorByDelegation]
     floor_by_language: list[FloorByLanguage]
     booths: list[BoothUse]
+    quality: list[QualityByRole]
+    quality_histogram: list[QualityBucket]
+    failed_joins: list[FailedJoinCount]
+    delegations: list[DelegationCountry]
     not_recorded: list[str]  # what MIRP does not keep, so the report cannot show
 
 
-# what the rooms do not record: the live quality grade, and joins that were refused (the
-# refusal is answered, never stored)
-NOT_RECORDED = ["quality", "failed_joins"]
+# everything the report shows is recorded now (quality samples, refused joins: migration 0004)
+NOT_RECORDED: list[str] = []
 TIMELINE_POINTS = 120  # at most about this many points: a whole minute step, at least 60 s
 
 
@@ -151,7 +161,14 @@ async def meeting_report(db: Database, organizer: t.Organizer,
                   await _rows(session, t.OnAirTurn, meeting.id, t.OnAirTurn.started_at),
                   await _rows(session, t.Listening, meeting.id, t.Listening.started_at),
                   await _rows(session, t.Lifecycle, meeting.id, t.Lifecycle.at)]
-    return await work.run(compute_report, summary, t.utcnow(), *tables)
+        extra = [await _rows(session, t.QualitySample, meeting.id, t.QualitySample.at),
+                 await _rows(session, t.FailedJoin, meeting.id, t.FailedJoin.at)]
+        countries: dict[str, str | None] = {
+            i: c for i, c in await session.execute(select(t.Invitation.id, t.Invitation.country)
+                                                   .where(t.Invitation.meeting_id == meeting.id))}
+    report = await work.run(compute_report, summary, t.utcnow(), *tables)
+    report.update(await work.run(fold_connections, extra[0], extra[1], tables[0], countries))
+    return report
 
 
 def compute_report(summary: dict[str, Any], now: datetime, participants: list[Any],

@@ -16,6 +16,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from mirp.errors import InvalidInput
+from mirp.store.countries import ISO_3166_1
 from mirp.store.languages import ISO_639_1
 
 Status = Literal["scheduled", "open", "closed"]
@@ -57,6 +58,17 @@ def _opt_lang(value: Any) -> Any:
     """A language code or nothing (blank is nothing); the meeting's own list is checked later."""
     value = _blank_none(value)
     return _lang(value) if isinstance(value, str) else value
+
+
+def opt_country(value: Any) -> Any:
+    """An ISO 3166-1 alpha-2 code (any case, kept upper-case) or nothing (blank is nothing)."""
+    value = _blank_none(value)
+    if not isinstance(value, str):
+        return value
+    code = value.strip().upper()
+    if code not in ISO_3166_1:
+        raise ValueError(f"{value!r} is not an ISO 3166-1 alpha-2 country code")
+    return code
 
 
 def _email(value: str | None) -> str | None:
@@ -324,6 +336,7 @@ class InvitationIn(Strict):
     # the language the participant speaks, one of the meeting's (checked by the repository):
     # the Room's automatic floor language follows it
     language: str | None = None
+    country: str | None = None  # the delegation's, ISO 3166-1 alpha-2 (statistics only)
     max_uses: int | None = Field(default=1, ge=1, le=100_000)  # null: unlimited
     expires_at: AwareTime | None = None
 
@@ -342,6 +355,11 @@ class InvitationIn(Strict):
     def _check_language(cls, v: Any) -> Any:
         return _opt_lang(v)
 
+    @field_validator("country", mode="before")
+    @classmethod
+    def _check_country(cls, v: Any) -> Any:
+        return opt_country(v)
+
 
 class BulkIn(Strict):
     csv: str = Field(min_length=1, max_length=2_000_000)
@@ -357,6 +375,7 @@ class InvitationOut(BaseModel):
     delegation: str | None
     email: str | None
     language: str | None
+    country: str | None
     named: bool
     max_uses: int | None
     uses: int

@@ -15,6 +15,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -117,6 +118,8 @@ class Invitation(Base):
     email: Mapped[str | None] = mapped_column(String(320), nullable=True)
     # the language its participant speaks (one of the meeting's); None: the joiner says, or unknown
     language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # the delegation's country, ISO 3166-1 alpha-2 upper-case (statistics); None: not given
+    country: Mapped[str | None] = mapped_column(String(2), nullable=True)
     max_uses: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: unlimited
     uses: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
@@ -222,4 +225,49 @@ class Lifecycle(Base):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-STATISTICS = (Attendance, SpeakingTurn, OnAirTurn, Listening, Lifecycle)
+class QualitySample(Base):
+    """A participant's connection as their client reported it, sampled by the Room."""
+
+    __tablename__ = "quality_samples"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[str] = mapped_column(meeting_fk())
+    participant_id: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    grade: Mapped[str] = mapped_column(String(16))  # good | fair | poor | unknown
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    rtt_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    loss: Mapped[float | None] = mapped_column(Float, nullable=True)  # a fraction, 0..1
+    jitter_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    __table_args__ = (Index("ix_quality_samples_meeting_at", "meeting_id", "at"),)
+
+
+class QualityTotal(Base):
+    """A meeting's quality samples summed (kept by Admission.record with the samples, in the
+    same transaction): the trends read one row per meeting instead of every sample. Always
+    recomputable from `quality_samples`."""
+
+    __tablename__ = "quality_totals"
+    meeting_id: Mapped[str] = mapped_column(meeting_fk(), primary_key=True)
+    samples: Mapped[int] = mapped_column(Integer, default=0)
+    good: Mapped[int] = mapped_column(Integer, default=0)
+    fair: Mapped[int] = mapped_column(Integer, default=0)
+    poor: Mapped[int] = mapped_column(Integer, default=0)
+    rtt_ms_sum: Mapped[float] = mapped_column(Float, default=0.0)
+    rtt_samples: Mapped[int] = mapped_column(Integer, default=0)  # samples that measured RTT
+
+
+class FailedJoin(Base):
+    """A join refused with its reason code (capped per meeting per minute: rooms/refusals.py)."""
+
+    __tablename__ = "failed_joins"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[str] = mapped_column(meeting_fk())
+    reason: Mapped[str] = mapped_column(String(32))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    participant_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    role: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    __table_args__ = (Index("ix_failed_joins_meeting_at", "meeting_id", "at"),)
+
+
+STATISTICS = (Attendance, SpeakingTurn, OnAirTurn, Listening, Lifecycle, QualitySample,
+              QualityTotal, FailedJoin)

@@ -12,8 +12,10 @@ Scope: an organizer sees their own meetings; an administrator (`Organizer.is_adm
 and may narrow to one organizer. A non-administrator asking for someone else's meetings gets
 empty periods, exactly as for an organizer with no meetings (ids cannot be probed).
 
-Not recorded by MIRP, so not invented here: participants' countries and connection quality
-(the live quality indicator is never stored). They are listed in `not_recorded`.
+Countries come from the invitations that were used (a delegation's optional ISO 3166-1 code);
+quality from the per-meeting totals of the Room's quality samples (`quality_totals`, kept by
+Admission.record: one row per meeting, where the samples are thousands): the share of samples
+per grade and their mean RTT (a mean, not a median: it adds up from totals).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from mirp.store import tables as t
 from mirp.store.db import Database
 
 Period = Literal["month", "quarter"]
-NOT_RECORDED = ["countries", "quality"]
+NOT_RECORDED: list[str] = []
 MAX_SPAN_DAYS = 366 * 20  # a generous bound: twenty years of periods in one answer
 
 
@@ -50,6 +52,12 @@ class TrendRow(BaseModel):
     speaking_turns: int
     floor_hours: float
     delegation_floor_share: float | None  # floor time not held by a chair (None: nobody spoke)
+    countries: int  # distinct countries of the invitations used (ISO 3166-1 alpha-2)
+    quality_samples: int  # connection quality samples (at most one per participant a minute)
+    quality_good_share: float | None  # of those samples, graded good (None: no sample)
+    quality_fair_share: float | None
+    quality_poor_share: float | None
+    rtt_ms_mean: float | None  # mean round-trip time of the samples that measured it
 
 
 class Trends(BaseModel):
@@ -64,7 +72,8 @@ class Trends(BaseModel):
 
 CSV_COLUMNS = ["period", "meetings", "meetings_held", "participants", "interpreters",
                "delegations", "languages", "interpretation_hours", "speaking_turns",
-               "floor_hours", "delegation_floor_share"]
+               "floor_hours", "delegation_floor_share", "countries", "quality_samples",
+               "quality_good_share", "quality_fair_share", "quality_poor_share", "rtt_ms_mean"]
 
 
 def _bucket(dialect: str, when: Any, period: Period) -> ColumnElement[str]:
@@ -147,6 +156,16 @@ async def trends(db: Database, organizer: t.Organizer, *, period: Period = "mont
                 .join(per_channel, per_channel.c.meeting_id == m.id)
                 .where(*scope).group_by(bucket, per_channel.c.channel))
 
+    inv, qs = t.Invitation, t.QualityTotal
+    q_countries = (select(bucket, func.count(distinct(inv.country)))
+                   .join(inv, inv.meeting_id == m.id)
+                   .where(*scope, inv.country.is_not(None), inv.uses > 0).group_by(bucket))
+
+    # one row per meeting (kept by Admission.record), not one per sample
+    q_quality = (select(bucket, func.sum(qs.samples), func.sum(qs.good), func.sum(qs.fair),
+                        func.sum(qs.poor), func.sum(qs.rtt_ms_sum), func.sum(qs.rtt_samples))
+                 .join(qs, qs.meeting_id == m.id).where(*scope).group_by(bucket))
+
     rows: dict[str, dict[str, Any]] = {}
 
     def row(key: str) -> dict[str, Any]:
@@ -154,7 +173,9 @@ async def trends(db: Database, organizer: t.Organizer, *, period: Period = "mont
             "period": key, "meetings": 0, "meetings_held": 0, "participants": 0,
             "interpreters": 0, "delegations": 0, "languages": set(),
             "interpretation_hours": 0.0, "speaking_turns": 0, "floor_hours": 0.0,
-            "delegation_floor_share": 0.0})
+            "delegation_floor_share": 0.0, "countries": 0, "quality_samples": 0,
+            "quality_good_share": None, "quality_fair_share": None, "quality_poor_share": None,
+            "rtt_ms_mean": None})
 
     async with db.session() as session:
         for key, n in await session.execute(q_meetings):
@@ -172,6 +193,16 @@ async def trends(db: Database, organizer: t.Organizer, *, period: Period = "mont
         for key, channel, seconds in await session.execute(q_on_air):
             row(key)["interpretation_hours"] += float(seconds or 0.0)
             row(key)["languages"].add(channel)
+        for key, n in await session.execute(q_countries):
+            row(key)["countries"] = n
+        for key, n, good, fair, poor, rtt_sum, rtt_n in await session.execute(q_quality):
+            n = int(n or 0)
+            if n == 0:
+                continue
+            row(key).update(quality_samples=n, rtt_ms_mean=round(float(rtt_sum) / int(rtt_n), 1)
+                            if rtt_n else None,
+                            **{f"quality_{g}_share": round(int(k or 0) / n, 4) for g, k in
+                               (("good", good), ("fair", fair), ("poor", poor))})
     for r in rows.values():  # seconds summed above; hours and the share from them
         floor = r["floor_hours"]
         r["delegation_floor_share"] = (round(r["delegation_floor_share"] / floor, 4)

@@ -59,11 +59,14 @@ test("periods and minutes read as people say them", () => {
 test("the trends table has one cell per column, in the API's numbers", () => {
   const row = { period: "2026-01", meetings: 2, meetings_held: 2, participants: 5, interpreters: 1,
     delegations: 2, languages: ["de", "en"], interpretation_hours: 0.1, speaking_turns: 3,
-    floor_hours: 0.1, delegation_floor_share: 0.8333 };
+    floor_hours: 0.1, delegation_floor_share: 0.8333, countries: 3, quality_samples: 5,
+    quality_good_share: 0.6, quality_fair_share: 0.2, quality_poor_share: 0.2, rtt_ms_mean: 110 };
   const cells = trendCells(row);
   assert.equal(cells.length, TREND_COLUMNS.length);
-  assert.deepEqual(cells, ["Jan 2026", "2", "2", "5", "1", "2", "2 (de, en)", "0.1", "3", "0.1", "83.3 %"]);
+  assert.deepEqual(cells, ["Jan 2026", "2", "2", "5", "1", "2", "2 (de, en)", "0.1", "3", "0.1", "83.3 %",
+    "3", "60 %", "110"]);
   assert.equal(trendCells({ ...row, delegation_floor_share: null, languages: [] })[10], "—");
+  assert.deepEqual(trendCells({ ...row, quality_good_share: null, rtt_ms_mean: null }).slice(12), ["—", "—"]);
 });
 
 test("presence over time: everyone, then one series per role, zeros where a role is absent", () => {
