@@ -22,7 +22,8 @@ function table(caption, head, rows) {
 function section(title, csvTable, ...body) {
   const csv = el("button", { class: "btn small", type: "button", onclick: () =>
     downloadCsv(`/api/meetings/${encodeURIComponent(id)}/report.csv`, { table: csvTable }, `report-${id}-${csvTable}.csv`).catch((e) => showError($("#error"), e)) }, "CSV");
-  return el("section", { class: "card" }, el("div", { class: "card-head" }, el("h2", {}, title), csv), ...body);
+  // a body part may be null: an empty table is left out, its "nothing recorded" line says it
+  return el("section", { class: "card" }, el("div", { class: "card-head" }, el("h2", {}, title), csv), ...body.filter(Boolean));
 }
 
 function bars(title, labels, values, unit) {
@@ -73,14 +74,14 @@ function render(rep) {
   const q = rep.quality;
   parts.push(section("Connection quality", "quality",
     ...(q.length ? bars("Median round-trip time per role (ms)", q.map((r) => ROLE_LABEL[r.role] || r.role), q.map((r) => r.rtt_ms_p50 ?? 0), " ms") : [el("p", { class: "muted" }, "No quality sample was recorded.")]),
-    table("Connection quality per role", ["Role", "Participants", "Samples", "Good", "Fair", "Poor", "RTT p50 / p90 / p99 (ms)", "Loss p50 / p90 / p99 (%)"], q.map((r) => [
+    q.length ? table("Connection quality per role", ["Role", "Participants", "Samples", "Good", "Fair", "Poor", "RTT p50 / p90 / p99 (ms)", "Loss p50 / p90 / p99 (%)"], q.map((r) => [
       ROLE_LABEL[r.role] || r.role, String(r.participants), String(r.samples), String(r.good), String(r.fair), String(r.poor),
       [r.rtt_ms_p50, r.rtt_ms_p90, r.rtt_ms_p99].map((v) => (v == null ? "—" : String(v))).join(" / "),
-      [r.loss_p50, r.loss_p90, r.loss_p99].map((v) => (v == null ? "—" : String(Math.round(v * 1000) / 10))).join(" / ")]))));
+      [r.loss_p50, r.loss_p90, r.loss_p99].map((v) => (v == null ? "—" : String(Math.round(v * 1000) / 10))).join(" / ")])) : null));
   const failed = rep.failed_joins;
   parts.push(section("Joins that failed", "failed_joins",
     ...(failed.length ? bars("Refused joins per reason", failed.map((f) => f.reason), failed.map((f) => f.count), "") : [el("p", { class: "muted" }, "No join was refused.")]),
-    table("Refused joins per reason", ["Reason", "Joins"], failed.map((f) => [f.reason, String(f.count)]))));
+    failed.length ? table("Refused joins per reason", ["Reason", "Joins"], failed.map((f) => [f.reason, String(f.count)])) : null));
   parts.push(section("Delegations", "delegations",
     table("Participants per delegation", ["Delegation", "Country", "Participants"], rep.delegations.map((d) => [d.delegation, d.country || "—", String(d.participants)]))));
   $("#sections").replaceChildren(...parts);
