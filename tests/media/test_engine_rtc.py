@@ -94,6 +94,8 @@ async def test_tone_from_a_speaker_reaches_a_listener_and_switch_keeps_the_clock
     assert rig.sessions["alice"].track._queue.qsize() == 0  # type: ignore[union-attr]
     s = rig.engine.stats()
     assert (s.sources, s.decoding, s.encoders, s.listeners) == (2, 2, 1, 1)
+    # what /metrics exports as mirp_media_packets_sent: at least what the listener received
+    assert s.packets_sent >= len(ear.rtp) > 0 and s.packets_dropped == 0, s
 
     switched_at = len(ear.rtp)
     rig.engine.switch("ear", FR)

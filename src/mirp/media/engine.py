@@ -85,6 +85,8 @@ class EngineStats:
     lateness_max_ms: float = 0.0
     packets_skipped: int = 0  # listener packets never sent because their tick was skipped
     lateness_counts: tuple[int, ...] = ()  # ticks ever, per LATENESS_EDGES_MS bucket
+    packets_sent: int = 0  # listener packets handed to the network (one per listener per tick)
+    packets_dropped: int = 0  # listener packets dropped: the listener's socket backlog was full
 
 
 class RelayLike(Protocol):
@@ -274,7 +276,7 @@ class MediaEngine:
                 if late > TICK_S * self.max_late_ticks:
                     skip = int(late / TICK_S)
                     self._skipped += skip
-                    self._packets_skipped += skip * self._listener_count()
+                    self._packets_skipped += skip * max(0, self._listener_count())
                     self._tick += skip
                     deadline += skip * TICK_S
             try:
@@ -387,16 +389,20 @@ class MediaEngine:
 
     # -- observation ----------------------------------------------------------------------------
     def _listener_count(self) -> int:
+        return int(self._fanout_counts().get("listeners", 0))
+
+    def _fanout_counts(self) -> dict[str, int]:
         try:
-            return int(self.fanout.stats().get("listeners", 0))
+            return self.fanout.stats()
         except Exception:
-            return -1
+            return {"listeners": -1}
 
     def stats(self) -> EngineStats:
         srcs = list(self._sources.values())
         active = [s for s in srcs if s.active and s.jitter.played]
         gone = self._gone
-        listeners = self._listener_count()
+        out = self._fanout_counts()
+        listeners = int(out.get("listeners", 0))  # -1: the fan-out did not answer
         late = sorted(self._lateness)
 
         def pct(q: float) -> float:
@@ -428,4 +434,6 @@ class MediaEngine:
             lateness_max_ms=late[-1] if late else 0.0,
             packets_skipped=self._packets_skipped,
             lateness_counts=tuple(self._lateness_counts),
+            packets_sent=int(out.get("packets_sent", 0)),
+            packets_dropped=int(out.get("packets_dropped", 0)),
         )
