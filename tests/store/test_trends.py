@@ -195,7 +195,7 @@ async def test_generated_history_agrees_with_a_python_count(db: Database) -> Non
     expected: dict[str, dict[str, Any]] = defaultdict(lambda: {
         "meetings": 0, "meetings_held": 0, "participants": 0, "interpreters": 0,
         "delegations": set(), "languages": set(), "interp": 0.0, "turns": 0, "floor": 0.0,
-        "by_delegations": 0.0})
+        "by_delegations": 0.0, "countries": set()})
     for rows in history.meetings(40, owners=3):
         (m,) = rows["meetings"]
         e = expected[m["starts_at"].strftime("%Y-%m")]
@@ -204,6 +204,7 @@ async def test_generated_history_agrees_with_a_python_count(db: Database) -> Non
         e["participants"] += len(rows["participants"])
         e["interpreters"] += sum(p["role"] == "interpreter" for p in rows["participants"])
         e["delegations"] |= {p["delegation"] for p in rows["participants"] if p["delegation"]}
+        e["countries"] |= {i["country"] for i in rows["invitations"] if i["uses"] and i["country"]}
         chairs = {p["id"] for p in rows["participants"] if p["role"] == "chair"}
         for s in rows["speaking_turns"]:
             seconds = (s["ended_at"] - s["started_at"]).total_seconds()
@@ -220,9 +221,10 @@ async def test_generated_history_agrees_with_a_python_count(db: Database) -> Non
     for period, e in expected.items():
         r = got[period]
         assert (r.meetings, r.meetings_held, r.participants, r.interpreters, r.delegations,
-                r.languages, r.speaking_turns) == (
+                r.languages, r.speaking_turns, r.countries) == (
             e["meetings"], e["meetings_held"], e["participants"], e["interpreters"],
-            len(e["delegations"]), sorted(e["languages"]), e["turns"]), period
+            len(e["delegations"]), sorted(e["languages"]), e["turns"],
+            len(e["countries"])), period
         assert r.interpretation_hours == pytest.approx(e["interp"] / 3600, abs=0.0011)
         assert r.floor_hours == pytest.approx(e["floor"] / 3600, abs=0.0011)
         assert r.delegation_floor_share == pytest.approx(e["by_delegations"] / e["floor"],

@@ -23,12 +23,16 @@ from typing import Any
 from sqlalchemy import insert
 
 from mirp.store import tables as t
+from mirp.store.countries import ISO_3166_1
 from mirp.store.db import Database
 
 LANGUAGES = ["en", "fr", "es", "ar", "zh", "ru", "de", "pt", "it", "ja"]
 DELEGATIONS = [f"Delegation {i:03d}" for i in range(193)]
-TABLES = (t.Participant, t.Attendance, t.SpeakingTurn, t.OnAirTurn, t.Listening, t.Lifecycle,
-          t.QualitySample, t.QualityTotal)
+# one country per delegation (the first 193 codes): the trends count the countries of the
+# invitations used
+COUNTRY_OF = dict(zip(DELEGATIONS, sorted(ISO_3166_1), strict=False))
+TABLES = (t.Invitation, t.Participant, t.Attendance, t.SpeakingTurn, t.OnAirTurn, t.Listening,
+          t.Lifecycle, t.QualitySample, t.QualityTotal)
 GRADES = ("good",) * 7 + ("fair",) * 2 + ("poor",)
 
 
@@ -75,9 +79,18 @@ def _meeting(rng: random.Random, n: int, owner: str, start: datetime,
     seconds = hours * 3600
     for pid, role, delegation, seat in people:
         language = seat or rng.choice(langs)
+        invitation = None
+        if delegation is not None:  # a named invitation per delegate, used once, with a country
+            invitation = f"{pid}i"
+            rows["invitations"].append({
+                "id": invitation, "meeting_id": mid, "role": role, "booth": seat, "name": pid,
+                "delegation": delegation, "language": language,
+                "country": COUNTRY_OF[delegation], "max_uses": 1, "uses": 1,
+                "expires_at": end + timedelta(days=14), "created_at": start - timedelta(days=7)})
         rows["participants"].append({
             "id": pid, "meeting_id": mid, "name": pid, "role": role, "delegation": delegation,
-            "booth": seat, "language": language, "joined_at": start})
+            "booth": seat, "language": language, "joined_at": start,
+            "invitation_id": invitation})
         joins = 2 if rng.random() < 0.1 else 1
         span = seconds // joins
         for j in range(joins):
