@@ -42,6 +42,8 @@ class InvitationData:
     created_at: datetime
     language: str | None = None
     country: str | None = None
+    mail_status: str | None = None  # store/mail.py
+    mail_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,8 @@ def view(secret: str, base_url: str, inv: InvitationData) -> InvitationOut:
         named=inv.name is not None,
         max_uses=inv.max_uses, uses=inv.uses, expires_at=inv.expires_at,
         revoked=inv.revoked_at is not None, revoked_at=inv.revoked_at,
-        created_at=inv.created_at, token=token, join_url=join_url(base_url, token))
+        created_at=inv.created_at, token=token, join_url=join_url(base_url, token),
+        mail_status=inv.mail_status, mail_error=inv.mail_error)
 
 
 def render_list(secret: str, base_url: str, items: list[InvitationData]) -> bytes:
