@@ -182,3 +182,39 @@ async def test_without_mail_nothing_is_promised(org: Org, client: httpx.AsyncCli
     assert inv["mail_status"] is None
     error(await org.post(f"/api/meetings/{m['id']}/invitations/{inv['id']}/send"),
           409, "conflict")
+
+
+async def test_bulk_upload_mails_each_address(morg: Org, sink: SmtpSink) -> None:
+    m = await _meeting(morg)
+    r = await morg.post(f"/api/meetings/{m['id']}/invitations/bulk", {
+        "role": "delegate",
+        "csv": "Una One, Peru, una@bulk.example\nDuo Two, Fiji, duo@bulk.example\n"})
+    assert r.status_code == 201, r.text
+    await until(lambda: (len(sink.to("una@bulk.example")) == 1
+                         and len(sink.to("duo@bulk.example")) == 1)
+                or Seen([m["To"] for m in sink.messages[-3:]]), "both bulk invitations mailed")
+    assert "Hello Duo Two," in text_of(sink.to("duo@bulk.example")[0])
+
+
+async def test_queued_mail_survives_a_restart(tmp_path_factory: pytest.TempPathFactory,
+                                              sink: SmtpSink) -> None:
+    """A server stopped while its mail server is down: the next start sends what was asked."""
+    data = tmp_path_factory.mktemp("mail-restart")
+    common = {"public_base_url": BASE, "smtp_host": "127.0.0.1", "smtp_security": "none",
+              "smtp_retry_s": 0.2}
+    down = SmtpSink()  # a port nothing listens on
+    async with running_app(data, smtp_port=down.port, **common) as (_, client):
+        org = Org(client, await organizer_token(client))
+        m = await _meeting(org)
+        inv = (await org.post(f"/api/meetings/{m['id']}/invitations", {
+            "role": "delegate", "name": "Rae", "email": "rae@restart.example"})).json()
+
+        async def retrying() -> object:
+            got = await _status(org, m["id"], inv["id"])
+            return got["mail_status"] == "retrying" or Seen(got)
+        await until(retrying, "the first send failing")
+        token = org.token
+    async with running_app(data, smtp_port=sink.port, **common) as (_, client):
+        org = Org(client, token)
+        await until(lambda: _sent(org, m["id"], inv["id"]), "the mail sent after the restart")
+    assert inv["join_url"] in text_of(sink.to("rae@restart.example")[0])
