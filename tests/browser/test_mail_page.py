@@ -4,7 +4,8 @@ the registration page promises the e-mail because this server sends it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,7 @@ from tests.support.smtp import SmtpSink, text_of
 from tests.support.wait import Seen
 
 pytestmark = pytest.mark.browser
+Launch = Callable[..., Awaitable[Any]]
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +34,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, sink: SmtpSink) -> Iterator
         yield srv
 
 
-async def test_meeting_page_shows_mail_status_and_resends(server: Server, api: Api, launch,
+async def test_meeting_page_shows_mail_status_and_resends(server: Server, api: Api,
+                                                          launch: Launch,
                                                           sink: SmtpSink) -> None:
     token = api.organizer()
     m = api.meeting(title="Council", registration_open=True)
