@@ -190,6 +190,7 @@ async def test_bulk_upload_mails_each_address(morg: Org, sink: SmtpSink) -> None
         "role": "delegate",
         "csv": "Una One, Peru, una@bulk.example\nDuo Two, Fiji, duo@bulk.example\n"})
     assert r.status_code == 201, r.text
+    assert [i["mail_status"] for i in r.json()["created"]] == ["queued", "queued"]
     await until(lambda: (len(sink.to("una@bulk.example")) == 1
                          and len(sink.to("duo@bulk.example")) == 1)
                 or Seen([m["To"] for m in sink.messages[-3:]]), "both bulk invitations mailed")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from mirp import tokens
@@ -181,10 +181,14 @@ def prepare_bulk(meeting_id: str, role: str, rows: list[Row], booths: list[str],
 def prepare_and_render(secret: str, base_url: str, meeting_id: str, role: str,
                        rows: list[Row], booths: list[str], expires_at: datetime,
                        now: datetime,
-                       languages: Sequence[str] = ()) -> tuple[list[InvitationData], bytes]:
+                       languages: Sequence[str] = (),
+                       mail: bool = False) -> tuple[list[InvitationData], bytes]:
     """One trip to a worker for the whole upload: the rows to insert and the answer's body,
-    tokens signed, before any write transaction is opened."""
+    tokens signed, before any write transaction is opened. `mail`: the rows with an e-mail
+    are queued for the outbox (store/mail.py)."""
     items = prepare_bulk(meeting_id, role, rows, booths, expires_at, now, languages)
+    if mail:
+        items = [replace(i, mail_status="queued") if i.email else i for i in items]
     return items, render_bulk(secret, base_url, items)
 
 

@@ -237,10 +237,9 @@ async def bulk_invitations(db: Database, settings: Settings, organizer: t.Organi
         booths = [b.language for b in await booths_of(session, meeting.id)]
         now = t.utcnow()
         expires = default_expiry(settings, meeting, now).astimezone(UTC).replace(microsecond=0)
-    mail = settings.mail_on()
     items, body = await work.run(bulk.prepare_and_render, settings.resolved_secret_key(),
                                  settings.resolved_base_url(), meeting.id, role, rows, booths,
-                                 expires, now, list(meeting.languages))
+                                 expires, now, list(meeting.languages), settings.mail_on())
     async with db.session() as session:
         # the meeting locked (PostgreSQL) so a concurrent delete waits; its booths again, since
         # an organizer may have removed one while the workers signed
@@ -248,7 +247,7 @@ async def bulk_invitations(db: Database, settings: Settings, organizer: t.Organi
         if role == "interpreter" and not {r.booth for r in rows} <= {
                 b.language for b in await booths_of(session, meeting.id)}:
             raise Conflict("the meeting's booths changed during the upload; send it again")
-        values = [_insert_values(inv, mail, now) for inv in items]
+        values = [_insert_values(inv, now) for inv in items]
         for i in range(0, len(values), _INSERT_CHUNK):
             # the Core table, not the ORM entity: its bulk path costs the loop several times less
             await session.execute(insert(_INVITATIONS), values[i:i + _INSERT_CHUNK])
@@ -259,11 +258,9 @@ _INSERT_CHUNK = 500  # rows per INSERT: the loop gets a turn between chunks
 _INVITATIONS = cast(Table, t.Invitation.__table__)
 
 
-def _insert_values(inv: bulk.InvitationData, mail: bool,
-                   now: datetime) -> dict[str, object]:
-    to_send = mail and inv.email is not None  # queued for the outbox, as mark_to_send does
-    return {"mail_status": "queued" if to_send else None,
-            "mail_next_at": now if to_send else None, "mail_attempts": 0,
+def _insert_values(inv: bulk.InvitationData, now: datetime) -> dict[str, object]:
+    return {"mail_status": inv.mail_status,  # "queued" (bulk.prepare_and_render): due now
+            "mail_next_at": now if inv.mail_status else None, "mail_attempts": 0,
             "id": inv.id, "meeting_id": inv.meeting_id, "role": inv.role, "booth": inv.booth,
             "name": inv.name, "delegation": inv.delegation, "email": inv.email,
             "max_uses": inv.max_uses, "uses": inv.uses, "expires_at": inv.expires_at,
