@@ -28,6 +28,7 @@ from mirp.signaling.routes import build_router as build_signaling_router
 from mirp.store import work
 from mirp.store.admission import Admission
 from mirp.store.db import RETRY_AFTER_S, Database, DbBounds
+from mirp.store.mail import Outbox
 
 log = logging.getLogger("mirp")
 
@@ -77,11 +78,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.admission = admission
         app.state.media = media
         app.state.rooms = live
+        outbox = Outbox(db, settings) if settings.mail_on() else None  # invitation e-mail
+        app.state.outbox = outbox
+        if outbox is not None:
+            outbox.start()
         log.info("mirp ready at %s", settings.resolved_base_url())
         try:
             async with work.pool(settings.cpu_workers):  # CPU work off the loop (store/work.py)
                 yield
         finally:
+            if outbox is not None:
+                await outbox.close()
             await rooms.close()
             await media.close()
             await db.close()

@@ -10,6 +10,7 @@ import os
 import secrets
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -150,6 +151,20 @@ class Settings(BaseSettings):
     cpu_workers: Annotated[int, Field(ge=0)] = 2
     # The browser client; default: the one installed with the package, else web/ in a checkout.
     web_dir: Path = Field(default_factory=default_web_dir)
+    # Invitation e-mail (docs/operations.md, "Mail"): the SMTP server; unset host: no mail is
+    # sent and no page promises any. `smtp_security`: "starttls" upgrades a plain connection,
+    # "tls" is TLS from the first byte (port 465), "none" only for a relay on this machine.
+    smtp_host: str | None = None
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+    smtp_user: str | None = None  # with smtp_password: AUTH after the TLS upgrade
+    smtp_password: str | None = None
+    smtp_from: str | None = None  # the From address; default: mirp@<host of the base URL>
+    smtp_timeout_s: Annotated[float, Field(gt=0)] = 20.0  # one connection and send (seconds)
+    # a failed send waits retry_s, then twice as long each time (capped at an hour), and is
+    # given up as "failed" after smtp_attempts sends
+    smtp_retry_s: Annotated[float, Field(gt=0)] = 30.0
+    smtp_attempts: Annotated[int, Field(ge=1)] = 10
 
     @field_validator("ice_servers", mode="before")
     @classmethod
@@ -168,6 +183,16 @@ class Settings(BaseSettings):
                     servers.append({"urls": [item]})
             return servers
         return value
+
+    def mail_on(self) -> bool:
+        """Invitations are e-mailed only when an SMTP server is named."""
+        return bool(self.smtp_host)
+
+    def mail_from(self) -> str:
+        if self.smtp_from:
+            return self.smtp_from
+        host = urlsplit(self.resolved_base_url()).hostname or "localhost"
+        return f"mirp@{host}"
 
     def signup_open(self) -> bool:
         if self.signup is not None:

@@ -73,6 +73,7 @@ export const api = {
   // one page: query {limit, after} (after: the id of the last invitation of the previous page)
   listInvitations: async (id, query) => items(await request("GET", `/api/meetings/${encodeURIComponent(id)}/invitations`, { query }), "invitations"),
   createInvitation: (id, inv) => request("POST", `/api/meetings/${encodeURIComponent(id)}/invitations`, { body: inv }),
+  sendInvitation: (id, invId) => request("POST", `/api/meetings/${encodeURIComponent(id)}/invitations/${encodeURIComponent(invId)}/send`),
   revokeInvitation: (id, invId) => request("DELETE", `/api/meetings/${encodeURIComponent(id)}/invitations/${encodeURIComponent(invId)}`),
   bulkInvitations: (id, csv, role = "delegate") => request("POST", `/api/meetings/${encodeURIComponent(id)}/invitations/bulk`, { body: { csv, role } }),
 

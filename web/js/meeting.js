@@ -203,12 +203,31 @@ function invitationRow(inv) {
     el("td", {}, roleBadge(inv.role), inv.booth ? el("span", { class: "small muted" }, ` ${langName(inv.booth)}`) : null),
     el("td", { class: "hide-s" }, `${inv.uses ?? inv.use_count ?? 0} / ${inv.max_uses ?? "∞"}`),
     el("td", { class: "actions" }, revoked ? el("span", { class: "badge red" }, "Revoked") : [
+      ...(mailControls(inv) || []),
       joinUrl(inv) ? el("button", { class: "btn small", type: "button", "data-copy": joinUrl(inv), "aria-label": `Copy link for ${who}`, onclick: () => copyText(joinUrl(inv)) }, "Copy link") : null,
       " ",
       el("button", { class: "btn small ghost", type: "button", "aria-label": `Revoke invitation for ${who}`, onclick: async () => {
         if (!confirm(`Revoke the invitation for ${who}? The link stops working.`)) return;
         try { await api.revokeInvitation(meeting.id, inv.id); toast("Invitation revoked.", "ok"); loadInvitations(); } catch (e) { showError(null, e); }
       } }, "Revoke")]));
+}
+
+// the invitation's e-mail: its last status and Send / Re-send (docs/api.md, "E-mail")
+const MAIL_STATUS = { queued: ["Mail queued", "blue"], retrying: ["Mail retrying", "amber"], sent: ["Mailed", "green"], failed: ["Mail failed", "red"] };
+let mailOff = false;  // the server said it sends no e-mail: offer no Send button
+function mailControls(inv) {
+  if (!inv.email || mailOff) return null;
+  const [label, tone] = MAIL_STATUS[inv.mail_status] || [null, null];
+  const badge = label ? el("span", { class: `badge ${tone}`, "data-mail-status": inv.mail_status, title: inv.mail_error || "" }, label) : null;
+  const why = inv.mail_error ? el("span", { class: "small muted" }, ` ${inv.mail_error}`) : null;
+  const send = el("button", { class: "btn small", type: "button", "data-send": inv.id, "aria-label": `${inv.mail_status ? "Re-send" : "Send"} the invitation to ${inv.email}`, onclick: async () => {
+    try { await api.sendInvitation(meeting.id, inv.id); toast(`Invitation queued for ${inv.email}.`, "ok"); loadInvitations(); }
+    catch (e) {
+      if (e.details?.reason === "mail_off") { mailOff = true; toast("This server sends no e-mail: copy the link or export the CSV instead."); loadInvitations(); }
+      else showError(null, e);
+    }
+  } }, inv.mail_status ? "Re-send" : "Send");
+  return [badge, why, " ", send, " "];
 }
 
 // every link of the meeting as one CSV file (streamed by the server)

@@ -4,6 +4,7 @@ import { api } from "./api.js";
 import { el, $, showError, setBusy, hashParams, fmtRange, langName, emptyState } from "./ui.js";
 
 const meetingId = hashParams().get("m");
+let mailOn = false; // the server e-mails approved links (GET …/registration `mail`)
 
 function bad(title, text) {
   $("#loading").hidden = true;
@@ -22,6 +23,9 @@ async function start() {
   $("#meeting-title").textContent = m.title;
   $("#meeting-when").textContent = m.starts_at ? fmtRange(m.starts_at, m.ends_at) : "";
   $("#meeting-langs").replaceChildren(...(m.languages || []).map((l) => el("span", { class: "chip", lang: l }, langName(l))));
+  mailOn = info.mail === true;
+  // no promise the server cannot keep: without mail, the organizer hands the link out
+  if (!mailOn) $("#r-email-hint").textContent = "The organizer uses it to send you your personal join link once you are approved.";
   $("#loading").hidden = true;
   $("#reg-form").hidden = false;
   $("#r-name").focus();
@@ -39,7 +43,8 @@ $("#reg-form").addEventListener("submit", async (e) => {
     f.hidden = true;
     $("#done").hidden = false;
     $("#done").replaceChildren(emptyState("check", "Request sent",
-      `Thank you, ${body.name}. The organizer will review your request; once approved, your personal join link is sent to ${body.email}.`));
+      mailOn ? `Thank you, ${body.name}. The organizer will review your request; once approved, your personal join link is sent to ${body.email}.`
+        : `Thank you, ${body.name}. The organizer will review your request and, once approved, give you your personal join link.`));
   } catch (err) { setBusy(btn, false); showError($("#reg-error"), err); }
 });
 start();

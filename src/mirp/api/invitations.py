@@ -35,11 +35,37 @@ async def list_invitations(
 
 
 @router.post("", status_code=201, response_model=InvitationOut)
-async def create_invitation(meeting_id: str, body: InvitationIn, session: DbSession,
+async def create_invitation(meeting_id: str, body: InvitationIn, request: Request,
+                            session: DbSession,
                             settings: AppSettings, organizer: CurrentOrganizer) -> InvitationOut:
     """One invitation; `join_url` is the link to send (`<base>/join.html#t=<token>`)."""
     inv = await invites.create_invitation(session, settings, organizer, meeting_id, body)
-    return invites.invitation_out(settings, inv)
+    out = invites.invitation_out(settings, inv)
+    if inv.mail_status is not None:
+        await commit(session)
+        _wake_outbox(request)
+    return out
+
+
+def _wake_outbox(request: Request) -> None:
+    """The outbox polls anyway; this only spares the wait (after the commit it must see)."""
+    outbox = getattr(request.app.state, "outbox", None)
+    if outbox is not None:
+        outbox.wake()
+
+
+@router.post("/{invitation_id}/send", status_code=202, response_model=InvitationOut)
+async def send_invitation(meeting_id: str, invitation_id: str, request: Request,
+                          session: DbSession, settings: AppSettings,
+                          organizer: CurrentOrganizer) -> InvitationOut:
+    """(Re-)send the invitation's e-mail: answered at once with `mail_status: "queued"`; the
+    outbox sends it, retrying through a mail server's outage. 409 `mail_off` when the server
+    has no SMTP settings, 422 when the invitation has no e-mail address."""
+    inv = await invites.send_invitation(session, settings, organizer, meeting_id, invitation_id)
+    out = invites.invitation_out(settings, inv)
+    await commit(session)
+    _wake_outbox(request)
+    return out
 
 
 @router.post("/bulk", status_code=201, response_model=BulkOut)

@@ -14,9 +14,11 @@ router = APIRouter(prefix="/meetings/{meeting_id}", tags=["registrations"])
 
 
 @router.get("/registration", response_model=RegistrationInfoOut)
-async def registration_info(meeting_id: str, session: DbSession) -> RegistrationInfoOut:
-    """Public: the meeting's title, schedule and languages, only while registration is open."""
-    return await regs.info(session, meeting_id)
+async def registration_info(meeting_id: str, session: DbSession,
+                            settings: AppSettings) -> RegistrationInfoOut:
+    """Public: the meeting's title, schedule and languages, only while registration is open;
+    `mail`: whether the link will be e-mailed once approved."""
+    return await regs.info(session, meeting_id, settings.mail_on())
 
 
 @router.post("/registrations", status_code=201, response_model=RegistrationOut)

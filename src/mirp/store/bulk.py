@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from mirp import tokens
@@ -42,6 +42,8 @@ class InvitationData:
     created_at: datetime
     language: str | None = None
     country: str | None = None
+    mail_status: str | None = None  # store/mail.py
+    mail_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +79,8 @@ def view(secret: str, base_url: str, inv: InvitationData) -> InvitationOut:
         named=inv.name is not None,
         max_uses=inv.max_uses, uses=inv.uses, expires_at=inv.expires_at,
         revoked=inv.revoked_at is not None, revoked_at=inv.revoked_at,
-        created_at=inv.created_at, token=token, join_url=join_url(base_url, token))
+        created_at=inv.created_at, token=token, join_url=join_url(base_url, token),
+        mail_status=inv.mail_status, mail_error=inv.mail_error)
 
 
 def render_list(secret: str, base_url: str, items: list[InvitationData]) -> bytes:
@@ -178,10 +181,14 @@ def prepare_bulk(meeting_id: str, role: str, rows: list[Row], booths: list[str],
 def prepare_and_render(secret: str, base_url: str, meeting_id: str, role: str,
                        rows: list[Row], booths: list[str], expires_at: datetime,
                        now: datetime,
-                       languages: Sequence[str] = ()) -> tuple[list[InvitationData], bytes]:
+                       languages: Sequence[str] = (),
+                       mail: bool = False) -> tuple[list[InvitationData], bytes]:
     """One trip to a worker for the whole upload: the rows to insert and the answer's body,
-    tokens signed, before any write transaction is opened."""
+    tokens signed, before any write transaction is opened. `mail`: the rows with an e-mail
+    are queued for the outbox (store/mail.py)."""
     items = prepare_bulk(meeting_id, role, rows, booths, expires_at, now, languages)
+    if mail:
+        items = [replace(i, mail_status="queued") if i.email else i for i in items]
     return items, render_bulk(secret, base_url, items)
 
 

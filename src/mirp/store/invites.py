@@ -42,7 +42,8 @@ def invitation_data(inv: t.Invitation) -> bulk.InvitationData:
         id=inv.id, meeting_id=inv.meeting_id, role=inv.role, booth=inv.booth, name=inv.name,
         delegation=inv.delegation, email=inv.email, max_uses=inv.max_uses, uses=inv.uses,
         expires_at=inv.expires_at, revoked_at=inv.revoked_at, created_at=inv.created_at,
-        language=inv.language, country=inv.country)
+        language=inv.language, country=inv.country, mail_status=inv.mail_status,
+        mail_error=inv.mail_error)
 
 
 def invitation_token(settings: Settings, inv: t.Invitation) -> str:
@@ -112,7 +113,34 @@ async def add_invitation(session: AsyncSession, settings: Settings, meeting: t.M
     await _check_booth(session, meeting, data.role, data.booth)
     check_language(meeting, data.language)
     inv = _new_invitation(settings, meeting, data)
+    if inv.email is not None and settings.mail_on():
+        mark_to_send(inv)
     session.add(inv)
+    await session.flush()
+    return inv
+
+
+def mark_to_send(inv: t.Invitation) -> None:
+    """Ask the outbox (store/mail.py) to e-mail it: durable with the caller's transaction."""
+    inv.mail_status, inv.mail_error = "queued", None
+    inv.mail_attempts, inv.mail_next_at = 0, t.utcnow()
+
+
+async def send_invitation(session: AsyncSession, settings: Settings, organizer: t.Organizer,
+                          meeting_id: str, invitation_id: str) -> t.Invitation:
+    """(Re-)send its e-mail: queued now, whatever it was (a sent one is sent again)."""
+    if not settings.mail_on():
+        raise Conflict("this server sends no e-mail (MIRP_SMTP_HOST is not set)",
+                       {"reason": "mail_off"})
+    meeting = await meeting_for(session, organizer, meeting_id)
+    inv = await session.get(t.Invitation, invitation_id)
+    if inv is None or inv.meeting_id != meeting.id:
+        raise NotFound("no such invitation", {"invitation_id": invitation_id})
+    if inv.email is None:
+        raise InvalidInput("email: this invitation has no e-mail address", {"field": "email"})
+    if inv.revoked_at is not None:
+        raise Conflict("this invitation was revoked", {"reason": "revoked"})
+    mark_to_send(inv)
     await session.flush()
     return inv
 
@@ -121,7 +149,7 @@ _COLUMNS = (t.Invitation.id, t.Invitation.meeting_id, t.Invitation.role, t.Invit
             t.Invitation.name, t.Invitation.delegation, t.Invitation.email,
             t.Invitation.max_uses, t.Invitation.uses, t.Invitation.expires_at,
             t.Invitation.revoked_at, t.Invitation.created_at, t.Invitation.language,
-            t.Invitation.country)
+            t.Invitation.country, t.Invitation.mail_status, t.Invitation.mail_error)
 
 
 async def invitation_page(session: AsyncSession, meeting_id: str, limit: int,
@@ -211,7 +239,7 @@ async def bulk_invitations(db: Database, settings: Settings, organizer: t.Organi
         expires = default_expiry(settings, meeting, now).astimezone(UTC).replace(microsecond=0)
     items, body = await work.run(bulk.prepare_and_render, settings.resolved_secret_key(),
                                  settings.resolved_base_url(), meeting.id, role, rows, booths,
-                                 expires, now, list(meeting.languages))
+                                 expires, now, list(meeting.languages), settings.mail_on())
     async with db.session() as session:
         # the meeting locked (PostgreSQL) so a concurrent delete waits; its booths again, since
         # an organizer may have removed one while the workers signed
@@ -219,7 +247,7 @@ async def bulk_invitations(db: Database, settings: Settings, organizer: t.Organi
         if role == "interpreter" and not {r.booth for r in rows} <= {
                 b.language for b in await booths_of(session, meeting.id)}:
             raise Conflict("the meeting's booths changed during the upload; send it again")
-        values = [_insert_values(inv) for inv in items]
+        values = [_insert_values(inv, now) for inv in items]
         for i in range(0, len(values), _INSERT_CHUNK):
             # the Core table, not the ORM entity: its bulk path costs the loop several times less
             await session.execute(insert(_INVITATIONS), values[i:i + _INSERT_CHUNK])
@@ -230,8 +258,10 @@ _INSERT_CHUNK = 500  # rows per INSERT: the loop gets a turn between chunks
 _INVITATIONS = cast(Table, t.Invitation.__table__)
 
 
-def _insert_values(inv: bulk.InvitationData) -> dict[str, object]:
-    return {"id": inv.id, "meeting_id": inv.meeting_id, "role": inv.role, "booth": inv.booth,
+def _insert_values(inv: bulk.InvitationData, now: datetime) -> dict[str, object]:
+    return {"mail_status": inv.mail_status,  # "queued" (bulk.prepare_and_render): due now
+            "mail_next_at": now if inv.mail_status else None, "mail_attempts": 0,
+            "id": inv.id, "meeting_id": inv.meeting_id, "role": inv.role, "booth": inv.booth,
             "name": inv.name, "delegation": inv.delegation, "email": inv.email,
             "max_uses": inv.max_uses, "uses": inv.uses, "expires_at": inv.expires_at,
             "revoked_at": inv.revoked_at, "created_at": inv.created_at, "language": inv.language,

@@ -42,9 +42,9 @@ async def _open_meeting(session: AsyncSession, meeting_id: str) -> t.Meeting:
     return meeting
 
 
-async def info(session: AsyncSession, meeting_id: str) -> RegistrationInfoOut:
+async def info(session: AsyncSession, meeting_id: str, mail: bool = False) -> RegistrationInfoOut:
     meeting = await _open_meeting(session, meeting_id)
-    return RegistrationInfoOut(registration_open=True,
+    return RegistrationInfoOut(registration_open=True, mail=mail,
                                meeting=await meeting_summary(session, meeting))
 
 

@@ -385,6 +385,10 @@ class InvitationOut(BaseModel):
     created_at: datetime
     token: str
     join_url: str
+    # its e-mail: null (never asked), "queued", "retrying" (mail_error says why), "sent",
+    # "failed" (mail_error says why)
+    mail_status: str | None = None
+    mail_error: str | None = None
 
 
 class BulkOut(BaseModel):
@@ -463,6 +467,9 @@ class RegistrationIn(Strict):
 class RegistrationInfoOut(BaseModel):
     registration_open: bool
     meeting: MeetingSummary
+    # the server e-mails the link once approved (SMTP configured); false: the page promises
+    # nothing and the organizer hands the link out
+    mail: bool = False
 
 
 class RegistrationOut(BaseModel):

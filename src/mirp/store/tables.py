@@ -125,6 +125,13 @@ class Invitation(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # its e-mail (store/mail.py): None never asked; "queued", "retrying" (mail_error says why),
+    # "sent", "failed". mail_next_at: when the outbox tries next (None: nothing to send).
+    mail_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    mail_error: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    mail_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    mail_next_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True, index=True)
+    mail_sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime, nullable=True)
 
 
 class Participant(Base):
