@@ -14,6 +14,7 @@ from tests.support.server import Server
 
 from .conftest import Api, assert_no_refusals, join, join_all, until
 from .test_audio import DELEGATE_HZ, pick_channel
+from .test_pages import shoot
 
 pytestmark = pytest.mark.browser
 
@@ -66,6 +67,8 @@ async def test_connection_lost_replaces_the_live_indicators_then_comes_back(
                   deadline_s=2.0))
         # no stale line quality beside it
         assert "ms" not in await delegate.page.inner_text("#conn")
+        await shoot(delegate.page, "delegate-connection-lost")
+        await shoot(interp.page, "console-connection-lost")
 
         await srv.start()
 
@@ -92,6 +95,7 @@ async def test_waiting_room_joins_by_itself_when_the_chair_opens(server, api, la
                                  timeout=15000)
     assert not await page.is_visible("#request-floor")
     assert not await page.is_visible("text=Try again")
+    await shoot(page, "delegate-waiting")
 
     chair = await join(await launch(silence), api.invite(m["id"], "chair", "Chair Person"))
     await chair.page.click("#open-meeting")
@@ -121,6 +125,7 @@ async def test_floor_is_given_muted_then_unmute_and_mute(server, api, launch, to
     await delegate.page.wait_for_selector("#self-mute:has-text('Unmute to speak')")
     s = await delegate.state()
     assert s["i_have_floor"] and s["mic_enabled"] is False, s
+    await shoot(delegate.page, "delegate-floor-muted")
     quiet = await listener.page.evaluate("([hz, ms]) => window.mirpTest.levelAt(hz, ms)",
                                          [DELEGATE_HZ, 1200])
 
