@@ -157,7 +157,7 @@ function renderConnectionLost(state) {
   document.body.classList.toggle("conn-lost", lost);
   const box = $("#conn-lost");
   if (lost && !box) {
-    $("main")?.prepend(el("div", { class: "conn-lost", id: "conn-lost", role: "alert" }, icon("wifi", 28),
+    $("main")?.prepend(el("div", { class: "conn-lost-banner", id: "conn-lost", role: "alert" }, icon("wifi", 28),
       el("div", {}, el("div", { class: "big" }, "Connection lost — nobody hears you"),
         el("div", { class: "small" }, "Your microphone and the sound are cut. The page reconnects by itself; keep it open."))));
   } else if (!lost && box) box.remove();
