@@ -95,11 +95,11 @@
       session: s.connection, reconnect: s.reconnect || null, me: s.me?.id, role: s.me?.role,
       channel: s.heard?.channel ?? null, floor_under: s.heard?.floor_under ?? null, auto: !!s.heard?.auto,
       mic_muted_by_chair: s.floor.muted.includes(s.me?.id), quality: s.quality,
-      meeting_status: s.meeting.status, ended: s.ended, welcomes: s.welcomes, resumed: s.resumed, restored: !!s.restored,
+      meeting_status: s.meeting.status, ended: s.ended, waiting: !!s.waiting, welcomes: s.welcomes, resumed: s.resumed, restored: !!s.restored,
       errors: s.errors.map((e) => `${e.request || "?"}: ${e.code}: ${e.message}`),
       floor_holders: [...s.floor.holders], speakers: s.floor.speakers.map((x) => x.participant_id),
       i_have_floor: s.floor.holders.includes(s.me?.id),
-      booths: Object.fromEntries(Object.entries(s.booths).map(([k, b]) => [k, { on_air: b.on_air, handover: b.handover }])),
+      booths: Object.fromEntries(Object.entries(s.booths).map(([k, b]) => [k, { on_air: b.on_air, handover: b.handover, cough: !!b.cough }])),
       participants: [...s.participants.values()].map((p) => ({ id: p.id, name: p.name, role: p.role })),
     };
   }

@@ -78,6 +78,7 @@ async def test_floor_given_then_taken(server, api, launch, tones, silence):
     await chair.page.click("[data-give]")
     await until(lambda: _holds(delegate), "the delegate to be given the floor")
     await delegate.page.wait_for_selector("#mic-live")
+    await delegate.page.click("#self-mute:has-text('Unmute to speak')")  # the floor starts muted
 
     await until(lambda: listener.hears(DELEGATE_HZ),
                 f"the floor listener to hear the delegate ({DELEGATE_HZ} Hz)")

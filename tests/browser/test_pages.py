@@ -114,8 +114,8 @@ async def test_organizer_creates_meeting_and_invitations_through_pages(server, l
     await guest.wait_for_selector("#join-form:not([hidden])")
     await guest.click("#join-btn")
     await guest.wait_for_url(re.compile(r"/delegate\.html"))
-    # the meeting is still scheduled: the delegate is told so, with a way to try again
-    await guest.wait_for_selector("#ended:has-text('has not opened yet')")
+    # the meeting is still scheduled: the delegate waits in the waiting room (joins by itself)
+    await guest.wait_for_selector("#waiting:has-text('Waiting for the meeting to open')")
     await shoot(guest, "delegate-not-open")
 
 

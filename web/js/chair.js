@@ -2,7 +2,7 @@
 // open/close the meeting, remove participants, and the interpreters' slow-down notices.
 import { startLive, participantRow } from "./live.js";
 import { setupListening } from "./listen.js";
-import { el, $, langName, fmtClock, icon, toast, patch } from "./ui.js";
+import { el, $, langName, fmtCountdown, icon, toast, patch } from "./ui.js";
 import { levelMeter } from "./meter.js";
 
 const live = startLive({ render, onEvent });
@@ -49,7 +49,7 @@ function render(state) {
     remaining != null ? el("div", { class: "timer", "data-timer": "1", "aria-hidden": "true", style: "font-weight:800;font-size:1.3rem;font-variant-numeric:tabular-nums" }) : null,
     el("button", { class: "btn danger", type: "button", "data-take": h, "aria-label": `Take the floor from ${h === myId ? "yourself" : nameOf(state, h)}`, onclick: () => proto.takeFloor(h) }, "Take floor"))) :
     [el("div", { class: "now-speaking" }, el("span", { class: "avatar", "aria-hidden": "true" }, icon("micoff", 16)), el("div", { class: "n muted" }, "Nobody has the floor"))]));
-  for (const t of document.querySelectorAll("[data-timer]")) { t.textContent = fmtClock(remaining ?? 0); t.classList.toggle("over", remaining != null && remaining < 15); }
+  for (const t of document.querySelectorAll("[data-timer]")) { t.textContent = fmtCountdown(remaining ?? 0); t.classList.toggle("over", remaining != null && remaining < 15); }
 
   // time limit
   patch($("#limits"), String(state.floor.time_limit_s ?? null), () => LIMITS.map((s) => el("button", { type: "button", role: "radio", "aria-checked": String((state.floor.time_limit_s ?? null) === s),

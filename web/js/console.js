@@ -163,5 +163,9 @@ if (live) {
     if (!t) return;
     live.proto.boothChat(t);
     $("#chat-text").value = "";
+    // back to the console: the cough key ("c") and Space on ON AIR work again at once (focus left
+    // in the chat typed the "c" of a cough into the next message while on air)
+    $("#onair").focus();
   });
+  $("#chat-text").addEventListener("keydown", (e) => { if (e.key === "Escape") { e.preventDefault(); $("#onair").focus(); } });
 }

@@ -1,7 +1,7 @@
 // Delegate (and observer) page: listen in a language, ask for the floor, speak when given it.
 import { startLive, participantRow } from "./live.js";
 import { setupListening } from "./listen.js";
-import { el, $, langName, fmtClock, icon, toast, patch, announce } from "./ui.js";
+import { el, $, langName, fmtCountdown, icon, toast, patch, announce } from "./ui.js";
 import { levelMeter } from "./meter.js";
 
 const live = startLive({ render, onEvent });
@@ -9,6 +9,9 @@ const renderListening = live ? setupListening(live) : () => {};
 let stopMicMeter = null;
 let wasLive = false;
 let lastMark = null;
+// the floor is given with the microphone muted: the speaker unmutes when ready (client side: the
+// track's `enabled`; the server forwards nothing from a disabled track, as from the chair's mute)
+let selfMuted = true;
 
 function onEvent(msg, state, effect) {
   if (msg.type === "error") toast(msg.message || msg.code, "error");
@@ -41,12 +44,13 @@ function render(state) {
       remaining != null && !iHaveFloor ? el("div", { class: "timer", id: "floor-timer", "aria-hidden": "true", style: "font-weight:750;font-variant-numeric:tabular-nums" }) : null)
     : el("div", { class: "now-speaking" }, el("span", { class: "avatar", "aria-hidden": "true" }, icon("micoff", 16)),
       el("div", {}, el("div", { class: "label" }, "Speaking now"), el("div", { class: "n muted" }, "Nobody has the floor"))));
-  if ($("#floor-timer")) $("#floor-timer").textContent = fmtClock(remaining ?? 0);
+  if ($("#floor-timer")) { $("#floor-timer").textContent = fmtCountdown(remaining ?? 0); $("#floor-timer").classList.toggle("over", remaining != null && remaining < 15); }
 
   // my floor
   const mine = $("#my-floor");
   const mutedByChair = iHaveFloor && state.floor.muted.includes(myId);
-  live.rtc.setMicEnabled(iHaveFloor && !mutedByChair);
+  if (!iHaveFloor) selfMuted = true; // the next floor starts muted again
+  live.rtc.setMicEnabled(iHaveFloor && !mutedByChair && !selfMuted);
   if (!canSpeak) {
     patch(mine, "observer", () => el("p", { class: "muted" }, "You are an observer: you listen, and do not take the floor."));
   } else if (iHaveFloor) {
@@ -57,14 +61,24 @@ function render(state) {
           el("div", {}, el("div", { class: "big" }, "Your microphone is live"), el("div", { class: "small" }, "Everyone hears you now.")),
           el("div", { class: "meter", role: "meter", "aria-label": "Your microphone level" }, el("div", { class: "fill", id: "my-mic-fill" })),
           el("div", { class: "timer", id: "my-timer", "aria-hidden": "true" })),
-        el("div", { class: "row end", style: "margin-top:12px" }, el("button", { class: "btn", type: "button", id: "finish", onclick: () => live.proto.withdrawFloor() }, "I have finished")));
+        el("div", { class: "row end", style: "margin-top:12px" },
+          el("button", { class: "btn primary large", type: "button", id: "self-mute", onclick: () => { selfMuted = !selfMuted; render(live.state); } }),
+          el("button", { class: "btn", type: "button", id: "finish", onclick: () => live.proto.withdrawFloor() }, "I have finished")));
       if (live.rtc.mic) stopMicMeter = levelMeter(live.rtc.mic, $("#my-mic-fill"));
     }
-    $("#mic-live").classList.toggle("muted", mutedByChair);
-    $("#mic-live .big").textContent = mutedByChair ? "The chair muted your microphone" : "Your microphone is live";
-    $("#mic-live .small").textContent = mutedByChair ? "You keep the floor; nobody hears you until the chair unmutes you." : "Everyone hears you now.";
+    $("#mic-live").classList.toggle("muted", mutedByChair || selfMuted);
+    $("#mic-live").classList.toggle("self-muted", selfMuted && !mutedByChair);
+    $("#mic-live .big").textContent = mutedByChair ? "The chair muted your microphone" : selfMuted ? "You have the floor — your microphone is muted" : "Your microphone is live";
+    $("#mic-live .small").textContent = mutedByChair ? "You keep the floor; nobody hears you until the chair unmutes you."
+      : selfMuted ? "Unmute to speak: nobody hears you until you do." : "Everyone hears you now.";
+    const sm = $("#self-mute");
+    sm.hidden = mutedByChair;
+    sm.setAttribute("aria-pressed", String(selfMuted));
+    const smLabel = selfMuted ? "Unmute to speak" : "Mute";
+    if (sm.textContent !== smLabel) sm.replaceChildren(icon(selfMuted ? "mic" : "micoff"), smLabel);
+    sm.classList.toggle("primary", selfMuted);
     const t = $("#my-timer");
-    t.textContent = remaining != null ? fmtClock(remaining) : "";
+    t.textContent = remaining != null ? fmtCountdown(remaining) : "";
     t.classList.toggle("over", remaining != null && remaining < 15);
     // screen readers hear the countdown at a few thresholds, not every second
     const mark = remaining == null ? null : remaining <= 0.5 ? 0 : remaining <= 15 ? 15 : remaining <= 30 ? 30 : remaining <= 60 ? 60 : null;
@@ -78,9 +92,9 @@ function render(state) {
         : el("button", { class: "btn primary large block", type: "button", id: "request-floor", onclick: () => live.proto.requestFloor() }, icon("hand"), "Request the floor"),
       el("button", { class: "btn large", type: "button", id: "point-of-order", title: "Point of order", onclick: () => live.proto.pointOfOrder() }, icon("alert"), "Point of order")),
     requested ? el("p", { class: "muted small", style: "margin:10px 0 0", role: "status" },
-      `You are number ${myIdx + 1} on the speakers list. The chair will give you the floor; your microphone opens then.`) : null]);
+      `You are number ${myIdx + 1} on the speakers list. When the chair gives you the floor, unmute to speak.`) : null]);
   }
-  if (wasLive !== iHaveFloor) { wasLive = iHaveFloor; if (iHaveFloor) toast("You have the floor: your microphone is live."); }
+  if (wasLive !== iHaveFloor) { wasLive = iHaveFloor; if (iHaveFloor) { toast("You have the floor. Unmute to speak."); requestAnimationFrame(() => $("#self-mute")?.focus()); } }
 
   // speakers list
   const sp = state.floor.speakers;

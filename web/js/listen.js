@@ -34,6 +34,16 @@ export function setupListening(live) {
         onclick: () => pick(state.subscription.channel, lv) }, lv === null ? "Off" : `${lv}`)));
     }
     const now = $("#listen-now");
-    if (now) now.textContent = `Hearing: ${langName(state.subscription.channel)}`;
+    if (now) now.textContent = hearingText(state);
   };
+}
+
+/** What the listener hears, honestly: a language channel with nobody on air carries the floor
+ * (route `auto_floor`, docs/rooms.md "Routes") or nothing (`silence`), not that language. */
+export function hearingText(state) {
+  const ch = state.subscription.channel;
+  const route = state.channels[ch]?.route;
+  if (ch !== "floor" && route === "auto_floor") return "No interpretation right now — you hear the original";
+  if (ch !== "floor" && route === "silence") return `No interpretation right now — silence until the ${langName(ch)} interpreter is on air`;
+  return `Hearing: ${langName(ch)}`;
 }

@@ -31,7 +31,16 @@ export function startLive({ render, onEvent }) {
     onState: (s) => { state.peer = s; rerender(); },
     onAutoplayBlocked: () => showAutoplayBanner(rtc),
   });
-  proto.on("_status", (ev) => { applyStatus(state, ev); rerender(); });
+  proto.on("_status", (ev) => {
+    applyStatus(state, ev);
+    // the waiting room: the meeting is not open yet; ask again every few seconds (jittered, so
+    // that a hall of early arrivals does not knock at once) until the chair opens it
+    if (state.waiting && ev.status === "closed") {
+      setTimeout(() => { if (!state.waiting || state.ended) return; state.lastError = null; proto.final = false; proto.attempt = 0; proto.connect(); },
+        WAITING_RETRY_MS * (0.8 + 0.4 * Math.random()));
+    }
+    rerender();
+  });
   proto.on("*", (msg) => {
     const effect = applyServerMessage(state, msg);
     if (effect?.closed || effect?.removed) { proto.stop(); rtc.close(); }
@@ -92,6 +101,8 @@ export function startLive({ render, onEvent }) {
   return running;
 }
 
+const WAITING_RETRY_MS = 5000;
+
 /** The live Session of this page ({state, proto, rtc, ...}), or null before startLive. A module
  * export, not a global: what needs it (the page's own modules, a test through `import()`) asks. */
 let running = null;
@@ -111,7 +122,7 @@ function renderBar(state, leave) {
         : state.reconnect?.code === CLOSE.TRY_AGAIN
           ? `Server busy, trying again in ${Math.max(1, Math.round(state.reconnect.in_ms / 1000))} s…` : "Reconnecting…")
       : state.connection === "closed" ? "Disconnected" : "Connecting…";
-  const q = state.quality && state.peer === "connected" ? state.quality : null;
+  const q = state.quality && state.peer === "connected" && state.connection === "open" ? state.quality : null;
   const qText = q ? ` · ${q.grade}${q.rtt != null ? `, ${Math.round(q.rtt * 1000)} ms` : ""}` : "";
   if (!bar.dataset.built) {
     bar.dataset.built = "1";
@@ -128,11 +139,40 @@ function renderBar(state, leave) {
     conn.dataset.label = label;
     conn.replaceChildren(el("span", { class: `dot ${c}${c === "ok" ? " pulse" : ""}` }), el("span", {}, text), el("span", { class: "q" }, qText));
   }
+  renderConnectionLost(state);
+  renderWaiting(state);
   if (state.ended && !$("#ended")) {
     $("main").replaceChildren(el("div", { class: "container", id: "ended" }, el("div", { class: "card" },
       emptyState("lock", state.retry ? "Not in the meeting" : "You are no longer in the meeting", state.ended,
         state.retry ? el("button", { class: "btn primary", type: "button", onclick: () => location.reload() }, "Try again") : null))));
   }
+}
+
+/** Honest states: once the page was in the meeting, a lost Session (or a failed peer) replaces
+ * the live and on-air indicators (hidden by `body.conn-lost` in mirp.css) with one full-width
+ * state, at once: nobody hears this person until the page is back. */
+function renderConnectionLost(state) {
+  const lost = (state.welcomes || 0) > 0 && !state.ended && !state.waiting
+    && (state.connection !== "open" || state.peer === "failed");
+  document.body.classList.toggle("conn-lost", lost);
+  const box = $("#conn-lost");
+  if (lost && !box) {
+    $("main")?.prepend(el("div", { class: "conn-lost-banner", id: "conn-lost", role: "alert" }, icon("wifi", 28),
+      el("div", {}, el("div", { class: "big" }, "Connection lost — nobody hears you"),
+        el("div", { class: "small" }, "Your microphone and the sound are cut. The page reconnects by itself; keep it open."))));
+  } else if (!lost && box) box.remove();
+}
+
+/** The waiting room: arrived before the chair opened the meeting; the page joins by itself. */
+function renderWaiting(state) {
+  const waiting = !!state.waiting && !state.ended;
+  document.body.classList.toggle("waiting", waiting);
+  const box = $("#waiting");
+  if (waiting && !box) {
+    $("main")?.prepend(el("div", { class: "container", id: "waiting" }, el("div", { class: "card", role: "status" },
+      emptyState("calendar", "Waiting for the meeting to open",
+        "The chair has not opened the meeting yet. Keep this page open: you join by yourself as soon as it opens."))));
+  } else if (!waiting && box) box.remove();
 }
 
 function showNoSession() {
@@ -154,7 +194,7 @@ export function channelPicker(state, onPick) {
   return el("div", { class: "channels", role: "radiogroup", "aria-label": "Listen to" }, ...chans.map((c) => {
     const route = state.channels[c]?.route;
     const status = c === "floor" ? "Original"
-      : { interpretation: "Interpreted", floor_language: "Original", auto_floor: "Floor", silence: "Silent" }[route] || "";
+      : { interpretation: "Interpreted", floor_language: "Original", auto_floor: "No interpreter: original", silence: "No interpreter: silent" }[route] || "";
     return el("button", { class: "channel", type: "button", role: "radio", "aria-checked": String(current === c), "data-channel": c,
       tabindex: current === c ? "0" : "-1", onclick: () => onPick(c),
       onkeydown: (e) => {

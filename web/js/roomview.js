@@ -115,11 +115,13 @@ export function applyStatus(state, { status, code = null, reason = "", in_ms = n
   state.full = status === "reconnecting" && code === CLOSE.MEETING_FULL; // retried every 15-30 s
   // why we are reconnecting, for the bar: 1013 (try again) asks us to come back later
   state.reconnect = status === "reconnecting" && code != null ? { code, in_ms } : null;
+  if (status === "open") state.waiting = false;
   if (status === "closed" && isRefusal(code) && !state.ended) {
     const why = state.lastError?.details?.reason;
-    state.retry = why === "not_open" || code === CLOSE.REPLACED;
-    state.ended = why === "not_open" ? "The meeting has not opened yet. Try again when the chair opens it."
-      : code === CLOSE.REPLACED ? "You joined this meeting again in another window or tab, so this one stopped."
+    // before the chair opens the meeting: the waiting room (live.js tries again by itself)
+    if (why === "not_open") { state.waiting = true; return; }
+    state.retry = code === CLOSE.REPLACED;
+    state.ended = code === CLOSE.REPLACED ? "You joined this meeting again in another window or tab, so this one stopped."
         : code === CLOSE.MEETING_CLOSED ? "The chair closed the meeting. Thank you for taking part."
           : reason || "You were disconnected.";
   }

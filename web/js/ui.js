@@ -79,6 +79,12 @@ export function fmtClock(seconds) {
   const s = Math.max(0, Math.round(seconds));
   return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
 }
+/** A speaking-time countdown: "1:05" while time is left, "+0:12" once it is over (the server does
+ * not take the floor at 0:00, so the speaker and the chair see how far over they are). */
+export function fmtCountdown(remaining) {
+  const over = Math.round(remaining) < 0;
+  return over ? `+${fmtClock(-remaining)}` : fmtClock(remaining);
+}
 export function toLocalInput(iso) {
   if (!iso) return "";
   const d = new Date(iso);

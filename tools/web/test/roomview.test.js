@@ -185,12 +185,14 @@ test("replaced by another tab: ended, with a way to come back", () => {
   assert.equal(s.retry, true);
 });
 
-test("a meeting not open yet says so and offers to try again", () => {
+test("a meeting not open yet is the waiting room, not an end", () => {
   const s = view();
   applyServerMessage(s, { type: "error", code: "forbidden", message: "not open", details: { reason: "not_open" }, fatal: true }, NOW);
   applyStatus(s, { status: "closed", code: CLOSE.FORBIDDEN, reason: "forbidden" });
-  assert.match(s.ended, /not opened yet/);
-  assert.equal(s.retry, true);
+  assert.equal(s.waiting, true);
+  assert.equal(s.ended, null);
+  applyStatus(s, { status: "open" });
+  assert.equal(s.waiting, false);
 });
 
 test("closed by the chair; other refusals show the server's reason", () => {
