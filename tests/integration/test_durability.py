@@ -95,6 +95,21 @@ async def test_an_acked_removal_survives_a_kill(server: Server) -> None:
     await again.close()
 
 
+async def test_an_acked_leave_survives_a_kill(server: Server) -> None:
+    """`leave` is acked once the Room dropped the participant and that is on disk: after a kill
+    right at the ack, the restored room does not hold them as merely disconnected."""
+    fx = await meeting(server)
+    chair = await connect(server, fx, "chair")
+    d1 = await connect(server, fx, "delegate1")
+    await ack_then_kill(server, d1, "leave")
+    await close_all(chair, d1)
+    await server.start()
+    again = await connect(server, fx, "chair")
+    assert fx.people["delegate1"].participant_id not in {
+        p["participant_id"] for p in again.welcome["room"]["participants"]}  # type: ignore[index]
+    await again.close()
+
+
 async def test_an_acked_close_survives_a_kill(server: Server) -> None:
     fx = await meeting(server)
     chair = await connect(server, fx, "chair")

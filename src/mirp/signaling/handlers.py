@@ -167,10 +167,9 @@ class SessionHandler:
             case p.Pong():
                 self.session.watched = True
                 return None
-            case c.Leave():  # acked, then the Session ends; the Room is told when it has
-                self.left = True
-                if ack is not None:
-                    self.session.send(ack)
+            case c.Leave():  # the Room drops the participant and that is on disk before the
+                self.left = True  # ack; then the Session ends (its end finds them gone already)
+                await runtime.command(pid, self.session, msg, ack)
                 self.session.close(NORMAL_CLOSE, "left")
                 return None
             case c.Command():
