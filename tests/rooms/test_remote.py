@@ -11,6 +11,7 @@ import pytest
 
 from mirp.cluster.bus import Envelope, Kind, LocalBus
 from mirp.errors import Forbidden, InvalidMessage, Unavailable
+from mirp.media.plan import FeedKey
 from mirp.rooms import commands as c
 from mirp.rooms import hop
 from mirp.rooms.remote import RemoteRoom
@@ -32,6 +33,13 @@ MESSAGES: list[hop.Request | hop.Reply | hop.Out] = [
     WELCOME,
     hop.CloseOut("s_1", 4409, "replaced"),
     hop.Resynced("t", (WELCOME,)),
+    hop.PeerUp("p_d1", "s_1"),
+    hop.PeerDown("p_d1", "s_1", "ice failed"),
+    hop.ListenOut("edge", "p_d1", FeedKey("fr", -12, "p_d2")),
+    hop.ListenOut("edge", "p_d1", FeedKey("floor")),
+    hop.ListenOut("edge", "p_d1", None),
+    hop.PeerCloseOut("edge", "p_d1"),
+    hop.SourcesOut(("p_d1", "p_fr1")),
 ]
 
 
@@ -65,6 +73,8 @@ def test_errors_travel_typed() -> None:
     b'{"op":"command","participant_id":"p","session_id":"s","ack":null,'
     b'"command":{"type":"no_such_command"}}',
     b'{"op":"join","session_id":"s","resume":null,"grant":{"role":"king"}}',
+    b'{"op":"listen","node_id":"e","participant_id":"p","key":["fr"]}',  # a key of 3 fields
+    b'{"op":"peer_up","participant_id":"p"}',
 ])
 def test_bad_hop_messages_are_refused_typed(data: bytes) -> None:
     with pytest.raises(InvalidMessage):
