@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from mirp.cluster.bus import Envelope
 from mirp.cluster.directory import NodeInfo, NodeLoad
 from mirp.cluster.keeper import Keeper
 from mirp.config import Limits, Settings
@@ -238,3 +239,42 @@ async def test_a_peer_gone_on_an_edge_is_known_at_the_origin(
     await d2.peer()
     await hears(d2.client, 440, "the new peer on the edge hears the floor again")
     assert runtime.media.has_peer("p_d2")
+
+
+class DropListen:
+    """The origin's Bus, losing the first stream envelope that carries a `ListenOut`."""
+
+    def __init__(self, bus: Any) -> None:
+        self.bus, self.dropped = bus, 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.bus, name)
+
+    async def publish(self, topic: str, env: Envelope, fence: Any = None) -> None:
+        if not self.dropped and b'"op":"listen"' in env.body:
+            self.dropped += 1
+            return  # lost on the way
+        await self.bus.publish(topic, env, fence=fence)
+
+
+async def test_a_listen_lost_in_a_gap_is_restored_by_the_resync(
+        nodes: tuple[Node, Node, Node]) -> None:
+    origin, edge_a, _ = nodes
+    chair = await origin.enter("chair")
+    d1 = await origin.enter("d1")
+    d2 = await edge_a.enter("d2")
+    await d1.peer(440)
+    await floor_to(chair, d1)
+    host = origin.door.hosts["m1"]
+    host.bus = dropping = DropListen(host.bus)  # type: ignore[assignment]
+    await d2.peer()
+    remote = edge_a.door.remotes["m1"]
+    media = remote.media
+    assert media is not None
+    await until(lambda: dropping.dropped == 1 or Seen(dropping.dropped), "the listen lost")
+    assert media.listening == {} and remote.resyncs == 0
+
+    await chair.command(c.FloorTimeLimit(120))  # the next envelope shows the hole
+    await until(lambda: remote.resyncs == 1 or Seen(remote.resyncs), "the edge resyncs")
+    await hears(d2.client, 440, "after the resync the edge's listener hears the floor")
+    assert media.listening == {"p_d2": origin_room(origin).media.feed_of["p_d2"]}
