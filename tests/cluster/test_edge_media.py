@@ -278,3 +278,58 @@ async def test_a_listen_lost_in_a_gap_is_restored_by_the_resync(
     await until(lambda: remote.resyncs == 1 or Seen(remote.resyncs), "the edge resyncs")
     await hears(d2.client, 440, "after the resync the edge's listener hears the floor")
     assert media.listening == {"p_d2": origin_room(origin).media.feed_of["p_d2"]}
+
+
+async def test_an_interpreter_on_air_on_an_edge_is_heard_everywhere(
+        nodes: tuple[Node, Node, Node]) -> None:
+    origin, edge_a, edge_b = nodes
+    await origin.enter("chair")
+    d1 = await origin.enter("d1")
+    d2 = await edge_a.enter("d2")
+    fr1 = await edge_b.enter("fr1")
+    for listener in (d1, d2):
+        await listener.command(c.Subscribe("fr"))
+        await listener.peer()
+    await fr1.peer(550)
+    await fr1.command(c.OnAir(True))
+    await hears(d1.client, 550, "a listener of fr on the origin hears the interpreter on edge B")
+    await hears(d2.client, 550, "a listener of fr on edge A hears the interpreter on edge B")
+
+    async def forwarded() -> Any:
+        b, o = await edge_b.stats(), await origin.stats()
+        ok = b.relay.sources_out == 1 and b.engine.decoding == 0 and o.relay.sources_in == 1
+        return ok or Seen((b.relay, o.relay))
+
+    await until(forwarded, "the on-air interpreter's microphone forwarded, undecoded")
+    await fr1.command(c.OnAir(False))
+
+    async def parked() -> Any:
+        b, o = await edge_b.stats(), await origin.stats()
+        return (b.relay.sources_out == 0 and o.relay.sources_in == 0) or Seen((b.relay, o.relay))
+
+    await until(parked, "off air: the microphone is no longer forwarded nor accepted")
+
+
+async def test_a_participant_moving_from_an_edge_to_the_origin_leaves_no_peer_behind(
+        nodes: tuple[Node, Node, Node]) -> None:
+    origin, edge_a, _ = nodes
+    chair = await origin.enter("chair")
+    d1 = await origin.enter("d1")
+    d2 = await edge_a.enter("d2")
+    await d1.peer(440)
+    await d2.peer()
+    await floor_to(chair, d1)
+    await hears(d2.client, 440, "the listener on the edge hears the floor")
+
+    moved = await origin.enter("d2")  # the same participant reconnects on the origin
+    await until(lambda: (d2.session.closed or (0,))[0] == 4409 or Seen(d2.session.closed),
+                "the edge's Session replaced")
+
+    async def released() -> Any:
+        a, o = await edge_a.stats(), await origin.stats()
+        ok = a.peers == 0 and a.engine.listeners == 0 and o.relay.links == 0
+        return ok or Seen((a.peers, a.engine.listeners, o.relay.links))
+
+    await until(released, "the edge's peer closed, the origin's link to it stopped")
+    await moved.peer()
+    await hears(moved.client, 440, "the participant hears the floor on the origin now")

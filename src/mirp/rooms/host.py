@@ -109,7 +109,10 @@ class RoomHost:
         self._epoch = 0  # the lease's last epoch seen (a relay link needs one while unproven)
         self.edge_plane: EdgePlane | None = None
         plane = runtime.media.plane
-        if address_of is not None and isinstance(plane, ScopedPlane):
+        if address_of is not None and isinstance(plane, EdgePlane):  # a former host's
+            plane.put, plane.epoch = self.put, self._lease_epoch  # its state goes on
+            self.edge_plane = plane
+        elif address_of is not None and isinstance(plane, ScopedPlane):
             self.edge_plane = EdgePlane(plane, self.put, self._lease_epoch)
             if runtime.media.plan is not None:
                 self.edge_plane.sources = runtime.media.plan.sources()
