@@ -333,3 +333,25 @@ async def test_a_participant_moving_from_an_edge_to_the_origin_leaves_no_peer_be
     await until(released, "the edge's peer closed, the origin's link to it stopped")
     await moved.peer()
     await hears(moved.client, 440, "the participant hears the floor on the origin now")
+
+
+async def test_a_dead_edge_is_no_longer_relayed_to(nodes: tuple[Node, Node, Node]) -> None:
+    origin, edge_a, edge_b = nodes
+    chair = await origin.enter("chair")
+    d1 = await origin.enter("d1")
+    d2 = await edge_a.enter("d2")
+    d3 = await edge_b.enter("d3")
+    await d1.peer(440)
+    await d2.peer()
+    await d3.peer()
+    await floor_to(chair, d1)
+    await hears(d2.client, 440, "edge A's listener hears the floor")
+    await hears(d3.client, 440, "edge B's listener hears the floor")
+    assert (await origin.stats()).relay.links == 2
+
+    await edge_b.keeper.stop(leave=True)  # edge B gone from the Directory (as if it died)
+    assert await origin.door.sweep() == []  # missing once: not judged yet
+    assert await origin.door.sweep() == ["p_d3"]
+    o = await origin.stats()
+    assert o.relay.links == 1 and not origin_room(origin).media.has_peer("p_d3"), o.relay
+    await hears(d2.client, 440, "edge A's listener still hears the floor")
