@@ -14,6 +14,7 @@ from mirp.errors import Forbidden, InvalidMessage, Unavailable
 from mirp.media.plan import FeedKey
 from mirp.rooms import commands as c
 from mirp.rooms import hop
+from mirp.rooms.edge_media import address_parse, address_text
 from mirp.rooms.remote import RemoteRoom
 from tests.rooms.test_runtime import GRANTS, FakeSession
 from tests.support.wait import Seen, until
@@ -164,3 +165,13 @@ async def test_the_stream_is_delivered_to_the_sessions_it_names() -> None:
             await task
         await remote.close()
         await bus.aclose()
+
+
+@pytest.mark.parametrize("address", [("127.0.0.1", 40000), ("::1", 5), ("node-3.lan", 65535)])
+def test_a_relay_address_survives_the_directory(address: tuple[str, int]) -> None:
+    assert address_parse(address_text(address)) == address
+
+
+@pytest.mark.parametrize("text", ["", "127.0.0.1", "127.0.0.1:0", "host:port", ":4000"])
+def test_a_node_without_a_relay_address_has_none(text: str) -> None:
+    assert address_parse(text) is None

@@ -59,6 +59,7 @@ class ClusterNode:
     # the host the media plane listens on for media relayed between nodes (None: no media
     # through edges: an edge answers offers `unavailable`)
     relay_host: str | None = None
+    relay_advertise: str | None = None  # the host other nodes reach it at (None: relay_host)
 
 
 def _moving(exc: Conflict) -> Unavailable:
@@ -85,7 +86,10 @@ class ClusterDoor(RoomDoor):
     @property
     def address(self) -> str:
         """This node's NodeInfo.address: where other nodes relay media to it ("" for none)."""
-        return "" if self.relay_address is None else address_text(self.relay_address)
+        if self.relay_address is None:
+            return ""
+        host, port = self.relay_address
+        return address_text((self.node.relay_advertise or host, port))
 
     async def address_of(self, node_id: str) -> Address | None:
         """A node's relay address from the Directory (looked up again when not known)."""
@@ -186,9 +190,12 @@ class ClusterDoor(RoomDoor):
         if not self.hosts:
             return []
         try:
-            live = {n.node_id for n in await self.node.directory.nodes()}
+            infos = await self.node.directory.nodes()
         except MirpError:
             return []  # the store is away: nobody is judged
+        live = {n.node_id for n in infos}
+        self._addresses = {n.node_id: a for n in infos
+                           if (a := address_parse(n.address)) is not None}  # moved ones too
         edges = {s.node_id for h in self.hosts.values() for s in h.stand_ins.values()}
         missing = edges - live
         gone, self._missing = missing & self._missing, missing
