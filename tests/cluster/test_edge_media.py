@@ -355,3 +355,26 @@ async def test_a_dead_edge_is_no_longer_relayed_to(nodes: tuple[Node, Node, Node
     o = await origin.stats()
     assert o.relay.links == 1 and not origin_room(origin).media.has_peer("p_d3"), o.relay
     await hears(d2.client, 440, "edge A's listener still hears the floor")
+
+
+async def test_a_session_the_origin_forgot_leaves_no_peer_on_the_edge(
+        nodes: tuple[Node, Node, Node]) -> None:
+    origin, edge_a, _ = nodes
+    chair = await origin.enter("chair")
+    d2 = await edge_a.enter("d2")
+    d3 = await edge_a.enter("d3")  # stays: the edge keeps serving the meeting
+    await d2.peer()
+    await d3.peer()
+    assert (await edge_a.stats()).peers == 2
+    host = origin.door.hosts["m1"]
+    del host.stand_ins[d2.session.id]  # the origin no longer knows that Session
+    host.sent += 1  # as if a message were lost: the edge resyncs and learns it
+    await chair.command(c.FloorTimeLimit(120))
+    await until(lambda: (d2.session.closed or (0,))[0] == 1012 or Seen(d2.session.closed),
+                "the Session the origin forgot closed by the resync")
+
+    async def released() -> Any:
+        a = await edge_a.stats()
+        return a.peers == 1 or Seen(a.peers)
+
+    await until(released, "its peer on the edge closed with it (the origin cannot say so)")

@@ -107,6 +107,7 @@ class RoomHost:
         self._serve: asyncio.Task[None] | None = None
         self._closing = False
         self._epoch = 0  # the lease's last epoch seen (a relay link needs one while unproven)
+        self._lease_epoch()
         self.edge_plane: EdgePlane | None = None
         plane = runtime.media.plane
         if address_of is not None and isinstance(plane, EdgePlane):  # a former host's

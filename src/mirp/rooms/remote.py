@@ -158,8 +158,6 @@ class RemoteRoom:
         if local is None or local.session is not session:
             return
         self._drop(session.id)
-        if self.media is not None:
-            self.media.close(participant_id, session.id)
         try:
             await self._ask(hop.LeaveRequest(participant_id, session.id, for_good))
         except MirpError as exc:  # the origin goes on with a Session nobody reads
@@ -171,6 +169,8 @@ class RemoteRoom:
     def _drop(self, session_id: str) -> None:
         local = self._by_sid.pop(session_id, None)
         if local is not None:
+            if self.media is not None:  # its peer here ends with it (the origin may not know it)
+                self.media.close(local.participant_id, session_id)
             if not local.welcomed.done():  # a join still waiting for it ends
                 local.welcomed.set_exception(Unavailable("the session ended before its welcome"))
                 local.welcomed.exception()  # retrieved: no warning when nobody waits
