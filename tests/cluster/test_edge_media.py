@@ -7,6 +7,7 @@ peer on the edge's plane, the origin's Room decides, the origin mixes and encode
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
@@ -17,7 +18,7 @@ from mirp.cluster.bus import Envelope
 from mirp.cluster.directory import NodeInfo, NodeLoad
 from mirp.cluster.keeper import Keeper
 from mirp.config import Limits, Settings
-from mirp.errors import Unauthorized
+from mirp.errors import Unauthorized, Unavailable
 from mirp.media.local import LocalPlane
 from mirp.media.plane import PlaneConfig, PlaneStats
 from mirp.rooms import commands as c
@@ -378,3 +379,40 @@ async def test_a_session_the_origin_forgot_leaves_no_peer_on_the_edge(
         return a.peers == 1 or Seen(a.peers)
 
     await until(released, "its peer on the edge closed with it (the origin cannot say so)")
+
+
+async def test_an_offer_whose_peer_up_timed_out_leaves_no_peer_counted(
+        nodes: tuple[Node, Node, Node]) -> None:
+    origin, edge_a, _ = nodes
+    await origin.enter("chair")
+    d2 = await edge_a.enter("d2")
+    remote = edge_a.door.remotes["m1"]
+    host = origin.door.hosts["m1"]
+    assert host.address_of is not None
+    look_up, late = host.address_of, asyncio.Event()
+
+    async def slow(node_id: str) -> Any:
+        await late.wait()  # the origin counts the peer only after the edge gave up
+        return await look_up(node_id)
+
+    handle, seen = host.handle, []
+
+    async def watched(request: Any, sender: str = "") -> None:
+        seen.append(type(request).__name__)
+        await handle(request, sender)
+
+    host.address_of = slow
+    host.handle = watched  # type: ignore[method-assign]
+    remote.timeout_s = 0.5
+    with pytest.raises(Unavailable):
+        await d2.peer()
+    await until(lambda: "PeerDown" in seen or Seen(seen), "the edge gives the peer up")
+    late.set()  # only now may the origin count it: the PeerDown must still end it
+    runtime = origin_room(origin)
+
+    async def forgotten() -> Any:
+        a, told = await edge_a.stats(), d2.session.of("peer_closed")
+        ok = told and a.peers == 0 and not runtime.media.has_peer("p_d2")
+        return ok or Seen((told, a.peers, runtime.media.peers))
+
+    await until(forgotten, "the peer counted late at the origin is forgotten again")

@@ -109,6 +109,7 @@ class RoomHost:
         self._epoch = 0  # the lease's last epoch seen (a relay link needs one while unproven)
         self._lease_epoch()
         self.edge_plane: EdgePlane | None = None
+        self._peer_locks: dict[str, asyncio.Lock] = {}  # per edge
         plane = runtime.media.plane
         if address_of is not None and isinstance(plane, EdgePlane):  # a former host's
             plane.put, plane.epoch = self.put, self._lease_epoch  # its state goes on
@@ -256,14 +257,15 @@ class RoomHost:
                 await runtime.call(lambda room, now: self._resync(room, token, sessions, sender))
             case hop.PeerUp(participant_id=pid, session_id=sid):
                 plane = self._edge_plane()
-                stand_in = self._stand_in(sid, pid)
-                assert self.address_of is not None
-                address = await self.address_of(sender)
-                if address is None:
-                    raise Unavailable(f"node {sender!r} has no relay address",
-                                      {"reason": "edge"})
-                await runtime.peers.adopt(pid, stand_in,
-                                          lambda: plane.peer_up(pid, sender, address))
+                async with self._peer_order(sender):
+                    stand_in = self._stand_in(sid, pid)
+                    assert self.address_of is not None
+                    address = await self.address_of(sender)
+                    if address is None:
+                        raise Unavailable(f"node {sender!r} has no relay address",
+                                          {"reason": "edge"})
+                    await runtime.peers.adopt(pid, stand_in,
+                                              lambda: plane.peer_up(pid, sender, address))
             case hop.PeerDown(participant_id=pid, reason=reason):
                 plane = self._edge_plane()
 
@@ -271,7 +273,8 @@ class RoomHost:
                     if plane.peer_down(pid, sender):  # not a late report of an older peer
                         runtime.peer_gone(pid, reason)
 
-                await runtime.call(down)
+                async with self._peer_order(sender):
+                    await runtime.call(down)
             case _:
                 raise InvalidMessage(f"not a request: {type(request).__name__}")
 
@@ -280,6 +283,11 @@ class RoomHost:
         if stand_in is None or stand_in.participant_id != participant_id:
             raise Conflict("this session was replaced")
         return stand_in
+
+    def _peer_order(self, edge: str) -> asyncio.Lock:
+        """An edge's PeerUp/PeerDown apply in the order they came (each request is a task of
+        its own; the lock is FIFO): a peer given up while its PeerUp was still in work ends."""
+        return self._peer_locks.setdefault(edge, asyncio.Lock())
 
     def _edge_plane(self) -> EdgePlane:
         if self.edge_plane is None:

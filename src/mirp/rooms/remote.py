@@ -126,8 +126,10 @@ class RemoteRoom:
         try:
             async with self._peer_order:
                 await self._ask(hop.PeerUp(participant_id, session.id))
-        except BaseException:
+        except BaseException as exc:
             media.close(participant_id, session.id)
+            if not isinstance(exc, Conflict):  # the origin may have counted it before failing
+                background(self._tell(hop.PeerDown(participant_id, session.id, "offer failed")))
             raise
         return answer
 
