@@ -20,7 +20,8 @@ from mirp.cluster.keeper import Keeper
 from mirp.config import Limits, Settings
 from mirp.errors import Unauthorized, Unavailable
 from mirp.media.local import LocalPlane
-from mirp.media.plane import PlaneConfig, PlaneStats
+from mirp.media.plane import MediaPlane, PlaneConfig, PlaneStats
+from mirp.media.process import ProcessPlane
 from mirp.rooms import commands as c
 from mirp.rooms.door import JoinedRoom
 from mirp.rooms.model import JoinGrant, Role
@@ -65,9 +66,10 @@ class Entered:
 
 
 class Node:
-    def __init__(self, cluster: Cluster, name: str, store: Store, load: int) -> None:
+    def __init__(self, cluster: Cluster, name: str, store: Store, load: int,
+                 plane: MediaPlane | None = None) -> None:
         self.name = name
-        self.plane = LocalPlane(PlaneConfig(loopback_only=True))
+        self.plane = plane or LocalPlane(PlaneConfig(loopback_only=True))
         directory = cluster.directory()
         self.registry = RoomRegistry(settings=Settings(limits=Limits(reconnect_grace_s=30.0)),
                                      media=self.plane, store=store, idle_close_s=60)
@@ -416,3 +418,33 @@ async def test_an_offer_whose_peer_up_timed_out_leaves_no_peer_counted(
         return ok or Seen((told, a.peers, runtime.media.peers))
 
     await until(forgotten, "the peer counted late at the origin is forgotten again")
+
+
+@pytest.mark.process
+async def test_media_processes_relay_between_nodes_as_the_app_runs_them() -> None:
+    """Each node's plane a media process of its own (the app's ProcessPlane): the relay socket
+    is the child's, the plane's events cross back, and it all goes as with LocalPlanes."""
+    cluster, store = Cluster("local", None), MoreStore()
+    started: list[Node] = []
+    try:
+        for name, load in (("origin", 0), ("edge_a", 1000)):
+            plane = ProcessPlane(PlaneConfig(loopback_only=True), request_timeout_s=20.0)
+            started.append(await Node(cluster, name, store, load, plane).start())
+        origin, edge_a = started
+        chair = await origin.enter("chair")
+        d1 = await origin.enter("d1")
+        d2 = await edge_a.enter("d2")
+        await d1.peer()
+        await d2.peer(660)
+        await floor_to(chair, d2)
+        await hears(d1.client, 660, "the origin's listener hears the delegate on the edge")
+        await chair.command(c.FloorTake("p_d2"))
+        await floor_to(chair, d1)
+        await d1.peer(440)  # a new peer with a microphone on the same Session
+        await hears(d2.client, 440, "the edge's listener hears the delegate on the origin")
+        a = await edge_a.stats()
+        assert a.engine.encoders == 0 and a.engine.decoding == 0, a.engine
+    finally:
+        for node in reversed(started):
+            await node.stop()
+        await cluster.aclose()
