@@ -45,7 +45,7 @@ for (const code of Object.keys(UI_LANGS).filter((c) => c !== "en")) {
     for (const [key, text] of Object.entries(cat)) {
       if (en[key] == null) continue;
       const forms = typeof text === "string" ? [text] : Object.values(text);
-      const want = placeholders(en[key]);
+      const want = [...new Set((typeof en[key] === "string" ? [en[key]] : Object.values(en[key])).flatMap(placeholders))].sort();
       for (const form of forms) {
         const got = placeholders(form);
         // a plural form may say its number in words ("one second": {count} left out)
