@@ -32,7 +32,7 @@ export function setupListening(live) {
       const onFloor = state.subscription.channel === "floor";
       patch(under, JSON.stringify([levels, onFloor, state.subscription.floor_under ?? null]), () => levels.map((lv) => el("button", { type: "button", role: "radio", disabled: onFloor,
         "aria-checked": String((state.subscription.floor_under ?? null) === lv), "aria-label": lv === null ? t("listen.under_off") : t("unit.db", { count: lv }),
-        onclick: () => pick(state.subscription.channel, lv) }, lv === null ? t("listen.under_off") : `${lv}`)));
+        onclick: () => pick(state.subscription.channel, lv) }, lv === null ? t("listen.under_off") : el("span", { dir: "ltr" }, `${lv}`))));
     }
     const now = $("#listen-now");
     if (now) now.textContent = hearingText(state);

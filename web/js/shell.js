@@ -28,7 +28,7 @@ export function renderShell({ sub, home, start = [], end = [] } = {}) {
   const words = sub !== undefined ? sub : bar.dataset.sub ? t(bar.dataset.sub) : null;
   const href = home !== undefined ? home : bar.dataset.home || null;
   const brand = el(href ? "a" : "span", { class: "brand", href: href || undefined },
-    el("span", { class: "brand-mark", "aria-hidden": "true" }, "M"), "MIRP",
+    el("span", { class: "brand-mark", "aria-hidden": "true" }, "M"), el("span", { class: "brand-name" }, "MIRP"),
     // the space keeps "MIRP Organizer" two words for screen readers (flex hides it on screen)
     words ? [" ", el("span", { class: "brand-sub" }, words)] : null);
   bar.replaceChildren(brand, ...start, el("div", { class: "spacer" }), ...end, ...common(bar));
