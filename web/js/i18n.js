@@ -39,7 +39,8 @@ function storedChoice() {
 }
 
 export let lang = typeof window === "undefined" ? FALLBACK : pickLanguage(storedChoice(), navigator.languages || [navigator.language]);
-const catalogues = { [FALLBACK]: await loadCatalogue(FALLBACK) };
+// without the English catalogue (a network error), the pages keep the English of their HTML
+const catalogues = { [FALLBACK]: await loadCatalogue(FALLBACK).catch((e) => { console.warn(e); return {}; }) };
 if (lang !== FALLBACK) {
   try { catalogues[lang] = await loadCatalogue(lang); } catch (e) { console.warn(e); lang = FALLBACK; }
 }
@@ -105,12 +106,13 @@ export function errorText(err, scope = null) {
  * the few texts with <kbd> or <strong> inside); `data-i18n-attr="aria-label:key; placeholder:key"`
  * sets attributes. */
 export function applyI18n(root = document) {
-  for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
-  for (const node of root.querySelectorAll("[data-i18n-html]")) node.innerHTML = t(node.dataset.i18nHtml);
+  // a key no catalogue has leaves the HTML's own (English) words in place
+  for (const node of root.querySelectorAll("[data-i18n]")) if (has(node.dataset.i18n)) node.textContent = t(node.dataset.i18n);
+  for (const node of root.querySelectorAll("[data-i18n-html]")) if (has(node.dataset.i18nHtml)) node.innerHTML = t(node.dataset.i18nHtml);
   for (const node of root.querySelectorAll("[data-i18n-attr]")) {
     for (const pair of node.dataset.i18nAttr.split(";")) {
       const [attr, key] = pair.split(":").map((s) => s.trim());
-      if (attr && key) node.setAttribute(attr, t(key));
+      if (attr && key && has(key)) node.setAttribute(attr, t(key));
     }
   }
 }
@@ -127,6 +129,6 @@ if (typeof document !== "undefined") {
   document.documentElement.lang = lang;
   document.documentElement.dir = dir;
   const title = document.querySelector("title[data-i18n]");
-  if (title) document.title = t(title.dataset.i18n);
+  if (title && has(title.dataset.i18n)) document.title = t(title.dataset.i18n);
   applyI18n();
 }

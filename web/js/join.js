@@ -1,5 +1,5 @@
 // Pre-join: check the invitation, ask a name when it is an open one, test the microphone, join.
-import "./shell.js";
+import { renderShell } from "./shell.js";
 import { api } from "./api.js";
 import { el, $, showError, setBusy, hashParams, fmtRange, langName, roleBadge, emptyState, hydrateIcons } from "./ui.js";
 import { levelMeter } from "./meter.js";
@@ -75,6 +75,9 @@ async function start() {
     info.named && info.name ? el("strong", {}, info.name) : null,
     info.delegation ? el("span", { class: "muted" }, `· ${info.delegation}`) : null].filter(Boolean));
   $("#name-fields").hidden = !!info.named;
+  // the Help link leads to the guide for the role this link joins as
+  $("header.appbar").dataset.help = { interpreter: "interpreter", chair: "chair" }[info.role] || "delegate";
+  renderShell();
   $("#loading").hidden = true;
   $("#join-form").hidden = false;
   if (SENDING_ROLES.has(info.role)) {

@@ -37,8 +37,10 @@ $("#tabs").addEventListener("keydown", (e) => {
   const cur = TABS.findIndex((k) => $(`#tab-${k}`).getAttribute("aria-selected") === "true");
   const enabled = TABS.filter((k) => !$(`#tab-${k}`).disabled);
   const i = enabled.indexOf(TABS[cur]);
-  if (e.key === "ArrowRight") selectTab(enabled[(i + 1) % enabled.length], true);
-  if (e.key === "ArrowLeft") selectTab(enabled[(i - 1 + enabled.length) % enabled.length], true);
+  // the next tab is the one after in reading order: to the left in a right-to-left page
+  const rtl = document.documentElement.dir === "rtl";
+  if (e.key === (rtl ? "ArrowLeft" : "ArrowRight")) selectTab(enabled[(i + 1) % enabled.length], true);
+  if (e.key === (rtl ? "ArrowRight" : "ArrowLeft")) selectTab(enabled[(i - 1 + enabled.length) % enabled.length], true);
 });
 
 // ---------------------------------------------------------------- languages & booths

@@ -82,3 +82,15 @@ test("the language follows the user's choice, else the browser's, else English",
   assert.equal(pickLanguage("xx", ["es-419"]), "es");
   assert.equal(pickLanguage(null, ["de"]), "en");
 });
+
+test("t(): plural forms by count, English for a missing key, the key when nobody has it", async () => {
+  const { t, errorText } = await import("../../../web/js/i18n.js");
+  assert.equal(t("delegate.seconds_left", { count: 1 }), "1 second of speaking time left.");
+  assert.equal(t("delegate.seconds_left", { count: 30 }), "30 seconds of speaking time left.");
+  assert.equal(t("chair.move_up", { name: "Ana" }), "Move Ana up");
+  assert.equal(t("no.such.key"), "no.such.key");
+  // a server error: the page's wording for the code, the refusal's reason, else the server's words
+  assert.equal(errorText({ code: "unauthorized", message: "bad token" }, "join.error"), "This invitation link is not valid or has expired.");
+  assert.equal(errorText({ code: "forbidden", message: "no", details: { reason: "revoked" } }), "This invitation was revoked.");
+  assert.equal(errorText({ code: "conflict", message: "Title already used." }), "Title already used.");
+});
