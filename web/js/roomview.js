@@ -4,7 +4,7 @@
 // docs/rooms.md). No DOM, no socket, no clock of its own (`now` is passed in):
 // node runs it in tools/web/test/.
 import { langName } from "./languages.js";
-import { t, errorText, lang } from "./i18n.js";
+import { t, errorText, lang as uiLang } from "./i18n.js";
 import { CLOSE, CLOSE_CODES } from "./wire.js";
 
 /** The Room as the pages see it (filled from the server's snapshot and events). */
@@ -101,7 +101,7 @@ export function applyServerMessage(state, msg, now = Date.now()) {
       if (state.errors.length > 20) state.errors.shift();
       return null;
     }
-    case "removed": state.ended = (lang === "en" && msg.reason) || t("live.removed"); return { removed: true }; // the server words it in English
+    case "removed": state.ended = (uiLang === "en" && msg.reason) || t("live.removed"); return { removed: true }; // the server words it in English
     default: return null;
   }
 }
