@@ -118,3 +118,24 @@ async def test_screenshots_english_and_arabic(server, api, launch, tones, silenc
         await interp.page.click("#onair")
     assert await _lang(people["ar"][0].page) == ("ar", "rtl")
     await assert_no_refusals(chair, *(p for pair in people.values() for p in pair))
+
+
+async def test_refusals_in_the_readers_language(server, api, launch):
+    """The server's refusal (a closed meeting's link, a revoked one) is worded by the page in the
+    reader's language, not left in the server's English."""
+    api.organizer("refusals@example.org")
+    closed = api.meeting(title="Closed session")
+    closed_link = api.invite(closed["id"], "observer", "Oscar")
+    api._ok(api.http.patch(f"/api/meetings/{closed['id']}", json={"status": "closed"}))
+    m = api.meeting(title="Open session")
+    inv = api._ok(api.http.post(f"/api/meetings/{m['id']}/invitations",
+                                json={"role": "delegate", "name": "Rita"}))
+    api._ok(api.http.delete(f"/api/meetings/{m['id']}/invitations/{inv['id']}"))
+    page = await launch(locale="fr-FR")
+    for link, french in ((closed_link, "Cette réunion est close."),
+                         (inv["join_url"], "Cette invitation a été révoquée.")):
+        await page.goto("about:blank")  # a join link differs from the last only in its hash
+        await page.goto(link)
+        await page.wait_for_selector("#bad:not([hidden])", timeout=15000)
+        text = await page.inner_text("#bad")
+        assert "Impossible de rejoindre" in text and french in text, text
