@@ -139,3 +139,33 @@ async def test_refusals_in_the_readers_language(server, api, launch):
         await page.wait_for_selector("#bad:not([hidden])", timeout=15000)
         text = await page.inner_text("#bad")
         assert "Impossible de rejoindre" in text and french in text, text
+
+
+async def test_cough_key_on_a_russian_or_arabic_keyboard(server, api, launch, tones):
+    """The cough key is the key where C is: on a Russian layout it types "с", on an Arabic one
+    "ؤ"; the console in that language must still cough with it."""
+    api.organizer("keys@example.org")
+    m = api.meeting(languages=["en", "ru"], booths=[{"language": "ru", "understands": ["en"]}])
+    interp = await join(await launch(tones(520), locale="ru-RU"),
+                        api.invite(m["id"], "interpreter", "Ирина", booth="ru"))
+    await interp.page.click("#onair")
+
+    async def on_air() -> bool:
+        return await interp.page.get_attribute("#onair", "aria-pressed") == "true"
+    await until(on_air, "the interpreter on air")
+    for key in ("с", "ؤ"):  # Cyrillic es, Arabic waw with hamza: both on the C key
+        await interp.page.evaluate(
+            "k => window.dispatchEvent(new KeyboardEvent('keydown', {key: k, code: 'KeyC'}))", key)
+
+        async def coughing() -> bool:
+            s = await interp.state()
+            return s["booths"]["ru"]["cough"] and s["mic_enabled"] is False
+        await until(coughing, f"the {key!r} key to cough")
+        await interp.page.evaluate(
+            "k => window.dispatchEvent(new KeyboardEvent('keyup', {key: k, code: 'KeyC'}))", key)
+
+        async def back_on() -> bool:
+            s = await interp.state()
+            return not s["booths"]["ru"]["cough"] and s["mic_enabled"] is True
+        await until(back_on, "back on air once the key is released")
+    await assert_no_refusals(interp)

@@ -149,8 +149,11 @@ if (live) {
   for (const ev of ["pointerup", "pointercancel", "lostpointercapture"]) cough.addEventListener(ev, () => setCough(false));
   cough.addEventListener("keydown", (e) => { if ((e.key === " " || e.key === "Enter") && !e.repeat) { e.preventDefault(); setCough(true); } });
   cough.addEventListener("keyup", (e) => { if (e.key === " " || e.key === "Enter") setCough(false); });
-  window.addEventListener("keydown", (e) => { if (e.key.toLowerCase() === "c" && !e.repeat && !(e.target instanceof HTMLInputElement)) setCough(true); });
-  window.addEventListener("keyup", (e) => { if (e.key.toLowerCase() === "c") setCough(false); });
+  // the C key where it is on the keyboard (`code`): on an Arabic or Russian layout it types "ؤ"
+  // or "с", and the cough key must work whatever layout the interpreter writes in
+  const coughKey = (e) => e.code === "KeyC" || e.key.toLowerCase() === "c";
+  window.addEventListener("keydown", (e) => { if (coughKey(e) && !e.repeat && !(e.target instanceof HTMLInputElement)) setCough(true); });
+  window.addEventListener("keyup", (e) => { if (coughKey(e)) setCough(false); });
   window.addEventListener("blur", () => setCough(false));
   $("#slow-down").addEventListener("click", () => {
     live.proto.slowDown();
