@@ -177,6 +177,7 @@ class SnapshotWriter:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(fut)
+        self._wake.set()  # the round after the one in flight, even with nothing new to write
         await fut
 
     async def _write(self, meeting: str, body: bytes | None) -> None:
