@@ -6,19 +6,25 @@ process of its own is tests/cluster/failover_node.py."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from mirp.cluster.directory import LocalDirectory, NodeInfo, NodeLoad
 from mirp.cluster.keeper import Keeper
 from mirp.cluster.snapshots import LocalSnapshots, RedisSnapshots, SharedSnapshots
 from mirp.config import Limits, Settings
+from mirp.rooms import commands as c
 from mirp.rooms.door import JoinedRoom
+from mirp.rooms.model import JoinGrant, Role
 from mirp.rooms.placement import ClusterDoor, ClusterNode
 from mirp.rooms.registry import RoomRegistry
 from tests.cluster.conftest import Cluster
 from tests.rooms.test_runtime import FakeSession, Plane, Store
+from tests.support.wait import Seen, until
 
 SEAL_KEY = b"the cluster's shared secret"
 
@@ -37,7 +43,8 @@ def snapshots(cluster: Cluster) -> SharedSnapshots:
 
 class Node:
     def __init__(self, cluster: Cluster, name: str, store: Store, load: int, *,
-                 ttl_s: float = 1.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 ttl_s: float = 1.0, clock: Callable[[], float] = time.monotonic,
+                 shared: bool = True) -> None:
         self.name = name
         self.directory = cluster.directory()
         self.bus = cluster.bus(name)
@@ -49,7 +56,8 @@ class Node:
                              on_lost=lambda lease, exc: self.door.lease_lost(lease, exc))
         self.door = ClusterDoor(self.registry, ClusterNode(
             name, self.directory, self.bus, self.keeper, ttl_s, request_timeout_s=3.0,
-            sweep_s=3600.0, snapshots=self.snapshots, watch_s=0.05))  # sweeps by hand
+            sweep_s=3600.0, snapshots=self.snapshots if shared else None,
+            watch_s=0.05))  # sweeps by hand
         self.dead = False
 
     async def start(self, *, keep: bool = True) -> Node:
@@ -87,3 +95,100 @@ def state(room: dict[str, Any]) -> dict[str, Any]:
     return {"holders": floor["holders"],
             "speakers": [s["participant_id"] for s in floor["speakers"]],
             "on_air": {b["language"]: b["on_air"] for b in room["booths"]}}
+
+
+class ManyStore(Store):
+    """The test store, with listeners too: token `l<i>` is delegate `p_l<i>`."""
+
+    async def authorize(self, token: str, meeting_id: str | None) -> JoinGrant:
+        if token.startswith("l") and token[1:].isdigit():
+            return JoinGrant("m1", f"p_{token}", token.upper(), Role.DELEGATE)
+        return await super().authorize(token, meeting_id)
+
+
+async def start_node_process(url: str, prefix: str, name: str, load: int,
+                             ttl_s: float) -> asyncio.subprocess.Process:
+    """tests/cluster/failover_node.py, returned once it is in the Directory."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.cluster.failover_node", url, prefix, name, str(load),
+        str(ttl_s), stdout=asyncio.subprocess.PIPE)
+    assert proc.stdout is not None
+    async with asyncio.timeout(30):
+        said = (await proc.stdout.readline()).decode().strip()
+    if said != "ready":
+        proc.kill()
+        await proc.wait()
+        raise RuntimeError(f"the node process said {said!r}")
+    return proc
+
+
+@dataclass
+class Failover:
+    """One origin SIGKILL, as the edge saw it (seconds from the kill)."""
+
+    welcomed_s: float  # every Session on the edge welcomed again by the new origin
+    command_s: float  # a command from the edge acked by the new origin
+    before: dict[str, Any]  # the state the edge's Sessions saw before the kill
+    after: list[dict[str, Any]]  # and in each fresh welcome
+    resumed: bool  # every fresh welcome says `resumed`
+    closed: int  # edge Sessions closed meanwhile (none expected)
+    new_origin: str
+
+
+async def kill_the_origin(url: str, *, ttl_s: float, listeners: int = 0) -> Failover:
+    """An origin in a process of its own (least loaded: the meeting lands there), a spare and
+    an edge in this one. Through the edge: the chair, d1 holding the floor, d2 asking for it,
+    fr1 on air, and `listeners` delegates on the French channel. The origin is killed with
+    SIGKILL; the timings are polled every 5 ms."""
+    cluster, store = Cluster("redis", url), ManyStore()
+    proc = await start_node_process(url, cluster.prefix, "origin", 0, ttl_s)
+    spare = await Node(cluster, "spare", store, 500, ttl_s=ttl_s).start()
+    edge = await Node(cluster, "edge", store, 1000, ttl_s=ttl_s).start()
+    try:
+        rooms = {k: await edge.enter(k) for k in ("chair", "d1", "d2", "fr1")}
+        for key, command in (("fr1", c.OnAir(True)), ("d1", c.FloorRequest()),
+                             ("d2", c.FloorRequest()), ("chair", c.FloorGive("p_d1"))):
+            room, s = rooms[key]
+            await room.command(f"p_{key}", s, command, {"type": "ack", "id": key})
+        for i in range(listeners):
+            room, s = rooms[f"l{i}"] = await edge.enter(f"l{i}")
+            await room.command(f"p_l{i}", s, c.Subscribe("fr"))
+        remote, chair = rooms["chair"]
+        await until(lambda: state(edge_view(chair))["holders"] == ["p_d1"] or
+                    Seen(chair.messages[-2:]), "the floor given, seen on the edge")
+        before = state(edge_view(chair))
+        sessions = [s for _, s in rooms.values()]
+
+        proc.kill()  # SIGKILL
+        start = time.perf_counter()
+        await until(lambda: all(len(s.of("welcome")) >= 2 or s.closed for s in sessions),
+                    "every edge Session welcomed again", within=60, step=0.005)
+        welcomed = time.perf_counter() - start
+        await remote.command("p_chair", chair, c.FloorGive("p_d2"), {"type": "ack", "id": 0})
+        command = time.perf_counter() - start
+        holder = await edge.directory.holder("m1")
+        return Failover(welcomed, command, before,
+                        [state(s.of("welcome")[-1]["room"]) for s in sessions],
+                        all(s.of("welcome")[-1]["resumed"] for s in sessions),
+                        sum(s.closed is not None for s in sessions),
+                        holder.node_id if holder else "")
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+        await proc.wait()
+        await edge.stop()
+        await spare.stop()
+        await cluster.aclose()
+
+
+def edge_view(s: FakeSession) -> dict[str, Any]:
+    """The room as this Session's client sees it: its welcome, with the floor and booth
+    events since folded in (what a failover must keep)."""
+    room = dict(s.of("welcome")[-1]["room"])
+    for m in s.messages:
+        if m.get("type") == "floor":
+            room["floor"] = m
+        elif m.get("type") == "booth":
+            room["booths"] = [m if b["language"] == m["language"] else b
+                              for b in room["booths"]]
+    return room

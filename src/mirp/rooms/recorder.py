@@ -91,9 +91,10 @@ class Recorder:
             self.shared.put(meeting_id, body)
 
     async def durable(self) -> None:
-        await self.journal.durable()
-        if self.shared is not None:
-            await self.shared.durable()
+        if self.shared is None:
+            await self.journal.durable()
+        else:  # side by side: an ack waits for the slower of the fsync and the Redis write
+            await asyncio.gather(self.journal.durable(), self.shared.durable())
 
     async def shared_snapshot(self, meeting_id: str) -> bytes | None:
         """The meeting's snapshot as the cluster has it (another node may have written it);
