@@ -183,7 +183,9 @@ class SnapshotWriter:
     async def _write(self, meeting: str, body: bytes | None) -> None:
         lease = self.lease_of(meeting)
         if lease is None:
-            return  # unproven or given up: the next holder writes its own
+            if self.failing is not None:  # unproven while the store is away: kept for later
+                raise self.failing
+            return  # given up: the next holder writes its own
         try:
             await self.store.put(lease, body)
             self.written += 1

@@ -75,6 +75,7 @@ class ClusterDoor(RoomDoor):
         self._missing: set[str] = set()  # edges absent from the Directory at the last sweep
         self._watcher: asyncio.Task[None] | None = None
         self.draining = False
+        self._store_back_at: float | None = -1e9  # when the store answered again (watch)
         if node.snapshots is not None:  # before the registry's start-up restore task runs
             registry.recorder.shared = SnapshotWriter(node.snapshots, node.keeper.holds)
 
@@ -137,10 +138,29 @@ class ClusterDoor(RoomDoor):
             del self.hosts[host.meeting_id]
 
     def lease_lost(self, lease: Lease, error: MirpError) -> None:
-        """The Keeper's `on_lost`: another node took the meeting."""
+        """The Keeper's `on_lost`: the renewal was refused. Another node took the meeting, or
+        the store was away past the TTL and the lease expired there: then it is taken again."""
         host = self.hosts.get(lease.meeting)
         if host is not None:
+            background(self._reclaim(host, lease, error))
+
+    async def _reclaim(self, host: RoomHost, lease: Lease, error: MirpError) -> None:
+        """A lease that expired while Redis was away and that nobody took meanwhile is taken
+        again with a newer epoch (edges resync to it): a meeting whose origin kept serving its
+        Sessions through an outage is not moved when the store returns. Taken by another node:
+        this one is deposed (`_host_lost`)."""
+        try:
+            if self.draining:
+                raise error
+            new = await self.node.keeper.acquire(lease.meeting, after=lease.epoch)
+        except MirpError:
             host.lease_lost(error)
+            return
+        log.warning("room %s: lease expired while the store was away: taken again (epoch %d)",
+                    lease.meeting, new.epoch)
+        runtime = host.runtime
+        if not runtime.closing:  # what changed meanwhile, where the next origin can read it
+            self.registry.recorder.snapshot(lease.meeting, runtime.room, runtime.seq)
 
     def _host_lost(self, host: RoomHost, error: MirpError) -> None:
         """The origin is deposed: its own Sessions are closed (they reconnect and are placed
@@ -220,6 +240,18 @@ class ClusterDoor(RoomDoor):
         if isinstance(answer, hop.Failed):
             raise answer.error
 
+    def _may_place(self, ok: bool) -> bool:
+        """Whether an absent lease may be placed now: not within TTL/2 of the store coming
+        back, so that an origin that kept serving through the outage takes its lease again
+        first (its Keeper renews every TTL/3: `_reclaim`)."""
+        now = asyncio.get_running_loop().time()
+        if not ok:
+            self._store_back_at = None
+        elif self._store_back_at is None:
+            self._store_back_at = now
+        return self._store_back_at is not None and (
+            now - self._store_back_at >= self.node.lease_ttl_s / 2)
+
     async def watch(self) -> None:
         """One look at the lease of each meeting this node is an edge for. A lease gone (its
         origin died or drained: nobody renews it) is placed again, on the least loaded live
@@ -229,15 +261,21 @@ class ClusterDoor(RoomDoor):
         for meeting, remote in list(self.remotes.items()):
             try:
                 await self._follow(remote)
-            except MirpError as exc:  # the store away, a placement race: the next look
+            except Unavailable as exc:  # the store away: the next look
+                self._may_place(False)
+                log.info("room %s: origin not followed yet: %s", meeting, exc.message)
+            except MirpError as exc:  # a placement race: the next look
                 log.info("room %s: origin not followed yet: %s", meeting, exc.message)
 
     async def _follow(self, remote: RemoteRoom) -> None:
         directory, node = self.node.directory, self.node
         lease = await directory.holder(remote.meeting_id)
+        may_place = self._may_place(True)
         if lease is not None and lease.epoch == remote.epoch:
             return
         if lease is None:
+            if not may_place:
+                return
             lease = await directory.place(remote.meeting_id, node.lease_ttl_s,
                                           after=remote.epoch)
             log.warning("room %s: origin gone, placed on %s (epoch %d)", remote.meeting_id,
