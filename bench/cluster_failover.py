@@ -12,7 +12,8 @@ it: the dead origin's lease must expire first). The media part (listeners hearin
 again) is measured with the media path.
 
 It also measures what the shared snapshot adds to an ack (`ack_ms`: a chair's command on the
-origin, acked once its snapshot is stored, 300 rounds; without and with the Redis copy).
+origin, acked once its snapshot is durable, 300 rounds; without and with the Redis copy,
+without and with a journal file: the fsync and the Redis write run side by side).
 Writes bench/results/cluster_failover.json. Takes about `runs` x (TTL + 2) seconds.
 """
 
@@ -22,6 +23,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -36,9 +38,11 @@ from mirp.rooms import commands as c
 RESULTS = Path(__file__).parent / "results" / "cluster_failover.json"
 
 
-async def _acks(url: str, shared: bool, rounds: int) -> dict[str, float]:
+async def _acks(url: str, shared: bool, journal: Path | None,
+                rounds: int) -> dict[str, float]:
     cluster = Cluster("redis", url)
-    node = await Node(cluster, "origin", Store(), 0, ttl_s=3.0, shared=shared).start()
+    node = await Node(cluster, "origin", Store(), 0, ttl_s=3.0, shared=shared,
+                      journal=journal).start()
     try:
         room, chair = await node.enter("chair")
         times = []
@@ -64,8 +68,12 @@ async def _run(url: str, runs: int, listeners: int, ttl_s: float) -> dict[str, A
                             "command_s": round(seen.command_s, 3), "state_kept": ok})
     out["cluster_failover_s"] = round(statistics.median(
         r["welcomed_s"] for r in out["runs"]), 3)
-    out["ack_ms"] = {"journal_only": await _acks(url, False, 300),
-                     "with_shared_snapshot": await _acks(url, True, 300)}
+    with tempfile.TemporaryDirectory(prefix="mirp-bench-") as tmp:
+        out["ack_ms"] = {
+            "no_journal_file": await _acks(url, False, None, 300),
+            "shared_snapshot_only": await _acks(url, True, None, 300),
+            "journal_file": await _acks(url, False, Path(tmp) / "a.bin", 300),
+            "journal_file_and_shared": await _acks(url, True, Path(tmp) / "b.bin", 300)}
     return out
 
 

@@ -11,12 +11,14 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mirp.cluster.directory import LocalDirectory, NodeInfo, NodeLoad
 from mirp.cluster.keeper import Keeper
 from mirp.cluster.snapshots import LocalSnapshots, RedisSnapshots, SharedSnapshots
 from mirp.config import Limits, Settings
+from mirp.journal import Journal
 from mirp.rooms import commands as c
 from mirp.rooms.door import JoinedRoom
 from mirp.rooms.model import JoinGrant, Role
@@ -44,13 +46,16 @@ def snapshots(cluster: Cluster) -> SharedSnapshots:
 class Node:
     def __init__(self, cluster: Cluster, name: str, store: Store, load: int, *,
                  ttl_s: float = 1.0, clock: Callable[[], float] = time.monotonic,
-                 shared: bool = True) -> None:
+                 shared: bool = True, journal: Path | None = None) -> None:
         self.name = name
         self.directory = cluster.directory()
         self.bus = cluster.bus(name)
         self.snapshots = snapshots(cluster)
+        kept = Journal(journal) if journal is not None else None
+        if kept is not None:
+            kept.open()
         self.registry = RoomRegistry(settings=Settings(limits=Limits(reconnect_grace_s=30.0)),
-                                     media=Plane(), store=store, idle_close_s=60)
+                                     media=Plane(), store=store, idle_close_s=60, journal=kept)
         info = NodeInfo(name, "127.0.0.1:0", NodeLoad(listeners=load))
         self.keeper = Keeper(self.directory, lambda: info, ttl_s=ttl_s, clock=clock,
                              on_lost=lambda lease, exc: self.door.lease_lost(lease, exc))
