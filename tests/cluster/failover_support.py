@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mirp.cluster.directory import LocalDirectory, NodeInfo, NodeLoad
+from mirp.cluster.directory import NodeInfo, NodeLoad
 from mirp.cluster.keeper import Keeper
-from mirp.cluster.snapshots import LocalSnapshots, RedisSnapshots, SharedSnapshots
 from mirp.config import Limits, Settings
 from mirp.journal import Journal
 from mirp.rooms import commands as c
@@ -28,20 +27,6 @@ from tests.cluster.conftest import Cluster
 from tests.rooms.test_runtime import FakeSession, Plane, Store
 from tests.support.wait import Seen, until
 
-SEAL_KEY = b"the cluster's shared secret"
-
-
-def snapshots(cluster: Cluster) -> SharedSnapshots:
-    if cluster.url is None:  # one store for every node, as Redis is
-        directory = cluster.directory()
-        assert isinstance(directory, LocalDirectory)
-        local: LocalSnapshots = cluster.__dict__.setdefault("snapshots",
-                                                            LocalSnapshots(directory))
-        return local
-    store = RedisSnapshots(cluster.url, key=SEAL_KEY, prefix=cluster.prefix)
-    cluster._closers.append(store)  # type: ignore[arg-type]  # it has aclose()
-    return store
-
 
 class Node:
     def __init__(self, cluster: Cluster, name: str, store: Store, load: int, *,
@@ -50,7 +35,7 @@ class Node:
         self.name = name
         self.directory = cluster.directory()
         self.bus = cluster.bus(name)
-        self.snapshots = snapshots(cluster)
+        self.snapshots = cluster.snapshots()
         kept = Journal(journal) if journal is not None else None
         if kept is not None:
             kept.open()

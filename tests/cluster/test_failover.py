@@ -211,9 +211,7 @@ async def test_a_draining_edge_moves_its_clients(three: tuple[Node, Node, Node])
 
 
 async def test_the_shared_snapshot_is_fenced_by_the_lease(cluster: Cluster) -> None:
-    from tests.cluster.failover_support import snapshots
-
-    directory, store = cluster.directory(), snapshots(cluster)
+    directory, store = cluster.directory(), cluster.snapshots()
     first = await directory.acquire("m9", "a", 0.3)
     await store.put(first, b"one")
     assert await store.get("m9") == b"one"
