@@ -6,22 +6,28 @@ clients come back through another node; a draining node moves everyone."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from mirp.cluster.directory import Lease
+from mirp.config import Limits, Settings
 from mirp.errors import Conflict, MirpError, Unavailable
+from mirp.journal import Journal
+from mirp.rooms import actor
 from mirp.rooms import commands as c
 from mirp.rooms.durable import decode_room
 from mirp.rooms.placement import DRAIN_CLOSE
+from mirp.rooms.registry import RoomRegistry
 from mirp.rooms.remote import RemoteRoom
 from tests.cluster.conftest import Cluster
 from tests.cluster.failover_support import Node, state
-from tests.rooms.test_runtime import FakeSession, Store
+from tests.rooms.test_runtime import FakeSession, Plane, Store
 from tests.support.wait import Seen, until
 
 
@@ -223,3 +229,27 @@ async def test_the_shared_snapshot_is_fenced_by_the_lease(cluster: Cluster) -> N
     assert await store.get("m9") == b"two"
     await store.put(second, None)
     assert await store.get("m9") is None
+
+
+async def test_a_restarted_node_leaves_its_journals_rooms_to_their_lease(
+        cluster: Cluster, tmp_path: Path) -> None:
+    """A node starting with rooms in its journal does not reopen them by itself in a cluster
+    (their meeting may have moved: the lease decides); the room is restored from the newest
+    snapshot, that journal's here, when the lease brings the meeting to it."""
+    path = tmp_path / "journal.bin"
+    journal = Journal(path)
+    journal.open()
+    alone = RoomRegistry(settings=Settings(limits=Limits(reconnect_grace_s=30.0)),
+                         media=Plane(), store=Store(), idle_close_s=60, journal=journal)
+    await alone.join(await alone.authorize("chair"), FakeSession("first"))
+    await alone.close()  # suspended into the journal, as a restart leaves it
+
+    node = Node(cluster, "a", Store(), load=0, journal=path)
+    try:
+        await asyncio.gather(*list(actor._background))  # what its start scheduled, done
+        assert node.registry.rooms == {}
+        await node.start()
+        _, chair = await node.enter("chair")
+        assert welcomes(chair)[-1]["room"].get("restored") is True
+    finally:
+        await node.stop()
