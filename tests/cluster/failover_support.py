@@ -7,6 +7,7 @@ process of its own is tests/cluster/failover_node.py."""
 from __future__ import annotations
 
 import asyncio
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from mirp.config import Limits, Settings
 from mirp.journal import Journal
 from mirp.rooms import commands as c
 from mirp.rooms.door import JoinedRoom
+from mirp.rooms.durable import decode_room
 from mirp.rooms.model import JoinGrant, Role
 from mirp.rooms.placement import ClusterDoor, ClusterNode
 from mirp.rooms.registry import RoomRegistry
@@ -123,13 +125,19 @@ class Failover:
     resumed: bool  # every fresh welcome says `resumed`
     closed: int  # edge Sessions closed meanwhile (none expected)
     new_origin: str
+    deposed: bool = False  # `pause`: the resumed old origin said it stopped serving
+    last: dict[str, Any] | None = None  # `pause`: the chair's view after the last command
+    stored: dict[str, Any] | None = None  # `pause`: the shared snapshot then
 
 
-async def kill_the_origin(url: str, *, ttl_s: float, listeners: int = 0) -> Failover:
+async def kill_the_origin(url: str, *, ttl_s: float, listeners: int = 0,
+                          pause: bool = False) -> Failover:
     """An origin in a process of its own (least loaded: the meeting lands there), a spare and
     an edge in this one. Through the edge: the chair, d1 holding the floor, d2 asking for it,
     fr1 on air, and `listeners` delegates on the French channel. The origin is killed with
-    SIGKILL; the timings are polled every 5 ms."""
+    SIGKILL; the timings are polled every 5 ms. `pause`: SIGSTOP instead, and once the edge is
+    taken over, SIGCONT: the old origin goes on until it learns it was deposed, while the chair
+    gives and withdraws the floor from the edge ten times."""
     cluster, store = Cluster("redis", url), ManyStore()
     proc = await start_node_process(url, cluster.prefix, "origin", 0, ttl_s)
     spare = await Node(cluster, "spare", store, 500, ttl_s=ttl_s).start()
@@ -149,7 +157,7 @@ async def kill_the_origin(url: str, *, ttl_s: float, listeners: int = 0) -> Fail
         before = state(edge_view(chair))
         sessions = [s for _, s in rooms.values()]
 
-        proc.kill()  # SIGKILL
+        proc.send_signal(signal.SIGSTOP if pause else signal.SIGKILL)
         start = time.perf_counter()
         await until(lambda: all(len(s.of("welcome")) >= 2 or s.closed for s in sessions),
                     "every edge Session welcomed again", within=60, step=0.005)
@@ -157,13 +165,30 @@ async def kill_the_origin(url: str, *, ttl_s: float, listeners: int = 0) -> Fail
         await remote.command("p_chair", chair, c.FloorGive("p_d2"), {"type": "ack", "id": 0})
         command = time.perf_counter() - start
         holder = await edge.directory.holder("m1")
-        return Failover(welcomed, command, before,
+        seen = Failover(welcomed, command, before,
                         [state(s.of("welcome")[-1]["room"]) for s in sessions],
                         all(s.of("welcome")[-1]["resumed"] for s in sessions),
                         sum(s.closed is not None for s in sessions),
                         holder.node_id if holder else "")
+        if pause:
+            proc.send_signal(signal.SIGCONT)
+            assert proc.stdout is not None
+            async with asyncio.timeout(30):
+                seen.deposed = (await proc.stdout.readline()).decode().strip() == "deposed"
+            for i in range(10):
+                cmd = c.FloorGive("p_chair") if i % 2 == 0 else c.FloorWithdraw()
+                await remote.command("p_chair", chair, cmd, {"type": "ack", "id": i + 1})
+            await until(lambda: chair.of("ack")[-1]["id"] == 10 or Seen(chair.messages[-2:]),
+                        "the last command acked")
+            seen.last = state(edge_view(chair))
+            body = await edge.snapshots.get("m1")
+            kept = decode_room(body, "m1") if body is not None else None
+            seen.stored = None if kept is None else state(kept.room.snapshot("p_chair"))
+            seen.closed = sum(s.closed is not None for s in sessions)
+        return seen
     finally:
         if proc.returncode is None:
+            proc.send_signal(signal.SIGCONT)
             proc.kill()
         await proc.wait()
         await edge.stop()

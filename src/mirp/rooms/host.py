@@ -191,6 +191,10 @@ class RoomHost:
                     await asyncio.sleep(0.5)  # the store is away: the Bus's back-off is ahead
 
     async def _answer(self, env: Envelope) -> None:
+        if self.lease() is None:
+            # unproven (this process was paused past its TTL, or the store is away): another
+            # node may serve the meeting now, and the edge takes the first answer: not ours
+            return
         reply: hop.Reply
         try:
             request = hop.decode(env.body)
