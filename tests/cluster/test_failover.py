@@ -14,20 +14,26 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as redis
 
 from mirp.cluster.directory import Lease
+from mirp.cluster.redis_directory import RedisDirectory
+from mirp.cluster.snapshots import RedisSnapshots
 from mirp.config import Limits, Settings
 from mirp.errors import Conflict, MirpError, Unavailable
 from mirp.journal import Journal
 from mirp.rooms import actor
 from mirp.rooms import commands as c
-from mirp.rooms.durable import decode_room
+from mirp.rooms.durable import decode_room, encode_room, newest
+from mirp.rooms.limits import RoomLimits
 from mirp.rooms.placement import DRAIN_CLOSE
 from mirp.rooms.registry import RoomRegistry
 from mirp.rooms.remote import RemoteRoom
-from tests.cluster.conftest import Cluster
+from mirp.rooms.room import Room
+from tests.cluster.conftest import Cluster, fresh_prefix
 from tests.cluster.failover_support import Node, state
-from tests.rooms.test_runtime import FakeSession, Plane, Store
+from tests.rooms.test_runtime import SPEC, FakeSession, Plane, Store
+from tests.support.redis import RedisServer
 from tests.support.wait import Seen, until
 
 
@@ -253,3 +259,39 @@ async def test_a_restarted_node_leaves_its_journals_rooms_to_their_lease(
         assert welcomes(chair)[-1]["room"].get("restored") is True
     finally:
         await node.stop()
+
+
+@pytest.mark.redis
+async def test_a_snapshot_without_a_good_seal_is_never_unpickled(
+        redis_server: RedisServer) -> None:
+    """Whoever can write to Redis cannot make a node unpickle what it wrote: a body sealed
+    with another key, or written raw, reads as no snapshot."""
+    prefix = fresh_prefix()
+    directory = RedisDirectory(redis_server.url, prefix=prefix)
+    ours = RedisSnapshots(redis_server.url, key=b"ours", prefix=prefix)
+    theirs = RedisSnapshots(redis_server.url, key=b"theirs", prefix=prefix)
+    raw = redis.Redis.from_url(redis_server.url)
+    try:
+        lease = await directory.acquire("m1", "a", 30.0)
+        await theirs.put(lease, b"a pickle of theirs")
+        assert await theirs.get("m1") == b"a pickle of theirs"
+        assert await ours.get("m1") is None
+        await raw.set(f"{prefix}:snapshot:m1", b"x" * 40)
+        assert await ours.get("m1") is None
+        await ours.put(lease, b"ours")
+        assert await ours.get("m1") == b"ours"
+    finally:
+        await raw.aclose()
+        for closing in (ours, theirs, directory):
+            await closing.aclose()
+
+
+async def test_the_newest_snapshot_is_restored() -> None:
+    """The journal's or the cluster's, whichever has the higher event counter (an unreadable
+    one is skipped)."""
+    room = Room(SPEC, RoomLimits())
+    older, newer = encode_room(room, 5), encode_room(room, 9)
+    assert (found := newest("m1", older, newer)) is not None and found.seq == 9
+    assert (found := newest("m1", newer, None, older)) is not None and found.seq == 9
+    assert (found := newest("m1", b"not a snapshot", older)) is not None and found.seq == 5
+    assert newest("m1", None, None) is None

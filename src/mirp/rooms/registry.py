@@ -23,7 +23,7 @@ from mirp.journal import Journal
 from mirp.media.plane import Levels, MediaEvent, MediaPlane, PeerGone
 from mirp.rooms.actor import RoomClosing, background
 from mirp.rooms.door import RoomDoor
-from mirp.rooms.durable import Snapshot, decode_room
+from mirp.rooms.durable import newest
 from mirp.rooms.events import Event, JsonDict, RecordEvent
 from mirp.rooms.limits import RoomLimits
 from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record, Role
@@ -36,14 +36,6 @@ from mirp.rooms.shared_plane import SharedPlane
 
 log = logging.getLogger("mirp.rooms.registry")
 T = TypeVar("T")
-
-
-def newest(meeting_id: str, *bodies: bytes | None) -> Snapshot | None:
-    """The restorable snapshot with the highest (event counter, time): the room's `seq` only
-    grows, from one origin to the next (a restored room goes on from its snapshot's)."""
-    found = [s for b in bodies if b is not None
-             if (s := decode_room(b, meeting_id)) is not None]
-    return max(found, key=lambda s: (s.seq, s.at), default=None)
 
 
 class RoomStore(Protocol):
