@@ -43,7 +43,7 @@ class Node:
                              on_lost=lambda lease, exc: self.door.lease_lost(lease, exc))
         self.door = ClusterDoor(self.registry, ClusterNode(
             name, self.directory, self.bus, self.keeper, ttl_s, request_timeout_s=3.0,
-            sweep_s=3600.0))  # the tests sweep by hand
+            sweep_s=3600.0, watch_s=3600.0))  # the tests sweep (and never re-place) by hand
 
     async def start(self, *, keep: bool = True) -> Node:
         await self.keeper.round()  # in the Directory now (placement sees it)

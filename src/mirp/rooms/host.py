@@ -219,6 +219,10 @@ class RoomHost:
                     await asyncio.sleep(0.5)  # the store is away: the Bus's back-off is ahead
 
     async def _answer(self, env: Envelope) -> None:
+        if self.lease() is None:
+            # unproven (this process was paused past its TTL, or the store is away): another
+            # node may serve the meeting now, and the edge takes the first answer: not ours
+            return
         reply: hop.Reply
         try:
             request = hop.decode(env.body)
@@ -254,6 +258,7 @@ class RoomHost:
                 if leaving is not None:
                     await runtime.leave_session(pid, leaving, for_good)
             case hop.ResyncRequest(token=token, sessions=sessions):
+                await self._adopt(sessions, sender)
                 await runtime.call(lambda room, now: self._resync(room, token, sessions, sender))
             case hop.PeerUp(participant_id=pid, session_id=sid):
                 plane = self._edge_plane()
@@ -277,6 +282,25 @@ class RoomHost:
                     await runtime.call(down)
             case _:
                 raise InvalidMessage(f"not a request: {type(request).__name__}")
+
+    async def _adopt(self, sessions: tuple[tuple[str, str], ...], node_id: str) -> None:
+        """After a takeover (this node restored the Room from the previous origin's snapshot)
+        an edge's Sessions are joined again as they were: a participant back from the snapshot
+        and not rejoined since is reconnected through a stand-in with the edge's session id
+        (same participant, seat, floor, channel), as a resumed join would. Anyone else (a
+        Session replaced, removed, or unknown to the Room) is left out: the edge closes it."""
+        runtime = self.runtime
+        for pid, sid in sessions:
+            p = runtime.room.participants.get(pid)
+            if (sid in self.stand_ins or p is None or pid not in runtime.restored
+                    or runtime.sessions.get(pid) is not None):
+                continue
+            stand_in = self.stand_ins[sid] = StandIn(self, sid, pid, node_id)
+            try:
+                await runtime.join(p.grant, stand_in)
+            except MirpError as exc:
+                self.forget(stand_in)
+                log.info("room %s: %s not taken over: %s", self.meeting_id, pid, exc.message)
 
     def _stand_in(self, session_id: str, participant_id: str) -> StandIn:
         stand_in = self.stand_ins.get(session_id)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from mirp.cluster.bus import Bus, Envelope, Kind, Subscription
 from mirp.cluster.directory import Directory, Lease
 from mirp.cluster.keeper import Keeper
+from mirp.cluster.snapshots import SharedSnapshots, SnapshotWriter
 from mirp.cluster.tasks import end_of
 from mirp.errors import Conflict, InvalidMessage, MirpError, Unavailable
 from mirp.media.plane import MediaEvent, PeerGone
@@ -60,6 +61,13 @@ class ClusterNode:
     # through edges: an edge answers offers `unavailable`)
     relay_host: str | None = None
     relay_advertise: str | None = None  # the host other nodes reach it at (None: relay_host)
+    # where Room snapshots are stored for the node taking a meeting over (None: not shared, a
+    # dead origin's Room is lost to the others; cluster/snapshots.py)
+    snapshots: SharedSnapshots | None = None
+    watch_s: float | None = None  # how often an edge checks its origin's lease (None: TTL / 6)
+
+
+DRAIN_CLOSE = 1012  # "service restart": the client reconnects, and lands on another node
 
 
 def _moving(exc: Conflict) -> Unavailable:
@@ -82,6 +90,11 @@ class ClusterDoor(RoomDoor):
         self._addresses: dict[str, Address] = {}  # other nodes' relay addresses, as last seen
         self._registry_events = registry.media.on_event
         registry.media.on_event = self._on_media_event
+        self._watcher: asyncio.Task[None] | None = None
+        self.draining = False
+        self._store_back_at: float | None = -1e9  # when the store answered again (watch)
+        if node.snapshots is not None:  # before the registry's start-up restore task runs
+            registry.recorder.shared = SnapshotWriter(node.snapshots, node.keeper.holds)
 
     @property
     def address(self) -> str:
@@ -116,6 +129,7 @@ class ClusterDoor(RoomDoor):
         self._sub = await self.node.bus.subscribe(hop.open_topic(self.node.node_id))
         self._task = asyncio.create_task(self._serve(self._sub), name="cluster-door")
         self._sweeper = asyncio.create_task(self._sweep_loop(), name="cluster-door-sweep")
+        self._watcher = asyncio.create_task(self._watch_loop(), name="cluster-door-watch")
         return self
 
     async def authorize(self, token: str, meeting_id: str | None = None) -> JoinGrant:
@@ -125,6 +139,9 @@ class ClusterDoor(RoomDoor):
         self, grant: JoinGrant, session: Session, resume: str | None = None
     ) -> JoinedRoom:
         node = self.node
+        if self.draining:
+            raise Unavailable("this node is shutting down; try again",
+                              {"reason": "draining", "retry_after_s": 1.0})
         try:
             lease = await node.directory.place(grant.meeting_id, node.lease_ttl_s)
         except Conflict as exc:  # no live node: a state that passes, unlike a 44xx close
@@ -170,10 +187,29 @@ class ClusterDoor(RoomDoor):
         return address_of if self.relay_address is not None else None
 
     def lease_lost(self, lease: Lease, error: MirpError) -> None:
-        """The Keeper's `on_lost`: another node took the meeting."""
+        """The Keeper's `on_lost`: the renewal was refused. Another node took the meeting, or
+        the store was away past the TTL and the lease expired there: then it is taken again."""
         host = self.hosts.get(lease.meeting)
         if host is not None:
+            background(self._reclaim(host, lease, error))
+
+    async def _reclaim(self, host: RoomHost, lease: Lease, error: MirpError) -> None:
+        """A lease that expired while Redis was away and that nobody took meanwhile is taken
+        again with a newer epoch (edges resync to it): a meeting whose origin kept serving its
+        Sessions through an outage is not moved when the store returns. Taken by another node:
+        this one is deposed (`_host_lost`)."""
+        try:
+            if self.draining:
+                raise error
+            new = await self.node.keeper.acquire(lease.meeting, after=lease.epoch)
+        except MirpError:
             host.lease_lost(error)
+            return
+        log.warning("room %s: lease expired while the store was away: taken again (epoch %d)",
+                    lease.meeting, new.epoch)
+        runtime = host.runtime
+        if not runtime.closing:  # what changed meanwhile, where the next origin can read it
+            self.registry.recorder.snapshot(lease.meeting, runtime.room, runtime.seq)
 
     def _host_lost(self, host: RoomHost, error: MirpError) -> None:
         """The origin is deposed: its own Sessions are closed (they reconnect and are placed
@@ -226,6 +262,8 @@ class ClusterDoor(RoomDoor):
             request = hop.decode(env.body)
             if not isinstance(request, hop.OpenRequest):
                 raise InvalidMessage(f"not an open request: {type(request).__name__}")
+            if self.draining:
+                raise Unavailable("this node is shutting down", {"reason": "draining"})
             await self._serve_meeting(Lease(request.meeting_id, self.node.node_id,
                                             request.epoch))
         except MirpError as exc:
@@ -260,16 +298,114 @@ class ClusterDoor(RoomDoor):
         if isinstance(answer, hop.Failed):
             raise answer.error
 
+    def _may_place(self, ok: bool) -> bool:
+        """Whether an absent lease may be placed now: not within TTL/2 of the store coming
+        back, so that an origin that kept serving through the outage takes its lease again
+        first (its Keeper renews every TTL/3: `_reclaim`)."""
+        now = asyncio.get_running_loop().time()
+        if not ok:
+            self._store_back_at = None
+        elif self._store_back_at is None:
+            self._store_back_at = now
+        return self._store_back_at is not None and (
+            now - self._store_back_at >= self.node.lease_ttl_s / 2)
+
+    async def watch(self) -> None:
+        """One look at the lease of each meeting this node is an edge for. A lease gone (its
+        origin died or drained: nobody renews it) is placed again, on the least loaded live
+        node, which restores the Room (`_serve_meeting`); a newer origin, placed by us or by
+        another edge, is followed at once (the edge resyncs with it, which takes its Sessions
+        over: rooms/host.py `_adopt`)."""
+        for meeting, remote in list(self.remotes.items()):
+            try:
+                await self._follow(remote)
+            except Unavailable as exc:  # the store away: the next look
+                self._may_place(False)
+                log.info("room %s: origin not followed yet: %s", meeting, exc.message)
+            except MirpError as exc:  # a placement race: the next look
+                log.info("room %s: origin not followed yet: %s", meeting, exc.message)
+
+    async def _follow(self, remote: RemoteRoom) -> None:
+        directory, node = self.node.directory, self.node
+        lease = await directory.holder(remote.meeting_id)
+        may_place = self._may_place(True)
+        if lease is not None and lease.epoch == remote.epoch:
+            return
+        if lease is None:
+            if not may_place:
+                return
+            lease = await directory.place(remote.meeting_id, node.lease_ttl_s,
+                                          after=remote.epoch)
+            log.warning("room %s: origin gone, placed on %s (epoch %d)", remote.meeting_id,
+                        lease.node_id, lease.epoch)
+        if lease.epoch < remote.epoch:
+            return
+        if lease.node_id == node.node_id:
+            await self._serve_meeting(lease)
+        else:
+            await self._ask_open(lease)
+        remote.follow(lease.epoch)
+
+    async def _watch_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.node.watch_s or self.node.lease_ttl_s / 6)
+            try:
+                await self.watch()
+            except Exception:  # a bug here must not end the watch
+                log.exception("cluster door: watch failed")
+
     def _remote_empty(self, remote: RemoteRoom) -> None:
         if self.remotes.get(remote.meeting_id) is remote and not len(remote):
             del self.remotes[remote.meeting_id]
             background(remote.close())
 
+    # ---------------------------------------------------------------- draining
+    async def drain(self, reason: str = "this node is shutting down") -> None:
+        """A node told to stop (SIGTERM; the app's shutdown calls this before closing the
+        registry): no new joins (`Unavailable`, reason `draining`), out of placement, each
+        meeting it is origin for handed over (a last snapshot, the lease released and the
+        meeting placed on another node, which restores it at once and takes the edges'
+        Sessions over), then its own clients closed with 1012: they reconnect and are placed
+        elsewhere, within their grace period."""
+        self.draining = True
+        keeper, node = self.node.keeper, self.node
+        with contextlib.suppress(MirpError):
+            await keeper.round()  # the leases proven for one more TTL: the hand-over's time
+        await keeper.stop(leave=False)
+        with contextlib.suppress(MirpError):
+            await node.directory.leave(node.node_id)
+        for host in list(self.hosts.values()):
+            await self._hand_over(host, reason)
+        await asyncio.gather(*(r.close_sessions(DRAIN_CLOSE, reason)
+                               for r in list(self.remotes.values())))
+
+    async def _hand_over(self, host: RoomHost, reason: str) -> None:
+        meeting, runtime = host.meeting_id, host.runtime
+        await host.flushed()  # what the edges were sent reaches them
+        host.on_lost = None
+        host.lease_lost(Unavailable("the origin is draining", {"reason": "draining"}))
+        # the stand-ins' closes go nowhere now: the edges keep their Sessions for the next origin
+        with contextlib.suppress(MirpError):
+            await runtime.call(lambda room, now: runtime.sessions.close_all(DRAIN_CLOSE, reason))
+        await runtime.suspend(reason)  # the last snapshot, journal and shared
+        shared = self.registry.recorder.shared
+        if shared is not None:
+            await shared.durable()
+        await host.stop()
+        self.hosts.pop(meeting, None)
+        await self.node.keeper.release(meeting)
+        try:  # the next origin restores it now, not when an edge or a client comes looking
+            lease = await self.node.directory.place(meeting, self.node.lease_ttl_s)
+            await self._ask_open(lease)
+        except MirpError as exc:
+            log.warning("room %s: not handed over (%s): the next join places it", meeting,
+                        exc.message)
+
     # ---------------------------------------------------------------- closing
     async def close(self) -> None:
         if self._sub is not None:
             await self.node.bus.unsubscribe(self._sub)
-        for task in (self._task, self._sweeper):
+        for task in (self._task, self._sweeper, self._watcher):
             if task is not None:
                 task.cancel()
                 await end_of(task)
@@ -279,3 +415,5 @@ class ClusterDoor(RoomDoor):
             await remote.close()
         self.hosts.clear()
         self.remotes.clear()
+        if self.registry.recorder.shared is not None:
+            await self.registry.recorder.shared.close()

@@ -40,6 +40,7 @@ from mirp.rooms.session import Session
 
 log = logging.getLogger("mirp.rooms.remote")
 
+RESYNC_RETRY_S = 0.2  # a resync nobody answered at once is asked again this soon
 RESYNC_CLOSE = 1012  # "service restart": the client reconnects, and the origin says where it is
 
 
@@ -168,6 +169,15 @@ class RemoteRoom:
         finally:
             self._check_empty()
 
+    async def close_sessions(self, code: int, reason: str) -> None:
+        """Every Session of this edge closed (a drain): disconnected at the origin (their
+        grace period runs: they come back through another node), then their sockets closed."""
+        locals_ = list(self._by_sid.values())
+        await asyncio.gather(*(self.leave_session(loc.participant_id, loc.session)
+                               for loc in locals_))
+        for loc in locals_:
+            loc.session.close(code, reason)
+
     def _drop(self, session_id: str) -> None:
         local = self._by_sid.pop(session_id, None)
         if local is not None:
@@ -285,11 +295,21 @@ class RemoteRoom:
         self._synced.clear()
         while self._resyncing == token and not self.closed:
             sessions = tuple((loc.participant_id, sid) for sid, loc in self._by_sid.items())
-            with contextlib.suppress(MirpError):
+            wait_s = self.timeout_s
+            try:
                 await self._ask(hop.ResyncRequest(token, sessions))
+            except MirpError:  # nobody serves the meeting yet (a takeover under way)
+                wait_s = RESYNC_RETRY_S
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.timeout_s):
+                async with asyncio.timeout(wait_s):
                     await self._synced.wait()
+
+    def follow(self, epoch: int) -> None:
+        """The Directory names a newer origin (rooms/placement.py watches it): resync with it
+        now, without waiting for its first envelope (it may have nothing to say)."""
+        if epoch > self.epoch:
+            self.epoch, self._next = epoch, None
+            self._gap(f"the meeting moved (epoch {epoch})")
 
     def _resynced(self, message: hop.Resynced) -> None:
         self._resyncing = None
