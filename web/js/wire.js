@@ -29,6 +29,7 @@ export const CLIENT_MESSAGES = Object.freeze({
   floor_time_limit: Object.freeze(["seconds"]),
   participant_mute: Object.freeze(["participant_id", "muted"]),
   floor_language: Object.freeze(["language"]),
+  floor_room: Object.freeze(["mode"]),
   participant_language: Object.freeze(["language", "participant_id"]),
   meeting_open: Object.freeze([]),
   meeting_close: Object.freeze([]),

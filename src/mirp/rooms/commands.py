@@ -45,6 +45,7 @@ Language = Annotated[
 ]
 FloorKind = Literal["speak", "point_of_order"]
 Grade = Literal["good", "fair", "poor", "unknown"]
+RoomMode = Literal["room", "remote", "both"]  # rooms/floor.py ROOM_MODES
 
 
 @dataclass(frozen=True, slots=True, config=STRICT)
@@ -164,6 +165,16 @@ class FloorLanguage(Command):
 
 
 @dataclass(frozen=True, slots=True, config=STRICT)
+class FloorRoom(Command):
+    """Where the floor is in a hybrid meeting: `room` (the meeting room's feed, from its `room`
+    participants, is the floor; the holders' microphones are not mixed), `remote` (the holders
+    only: the room listens) or `both` (the default)."""
+
+    type: ClassVar[str] = "floor_room"
+    mode: RoomMode
+
+
+@dataclass(frozen=True, slots=True, config=STRICT)
 class ParticipantLanguage(Command):
     """The language a participant speaks on the floor, which the automatic floor language
     follows (None: back to the one their invitation gave, if any). Delegates and chairs set their
@@ -278,6 +289,7 @@ COMMAND_TYPES: Mapping[str, type[Command]] = {
         FloorTimeLimit,
         ParticipantMute,
         FloorLanguage,
+        FloorRoom,
         ParticipantLanguage,
         MeetingOpen,
         MeetingClose,
