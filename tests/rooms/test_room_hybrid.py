@@ -90,3 +90,14 @@ def test_the_room_connects_before_the_meeting_opens() -> None:
     k = Kit(make_spec(status=MeetingStatus.SCHEDULED), None)
     k.join("hall", role=Role.ROOM)
     assert k.room.participants["hall"].connected
+
+
+def test_floor_minus_room_is_the_feed_the_room_hears() -> None:
+    k = hybrid()
+    k.do("ch", c.FloorGive("d1"))
+    k.do("ob", c.Subscribe(c.MINUS_ROOM))
+    assert k.hears("ob") == k.hears("hall") == FeedKey("floor", minus="hall")
+    assert k.recipe("ob") == (("d1", 1.0),)
+    k.do("ch", c.FloorRoom("remote"))  # the room is not on the floor: the floor itself
+    assert k.hears("ob") == FeedKey("floor")
+    k.refuse("fr1", c.Subscribe(c.MINUS_ROOM), InvalidInput)  # interpreters hear the floor

@@ -171,6 +171,9 @@ def subscribe(room: RoomParts, p: Participant, cmd: c.Subscribe, now: float) -> 
             raise InvalidInput("auto-relay is for interpreters", {"channel": c.AUTO_RELAY})
         booths.follow_auto_relay(p, room.floor_language, now)
         return
+    if cmd.channel == c.MINUS_ROOM and not interpreter:
+        room.roster.subscribe(p, Subscription(FLOOR, minus_room=True), now, False)
+        return
     check_source(cmd.channel, room.spec.languages)
     under = cmd.floor_under
     if under is not None and under not in room.under_levels:

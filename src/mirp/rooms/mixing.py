@@ -33,6 +33,7 @@ class Subscription:
 
     channel: str
     floor_under: int | None = None
+    minus_room: bool = False  # the floor without the meeting room's feed (WHEP, a second site)
 
 
 def floor_ingredients(
@@ -83,9 +84,15 @@ def key_for(
     subscription: Subscription,
     routes: Mapping[str, Route],
     floor: tuple[Ingredient, ...],
+    rooms: Collection[str] = (),
 ) -> FeedKey:
-    """The Feed this participant hears: minus their own microphone when it is in the mix."""
+    """The Feed this participant hears: minus their own microphone when it is in the mix.
+    `minus_room` on the floor: minus the (first) meeting room on it, the very Feed that room
+    hears itself, so it is encoded once for both; `rooms` are the room participants' ids."""
     key = base_key(subscription.channel, subscription.floor_under, routes)
+    if subscription.minus_room and key == FeedKey(FLOOR):
+        on = next((s for s, _ in floor if s in rooms), None)
+        return key if on is None else FeedKey(FLOOR, minus=on)
     if any(s == participant_id for s, _ in recipe(key, routes, floor)):
         key = FeedKey(key.channel, key.under_level_db, participant_id)
     return key
@@ -95,11 +102,12 @@ def build_plan(
     subscriptions: Mapping[str, Subscription],
     routes: Mapping[str, Route],
     floor: tuple[Ingredient, ...],
+    rooms: Collection[str] = (),
 ) -> MixPlan:
     """The plan for these listeners (participant id -> Subscription): one recipe per Feed."""
     feeds: dict[FeedKey, tuple[Ingredient, ...]] = {}
     for pid, sub in subscriptions.items():
-        key = key_for(pid, sub, routes, floor)
+        key = key_for(pid, sub, routes, floor, rooms)
         if key not in feeds:
             feeds[key] = recipe(key, routes, floor)
     return MixPlan.of(feeds)

@@ -226,21 +226,24 @@ class Room:
     def mix_plan(self) -> MixPlan:
         if self.closed:
             return MixPlan.of()
-        return mixing.build_plan(self.roster.subscriptions(), self.routes, self.floor_sources)
+        return mixing.build_plan(
+            self.roster.subscriptions(), self.routes, self.floor_sources, self._rooms()
+        )
 
     def feed_for(self, participant_id: str) -> FeedKey | None:
         """What this participant hears now (None: not connected, or the meeting is closed)."""
         p = self.roster.get(participant_id)
         if p is None or not p.connected or self.closed:
             return None
-        return mixing.key_for(p.id, p.subscription, self.routes, self.floor_sources)
+        return mixing.key_for(p.id, p.subscription, self.routes, self.floor_sources, self._rooms())
 
     def feeds(self) -> dict[str, FeedKey]:
         """feed_for() of every connected participant at once."""
         if self.closed:
             return {}
+        rooms = self._rooms()
         return {
-            pid: mixing.key_for(pid, sub, self.routes, self.floor_sources)
+            pid: mixing.key_for(pid, sub, self.routes, self.floor_sources, rooms)
             for pid, sub in self.roster.subscriptions().items()
         }
 
