@@ -53,7 +53,7 @@ export function langLabel(code) {
 }
 
 export const ROLE_LABEL = {
-  organizer: "Organizer", chair: "Chair", delegate: "Delegate", interpreter: "Interpreter", observer: "Observer",
+  organizer: "Organizer", chair: "Chair", delegate: "Delegate", interpreter: "Interpreter", observer: "Observer", room: "Meeting room",
 };
 export const ROLE_BADGE = { chair: "amber", delegate: "blue", interpreter: "green", observer: "", organizer: "red" };
 export const roleBadge = (role) => el("span", { class: `badge ${ROLE_BADGE[role] || ""}` }, ROLE_LABEL[role] || role);
