@@ -199,3 +199,49 @@ async def test_bad_whip_and_whep_requests_get_the_documented_errors(
     _error(await room.delete(), 404, "not_found")
     for rtc in (room.rtc, probe, probe_listener):
         await rtc.close()
+
+
+async def _invitation_token(h: Harness, role: str) -> str:
+    from mirp.store import invites, repo
+    from mirp.store.schemas import InvitationIn
+
+    db, settings = h.app.state.db, h.app.state.settings
+    async with db.session() as session:
+        meeting = await repo.load_meeting(session, h.meeting.meeting_id)
+        inv = await invites.add_invitation(session, settings, meeting, InvitationIn(
+            role=role, name="Plenary hall", max_uses=1))  # type: ignore[arg-type]
+        return invites.invitation_token(settings, inv)
+
+
+async def test_an_encoder_publishes_with_the_room_invitation_s_own_token_again_and_again(
+    harness: Harness, http: httpx.AsyncClient,
+) -> None:
+    """An encoder is set up once with the invitation's token: each POST (a restart) is the same
+    room participant (a one-use invitation is not used up by the second), the newer resource
+    replaces the older, and the invitation's token may end it."""
+    h = harness
+    whip = f"{h.served.base_url}/whip/{h.meeting.meeting_id}"
+    token = await _invitation_token(h, "room")
+    chair = await h.attend("chair")
+    first = await HttpMediaSession.start(http, whip, token, RtcClient(ROOM, name="enc1"))
+    await first.rtc.wait_connected(within_s=20.0)
+    await hears(chair, [ROOM])
+    live = h.rooms.get(h.meeting.meeting_id).room
+    rooms = [p.id for p in live.participants.values() if str(p.role) == "room"]
+    assert len(rooms) == 1
+    second = await HttpMediaSession.start(http, whip, token, RtcClient(ROOM, name="enc2"))
+    await second.rtc.wait_connected(within_s=20.0)
+    assert [p.id for p in live.participants.values() if str(p.role) == "room"] == rooms
+    await until(lambda: first.resource != second.resource and
+                (h.app.state.http_media.by_id.get(first.resource.rsplit("/", 1)[1]) is None
+                 or Seen("the first resource still open")), "the first resource replaced", 20,
+                tolerate=())
+    _error(await first.delete(), 404, "not_found")
+    await hears(chair, [ROOM])  # the second encoder is the room now
+    probe = RtcClient(ROOM, name="probe")
+    _error(await HttpMediaSession.post(http, whip, await _invitation_token(h, "delegate"),
+                                       await probe.offer()), 403, "forbidden")
+    assert (await second.delete()).status_code == 200
+    await hears(chair, [], [ROOM])
+    for rtc in (first.rtc, second.rtc, probe):
+        await rtc.close()

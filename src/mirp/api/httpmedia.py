@@ -169,6 +169,7 @@ class Resource:
     participant_id: str
     session: HttpSession
     runtime: JoinedRoom | None = None
+    invitation_id: str | None = None  # its token (WHIP: the encoder's) may act on it too
     ufrag: str | None = None  # the client's ICE username fragment (a new one: an ICE restart)
     channel: str | None = None  # WHEP: what it listens to
 
@@ -189,10 +190,12 @@ class Resources:
     by_id: dict[str, Resource] = field(default_factory=dict)
     _leaving: set[asyncio.Task[None]] = field(default_factory=set)
 
-    def open(self, kind: str, meeting_id: str, participant_id: str) -> Resource:
+    def open(self, kind: str, meeting_id: str, participant_id: str,
+             invitation_id: str | None = None) -> Resource:
         rid = new_id("r_")
         r = Resource(rid, kind, meeting_id, participant_id,
-                     HttpSession(lambda s: self._closed_by_room(rid)))
+                     HttpSession(lambda s: self._closed_by_room(rid)),
+                     invitation_id=invitation_id)
         self.by_id[rid] = r
         return r
 
@@ -217,15 +220,21 @@ class Resources:
     def find(self, kind: str, meeting_id: str, rid: str, settings: Settings,
              token: str) -> Resource:
         """The resource the URL names, for the holder of `token` (the participant it belongs
-        to): NotFound for no such resource, Forbidden for someone else's."""
+        to, or the invitation it came through): NotFound for no such resource, Forbidden for
+        someone else's."""
+        secret = settings.resolved_secret_key()
+        owner: tuple[str | None, str | None]
         try:
-            claims = tokens.verify_participant(settings.resolved_secret_key(), token)
+            owner = (tokens.verify_participant(secret, token).participant_id, None)
         except MirpError:
-            raise Unauthorized("this token is not valid") from None
+            try:
+                owner = (None, tokens.verify_invitation(secret, token).invitation_id)
+            except MirpError:
+                raise Unauthorized("this token is not valid") from None
         r = self.by_id.get(rid)
         if r is None or r.kind != kind or r.meeting_id != meeting_id:
             raise NotFound(f"no such {kind.upper()} resource", {"resource": rid})
-        if claims.participant_id != r.participant_id:
+        if owner[0] != r.participant_id and (owner[1] is None or owner[1] != r.invitation_id):
             raise Forbidden(f"this {kind.upper()} resource is someone else's")
         return r
 

@@ -2,7 +2,8 @@
 room's sound (docs/venue.md, docs/api.md).
 
 `POST /whip/{meeting_id}` with the SDP offer (`Content-Type: application/sdp`) and
-`Authorization: Bearer <participant token of a room invitation>` answers `201 Created`, the
+`Authorization: Bearer <token>` (the room invitation's own token, what an encoder is set up
+with, or the participant token of its room participant) answers `201 Created`, the
 SDP answer, `Location` (the resource), `ETag` and, when ICE servers are configured, `Link`
 headers (rel="ice-server"). `PATCH` on the resource trickles ICE candidates
 (application/trickle-ice-sdpfrag; ICE restarts: 501), `DELETE` ends it, `OPTIONS` answers the
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from mirp.api.deps import AppSettings, AppThrottle
+from mirp import tokens
+from mirp.api.deps import AppSettings, AppThrottle, Db
 from mirp.api.httpmedia import (
     SDP,
     answering,
@@ -31,10 +33,24 @@ from mirp.api.httpmedia import (
     trickle,
 )
 from mirp.api.throttle import client_ip
-from mirp.errors import Forbidden, InvalidSdp
+from mirp.config import Settings
+from mirp.errors import Forbidden, InvalidSdp, MirpError
 from mirp.rooms.model import Role
+from mirp.store import venue
+from mirp.store.db import Database
 
 router = APIRouter(prefix="/whip", tags=["whip"])
+
+
+async def participant_token(token: str, db: Database, settings: Settings) -> str:
+    """The bearer as a participant token: a room invitation's token (what an encoder is
+    configured with: it outlives participant tokens) is exchanged for its participant's."""
+    try:
+        tokens.verify_invitation(settings.resolved_secret_key(), token)
+    except MirpError:
+        return token  # a participant token, or nothing valid: authorize says which
+    async with db.session() as session:
+        return (await venue.room_participant(session, settings, token)).participant_token
 
 
 def sends_audio(sdp: str) -> None:
@@ -54,13 +70,13 @@ async def endpoint_options(meeting_id: str) -> Response:
 @router.post("/{meeting_id}", status_code=201, response_class=Response,
              responses={201: {"content": {SDP: {}}}})
 async def publish(meeting_id: str, request: Request, settings: AppSettings,
-                  throttle: AppThrottle) -> Response:
+                  throttle: AppThrottle, db: Db) -> Response:
     """Publish the meeting room's audio: the SDP answer, `Location` of the new resource."""
 
     async def work() -> Response:
         throttle.hit("join", client_ip(request), throttle.rates.join_per_ip)
         content_type(request, SDP)
-        token = bearer(request)
+        token = await participant_token(bearer(request), db, settings)
         door = door_of(request)
         grant = await door.authorize(token, meeting_id)
         if grant.role is not Role.ROOM:
@@ -68,7 +84,8 @@ async def publish(meeting_id: str, request: Request, settings: AppSettings,
                             {"role": str(grant.role), "allowed": [str(Role.ROOM)]})
         sdp = await body_text(request)
         sends_audio(sdp)
-        r = resources_of(request).open("whip", meeting_id, grant.participant_id)
+        r = resources_of(request).open("whip", meeting_id, grant.participant_id,
+                                       grant.invitation_id)
         answer = await start(r, door, grant, sdp)
         return created(r, answer, settings)
 
