@@ -118,7 +118,8 @@ class HttpPeer:
             if det is not None:
                 det.feed(RtpPacket.parse(data).payload, now())
 
-        dtls._handle_rtp_data = on_rtp  # counted (and decoded only for a marker), no jitter buffer
+        # counted (and decoded only for a marker): no jitter buffer
+        dtls._handle_rtp_data = on_rtp  # type: ignore[method-assign]
         if send_detector is not None:
             sdet, send = send_detector, dtls._send_rtp
 
@@ -127,7 +128,7 @@ class HttpPeer:
                     sdet.feed(RtpPacket.parse(data).payload, now())
                 await send(data)
 
-            dtls._send_rtp = on_send
+            dtls._send_rtp = on_send  # type: ignore[method-assign]
         r = await http.post(self.endpoint, content=pc.localDescription.sdp, headers={
             "Content-Type": "application/sdp", "Authorization": f"Bearer {self.token}"})
         if r.status_code != 201:

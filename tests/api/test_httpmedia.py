@@ -61,9 +61,9 @@ def test_a_bad_offer_is_400_with_cors() -> None:
 
 
 def test_ice_servers_become_link_headers() -> None:
-    settings = Settings(secret_key=SECRET, ice_servers=[
+    settings = Settings.model_validate({"secret_key": SECRET, "ice_servers": [
         {"urls": ["stun:stun.example.org:3478"]},
-        {"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}])
+        {"urls": ["turn:turn.example.org:3478"], "username": "u", "credential": "p"}]})
     links = ice_links(settings)
     assert links is not None
     assert '<stun:stun.example.org:3478>; rel="ice-server"' in links
