@@ -201,7 +201,7 @@ async def test_bad_whip_and_whep_requests_get_the_documented_errors(
         await rtc.close()
 
 
-async def _invitation_token(h: Harness, role: str) -> str:
+async def _invitation_token(h: Harness, role: str, max_uses: int | None = 1) -> str:
     from mirp.store import invites, repo
     from mirp.store.schemas import InvitationIn
 
@@ -209,7 +209,7 @@ async def _invitation_token(h: Harness, role: str) -> str:
     async with db.session() as session:
         meeting = await repo.load_meeting(session, h.meeting.meeting_id)
         inv = await invites.add_invitation(session, settings, meeting, InvitationIn(
-            role=role, name="Plenary hall", max_uses=1))  # type: ignore[arg-type]
+            role=role, name="Plenary hall", max_uses=max_uses))  # type: ignore[arg-type]
         return invites.invitation_token(settings, inv)
 
 
@@ -245,3 +245,30 @@ async def test_an_encoder_publishes_with_the_room_invitation_s_own_token_again_a
     await hears(chair, [], [ROOM])
     for rtc in (first.rtc, second.rtc, probe):
         await rtc.close()
+
+
+async def test_whep_players_share_one_observer_invitation_s_token(
+    harness: Harness, http: httpx.AsyncClient,
+) -> None:
+    """The venue's interpretation receivers: one open observer invitation, a player per
+    language; each POST is a listener of its own (they never replace each other)."""
+    h = harness
+    chair = await h.attend("chair", media=False)
+    await h.attend("delegate1", REMOTE)
+    await chair.ws.ok("floor_give", participant_id=pid(h, "delegate1"))
+    ar1 = await h.attend("interpreter_ar1", ARABIC)
+    await ar1.ws.ok("on_air", on=True)
+    token = await _invitation_token(h, "observer", max_uses=None)
+    base, mid = h.served.base_url, h.meeting.meeting_id
+    players = {}
+    for channel in ("ar", "floor"):
+        rtc = RtcClient(name=f"ir-{channel}")
+        players[channel] = await HttpMediaSession.start(
+            http, f"{base}/whep/{mid}/{channel}", token, rtc, trickle=True)
+        await rtc.wait_connected(within_s=20.0)
+    ears = {c: Attendee(c, chair.ws, s.rtc) for c, s in players.items()}
+    await hears(ears["ar"], [ARABIC], [REMOTE])
+    await hears(ears["floor"], [REMOTE], [ARABIC])
+    for s in players.values():
+        assert (await s.delete()).status_code == 200  # the invitation's token may end them
+        await s.rtc.close()

@@ -42,6 +42,9 @@ from mirp.errors import (
 )
 from mirp.ids import new_id
 from mirp.rooms.door import JoinedRoom, RoomDoor
+from mirp.store import venue
+from mirp.store.db import Database, SqlSession
+from mirp.store.schemas import JoinOut
 
 log = logging.getLogger("mirp.api.httpmedia")
 
@@ -129,6 +132,22 @@ def ice_links(settings: Settings) -> str | None:
                 link += '; credential-type="password"'
             links.append(link)
     return ", ".join(links) or None
+
+
+Exchange = Callable[[SqlSession, Settings, str], Awaitable[JoinOut]]
+
+
+async def participant_token(token: str, db: Database, settings: Settings,
+                            exchange: Exchange = venue.room_participant) -> str:
+    """The bearer as a participant token: an invitation's own token (what an encoder or a
+    player is configured with: it outlives participant tokens) is exchanged by `exchange`."""
+    try:
+        tokens.verify_invitation(settings.resolved_secret_key(), token)
+    except MirpError:
+        return token  # a participant token, or nothing valid: authorize says which
+    async with db.session() as session:
+        return (await exchange(session, settings, token)).participant_token
+
 
 
 # ------------------------------------------------------------------------------- resources

@@ -2,10 +2,11 @@
 room's interpretation receivers, a broadcaster or a second site (docs/venue.md, docs/api.md).
 
 `POST /whep/{meeting_id}/{channel}` (`floor`, a meeting language, or `floor-minus-room`: the
-floor without the meeting room) with a recvonly SDP offer and `Authorization: Bearer <participant
-token of an observer invitation>` answers `201` + the answer + `Location`; `PATCH` trickles
-ICE, `DELETE` ends, `OPTIONS` answers CORS. The player joins the Room as that observer, subscribed
-to the channel, and hears the Feed every browser listener of the channel hears: the same packet,
+floor without the meeting room) with a recvonly SDP offer and `Authorization: Bearer <token>`
+(an observer invitation's own token: each POST is a new listener of it; or an observer's
+participant token) answers `201` + the answer + `Location`; `PATCH` trickles ICE, `DELETE`
+ends, `OPTIONS` answers CORS. The player joins the Room as that observer, subscribed to the
+channel, and hears the Feed every browser listener of the channel hears: the same packet,
 encoded once (media/fanout.py), no encoder of its own.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
-from mirp.api.deps import AppSettings, AppThrottle
+from mirp.api.deps import AppSettings, AppThrottle, Db
 from mirp.api.httpmedia import (
     SDP,
     answering,
@@ -24,6 +25,7 @@ from mirp.api.httpmedia import (
     created,
     door_of,
     looks_like_sdp,
+    participant_token,
     preflight,
     resources_of,
     start,
@@ -34,6 +36,7 @@ from mirp.errors import Forbidden, InvalidInput, NotFound
 from mirp.rooms import commands as c
 from mirp.rooms.door import JoinedRoom
 from mirp.rooms.model import Role
+from mirp.store import venue
 
 router = APIRouter(prefix="/whep", tags=["whep"])
 
@@ -55,13 +58,14 @@ async def endpoint_options(meeting_id: str, channel: str) -> Response:
 @router.post("/{meeting_id}/{channel}", status_code=201, response_class=Response,
              responses={201: {"content": {SDP: {}}}})
 async def play(meeting_id: str, channel: str, request: Request, settings: AppSettings,
-               throttle: AppThrottle) -> Response:
+               throttle: AppThrottle, db: Db) -> Response:
     """Listen to a channel: the SDP answer, `Location` of the new resource."""
 
     async def work() -> Response:
         throttle.hit("join", client_ip(request), throttle.rates.join_per_ip)
         content_type(request, SDP)
-        token = bearer(request)
+        token = await participant_token(bearer(request), db, settings,
+                                        venue.listener_participant)
         subscribe = channel_command(channel)
         door = door_of(request)
         grant = await door.authorize(token, meeting_id)
@@ -70,7 +74,8 @@ async def play(meeting_id: str, channel: str, request: Request, settings: AppSet
                             {"role": str(grant.role), "allowed": sorted(LISTEN_ONLY)})
         sdp = await body_text(request)
         looks_like_sdp(sdp)
-        r = resources_of(request).open("whep", meeting_id, grant.participant_id)
+        r = resources_of(request).open("whep", meeting_id, grant.participant_id,
+                                       grant.invitation_id)
         r.channel = channel
 
         async def listen(room: JoinedRoom) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from mirp import tokens
 from mirp.api.deps import AppSettings, AppThrottle, Db
 from mirp.api.httpmedia import (
     SDP,
@@ -27,30 +26,17 @@ from mirp.api.httpmedia import (
     created,
     door_of,
     looks_like_sdp,
+    participant_token,
     preflight,
     resources_of,
     start,
     trickle,
 )
 from mirp.api.throttle import client_ip
-from mirp.config import Settings
-from mirp.errors import Forbidden, InvalidSdp, MirpError
+from mirp.errors import Forbidden, InvalidSdp
 from mirp.rooms.model import Role
-from mirp.store import venue
-from mirp.store.db import Database
 
 router = APIRouter(prefix="/whip", tags=["whip"])
-
-
-async def participant_token(token: str, db: Database, settings: Settings) -> str:
-    """The bearer as a participant token: a room invitation's token (what an encoder is
-    configured with: it outlives participant tokens) is exchanged for its participant's."""
-    try:
-        tokens.verify_invitation(settings.resolved_secret_key(), token)
-    except MirpError:
-        return token  # a participant token, or nothing valid: authorize says which
-    async with db.session() as session:
-        return (await venue.room_participant(session, settings, token)).participant_token
 
 
 def sends_audio(sdp: str) -> None:
