@@ -36,7 +36,8 @@ def test_the_chair_says_where_the_floor_is() -> None:
     assert messages(ev, "floor")[0]["room"] == "remote"
     assert k.recipe("ob") == (("d1", 1.0),)
     assert k.hears("hall") == FeedKey("floor")  # not on the floor: nothing to leave out
-    k.do("ch", c.FloorRoom("room"))
+    ev = k.do("ch", c.FloorRoom("room"))
+    assert messages(ev, "floor")[0]["muted"] == ["d1"]  # not heard: their page says so
     assert k.recipe("ob") == (("hall", 1.0),)
     assert k.recipe("hall") == ()  # the room never hears itself
     assert k.room.snapshot("ob")["floor"]["room"] == "room"

@@ -174,7 +174,11 @@ class Floor:
     def view(self, now: float, language: str | None) -> dict[str, Any]:
         return {
             "holders": list(self.holders),
-            "muted": [h.participant_id for h in self.holders.values() if h.muted],
+            # a holder is not heard while the floor is in the room: their page says so
+            "muted": [
+                h.participant_id for h in self.holders.values()
+                if h.muted or not self.holders_heard
+            ],
             "language": language,
             "language_auto": self.language_set is None,
             "time_limit_s": self.time_limit_s,
