@@ -152,7 +152,7 @@ async def test_a_refused_command_is_the_same_error_on_the_edge(
     assert (type(remote), remote.code, remote.message, remote.details) == (
         type(local), local.code, local.message, local.details)
     assert d2.of("ack") == [] and d1.of("ack") == []
-    with pytest.raises(Unavailable, match="not wired yet"):  # media is the relay's part
+    with pytest.raises(Unavailable, match="relays no media"):  # a node without relay_host
         await remote_room.offer("p_d2", d2, "v=0")
 
 

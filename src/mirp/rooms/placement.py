@@ -7,6 +7,12 @@ other node the Session joins a `RemoteRoom` (rooms/remote.py) that forwards to t
 placed node may not have opened the meeting yet: the edge first asks it to (`node.<id>.open`),
 and it adopts the lease (Keeper) before it serves.
 
+Media through an edge (with `ClusterNode.relay_host`): at `start` the node's media plane listens
+for relayed media there, and `address` is what the app advertises in its NodeInfo; the origin's
+RoomHost relays feeds to edges and the edge's RemoteRoom makes the peers on this node's plane
+(rooms/edge_plane.py, rooms/edge_media.py); the relay addresses of other nodes come from the
+Directory.
+
 Without a cluster the registry is the door, unchanged: this class is used only when a Directory
 and a Bus are configured.
 """
@@ -23,9 +29,12 @@ from mirp.cluster.directory import Directory, Lease
 from mirp.cluster.keeper import Keeper
 from mirp.cluster.tasks import end_of
 from mirp.errors import Conflict, InvalidMessage, MirpError, Unavailable
+from mirp.media.plane import MediaEvent, PeerGone
+from mirp.media.relay_format import Address
 from mirp.rooms import hop
 from mirp.rooms.actor import background
 from mirp.rooms.door import JoinedRoom, RoomDoor
+from mirp.rooms.edge_media import AddressOf, EdgeMedia, address_parse, address_text
 from mirp.rooms.host import RoomHost
 from mirp.rooms.model import JoinGrant
 from mirp.rooms.registry import RoomRegistry
@@ -47,6 +56,10 @@ class ClusterNode:
     lease_ttl_s: float
     request_timeout_s: float = 5.0  # an edge's wait for the origin's answer; then Unavailable
     sweep_s: float | None = None  # how often the origin looks for dead edges (None: TTL / 2)
+    # the host the media plane listens on for media relayed between nodes (None: no media
+    # through edges: an edge answers offers `unavailable`)
+    relay_host: str | None = None
+    relay_advertise: str | None = None  # the host other nodes reach it at (None: relay_host)
 
 
 def _moving(exc: Conflict) -> Unavailable:
@@ -65,9 +78,41 @@ class ClusterDoor(RoomDoor):
         self._task: asyncio.Task[None] | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._missing: set[str] = set()  # edges absent from the Directory at the last sweep
+        self.relay_address: Address | None = None  # this node's, once started
+        self._addresses: dict[str, Address] = {}  # other nodes' relay addresses, as last seen
+        self._registry_events = registry.media.on_event
+        registry.media.on_event = self._on_media_event
+
+    @property
+    def address(self) -> str:
+        """This node's NodeInfo.address: where other nodes relay media to it ("" for none)."""
+        if self.relay_address is None:
+            return ""
+        host, port = self.relay_address
+        return address_text((self.node.relay_advertise or host, port))
+
+    async def address_of(self, node_id: str) -> Address | None:
+        """A node's relay address from the Directory (looked up again when not known)."""
+        if node_id not in self._addresses:
+            for info in await self.node.directory.nodes():
+                address = address_parse(info.address)
+                if address is not None:
+                    self._addresses[info.node_id] = address
+        return self._addresses.get(node_id)
+
+    def _on_media_event(self, event: MediaEvent) -> None:
+        """The plane's events: the registry's rooms, and the peers of this edge's Sessions."""
+        if self._registry_events is not None:
+            self._registry_events(event)
+        if isinstance(event, PeerGone):
+            for remote in list(self.remotes.values()):
+                remote.peer_gone(event.peer_id, event.reason)
 
     async def start(self) -> ClusterDoor:
-        """Serves this node's `open` requests (edges asking it to be a meeting's origin)."""
+        """Serves this node's `open` requests (edges asking it to be a meeting's origin); with
+        a relay host, opens the media plane's relay socket first (`address`)."""
+        if self.node.relay_host is not None and self.relay_address is None:
+            self.relay_address = await self.registry.media.relay_listen(self.node.relay_host)
         self._sub = await self.node.bus.subscribe(hop.open_topic(self.node.node_id))
         self._task = asyncio.create_task(self._serve(self._sub), name="cluster-door")
         self._sweeper = asyncio.create_task(self._sweep_loop(), name="cluster-door-sweep")
@@ -109,7 +154,8 @@ class ClusterDoor(RoomDoor):
             host = self.hosts.get(meeting)
             if host is None or host.runtime is not runtime or host.lost is not None:
                 host = await RoomHost(runtime, self.node.bus, lambda: keeper.holds(meeting),
-                                      on_lost=self._host_lost).start()
+                                      on_lost=self._host_lost,
+                                      address_of=self._relaying(self.address_of)).start()
                 self.hosts[meeting] = host
                 background(self._until_closed(host))
             return runtime
@@ -119,6 +165,9 @@ class ClusterDoor(RoomDoor):
         await host.stop()  # the closes it queued reach the edges first
         if self.hosts.get(host.meeting_id) is host:
             del self.hosts[host.meeting_id]
+
+    def _relaying(self, address_of: AddressOf) -> AddressOf | None:
+        return address_of if self.relay_address is not None else None
 
     def lease_lost(self, lease: Lease, error: MirpError) -> None:
         """The Keeper's `on_lost`: another node took the meeting."""
@@ -141,9 +190,12 @@ class ClusterDoor(RoomDoor):
         if not self.hosts:
             return []
         try:
-            live = {n.node_id for n in await self.node.directory.nodes()}
+            infos = await self.node.directory.nodes()
         except MirpError:
             return []  # the store is away: nobody is judged
+        live = {n.node_id for n in infos}
+        self._addresses = {n.node_id: a for n in infos
+                           if (a := address_parse(n.address)) is not None}  # moved ones too
         edges = {s.node_id for h in self.hosts.values() for s in h.stand_ins.values()}
         missing = edges - live
         gone, self._missing = missing & self._missing, missing
@@ -188,9 +240,15 @@ class ClusterDoor(RoomDoor):
         async with self._lock(meeting):
             remote = self.remotes.get(meeting)
             if remote is None or remote.closed:
+                media = None
+                if self.relay_address is not None:
+                    media = EdgeMedia(self.registry.shared.scope(meeting), self.node.node_id,
+                                      self.address_of, origin=lease.node_id,
+                                      origin_address=await self.address_of(lease.node_id),
+                                      epoch=lease.epoch)
                 remote = await RemoteRoom(meeting, self.node.bus, lease.epoch,
                                           timeout_s=self.node.request_timeout_s,
-                                          on_empty=self._remote_empty).start()
+                                          on_empty=self._remote_empty, media=media).start()
                 self.remotes[meeting] = remote
             return remote
 
