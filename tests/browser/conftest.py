@@ -215,7 +215,7 @@ def silence(tmp_path: Path) -> Path:
     return write_silence(tmp_path / "silence.wav")
 
 
-LIVE_PAGE = re.compile(r"/(delegate|chair|console)\.html")
+LIVE_PAGE = re.compile(r"/(delegate|chair|console|room)\.html")
 
 
 async def join(page: Any, url: str, name: str | None = None) -> Participant:

@@ -56,6 +56,12 @@ function render(state) {
   patch($("#limits"), String(state.floor.time_limit_s ?? null), () => LIMITS.map((s) => el("button", { type: "button", role: "radio", "aria-checked": String((state.floor.time_limit_s ?? null) === s),
     onclick: () => proto.setTimeLimit(s) }, s === null ? t("chair.no_limit") : t("unit.min", { count: s / 60 }))));
 
+  // hybrid meetings: where the floor is, once a meeting room is connected (docs/venue.md)
+  const hasRoom = [...state.participants.values()].some((p) => p.role === "room");
+  $("#floor-room-row").hidden = !hasRoom;
+  patch($("#floor-room"), String(state.floor.room), () => [["room", "In the room"], ["remote", "Remote"], ["both", "Both"]].map(([mode, label]) =>
+    el("button", { type: "button", role: "radio", "data-floor-room": mode, "aria-checked": String(state.floor.room === mode), onclick: () => proto.setFloorRoom(mode) }, label)));
+
   // speakers list
   const sp = state.floor.speakers;
   $("#next-speaker").disabled = !sp.length;

@@ -12,7 +12,7 @@ export function emptyRoomView() {
   return {
     me: null, meeting: { title: "", languages: [], booths: [], under_levels_db: [-12, -18, -24], status: "open" },
     participants: new Map(), // id -> {id, name, role, delegation, booth, connected, muted}
-    floor: { holders: [], language: null, time_limit_s: null, remaining_s: null, deadline: null, speakers: [], muted: [] },
+    floor: { holders: [], language: null, time_limit_s: null, remaining_s: null, deadline: null, speakers: [], muted: [], room: "both" },
     booths: {}, // lang -> {on_air, channel, input, handover, cough, consoles: {id: {...}}}
     channels: {}, // channel -> {route, listeners}
     subscription: { channel: "floor", floor_under: null }, // what the page shows as chosen
@@ -40,6 +40,7 @@ function applyFloor(state, f, now) {
     deadline: f.remaining_s != null ? now + f.remaining_s * 1000 : null,
     speakers: speakers.map((x) => (typeof x === "string" ? { participant_id: x, kind: "speak" } : x)),
     muted: f.muted || [],
+    room: f.room || "both", // hybrid meetings: where the floor is (docs/venue.md)
   };
 }
 function applyBooth(state, b) {

@@ -53,7 +53,7 @@ export function langLabel(code) {
   return el("span", { lang: code === "floor" ? undefined : code, dir: code === "floor" ? undefined : langDir(code) }, langName(code));
 }
 
-export const ROLE_LABEL = Object.fromEntries(["organizer", "chair", "delegate", "interpreter", "observer"].map((r) => [r, t(`role.${r}`)]));
+export const ROLE_LABEL = Object.fromEntries(["organizer", "chair", "delegate", "interpreter", "observer", "room"].map((r) => [r, t(`role.${r}`)]));
 export const ROLE_BADGE = { chair: "amber", delegate: "blue", interpreter: "green", observer: "", organizer: "red" };
 export const roleBadge = (role) => el("span", { class: `badge ${ROLE_BADGE[role] || ""}` }, ROLE_LABEL[role] || role);
 export const STATUS_BADGE = { scheduled: "blue", open: "green", closed: "" };

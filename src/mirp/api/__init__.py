@@ -18,6 +18,8 @@ def build_router() -> APIRouter:
         registrations,
         reports,
         trends,
+        whep,
+        whip,
     )
 
     api = APIRouter(prefix="/api")
@@ -27,5 +29,7 @@ def build_router() -> APIRouter:
     root = APIRouter()
     root.include_router(health.router)
     root.include_router(metrics.router)
+    root.include_router(whip.router)  # WHIP ingest, WHEP egress (docs/venue.md)
+    root.include_router(whep.router)
     root.include_router(api)
     return root

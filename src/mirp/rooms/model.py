@@ -22,9 +22,11 @@ class Role(StrEnum):
     DELEGATE = "delegate"
     INTERPRETER = "interpreter"
     OBSERVER = "observer"
+    ROOM = "room"  # the meeting room's sound desk: its audio is the room feed (docs/venue.md)
 
 
-STAFF_ROLES = frozenset({Role.ORGANIZER, Role.CHAIR, Role.INTERPRETER})
+# may join before the meeting opens (the venue's connector is set up ahead, like the booths)
+STAFF_ROLES = frozenset({Role.ORGANIZER, Role.CHAIR, Role.INTERPRETER, Role.ROOM})
 
 
 class MeetingStatus(StrEnum):

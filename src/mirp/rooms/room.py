@@ -226,21 +226,24 @@ class Room:
     def mix_plan(self) -> MixPlan:
         if self.closed:
             return MixPlan.of()
-        return mixing.build_plan(self.roster.subscriptions(), self.routes, self.floor_sources)
+        return mixing.build_plan(
+            self.roster.subscriptions(), self.routes, self.floor_sources, self._rooms()
+        )
 
     def feed_for(self, participant_id: str) -> FeedKey | None:
         """What this participant hears now (None: not connected, or the meeting is closed)."""
         p = self.roster.get(participant_id)
         if p is None or not p.connected or self.closed:
             return None
-        return mixing.key_for(p.id, p.subscription, self.routes, self.floor_sources)
+        return mixing.key_for(p.id, p.subscription, self.routes, self.floor_sources, self._rooms())
 
     def feeds(self) -> dict[str, FeedKey]:
         """feed_for() of every connected participant at once."""
         if self.closed:
             return {}
+        rooms = self._rooms()
         return {
-            pid: mixing.key_for(pid, sub, self.routes, self.floor_sources)
+            pid: mixing.key_for(pid, sub, self.routes, self.floor_sources, rooms)
             for pid, sub in self.roster.subscriptions().items()
         }
 
@@ -308,7 +311,10 @@ class Room:
     def _effective_language(self) -> str | None:
         if self.floor.language_set is not None:
             return self.floor.language_set
-        for pid in reversed(self.floor.holders):
+        heard = list(self.floor.holders) if self.floor.holders_heard else []
+        if self.floor.room_heard:  # a remote holder speaks over the room's own language
+            heard[:0] = self._rooms()
+        for pid in reversed(heard):
             p = self.roster.get(pid)
             if p is not None and p.language in self.spec.languages:
                 return p.language
@@ -334,15 +340,21 @@ class Room:
         ]
         return out
 
+    def _rooms(self) -> list[str]:
+        """The meeting room's participants (hybrid meetings: their audio is the room feed)."""
+        return [p.id for p in self.participants.values() if p.role is Role.ROOM]
+
     def _refresh(self) -> None:
         """Routes and the floor's audible microphones follow the state. What interpreters hear
         does not change them, so auto-relay after this needs no second pass."""
         self.interpretation.refresh_routes(self.floor_language)
         connected = self.roster.connected_ids()
-        self.floor_sources = tuple(
-            (h.participant_id, 1.0)
-            for h in self.floor.holders.values()
-            if not h.muted and h.participant_id in connected
+        self.floor_sources = mixing.floor_ingredients(
+            ((h.participant_id, h.muted) for h in self.floor.holders.values()),
+            self._rooms(),
+            connected,
+            self.floor.holders_heard,
+            self.floor.room_heard,
         )
 
     # ================================================================ decisions made outside

@@ -20,7 +20,7 @@ from mirp.store.countries import ISO_3166_1
 from mirp.store.languages import ISO_639_1
 
 Status = Literal["scheduled", "open", "closed"]
-InviteRole = Literal["chair", "delegate", "interpreter", "observer"]
+InviteRole = Literal["chair", "delegate", "interpreter", "observer", "room"]
 RegisterRole = Literal["delegate", "observer"]
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DEFAULT_UNDER = [-12, -18, -24]
