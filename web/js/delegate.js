@@ -3,9 +3,11 @@ import { startLive, participantRow } from "./live.js";
 import { setupListening } from "./listen.js";
 import { el, $, langName, fmtCountdown, icon, toast, patch, announce } from "./ui.js";
 import { levelMeter } from "./meter.js";
+import { setupCaptions } from "./captions.js";
 
 const live = startLive({ render, onEvent });
 const renderListening = live ? setupListening(live) : () => {};
+if (live) setupCaptions(live);
 let stopMicMeter = null;
 let wasLive = false;
 let lastMark = null;
