@@ -56,7 +56,7 @@ async def test_meeting_crud(org: Org) -> None:
     r = await org.patch(f"/api/meetings/{m['id']}", body)
     assert r.status_code == 200, r.text
     assert r.json()["title"] == "Plenary (day 2)" and r.json()["registration_open"] is True
-    assert r.json()["options"] == {"under_levels_db": [-15], "capacity": 80}
+    assert r.json()["options"] == {"under_levels_db": [-15], "capacity": 80, "captions": []}
     # open / close
     r = await org.patch(f"/api/meetings/{m['id']}", {"status": "open"})
     assert r.json()["status"] == "open" and r.json()["title"] == "Plenary (day 2)"

@@ -10,6 +10,7 @@ where Whisper invents text ("Thank you.") out of a breath.
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ LOW_LOGPROB = -1.0  # ... together with a log-probability this low, a segment is
 class Heard:
     text: str
     language: str
+    model: str  # the model that decoded it
 
 
 class Recognizer:
@@ -53,8 +55,10 @@ class Recognizer:
             self._load(name)
 
     def transcribe(self, audio: Audio, model_name: str, language: str | None,
-                   allowed: frozenset[str] = frozenset()) -> Heard | None:
-        """The text of `audio` in `language` (None: detect it, among `allowed` when given);
+                   allowed: frozenset[str] = frozenset(),
+                   per_language: Mapping[str, str] | None = None) -> Heard | None:
+        """The text of `audio` in `language` (None: detect it with `model_name`, among
+        `allowed` when given, then decode with the model `per_language` names for it, if any);
         None when nothing was said or the language is one this model cannot do."""
         spec = self.models[model_name]
         model = self._load(model_name)
@@ -68,6 +72,10 @@ class Recognizer:
                 if not choices:
                     return None
                 language = max(choices)[1]
+                chosen = (per_language or {}).get(language)
+                if chosen is not None and chosen in self.models:
+                    model_name = chosen
+                    spec, model = self.models[chosen], self._load(chosen)
         if language not in spec.languages:
             return None
         segments, _ = model.transcribe(
@@ -77,4 +85,4 @@ class Recognizer:
         words = [s.text.strip() for s in segments
                  if not (s.no_speech_prob > NO_SPEECH and s.avg_logprob < LOW_LOGPROB)]
         text = " ".join(w for w in words if w)
-        return Heard(text, language) if text else None
+        return Heard(text, language, model_name) if text else None

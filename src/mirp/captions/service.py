@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mirp.errors import Unavailable
 from mirp.media.plan import FeedKey
 from mirp.media.relay_format import Address
 
@@ -75,22 +74,30 @@ class CaptionService:
         self._sent: tuple[Wanted, ...] | None = None
         self.delivered = 0
         self.dropped = 0
+        self.ready = asyncio.Event()
+        self.ready_s = 300.0  # the worker's model load, on a busy machine
 
-    async def start(self, ready_s: float = 120.0) -> None:
-        """Start the worker and wait until its models are loaded (Unavailable if it fails)."""
+    async def start(self) -> None:
+        """Start the worker; it loads its models meanwhile (seconds): the app serves at once,
+        captions begin when the worker says it is ready (`ready` is set)."""
         self._proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "mirp.captions.worker", json.dumps(self.config),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
-        assert self._proc.stdout is not None
+        self._tasks = [asyncio.create_task(self._run())]
+
+    async def _run(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
         try:
-            line = await asyncio.wait_for(self._proc.stdout.readline(), ready_s)
+            line = await asyncio.wait_for(self._proc.stdout.readline(), self.ready_s)
             ready = json.loads(line)
             self.address = (str(ready["address"][0]), int(ready["address"][1]))
         except (TimeoutError, ValueError, KeyError, TypeError) as exc:
-            await self.close()
-            raise Unavailable(f"the captioner did not start: {exc!r}") from exc
+            log.error("captions: the worker did not start (%r): no captions", exc)
+            return
         log.info("captions: worker ready at %s:%d", *self.address)
-        self._tasks = [asyncio.create_task(self._read()), asyncio.create_task(self._poll())]
+        self.ready.set()
+        self._tasks.append(asyncio.create_task(self._poll()))
+        await self._read()
 
     async def _poll(self) -> None:
         while True:

@@ -175,7 +175,7 @@ class Captioner:
             began = time.time()
             try:
                 heard = self.recognizer.transcribe(job.utterance.audio, name, feed.language,
-                                                   feed.allowed)
+                                                   feed.allowed, self.per_language)
             except Exception:
                 log.exception("captions: a decode failed")
                 continue
@@ -183,7 +183,7 @@ class Captioner:
                 continue
             self.emit({"type": "caption", "key": key_wire(job.key), "text": heard.text,
                        "language": heard.language, "start": job.utterance.start,
-                       "end": job.utterance.end, "final": True, "model": name,
+                       "end": job.utterance.end, "final": True, "model": heard.model,
                        "decode_s": time.time() - began, "wait_s": began - job.queued})
 
     def emit(self, message: dict[str, Any]) -> None:
