@@ -114,6 +114,7 @@ class Captions(BaseModel):
     default_model: str = "base"  # every other language, and the floor (language detected)
     beam_size: int = 5  # Whisper's beam: 1 is greedy (a little faster, more errors)
     threads: int = 1  # CPU threads per decode (the machine's other work keeps the rest)
+    decoders: int = 1  # utterances decoded at once: more cores, less wait when channels overlap
     host: str = "127.0.0.1"  # where the captioner receives the relayed feeds (UDP)
 
 

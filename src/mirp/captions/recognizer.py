@@ -29,13 +29,15 @@ class Heard:
 
 
 class Recognizer:
-    """The models, loaded on first use, one at a time per model (CTranslate2 releases the GIL:
-    the receiving thread goes on while a decode runs)."""
+    """The models, loaded on first use; `decoders` utterances decoded at once per model
+    (CTranslate2 releases the GIL: the receiving thread goes on while decodes run)."""
 
-    def __init__(self, models: dict[str, Model], *, beam_size: int = 5, threads: int = 1) -> None:
+    def __init__(self, models: dict[str, Model], *, beam_size: int = 5, threads: int = 1,
+                 decoders: int = 1) -> None:
         self.models = models
         self.beam_size = beam_size
         self.threads = threads
+        self.decoders = decoders  # utterances decoded at once (one thread each)
         self._loaded: dict[str, Any] = {}
         self._lock = threading.Lock()
 
@@ -47,7 +49,7 @@ class Recognizer:
 
                 model = self._loaded[name] = WhisperModel(
                     str(self.models[name].path), device="cpu", compute_type="int8",
-                    cpu_threads=self.threads, num_workers=1)
+                    cpu_threads=self.threads, num_workers=self.decoders)
             return model
 
     def warm(self) -> None:

@@ -41,7 +41,7 @@ from mirp.media.relay import Relay
 
 log = logging.getLogger("mirp.captions.worker")
 FRAME_S = 0.02
-BACKLOG = 8  # utterances waiting for the decoder; past that the oldest is dropped
+BACKLOG = 8  # utterances waiting for the decoders; past that the oldest is dropped
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,15 +201,19 @@ async def serve(config: dict[str, Any]) -> None:
     for name in {default, *per_language.values()}:
         models[name] = resolve(name, cache)
     recognizer = Recognizer(models, beam_size=int(config.get("beam_size", 5)),
-                            threads=int(config.get("threads", 1)))
+                            threads=int(config.get("threads", 1)),
+                            decoders=max(1, int(config.get("decoders", 1))))
     captioner = Captioner(recognizer, per_language, default,
                           segmenter=dict(config.get("segmenter", {})))
     relay = captioner.relay = Relay(captioner)
     address = await relay.listen(str(config.get("host", "127.0.0.1")), int(config.get("port", 0)))
     if config.get("warm", True):
         await asyncio.to_thread(recognizer.warm)
-    decoder = threading.Thread(target=captioner.decode_forever, name="whisper", daemon=True)
-    decoder.start()
+    count = max(1, int(config.get("decoders", 1)))
+    decoders = [threading.Thread(target=captioner.decode_forever, name=f"whisper-{i}",
+                                 daemon=True) for i in range(count)]
+    for decoder in decoders:
+        decoder.start()
     captioner.emit({"type": "ready", "address": list(address),
                     "models": {n: sorted(m.languages) for n, m in models.items()}})
     loop = asyncio.get_running_loop()
@@ -236,12 +240,15 @@ async def serve(config: dict[str, Any]) -> None:
     finally:
         flushing.cancel()
         relay.close()
-        captioner.jobs.put(None)
-        decoder.join(timeout=30)
+        for _ in decoders:
+            captioner.jobs.put(None)
+        for decoder in decoders:
+            decoder.join(timeout=30)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr)
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)  # a line per utterance
     config = json.loads(sys.argv[1]) if len(sys.argv) > 1 else {}
     asyncio.run(serve(config))
 
