@@ -51,6 +51,9 @@ async def test_the_delegate_page_shows_the_arabic_caption_right_to_left(
                                                          booth="ar")),
             (silence, api.invite(m["id"], "delegate", "Dev Delegate")))
         api.http.close()
+        await pick_channel(delegate, "en")  # the floor's language: not captioned here
+        await delegate.page.wait_for_selector("#captions-text .caption-none")
+        assert "No captions" in await delegate.page.inner_text("#captions-text")
         await pick_channel(delegate, "ar")
         await interp.page.click("#onair")
 

@@ -37,6 +37,13 @@ export function loadSettings(storage = globalThis.localStorage) {
   } catch { return { on: true, size: "medium", position: "bottom" }; }
 }
 
+/** What to show while no caption arrived (pure): the channel heard is not captioned at all, or
+ * nothing was said yet. `captioned`: the meeting's captioned channels (welcome: meeting.captions). */
+export function placeholder(captioned, heardChannel) {
+  if (!heardChannel) return "";
+  return (captioned || []).includes(heardChannel) ? "" : "No captions for this channel";
+}
+
 /** Mount the overlay and its controls on a live page (`live` from startLive). */
 export function setupCaptions(live, root = document.body) {
   const settings = loadSettings();
@@ -60,6 +67,10 @@ export function setupCaptions(live, root = document.body) {
       [settings.position === "top" ? "bottom" : "top"]: "auto" });
     text.hidden = !settings.on;
     text.style.fontSize = { small: "1rem", medium: "1.35rem", large: "1.9rem" }[settings.size];
+    const none = lines.length ? "" : placeholder(live.state.meeting?.captions, live.state.heard?.channel ?? null);
+    // a meeting without captions shows no overlay at all (nothing to turn on)
+    box.hidden = !(live.state.meeting?.captions || []).length;
+    if (none) { text.replaceChildren(el("p", { class: "caption-none muted" }, none)); return; }
     text.replaceChildren(...lines.map((l) => el("p", {
       class: `caption-line${l.floor ? " caption-floor" : ""}`, dir: isRtl(l.language) ? "rtl" : "ltr", lang: l.language || null,
     }, l.floor ? el("span", { class: "badge caption-mark" }, "Floor") : null, l.floor ? " " : null, l.text)));
@@ -69,6 +80,7 @@ export function setupCaptions(live, root = document.body) {
   place.addEventListener("click", () => { settings.position = settings.position === "top" ? "bottom" : "top"; save(); paint(); });
   live.proto.on("caption", (msg) => { lines = addCaption(lines, msg, live.state.heard?.channel ?? null); paint(); });
   live.proto.on("subscribed", () => { lines = []; paint(); });
+  live.proto.on("welcome", () => setTimeout(paint, 0)); // after the view took the welcome in
   paint();
   return { get lines() { return lines; } };
 }
