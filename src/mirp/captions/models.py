@@ -19,6 +19,7 @@ from pathlib import Path
 from mirp.errors import InvalidInput, Unavailable
 
 TINY_EN = "tiny.en"
+ENGLISH_ONLY_VOCABULARY = 51864
 BASE = "base"
 # The languages multilingual Whisper was trained on (its tokenizer's language tokens).
 WHISPER_LANGUAGES = frozenset(
@@ -43,16 +44,20 @@ def _package_dir(package: str) -> Path | None:
 
 
 def _languages_of(path: Path) -> frozenset[str]:
-    """An English-only model says so by its name or its vocabulary's size (51864 tokens)."""
-    if path.name.endswith(".en") or "tiny.en" in str(path):
+    """An English-only Whisper has 51,864 tokens, a multilingual one 51,865 or more (one more
+    language token); the name `*.en` says so too."""
+    if path.name.endswith(".en"):
         return frozenset({"en"})
-    try:
-        config = json.loads((path / "config.json").read_text())
-    except (OSError, ValueError):
-        return WHISPER_LANGUAGES
-    langs = config.get("lang_ids")
-    if isinstance(langs, list) and not langs:
-        return frozenset({"en"})
+    for name in ("vocabulary.txt", "vocabulary.json"):
+        vocab = path / name
+        if not vocab.is_file():
+            continue
+        try:
+            text = vocab.read_text(encoding="utf-8")
+            size = len(json.loads(text)) if name.endswith(".json") else len(text.splitlines())
+        except (OSError, ValueError):
+            break
+        return frozenset({"en"}) if size <= ENGLISH_ONLY_VOCABULARY else WHISPER_LANGUAGES
     return WHISPER_LANGUAGES
 
 
