@@ -70,7 +70,7 @@ async def start_captions(settings: Settings, media: MediaPlane, rooms: RoomRegis
             return
         speakers = await runtime.caption(h.channel, h.text, h.start, h.end, h.language)
         await save(db, h.meeting_id, Line(h.channel, h.language, utc(h.start), utc(h.end),
-                                          h.text, False, speakers))
+                                          h.text, speakers))
 
     config = settings.captions.model_dump()
     config["cache"] = str(settings.data_dir / "captions")

@@ -294,6 +294,5 @@ class CaptionLine(Base):
     start: Mapped[datetime] = mapped_column(UtcDateTime)
     end: Mapped[datetime] = mapped_column(UtcDateTime)
     text: Mapped[str] = mapped_column(String(4000))
-    floor: Mapped[bool] = mapped_column(Boolean, default=False)  # floor captions (booth off air)
     speakers: Mapped[list[str]] = mapped_column(JSON)
     __table_args__ = (Index("ix_caption_lines_meeting_start", "meeting_id", "start"),)

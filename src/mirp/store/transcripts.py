@@ -26,7 +26,6 @@ class Line:
     start: datetime
     end: datetime
     text: str
-    floor: bool = False  # floor captions on a language channel whose booth was off air
     speakers: tuple[str, ...] = ()  # the floor holders' names when it was said
 
     def to_json(self) -> dict[str, Any]:
@@ -40,7 +39,7 @@ async def save(db: Database, meeting_id: str, line: Line) -> None:
     async with db.session() as session:
         session.add(t.CaptionLine(
             meeting_id=meeting_id, channel=line.channel, language=line.language,
-            start=line.start, end=line.end, text=line.text[:4000], floor=line.floor,
+            start=line.start, end=line.end, text=line.text[:4000],
             speakers=list(line.speakers)))
 
 
@@ -55,14 +54,13 @@ async def lines(db: Database, organizer: t.Organizer, meeting_id: str,
             stmt = stmt.where(t.CaptionLine.channel == channel)
         rows = (await session.scalars(stmt.order_by(t.CaptionLine.start,
                                                      t.CaptionLine.id))).all()
-    return [Line(r.channel, r.language, r.start, r.end, r.text, r.floor, tuple(r.speakers))
+    return [Line(r.channel, r.language, r.start, r.end, r.text, tuple(r.speakers))
             for r in rows]
 
 
 def as_text(found: list[Line]) -> str:
     return "".join(
         f"[{x.start.astimezone(UTC):%H:%M:%S}] {x.channel}"
-        f"{' (floor)' if x.floor else ''}"
         f"{' — ' + ', '.join(x.speakers) if x.speakers else ''}: {x.text}\n" for x in found)
 
 

@@ -32,7 +32,6 @@ def upgrade() -> None:
         sa.Column("start", sa.DateTime(timezone=True), nullable=False),
         sa.Column("end", sa.DateTime(timezone=True), nullable=False),
         sa.Column("text", sa.String(length=4000), nullable=False),
-        sa.Column("floor", sa.Boolean(), nullable=False),
         sa.Column("speakers", sa.JSON(), nullable=False),
     )
     op.create_index("ix_caption_lines_meeting_start", "caption_lines", ["meeting_id", "start"])
