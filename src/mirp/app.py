@@ -114,6 +114,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             outbox.start()
         captions = (await start_captions(settings, media, rooms, db)
                     if settings.captions.enabled else None)
+        app.state.captions = captions  # the captioner's service (docs/captions.md), or None
         log.info("mirp ready at %s", settings.resolved_base_url())
         try:
             async with work.pool(settings.cpu_workers):  # CPU work off the loop (store/work.py)

@@ -79,6 +79,8 @@ def captions(a: Attendee, channel: str | None = None) -> list[dict[str, Any]]:
 
 async def test_floor_and_booth_are_captioned_to_their_listeners(harness: Harness) -> None:
     h = harness
+    # the voices start when the captioner listens (its models load in the background)
+    await until(lambda: h.app.state.captions.ready.is_set(), "the captioner ready", 300)
     chair = await h.attend("chair", media=False)
     es_listener = await h.attend("delegate2", media=False)
     fr_listener = await h.attend("delegate3", media=False)

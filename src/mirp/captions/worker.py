@@ -42,6 +42,7 @@ from mirp.media.relay import Relay
 log = logging.getLogger("mirp.captions.worker")
 FRAME_S = 0.02
 BACKLOG = 8  # utterances waiting for the decoders; past that the oldest is dropped
+IDLE_S = 2.0  # no packet of a feed for this long: it stopped (a stall of the sender is shorter)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,11 +140,12 @@ class Captioner:
             self.relay.relay_accept(list(keys))
 
     def idle_flush(self) -> None:
-        """A feed that stopped sending mid-utterance: what was said is captioned anyway."""
+        """A feed that stopped sending mid-utterance: what was said is captioned anyway. Not
+        sooner than IDLE_S: the origin sends every 20 ms, silence included, so a shorter gap is
+        a stall of a busy machine, and cutting there would split a sentence in two."""
         now = time.time()
         for key, feed in list(self.feeds.items()):
-            hang = feed.segmenter.hang_ms / 1000.0
-            if feed.segmenter.open and now - feed.last > hang:
+            if feed.segmenter.open and now - feed.last > IDLE_S:
                 done = feed.segmenter.flush()
                 if done is not None:
                     self.queue(key, done)
