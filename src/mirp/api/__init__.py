@@ -9,6 +9,7 @@ from fastapi import APIRouter
 def build_router() -> APIRouter:
     from mirp.api import (
         auth,
+        captions,
         health,
         invitations,
         join,
@@ -24,7 +25,7 @@ def build_router() -> APIRouter:
 
     api = APIRouter(prefix="/api")
     for module in (auth, meetings, invitations, registrations, join, live, reports,
-                   trends):
+                   trends, captions):
         api.include_router(module.router)
     root = APIRouter()
     root.include_router(health.router)

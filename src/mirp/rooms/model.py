@@ -57,6 +57,7 @@ class MeetingSpec:
     status: MeetingStatus = MeetingStatus.SCHEDULED
     under_levels_db: tuple[int, ...] = (-12, -18, -24)  # floor-under levels offered to listeners
     capacity: int = 500
+    captions: tuple[str, ...] = ()  # channels captioned live ("floor", languages): docs/captions.md
     removed_participants: frozenset[str] = frozenset()  # removed by a chair: may not rejoin
 
     def booth(self, language: str) -> BoothSpec | None:

@@ -25,13 +25,14 @@ from mirp.interpretation.booth import Booth
 from mirp.interpretation.console import Console
 from mirp.interpretation.routing import Route
 from mirp.media.plan import FeedKey, Ingredient, MixPlan
+from mirp.rooms import captioning, mixing, views
 from mirp.rooms import commands as c
-from mirp.rooms import mixing, views
 from mirp.rooms.actions import dispatch
 from mirp.rooms.booths import Interpretation
 from mirp.rooms.changes import Changes
 from mirp.rooms.events import (
     Audience,
+    Caption,
     Event,
     MeetingChanged,
     MeetingClosed,
@@ -226,9 +227,40 @@ class Room:
     def mix_plan(self) -> MixPlan:
         if self.closed:
             return MixPlan.of()
-        return mixing.build_plan(
+        plan = mixing.build_plan(
             self.roster.subscriptions(), self.routes, self.floor_sources, self._rooms()
         )
+        extra = [k for k in captioning.caption_keys(self.spec.captions) if k not in plan.feeds]
+        if not extra:
+            return plan
+        feeds = dict(plan.feeds)
+        for key in extra:  # captioned even with no listener: the captioner listens
+            feeds[key] = mixing.recipe(key, self.routes, self.floor_sources)
+        return MixPlan.of(feeds)
+
+    def caption(self, channel: str, text: str, start: float, end: float,
+                language: str) -> list[Event]:
+        """A final caption of a captioned channel's feed (the captioner's): to its listeners,
+        and the floor's to the listeners of captioned channels now carrying the floor."""
+        if self.closed or channel not in captioning.caption_keys(self.spec.captions).values():
+            return []
+        own, fallback = captioning.readers(channel, self.spec.captions,
+                                           self.roster.subscriptions(), self.routes)
+        out: list[Event] = []
+        if own:
+            out.append(Caption(Audience(ids=own), channel, text, start, end, language))
+        if fallback:
+            out.append(Caption(Audience(ids=fallback), channel, text, start, end, language,
+                               floor=True))
+        return out
+
+    def floor_speakers(self) -> tuple[str, ...]:
+        """The names of the floor holders audible now (a transcript line's speakers)."""
+        names = []
+        for sid, _ in self.floor_sources:
+            p = self.roster.get(sid)
+            names.append(p.grant.name if p is not None else sid)
+        return tuple(names)
 
     def feed_for(self, participant_id: str) -> FeedKey | None:
         """What this participant hears now (None: not connected, or the meeting is closed)."""

@@ -68,7 +68,8 @@ def build_meeting_out(m: t.Meeting, booths: Sequence[t.Booth]) -> MeetingOut:
     return MeetingOut(
         id=m.id, title=m.title, starts_at=m.starts_at, ends_at=m.ends_at,
         languages=list(m.languages), booths=_booths_out(booths),
-        options=OptionsOut(under_levels_db=list(m.under_levels_db), capacity=m.capacity),
+        options=OptionsOut(under_levels_db=list(m.under_levels_db), capacity=m.capacity,
+                           captions=list(m.captions or ())),
         under_levels_db=list(m.under_levels_db), capacity=m.capacity,
         status=m.status,  # type: ignore[arg-type]
         registration_open=m.registration_open, owner_id=m.owner_id,
@@ -125,6 +126,7 @@ async def create_meeting(session: AsyncSession, organizer: t.Organizer,
         ends_at=data.ends_at, languages=list(data.languages),
         under_levels_db=list(data.options.under_levels_db or DEFAULT_UNDER),
         capacity=data.options.capacity or 500, status=data.status,
+        captions=_captions(data.options.captions, data.languages),
         registration_open=data.registration_open, created_at=now, updated_at=now)
     session.add(meeting)
     await session.flush()
@@ -172,6 +174,8 @@ async def update_meeting(session: AsyncSession, organizer: t.Organizer, meeting_
             meeting.under_levels_db = list(patch.options.under_levels_db)
         if patch.options.capacity is not None:
             meeting.capacity = patch.options.capacity
+        if patch.options.captions is not None:
+            meeting.captions = _captions(patch.options.captions, meeting.languages)
     if patch.status is not None:
         meeting.status = patch.status
     if patch.registration_open is not None:
@@ -192,3 +196,13 @@ async def delete_meeting(session: AsyncSession, organizer: t.Organizer, meeting_
         await session.execute(delete(table).where(table.meeting_id == meeting.id))
     await session.execute(delete(t.Meeting).where(t.Meeting.id == meeting.id))
 
+
+
+def _captions(channels: Sequence[str] | None, languages: Sequence[str]) -> list[str]:
+    """The captioned channels: "floor" or a language of the meeting (else InvalidInput)."""
+    out = list(dict.fromkeys(channels or ()))
+    for channel in out:
+        if channel != "floor" and channel not in languages:
+            raise InvalidInput(f"captions: {channel!r} is neither 'floor' nor a language of "
+                               "this meeting")
+    return out

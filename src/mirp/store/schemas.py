@@ -202,6 +202,8 @@ class BoothIn(Strict):
 class OptionsIn(Strict):
     under_levels_db: list[int] | None = Field(default=None, min_length=1, max_length=6)
     capacity: int | None = Field(default=None, ge=1, le=100_000)
+    # the channels captioned live: "floor" and/or languages of the meeting (docs/captions.md)
+    captions: list[str] | None = Field(default=None, max_length=40)
 
     @field_validator("under_levels_db")
     @classmethod
@@ -293,6 +295,7 @@ class BoothOut(BaseModel):
 class OptionsOut(BaseModel):
     under_levels_db: list[int]
     capacity: int
+    captions: list[str] = []
 
 
 class MeetingOut(BaseModel):
