@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator
+import os
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -15,6 +16,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mirp.api import build_router as build_api_router
 from mirp.api.deps import LiveRooms
+from mirp.cluster.directory import Lease, NodeInfo, NodeLoad
+from mirp.cluster.keeper import Keeper
+from mirp.cluster.redis_bus import RedisBus
+from mirp.cluster.redis_directory import RedisDirectory
 from mirp.config import Settings
 from mirp.errors import MirpError, RateLimited, Unavailable
 from mirp.httpguard import BodyCap, NoNulInUrl, SecurityHeaders
@@ -22,7 +27,9 @@ from mirp.journal import Journal
 from mirp.media.local import LocalPlane
 from mirp.media.plane import MediaPlane, PlaneConfig
 from mirp.media.process import ProcessPlane
-from mirp.metrics import HttpCount
+from mirp.metrics import HttpCount, tally_of
+from mirp.rooms.cluster_rooms import ClusterRooms
+from mirp.rooms.placement import ClusterDoor, ClusterNode
 from mirp.rooms.registry import RoomRegistry
 from mirp.signaling.routes import build_router as build_signaling_router
 from mirp.store import work
@@ -53,6 +60,44 @@ def media_plane(settings: Settings) -> MediaPlane:
     return ProcessPlane(config) if settings.media_process else LocalPlane(config)
 
 
+def cluster_node(settings: Settings, rooms: RoomRegistry,
+                 load: Callable[[], NodeLoad]) -> tuple[ClusterRooms, RedisBus, RedisDirectory]:
+    """This process as a node of the cluster (MIRP_REDIS_URL, docs/scaling.md): Directory and
+    Bus on Redis, the Keeper heartbeating `load` and renewing the leases (a lease lost deposes
+    the Room here: ClusterDoor.lease_lost), the door placing each meeting, and the REST
+    decisions forwarded to each meeting's origin (rooms/cluster_rooms.py). Not started."""
+    assert settings.redis_url
+    url, node_id, limits = settings.redis_url, settings.resolved_node_id(), settings.limits
+    directory = RedisDirectory(url, prefix=settings.redis_prefix)
+    bus = RedisBus(url, node_id=node_id, prefix=settings.redis_prefix)
+    doors: list[ClusterDoor] = []  # the Keeper is made before the door it reports to
+
+    def lost(lease: Lease, error: MirpError) -> None:
+        for door in doors:
+            door.lease_lost(lease, error)
+
+    keeper = Keeper(directory, lambda: NodeInfo(node_id, settings.relay_host, load()),
+                    ttl_s=limits.lease_ttl_s, on_lost=lost)
+    node = ClusterNode(node_id, directory, bus, keeper, limits.lease_ttl_s,
+                       request_timeout_s=limits.cluster_request_timeout_s,
+                       sweep_s=limits.cluster_sweep_s)
+    doors.append(ClusterDoor(rooms, node))
+    return ClusterRooms(rooms, doors[0]), bus, directory
+
+
+def node_load(rooms: RoomRegistry, websockets: Callable[[], int]) -> Callable[[], NodeLoad]:
+    """What placement compares (cluster/directory.py NodeLoad): the clients connected to this
+    process (their fan-out is here, whichever node is their meeting's origin), the channels its
+    rooms mix, and the machine's load average per core."""
+    cores = os.cpu_count() or 1
+
+    def load() -> NodeLoad:
+        cpu = min(1.0, os.getloadavg()[0] / cores)
+        return NodeLoad(listeners=websockets(), feeds=len(rooms.readout().listeners), cpu=cpu)
+
+    return load
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -64,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admission = Admission(db, settings)
         media = media_plane(settings)
         await media.start()
-        journal = Journal(settings.data_dir / "journal.bin")  # docs/operations.md
+        journal = Journal(settings.journal_file())  # docs/operations.md
         replay = journal.open()
         if replay.records or replay.snapshots:
             log.info("journal: %d records to write, %d rooms to restore",
@@ -73,6 +118,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the registry as REST sees it (api/deps.py LiveRooms) and Sessions (rooms/door.py
         # RoomDoor): mypy checks that it fits both
         live: LiveRooms = rooms
+        cluster: tuple[ClusterRooms, RedisBus, RedisDirectory] | None = None
+        if settings.redis_url:  # a node of the cluster: Sessions and decisions go by placement
+            tally = tally_of(app.state)
+            cluster = cluster_node(settings, rooms,
+                                   node_load(rooms, lambda: tally.websockets_open))
+            cluster[0].start()
+            live = cluster[0]
+            log.info("cluster node %s on %s", settings.resolved_node_id(), settings.redis_url)
+        app.state.cluster = cluster[0] if cluster is not None else None
         app.state.settings = settings
         app.state.db = db
         app.state.admission = admission
@@ -89,6 +143,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if outbox is not None:
                 await outbox.close()
+            if cluster is not None:  # leases released first: another node may take over
+                await cluster[0].close()
+                await cluster[1].aclose()
+                await cluster[2].aclose()
             await rooms.close()
             await media.close()
             await db.close()

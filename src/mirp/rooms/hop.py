@@ -44,6 +44,11 @@ def open_topic(node_id: str) -> str:
     return f"node.{node_id}.open"
 
 
+def decide_topic(node_id: str) -> str:
+    """A node's own topic for the REST decisions on the meetings it is the origin of."""
+    return f"node.{node_id}.decide"
+
+
 # --- requests (edge -> origin) ----------------------------------------------------------------
 
 
@@ -81,7 +86,19 @@ class ResyncRequest:
     sessions: tuple[tuple[str, str], ...]  # (participant id, session id) of the edge's Sessions
 
 
-Request = OpenRequest | JoinRequest | CommandRequest | LeaveRequest | ResyncRequest
+@dataclass(frozen=True, slots=True)
+class DecisionRequest:
+    """A REST decision or read (api/deps.py `LiveRooms`: `revoke_invitation`, `booths_changed`,
+    `meeting_deleted`, `meeting_status`, `overview`) made on another node, for the Room at its
+    origin (rooms/cluster_rooms.py). `args`: the call's keyword arguments, plain JSON."""
+
+    meeting_id: str
+    what: str
+    args: JsonDict
+
+
+Request = (OpenRequest | JoinRequest | CommandRequest | LeaveRequest | ResyncRequest
+           | DecisionRequest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +111,14 @@ class Failed:
     error: MirpError
 
 
-Reply = Done | Failed
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """A `DecisionRequest`'s result (a list of participant ids, an overview, or None)."""
+
+    value: Any
+
+
+Reply = Done | Failed | Answered
 
 
 # --- the stream (origin -> edges) ---------------------------------------------------------------
@@ -189,6 +213,11 @@ def dump(message: Request | Reply | Out) -> str:
         case ResyncRequest():
             body = {"op": "resync", "token": message.token,
                     "sessions": [list(s) for s in message.sessions]}
+        case DecisionRequest():
+            body = {"op": "decide", "meeting_id": message.meeting_id, "what": message.what,
+                    "args": message.args}
+        case Answered():
+            body = {"op": "answered", "value": message.value}
         case Done():
             body = {"op": "done"}
         case Failed():
@@ -261,6 +290,10 @@ def _from(d: Any) -> Request | Reply | Out:
             case "resync":
                 return ResyncRequest(str(d["token"]),
                                      tuple((str(p), str(s)) for p, s in d["sessions"]))
+            case "decide":
+                return DecisionRequest(str(d["meeting_id"]), str(d["what"]), dict(d["args"]))
+            case "answered":
+                return Answered(d["value"])
             case "done":
                 return Done()
             case "failed":
