@@ -87,6 +87,17 @@ async def test_a_node_of_the_cluster(two: Two) -> None:
         assert ready["cluster"]["node_id"] == name and ready["cluster"]["serving"], ready
 
 
+async def metrics(served: ServedApp) -> dict[str, float]:
+    async with httpx.AsyncClient(base_url=served.base_url) as http:
+        text = (await http.get("/metrics")).text
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
 async def test_floor_and_revoke_across_two_nodes(two: Two) -> None:
     async with httpx.AsyncClient(base_url=two.a.base_url) as http:
         meeting = await make_meeting(http, interpreters={}, observer=False)
@@ -128,6 +139,15 @@ async def test_floor_and_revoke_across_two_nodes(two: Two) -> None:
         assert two.node(edge).cluster_readout().decisions_forwarded >= 2
         assert two.node(origin_app).cluster_readout().decisions_served >= 2
         assert d1.closed is None and chair.closed is None
+
+        # per-node metrics: the edge's Sessions and forwarded decisions, the origin's lease
+        edge_m, origin_m = await metrics(edge), await metrics(origin_app)
+        assert edge_m["mirp_cluster_edge_sessions"] == 1.0, edge_m
+        assert edge_m['mirp_cluster_decisions_total{outcome="forwarded"}'] >= 2
+        assert origin_m['mirp_cluster_leases{state="held"}'] == 1.0, origin_m
+        assert origin_m["mirp_cluster_stand_ins"] == 1.0
+        assert origin_m["mirp_cluster_stream_sent"] > 0
+        assert "mirp_relay_packets_sent_total" in origin_m  # the relay's counters are there
     finally:
         for c in clients:
             await c.close()

@@ -135,7 +135,22 @@ class ClusterRooms(RoomDoor):
         return self.registry.readout()
 
     async def media_readout(self) -> dict[str, float]:
-        return await self.registry.media_readout()
+        """The registry's media numbers and the relay's (media/relay.py RelayStats): packets
+        sent to edges, and as an edge, relayed packets received, lost, late and fenced."""
+        numbers = await self.registry.media_readout()
+        relay = (await self.registry.media.stats()).relay
+        numbers.update({
+            "relay_links": relay.links, "relay_feeds_out": relay.feeds_out,
+            "relay_packets_out": relay.packets_out, "relay_send_dropped": relay.send_dropped,
+            "relay_feeds_in": len(relay.feeds_in),
+            "relay_received": sum(f.received for f in relay.feeds_in),
+            "relay_lost": sum(f.lost for f in relay.feeds_in),
+            "relay_late": sum(f.late for f in relay.feeds_in),
+            "relay_fenced": sum(f.fenced for f in relay.feeds_in),
+            "relay_hop_p95_ms": relay.hop_p95_ms,
+            "relay_source_packets_in": relay.source_packets_in,
+        })
+        return numbers
 
     # ---------------------------------------------------------------- LiveRooms: at the origin
     async def live_overview(self, meeting_id: str) -> dict[str, Any] | None:
