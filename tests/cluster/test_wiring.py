@@ -6,28 +6,20 @@ decisions made on it reach the Room at the origin."""
 
 from __future__ import annotations
 
-import itertools
-import os
 from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from mirp.cluster.redis_directory import RedisDirectory
-from mirp.rooms.cluster_rooms import ClusterRooms
 from mirp.rooms.registry import RoomRegistry
 from tests.integration.conftest import WsClient
-from tests.support.factory import ServedApp, make_meeting, running_app, served_app
+from tests.support.cluster import Nodes, app_nodes
+from tests.support.factory import ServedApp, make_meeting, running_app
 from tests.support.redis import RedisServer
 from tests.support.wait import until
 
 pytestmark = pytest.mark.redis
-
-_n = itertools.count()
-
 
 async def test_without_redis_the_registry_is_the_door(tmp_path: Path) -> None:
     async with running_app(tmp_path, media_process=False) as (app, client):
@@ -38,48 +30,14 @@ async def test_without_redis_the_registry_is_the_door(tmp_path: Path) -> None:
         assert r.status_code == 200 and "cluster" not in r.json(), r.text
 
 
-class Two:
-    """Two nodes (apps) of one cluster: one database file, one Redis, a prefix of their own."""
-
-    def __init__(self, a: ServedApp, b: ServedApp, prefix: str, url: str) -> None:
-        self.a, self.b, self.prefix, self.url = a, b, prefix, url
-
-    def node(self, served: ServedApp) -> ClusterRooms:
-        rooms = served.app.state.rooms
-        assert isinstance(rooms, ClusterRooms)
-        return rooms
-
-    async def origin_of(self, meeting_id: str) -> str | None:
-        d = RedisDirectory(self.url, prefix=self.prefix)
-        try:
-            lease = await d.holder(meeting_id)
-            return None if lease is None else lease.node_id
-        finally:
-            await d.aclose()
-
-
 @pytest.fixture
-async def two(tmp_path: Path, redis_server: RedisServer) -> AsyncIterator[Two]:
-    prefix = f"w{os.getpid()}x{next(_n)}"
-    db = f"sqlite+aiosqlite:///{tmp_path / 'shared.sqlite3'}"
-    common: dict[str, Any] = {"redis_url": redis_server.url, "redis_prefix": prefix,
-                              "database_url": db, "media_process": False,
-                              "limits": {"lease_ttl_s": 2.0, "cluster_sweep_s": 0.5}}
-    async with AsyncExitStack() as stack:
-        a = await stack.enter_async_context(
-            served_app(tmp_path / "a", node_id="node-a", **common))
-        b = await stack.enter_async_context(
-            served_app(tmp_path / "b", node_id="node-b", **common))
-        two = Two(a, b, prefix, redis_server.url)
-        for served in (a, b):  # both heartbeating and serving their topics
-            node = two.node(served)
-            await until(lambda n=node: n.cluster_readout().serving  # type: ignore[misc]
-                        and n.cluster_readout().node_alive, "node serving")
-        yield two
+async def two(tmp_path: Path, redis_server: RedisServer) -> AsyncIterator[Nodes]:
+    async with app_nodes(tmp_path, redis_server.url) as nodes:
+        yield nodes
 
 
-async def test_a_node_of_the_cluster(two: Two) -> None:
-    for served, name in ((two.a, "node-a"), (two.b, "node-b")):
+async def test_a_node_of_the_cluster(two: Nodes) -> None:
+    for name, served in two.apps.items():
         assert (Path(served.app.state.settings.data_dir) / f"journal-{name}.bin").exists()
         async with httpx.AsyncClient(base_url=served.base_url) as http:
             ready = (await http.get("/readyz")).json()
@@ -98,26 +56,26 @@ async def metrics(served: ServedApp) -> dict[str, float]:
     return out
 
 
-async def test_floor_and_revoke_across_two_nodes(two: Two) -> None:
-    async with httpx.AsyncClient(base_url=two.a.base_url) as http:
+async def test_floor_and_revoke_across_two_nodes(two: Nodes) -> None:
+    async with httpx.AsyncClient(base_url=two.apps["node-a"].base_url) as http:
         meeting = await make_meeting(http, interpreters={}, observer=False)
     mid = meeting.meeting_id
     clients: list[WsClient] = []
     try:
-        chair = await WsClient.open(f"{two.a.ws_url}/ws", "chair")
+        chair = await WsClient.open(f"{two.apps['node-a'].ws_url}/ws", "chair")
         clients.append(chair)
         assert (await chair.hello(meeting.tokens["chair"]))["type"] == "welcome"
         origin = await two.origin_of(mid)
         assert origin in ("node-a", "node-b")
-        edge = two.b if origin == "node-a" else two.a
-        origin_app = two.a if origin == "node-a" else two.b
+        edge_name = "node-b" if origin == "node-a" else "node-a"
+        edge, origin_app = two.apps[edge_name], two.apps[origin]
         d1 = await WsClient.open(f"{edge.ws_url}/ws", "delegate1")
         d2 = await WsClient.open(f"{edge.ws_url}/ws", "delegate2")
         clients += [d1, d2]
         for c, key in ((d1, "delegate1"), (d2, "delegate2")):
             welcome = await c.hello(meeting.tokens[key])
             assert welcome["type"] == "welcome", welcome
-        assert two.node(edge).cluster_readout().edge_sessions == 2
+        assert two.rooms(edge_name).cluster_readout().edge_sessions == 2
         await chair.ok("floor_give", participant_id=meeting.people["delegate1"].participant_id)
 
         def floors(c: WsClient) -> list[tuple[int, list[str]]]:
@@ -136,8 +94,8 @@ async def test_floor_and_revoke_across_two_nodes(two: Two) -> None:
             assert r.status_code in (200, 204), r.text
         code, _ = await d2.wait_closed()
         assert code == 4403
-        assert two.node(edge).cluster_readout().decisions_forwarded >= 2
-        assert two.node(origin_app).cluster_readout().decisions_served >= 2
+        assert two.rooms(edge_name).cluster_readout().decisions_forwarded >= 2
+        assert two.rooms(origin).cluster_readout().decisions_served >= 2
         assert d1.closed is None and chair.closed is None
 
         # per-node metrics: the edge's Sessions and forwarded decisions, the origin's lease
