@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import math
-import os
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -88,12 +88,16 @@ def cluster_node(settings: Settings, rooms: RoomRegistry,
 def node_load(rooms: RoomRegistry, websockets: Callable[[], int]) -> Callable[[], NodeLoad]:
     """What placement compares (cluster/directory.py NodeLoad): the clients connected to this
     process (their fan-out is here, whichever node is their meeting's origin), the channels its
-    rooms mix, and the machine's load average per core."""
-    cores = os.cpu_count() or 1
+    rooms mix, and this process's CPU since the last heartbeat, as a fraction of the one core
+    its event loop can use (not the machine's load: workers on one machine must differ)."""
+    last = [time.process_time(), time.monotonic()]
 
     def load() -> NodeLoad:
-        cpu = min(1.0, os.getloadavg()[0] / cores)
-        return NodeLoad(listeners=websockets(), feeds=len(rooms.readout().listeners), cpu=cpu)
+        cpu_now, wall_now = time.process_time(), time.monotonic()
+        cpu = (cpu_now - last[0]) / max(1e-3, wall_now - last[1])
+        last[:] = [cpu_now, wall_now]
+        return NodeLoad(listeners=websockets(), feeds=len(rooms.readout().listeners),
+                        cpu=min(1.0, cpu))
 
     return load
 

@@ -80,7 +80,7 @@ async def test_redis_away_and_back(tmp_path: Path, own_redis: RedisServer) -> No
             # missed (the floor given during the outage), and the stream goes on from there
             await chair.ok("floor_give", participant_id=p1)
 
-            def view(c: WsClient) -> object:
+            def view(c: WsClient) -> list[str]:
                 """The floor holders as the client's messages make them: its last welcome,
                 then the floor events after it."""
                 last = max(i for i, m in enumerate(c.messages) if m.get("type") == "welcome")

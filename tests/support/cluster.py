@@ -7,7 +7,8 @@
 - `ClusterProcs(tmp_path, redis_url, database_url=None, nodes=3)`: real `mirp serve` processes
   (tests/support/server.py `Server`) on loopback ports, sharing the database (a SQLite file in
   WAL mode by default, or the suite's PostgreSQL: `database_url=postgres_server.url`) and Redis.
-  `.start()` starts the first node, then the others (the first migrates a fresh database);
+  `.start()` starts the first node, then the others (the first migrates a fresh database;
+  `start_blocking` for module fixtures, then `await until(procs.all_live, ...)`);
   `.servers[name]`, `.base(name)`, `.ws(name)`; `.origin_of(meeting)` asks Redis who holds a
   meeting's lease; `.nodes()` the live nodes with their load; `.kill(name)`/`.restart(name)`;
   `.close()`. Extra keyword arguments are `MIRP_...` settings of every node.
@@ -124,9 +125,15 @@ class ClusterProcs:
         await self.servers[first].start()  # migrates a fresh database alone
         for name in others:
             await self.servers[name].start()
-        await until(self._all_live, "every node in the directory", 30)
+        await until(self.all_live, "every node in the directory", 30)
 
-    async def _all_live(self) -> object:
+    def start_blocking(self) -> None:
+        """`start` for synchronous (module) fixtures; then await `all_live` in the test."""
+        for name in self.names:
+            self.servers[name].start_blocking()
+
+    async def all_live(self) -> object:
+        """Every node heartbeating in the directory (a `Seen` of those that are, if not)."""
         seen = {n.node_id for n in await self.nodes()}
         return seen >= set(self.names) or Seen(sorted(seen))
 
