@@ -97,6 +97,9 @@ def _supervise(settings: Settings, workers: int, overrides: dict[str, Any]) -> N
         typer.echo(f"error: cannot listen on {settings.host}:{settings.port}: {exc}", err=True)
         raise typer.Exit(1) from exc
     env = {**os.environ, **{f"MIRP_{k.upper()}": str(v) for k, v in overrides.items()}}
+    # one signing key for every worker (a token signed by one is checked by another): its file
+    # made here, once, rather than raced for by N workers starting at once
+    settings.resolved_secret_key()
     base = settings.resolved_node_id()
     typer.echo(f"MIRP: {workers} workers on {settings.host}:{settings.port}, nodes "
                f"{base}-0..{workers - 1} of the cluster on {settings.redis_url}")
