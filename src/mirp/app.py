@@ -96,8 +96,9 @@ def node_load(rooms: RoomRegistry, websockets: Callable[[], int]) -> Callable[[]
         cpu_now, wall_now = time.process_time(), time.monotonic()
         cpu = (cpu_now - last[0]) / max(1e-3, wall_now - last[1])
         last[:] = [cpu_now, wall_now]
-        return NodeLoad(listeners=websockets(), feeds=len(rooms.readout().listeners),
-                        cpu=min(1.0, cpu))
+        feeds = sum(len({p.channel for p in r.room.participants.values() if p.connected})
+                    for r in list(rooms.rooms.values()))  # channels heard, room by room
+        return NodeLoad(listeners=websockets(), feeds=feeds, cpu=min(1.0, cpu))
 
     return load
 
