@@ -87,7 +87,10 @@ class Limits(BaseModel):
     # about this long (seconds)
     lease_ttl_s: float = 3.0
     cluster_request_timeout_s: float = 5.0  # an edge's wait for the origin's answer (seconds)
-    cluster_sweep_s: float = 1.5  # how often an origin looks for edges gone (seconds)
+    # how often an origin looks for edges gone from the Directory (seconds); an edge missing at
+    # two looks in a row is judged dead: keep it at least the TTL, or a Redis restarted empty
+    # (each node's first heartbeat after it may fail) could make live edges look dead
+    cluster_sweep_s: float = 3.0
 
 
 # (count, seconds): a burst of `count`, then one more every seconds/count

@@ -56,6 +56,9 @@ def test_workers_share_the_port_and_come_back(tmp_path: Path,
     def tail() -> str:
         return (tmp_path / "supervisor.log").read_text(errors="replace")[-3000:]
 
+    def exited() -> bool:
+        return "exited (-9)" in (tmp_path / "supervisor.log").read_text(errors="replace")
+
     try:
         def nodes_seen(want: set[str]) -> object:
             seen: set[str] = set()
@@ -83,7 +86,7 @@ def test_workers_share_the_port_and_come_back(tmp_path: Path,
 
         until_blocking(replaced, "the killed worker started again", 30)
         until_blocking(lambda: nodes_seen(both), "both node ids answering again", 90)
-        assert "exited (-9)" in tail()
+        assert exited(), tail()
 
         workers = _children(sup.pid)
         sup.send_signal(signal.SIGTERM)

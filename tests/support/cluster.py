@@ -82,7 +82,7 @@ async def app_nodes(tmp_path: Path, redis_url: str, names: tuple[str, ...] = ("n
     common: dict[str, Any] = {
         "redis_url": redis_url, "redis_prefix": prefix, "media_process": False,
         "database_url": f"sqlite+aiosqlite:///{tmp_path / 'shared.sqlite3'}",
-        "limits": {"lease_ttl_s": 2.0, "cluster_sweep_s": 0.5}}
+        "limits": {"lease_ttl_s": 2.0, "cluster_sweep_s": 2.0}}
     common.update(settings)
     async with AsyncExitStack() as stack:
         apps = {name: await stack.enter_async_context(
@@ -109,7 +109,7 @@ class ClusterProcs:
         self.names = [f"node-{chr(ord('a') + i)}" for i in range(nodes)]
         common = {"MIRP_REDIS_URL": redis_url, "MIRP_REDIS_PREFIX": self.prefix,
                   "MIRP_RELAY_HOST": "127.0.0.1", "MIRP_LIMITS__LEASE_TTL_S": "2",
-                  "MIRP_LIMITS__CLUSTER_SWEEP_S": "0.5",
+                  "MIRP_LIMITS__CLUSTER_SWEEP_S": "2",
                   "MIRP_RATE_LIMITS__ENABLED": "false", **env}
         self.servers = {name: Server(tmp_path / name, database_url, MIRP_NODE_ID=name, **common)
                         for name in self.names}
