@@ -1,7 +1,8 @@
 """Redis away under two wired nodes (a redis-server of the test's own, stopped and started
-again empty): /readyz on each node says "degraded"; the Sessions stay connected and the origin's
-own Sessions keep working; when Redis is back the origin takes its lease again (a newer epoch),
-and at the meeting's next event the edge's Sessions get a fresh welcome with what they missed."""
+again empty): /readyz on each node says "degraded"; the Sessions stay connected, the origin's
+own Sessions keep working and its listeners keep receiving audio; when Redis is back the origin
+takes its lease again (a newer epoch), and at the meeting's next event the edge's Sessions get a
+fresh welcome with what they missed."""
 
 from __future__ import annotations
 
@@ -11,13 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.conftest import WsClient
+from tests.integration.conftest import LightListener, WsClient
 from tests.support.cluster import app_nodes
 from tests.support.factory import make_meeting
 from tests.support.redis import RedisServer
 from tests.support.wait import Seen, until
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.rtc]
 
 
 async def _ready(base: str) -> tuple[int, dict[str, Any]]:
@@ -32,6 +33,7 @@ async def test_redis_away_and_back(tmp_path: Path, own_redis: RedisServer) -> No
             meeting = await make_meeting(http, interpreters={}, observer=False)
         mid = meeting.meeting_id
         clients: list[WsClient] = []
+        listener: LightListener | None = None
         try:
             first = await WsClient.open(f"{nodes.apps['node-a'].ws_url}/ws", "chair")
             clients.append(first)
@@ -49,6 +51,9 @@ async def test_redis_away_and_back(tmp_path: Path, own_redis: RedisServer) -> No
             assert (await d1.hello(meeting.tokens["delegate1"]))["type"] == "welcome"
             p1 = meeting.people["delegate1"].participant_id
             pc = meeting.people["chair"].participant_id
+            listener = LightListener("chair")  # the chair's peer on the origin: audio packets
+            await listener.connect(chair)
+            await until(lambda: listener.packets > 20 or Seen(listener.packets), "audio flowing")
 
             own_redis.stop()
             for name, served in nodes.apps.items():
@@ -60,9 +65,12 @@ async def test_redis_away_and_back(tmp_path: Path, own_redis: RedisServer) -> No
 
                 await until(degraded, f"{name}: /readyz degraded", 20)
 
-            # the origin's own Sessions are served by its Room as on one process
+            # the origin's own Sessions are served by its Room as on one process, media too
             await chair.ok("floor_give", participant_id=pc)
             assert chair.closed is None and d1.closed is None
+            before = listener.packets
+            await until(lambda: listener.packets > before + 50 or Seen(listener.packets),
+                        "a second of audio more while Redis is away")
 
             own_redis.start()  # empty: no lease, no node left in it
             for name, served in nodes.apps.items():
@@ -101,5 +109,7 @@ async def test_redis_away_and_back(tmp_path: Path, own_redis: RedisServer) -> No
             assert nodes.rooms(edge).cluster_readout().resyncs >= 1
             assert chair.closed is None and d1.closed is None
         finally:
+            if listener is not None:
+                await listener.close()
             for c in clients:
                 await c.close()
