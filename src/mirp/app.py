@@ -149,7 +149,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if outbox is not None:
                 await outbox.close()
             if cluster is not None:  # leases released first: another node may take over
-                await cluster[0].close()
+                try:
+                    await cluster[0].close()
+                except Exception:  # the rooms, media and database must close all the same
+                    log.exception("cluster: leaving the cluster failed")
                 await cluster[1].aclose()
                 await cluster[2].aclose()
             await rooms.close()
