@@ -11,6 +11,8 @@ Two directions, two topics:
   `WelcomeOut`, `CloseOut`, `Resynced`. Everything a Session is sent goes by this one ordered
   stream, so an ack still precedes its command's events and a welcome the join's events, as on
   a single process.
+- REST decisions made on another node, to the origin node on `node.<origin>.decide`:
+  `DecisionRequest`, answered `Answered` (its result) or `Failed` (rooms/cluster_rooms.py).
 Commands travel in their client wire form (`commands.wire_form`) and are rebuilt through
 `COMMAND_TYPES`, validated again by the same strict classes; errors by their code
 (`MirpError.to_dict`/`from_dict`, the one encoding of a MirpError).
