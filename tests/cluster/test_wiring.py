@@ -141,3 +141,37 @@ async def test_floor_and_revoke_across_two_nodes(two: Nodes) -> None:
     finally:
         for c in clients:
             await c.close()
+
+
+async def test_closing_and_deleting_from_the_edge_reach_the_room(two: Nodes) -> None:
+    """PATCH status closed (4410 for everyone) and DELETE (4404), both asked of the node that
+    is not the meeting's origin."""
+    clients: list[WsClient] = []
+    try:
+        for method, body, expected in (("PATCH", {"status": "closed"}, 4410),
+                                       ("DELETE", None, 4404)):
+            async with httpx.AsyncClient(base_url=two.apps["node-a"].base_url) as http:
+                meeting = await make_meeting(http, interpreters={}, observer=False)
+            mid = meeting.meeting_id
+            chair = await WsClient.open(f"{two.apps['node-a'].ws_url}/ws", "chair")
+            clients.append(chair)
+            welcome = await chair.hello(meeting.tokens["chair"])
+            assert welcome.get("type") == "welcome", welcome
+            origin = await two.origin_of(mid)
+            assert origin is not None
+            edge = "node-b" if origin == "node-a" else "node-a"
+            d1 = await WsClient.open(f"{two.apps[edge].ws_url}/ws", "delegate1")
+            clients.append(d1)
+            welcome = await d1.hello(meeting.tokens["delegate1"])
+            assert welcome.get("type") == "welcome", welcome
+            async with httpx.AsyncClient(base_url=two.apps[edge].base_url) as http:
+                headers = {"authorization": f"Bearer {meeting.organizer_token}"}
+                r = await http.request(method, f"/api/meetings/{mid}", json=body,
+                                       headers=headers)
+                assert r.status_code in (200, 204), r.text
+            for c in (chair, d1):
+                code, _ = await c.wait_closed()
+                assert code == expected, (c.name, code)
+    finally:
+        for c in clients:
+            await c.close()
