@@ -76,7 +76,9 @@ async def test_redis_away_and_back(tmp_path: Path, own_redis: RedisServer) -> No
             for name, served in nodes.apps.items():
                 async def green(base: str = served.base_url) -> object:
                     code, body = await _ready(base)
-                    return (code == 200 and body["cluster"]["node_alive"]) or Seen(body)
+                    cluster = body.get("cluster", {})
+                    return (code == 200 and cluster["node_alive"]
+                            and cluster["bus_live"]) or Seen(body)
 
                 await until(green, f"{name}: /readyz green again", 30)
             await until(lambda: nodes.rooms(origin).node.keeper.retaken >= 1,

@@ -75,7 +75,8 @@ async def readyz(db: StartedDb, settings: AppSettings, rooms: Rooms,
     if cluster is not None:
         node = cluster.cluster_readout()
         extra["cluster"] = {"node_id": node.node_id, "serving": node.serving,
-                            "node_alive": node.node_alive, "leases": node.leases(),
+                            "node_alive": node.node_alive, "bus_live": node.bus_live,
+                            "leases": node.leases(),
                             "origin_of": node.leases_held + node.leases_unproven,
                             "edge_of": node.edge_rooms}
     failed = [name for name, state in checks.items() if state != "ok"]

@@ -174,6 +174,8 @@ def _cluster(c: ClusterReadout) -> Iterator[Metric]:
                  int(c.serving))
     yield _gauge("mirp_cluster_node_alive", "The node's last heartbeat reached Redis (1) or not",
                  int(c.node_alive))
+    yield _gauge("mirp_cluster_bus_live", "The node's Bus subscriptions are live (1) or "
+                 "reconnecting (0)", int(c.bus_live))
     yield _counter("mirp_cluster_keeper_rounds", "Heartbeat and lease renewal rounds",
                    c.keeper_rounds)
     leases = GaugeMetricFamily("mirp_cluster_leases", "Meetings this node is the origin of, "

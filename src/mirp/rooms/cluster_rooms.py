@@ -49,6 +49,7 @@ class ClusterReadout:
     node_id: str
     serving: bool  # its Bus topics are subscribed (false while Redis was away since start)
     node_alive: bool  # its last heartbeat reached the Directory
+    bus_live: bool  # its Bus subscriptions are live (false while Redis is away or reconnecting)
     keeper_rounds: int
     leases_held: int  # meetings this node is the origin of, lease proven
     leases_unproven: int  # ... lease no longer proven (Redis away): their stream is held back
@@ -250,6 +251,7 @@ class ClusterRooms(RoomDoor):
             node_id=self.node.node_id,
             serving=self._serving is not None,
             node_alive=keeper.node_alive,
+            bus_live=self._sub is not None and self._sub.state == "live",  # one connection
             keeper_rounds=keeper.rounds,
             leases_held=states.count("held"),
             leases_unproven=states.count("unproven"),
