@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -81,6 +82,15 @@ class Limits(BaseModel):
     # offers per client address (a venue's NAT carries many participants): per second, at once
     offers_per_ip_per_s: float = 20.0
     offers_per_ip_burst: int = 200
+    # The cluster (MIRP_REDIS_URL; docs/scaling.md): an origin's lease on a meeting lasts this
+    # long without a renewal (renewed every third of it), so a dead origin is replaced after
+    # about this long (seconds)
+    lease_ttl_s: float = 3.0
+    cluster_request_timeout_s: float = 5.0  # an edge's wait for the origin's answer (seconds)
+    # how often an origin looks for edges gone from the Directory (seconds); an edge missing at
+    # two looks in a row is judged dead: keep it at least the TTL, or a Redis restarted empty
+    # (each node's first heartbeat after it may fail) could make live edges look dead
+    cluster_sweep_s: float = 3.0
 
 
 # (count, seconds): a burst of `count`, then one more every seconds/count
@@ -124,6 +134,17 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     database_url: str | None = None  # default: sqlite+aiosqlite:///<data_dir>/mirp.sqlite3
     redis_url: str | None = None  # default: everything in-process
+    # This process's name in the cluster (with MIRP_REDIS_URL): unique and stable across its
+    # restarts (its journal file is named after it); default: <host name>-<port>
+    node_id: str | None = None
+    # The prefix of this cluster's keys and channels in Redis (clusters may share one Redis)
+    redis_prefix: str = "mirp"
+    # Where this node's media relay binds and is reached by other nodes (an address of this
+    # machine the other nodes can reach over UDP; docs/relay.md)
+    relay_host: str = "127.0.0.1"
+    # The address other nodes send to when relay_host is a wildcard such as 0.0.0.0 (default:
+    # relay_host itself)
+    relay_advertise: str | None = None
     public_base_url: str | None = None  # default: http://<host>:<port>
     host: str = "127.0.0.1"
     port: int = 8000
@@ -216,6 +237,21 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'mirp.sqlite3').resolve()}"
+
+    def resolved_node_id(self) -> str:
+        """The node id: given, else this machine's name and the port (unique per process on
+        one machine; `mirp serve --workers` gives each worker its own)."""
+        if self.node_id:
+            return self.node_id
+        host = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname())
+        return f"{host or 'node'}-{self.port}"
+
+    def journal_file(self) -> Path:
+        """The journal (docs/operations.md): one per process; in a cluster, named after the
+        node, so that processes sharing a data directory each replay only their own."""
+        if self.redis_url:
+            return self.data_dir / f"journal-{self.resolved_node_id()}.bin"
+        return self.data_dir / "journal.bin"
 
     def resolved_base_url(self) -> str:
         if self.public_base_url:

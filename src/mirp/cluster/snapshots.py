@@ -53,6 +53,10 @@ class SharedSnapshots(Protocol):
         """The newest snapshot, or None (none, or its seal does not verify)."""
         ...
 
+    async def aclose(self) -> None:
+        """Its connections closed (the node leaving)."""
+        ...
+
 
 def seal(key: bytes, meeting: str, body: bytes) -> bytes:
     """The body behind its MAC (the meeting's id is in the MAC: no snapshot under another key)."""
@@ -85,6 +89,9 @@ class LocalSnapshots:
             self._bodies.pop(lease.meeting, None)
         else:
             self._bodies[lease.meeting] = (body, self._clock() + self._keep_s)
+
+    async def aclose(self) -> None:
+        """Nothing to close: it lives in this process."""
 
     async def get(self, meeting: str) -> bytes | None:
         found = self._bodies.get(meeting)

@@ -13,6 +13,8 @@ Two directions, two topics:
   `PeerCloseOut`, `SourcesOut` (docs/cluster-sessions.md, "Media through an edge").
   Everything a Session is sent goes by this one ordered stream, so an ack still precedes its
   command's events and a welcome the join's events, as on a single process.
+- REST decisions made on another node, to the origin node on `node.<origin>.decide`:
+  `DecisionRequest`, answered `Answered` (its result) or `Failed` (rooms/cluster_rooms.py).
 Commands travel in their client wire form (`commands.wire_form`) and are rebuilt through
 `COMMAND_TYPES`, validated again by the same strict classes; errors by their code
 (`MirpError.to_dict`/`from_dict`, the one encoding of a MirpError).
@@ -45,6 +47,11 @@ def events_topic(meeting_id: str) -> str:
 def open_topic(node_id: str) -> str:
     """A node's own topic: an edge asks the placed origin to open the meeting's room."""
     return f"node.{node_id}.open"
+
+
+def decide_topic(node_id: str) -> str:
+    """A node's own topic for the REST decisions on the meetings it is the origin of."""
+    return f"node.{node_id}.decide"
 
 
 # --- requests (edge -> origin) ----------------------------------------------------------------
@@ -102,8 +109,19 @@ class PeerDown:
     reason: str
 
 
+@dataclass(frozen=True, slots=True)
+class DecisionRequest:
+    """A REST decision or read (api/deps.py `LiveRooms`: `revoke_invitation`, `booths_changed`,
+    `meeting_deleted`, `meeting_status`, `overview`) made on another node, for the Room at its
+    origin (rooms/cluster_rooms.py). `args`: the call's keyword arguments, plain JSON."""
+
+    meeting_id: str
+    what: str
+    args: JsonDict
+
+
 Request = (OpenRequest | JoinRequest | CommandRequest | LeaveRequest | ResyncRequest | PeerUp
-           | PeerDown)
+           | PeerDown | DecisionRequest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +134,14 @@ class Failed:
     error: MirpError
 
 
-Reply = Done | Failed
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """A `DecisionRequest`'s result (a list of participant ids, an overview, or None)."""
+
+    value: Any
+
+
+Reply = Done | Failed | Answered
 
 
 # --- the stream (origin -> edges) ---------------------------------------------------------------
@@ -255,6 +280,11 @@ def dump(message: Request | Reply | Out) -> str:
         case PeerDown():
             body = {"op": "peer_down", "participant_id": message.participant_id,
                     "session_id": message.session_id, "reason": message.reason}
+        case DecisionRequest():
+            body = {"op": "decide", "meeting_id": message.meeting_id, "what": message.what,
+                    "args": message.args}
+        case Answered():
+            body = {"op": "answered", "value": message.value}
         case Done():
             body = {"op": "done"}
         case Failed():
@@ -340,6 +370,10 @@ def _from(d: Any) -> Request | Reply | Out:
             case "peer_down":
                 return PeerDown(str(d["participant_id"]), str(d["session_id"]),
                                 str(d["reason"]))
+            case "decide":
+                return DecisionRequest(str(d["meeting_id"]), str(d["what"]), dict(d["args"]))
+            case "answered":
+                return Answered(d["value"])
             case "done":
                 return Done()
             case "failed":

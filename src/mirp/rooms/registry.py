@@ -278,6 +278,11 @@ class RoomRegistry(RoomDoor):
         runtime = self.get(meeting_id)
         return runtime.overview() if runtime is not None else None
 
+    async def live_overview(self, meeting_id: str) -> JsonDict | None:
+        """`overview` as the API asks for it (api/deps.py LiveRooms: in a cluster, the room may
+        be on another node, rooms/cluster_rooms.py)."""
+        return self.overview(meeting_id)
+
     def health(self) -> JournalHealth:
         """The journal's state for /readyz (records not yet in the database, their age)."""
         return self.recorder.health()
