@@ -109,7 +109,12 @@ def cluster_node(settings: Settings, rooms: RoomRegistry,
     def info() -> NodeInfo:  # the door's relay address once it is listening (docs/relay.md)
         return NodeInfo(node_id, doors[0].address if doors else "", load())
 
-    keeper = Keeper(directory, info, ttl_s=limits.lease_ttl_s, on_lost=lost)
+    def retaken(lease: Lease) -> None:
+        for door in doors:
+            door.lease_retaken(lease)
+
+    keeper = Keeper(directory, info, ttl_s=limits.lease_ttl_s, on_lost=lost,
+                    on_retaken=retaken)
     # Room snapshots where the node taking a meeting over reads them, sealed with a key every
     # node derives from the shared secret (cluster/snapshots.py)
     seal = hashlib.sha256(b"mirp-snapshots\0" + settings.resolved_secret_key().encode()).digest()

@@ -45,7 +45,8 @@ class Node:
                                      media=Plane(), store=store, idle_close_s=60, journal=kept)
         info = NodeInfo(name, "127.0.0.1:0", NodeLoad(listeners=load))
         self.keeper = Keeper(self.directory, lambda: info, ttl_s=ttl_s, clock=clock,
-                             on_lost=lambda lease, exc: self.door.lease_lost(lease, exc))
+                             on_lost=lambda lease, exc: self.door.lease_lost(lease, exc),
+                             on_retaken=lambda lease: self.door.lease_retaken(lease))
         self.door = ClusterDoor(self.registry, ClusterNode(
             name, self.directory, self.bus, self.keeper, ttl_s, request_timeout_s=3.0,
             sweep_s=3600.0, snapshots=self.snapshots if shared else None,

@@ -75,7 +75,8 @@ class Node:
                                      media=self.plane, store=store, idle_close_s=60)
         self.keeper = Keeper(directory, lambda: NodeInfo(name, self.door.address,
                                                          NodeLoad(listeners=load)),
-                             ttl_s=TTL_S, on_lost=lambda lease, e: self.door.lease_lost(lease, e))
+                             ttl_s=TTL_S, on_lost=lambda lease, e: self.door.lease_lost(lease, e),
+                             on_retaken=lambda lease: self.door.lease_retaken(lease))
         self.door = ClusterDoor(self.registry, ClusterNode(
             name, directory, cluster.bus(name), self.keeper, TTL_S, request_timeout_s=5.0,
             sweep_s=3600.0, relay_host="127.0.0.1"))

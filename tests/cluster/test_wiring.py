@@ -22,7 +22,7 @@ from tests.support.factory import ServedApp, make_meeting, running_app
 from tests.support.redis import RedisServer
 from tests.support.wait import until
 
-pytestmark = pytest.mark.redis
+pytestmark = [pytest.mark.redis, pytest.mark.rtc]  # each node opens its relay socket
 
 async def test_without_redis_the_registry_is_the_door(tmp_path: Path) -> None:
     async with running_app(tmp_path, media_process=False) as (app, client):

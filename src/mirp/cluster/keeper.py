@@ -39,9 +39,11 @@ class _Kept:
 
 class Keeper:
     def __init__(self, directory: Directory, node: Callable[[], NodeInfo], *, ttl_s: float,
-                 on_lost: OnLost, clock: Clock = time.monotonic) -> None:
+                 on_lost: OnLost, on_retaken: Callable[[Lease], None] | None = None,
+                 clock: Clock = time.monotonic) -> None:
         self._directory, self._node = directory, node
         self.ttl_s, self._on_lost, self._clock = ttl_s, on_lost, clock
+        self._on_retaken = on_retaken  # told of a lease taken again (`_retake`)
         self._kept: dict[str, _Kept] = {}
         self._task: asyncio.Task[None] | None = None
         self.rounds = 0  # completed rounds (heartbeat + renewals), for tests and metrics
@@ -137,6 +139,8 @@ class Keeper:
             self._kept[meeting] = _Kept(lease, start + self.ttl_s)
             self.retaken += 1
             log.info("keeper: lease of %s taken again (epoch %d)", meeting, lease.epoch)
+            if self._on_retaken is not None:
+                self._on_retaken(lease)
         return True
 
     async def _loop(self) -> None:

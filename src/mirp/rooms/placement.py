@@ -187,28 +187,25 @@ class ClusterDoor(RoomDoor):
         return address_of if self.relay_address is not None else None
 
     def lease_lost(self, lease: Lease, error: MirpError) -> None:
-        """The Keeper's `on_lost`: the renewal was refused. Another node took the meeting, or
-        the store was away past the TTL and the lease expired there: then it is taken again."""
+        """The Keeper's `on_lost`: the renewal was refused and the lease could not be taken
+        again (another node took the meeting): this origin is deposed (`_host_lost`)."""
         host = self.hosts.get(lease.meeting)
         if host is not None:
-            background(self._reclaim(host, lease, error))
-
-    async def _reclaim(self, host: RoomHost, lease: Lease, error: MirpError) -> None:
-        """A lease that expired while Redis was away and that nobody took meanwhile is taken
-        again with a newer epoch (edges resync to it): a meeting whose origin kept serving its
-        Sessions through an outage is not moved when the store returns. Taken by another node:
-        this one is deposed (`_host_lost`)."""
-        try:
-            if self.draining:
-                raise error
-            new = await self.node.keeper.acquire(lease.meeting, after=lease.epoch)
-        except MirpError:
             host.lease_lost(error)
+
+    def lease_retaken(self, lease: Lease) -> None:
+        """The Keeper's `on_retaken`: the lease expired while Redis was away, nobody took it,
+        and this node took it again with a newer epoch (cluster/keeper.py): a meeting whose
+        origin kept serving its Sessions through an outage is not moved when the store returns;
+        edges resync to the new epoch. What changed meanwhile is stored where the next origin
+        reads it (the snapshots taken while the lease was unproven were not)."""
+        host = self.hosts.get(lease.meeting)
+        if host is None:
             return
         log.warning("room %s: lease expired while the store was away: taken again (epoch %d)",
-                    lease.meeting, new.epoch)
+                    lease.meeting, lease.epoch)
         runtime = host.runtime
-        if not runtime.closing:  # what changed meanwhile, where the next origin can read it
+        if not runtime.closing:
             self.registry.recorder.snapshot(lease.meeting, runtime.room, runtime.seq)
 
     def _host_lost(self, host: RoomHost, error: MirpError) -> None:
@@ -301,7 +298,7 @@ class ClusterDoor(RoomDoor):
     def _may_place(self, ok: bool) -> bool:
         """Whether an absent lease may be placed now: not within TTL/2 of the store coming
         back, so that an origin that kept serving through the outage takes its lease again
-        first (its Keeper renews every TTL/3: `_reclaim`)."""
+        first (its Keeper renews every TTL/3 and retakes it: `lease_retaken`)."""
         now = asyncio.get_running_loop().time()
         if not ok:
             self._store_back_at = None
