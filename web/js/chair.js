@@ -5,9 +5,11 @@ import { setupListening } from "./listen.js";
 import { el, $, langName, fmtCountdown, icon, toast, patch } from "./ui.js";
 import { levelMeter } from "./meter.js";
 import { t, errorText } from "./i18n.js";
+import { setupDevices } from "./devices.js";
 
 const live = startLive({ render, onEvent });
 const renderListening = live ? setupListening(live) : () => {};
+setupDevices(live, $("#devices"));
 const LIMITS = [null, 60, 120, 180, 300];
 let stopMicMeter = null;
 

@@ -4,11 +4,13 @@ import { startLive } from "./live.js";
 import { el, $, langName, icon, toast, patch } from "./ui.js";
 import { meterFollowing } from "./meter.js";
 import { t, errorText } from "./i18n.js";
+import { setupDevices } from "./devices.js";
 
 const live = startLive({ render, onEvent });
 // the meters follow the Peer's streams (a reconnect brings a new remote one)
 const meters = live ? [meterFollowing(() => live.rtc.mic, $("#out-fill")), meterFollowing(() => live.rtc.remote, $("#hear-fill"))] : [];
 let coughing = false;
+setupDevices(live, $("#devices"));
 
 function onEvent(msg, state, effect) {
   if (msg.type === "error") toast(errorText(msg), "error");
@@ -53,28 +55,36 @@ function render(state) {
   // what I hear: the floor, or a relay (chosen by me, or by the server's auto-relay)
   const hearing = state.heard?.channel || state.subscription.channel || "floor";
   const auto = !!state.heard?.auto;
-  patch($("#hear-now"), hearing, () => (hearing === "floor" ? t("channel.floor") : el("span", {}, `${t("console.relay")} · `, el("span", { lang: hearing }, langName(hearing)))));
+  // "Partner (this booth)": the booth's own output (A or the retour it works into now), so the
+  // partner off air hears their colleague before taking over; never the voice on air (the
+  // server refuses it as a relay loop, and sends a partner who goes on air back to the floor)
+  const boothOut = b.channel || me.booth;
+  const partner = !auto && hearing === boothOut;
+  patch($("#hear-now"), JSON.stringify([hearing, partner]), () => (hearing === "floor" ? t("channel.floor") : partner ? t("console.partner_source")
+    : el("span", {}, `${t("console.relay")} · `, el("span", { lang: hearing }, langName(hearing)))));
   const understands = b.understands_floor ?? (!fl || fl === me.booth || (booth.understands || []).includes(fl));
   $("#hear-why").textContent = auto
     ? (hearing === "floor" ? t("console.why.auto_floor")
       : t("console.why.auto_relay", { floor: langName(fl), relay: langName(hearing) }))
     : hearing === "floor" ? (understands ? t("console.why.floor_chosen") : t("console.why.floor_not_understood", { floor: langName(fl) }))
-      : t("console.why.relay_chosen");
+      : partner ? t("console.why.partner") : t("console.why.relay_chosen");
   $("#hear-auto").hidden = !(auto && hearing !== "floor");
   // sources: auto-relay, the floor, or another booth's channel (a green dot: interpreted now)
-  const sources = ["auto", "floor", ...state.meeting.booths.map((x) => x.language).filter((l) => l !== me.booth)];
-  const chosen = auto ? "auto" : hearing;
-  patch($("#sources"), JSON.stringify([chosen, sources.map((x) => state.channels[x]?.route)]), () => sources.map((s) => {
-    const relay = s !== "floor" && s !== "auto";
+  const sources = ["auto", "floor", ...state.meeting.booths.map((x) => x.language).filter((l) => l !== me.booth && l !== boothOut), "partner"];
+  const chosen = auto ? "auto" : partner ? "partner" : hearing;
+  patch($("#sources"), JSON.stringify([chosen, sources.map((x) => state.channels[x]?.route), onAir, boothOut]), () => sources.map((s) => {
+    const relay = s !== "floor" && s !== "auto" && s !== "partner";
     const live_ = relay && state.channels[s]?.route === "interpretation";
+    const channel = s === "partner" ? boothOut : s;
     return el("button", { type: "button", role: "radio", "aria-checked": String(chosen === s), "data-source": s,
+      disabled: s === "partner" && onAir, title: s === "partner" && onAir ? t("console.partner_not_on_air") : null,
       onclick: () => {
         // the server keeps auto-relay when the hand-picked source is the one auto already gives
-        if (auto && s === hearing) { toast(t("console.auto_already")); return; }
-        live.state.wanted = { channel: s, floor_under: null };
-        proto.subscribe(s, null);
+        if (auto && channel === hearing) { toast(t("console.auto_already")); return; }
+        live.state.wanted = { channel, floor_under: null };
+        proto.subscribe(channel, null);
       } },
-    s === "floor" ? t("channel.floor") : s === "auto" ? t("console.auto") : el("span", { lang: s }, langName(s)),
+    s === "floor" ? t("channel.floor") : s === "auto" ? t("console.auto") : s === "partner" ? t("console.partner_source") : el("span", { lang: s }, langName(s)),
     relay ? el("span", { class: `dot ${live_ ? "ok" : ""}`, title: live_ ? t("console.interpreted_now") : t("console.nobody_on_air") }) : null,
     relay ? el("span", { class: "visually-hidden" }, ` (${live_ ? t("console.interpreted_now") : t("console.nobody_on_air")})`) : null);
   }));

@@ -4,9 +4,11 @@ import { setupListening } from "./listen.js";
 import { el, $, langName, fmtCountdown, icon, toast, patch, announce } from "./ui.js";
 import { levelMeter } from "./meter.js";
 import { t, errorText } from "./i18n.js";
+import { setupDevices } from "./devices.js";
 
 const live = startLive({ render, onEvent });
 const renderListening = live ? setupListening(live) : () => {};
+setupDevices(live, $("#devices"));
 let stopMicMeter = null;
 let wasLive = false;
 let lastMark = null;
