@@ -12,6 +12,7 @@ import pytest
 
 from .conftest import assert_no_refusals, join_all, until
 from .test_audio import DELEGATE_HZ, FLOOR_HZ, FR2_HZ, FR_HZ, pick_channel
+from .test_pages import shoot
 
 pytestmark = pytest.mark.browser
 
@@ -59,6 +60,7 @@ async def test_audio_test_chimes_then_plays_back_the_microphone(server, api, lau
     assert not await page.is_disabled("#test-record")
     # the chosen microphone is remembered for this browser, and the join goes on as before
     assert await page.evaluate("() => localStorage.getItem('mirp.audio.mic')")
+    await shoot(page, "audio-join")
     await page.click("#join-btn")
     await page.wait_for_url("**/delegate.html", timeout=15000)
 
@@ -170,6 +172,9 @@ async def test_original_volume_slider_and_the_partner_source(
     # on the floor channel there is no original "under" anything: the slider rests
     await pick_channel(listener, "floor")
     assert await page.is_disabled("#original")
+    await page.click("#devices-panel > summary")
+    await page.wait_for_selector("#dev-out", state="attached")
+    await shoot(page, "audio-delegate")
 
     # the partner off air hears their own booth (fr1's voice); fr1 on air may not pick it
     assert await fr1.page.is_disabled("[data-source='partner']")
@@ -180,4 +185,8 @@ async def test_original_volume_slider_and_the_partner_source(
         return await fr2.hears(FR_HZ) if s.get("channel") == "fr" and not s.get("auto") else None
     await until(partner, f"the partner to hear the booth at {FR_HZ} Hz")
     assert await fr2.page.get_attribute("[data-source='partner']", "aria-checked") == "true"
+    me = (await fr2.state())["me"]
+    await fr2.page.wait_for_selector(f"[data-partner='{me}'] :text('Listens to the booth')")
+    await fr2.page.click("#devices-panel > summary")
+    await shoot(fr2.page, "audio-console")
     await assert_no_refusals(chair, fr1, fr2, listener)

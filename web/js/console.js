@@ -113,14 +113,14 @@ function render(state) {
     : [...state.participants.values()].filter((p) => p.role === "interpreter" && p.booth === me.booth).map((p) => p.id);
   const partners = memberIds.map((id) => ({ id, ...(state.participants.get(id) || { name: t("role.interpreter") }), console: b.consoles?.[id] }));
   const present = (p) => p.console ? p.console.connected !== false : p.connected !== false;
-  const partnersKey = JSON.stringify([partners.map((p) => [p.id, p.name, p.console, p.connected, p.channel]), b.on_air, b.cough, me.id]);
+  const partnersKey = JSON.stringify([partners.map((p) => [p.id, p.name, p.console, p.connected, p.channel]), b.on_air, b.cough, me.id, boothOut]);
   patch($("#partners"), partnersKey, () => (partners.length ? partners.map((p) => {
     const state_ = b.on_air === p.id ? (b.cough ? "coughing" : "on_air") : present(p) ? "ready" : "offline";
     const hears = p.console?.hearing || p.channel;
     return el("li", { "data-partner": p.id },
       el("span", { class: `avatar${b.on_air === p.id ? " speaking" : ""}`, "aria-hidden": "true" }, (p.name || "?").slice(0, 1).toUpperCase()),
       el("div", { class: "who" }, el("div", { class: "n" }, p.id === me.id ? t("console.name_you", { name: p.name }) : p.name),
-        el("div", { class: "d" }, hears ? (hears === "floor" ? t("console.hears_floor") : t("console.hears_relay", { language: langName(hears) })) : "")),
+        el("div", { class: "d" }, hears ? (hears === "floor" ? t("console.hears_floor") : hears === boothOut ? t("console.hears_booth") : t("console.hears_relay", { language: langName(hears) })) : "")),
       el("span", { class: `badge ${{ on_air: "live", coughing: "amber", ready: "green" }[state_] || ""}` }, t(`console.partner.${state_}`)));
   }) : [el("li", { class: "muted" }, t("console.alone"))]));
 
