@@ -31,7 +31,12 @@ async def test_audio_test_chimes_then_plays_back_the_microphone(server, api, lau
     page = await launch(tones(DELEGATE_HZ))
     await page.goto(api.invite(m["id"], "delegate", "Dev Delegate"))
     await page.wait_for_selector("#join-form:not([hidden])", timeout=15000)
+    # a microphone remembered from last time that is gone now: the system's default opens
+    await page.evaluate("() => localStorage.setItem('mirp.audio.mic', 'unplugged-headset')")
+    await page.reload()
+    await page.wait_for_selector("#join-form:not([hidden])", timeout=15000)
     await page.wait_for_selector("#mic-select option", state="attached")
+    assert not await page.is_visible("#mic-error")
     # Chromium has setSinkId: the output is a choice, not the "use the system's output" note
     assert await page.is_visible("#out-select")
     assert not await page.is_visible("#out-note")
@@ -59,7 +64,8 @@ async def test_audio_test_chimes_then_plays_back_the_microphone(server, api, lau
     await page.wait_for_selector("#test-status[data-phase='done']", timeout=15000)
     assert not await page.is_disabled("#test-record")
     # the chosen microphone is remembered for this browser, and the join goes on as before
-    assert await page.evaluate("() => localStorage.getItem('mirp.audio.mic')")
+    assert await page.evaluate("() => localStorage.getItem('mirp.audio.mic')") not in (
+        None, "unplugged-headset")
     await shoot(page, "audio-join")
     await page.click("#join-btn")
     await page.wait_for_url("**/delegate.html", timeout=15000)

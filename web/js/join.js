@@ -50,6 +50,8 @@ async function openMic(deviceId) {
     micStream = await navigator.mediaDevices.getUserMedia({ audio: {
       deviceId: deviceId ? { exact: deviceId } : undefined, echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
   } catch (e) {
+    // the microphone remembered from last time is gone (unplugged): the system's default
+    if (deviceId && e.name === "OverconstrainedError") { saveDevice("mic", null); return openMic(); }
     const msg = e.name === "NotAllowedError" ? t("join.mic_blocked")
       : e.name === "NotFoundError" ? t("join.mic_none") : t("join.mic_error", { error: e.name });
     showError($("#mic-error"), new Error(msg));
