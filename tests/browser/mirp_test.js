@@ -3,7 +3,7 @@
 //
 // `window.mirpTest`: `state()` (what the page knows: its Session, peer connection, the channel
 // the server confirmed, floor, booths...; {} on a page that is not live yet), `hear(ms)` (FFT
-// peak of what the page hears: {frequency, level_db, rms_db}), `levelAt(hz, ms)`, `mic(ms)`, and
+// peak of what the page hears: {frequency, level_db, rms_db}), `levelAt(hz, ms)`, `mic(ms)`, `played(selector, ms)`, and
 // `drop()` (closes the socket as a network failure would). It reaches the page's live Session
 // through the same module the page runs (`import("/js/live.js")` shares the page's module map),
 // and listens with its own AnalyserNodes on the page's streams.
@@ -113,6 +113,8 @@
     async hear(ms = 1000) { return measure(await analyserFor((await live())?.rtc.remote, 8192), ms); },
     async mic(ms = 500) { return measure(await analyserFor((await live())?.rtc.mic, 2048), ms); },
     async levelAt(hz, ms = 1000) { return levelAt(await analyserFor((await live())?.rtc.remote, 8192), hz, ms); },
+    // what an <audio> element plays from its stream (the join page's audio test: `#audiotest-audio`)
+    async played(selector, ms = 1000) { return measure(await analyserFor(document.querySelector(selector)?.srcObject, 8192), ms); },
     // a socket that drops as a network would (4000: not a close the server takes as "leave")
     async drop() { (await live())?.proto.ws?.close(4000, "dropped by a test"); return true; },
   };

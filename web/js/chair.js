@@ -5,11 +5,13 @@ import { setupListening } from "./listen.js";
 import { el, $, langName, fmtCountdown, icon, toast, patch } from "./ui.js";
 import { levelMeter } from "./meter.js";
 import { t, errorText } from "./i18n.js";
+import { setupDevices } from "./devices.js";
 
 const live = startLive({ render, onEvent });
 const renderListening = live ? setupListening(live) : () => {};
+setupDevices(live, $("#devices"));
 const LIMITS = [null, 60, 120, 180, 300];
-let stopMicMeter = null;
+let stopMicMeter = null, micMeterOn = null;
 
 function onEvent(msg, state, effect) {
   if (msg.type === "error") toast(errorText(msg), "error");
@@ -86,9 +88,11 @@ function render(state) {
     $("#self").replaceChildren(el("div", { class: "mic-live", id: "self-live", role: "alert" }, icon("mic", 24), el("div", { class: "big" }, t("delegate.mic_live")),
       el("div", { class: "meter", role: "meter", "aria-label": t("live.mic_level") }, el("div", { class: "fill", id: "self-fill" }))),
       el("div", { class: "row end", style: "margin-top:12px" }, el("button", { class: "btn", type: "button", onclick: () => proto.takeFloor(myId) }, t("chair.stop_speaking"))));
-    if (live.rtc.mic) stopMicMeter = levelMeter(live.rtc.mic, $("#self-fill"));
-  } else if (!iHave) {
-    stopMicMeter?.(); stopMicMeter = null;
+  }
+  // the meter follows the microphone, which the audio devices panel may change
+  if (iHave && live.rtc.mic && live.rtc.mic !== micMeterOn) { stopMicMeter?.(); micMeterOn = live.rtc.mic; stopMicMeter = levelMeter(micMeterOn, $("#self-fill")); }
+  if (!iHave) {
+    stopMicMeter?.(); stopMicMeter = null; micMeterOn = null;
     patch($("#self"), "off", () => el("button", { class: "btn primary block large", type: "button", id: "chair-speak", onclick: () => proto.giveFloor(myId) }, icon("mic"), t("chair.speak")));
   }
 

@@ -4,11 +4,13 @@ import { startLive } from "./live.js";
 import { el, $, langName, icon, toast, patch } from "./ui.js";
 import { meterFollowing } from "./meter.js";
 import { t, errorText } from "./i18n.js";
+import { setupDevices } from "./devices.js";
 
 const live = startLive({ render, onEvent });
 // the meters follow the Peer's streams (a reconnect brings a new remote one)
 const meters = live ? [meterFollowing(() => live.rtc.mic, $("#out-fill")), meterFollowing(() => live.rtc.remote, $("#hear-fill"))] : [];
 let coughing = false;
+setupDevices(live, $("#devices"));
 
 function onEvent(msg, state, effect) {
   if (msg.type === "error") toast(errorText(msg), "error");
@@ -53,28 +55,36 @@ function render(state) {
   // what I hear: the floor, or a relay (chosen by me, or by the server's auto-relay)
   const hearing = state.heard?.channel || state.subscription.channel || "floor";
   const auto = !!state.heard?.auto;
-  patch($("#hear-now"), hearing, () => (hearing === "floor" ? t("channel.floor") : el("span", {}, `${t("console.relay")} · `, el("span", { lang: hearing }, langName(hearing)))));
+  // "Partner (this booth)": the booth's own output (A or the retour it works into now), so the
+  // partner off air hears their colleague before taking over; never the voice on air (the
+  // server refuses it as a relay loop, and sends a partner who goes on air back to the floor)
+  const boothOut = b.channel || me.booth;
+  const partner = !auto && hearing === boothOut;
+  patch($("#hear-now"), JSON.stringify([hearing, partner]), () => (hearing === "floor" ? t("channel.floor") : partner ? t("console.partner_source")
+    : el("span", {}, `${t("console.relay")} · `, el("span", { lang: hearing }, langName(hearing)))));
   const understands = b.understands_floor ?? (!fl || fl === me.booth || (booth.understands || []).includes(fl));
   $("#hear-why").textContent = auto
     ? (hearing === "floor" ? t("console.why.auto_floor")
       : t("console.why.auto_relay", { floor: langName(fl), relay: langName(hearing) }))
     : hearing === "floor" ? (understands ? t("console.why.floor_chosen") : t("console.why.floor_not_understood", { floor: langName(fl) }))
-      : t("console.why.relay_chosen");
+      : partner ? t("console.why.partner") : t("console.why.relay_chosen");
   $("#hear-auto").hidden = !(auto && hearing !== "floor");
   // sources: auto-relay, the floor, or another booth's channel (a green dot: interpreted now)
-  const sources = ["auto", "floor", ...state.meeting.booths.map((x) => x.language).filter((l) => l !== me.booth)];
-  const chosen = auto ? "auto" : hearing;
-  patch($("#sources"), JSON.stringify([chosen, sources.map((x) => state.channels[x]?.route)]), () => sources.map((s) => {
-    const relay = s !== "floor" && s !== "auto";
+  const sources = ["auto", "floor", ...state.meeting.booths.map((x) => x.language).filter((l) => l !== me.booth && l !== boothOut), "partner"];
+  const chosen = auto ? "auto" : partner ? "partner" : hearing;
+  patch($("#sources"), JSON.stringify([chosen, sources.map((x) => state.channels[x]?.route), onAir, boothOut]), () => sources.map((s) => {
+    const relay = s !== "floor" && s !== "auto" && s !== "partner";
     const live_ = relay && state.channels[s]?.route === "interpretation";
+    const channel = s === "partner" ? boothOut : s;
     return el("button", { type: "button", role: "radio", "aria-checked": String(chosen === s), "data-source": s,
+      disabled: s === "partner" && onAir, title: s === "partner" && onAir ? t("console.partner_not_on_air") : null,
       onclick: () => {
         // the server keeps auto-relay when the hand-picked source is the one auto already gives
-        if (auto && s === hearing) { toast(t("console.auto_already")); return; }
-        live.state.wanted = { channel: s, floor_under: null };
-        proto.subscribe(s, null);
+        if (auto && channel === hearing) { toast(t("console.auto_already")); return; }
+        live.state.wanted = { channel, floor_under: null };
+        proto.subscribe(channel, null);
       } },
-    s === "floor" ? t("channel.floor") : s === "auto" ? t("console.auto") : el("span", { lang: s }, langName(s)),
+    s === "floor" ? t("channel.floor") : s === "auto" ? t("console.auto") : s === "partner" ? t("console.partner_source") : el("span", { lang: s }, langName(s)),
     relay ? el("span", { class: `dot ${live_ ? "ok" : ""}`, title: live_ ? t("console.interpreted_now") : t("console.nobody_on_air") }) : null,
     relay ? el("span", { class: "visually-hidden" }, ` (${live_ ? t("console.interpreted_now") : t("console.nobody_on_air")})`) : null);
   }));
@@ -103,14 +113,14 @@ function render(state) {
     : [...state.participants.values()].filter((p) => p.role === "interpreter" && p.booth === me.booth).map((p) => p.id);
   const partners = memberIds.map((id) => ({ id, ...(state.participants.get(id) || { name: t("role.interpreter") }), console: b.consoles?.[id] }));
   const present = (p) => p.console ? p.console.connected !== false : p.connected !== false;
-  const partnersKey = JSON.stringify([partners.map((p) => [p.id, p.name, p.console, p.connected, p.channel]), b.on_air, b.cough, me.id]);
+  const partnersKey = JSON.stringify([partners.map((p) => [p.id, p.name, p.console, p.connected, p.channel]), b.on_air, b.cough, me.id, boothOut]);
   patch($("#partners"), partnersKey, () => (partners.length ? partners.map((p) => {
     const state_ = b.on_air === p.id ? (b.cough ? "coughing" : "on_air") : present(p) ? "ready" : "offline";
     const hears = p.console?.hearing || p.channel;
     return el("li", { "data-partner": p.id },
       el("span", { class: `avatar${b.on_air === p.id ? " speaking" : ""}`, "aria-hidden": "true" }, (p.name || "?").slice(0, 1).toUpperCase()),
       el("div", { class: "who" }, el("div", { class: "n" }, p.id === me.id ? t("console.name_you", { name: p.name }) : p.name),
-        el("div", { class: "d" }, hears ? (hears === "floor" ? t("console.hears_floor") : t("console.hears_relay", { language: langName(hears) })) : "")),
+        el("div", { class: "d" }, hears ? (hears === "floor" ? t("console.hears_floor") : hears === boothOut ? t("console.hears_booth") : t("console.hears_relay", { language: langName(hears) })) : "")),
       el("span", { class: `badge ${{ on_air: "live", coughing: "amber", ready: "green" }[state_] || ""}` }, t(`console.partner.${state_}`)));
   }) : [el("li", { class: "muted" }, t("console.alone"))]));
 

@@ -5,11 +5,13 @@ import { el, $, langName, fmtCountdown, icon, toast, patch, announce } from "./u
 import { levelMeter } from "./meter.js";
 import { t, errorText } from "./i18n.js";
 import { setupCaptions } from "./captions.js";
+import { setupDevices } from "./devices.js";
 
 const live = startLive({ render, onEvent });
 const renderListening = live ? setupListening(live) : () => {};
 if (live) setupCaptions(live);
-let stopMicMeter = null;
+setupDevices(live, $("#devices"));
+let stopMicMeter = null, micMeterOn = null;
 let wasLive = false;
 let lastMark = null;
 // the floor is given with the microphone muted: the speaker unmutes when ready (client side: the
@@ -67,8 +69,9 @@ function render(state) {
         el("div", { class: "row end", style: "margin-top:12px" },
           el("button", { class: "btn primary large", type: "button", id: "self-mute", onclick: () => { selfMuted = !selfMuted; render(live.state); } }),
           el("button", { class: "btn", type: "button", id: "finish", onclick: () => live.proto.withdrawFloor() }, t("delegate.finished"))));
-      if (live.rtc.mic) stopMicMeter = levelMeter(live.rtc.mic, $("#my-mic-fill"));
     }
+    // the meter follows the microphone, which the audio devices panel may change
+    if (live.rtc.mic && live.rtc.mic !== micMeterOn) { stopMicMeter?.(); micMeterOn = live.rtc.mic; stopMicMeter = levelMeter(micMeterOn, $("#my-mic-fill")); }
     $("#mic-live").classList.toggle("muted", mutedByChair || selfMuted);
     $("#mic-live").classList.toggle("self-muted", selfMuted && !mutedByChair);
     $("#mic-live .big").textContent = mutedByChair ? t("delegate.muted_by_chair") : selfMuted ? t("delegate.floor_muted") : t("delegate.mic_live");
@@ -87,7 +90,7 @@ function render(state) {
     const mark = remaining == null ? null : remaining <= 0.5 ? 0 : remaining <= 15 ? 15 : remaining <= 30 ? 30 : remaining <= 60 ? 60 : null;
     if (mark !== lastMark) { lastMark = mark; if (mark != null) announce(mark ? t("delegate.seconds_left", { count: mark }) : t("notice.time_up_you")); }
   } else {
-    stopMicMeter?.(); stopMicMeter = null;
+    stopMicMeter?.(); stopMicMeter = null; micMeterOn = null;
     const requested = myIdx >= 0;
     patch(mine, JSON.stringify(["wait", myIdx]), () => [el("div", { class: "floor-actions" },
       requested

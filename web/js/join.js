@@ -5,6 +5,8 @@ import { el, $, showError, setBusy, hashParams, fmtRange, langName, roleBadge, e
 import { levelMeter } from "./meter.js";
 import { saveParticipant, pageForRole, SENDING_ROLES } from "./session.js";
 import { t, errorText } from "./i18n.js";
+import { savedDevice, saveDevice, outputPicker, canChooseOutput } from "./devices.js";
+import { playChime, recordAndPlay } from "./audiotest.js";
 
 hydrateIcons();
 const token = hashParams().get("t") || new URLSearchParams(location.search).get("t");
@@ -48,12 +50,15 @@ async function openMic(deviceId) {
     micStream = await navigator.mediaDevices.getUserMedia({ audio: {
       deviceId: deviceId ? { exact: deviceId } : undefined, echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
   } catch (e) {
+    // the microphone remembered from last time is gone (unplugged): the system's default
+    if (deviceId && e.name === "OverconstrainedError") { saveDevice("mic", null); return openMic(); }
     const msg = e.name === "NotAllowedError" ? t("join.mic_blocked")
       : e.name === "NotFoundError" ? t("join.mic_none") : t("join.mic_error", { error: e.name });
     showError($("#mic-error"), new Error(msg));
     return;
   }
   stopMeter = levelMeter(micStream, $("#mic-fill"));
+  saveDevice("mic", micStream.getAudioTracks()[0]?.getSettings().deviceId || null);
   const devices = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "audioinput");
   const current = micStream.getAudioTracks()[0]?.getSettings().deviceId;
   $("#mic-select").replaceChildren(...devices.map((d, i) => el("option", { value: d.deviceId, selected: d.deviceId === current }, d.label || t("join.mic_n", { n: i + 1 }))));
@@ -82,12 +87,43 @@ async function start() {
   $("#join-form").hidden = false;
   if (SENDING_ROLES.has(info.role)) {
     $("#mic-fields").hidden = false;
-    await openMic();
+    await openMic(savedDevice("mic"));
     $("#mic-select").addEventListener("change", (e) => openMic(e.target.value));
   } else {
     $("#join-btn").textContent = t("join.listen");
   }
+  await setupAudioTest();
   (info.named ? $("#join-btn") : $("#join-name")).focus();
+}
+
+// ---------------------------------------------------------------- the audio test (issue 12, 15)
+// the output chosen here is remembered (devices.js) and used by the live page's sound
+let testing = false;
+async function setupAudioTest() {
+  const refreshOut = outputPicker($("#out-select"), $("#out-note"), () => [$("#audiotest-audio")].filter(Boolean));
+  await refreshOut();
+  const sink = () => (canChooseOutput() ? $("#out-select").value : null);
+  const status = (text) => { $("#test-status").textContent = text; };
+  const busy = (on) => { testing = on; $("#test-speakers").disabled = on; $("#test-record").disabled = on; };
+  $("#test-speakers").addEventListener("click", async () => {
+    if (testing) return;
+    busy(true); status(t("audiotest.chime"));
+    try { await playChime(sink()); status(t("audiotest.chime_done")); }
+    catch (e) { status(t("audiotest.failed", { error: e.name || e.message })); }
+    busy(false);
+  });
+  $("#test-record").addEventListener("click", async () => {
+    if (testing || !micStream) return;
+    busy(true);
+    try {
+      await recordAndPlay(micStream, { seconds: 5, sinkId: sink(), meterFill: $("#playback-fill"),
+        onPhase: (phase, left) => {
+          $("#test-status").dataset.phase = phase;
+          status(phase === "recording" ? t("audiotest.recording", { count: left }) : phase === "playing" ? t("audiotest.playing") : t("audiotest.done"));
+        } });
+    } catch (e) { status(t("audiotest.failed", { error: e.name || e.message })); }
+    busy(false);
+  });
 }
 
 $("#join-form").addEventListener("submit", async (e) => {

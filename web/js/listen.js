@@ -1,5 +1,6 @@
-// The listening controls every live page shares: channel, floor-under level, volume, level meter.
-import { el, $, langName, patch } from "./ui.js";
+// The listening controls every live page shares: channel, original audio volume (the floor under
+// the interpretation), volume, level meter.
+import { $, langName, patch } from "./ui.js";
 import { channelPicker } from "./live.js";
 import { meterFollowing } from "./meter.js";
 import { t } from "./i18n.js";
@@ -19,6 +20,36 @@ export function setupListening(live) {
   // the meter follows the Peer's remote stream, which a reconnect replaces
   setInterval(meterFollowing(() => rtc.remote, $("#hear-fill")), 300);
 
+  // "Original audio volume": a slider over the few floor-under levels the meeting offers (off,
+  // then quietest to loudest). Steps, not a continuous gain: the server encodes one feed per
+  // distinct (channel, level), so a fixed set keeps the number of encoders bounded.
+  const original = $("#original");
+  const originalLevels = () => [null, ...[...(state.meeting.under_levels_db || [])].sort((a, b) => a - b)];
+  const levelText = (lv) => (lv === null ? t("listen.under_off") : t("unit.db", { count: lv }));
+  const showOriginal = (lv) => {
+    original.setAttribute("aria-valuetext", levelText(lv));
+    const out = $("#original-value");
+    out.textContent = levelText(lv);
+    out.dir = "ltr";
+  };
+  function renderOriginal() {
+    if (!original) return;
+    const levels = originalLevels();
+    const onFloor = state.subscription.channel === "floor";
+    const lv = state.subscription.floor_under ?? null;
+    const at = Math.max(0, levels.indexOf(lv));
+    original.max = String(levels.length - 1);
+    if (Number(original.value) !== at) original.value = String(at);
+    original.disabled = onFloor;
+    showOriginal(onFloor ? null : levels[at]);
+    $("#original-hint").textContent = onFloor ? t("listen.original_on_floor") : t("listen.original_hint");
+  }
+  original?.addEventListener("input", () => showOriginal(originalLevels()[Number(original.value)] ?? null));
+  original?.addEventListener("change", () => {
+    const lv = originalLevels()[Number(original.value)] ?? null;
+    if (state.subscription.channel !== "floor" && lv !== (state.subscription.floor_under ?? null)) pick(state.subscription.channel, lv);
+  });
+
   return function renderListening() {
     const box = $("#channels");
     const chKey = JSON.stringify([state.meeting.languages, state.subscription.channel, state.meeting.languages.map((l) => state.channels[l]?.route)]);
@@ -26,14 +57,7 @@ export function setupListening(live) {
       box.querySelector(`[data-channel="${focusChannel}"]`)?.focus();
     }
     focusChannel = null;
-    const under = $("#under");
-    if (under) {
-      const levels = [null, ...[...(state.meeting.under_levels_db || [])].sort((a, b) => a - b)];
-      const onFloor = state.subscription.channel === "floor";
-      patch(under, JSON.stringify([levels, onFloor, state.subscription.floor_under ?? null]), () => levels.map((lv) => el("button", { type: "button", role: "radio", disabled: onFloor,
-        "aria-checked": String((state.subscription.floor_under ?? null) === lv), "aria-label": lv === null ? t("listen.under_off") : t("unit.db", { count: lv }),
-        onclick: () => pick(state.subscription.channel, lv) }, lv === null ? t("listen.under_off") : el("span", { dir: "ltr" }, `${lv}`))));
-    }
+    renderOriginal();
     const now = $("#listen-now");
     if (now) now.textContent = hearingText(state);
   };
