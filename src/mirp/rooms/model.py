@@ -56,6 +56,14 @@ class MeetingSpec:
     under_levels_db: tuple[int, ...] = (-12, -18, -24)  # floor-under levels offered to listeners
     capacity: int = 500
     removed_participants: frozenset[str] = frozenset()  # removed by a chair: may not rejoin
+    webcast: str = "off"  # "public" | "token" | "off" (docs/webcast.md)
+    recording: bool = False  # every channel recorded while the room is open
+
+    @property
+    def broadcast(self) -> bool:
+        """Every channel is mixed and encoded for the webcast or the recording, listened to
+        or not."""
+        return self.webcast != "off" or self.recording
 
     def booth(self, language: str) -> BoothSpec | None:
         return next((b for b in self.booths if b.language == language), None)

@@ -23,7 +23,7 @@ from typing import Any
 from mirp.errors import ClosedMeeting, Conflict, Forbidden, NotFound
 from mirp.interpretation.booth import Booth
 from mirp.interpretation.console import Console
-from mirp.interpretation.routing import Route
+from mirp.interpretation.routing import FLOOR, Route
 from mirp.media.plan import FeedKey, Ingredient, MixPlan
 from mirp.rooms import commands as c
 from mirp.rooms import mixing, views
@@ -226,7 +226,17 @@ class Room:
     def mix_plan(self) -> MixPlan:
         if self.closed:
             return MixPlan.of()
-        return mixing.build_plan(self.roster.subscriptions(), self.routes, self.floor_sources)
+        subscriptions = self.roster.subscriptions()
+        if self.spec.broadcast:  # the webcast's and the recording's listeners (webcast/)
+            subscriptions = {**subscriptions, **{
+                f"~{ch}": mixing.Subscription(ch) for ch in self.broadcast_keys()}}
+        return mixing.build_plan(subscriptions, self.routes, self.floor_sources)
+
+    def broadcast_keys(self) -> dict[str, FeedKey]:
+        """Channel -> the key it is heard on without a floor under it (the floor first): what
+        the webcast and the recording take. A channel that carries the floor is the floor."""
+        channels = (FLOOR, *(c for c in self.spec.languages if c != FLOOR))
+        return {ch: mixing.base_key(ch, None, self.routes) for ch in channels}
 
     def feed_for(self, participant_id: str) -> FeedKey | None:
         """What this participant hears now (None: not connected, or the meeting is closed)."""
