@@ -91,13 +91,9 @@ class Receiver:
         self.recordings_dir = recordings_dir
         self.segment_packets = segment_packets
         self.window = window
-        self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET,
-                                   socket.SOCK_DGRAM)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        self._sock.bind((host, 0))
-        self._sock.settimeout(0.1)
-        name = self._sock.getsockname()
-        self.address: Address = (str(name[0]), int(name[1]))
+        self.host = host
+        self._sock: socket.socket | None = None
+        self.address: Address | None = None
         self._commands: queue.SimpleQueue[tuple[str, MeetingConfig | str]] = queue.SimpleQueue()
         self._names: dict[tuple[int, int], FeedKey] = {}
         self._epochs: dict[FeedKey, int] = {}
@@ -108,15 +104,28 @@ class Receiver:
         self._thread = threading.Thread(target=self._run, name="mirp-webcast", daemon=True)
         self.malformed = self.unknown = 0
 
-    def start(self) -> None:
+    def start(self) -> Address:
+        """Bind the socket (an ephemeral port on `host`) and start the thread; the address the
+        media plane relays to."""
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET,
+                             socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        sock.bind((self.host, 0))
+        sock.settimeout(0.1)
+        name = sock.getsockname()
+        self._sock, self.address = sock, (str(name[0]), int(name[1]))
         self._thread.start()
+        return self.address
 
     def close(self) -> None:
         """End every meeting (playlists get ENDLIST, recordings are closed) and the thread."""
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout=10)
-        self._sock.close()
+        else:
+            self.finish()
+        if self._sock is not None:
+            self._sock.close()
 
     # ---------------------------------------------------------------- the control side's calls
     def configure(self, config: MeetingConfig) -> None:
@@ -130,6 +139,7 @@ class Receiver:
 
     # ---------------------------------------------------------------- the thread
     def _run(self) -> None:
+        assert self._sock is not None
         last_status = 0.0
         while not self._stop.is_set():
             try:
@@ -139,16 +149,30 @@ class Receiver:
             except OSError:
                 break
             if data:
-                try:
-                    self._datagram(data)
-                except Exception:  # one bad datagram never stops the webcast
-                    log.exception("webcast: datagram dropped")
-            while not self._commands.empty():
-                self._command(*self._commands.get_nowait())
+                self.received(data)
+            self.pump()
             now = time.monotonic()
             if now - last_status > 0.25:
                 last_status = now
                 self._publish_status()
+        self.finish()
+
+    # the thread's steps (tests call them directly, without a socket or a thread)
+    def received(self, data: bytes) -> None:
+        try:
+            self._datagram(data)
+        except Exception:  # one bad datagram never stops the webcast
+            self.malformed += 1
+            log.exception("webcast: datagram dropped")
+
+    def pump(self) -> None:
+        """Apply the configurations and ends posted so far."""
+        while not self._commands.empty():
+            self._command(*self._commands.get_nowait())
+        self._publish_status()
+
+    def finish(self) -> None:
+        self.pump()
         for meeting_id in list(self._meetings):
             self._end(meeting_id)
         self._publish_status()

@@ -65,11 +65,12 @@ class Webcaster:
         self.media = media
         self.receiver = Receiver(webcast_dir(data_dir), recordings_dir(data_dir),
                                  segment_packets=segment_packets, window=window)
+        self.address: tuple[str, int] | None = None
         self._told: dict[str, MeetingConfig] = {}
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self.receiver.start()
+        self.address = self.receiver.start()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="webcast")
 
     async def close(self) -> None:
@@ -107,11 +108,11 @@ class Webcaster:
         for meeting_id in [m for m in self._told if m not in wanted]:
             self._stop(meeting_id)
         for meeting_id, config in wanted.items():
-            if self._told.get(meeting_id) != config:
+            if self._told.get(meeting_id) != config and self.address is not None:
                 self._told[meeting_id] = config
                 self.receiver.configure(config)
                 keys: set[FeedKey] = {key for _, key in config.keys}
-                self.media.relay_to(link_id(meeting_id), self.receiver.address, keys, EPOCH)
+                self.media.relay_to(link_id(meeting_id), self.address, keys, EPOCH)
 
     def _stop(self, meeting_id: str) -> None:
         self._told.pop(meeting_id, None)
