@@ -12,7 +12,7 @@ import numpy as np
 def decode(data: bytes) -> np.ndarray:
     """Every sample of the first audio stream of a file (mono float32, 48 kHz)."""
     out = []
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         for frame in container.decode(audio=0):
             arr = frame.to_ndarray()
             out.append((arr[0] if frame.format.is_planar else arr.reshape(-1)).astype(np.float32))

@@ -37,7 +37,7 @@ class Origin:
         self.receiver = receiver
         self.drop: set[int] = set()  # ticks whose datagrams are lost
         self.tick = 0
-        for sid, hz in (("chair", 300), ("interp", 700)):
+        for sid in ("chair", "interp"):
             self.engine.add_source(sid)
         self.signals = {"chair": tone(300, 10.0), "interp": tone(700, 10.0)}
         self.engine.apply(MixPlan.of({FLOOR: (("chair", 1.0),), FR: (("interp", 1.0),)}))
@@ -103,7 +103,7 @@ async def test_a_gap_is_filled_so_the_timeline_goes_on(origin: Origin, tmp_path:
     origin.drop = set(range(60, 70))  # 200 ms lost
     origin.run(150)
     origin.receiver.finish()
-    names, data = rendition(tmp_path / "webcast/m1/floor")
+    _, data = rendition(tmp_path / "webcast/m1/floor")
     assert len(decode(data)) == 150 * 960
     assert not (tmp_path / "recordings").exists()
 
