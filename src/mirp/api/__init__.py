@@ -15,17 +15,21 @@ def build_router() -> APIRouter:
         live,
         meetings,
         metrics,
+        recordings,
         registrations,
         reports,
         trends,
+        webcast,
     )
 
     api = APIRouter(prefix="/api")
     for module in (auth, meetings, invitations, registrations, join, live, reports,
-                   trends):
+                   trends, recordings):
         api.include_router(module.router)
+    api.include_router(webcast.api)
     root = APIRouter()
     root.include_router(health.router)
     root.include_router(metrics.router)
+    root.include_router(webcast.router)  # /webcast/<meeting>/...: HLS files
     root.include_router(api)
     return root

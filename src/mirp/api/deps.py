@@ -1,5 +1,6 @@
 """Every dependency of the routes, as an Annotated type: `AppSettings`, `Db`, `StartedDb`,
-`DbSession`, `CurrentOrganizer`, `OrganizerNoTx`, `AppThrottle`, `Rooms`, `AppTally`. A route
+`DbSession`, `CurrentOrganizer`, `OrganizerNoTx`, `AppThrottle`, `Rooms`, `AppTally`,
+`AppWebcast`, `AppWebcastModes`. A route
 names what it needs by type; what the app holds (app.state) is read here and nowhere else.
 
 `DbSession` is one transaction per request: committed when the route returns, rolled back when
@@ -97,6 +98,38 @@ def get_throttle(request: Request) -> Throttle:
 
 
 AppThrottle = Annotated[Throttle, Depends(get_throttle)]
+
+
+class WebcastLike(Protocol):
+    """The webcast worker as the API sees it (webcast/service.py's Webcaster)."""
+
+    def status(self, meeting_id: str) -> Any: ...
+
+
+class WebcastModes:
+    """Each meeting's webcast option, cached a few seconds: a viewer's every playlist poll and
+    segment must not cost a database query (api/webcast.py)."""
+
+    def __init__(self, ttl_s: float = 5.0) -> None:
+        self.ttl_s = ttl_s
+        self.modes: dict[str, tuple[float, str | None]] = {}  # None: no such meeting
+
+
+def get_webcast(request: Request) -> WebcastLike | None:
+    """The app's webcast worker (None: not started, e.g. REST-only tests)."""
+    webcast: WebcastLike | None = getattr(request.app.state, "webcast", None)
+    return webcast
+
+
+def get_webcast_modes(request: Request) -> WebcastModes:
+    modes: WebcastModes | None = getattr(request.app.state, "webcast_modes", None)
+    if modes is None:
+        modes = request.app.state.webcast_modes = WebcastModes()
+    return modes
+
+
+AppWebcast = Annotated[WebcastLike | None, Depends(get_webcast)]
+AppWebcastModes = Annotated[WebcastModes, Depends(get_webcast_modes)]
 
 
 class LiveRooms(Protocol):

@@ -1,0 +1,101 @@
+"""`/webcast/<meeting>/...`: the HLS files of a meeting's webcast, and the organizer's viewer
+token (`POST /api/meetings/{id}/webcast/token`).
+
+Served as plain files with caching headers a reverse proxy or CDN can honour (docs/webcast.md):
+playlists `no-cache` (they change every segment), segments `immutable` (a name is never
+reused), the init segment a minute. Access follows the meeting's `webcast` option: `off` and
+unknown meetings are 404; `token` wants a webcast token (Authorization: Bearer, `?token=`, or
+the cookie the first `?token=` sets for this meeting's path, so a player that cannot set
+headers, such as Safari's own, can follow the playlists), else 401, or 403 for a token of
+another meeting; its answers are `private` (no shared cache may keep them). A name the worker
+never writes is refused (400) before any path is built.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from mirp.api.deps import AppSettings, AppWebcastModes, CurrentOrganizer, Db, DbSession
+from mirp.errors import Forbidden, NotFound, Unauthorized
+from mirp.store import repo
+from mirp.tokens import issue_webcast, verify_webcast
+from mirp.webcast.files import check_meeting_id, read_small, webcast_file
+from mirp.webcast.service import webcast_dir
+
+router = APIRouter()
+api = APIRouter(prefix="/api")
+COOKIE = "mirp_webcast"
+TYPES = {"playlist": "application/vnd.apple.mpegurl", "init": "audio/mp4",
+         "segment": "audio/mp4"}
+CACHE = {"playlist": "no-cache", "init": "max-age=60", "segment": "max-age=31536000, immutable"}
+TOKEN_TTL_S = 24 * 3600.0
+
+
+async def _mode(db: Db, modes: AppWebcastModes, meeting_id: str) -> str:
+    now = time.monotonic()
+    cached = modes.modes.get(meeting_id)
+    if cached is None or cached[0] < now:
+        try:
+            async with db.session() as session:
+                mode: str | None = (await repo.load_meeting(session, meeting_id)).webcast
+        except NotFound:
+            mode = None
+        if len(modes.modes) > 10_000:
+            modes.modes.clear()
+        cached = modes.modes[meeting_id] = (now + modes.ttl_s, mode)
+    if cached[1] is None or cached[1] == "off":
+        raise NotFound("no webcast for this meeting")
+    return cached[1]
+
+
+def _check_token(request: Request, token: str | None, secret: str, meeting_id: str) -> bool:
+    """True when the token came in the query (the answer sets the cookie)."""
+    header = request.headers.get("authorization", "")
+    given = token
+    if not given and header.lower().startswith("bearer "):
+        given = header[7:].strip()
+    if not given:
+        given = request.cookies.get(COOKIE)
+    if not given:
+        raise Unauthorized("this webcast needs a token", {"reason": "token_required"})
+    if verify_webcast(secret, given) != meeting_id:
+        raise Forbidden("this token is for another meeting's webcast")
+    return token is not None
+
+
+@router.get("/webcast/{meeting_id}/{path:path}", include_in_schema=False)
+async def webcast(meeting_id: str, path: str, request: Request, db: Db, modes: AppWebcastModes,
+                  settings: AppSettings,
+                  token: Annotated[str | None, Query(max_length=4096)] = None) -> Response:
+    check_meeting_id(meeting_id)
+    file, kind = webcast_file(webcast_dir(settings.data_dir), meeting_id, path)
+    mode = await _mode(db, modes, meeting_id)
+    set_cookie = False
+    if mode == "token":
+        set_cookie = _check_token(request, token, settings.resolved_secret_key(), meeting_id)
+    body = read_small(file)
+    cache = CACHE[kind]
+    headers = {"Cache-Control": cache if mode == "public" else f"private, {cache}"}
+    if mode == "public":  # a player on another site may embed a public webcast
+        headers["Access-Control-Allow-Origin"] = "*"
+    response = Response(body, media_type=TYPES[kind], headers=headers)
+    if set_cookie and token:
+        response.set_cookie(COOKIE, token, max_age=int(TOKEN_TTL_S), httponly=True,
+                            samesite="lax", path=f"/webcast/{meeting_id}/",
+                            secure=request.url.scheme == "https")
+    return response
+
+
+@api.post("/meetings/{meeting_id}/webcast/token")
+async def webcast_token(meeting_id: str, session: DbSession, organizer: CurrentOrganizer,
+                        settings: AppSettings) -> dict[str, object]:
+    """A viewer token for this meeting's webcast (valid a day): hand viewers the `url`."""
+    meeting = await repo.meeting_for(session, organizer, meeting_id)
+    token = issue_webcast(settings.resolved_secret_key(), meeting.id, TOKEN_TTL_S)
+    base = (settings.public_base_url or "").rstrip("/")
+    return {"token": token, "expires_in_s": int(TOKEN_TTL_S),
+            "url": f"{base}/webcast.html#m={meeting.id}&t={token}",
+            "playlist": f"{base}/webcast/{meeting.id}/master.m3u8?token={token}"}
