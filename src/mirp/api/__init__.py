@@ -26,7 +26,7 @@ def build_router() -> APIRouter:
     for module in (auth, meetings, invitations, registrations, join, live, reports,
                    trends, recordings):
         api.include_router(module.router)
-    api.include_router(webcast.api)
+    api.include_router(webcast.organizer)
     root = APIRouter()
     root.include_router(health.router)
     root.include_router(metrics.router)

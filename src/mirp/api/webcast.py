@@ -8,7 +8,7 @@ unknown meetings are 404; `token` wants a webcast token (Authorization: Bearer, 
 the cookie the first `?token=` sets for this meeting's path, so a player that cannot set
 headers, such as Safari's own, can follow the playlists), else 401, or 403 for a token of
 another meeting; its answers are `private` (no shared cache may keep them). A name the worker
-never writes is refused (400) before any path is built.
+never writes is refused (422 `invalid_input`) before any path is built.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from mirp.webcast.files import check_meeting_id, read_small, webcast_file
 from mirp.webcast.service import webcast_dir
 
 router = APIRouter()
-api = APIRouter(prefix="/api")
+organizer = APIRouter()  # under /api
 COOKIE = "mirp_webcast"
 TYPES = {"playlist": "application/vnd.apple.mpegurl", "init": "audio/mp4",
          "segment": "audio/mp4"}
@@ -89,7 +89,7 @@ async def webcast(meeting_id: str, path: str, request: Request, db: Db, modes: A
     return response
 
 
-@api.post("/meetings/{meeting_id}/webcast/token")
+@organizer.post("/meetings/{meeting_id}/webcast/token")
 async def webcast_token(meeting_id: str, session: DbSession, organizer: CurrentOrganizer,
                         settings: AppSettings) -> dict[str, object]:
     """A viewer token for this meeting's webcast (valid a day): hand viewers the `url`."""

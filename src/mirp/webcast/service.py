@@ -70,7 +70,8 @@ class Webcaster:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self.address = self.receiver.start()
+        """The poll task; the worker's socket and thread start with the first meeting that is
+        webcast or recorded (a server without any binds nothing)."""
         self._task = asyncio.get_running_loop().create_task(self._run(), name="webcast")
 
     async def close(self) -> None:
@@ -105,6 +106,8 @@ class Webcaster:
                              for ch, key in room.broadcast_keys().items())
             wanted[meeting_id] = MeetingConfig(meeting_id, channels, spec.webcast != "off",
                                                spec.recording)
+        if wanted and self.address is None:
+            self.address = self.receiver.start()
         for meeting_id in [m for m in self._told if m not in wanted]:
             self._stop(meeting_id)
         for meeting_id, config in wanted.items():
