@@ -82,7 +82,7 @@ async def test_unknown_off_and_bad_names_get_clean_errors(
         app_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
     app, client = app_client
     error(await client.get("/webcast/m_nope/master.m3u8"), 404, "not_found")
-    mid, auth = await meeting(client, webcast="off")
+    mid, _ = await meeting(client, webcast="off")
     webcast_files(app, mid)
     error(await client.get(f"/webcast/{mid}/master.m3u8"), 404, "not_found")
     mid, _ = await meeting(client, webcast="public")
