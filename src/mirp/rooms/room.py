@@ -226,17 +226,15 @@ class Room:
     def mix_plan(self) -> MixPlan:
         if self.closed:
             return MixPlan.of()
-        subscriptions = self.roster.subscriptions()
-        if self.spec.broadcast:  # the webcast's and the recording's listeners (webcast/)
-            subscriptions = {**subscriptions, **{
-                f"~{ch}": mixing.Subscription(ch) for ch in self.broadcast_keys()}}
-        return mixing.build_plan(subscriptions, self.routes, self.floor_sources)
+        broadcast = tuple(self.broadcast_keys()) if self.spec.broadcast else ()
+        return mixing.build_plan(self.roster.subscriptions(), self.routes, self.floor_sources,
+                                 broadcast)
 
     def broadcast_keys(self) -> dict[str, FeedKey]:
-        """Channel -> the key it is heard on without a floor under it (the floor first): what
-        the webcast and the recording take. A channel that carries the floor is the floor."""
+        """Channel -> its broadcast key (the floor first): what the webcast and the recording
+        take, in the plan while the meeting is webcast or recorded (rooms/mixing.py)."""
         channels = (FLOOR, *(c for c in self.spec.languages if c != FLOOR))
-        return {ch: mixing.base_key(ch, None, self.routes) for ch in channels}
+        return {ch: mixing.broadcast_key(ch) for ch in channels}
 
     def feed_for(self, participant_id: str) -> FeedKey | None:
         """What this participant hears now (None: not connected, or the meeting is closed)."""

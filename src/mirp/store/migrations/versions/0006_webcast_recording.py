@@ -20,15 +20,15 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("meetings", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("webcast", sa.String(length=8), server_default="off",
-                                      nullable=False))
-        batch_op.add_column(sa.Column("recording", sa.Boolean(), server_default=sa.false(),
-                                      nullable=False))
-        batch_op.add_column(sa.Column("retention_days", sa.Integer(), nullable=True))
+    # plain ADD COLUMN (SQLite has it): a batch that recreated `meetings` would drop it, and
+    # with it, through ON DELETE CASCADE, every row that names a meeting
+    op.add_column("meetings", sa.Column("webcast", sa.String(length=8), server_default="off",
+                                        nullable=False))
+    op.add_column("meetings", sa.Column("recording", sa.Boolean(), server_default=sa.false(),
+                                        nullable=False))
+    op.add_column("meetings", sa.Column("retention_days", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("meetings", schema=None) as batch_op:
-        for column in ("retention_days", "recording", "webcast"):
-            batch_op.drop_column(column)
+    for column in ("retention_days", "recording", "webcast"):  # ALTER TABLE DROP COLUMN
+        op.drop_column("meetings", column)  # (SQLite 3.35+): no copy of `meetings`
