@@ -22,7 +22,7 @@ def test_no_broadcast_key_unless_webcast_or_recording() -> None:
 def test_each_channel_has_its_broadcast_key_following_the_routes() -> None:
     k = kit(recording=True)
     keys = k.room.broadcast_keys()
-    assert list(keys)[0] == "floor" and set(keys) == {"floor", *k.room.spec.languages}
+    assert next(iter(keys)) == "floor" and set(keys) == {"floor", *k.room.spec.languages}
     assert keys["fr"] == FeedKey("fr", 0, BROADCAST) == broadcast_key("fr")
     plan = k.room.mix_plan()
     assert set(keys.values()) <= set(plan.feeds)
