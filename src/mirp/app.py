@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.media = media
         app.state.rooms = live
         webcaster = Webcaster(rooms, media, settings.data_dir, settings.webcast_segment_packets,
-                              settings.webcast_window)  # HLS and recordings (docs/webcast.md)
+                              settings.webcast_window, db)  # HLS, recordings: docs/webcast.md
         webcaster.start()
         app.state.webcast = webcaster
         outbox = Outbox(db, settings) if settings.mail_on() else None  # invitation e-mail

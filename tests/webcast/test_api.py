@@ -182,3 +182,26 @@ async def test_options_are_checked(app_client: tuple[FastAPI, httpx.AsyncClient]
     out = (await client.get(f"/api/meetings/{mid}", headers=auth)).json()["options"]
     assert (out["webcast"], out["recording"], out["retention_days"]) == ("off", False, None)
     assert json.dumps(out)
+
+
+async def test_recordings_past_their_retention_are_deleted(
+        app_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    app, client = app_client
+    kept_for_ever, _ = await meeting(client, recording=True)
+    thirty, _ = await meeting(client, recording=True, retention_days=30)
+    root = app.state.settings.data_dir / "recordings"
+    day = 86400.0
+
+    def recorded(mid: str, part: str, ended_days_ago: float) -> Path:
+        rec = Recording(root / mid / part, mid, part)
+        for p in opus_packets(tone(300, 0.1)):
+            rec.add("floor", p, time.time() - ended_days_ago * day - 1)
+        rec.close(time.time() - ended_days_ago * day)
+        return rec.directory
+
+    old = recorded(thirty, "20261001T100000Z", 40)
+    recent = recorded(thirty, "20261101T100000Z", 10)
+    ancient = recorded(kept_for_ever, "20250101T100000Z", 400)
+    assert await app.state.webcast.sweep() >= 1
+    assert not old.exists() and recent.exists() and ancient.exists()
+    assert json.loads((recent / "meta.json").read_text())["channels"]["floor"]

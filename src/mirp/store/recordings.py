@@ -48,3 +48,10 @@ async def turns(session: AsyncSession, meeting_id: str, start: datetime,
                         a.booth, a.started_at, a.ended_at))
     out.sort(key=lambda turn: (turn.started_at, turn.kind))
     return out
+
+
+async def retention_days(session: AsyncSession) -> dict[str, int]:
+    """Meeting id -> days its recordings are kept after they end (meetings with a retention)."""
+    rows = await session.execute(select(t.Meeting.id, t.Meeting.retention_days).where(
+        t.Meeting.retention_days.is_not(None)))
+    return {mid: int(days) for mid, days in rows.all() if days}

@@ -26,11 +26,15 @@ from mirp.media.plan import FeedKey
 from mirp.media.plane import MediaPlane
 from mirp.rooms.room import Room
 from mirp.rooms.shared_plane import namespaced
+from mirp.store.db import Database
+from mirp.store.recordings import retention_days
+from mirp.webcast.files import delete_part, expired
 from mirp.webcast.receiver import MeetingConfig, MeetingStatus, Receiver
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.2
+RETENTION_EVERY_S = 3600.0  # how often recordings past their meeting's retention are deleted
 EPOCH = 0  # one process holds its rooms; a cluster's origin would give its lease epoch here
 
 
@@ -63,9 +67,11 @@ class Webcaster:
     open rooms, ends a meeting's playlists and recordings when its room closes."""
 
     def __init__(self, registry: RegistryLike, media: MediaPlane, data_dir: Path,
-                 segment_packets: int = 50, window: int = 6) -> None:
+                 segment_packets: int = 50, window: int = 6, db: Database | None = None) -> None:
         self.registry = registry
         self.media = media
+        self.db = db
+        self.data_dir = data_dir
         self.receiver = Receiver(webcast_dir(data_dir), recordings_dir(data_dir),
                                  segment_packets=segment_packets, window=window)
         self.address: tuple[str, int] | None = None
@@ -90,12 +96,33 @@ class Webcaster:
         return self.receiver.status(meeting_id)
 
     async def _run(self) -> None:
+        next_sweep = 0.0
+        loop = asyncio.get_running_loop()
         while True:
             try:
                 self.sync()
             except Exception:
                 log.exception("webcast: sync failed")
+            if self.db is not None and loop.time() >= next_sweep:
+                next_sweep = loop.time() + RETENTION_EVERY_S
+                try:
+                    await self.sweep()
+                except Exception:  # the database away: next time
+                    log.exception("webcast: retention sweep failed")
             await asyncio.sleep(POLL_S)
+
+    async def sweep(self) -> int:
+        """Delete the recordings past their meeting's retention; how many."""
+        if self.db is None:
+            return 0
+        async with self.db.session() as session:
+            days = await retention_days(session)
+        gone = await asyncio.to_thread(expired, recordings_dir(self.data_dir), days)
+        for part in gone:
+            log.info("recording %s of %s past its retention: deleted", part.part,
+                     part.directory.parent.name)
+            await asyncio.to_thread(delete_part, part)
+        return len(gone)
 
     def sync(self) -> None:
         """One look at the open rooms: start, change or end what the worker makes of them."""
