@@ -53,7 +53,15 @@ async def get_session(db: Annotated[Database, Depends(get_db)]) -> AsyncIterator
         yield session
 
 
+def get_app_settings(request: Request) -> Settings:
+    """The app's settings as they are (no copy per request: for the hot webcast routes, which
+    build no links)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
 AppSettings = Annotated[Settings, Depends(get_settings)]
+RawSettings = Annotated[Settings, Depends(get_app_settings)]
 StartedDb = Annotated[Database | None, Depends(started_db)]
 Db = Annotated[Database, Depends(get_db)]
 DbSession = Annotated[SqlSession, Depends(get_session, scope="function")]

@@ -18,7 +18,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from mirp.api.deps import AppSettings, AppWebcastModes, CurrentOrganizer, Db, DbSession
+from mirp.api.deps import (
+    AppSettings,
+    AppWebcastModes,
+    CurrentOrganizer,
+    Db,
+    DbSession,
+    RawSettings,
+)
 from mirp.errors import Forbidden, NotFound, Unauthorized
 from mirp.store import repo
 from mirp.tokens import issue_webcast, verify_webcast
@@ -68,7 +75,7 @@ def _check_token(request: Request, token: str | None, secret: str, meeting_id: s
 
 @router.get("/webcast/{meeting_id}/{path:path}", include_in_schema=False)
 async def webcast(meeting_id: str, path: str, request: Request, db: Db, modes: AppWebcastModes,
-                  settings: AppSettings,
+                  settings: RawSettings,
                   token: Annotated[str | None, Query(max_length=4096)] = None) -> Response:
     check_meeting_id(meeting_id)
     file, kind = webcast_file(webcast_dir(settings.data_dir), meeting_id, path)
