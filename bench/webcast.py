@@ -28,11 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
-from bench.common import percentile, proc_cpu_seconds
 from tests.support.audio import opus_packets, tone
 from tests.support.factory import make_meeting_http, standard_meeting_body
 from tests.support.server import Server
+
+from bench.common import percentile, proc_cpu_seconds
 
 RESULTS = Path(__file__).resolve().parent / "results" / "webcast.json"
 CHANNELS = ("floor", "en", "fr", "es", "zh", "ar", "ru")
@@ -154,12 +154,13 @@ async def viewers_bench(viewers: int, seconds: float) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ the worker's CPU
 def worker_bench(seconds: float, webcast: bool, recording: bool) -> dict[str, Any]:
+    from tests.media.fake_fanout import FakeFanout
+
     from mirp.media.engine import MediaEngine
     from mirp.media.mixer import FRAME_SAMPLES
     from mirp.media.plan import FeedKey, MixPlan
     from mirp.media.relay import Relay
     from mirp.webcast.receiver import MeetingConfig, Receiver
-    from tests.media.fake_fanout import FakeFanout
 
     keys = [FeedKey(f"m/{ch}") for ch in CHANNELS]
     datagrams: list[bytes] = []
