@@ -5,6 +5,7 @@ delegate1 300 Hz on the floor, interpreter_fr1 700 Hz on air into French."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -120,3 +121,43 @@ async def test_the_page_says_when_there_is_no_webcast(served: ServedApp, page: A
         return text if "no webcast" in text else Seen(text)
 
     await until(told, "the page says there is no webcast", 20, step=0.25, tolerate=())
+
+
+async def test_the_organizer_sets_the_options_and_downloads_a_recording(served: ServedApp,
+                                                                       page: Any) -> None:
+    import time as clock
+
+    from mirp.webcast.record import Recording
+    from tests.support.audio import opus_packets, tone
+
+    fx = await make_meeting(served.app, body=standard_meeting_body())
+    rec = Recording(served.app.state.settings.data_dir / "recordings" / fx.meeting_id /
+                    "20261129T030000Z", fx.meeting_id, "20261129T030000Z")
+    for p in opus_packets(tone(300, 0.5)):
+        rec.add("fr", p, clock.time())
+    rec.close(clock.time())
+    await page.goto(f"{served.base_url}/left.html")  # a page of the origin, to set its storage
+    await page.evaluate("t => localStorage.setItem('mirp.organizer', JSON.stringify({token: t}))",
+                        fx.organizer_token)
+    await page.goto(f"{served.base_url}/meeting.html#id={fx.meeting_id}")
+    await page.wait_for_selector("#webcast-card:not([hidden])", timeout=20000)
+    await page.select_option("#wc-mode", "public")
+    await page.check("#wc-recording")
+    await page.fill("#wc-retention", "30")
+    await page.click("#wc-save")
+    await page.wait_for_selector("#wc-link a[href^='/webcast.html#m=']", timeout=20000)
+
+    async def saved() -> bool | Seen:
+        async with served.app.state.db.session() as session:
+            from mirp.store import repo
+            m = await repo.load_meeting(session, fx.meeting_id)
+            state = (m.webcast, m.recording, m.retention_days)
+        return True if state == ("public", True, 30) else Seen(str(state))
+
+    await until(saved, "the options saved", 20, tolerate=())
+    async with page.expect_download() as info:
+        await page.click("#wc-recordings button[lang='fr']")
+    download = await info.value
+    path = await download.path()
+    assert (await asyncio.to_thread(Path(path).read_bytes))[:4] == b"OggS"
+    assert download.suggested_filename.endswith("-fr.opus")
