@@ -161,3 +161,24 @@ async def test_the_organizer_sets_the_options_and_downloads_a_recording(served: 
     path = await download.path()
     assert (await asyncio.to_thread(Path(path).read_bytes))[:4] == b"OggS"
     assert download.suggested_filename.endswith("-fr.opus")
+
+
+async def test_participants_see_that_the_meeting_is_recorded(served: ServedApp,
+                                                             page: Any) -> None:
+    import httpx
+
+    from tests.browser.conftest import LIVE_PAGE
+
+    body = standard_meeting_body(options={"recording": True})
+    fx = await make_meeting(served.app, body=body, delegates=0, interpreters={}, chair=False)
+    async with httpx.AsyncClient(base_url=served.base_url) as http:
+        r = await http.post(f"/api/meetings/{fx.meeting_id}/invitations",
+                            headers={"Authorization": f"Bearer {fx.organizer_token}"},
+                            json={"role": "observer", "name": "Olive"})
+        assert r.status_code == 201, r.text
+        url = r.json()["join_url"]
+    await page.goto(url)
+    await page.wait_for_selector("#join-form:not([hidden])", timeout=15000)
+    await page.click("#join-btn")
+    await page.wait_for_url(LIVE_PAGE, timeout=15000)
+    await page.wait_for_selector("#bar-rec:not([hidden])", timeout=20000)
