@@ -1,6 +1,7 @@
 """Every dependency of the routes, as an Annotated type: `AppSettings`, `Db`, `StartedDb`,
 `DbSession`, `CurrentOrganizer`, `OrganizerNoTx`, `AppThrottle`, `Rooms`, `AppTally`,
-`AppWebcast`, `AppWebcastModes`. A route
+`AppWebcast`; the webcast's hot route calls `get_app_settings`, `get_webcast_modes`,
+`started_db` and `get_db` itself (api/webcast.py). A route
 names what it needs by type; what the app holds (app.state) is read here and nowhere else.
 
 `DbSession` is one transaction per request: committed when the route returns, rolled back when
@@ -61,7 +62,6 @@ def get_app_settings(request: Request) -> Settings:
 
 
 AppSettings = Annotated[Settings, Depends(get_settings)]
-RawSettings = Annotated[Settings, Depends(get_app_settings)]
 StartedDb = Annotated[Database | None, Depends(started_db)]
 Db = Annotated[Database, Depends(get_db)]
 DbSession = Annotated[SqlSession, Depends(get_session, scope="function")]
@@ -137,7 +137,6 @@ def get_webcast_modes(request: Request) -> WebcastModes:
 
 
 AppWebcast = Annotated[WebcastLike | None, Depends(get_webcast)]
-AppWebcastModes = Annotated[WebcastModes, Depends(get_webcast_modes)]
 
 
 class LiveRooms(Protocol):

@@ -14,20 +14,22 @@ never writes is refused (422 `invalid_input`) before any path is built.
 from __future__ import annotations
 
 import time
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 
 from mirp.api.deps import (
     AppSettings,
-    AppWebcastModes,
     CurrentOrganizer,
-    Db,
     DbSession,
-    RawSettings,
+    WebcastModes,
+    get_app_settings,
+    get_db,
+    get_webcast_modes,
+    started_db,
 )
 from mirp.errors import Forbidden, NotFound, Unauthorized
 from mirp.store import repo
+from mirp.store.db import Database
 from mirp.tokens import issue_webcast, verify_webcast
 from mirp.webcast.files import check_meeting_id, read_small, webcast_file
 from mirp.webcast.service import webcast_dir
@@ -41,7 +43,7 @@ CACHE = {"playlist": "no-cache", "init": "max-age=60", "segment": "max-age=31536
 TOKEN_TTL_S = 24 * 3600.0
 
 
-async def _mode(db: Db, modes: AppWebcastModes, meeting_id: str) -> str:
+async def _mode(db: Database, modes: WebcastModes, meeting_id: str) -> str:
     now = time.monotonic()
     cached = modes.modes.get(meeting_id)
     if cached is None or cached[0] < now:
@@ -74,9 +76,15 @@ def _check_token(request: Request, token: str | None, secret: str, meeting_id: s
 
 
 @router.get("/webcast/{meeting_id}/{path:path}", include_in_schema=False)
-async def webcast(meeting_id: str, path: str, request: Request, db: Db, modes: AppWebcastModes,
-                  settings: RawSettings,
-                  token: Annotated[str | None, Query(max_length=4096)] = None) -> Response:
+async def webcast(meeting_id: str, path: str, request: Request) -> Response:
+    """No FastAPI dependencies here: resolving them (sync ones in a thread each) cost more than
+    the rest of the request; this route is what every viewer polls (bench/webcast.py)."""
+    settings = get_app_settings(request)
+    modes = get_webcast_modes(request)
+    db = get_db(started_db(request))
+    token = request.query_params.get("token")
+    if token is not None and len(token) > 4096:
+        raise Unauthorized("malformed webcast token")
     check_meeting_id(meeting_id)
     file, kind = webcast_file(webcast_dir(settings.data_dir), meeting_id, path)
     mode = await _mode(db, modes, meeting_id)
