@@ -162,3 +162,20 @@ async def test_bad_datagrams_are_counted_and_never_raise(origin: Origin) -> None
     r.pump()
     status = r.status("m1")
     assert status is not None and status.packets["floor"] == 60
+
+
+async def test_a_restarted_origin_clock_goes_on_in_the_same_rendition(origin: Origin,
+                                                                      tmp_path: Path) -> None:
+    """A media process restarted under the same link starts its pts at 0 again: the channels
+    go on (nothing dropped as 'late', nothing filled)."""
+    configure(origin, recording=False)
+    origin.run(100)
+    fresh = Origin(origin.receiver)  # a new engine: its tick, pts and feed ids from 0
+    fresh.relay.relay_to("webcast:m1", ("127.0.0.1", 9), [FLOOR, FR], epoch=0)
+    fresh.run(100)
+    origin.receiver.finish()
+    _, data = rendition(tmp_path / "webcast/m1/floor")
+    audio = decode(data)
+    assert len(audio) == 200 * 960
+    assert abs(peak_hz(audio[-48000:]) - 300) < 15
+    await fresh.engine.close()

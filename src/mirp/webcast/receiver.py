@@ -11,7 +11,9 @@ into a queue.
 The datagram is media/relay_format.py's (one definition): announces map an (epoch, feed id) to a
 FeedKey, data carries one 20 ms Opus packet with the media clock's pts. Per channel the
 timeline is the channel's own: a gap in the pts is filled with Opus silence (a TOC-only packet,
-which decoders conceal) up to `MAX_FILL_PACKETS`, a packet not after the last one is dropped.
+which decoders conceal) up to `MAX_FILL_PACKETS`, a packet up to a second behind the last one
+is dropped, and any bigger jump (a restarted media process starts its clock again) just goes on
+from there.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ log = logging.getLogger(__name__)
 
 SILENCE = b"\xf8"  # an Opus TOC (CELT, 20 ms, mono) with no frame data: the decoder conceals
 MAX_FILL_PACKETS = 250  # 5 s: a longer gap is skipped (the timeline just goes on)
+LATE_PTS = 50 * FRAME_PTS  # up to a second back: a late or duplicate packet; further: a new clock
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,9 +220,13 @@ class Receiver:
             channel.first_heard = time.time()
         else:
             step = (pts - channel.last_pts) & PTS_MASK
-            if step == 0 or step > PTS_MASK // 2:
+            back = (channel.last_pts - pts) & PTS_MASK
+            if step == 0 or back <= LATE_PTS:
                 return  # late or duplicate (two keys of one channel during a switch)
-            fill = min(step // FRAME_PTS - 1, MAX_FILL_PACKETS)
+            if step <= (MAX_FILL_PACKETS + 1) * FRAME_PTS:
+                fill = step // FRAME_PTS - 1
+            # else: the origin's clock jumped (its media process restarted, a long outage):
+            # the channel's own timeline just goes on, nothing filled
         channel.last_pts = pts
         channel.packets += 1
         channel.filled += fill
