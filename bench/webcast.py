@@ -221,6 +221,7 @@ async def latency_bench(rounds: int) -> dict[str, Any]:
         raise RuntimeError(f"the page never {'heard' if want else 'lost'} 300 Hz")
 
     samples: list[float] = []
+    stalls, played = 0, 0.0
     with tempfile.TemporaryDirectory(prefix="mirp-webcast-latency-") as tmp:
         async with served_app(Path(tmp)) as served:
             body = standard_meeting_body(options={"webcast": "public"})
@@ -242,10 +243,14 @@ async def latency_bench(rounds: int) -> dict[str, Any]:
                         await chair.ws.ok("floor_give", participant_id=d1.id)
                         samples.append(await heard(page, True) - t0)
                         await chair.ws.ok("floor_take", participant_id=d1.id)
+                    stalls = int(await page.evaluate("() => window.mirpWebcast.stalls"))
+                    played = float(await page.evaluate(
+                        "() => document.querySelector('#wc-audio').currentTime"))
                     await browser.close()
             finally:
                 await h.close()
-    return {"rounds": rounds, "samples_s": [round(x, 2) for x in samples],
+    return {"rounds": rounds, "samples_s": [round(x, 2) for x in samples], "stalls": stalls,
+            "played_s": round(played, 1),
             "webcast_latency_s": round(sorted(samples)[len(samples) // 2], 2)}
 
 

@@ -20,7 +20,7 @@ const play = $("#wc-play");
 const live = $("#wc-live");
 const goLive = $("#wc-golive");
 const meter = $("#wc-level");
-const state = { hls: null, analyser: null, context: null };
+const state = { hls: null, analyser: null, context: null, stalls: 0 };
 window.mirpWebcast = state; // for the browser tests and the curious
 
 renderShell();
@@ -87,7 +87,8 @@ function withHls() {
   const hls = new window.Hls({
     enableWorker: false, // the page's CSP allows no blob: workers
     lowLatencyMode: false,
-    liveSyncDurationCount: 2,
+    liveSyncDuration: 1.5, // seconds behind the newest segment's end: 1 s segments, latency ~3 s
+    liveMaxLatencyDuration: 6,
     xhrSetup: token ? (xhr) => xhr.setRequestHeader("Authorization", `Bearer ${token}`) : undefined,
   });
   state.hls = hls;
@@ -152,6 +153,10 @@ goLive.addEventListener("click", () => {
   if (edge !== null) audio.currentTime = edge;
 });
 $("#wc-volume").addEventListener("input", (e) => { audio.volume = Number(e.target.value); });
+audio.addEventListener("waiting", () => {
+  if (audio.currentTime > 0) { state.stalls += 1; say("Buffering…"); }
+});
+audio.addEventListener("playing", () => say("Playing."));
 audio.addEventListener("timeupdate", showLive);
 audio.addEventListener("pause", showLive);
 audio.addEventListener("playing", showLive);
