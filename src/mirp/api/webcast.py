@@ -16,6 +16,9 @@ from __future__ import annotations
 import time
 
 from fastapi import APIRouter, Request, Response
+from starlette.exceptions import HTTPException
+from starlette.routing import Mount
+from starlette.types import Receive, Scope, Send
 
 from mirp.api.deps import (
     AppSettings,
@@ -34,6 +37,7 @@ from mirp.tokens import issue_webcast, verify_webcast
 from mirp.webcast.files import check_meeting_id, read_small, webcast_file
 from mirp.webcast.service import webcast_dir
 
+PREFIX = "/webcast/"
 router = APIRouter()
 organizer = APIRouter()  # under /api
 COOKIE = "mirp_webcast"
@@ -75,10 +79,23 @@ def _check_token(request: Request, token: str | None, secret: str, meeting_id: s
     return token is not None
 
 
-@router.get("/webcast/{meeting_id}/{path:path}", include_in_schema=False)
-async def webcast(meeting_id: str, path: str, request: Request) -> Response:
-    """No FastAPI dependencies here: resolving them (sync ones in a thread each) cost more than
-    the rest of the request; this route is what every viewer polls (bench/webcast.py)."""
+class WebcastFiles:
+    """The `/webcast` mount: a plain ASGI app, not a FastAPI route, because this is what every
+    viewer polls: route matching and dependency resolution cost more than the rest of the
+    request (bench/webcast.py). Errors are raised as MirpErrors, answered by the app's handlers
+    like any route's."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        if request.method not in ("GET", "HEAD"):
+            raise HTTPException(405)
+        rest = str(scope["path"])[len(PREFIX):] if str(scope["path"]).startswith(PREFIX) else ""
+        meeting_id, _, path = rest.partition("/")
+        response = await serve(request, meeting_id, path)
+        await response(scope, receive, send)
+
+
+async def serve(request: Request, meeting_id: str, path: str) -> Response:
     settings = get_app_settings(request)
     modes = get_webcast_modes(request)
     db = get_db(started_db(request))
@@ -102,6 +119,9 @@ async def webcast(meeting_id: str, path: str, request: Request) -> Response:
                             samesite="lax", path=f"/webcast/{meeting_id}/",
                             secure=request.url.scheme == "https")
     return response
+
+
+router.routes.append(Mount("/webcast", app=WebcastFiles()))
 
 
 @organizer.post("/meetings/{meeting_id}/webcast/token")
