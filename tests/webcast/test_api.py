@@ -95,6 +95,8 @@ async def test_unknown_off_and_bad_names_get_clean_errors(
         assert "test-secret" not in r.text
     error(await client.get(f"/webcast/{mid}/floor/..%2F..%2Fsecret.key"), 422, "invalid_input")
     error(await client.get("/webcast/a..b/master.m3u8"), 404, "not_found")
+    error(await client.post(f"/webcast/{mid}/master.m3u8"), 405, "method_not_allowed")
+    error(await client.get("/webcast"), 404, "not_found")
 
 
 async def test_a_token_webcast_wants_the_meetings_token(
