@@ -128,7 +128,9 @@ class Webcaster:
         """One look at the open rooms: start, change or end what the worker makes of them."""
         wanted: dict[str, MeetingConfig] = {}
         for meeting_id, runtime in list(self.registry.rooms.items()):
-            room = runtime.room
+            room = getattr(runtime, "room", None)  # a cluster's stand-in for a room held by
+            if not isinstance(room, Room):  # another node has none: its origin webcasts it
+                continue
             spec = room.spec
             if runtime.closing or room.closed or not spec.broadcast:
                 continue
