@@ -9,7 +9,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 "$PY" -m venv "$tmp/venv"
 "$tmp/venv/bin/python" -m pip install -q --upgrade pip setuptools
-"$tmp/venv/bin/python" -m pip install -q ".[test]"
+"$tmp/venv/bin/python" -m pip install -q ".[test,captions]"
 {
   sed -n '1,/^# mirp itself is not listed\.$/p' constraints.txt
   { "$tmp/venv/bin/python" -m pip freeze --exclude mirp

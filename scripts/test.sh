@@ -9,7 +9,7 @@ ensure_python
 apt_install chromium redis-server postgresql espeak-ng sox iproute2
 # a package install may have started the system's own servers: the suite starts its own.
 (as_root systemctl disable --now redis-server postgresql >/dev/null 2>&1 || true)
-ensure_venv "[test]"
+ensure_venv "[test,captions]"
 export PATH="$PWD/.venv/bin:$PATH"
 echo "== ruff"; ruff check src tests $( [ -d bench ] && echo bench )
 echo "== import contracts"; lint-imports --no-cache

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -15,6 +18,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mirp.api import build_router as build_api_router
 from mirp.api.deps import LiveRooms
+from mirp.captions.service import CaptionService, Heard, Wanted
+from mirp.cluster.directory import Lease, NodeInfo, NodeLoad
+from mirp.cluster.keeper import Keeper
+from mirp.cluster.redis_bus import RedisBus
+from mirp.cluster.redis_directory import RedisDirectory
+from mirp.cluster.snapshots import RedisSnapshots
 from mirp.config import Settings
 from mirp.errors import MirpError, RateLimited, Unavailable
 from mirp.httpguard import BodyCap, NoNulInUrl, SecurityHeaders
@@ -22,13 +31,16 @@ from mirp.journal import Journal
 from mirp.media.local import LocalPlane
 from mirp.media.plane import MediaPlane, PlaneConfig
 from mirp.media.process import ProcessPlane
-from mirp.metrics import HttpCount
+from mirp.metrics import HttpCount, tally_of
+from mirp.rooms.cluster_rooms import ClusterRooms
+from mirp.rooms.placement import ClusterDoor, ClusterNode
 from mirp.rooms.registry import RoomRegistry
 from mirp.signaling.routes import build_router as build_signaling_router
 from mirp.store import work
 from mirp.store.admission import Admission
 from mirp.store.db import RETRY_AFTER_S, Database, DbBounds
 from mirp.store.mail import Outbox
+from mirp.store.transcripts import Line, save
 from mirp.webcast.service import Webcaster
 
 log = logging.getLogger("mirp")
@@ -54,6 +66,83 @@ def media_plane(settings: Settings) -> MediaPlane:
     return ProcessPlane(config) if settings.media_process else LocalPlane(config)
 
 
+async def start_captions(settings: Settings, media: MediaPlane, rooms: RoomRegistry,
+                         db: Database) -> CaptionService:
+    """The captioner (docs/captions.md): fed the captioned channels of the open rooms; each
+    caption to that room's listeners, then into the transcript with the floor holders."""
+    def wanted() -> list[Wanted]:
+        return [Wanted(mid, channel, rt.room.spec.languages)
+                for mid, rt in list(rooms.rooms.items()) for channel in rt.room.spec.captions]
+
+    async def deliver(h: Heard) -> None:
+        runtime = rooms.rooms.get(h.meeting_id)
+        if runtime is None:
+            return
+        speakers = await runtime.caption(h.channel, h.text, h.start, h.end, h.language)
+        await save(db, h.meeting_id, Line(h.channel, h.language, utc(h.start), utc(h.end),
+                                          h.text, speakers))
+
+    config = settings.captions.model_dump()
+    config["cache"] = str(settings.data_dir / "captions")
+    service = CaptionService(config, media, wanted, deliver)
+    await service.start()
+    return service
+
+
+def utc(t: float) -> datetime:
+    return datetime.fromtimestamp(t, UTC)
+def cluster_node(settings: Settings, rooms: RoomRegistry,
+                 load: Callable[[], NodeLoad]) -> tuple[ClusterRooms, RedisBus, RedisDirectory]:
+    """This process as a node of the cluster (MIRP_REDIS_URL, docs/scaling.md): Directory and
+    Bus on Redis, the Keeper heartbeating `load` and renewing the leases (a lease lost deposes
+    the Room here: ClusterDoor.lease_lost), the door placing each meeting, and the REST
+    decisions forwarded to each meeting's origin (rooms/cluster_rooms.py). Not started."""
+    assert settings.redis_url
+    url, node_id, limits = settings.redis_url, settings.resolved_node_id(), settings.limits
+    directory = RedisDirectory(url, prefix=settings.redis_prefix)
+    bus = RedisBus(url, node_id=node_id, prefix=settings.redis_prefix)
+    doors: list[ClusterDoor] = []  # the Keeper is made before the door it reports to
+
+    def lost(lease: Lease, error: MirpError) -> None:
+        for door in doors:
+            door.lease_lost(lease, error)
+
+    def info() -> NodeInfo:  # the door's relay address once it is listening (docs/relay.md)
+        return NodeInfo(node_id, doors[0].address if doors else "", load())
+
+    keeper = Keeper(directory, info, ttl_s=limits.lease_ttl_s, on_lost=lost)
+    # Room snapshots where the node taking a meeting over reads them, sealed with a key every
+    # node derives from the shared secret (cluster/snapshots.py)
+    seal = hashlib.sha256(b"mirp-snapshots\0" + settings.resolved_secret_key().encode()).digest()
+    snapshots = RedisSnapshots(url, key=seal, prefix=settings.redis_prefix)
+    node = ClusterNode(node_id, directory, bus, keeper, limits.lease_ttl_s,
+                       request_timeout_s=limits.cluster_request_timeout_s,
+                       sweep_s=limits.cluster_sweep_s, relay_host=settings.relay_host,
+                       relay_advertise=settings.relay_advertise, snapshots=snapshots)
+    # built right after the registry, before its start-up restore runs: in a cluster the lease
+    # decides where a Room is restored (rooms/placement.py)
+    doors.append(ClusterDoor(rooms, node))
+    return ClusterRooms(rooms, doors[0]), bus, directory
+
+
+def node_load(rooms: RoomRegistry, websockets: Callable[[], int]) -> Callable[[], NodeLoad]:
+    """What placement compares (cluster/directory.py NodeLoad): the clients connected to this
+    process (their fan-out is here, whichever node is their meeting's origin), the channels its
+    rooms mix, and this process's CPU since the last heartbeat, as a fraction of the one core
+    its event loop can use (not the machine's load: workers on one machine must differ)."""
+    last = [time.process_time(), time.monotonic()]
+
+    def load() -> NodeLoad:
+        cpu_now, wall_now = time.process_time(), time.monotonic()
+        cpu = (cpu_now - last[0]) / max(1e-3, wall_now - last[1])
+        last[:] = [cpu_now, wall_now]
+        feeds = sum(len({p.channel for p in r.room.participants.values() if p.connected})
+                    for r in list(rooms.rooms.values()))  # channels heard, room by room
+        return NodeLoad(listeners=websockets(), feeds=feeds, cpu=min(1.0, cpu))
+
+    return load
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -65,7 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         admission = Admission(db, settings)
         media = media_plane(settings)
         await media.start()
-        journal = Journal(settings.data_dir / "journal.bin")  # docs/operations.md
+        journal = Journal(settings.journal_file())  # docs/operations.md
         replay = journal.open()
         if replay.records or replay.snapshots:
             log.info("journal: %d records to write, %d rooms to restore",
@@ -74,6 +163,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # the registry as REST sees it (api/deps.py LiveRooms) and Sessions (rooms/door.py
         # RoomDoor): mypy checks that it fits both
         live: LiveRooms = rooms
+        cluster: tuple[ClusterRooms, RedisBus, RedisDirectory] | None = None
+        if settings.redis_url:  # a node of the cluster: Sessions and decisions go by placement
+            tally = tally_of(app.state)
+            cluster = cluster_node(settings, rooms,
+                                   node_load(rooms, lambda: tally.websockets_open))
+            cluster[0].start()
+            live = cluster[0]
+            log.info("cluster node %s on %s", settings.resolved_node_id(), settings.redis_url)
+        app.state.cluster = cluster[0] if cluster is not None else None
         app.state.settings = settings
         app.state.db = db
         app.state.admission = admission
@@ -87,6 +185,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.outbox = outbox
         if outbox is not None:
             outbox.start()
+        captions = (await start_captions(settings, media, rooms, db)
+                    if settings.captions.enabled else None)
+        app.state.captions = captions  # the captioner's service (docs/captions.md), or None
         log.info("mirp ready at %s", settings.resolved_base_url())
         try:
             async with work.pool(settings.cpu_workers):  # CPU work off the loop (store/work.py)
@@ -95,6 +196,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if outbox is not None:
                 await outbox.close()
             await webcaster.close()
+            if captions is not None:
+                await captions.close()
+            if cluster is not None:  # leases released first: another node may take over
+                try:
+                    await cluster[0].close()
+                except Exception:  # the rooms, media and database must close all the same
+                    log.exception("cluster: leaving the cluster failed")
+                await cluster[1].aclose()
+                await cluster[2].aclose()
             await rooms.close()
             await media.close()
             await db.close()

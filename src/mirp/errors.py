@@ -56,6 +56,13 @@ class InvalidSdp(InvalidInput):
     code = "invalid_sdp"
 
 
+class UnsupportedMediaType(InvalidInput):
+    """A body of another content type than the endpoint takes (WHIP/WHEP: application/sdp)."""
+
+    code = "unsupported_media_type"
+    http_status = 415
+
+
 class Unauthorized(MirpError):
     code = "unauthorized"
     http_status = 401
@@ -78,6 +85,21 @@ class Conflict(MirpError):
     code = "conflict"
     http_status = 409
     ws_close = 4409
+
+
+class PreconditionFailed(Conflict):
+    """An `If-Match` that names another state of the resource (WHIP/WHEP PATCH)."""
+
+    code = "precondition_failed"
+    http_status = 412
+
+
+class NotSupported(MirpError):
+    """A request this server understands but does not do (WHIP/WHEP: an ICE restart)."""
+
+    code = "not_supported"
+    http_status = 501
+    ws_close = 4400
 
 
 class Unavailable(MirpError):

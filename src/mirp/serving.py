@@ -1,4 +1,5 @@
-"""How `mirp serve` runs uvicorn: bounded connections, a request-head deadline, no token in logs.
+"""How `mirp serve` runs uvicorn: bounded connections, a request-head deadline, no token in logs;
+and `mirp serve --workers N`: a supervisor of N worker processes sharing one port (`Supervisor`).
 
 uvicorn bounds an idle keep-alive connection (`timeout_keep_alive`) but not a connection that
 sends its request head one byte at a time (slowloris): each byte restarts nothing and the
@@ -15,9 +16,16 @@ import asyncio
 import copy
 import logging
 import re
+import signal
+import socket
+import subprocess
+import sys
+import time
 from typing import Any
 
 from mirp.config import Settings
+
+log = logging.getLogger("mirp.serving")
 
 # `t=...` (join.html's old link form) and any query parameter whose name contains "token"
 _TOKEN_PARAM = re.compile(r"(?i)([?&](?:t|[^=&#]*token[^=&#]*)=)[^&#\s]*")
@@ -110,3 +118,96 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "ssl_certfile": str(settings.tls_certfile) if settings.tls_certfile else None,
         "ssl_keyfile": str(settings.tls_keyfile) if settings.tls_keyfile else None,
     }
+
+
+# ---------------------------------------------------------------- `mirp serve --workers N`
+RESTART_FIRST_S = 0.5  # a worker that died is started again after this, doubled while it
+RESTART_MAX_S = 10.0  # keeps dying within STEADY_S of its start (a crash loop), up to this
+STEADY_S = 10.0
+STOP_GRACE_S = 30.0  # after SIGTERM, how long workers may take to drain before SIGKILL
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """The port, bound once by the supervisor and inherited by every worker (see Supervisor)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.set_inheritable(True)
+    return sock
+
+
+class Supervisor:
+    """N `mirp serve` worker processes on one machine, each a node of the cluster (its own
+    MIRP_NODE_ID, `<base>-<i>`, stable across its restarts: its journal file is named after it).
+
+    The port is bound once, here, and the listening socket is passed to each worker as a file
+    descriptor (not SO_REUSEPORT): the port stays bound while a worker restarts, so no connection
+    waiting in a dead worker's own accept queue is lost (with SO_REUSEPORT each worker has its
+    own queue, reset when it dies); a port already taken fails here, once, at start; and no
+    other process can join the port. The kernel hands each connection to whichever worker
+    accepts first, so a busy worker (a slow event loop) takes fewer. A worker that exits is
+    started again; SIGTERM or SIGINT stops every worker (SIGTERM: they drain) and then the
+    supervisor."""
+
+    def __init__(self, workers: int, node_base: str, env: dict[str, str]) -> None:
+        self.workers, self.node_base, self.env = workers, node_base, env
+        self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.restarts = 0
+        self._stop = False
+
+    def node_id(self, index: int) -> str:
+        return f"{self.node_base}-{index}"
+
+    def _spawn(self, index: int, fd: int) -> subprocess.Popen[bytes]:
+        env = {**self.env, "MIRP_NODE_ID": self.node_id(index)}
+        return subprocess.Popen([sys.executable, "-m", "mirp", "serve", "--fd", str(fd)],
+                                env=env, pass_fds=(fd,))
+
+    def _signalled(self, signum: int, frame: object) -> None:
+        self._stop = True
+
+    def run(self, sock: socket.socket) -> int:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, self._signalled)
+        fd = sock.fileno()
+        started: dict[int, float] = {}
+        due: dict[int, float] = {}  # when a dead worker is started again
+        delay = dict.fromkeys(range(self.workers), RESTART_FIRST_S)
+        while not self._stop:
+            now = time.monotonic()
+            for i in range(self.workers):
+                proc = self.procs.get(i)
+                if proc is not None and proc.poll() is None:
+                    continue
+                if proc is not None:  # it died
+                    del self.procs[i]
+                    steady = now - started[i] >= STEADY_S
+                    delay[i] = RESTART_FIRST_S if steady else min(RESTART_MAX_S, delay[i] * 2)
+                    due[i] = now + delay[i]
+                    log.warning("worker %s exited (%s); starting it again in %.1f s",
+                                self.node_id(i), proc.returncode, delay[i])
+                if now >= due.get(i, 0.0):
+                    if i in due:
+                        self.restarts += 1
+                    self.procs[i] = self._spawn(i, fd)
+                    started[i] = now
+                    due.pop(i, None)
+            time.sleep(0.2)  # the supervision period: a dead worker is seen within it
+        self.stop()
+        return 0
+
+    def stop(self) -> None:
+        """SIGTERM to every worker, SIGKILL to those still running after STOP_GRACE_S."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for proc in self.procs.values():
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.procs.clear()

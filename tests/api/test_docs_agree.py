@@ -53,7 +53,7 @@ def _documented_routes() -> set[tuple[str, str]]:
     for method, path in re.findall(r"`(GET|POST|PATCH|PUT|DELETE) (/[^`\s]*)`", DOC):
         found.add((method, path))
     return {(m, re.sub(r"\{[^}]*\}", "{}", p.split("?", 1)[0])) for m, p in found
-            if p.startswith(("/api", "/healthz", "/readyz"))}
+            if p.startswith(("/api", "/healthz", "/readyz", "/whip", "/whep"))}
 
 
 async def test_every_route_and_method_is_documented_and_exists(client: httpx.AsyncClient) -> None:

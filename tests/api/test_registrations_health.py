@@ -71,7 +71,7 @@ class FakeRooms(NoRooms):
     def __init__(self) -> None:
         self.open: dict[str, dict[str, Any]] = {}
 
-    def overview(self, meeting_id: str) -> dict[str, Any] | None:
+    async def live_overview(self, meeting_id: str) -> dict[str, Any] | None:
         return self.open.get(meeting_id)
 
 

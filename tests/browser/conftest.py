@@ -178,10 +178,13 @@ async def launch(chromium_path: str) -> AsyncIterator[Callable[..., Awaitable[An
     browsers: list[Any] = []
     page_errors: list[str] = []
 
-    async def _launch(wav: Path | None = None, viewport: tuple[int, int] = (1366, 900)) -> Any:
+    async def _launch(wav: Path | None = None, viewport: tuple[int, int] = (1366, 900),
+                      locale: str | None = None) -> Any:
+        # locale: the browser's language (navigator.languages), which the pages' default follows
         browser = await pw.chromium.launch(executable_path=chromium_path, args=chromium_args(wav))
         browsers.append(browser)
-        ctx = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
+        ctx = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
+                                        locale=locale)
         await ctx.add_init_script(path=TEST_HOOK)
         page = await ctx.new_page()
         page.on("pageerror", lambda e, p=page: page_errors.append(f"{p.url}: {e}"))
@@ -212,7 +215,7 @@ def silence(tmp_path: Path) -> Path:
     return write_silence(tmp_path / "silence.wav")
 
 
-LIVE_PAGE = re.compile(r"/(delegate|chair|console)\.html")
+LIVE_PAGE = re.compile(r"/(delegate|chair|console|room)\.html")
 
 
 async def join(page: Any, url: str, name: str | None = None) -> Participant:

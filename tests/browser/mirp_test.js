@@ -9,7 +9,7 @@
 // and listens with its own AnalyserNodes on the page's streams.
 (() => {
   if (window.top !== window) return;
-  const LIVE_PAGES = ["/delegate.html", "/chair.html", "/console.html"];
+  const LIVE_PAGES = ["/delegate.html", "/chair.html", "/console.html", "/room.html"];
   const pause = (ms) => new Promise((resolve) => { setTimeout(resolve, ms); });
 
   async function live() {

@@ -14,11 +14,13 @@ from mirp.cluster.bus import Bus, LocalBus
 from mirp.cluster.directory import Directory, LocalDirectory
 from mirp.cluster.redis_bus import RedisBus
 from mirp.cluster.redis_directory import RedisDirectory
+from mirp.cluster.snapshots import LocalSnapshots, RedisSnapshots, SharedSnapshots
 from tests.support.redis import RedisServer, start_redis
 from tests.support.redis import redis_server as redis_server  # the session's server
 
 _prefixes = itertools.count()
 
+SEAL_KEY = b"the cluster's shared secret"  # the snapshots' HMAC key (the app: the secret key)
 KINDS = ["local", pytest.param("redis", marks=pytest.mark.redis)]
 
 
@@ -35,7 +37,8 @@ class Cluster:
         self.kind, self.url, self.prefix = kind, url, fresh_prefix()
         self._local_dir = LocalDirectory()
         self._local_bus = LocalBus(self._local_dir)
-        self._closers: list[RedisDirectory | Bus] = []
+        self._local_snapshots: LocalSnapshots | None = None
+        self._closers: list[RedisDirectory | Bus | RedisSnapshots] = []
 
     def directory(self) -> Directory:
         if self.url is None:
@@ -52,6 +55,16 @@ class Cluster:
             b = RedisBus(self.url, node_id=node_id, prefix=self.prefix, bound_s=2.0)
         self._closers.append(b)
         return b
+
+    def snapshots(self) -> SharedSnapshots:
+        """The shared Room snapshots (cluster/snapshots.py): one store for every node."""
+        if self.url is None:
+            if self._local_snapshots is None:
+                self._local_snapshots = LocalSnapshots(self._local_dir)
+            return self._local_snapshots
+        s = RedisSnapshots(self.url, key=SEAL_KEY, prefix=self.prefix, bound_s=2.0)
+        self._closers.append(s)
+        return s
 
     async def aclose(self) -> None:
         for c in reversed(self._closers):

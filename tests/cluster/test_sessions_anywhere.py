@@ -43,7 +43,7 @@ class Node:
                              on_lost=lambda lease, exc: self.door.lease_lost(lease, exc))
         self.door = ClusterDoor(self.registry, ClusterNode(
             name, self.directory, self.bus, self.keeper, ttl_s, request_timeout_s=3.0,
-            sweep_s=3600.0))  # the tests sweep by hand
+            sweep_s=3600.0, watch_s=3600.0))  # the tests sweep (and never re-place) by hand
 
     async def start(self, *, keep: bool = True) -> Node:
         await self.keeper.round()  # in the Directory now (placement sees it)
@@ -152,7 +152,7 @@ async def test_a_refused_command_is_the_same_error_on_the_edge(
     assert (type(remote), remote.code, remote.message, remote.details) == (
         type(local), local.code, local.message, local.details)
     assert d2.of("ack") == [] and d1.of("ack") == []
-    with pytest.raises(Unavailable, match="not wired yet"):  # media is the relay's part
+    with pytest.raises(Unavailable, match="relays no media"):  # a node without relay_host
         await remote_room.offer("p_d2", d2, "v=0")
 
 

@@ -11,8 +11,10 @@ import pytest
 
 from mirp.cluster.bus import Envelope, Kind, LocalBus
 from mirp.errors import Forbidden, InvalidMessage, Unavailable
+from mirp.media.plan import FeedKey
 from mirp.rooms import commands as c
 from mirp.rooms import hop
+from mirp.rooms.edge_media import address_parse, address_text
 from mirp.rooms.remote import RemoteRoom
 from tests.rooms.test_runtime import GRANTS, FakeSession
 from tests.support.wait import Seen, until
@@ -32,6 +34,13 @@ MESSAGES: list[hop.Request | hop.Reply | hop.Out] = [
     WELCOME,
     hop.CloseOut("s_1", 4409, "replaced"),
     hop.Resynced("t", (WELCOME,)),
+    hop.PeerUp("p_d1", "s_1"),
+    hop.PeerDown("p_d1", "s_1", "ice failed"),
+    hop.ListenOut("edge", "p_d1", FeedKey("fr", -12, "p_d2")),
+    hop.ListenOut("edge", "p_d1", FeedKey("floor")),
+    hop.ListenOut("edge", "p_d1", None),
+    hop.PeerCloseOut("edge", "p_d1"),
+    hop.SourcesOut(("p_d1", "p_fr1")),
 ]
 
 
@@ -65,6 +74,8 @@ def test_errors_travel_typed() -> None:
     b'{"op":"command","participant_id":"p","session_id":"s","ack":null,'
     b'"command":{"type":"no_such_command"}}',
     b'{"op":"join","session_id":"s","resume":null,"grant":{"role":"king"}}',
+    b'{"op":"listen","node_id":"e","participant_id":"p","key":["fr"]}',  # a key of 3 fields
+    b'{"op":"peer_up","participant_id":"p"}',
 ])
 def test_bad_hop_messages_are_refused_typed(data: bytes) -> None:
     with pytest.raises(InvalidMessage):
@@ -154,3 +165,13 @@ async def test_the_stream_is_delivered_to_the_sessions_it_names() -> None:
             await task
         await remote.close()
         await bus.aclose()
+
+
+@pytest.mark.parametrize("address", [("127.0.0.1", 40000), ("::1", 5), ("node-3.lan", 65535)])
+def test_a_relay_address_survives_the_directory(address: tuple[str, int]) -> None:
+    assert address_parse(address_text(address)) == address
+
+
+@pytest.mark.parametrize("text", ["", "127.0.0.1", "127.0.0.1:0", "host:port", ":4000"])
+def test_a_node_without_a_relay_address_has_none(text: str) -> None:
+    assert address_parse(text) is None

@@ -33,6 +33,7 @@ EXAMPLES: list[c.Command] = [
     c.ParticipantMute("p1", muted=False),
     c.FloorLanguage("en"),
     c.FloorLanguage(None),
+    c.FloorRoom("room"),
     c.ParticipantLanguage("fr"),
     c.ParticipantLanguage(None, "p1"),
     c.MeetingOpen(),

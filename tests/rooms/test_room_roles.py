@@ -21,6 +21,7 @@ ACTOR = {
     Role.DELEGATE: "d1",
     Role.OBSERVER: "ob",
     Role.INTERPRETER: "fr1",
+    Role.ROOM: "hall",
 }
 EVERYONE = frozenset(Role)
 PRESIDING = frozenset({Role.CHAIR, Role.ORGANIZER})
@@ -98,6 +99,9 @@ CASES = {
     "floor_language": Case(
         c.FloorLanguage("fr"), PRESIDING, check=lambda k, a: k.room.floor_language == "fr"
     ),
+    "floor_room": Case(
+        c.FloorRoom("remote"), PRESIDING, check=lambda k, a: k.room.floor.room_mode == "remote"
+    ),
     "participant_language": Case(
         c.ParticipantLanguage("de", "d2"),
         PRESIDING,
@@ -152,7 +156,7 @@ def test_the_table_of_who_may_is_the_one_this_matrix_checks() -> None:
     assert set(MAY) == set(c.COMMAND_TYPES.values())
     # participant_language: the table lets the floor roles through to set their own language;
     # the matrix's case sets another's, which only the presiding roles may (actions.py checks)
-    wider = {"participant_language": FLOOR_ROLES | PRESIDING}
+    wider = {"participant_language": FLOOR_ROLES | PRESIDING | {Role.ROOM}}
     assert {cls.type: roles for cls, (roles, _) in MAY.items()} == {
         name: wider.get(name, case.allowed) for name, case in CASES.items()
     }
@@ -183,6 +187,7 @@ def test_a_command_class_the_room_does_not_know_is_refused() -> None:
 def test_role_command_matrix(name: str, role: Role) -> None:
     case = CASES[name]
     k = Kit(None, None, "ch", "org", "d1", "d2", "ob", "fr1", "fr2")
+    k.join("hall", role=Role.ROOM)
     case.setup(k)
     actor = ACTOR[role]
     if role in case.allowed:

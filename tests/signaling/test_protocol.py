@@ -37,6 +37,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "participant_mute": {"participant_id": "p_abc", "muted": True},
     "participant_remove": {"participant_id": "p_abc"},
     "floor_language": {"language": "fr"},
+    "floor_room": {"mode": "room"},
     "participant_language": {"language": "fr", "participant_id": "p_abc"},
     "meeting_open": {},
     "meeting_close": {},

@@ -1,4 +1,4 @@
-"""Migration 0006 (the webcast and recording options) on a SQLite database in use: up and down
+"""Migration 0007 (the webcast and recording options) on a SQLite database in use: up and down
 keep every row (a copy of `meetings` would cascade-delete everything that names a meeting)."""
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ ROWS = (
 )
 
 
-async def test_0006_up_and_down_keep_the_meetings_and_what_names_them(tmp_path: Path) -> None:
+async def test_0007_up_and_down_keep_the_meetings_and_what_names_them(tmp_path: Path) -> None:
     db = Database(f"sqlite+aiosqlite:///{tmp_path / 'm.sqlite3'}")
     await db.start()
     try:
         async with db.engine.begin() as conn:
-            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0005"))
+            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0006"))
             for sql in ROWS:
                 await conn.execute(text(sql))
         async with db.engine.begin() as conn:
@@ -38,7 +38,7 @@ async def test_0006_up_and_down_keep_the_meetings_and_what_names_them(tmp_path: 
             assert tuple(row) == ("off", False, None) or tuple(row) == ("off", 0, None)
             assert (await conn.execute(text("SELECT count(*) FROM invitations"))).scalar() == 1
         async with db.engine.begin() as conn:
-            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0005"))
+            await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0006"))
             assert (await conn.execute(text("SELECT count(*) FROM invitations"))).scalar() == 1
             assert (await conn.execute(text("SELECT count(*) FROM meetings"))).scalar() == 1
     finally:

@@ -1,5 +1,6 @@
 // REST client for the MIRP server (docs/api.md). Every error comes back as
 // {"error": {"code", "message", "details"}}; we throw it as an ApiError.
+import { t } from "./i18n.js";
 
 const ORGANIZER_KEY = "mirp.organizer";
 
@@ -34,7 +35,7 @@ async function request(method, path, { body, token, query } = {}) {
   try {
     res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   } catch (e) {
-    throw new ApiError(0, "network", "The server cannot be reached. Check your connection.");
+    throw new ApiError(0, "network", t("error.network"));
   }
   if (res.status === 204) return null;
   let data = null;

@@ -4,6 +4,7 @@ import { startLive, participantRow } from "./live.js";
 import { setupListening } from "./listen.js";
 import { el, $, langName, fmtCountdown, icon, toast, patch } from "./ui.js";
 import { levelMeter } from "./meter.js";
+import { t, errorText } from "./i18n.js";
 
 const live = startLive({ render, onEvent });
 const renderListening = live ? setupListening(live) : () => {};
@@ -11,33 +12,33 @@ const LIMITS = [null, 60, 120, 180, 300];
 let stopMicMeter = null;
 
 function onEvent(msg, state, effect) {
-  if (msg.type === "error") toast(msg.message || msg.code, "error");
+  if (msg.type === "error") toast(errorText(msg), "error");
   if (effect?.notice) toast(effect.notice);
 }
-const P = (state, id) => state.participants.get(id) || { id, name: "Participant" };
+const P = (state, id) => state.participants.get(id) || { id, name: t("common.participant") };
 const nameOf = (state, id) => { const p = P(state, id); return `${p.name}${p.delegation ? ` (${p.delegation})` : ""}`; };
 
 function render(state) {
   if (!live) return;
   const { proto } = live;
   const myId = state.me.id;
-  $("#m-title").textContent = state.meeting.title || "Meeting";
-  document.title = `Chair — ${state.meeting.title || "Meeting"}`;
+  $("#m-title").textContent = state.meeting.title || t("common.meeting");
+  document.title = `${t("role.chair")} — ${state.meeting.title || t("common.meeting")}`;
   const holders = state.floor.holders;
   const remaining = state.floor.deadline ? (state.floor.deadline - Date.now()) / 1000 : null;
 
   // meeting actions
   const open = state.meeting.status === "open";
   patch($("#meeting-actions"), String(open), () => (open
-    ? el("button", { class: "btn", type: "button", id: "close-meeting", onclick: () => confirm("Close the meeting for everyone?") && proto.closeMeeting() }, "Close meeting")
-    : el("button", { class: "btn success", type: "button", id: "open-meeting", onclick: () => proto.openMeeting() }, "Open meeting: let delegates in")));
+    ? el("button", { class: "btn", type: "button", id: "close-meeting", onclick: () => confirm(t("chair.close_confirm")) && proto.closeMeeting() }, t("chair.close"))
+    : el("button", { class: "btn success", type: "button", id: "open-meeting", onclick: () => proto.openMeeting() }, t("chair.open"))));
 
   // floor language
   const fl = $("#floor-language");
   const want = ["", ...state.meeting.languages];
   if (fl.dataset.opts !== want.join(",")) {
     fl.dataset.opts = want.join(",");
-    fl.replaceChildren(...want.map((l) => el("option", { value: l }, l ? langName(l) : "Auto")));
+    fl.replaceChildren(...want.map((l) => el("option", { value: l }, l ? langName(l) : t("console.auto"))));
     fl.onchange = () => proto.setFloorLanguage(fl.value || null);
   }
   if (document.activeElement !== fl) fl.value = state.floor.language || "";
@@ -45,15 +46,21 @@ function render(state) {
   // current speaker(s)
   patch($("#holder"), JSON.stringify([holders.map((h) => nameOf(state, h)), holders, remaining != null]), () => (holders.length ? holders.map((h) => el("div", { class: "now-speaking", style: "margin-bottom:8px" },
     el("span", { class: "avatar speaking", "aria-hidden": "true" }, icon("mic", 16)),
-    el("div", { class: "grow" }, el("div", { class: "label" }, "Has the floor"), el("div", { class: "n" }, h === myId ? "You" : nameOf(state, h))),
+    el("div", { class: "grow" }, el("div", { class: "label" }, t("chair.has_floor")), el("div", { class: "n" }, h === myId ? t("common.you") : nameOf(state, h))),
     remaining != null ? el("div", { class: "timer", "data-timer": "1", "aria-hidden": "true", style: "font-weight:800;font-size:1.3rem;font-variant-numeric:tabular-nums" }) : null,
-    el("button", { class: "btn danger", type: "button", "data-take": h, "aria-label": `Take the floor from ${h === myId ? "yourself" : nameOf(state, h)}`, onclick: () => proto.takeFloor(h) }, "Take floor"))) :
-    [el("div", { class: "now-speaking" }, el("span", { class: "avatar", "aria-hidden": "true" }, icon("micoff", 16)), el("div", { class: "n muted" }, "Nobody has the floor"))]));
-  for (const t of document.querySelectorAll("[data-timer]")) { t.textContent = fmtCountdown(remaining ?? 0); t.classList.toggle("over", remaining != null && remaining < 15); }
+    el("button", { class: "btn danger", type: "button", "data-take": h, "aria-label": h === myId ? t("chair.take_floor_self") : t("chair.take_floor_from", { name: nameOf(state, h) }), onclick: () => proto.takeFloor(h) }, t("chair.take_floor")))) :
+    [el("div", { class: "now-speaking" }, el("span", { class: "avatar", "aria-hidden": "true" }, icon("micoff", 16)), el("div", { class: "n muted" }, t("live.nobody_floor")))]));
+  for (const tm of document.querySelectorAll("[data-timer]")) { tm.textContent = fmtCountdown(remaining ?? 0); tm.classList.toggle("over", remaining != null && remaining < 15); }
 
   // time limit
   patch($("#limits"), String(state.floor.time_limit_s ?? null), () => LIMITS.map((s) => el("button", { type: "button", role: "radio", "aria-checked": String((state.floor.time_limit_s ?? null) === s),
-    onclick: () => proto.setTimeLimit(s) }, s === null ? "No limit" : `${s / 60} min`)));
+    onclick: () => proto.setTimeLimit(s) }, s === null ? t("chair.no_limit") : t("unit.min", { count: s / 60 }))));
+
+  // hybrid meetings: where the floor is, once a meeting room is connected (docs/venue.md)
+  const hasRoom = [...state.participants.values()].some((p) => p.role === "room");
+  $("#floor-room-row").hidden = !hasRoom;
+  patch($("#floor-room"), String(state.floor.room), () => [["room", "In the room"], ["remote", "Remote"], ["both", "Both"]].map(([mode, label]) =>
+    el("button", { type: "button", role: "radio", "data-floor-room": mode, "aria-checked": String(state.floor.room === mode), onclick: () => proto.setFloorRoom(mode) }, label)));
 
   // speakers list
   const sp = state.floor.speakers;
@@ -63,38 +70,38 @@ function render(state) {
   patch($("#speakers"), JSON.stringify(sp.map((s) => [s.participant_id, s.kind, nameOf(state, s.participant_id)])), () => (sp.length ? sp.map((s, i) => el("li", { class: "speaker", "data-speaker": s.participant_id },
     el("span", { class: "pos" }, String(i + 1)),
     el("div", { class: "who" }, el("div", { class: "n" }, nameOf(state, s.participant_id)),
-      s.kind === "point_of_order" ? el("div", { class: "d" }, el("span", { class: "badge red" }, "Point of order")) : null),
+      s.kind === "point_of_order" ? el("div", { class: "d" }, el("span", { class: "badge red" }, t("live.point_of_order"))) : null),
     el("div", { class: "btn-group" },
-      el("button", { class: "btn small ghost icon", type: "button", disabled: i === 0, "aria-label": `Move ${P(state, s.participant_id).name} up`, onclick: () => move(i, -1) }, "↑"),
-      el("button", { class: "btn small ghost icon", type: "button", disabled: i === sp.length - 1, "aria-label": `Move ${P(state, s.participant_id).name} down`, onclick: () => move(i, 1) }, "↓"),
-      el("button", { class: "btn small primary", type: "button", "data-give": s.participant_id, onclick: () => proto.giveFloor(s.participant_id) }, "Give floor")))) :
-    [el("li", { class: "muted" }, "Nobody has asked for the floor.")]));
+      el("button", { class: "btn small ghost icon", type: "button", disabled: i === 0, "aria-label": t("chair.move_up", { name: P(state, s.participant_id).name }), onclick: () => move(i, -1) }, "↑"),
+      el("button", { class: "btn small ghost icon", type: "button", disabled: i === sp.length - 1, "aria-label": t("chair.move_down", { name: P(state, s.participant_id).name }), onclick: () => move(i, 1) }, "↓"),
+      el("button", { class: "btn small primary", type: "button", "data-give": s.participant_id, onclick: () => proto.giveFloor(s.participant_id) }, t("chair.give_floor"))))) :
+    [el("li", { class: "muted" }, t("chair.nobody_asked"))]));
 
   // the chair's own microphone: the chair gives the floor to themselves
   const iHave = holders.includes(myId);
   live.rtc.setMicEnabled(iHave && !state.floor.muted.includes(myId));
-  patch($("#self-state"), String(iHave), () => (iHave ? el("span", { class: "badge live" }, "● Live") : el("span", { class: "badge" }, "Off")));
+  patch($("#self-state"), String(iHave), () => (iHave ? el("span", { class: "badge live" }, t("chair.live_dot")) : el("span", { class: "badge" }, t("listen.under_off"))));
   if (iHave && !$("#self-live")) {
     $("#self").dataset.key = "live";
-    $("#self").replaceChildren(el("div", { class: "mic-live", id: "self-live", role: "alert" }, icon("mic", 24), el("div", { class: "big" }, "Your microphone is live"),
-      el("div", { class: "meter", role: "meter", "aria-label": "Your microphone level" }, el("div", { class: "fill", id: "self-fill" }))),
-      el("div", { class: "row end", style: "margin-top:12px" }, el("button", { class: "btn", type: "button", onclick: () => proto.takeFloor(myId) }, "Stop speaking")));
+    $("#self").replaceChildren(el("div", { class: "mic-live", id: "self-live", role: "alert" }, icon("mic", 24), el("div", { class: "big" }, t("delegate.mic_live")),
+      el("div", { class: "meter", role: "meter", "aria-label": t("live.mic_level") }, el("div", { class: "fill", id: "self-fill" }))),
+      el("div", { class: "row end", style: "margin-top:12px" }, el("button", { class: "btn", type: "button", onclick: () => proto.takeFloor(myId) }, t("chair.stop_speaking"))));
     if (live.rtc.mic) stopMicMeter = levelMeter(live.rtc.mic, $("#self-fill"));
   } else if (!iHave) {
     stopMicMeter?.(); stopMicMeter = null;
-    patch($("#self"), "off", () => el("button", { class: "btn primary block large", type: "button", id: "chair-speak", onclick: () => proto.giveFloor(myId) }, icon("mic"), "Speak"));
+    patch($("#self"), "off", () => el("button", { class: "btn primary block large", type: "button", id: "chair-speak", onclick: () => proto.giveFloor(myId) }, icon("mic"), t("chair.speak")));
   }
 
   // participants
   const people = [...state.participants.values()].sort((a, b) => (b.connected !== false) - (a.connected !== false));
   $("#people-count").textContent = String(people.filter((p) => p.connected !== false).length);
   const peopleKey = JSON.stringify([people.map((p) => [p.id, p.name, p.delegation, p.role, p.booth, p.connected, p.quality]), holders, state.floor.muted]);
-  patch($("#people"), peopleKey, () => people.map((p) => participantRow(p, { speaking: holders.includes(p.id), extra: p.id === myId ? el("span", { class: "badge amber" }, "You") :
+  patch($("#people"), peopleKey, () => people.map((p) => participantRow(p, { speaking: holders.includes(p.id), extra: p.id === myId ? el("span", { class: "badge amber" }, t("common.you")) :
     el("div", { class: "btn-group" },
       holders.includes(p.id) ? (state.floor.muted.includes(p.id)
-        ? el("button", { class: "btn small", type: "button", "data-unmute": p.id, "aria-label": `Unmute ${p.name}`, onclick: () => proto.mute(p.id, false) }, "Unmute")
-        : el("button", { class: "btn small", type: "button", "data-mute": p.id, "aria-label": `Mute ${p.name}`, onclick: () => proto.mute(p.id) }, "Mute")) : null,
-      el("button", { class: "btn small ghost danger-text", type: "button", "aria-label": `Remove ${p.name}`, onclick: () => confirm(`Remove ${p.name} from the meeting? They cannot rejoin.`) && proto.removeParticipant(p.id) }, "Remove")) })));
+        ? el("button", { class: "btn small", type: "button", "data-unmute": p.id, "aria-label": t("chair.unmute_name", { name: p.name }), onclick: () => proto.mute(p.id, false) }, t("chair.unmute"))
+        : el("button", { class: "btn small", type: "button", "data-mute": p.id, "aria-label": t("chair.mute_name", { name: p.name }), onclick: () => proto.mute(p.id) }, t("delegate.mute"))) : null,
+      el("button", { class: "btn small ghost danger-text", type: "button", "aria-label": t("chair.remove_name", { name: p.name }), onclick: () => confirm(t("chair.remove_confirm", { name: p.name })) && proto.removeParticipant(p.id) }, t("common.remove"))) })));
 
   // slow-down notices (the last few, fresh ones)
   const fresh = state.notices.filter((n) => Date.now() - n.at < 20000).slice(-3);

@@ -4,6 +4,8 @@
 // need about as much code as the glue to a library would, and SVG we write ourselves can carry
 // <title>/<desc> and the CSP's rules (no inline styles) without fighting anyone's defaults.
 
+import { t, lang } from "./i18n.js";
+
 /** The smallest "nice" number (1, 2, 2.5 or 5 times a power of ten) at or above v. */
 export function niceCeil(v) {
   if (!(v > 0)) return 1;
@@ -68,16 +70,16 @@ export function lineGeometry(times, series, { width = 640, height = 260 } = {}) 
   const top = yt[yt.length - 1];
   const t0 = times[0] ?? 0;
   const span = Math.max(1, (times[times.length - 1] ?? 0) - t0);
-  const x = (t) => plot.x + ((t - t0) / span) * plot.w;
+  const x = (ms) => plot.x + ((ms - t0) / span) * plot.w;
   const y = (v) => plot.y + plot.h - (v / top) * plot.h;
   return {
     width, height, plot,
     yTicks: yt.map((value) => ({ y: y(value), value })),
     lines: series.map((s, k) => ({
       name: s.name, index: k,
-      points: times.map((t, i) => [round1(x(t)), round1(y(s.values[i] ?? 0))]),
+      points: times.map((ms, i) => [round1(x(ms)), round1(y(s.values[i] ?? 0))]),
     })),
-    xTicks: pickTimes(times, 5).map((t) => ({ x: x(t), t })),
+    xTicks: pickTimes(times, 5).map((ms) => ({ x: x(ms), t: ms })),
   };
 }
 
@@ -91,25 +93,19 @@ function pickTimes(times, n) {
 /** "2026-Q1" and "2026-03" for people: "Q1 2026", "Mar 2026". */
 export function periodLabel(period) {
   const q = /^(\d{4})-Q([1-4])$/.exec(period);
-  if (q) return `Q${q[2]} ${q[1]}`;
+  if (q) return t("trends.quarter_label", { quarter: q[2], year: q[1] });
   const m = /^(\d{4})-(\d{2})$/.exec(period);
   if (!m) return period;
-  const month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"][+m[2] - 1];
-  return `${month} ${m[1]}`;
+  return new Intl.DateTimeFormat(lang, { month: "short", year: "numeric", timeZone: "UTC" }).format(Date.UTC(+m[1], +m[2] - 1, 15));
 }
 
 /** Seconds as minutes, one decimal (tables and charts show minutes). */
 export const minutes = (seconds) => Math.round((seconds / 60) * 10) / 10;
 
 /** The trends' table: the columns the page shows and one row of cells per period. */
-export const TREND_COLUMNS = [
-  ["period", "Period"], ["meetings", "Meetings"], ["meetings_held", "Held"],
-  ["participants", "Participants"], ["interpreters", "Interpreters"], ["delegations", "Delegations"],
-  ["languages", "Languages"], ["interpretation_hours", "Interpretation (h)"],
-  ["speaking_turns", "Speaking turns"], ["floor_hours", "Floor (h)"],
-  ["delegation_floor_share", "Delegations' floor share"], ["countries", "Countries"],
-  ["quality_good_share", "Quality good"], ["rtt_ms_mean", "Mean RTT (ms)"],
-];
+export const TREND_COLUMNS = ["period", "meetings", "meetings_held", "participants", "interpreters", "delegations",
+  "languages", "interpretation_hours", "speaking_turns", "floor_hours", "delegation_floor_share", "countries",
+  "quality_good_share", "rtt_ms_mean"].map((key) => [key, t(`trends.col.${key}`)]);
 
 export function trendCells(row) {
   return TREND_COLUMNS.map(([key]) => {
@@ -136,7 +132,7 @@ export function presenceSeries(timeline) {
 
 /** A sentence that says what a bar chart shows, for its <desc> (screen readers get the numbers in the table too). */
 export function describeBars(what, labels, series, unit = "") {
-  if (!labels.length) return `${what}: no data.`;
+  if (!labels.length) return t("chart.no_data", { what });
   const parts = labels.map((l, i) => `${l}: ${series.map((s) => `${series.length > 1 ? `${s.name} ` : ""}${s.values[i] ?? 0}${unit}`).join(", ")}`);
   return `${what}. ${parts.join("; ")}.`;
 }

@@ -3,9 +3,12 @@ import { startLive, participantRow } from "./live.js";
 import { setupListening } from "./listen.js";
 import { el, $, langName, fmtCountdown, icon, toast, patch, announce } from "./ui.js";
 import { levelMeter } from "./meter.js";
+import { t, errorText } from "./i18n.js";
+import { setupCaptions } from "./captions.js";
 
 const live = startLive({ render, onEvent });
 const renderListening = live ? setupListening(live) : () => {};
+if (live) setupCaptions(live);
 let stopMicMeter = null;
 let wasLive = false;
 let lastMark = null;
@@ -14,18 +17,18 @@ let lastMark = null;
 let selfMuted = true;
 
 function onEvent(msg, state, effect) {
-  if (msg.type === "error") toast(msg.message || msg.code, "error");
+  if (msg.type === "error") toast(errorText(msg), "error");
   if (effect?.kind === "time_up") toast(effect.notice);
 }
 
 function speakerName(state, id) {
   const p = state.participants.get(id);
-  return p ? `${p.name}${p.delegation ? ` (${p.delegation})` : ""}` : "A participant";
+  return p ? `${p.name}${p.delegation ? ` (${p.delegation})` : ""}` : t("live.a_participant");
 }
 
 function render(state) {
   if (!live) return;
-  document.title = `${state.meeting.title || "Meeting"} — MIRP`;
+  document.title = `${state.meeting.title || t("common.meeting")} — MIRP`;
   const myId = state.me.id;
   const canSpeak = state.me.role !== "observer";
   const holders = state.floor.holders;
@@ -33,17 +36,17 @@ function render(state) {
   const myIdx = state.floor.speakers.findIndex((s) => s.participant_id === myId);
   const remaining = state.floor.deadline ? (state.floor.deadline - Date.now()) / 1000 : null;
 
-  $("#floor-lang").textContent = state.floor.language ? `Floor language: ${langName(state.floor.language)}` : "Floor language: —";
+  $("#floor-lang").textContent = t("delegate.floor_language", { language: state.floor.language ? langName(state.floor.language) : "—" });
   $("#floor-lang").hidden = !state.floor.language;
 
   // who speaks now (the countdown is updated in place: the live region only hears who changed)
-  const speaking = holders.map((h) => (h === myId ? "You" : speakerName(state, h))).join(", ");
+  const speaking = holders.map((h) => (h === myId ? t("common.you") : speakerName(state, h))).join(", ");
   patch($("#now-speaking"), JSON.stringify([speaking, remaining != null && !iHaveFloor]), () => holders.length
     ? el("div", { class: "now-speaking" }, el("span", { class: "avatar speaking", "aria-hidden": "true" }, icon("mic", 16)),
-      el("div", { class: "grow" }, el("div", { class: "label" }, "Speaking now"), el("div", { class: "n" }, speaking)),
+      el("div", { class: "grow" }, el("div", { class: "label" }, t("live.speaking_now")), el("div", { class: "n" }, speaking)),
       remaining != null && !iHaveFloor ? el("div", { class: "timer", id: "floor-timer", "aria-hidden": "true", style: "font-weight:750;font-variant-numeric:tabular-nums" }) : null)
     : el("div", { class: "now-speaking" }, el("span", { class: "avatar", "aria-hidden": "true" }, icon("micoff", 16)),
-      el("div", {}, el("div", { class: "label" }, "Speaking now"), el("div", { class: "n muted" }, "Nobody has the floor"))));
+      el("div", {}, el("div", { class: "label" }, t("live.speaking_now")), el("div", { class: "n muted" }, t("live.nobody_floor")))));
   if ($("#floor-timer")) { $("#floor-timer").textContent = fmtCountdown(remaining ?? 0); $("#floor-timer").classList.toggle("over", remaining != null && remaining < 15); }
 
   // my floor
@@ -52,49 +55,49 @@ function render(state) {
   if (!iHaveFloor) selfMuted = true; // the next floor starts muted again
   live.rtc.setMicEnabled(iHaveFloor && !mutedByChair && !selfMuted);
   if (!canSpeak) {
-    patch(mine, "observer", () => el("p", { class: "muted" }, "You are an observer: you listen, and do not take the floor."));
+    patch(mine, "observer", () => el("p", { class: "muted" }, t("delegate.observer")));
   } else if (iHaveFloor) {
     if (!$("#mic-live")) {
       mine.dataset.key = "live";
       mine.replaceChildren(
         el("div", { class: "mic-live", id: "mic-live", role: "alert" }, icon("mic", 28),
-          el("div", {}, el("div", { class: "big" }, "Your microphone is live"), el("div", { class: "small" }, "Everyone hears you now.")),
-          el("div", { class: "meter", role: "meter", "aria-label": "Your microphone level" }, el("div", { class: "fill", id: "my-mic-fill" })),
+          el("div", {}, el("div", { class: "big" }, t("delegate.mic_live")), el("div", { class: "small" }, t("delegate.everyone_hears"))),
+          el("div", { class: "meter", role: "meter", "aria-label": t("live.mic_level") }, el("div", { class: "fill", id: "my-mic-fill" })),
           el("div", { class: "timer", id: "my-timer", "aria-hidden": "true" })),
         el("div", { class: "row end", style: "margin-top:12px" },
           el("button", { class: "btn primary large", type: "button", id: "self-mute", onclick: () => { selfMuted = !selfMuted; render(live.state); } }),
-          el("button", { class: "btn", type: "button", id: "finish", onclick: () => live.proto.withdrawFloor() }, "I have finished")));
+          el("button", { class: "btn", type: "button", id: "finish", onclick: () => live.proto.withdrawFloor() }, t("delegate.finished"))));
       if (live.rtc.mic) stopMicMeter = levelMeter(live.rtc.mic, $("#my-mic-fill"));
     }
     $("#mic-live").classList.toggle("muted", mutedByChair || selfMuted);
     $("#mic-live").classList.toggle("self-muted", selfMuted && !mutedByChair);
-    $("#mic-live .big").textContent = mutedByChair ? "The chair muted your microphone" : selfMuted ? "You have the floor — your microphone is muted" : "Your microphone is live";
-    $("#mic-live .small").textContent = mutedByChair ? "You keep the floor; nobody hears you until the chair unmutes you."
-      : selfMuted ? "Unmute to speak: nobody hears you until you do." : "Everyone hears you now.";
+    $("#mic-live .big").textContent = mutedByChair ? t("delegate.muted_by_chair") : selfMuted ? t("delegate.floor_muted") : t("delegate.mic_live");
+    $("#mic-live .small").textContent = mutedByChair ? t("delegate.muted_by_chair_detail")
+      : selfMuted ? t("delegate.floor_muted_detail") : t("delegate.everyone_hears");
     const sm = $("#self-mute");
     sm.hidden = mutedByChair;
     sm.setAttribute("aria-pressed", String(selfMuted));
-    const smLabel = selfMuted ? "Unmute to speak" : "Mute";
+    const smLabel = selfMuted ? t("delegate.unmute") : t("delegate.mute");
     if (sm.textContent !== smLabel) sm.replaceChildren(icon(selfMuted ? "mic" : "micoff"), smLabel);
     sm.classList.toggle("primary", selfMuted);
-    const t = $("#my-timer");
-    t.textContent = remaining != null ? fmtCountdown(remaining) : "";
-    t.classList.toggle("over", remaining != null && remaining < 15);
+    const timer = $("#my-timer");
+    timer.textContent = remaining != null ? fmtCountdown(remaining) : "";
+    timer.classList.toggle("over", remaining != null && remaining < 15);
     // screen readers hear the countdown at a few thresholds, not every second
     const mark = remaining == null ? null : remaining <= 0.5 ? 0 : remaining <= 15 ? 15 : remaining <= 30 ? 30 : remaining <= 60 ? 60 : null;
-    if (mark !== lastMark) { lastMark = mark; if (mark != null) announce(mark ? `${mark} seconds of speaking time left.` : "Your speaking time is up."); }
+    if (mark !== lastMark) { lastMark = mark; if (mark != null) announce(mark ? t("delegate.seconds_left", { count: mark }) : t("notice.time_up_you")); }
   } else {
     stopMicMeter?.(); stopMicMeter = null;
     const requested = myIdx >= 0;
     patch(mine, JSON.stringify(["wait", myIdx]), () => [el("div", { class: "floor-actions" },
       requested
-        ? el("button", { class: "btn large block", type: "button", id: "withdraw", onclick: () => live.proto.withdrawFloor() }, icon("x"), "Withdraw my request")
-        : el("button", { class: "btn primary large block", type: "button", id: "request-floor", onclick: () => live.proto.requestFloor() }, icon("hand"), "Request the floor"),
-      el("button", { class: "btn large", type: "button", id: "point-of-order", title: "Point of order", onclick: () => live.proto.pointOfOrder() }, icon("alert"), "Point of order")),
+        ? el("button", { class: "btn large block", type: "button", id: "withdraw", onclick: () => live.proto.withdrawFloor() }, icon("x"), t("delegate.withdraw"))
+        : el("button", { class: "btn primary large block", type: "button", id: "request-floor", onclick: () => live.proto.requestFloor() }, icon("hand"), t("delegate.request")),
+      el("button", { class: "btn large", type: "button", id: "point-of-order", title: t("live.point_of_order"), onclick: () => live.proto.pointOfOrder() }, icon("alert"), t("live.point_of_order"))),
     requested ? el("p", { class: "muted small", style: "margin:10px 0 0", role: "status" },
-      `You are number ${myIdx + 1} on the speakers list. When the chair gives you the floor, unmute to speak.`) : null]);
+      t("delegate.position", { position: myIdx + 1 })) : null]);
   }
-  if (wasLive !== iHaveFloor) { wasLive = iHaveFloor; if (iHaveFloor) { toast("You have the floor. Unmute to speak."); requestAnimationFrame(() => $("#self-mute")?.focus()); } }
+  if (wasLive !== iHaveFloor) { wasLive = iHaveFloor; if (iHaveFloor) { toast(t("delegate.you_have_floor")); requestAnimationFrame(() => $("#self-mute")?.focus()); } }
 
   // speakers list
   const sp = state.floor.speakers;
@@ -102,9 +105,9 @@ function render(state) {
   const spKey = JSON.stringify(sp.map((s) => [s.participant_id, s.kind, speakerName(state, s.participant_id)]).concat([myId]));
   patch($("#speakers"), spKey, () => (sp.length ? sp.map((s, i) => el("li", {},
     el("span", { class: "pos" }, String(i + 1)),
-    el("div", { class: "who" }, el("div", { class: "n" }, s.participant_id === myId ? "You" : speakerName(state, s.participant_id)),
-      s.kind === "point_of_order" ? el("div", { class: "d" }, el("span", { class: "badge red" }, "Point of order")) : null))) :
-    [el("li", { class: "muted" }, "Nobody is waiting.")]));
+    el("div", { class: "who" }, el("div", { class: "n" }, s.participant_id === myId ? t("common.you") : speakerName(state, s.participant_id)),
+      s.kind === "point_of_order" ? el("div", { class: "d" }, el("span", { class: "badge red" }, t("live.point_of_order"))) : null))) :
+    [el("li", { class: "muted" }, t("delegate.nobody_waiting"))]));
 
   // participants
   const people = [...state.participants.values()].sort((a, b) => (b.connected !== false) - (a.connected !== false));
@@ -116,7 +119,7 @@ function render(state) {
   // slow-down notice for the floor speaker
   const notice = state.notices.at(-1);
   const sd = $("#slowdown");
-  if (iHaveFloor && notice && notice.kind === "slow_down" && Date.now() - notice.at < 8000) { sd.hidden = false; sd.textContent = "Please slow down: the interpreters ask you to speak more slowly."; }
+  if (iHaveFloor && notice && notice.kind === "slow_down" && Date.now() - notice.at < 8000) { sd.hidden = false; sd.textContent = t("delegate.slow_down"); }
   else sd.hidden = true;
 }
 

@@ -1,9 +1,10 @@
 // Pre-join: check the invitation, ask a name when it is an open one, test the microphone, join.
-import "./shell.js";
+import { renderShell } from "./shell.js";
 import { api } from "./api.js";
 import { el, $, showError, setBusy, hashParams, fmtRange, langName, roleBadge, emptyState, hydrateIcons } from "./ui.js";
 import { levelMeter } from "./meter.js";
 import { saveParticipant, pageForRole, SENDING_ROLES } from "./session.js";
+import { t, errorText } from "./i18n.js";
 
 hydrateIcons();
 const token = hashParams().get("t") || new URLSearchParams(location.search).get("t");
@@ -11,11 +12,8 @@ let micStream = null, stopMeter = null, info = null;
 
 // Why a link cannot be used, for people: by error code, then by the refusal's reason.
 function whyNot(e) {
-  const reasons = { revoked: "This invitation was revoked.", used_up: "This invitation has been used up.",
-    removed: "You were removed from this meeting.", closed: "This meeting is closed." };
-  const codes = { unauthorized: "This invitation link is not valid or has expired.",
-    meeting_closed: "This meeting is closed.", not_found: "This meeting no longer exists." };
-  return codes[e.code] || reasons[e.details?.reason] || e.message;
+  // the words are the catalogue's: error.<code>, else error.reason.<reason> (web/i18n/)
+  return errorText(e, "join.error");
 }
 
 // The participant token each link gave this browser (localStorage: it outlives the tab). It is
@@ -44,39 +42,42 @@ function bad(title, text) {
 }
 
 async function openMic(deviceId) {
-  stopMeter?.(); micStream?.getTracks().forEach((t) => t.stop());
+  stopMeter?.(); micStream?.getTracks().forEach((tr) => tr.stop());
   $("#mic-error").hidden = true;
   try {
     micStream = await navigator.mediaDevices.getUserMedia({ audio: {
       deviceId: deviceId ? { exact: deviceId } : undefined, echoCancellation: false, noiseSuppression: false, autoGainControl: false } });
   } catch (e) {
-    const msg = e.name === "NotAllowedError" ? "Your browser blocked the microphone. Allow it in the address bar, then reload."
-      : e.name === "NotFoundError" ? "No microphone was found. Plug in a headset and reload." : `The microphone cannot be opened (${e.name}).`;
+    const msg = e.name === "NotAllowedError" ? t("join.mic_blocked")
+      : e.name === "NotFoundError" ? t("join.mic_none") : t("join.mic_error", { error: e.name });
     showError($("#mic-error"), new Error(msg));
     return;
   }
   stopMeter = levelMeter(micStream, $("#mic-fill"));
   const devices = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "audioinput");
   const current = micStream.getAudioTracks()[0]?.getSettings().deviceId;
-  $("#mic-select").replaceChildren(...devices.map((d, i) => el("option", { value: d.deviceId, selected: d.deviceId === current }, d.label || `Microphone ${i + 1}`)));
+  $("#mic-select").replaceChildren(...devices.map((d, i) => el("option", { value: d.deviceId, selected: d.deviceId === current }, d.label || t("join.mic_n", { n: i + 1 }))));
 }
 
 async function start() {
-  if (!token) { bad("No invitation", "Open the link from your invitation e-mail. It ends with #t=…"); return; }
+  if (!token) { bad(t("join.no_invitation"), t("join.no_invitation_detail")); return; }
   try { info = await api.peekJoin(token); }
   catch (e) {
-    bad("Cannot join", whyNot(e));
+    bad(t("join.cannot"), whyNot(e));
     return;
   }
   const m = info.meeting || {};
-  document.title = `Join ${m.title || "meeting"} — MIRP`;
-  $("#meeting-title").textContent = m.title || "Meeting";
+  document.title = `${t("join.join_title", { title: m.title || t("common.meeting") })} — MIRP`;
+  $("#meeting-title").textContent = m.title || t("common.meeting");
   $("#meeting-when").textContent = m.starts_at ? fmtRange(m.starts_at, m.ends_at) : "";
-  $("#role-line").replaceChildren(...[el("span", { class: "muted" }, "as"), roleBadge(info.role),
-    info.booth ? el("span", { class: "badge green" }, `Booth ${langName(info.booth)}`) : null,
+  $("#role-line").replaceChildren(...[el("span", { class: "muted" }, t("join.as")), roleBadge(info.role),
+    info.booth ? el("span", { class: "badge green" }, t("console.booth_of", { language: langName(info.booth) })) : null,
     info.named && info.name ? el("strong", {}, info.name) : null,
     info.delegation ? el("span", { class: "muted" }, `· ${info.delegation}`) : null].filter(Boolean));
   $("#name-fields").hidden = !!info.named;
+  // the Help link leads to the guide for the role this link joins as
+  $("header.appbar").dataset.help = { interpreter: "interpreter", chair: "chair" }[info.role] || "delegate";
+  renderShell();
   $("#loading").hidden = true;
   $("#join-form").hidden = false;
   if (SENDING_ROLES.has(info.role)) {
@@ -84,7 +85,7 @@ async function start() {
     await openMic();
     $("#mic-select").addEventListener("change", (e) => openMic(e.target.value));
   } else {
-    $("#join-btn").textContent = "Join and listen";
+    $("#join-btn").textContent = t("join.listen");
   }
   (info.named ? $("#join-btn") : $("#join-name")).focus();
 }
@@ -94,19 +95,19 @@ $("#join-form").addEventListener("submit", async (e) => {
   const fields = {};
   if (!info.named) {
     const name = $("#join-name").value.trim();
-    if (!name) { $("#join-name").setAttribute("aria-invalid", "true"); showError($("#join-error"), new Error("Please give your name.")); $("#join-name").focus(); return; }
+    if (!name) { $("#join-name").setAttribute("aria-invalid", "true"); showError($("#join-error"), new Error(t("join.give_name"))); $("#join-name").focus(); return; }
     fields.name = name;
     if ($("#join-delegation").value.trim()) fields.delegation = $("#join-delegation").value.trim();
   }
   const before = joinedThrough(token);
   if (before) fields.participant_token = before;
   const btn = $("#join-btn");
-  setBusy(btn, true, "Joining…");
+  setBusy(btn, true, t("join.joining"));
   try {
     const res = await api.join(token, fields);
     rememberJoin(token, res.participant_token);
     const micId = micStream?.getAudioTracks()[0]?.getSettings().deviceId || null;
-    stopMeter?.(); micStream?.getTracks().forEach((t) => t.stop());
+    stopMeter?.(); micStream?.getTracks().forEach((tr) => tr.stop());
     saveParticipant({ ...res, invitation_token: token, mic_device_id: micId, meeting: res.meeting || info.meeting });
     location.assign(pageForRole(res.role));
   } catch (err) {

@@ -1,6 +1,7 @@
 // Language names, each shown in the language itself (the channel picker, the booths), and the
 // writing direction. No DOM: the page's view of the Room (roomview.js) uses it, and node runs it
 // in the unit tests.
+import { t, lang } from "./i18n.js";
 const AUTONYMS = {
   ar: "العربية", zh: "中文", en: "English", fr: "Français", es: "Español", ru: "Русский",
   de: "Deutsch", it: "Italiano", pt: "Português", ja: "日本語", ko: "한국어", nl: "Nederlands",
@@ -13,7 +14,7 @@ const RTL = new Set(["ar", "fa", "he", "ur"]);
 
 export function langName(code) {
   if (!code) return "";
-  if (code === "floor") return "Floor";
+  if (code === "floor") return t("channel.floor");
   if (AUTONYMS[code]) return AUTONYMS[code];
   try {
     const n = new Intl.DisplayNames([code], { type: "language" }).of(code);
@@ -24,6 +25,10 @@ export function langName(code) {
 export function langNameEn(code) {
   if (code === "floor") return "Original";
   try { return new Intl.DisplayNames(["en"], { type: "language" }).of(code) || code; } catch { return code; }
+}
+/** A language's name in the interface's language (the organizer's language list). */
+export function langNameUi(code) {
+  try { return new Intl.DisplayNames([lang], { type: "language" }).of(code) || code; } catch { return code; }
 }
 export const langDir = (code) => (RTL.has(code) ? "rtl" : "ltr");
 

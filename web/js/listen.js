@@ -2,6 +2,7 @@
 import { el, $, langName, patch } from "./ui.js";
 import { channelPicker } from "./live.js";
 import { meterFollowing } from "./meter.js";
+import { t } from "./i18n.js";
 
 let focusChannel = null;
 
@@ -30,8 +31,8 @@ export function setupListening(live) {
       const levels = [null, ...[...(state.meeting.under_levels_db || [])].sort((a, b) => a - b)];
       const onFloor = state.subscription.channel === "floor";
       patch(under, JSON.stringify([levels, onFloor, state.subscription.floor_under ?? null]), () => levels.map((lv) => el("button", { type: "button", role: "radio", disabled: onFloor,
-        "aria-checked": String((state.subscription.floor_under ?? null) === lv), "aria-label": lv === null ? "Off" : `${lv} dB`,
-        onclick: () => pick(state.subscription.channel, lv) }, lv === null ? "Off" : `${lv}`)));
+        "aria-checked": String((state.subscription.floor_under ?? null) === lv), "aria-label": lv === null ? t("listen.under_off") : t("unit.db", { count: lv }),
+        onclick: () => pick(state.subscription.channel, lv) }, lv === null ? t("listen.under_off") : el("span", { dir: "ltr" }, `${lv}`))));
     }
     const now = $("#listen-now");
     if (now) now.textContent = hearingText(state);
@@ -43,7 +44,7 @@ export function setupListening(live) {
 export function hearingText(state) {
   const ch = state.subscription.channel;
   const route = state.channels[ch]?.route;
-  if (ch !== "floor" && route === "auto_floor") return "No interpretation right now — you hear the original";
-  if (ch !== "floor" && route === "silence") return `No interpretation right now — silence until the ${langName(ch)} interpreter is on air`;
-  return `Hearing: ${langName(ch)}`;
+  if (ch !== "floor" && route === "auto_floor") return t("listen.no_interp_original");
+  if (ch !== "floor" && route === "silence") return t("listen.no_interp_silence", { language: langName(ch) });
+  return t("listen.hearing", { language: langName(ch) });
 }

@@ -7,6 +7,7 @@ import { loadParticipant, clearParticipant, SENDING_ROLES } from "./session.js";
 import { emptyRoomView, applyServerMessage, applyStatus } from "./roomview.js";
 import { renderShell } from "./shell.js";
 import { el, $, toast, icon, langName, emptyState } from "./ui.js";
+import { t } from "./i18n.js";
 
 export function startLive({ render, onEvent }) {
   const me = loadParticipant();
@@ -52,14 +53,14 @@ export function startLive({ render, onEvent }) {
     state.resumed = !!msg.resumed;
     // the server restarted and brought the room back as it was (docs/protocol.md, welcome)
     state.restored = !!msg.room?.restored;
-    if (state.restored) toast("The server restarted; you are back in the meeting where you were.");
+    if (state.restored) toast(t("live.restarted"));
     if (msg.ice_servers) rtc.o.iceServers = msg.ice_servers;
     // a reconnect is a new Session: a new peer connection, and our listening choice again; a
     // welcome again on the same Session (a resync, docs/protocol.md) keeps the peer it has
     const sameSession = msg.session_id != null && msg.session_id === state.sessionId && rtc.pc;
     state.sessionId = msg.session_id ?? null;
     if (!sameSession) {
-      try { await rtc.start(); } catch (e) { toast(`Audio cannot start: ${e.message}`, "error"); }
+      try { await rtc.start(); } catch (e) { toast(t("live.audio_cannot_start", { error: e.message }), "error"); }
     }
     // the server keeps our channel through a short outage; after a long one (or a restart) we
     // ask again for what the user last picked (never overriding auto-relay on our own)
@@ -71,7 +72,7 @@ export function startLive({ render, onEvent }) {
   proto.on("answer", (msg) => rtc.acceptAnswer(msg.sdp));
   proto.on("ice", (msg) => rtc.addCandidate(msg.candidate));
   // the server's side of our peer ended (ICE failed, silence): offer again on the same session
-  proto.on("peer_closed", () => { if (proto.status === "open") rtc.start().catch((e) => toast(`Audio cannot restart: ${e.message}`, "error")); });
+  proto.on("peer_closed", () => { if (proto.status === "open") rtc.start().catch((e) => toast(t("live.audio_cannot_restart", { error: e.message }), "error")); });
   proto.connect();
 
   // tell the server (the chair and the organizer see it) a grade seen twice in a row (a lone
@@ -116,21 +117,21 @@ function renderBar(state, leave) {
   if (!bar) return;
   const c = state.connection === "open" ? (state.peer === "connected" ? "ok" : "warn") : state.connection === "closed" ? "bad" : "warn";
   const text = state.connection === "open"
-    ? (state.peer === "connected" ? "Connected" : state.peer === "failed" ? "Audio failed" : "Connecting audio…")
+    ? (state.peer === "connected" ? t("conn.connected") : state.peer === "failed" ? t("conn.audio_failed") : t("conn.connecting_audio"))
     : state.connection === "reconnecting"
-      ? (state.full ? "Meeting full, trying again…"
+      ? (state.full ? t("conn.full")
         : state.reconnect?.code === CLOSE.TRY_AGAIN
-          ? `Server busy, trying again in ${Math.max(1, Math.round(state.reconnect.in_ms / 1000))} s…` : "Reconnecting…")
-      : state.connection === "closed" ? "Disconnected" : "Connecting…";
+          ? t("conn.busy", { count: Math.max(1, Math.round(state.reconnect.in_ms / 1000)) }) : t("conn.reconnecting"))
+      : state.connection === "closed" ? t("conn.disconnected") : t("conn.connecting");
   const q = state.quality && state.peer === "connected" && state.connection === "open" ? state.quality : null;
-  const qText = q ? ` · ${q.grade}${q.rtt != null ? `, ${Math.round(q.rtt * 1000)} ms` : ""}` : "";
+  const qText = q ? ` · ${t(`quality.${q.grade}`)}${q.rtt != null ? `, ${t("unit.ms", { count: Math.round(q.rtt * 1000) })}` : ""}` : "";
   if (!bar.dataset.built) {
     bar.dataset.built = "1";
     renderShell({ sub: null, home: null, start: [el("span", { class: "brand-sub", id: "bar-title" }),
       el("span", { class: "rec-badge", id: "bar-rec", hidden: true, title: "This meeting is recorded" }, "● REC")], end: [
       el("span", { class: "conn", id: "conn", role: "status", "aria-live": "polite" }),
       el("span", { class: "who", id: "bar-who" }),
-      el("button", { class: "linkish", type: "button", id: "leave", onclick: () => { if (confirm("Leave the meeting?")) leaveFn?.(); } }, "Leave")] });
+      el("button", { class: "linkish", type: "button", id: "leave", onclick: () => { if (confirm(t("live.leave_confirm"))) leaveFn?.(); } }, t("live.leave"))] });
   }
   $("#bar-title").textContent = state.meeting.title || "";
   $("#bar-rec").hidden = !(state.meeting.recording && state.meeting.status !== "closed"); // docs/webcast.md
@@ -145,8 +146,8 @@ function renderBar(state, leave) {
   renderWaiting(state);
   if (state.ended && !$("#ended")) {
     $("main").replaceChildren(el("div", { class: "container", id: "ended" }, el("div", { class: "card" },
-      emptyState("lock", state.retry ? "Not in the meeting" : "You are no longer in the meeting", state.ended,
-        state.retry ? el("button", { class: "btn primary", type: "button", onclick: () => location.reload() }, "Try again") : null))));
+      emptyState("lock", state.retry ? t("live.not_in") : t("live.no_longer_in"), state.ended,
+        state.retry ? el("button", { class: "btn primary", type: "button", onclick: () => location.reload() }, t("common.try_again")) : null))));
   }
 }
 
@@ -160,8 +161,8 @@ function renderConnectionLost(state) {
   const box = $("#conn-lost");
   if (lost && !box) {
     $("main")?.prepend(el("div", { class: "conn-lost-banner", id: "conn-lost", role: "alert" }, icon("wifi", 28),
-      el("div", {}, el("div", { class: "big" }, "Connection lost — nobody hears you"),
-        el("div", { class: "small" }, "Your microphone and the sound are cut. The page reconnects by itself; keep it open."))));
+      el("div", {}, el("div", { class: "big" }, t("live.lost")),
+        el("div", { class: "small" }, t("live.lost_detail")))));
   } else if (!lost && box) box.remove();
 }
 
@@ -172,20 +173,19 @@ function renderWaiting(state) {
   const box = $("#waiting");
   if (waiting && !box) {
     $("main")?.prepend(el("div", { class: "container", id: "waiting" }, el("div", { class: "card", role: "status" },
-      emptyState("calendar", "Waiting for the meeting to open",
-        "The chair has not opened the meeting yet. Keep this page open: you join by yourself as soon as it opens."))));
+      emptyState("calendar", t("live.waiting"), t("live.waiting_detail")))));
   } else if (!waiting && box) box.remove();
 }
 
 function showNoSession() {
   document.querySelector("main").replaceChildren(el("div", { class: "container" }, el("div", { class: "card" },
-    emptyState("lock", "Not joined", "Open the link from your invitation to join the meeting."))));
+    emptyState("lock", t("live.not_joined"), t("live.not_joined_detail")))));
 }
 
 function showAutoplayBanner(rtc) {
   if ($("#autoplay")) return;
   const b = el("div", { class: "alert warn container", id: "autoplay", role: "alert", style: "margin-top:12px" },
-    "Your browser paused the sound. ", el("button", { class: "btn small primary", type: "button", onclick: () => { rtc.audio.play(); b.remove(); } }, "Start sound"));
+    t("live.autoplay"), " ", el("button", { class: "btn small primary", type: "button", onclick: () => { rtc.audio.play(); b.remove(); } }, t("live.start_sound")));
   $("main").prepend(b);
 }
 
@@ -193,10 +193,10 @@ function showAutoplayBanner(rtc) {
 export function channelPicker(state, onPick) {
   const chans = ["floor", ...state.meeting.languages];
   const current = state.subscription.channel;
-  return el("div", { class: "channels", role: "radiogroup", "aria-label": "Listen to" }, ...chans.map((c) => {
+  return el("div", { class: "channels", role: "radiogroup", "aria-label": t("listen.to") }, ...chans.map((c) => {
     const route = state.channels[c]?.route;
-    const status = c === "floor" ? "Original"
-      : { interpretation: "Interpreted", floor_language: "Original", auto_floor: "No interpreter: original", silence: "No interpreter: silent" }[route] || "";
+    const status = c === "floor" ? t("route.original")
+      : { interpretation: t("route.interpreted"), floor_language: t("route.original"), auto_floor: t("route.auto_floor"), silence: t("route.silence") }[route] || "";
     return el("button", { class: "channel", type: "button", role: "radio", "aria-checked": String(current === c), "data-channel": c,
       tabindex: current === c ? "0" : "-1", onclick: () => onPick(c),
       onkeydown: (e) => {
@@ -217,11 +217,10 @@ export function participantRow(p, { extra = null, speaking = false } = {}) {
   const q = !away && (p.quality === "poor" || p.quality === "fair") ? p.quality : null;
   return el("li", { "data-participant": p.id, class: away ? "away" : null },
     el("span", { class: `avatar${speaking ? " speaking" : ""}`, "aria-hidden": "true" }, (p.name || "?").split(/\s+/).slice(0, 2).map((w) => w[0]).join("").toUpperCase()),
-    el("div", { class: "who" }, el("div", { class: "n" }, p.name || "Participant", speaking ? el("span", { class: "visually-hidden" }, " (speaking)") : null),
-      el("div", { class: "d" }, [p.delegation, p.role === "interpreter" && p.booth ? `Interpreter · ${langName(p.booth)}` : p.role !== "delegate" ? cap(p.role) : null,
-        away ? "Reconnecting…" : null].filter(Boolean).join(" · "),
-      q ? el("span", { class: `line-q ${q}`, title: "Connection quality" }, icon("wifi", 12), q === "poor" ? " Poor line" : " Fair line") : null)),
+    el("div", { class: "who" }, el("div", { class: "n" }, p.name || t("common.participant"), speaking ? el("span", { class: "visually-hidden" }, ` ${t("live.speaking_sr")}`) : null),
+      el("div", { class: "d" }, [p.delegation, p.role === "interpreter" && p.booth ? `${t("role.interpreter")} · ${langName(p.booth)}` : p.role !== "delegate" ? t(`role.${p.role}`) : null,
+        away ? t("conn.reconnecting") : null].filter(Boolean).join(" · "),
+      q ? el("span", { class: `line-q ${q}`, title: t("quality.title") }, icon("wifi", 12), " ", q === "poor" ? t("quality.poor_line") : t("quality.fair_line")) : null)),
     extra);
 }
-const cap = (s) => (s ? s[0].toUpperCase() + s.slice(1) : "");
 export { icon };

@@ -1,16 +1,17 @@
 import "./shell.js";
 import { api, organizerSession, setOrganizerSession } from "./api.js";
 import { $, showError, setBusy } from "./ui.js";
+import { t } from "./i18n.js";
 
 const next = () => new URLSearchParams(location.search).get("next") || "/meetings.html";
 if (organizerSession()?.token) location.replace(next());
 
 function select(which) {
-  for (const t of ["login", "signup"]) {
-    const on = t === which;
-    $(`#tab-${t}`).setAttribute("aria-selected", String(on));
-    $(`#tab-${t}`).tabIndex = on ? 0 : -1;
-    $(`#form-${t}`).hidden = !on;
+  for (const k of ["login", "signup"]) {
+    const on = k === which;
+    $(`#tab-${k}`).setAttribute("aria-selected", String(on));
+    $(`#tab-${k}`).tabIndex = on ? 0 : -1;
+    $(`#form-${k}`).hidden = !on;
   }
   $("#auth-error").hidden = true;
   $(`#form-${which} input`).focus();
@@ -32,7 +33,7 @@ async function done(res) {
 $("#form-login").addEventListener("submit", async (e) => {
   e.preventDefault();
   const f = e.target, btn = f.querySelector("button");
-  setBusy(btn, true, "Signing in…");
+  setBusy(btn, true, t("login.signing_in"));
   try { await done(await api.login(f.email.value.trim(), f.password.value)); }
   catch (err) { showError($("#auth-error"), err); setBusy(btn, false); }
 });
@@ -41,10 +42,10 @@ $("#form-signup").addEventListener("submit", async (e) => {
   e.preventDefault();
   const f = e.target, btn = f.querySelector("button");
   if (!f.name.value.trim() || !f.email.value.trim() || f.password.value.length < 8) {
-    showError($("#auth-error"), new Error("Please give your name, e-mail and a password of at least 8 characters."));
+    showError($("#auth-error"), new Error(t("login.incomplete")));
     return;
   }
-  setBusy(btn, true, "Creating…");
+  setBusy(btn, true, t("common.creating"));
   try {
     const email = f.email.value.trim();
     const res = await api.signup(email, f.name.value.trim(), f.password.value);

@@ -2,9 +2,10 @@
 import { api, organizerSession } from "./api.js";
 import { requireOrganizer, renderAppbar } from "./org.js";
 import {
-  el, $, toast, showError, setBusy, copyText, hashParams, langName, langNameEn, COMMON_LANGS,
+  el, $, toast, showError, setBusy, copyText, hashParams, langName, langNameUi, COMMON_LANGS,
   roleBadge, statusBadge, fmtRange, toLocalInput, fromLocalInput, emptyState,
 } from "./ui.js";
+import { t, errorText } from "./i18n.js";
 
 requireOrganizer();
 renderAppbar("meetings");
@@ -17,12 +18,12 @@ let liveTimer = null;
 // ---------------------------------------------------------------- tabs
 const TABS = ["details", "invitations", "registrations", "live"];
 function selectTab(name, focus = false) {
-  for (const t of TABS) {
-    const on = t === name;
-    const tab = $(`#tab-${t}`);
+  for (const k of TABS) {
+    const on = k === name;
+    const tab = $(`#tab-${k}`);
     tab.setAttribute("aria-selected", String(on));
     tab.tabIndex = on ? 0 : -1;
-    $(`#panel-${t}`).hidden = !on;
+    $(`#panel-${k}`).hidden = !on;
     if (on && focus) tab.focus();
   }
   clearInterval(liveTimer);
@@ -31,32 +32,34 @@ function selectTab(name, focus = false) {
   if (name === "live") { loadLive(); liveTimer = setInterval(loadLive, 3000); }
   if (meeting) history.replaceState(null, "", `#id=${encodeURIComponent(meeting.id)}${name === "details" ? "" : `&tab=${name}`}`);
 }
-for (const t of TABS) $(`#tab-${t}`).addEventListener("click", () => selectTab(t));
+for (const k of TABS) $(`#tab-${k}`).addEventListener("click", () => selectTab(k));
 $("#tabs").addEventListener("keydown", (e) => {
-  const cur = TABS.findIndex((t) => $(`#tab-${t}`).getAttribute("aria-selected") === "true");
-  const enabled = TABS.filter((t) => !$(`#tab-${t}`).disabled);
+  const cur = TABS.findIndex((k) => $(`#tab-${k}`).getAttribute("aria-selected") === "true");
+  const enabled = TABS.filter((k) => !$(`#tab-${k}`).disabled);
   const i = enabled.indexOf(TABS[cur]);
-  if (e.key === "ArrowRight") selectTab(enabled[(i + 1) % enabled.length], true);
-  if (e.key === "ArrowLeft") selectTab(enabled[(i - 1 + enabled.length) % enabled.length], true);
+  // the next tab is the one after in reading order: to the left in a right-to-left page
+  const rtl = document.documentElement.dir === "rtl";
+  if (e.key === (rtl ? "ArrowLeft" : "ArrowRight")) selectTab(enabled[(i + 1) % enabled.length], true);
+  if (e.key === (rtl ? "ArrowRight" : "ArrowLeft")) selectTab(enabled[(i - 1 + enabled.length) % enabled.length], true);
 });
 
 // ---------------------------------------------------------------- languages & booths
 function fillLangSelect() {
   const sel = $("#lang-add");
   const opts = COMMON_LANGS.filter((c) => !languages.includes(c));
-  sel.replaceChildren(...opts.map((c) => el("option", { value: c }, `${langName(c)} — ${langNameEn(c)} (${c})`)), el("option", { value: "__other" }, "Other code…"));
+  sel.replaceChildren(...opts.map((c) => el("option", { value: c }, `${langName(c)} — ${langNameUi(c)} (${c})`)), el("option", { value: "__other" }, t("meeting.other_code")));
 }
 function renderLangs() {
   $("#lang-chips").replaceChildren(...(languages.length ? languages.map((c) => el("span", { class: "chip", lang: c },
     langName(c), el("span", { class: "muted small" }, c),
-    el("button", { type: "button", "aria-label": `Remove ${langNameEn(c)}`, onclick: () => removeLang(c) }, "×"))) :
-    [el("span", { class: "muted" }, "No language yet.")]));
+    el("button", { type: "button", "aria-label": t("meeting.remove_lang", { language: langName(c) }), onclick: () => removeLang(c) }, "×"))) :
+    [el("span", { class: "muted" }, t("meeting.no_lang"))]));
   fillLangSelect();
   renderBooths();
 }
 function addLang(code) {
   code = (code || "").trim().toLowerCase();
-  if (!/^[a-z]{2}$/.test(code)) { toast("A language is a two-letter ISO 639-1 code, e.g. “sw”.", "error"); return; }
+  if (!/^[a-z]{2}$/.test(code)) { toast(t("meeting.lang_code"), "error"); return; }
   if (languages.includes(code)) return;
   languages.push(code);
   // a booth into the new language by default, understanding every other language
@@ -77,14 +80,14 @@ function removeLang(code) {
 }
 $("#lang-add-btn").addEventListener("click", () => {
   let v = $("#lang-add").value;
-  if (v === "__other") v = prompt("ISO 639-1 code (two letters):") || "";
+  if (v === "__other") v = prompt(t("meeting.lang_prompt")) || "";
   addLang(v);
 });
 
 function renderBooths() {
   const box = $("#booths");
   if (!booths.length) {
-    box.replaceChildren(el("p", { class: "muted" }, languages.length < 2 ? "Add at least two languages to add booths." : "No booth: the meeting runs on the floor only."));
+    box.replaceChildren(el("p", { class: "muted" }, languages.length < 2 ? t("meeting.booths_need_two") : t("meeting.no_booth")));
     return;
   }
   box.replaceChildren(...booths.map((b, i) => {
@@ -92,23 +95,23 @@ function renderBooths() {
     const langSel = el("select", { id: id("lang"), onchange: (e) => { b.language = e.target.value; renderBooths(); } },
       ...languages.map((l) => el("option", { value: l, selected: l === b.language }, langName(l))));
     const retourSel = el("select", { id: id("retour"), onchange: (e) => { b.retour = e.target.value || null; } },
-      el("option", { value: "" }, "None"),
+      el("option", { value: "" }, t("meeting.none")),
       ...languages.filter((l) => l !== b.language).map((l) => el("option", { value: l, selected: l === b.retour }, langName(l))));
-    return el("div", { class: "booth-row", role: "group", "aria-label": `Booth ${langNameEn(b.language)}` },
-      el("div", { class: "field" }, el("label", { for: id("lang") }, "Booth"), langSel),
-      el("div", { class: "field" }, el("label", { for: id("retour") }, "Retour"), retourSel),
-      el("div", { class: "field understands" }, el("span", { class: "label", id: id("u") }, "Understands"),
+    return el("div", { class: "booth-row", role: "group", "aria-label": t("console.booth_of", { language: langName(b.language) }) },
+      el("div", { class: "field" }, el("label", { for: id("lang") }, t("console.booth")), langSel),
+      el("div", { class: "field" }, el("label", { for: id("retour") }, t("meeting.retour")), retourSel),
+      el("div", { class: "field understands" }, el("span", { class: "label", id: id("u") }, t("meeting.understands")),
         el("div", { class: "chips", role: "group", "aria-labelledby": id("u") }, ...languages.filter((l) => l !== b.language).map((l) =>
           el("label", { class: "check" }, el("input", { type: "checkbox", checked: b.understands.includes(l), onchange: (e) => {
             b.understands = e.target.checked ? [...new Set([...b.understands, l])] : b.understands.filter((u) => u !== l);
           } }), langName(l))))),
-      el("label", { class: "check" }, el("input", { type: "checkbox", checked: b.auto_floor, onchange: (e) => { b.auto_floor = e.target.checked; } }), "Floor when idle"),
-      el("button", { class: "btn ghost small", type: "button", "aria-label": `Remove booth ${langNameEn(b.language)}`, onclick: () => { booths.splice(i, 1); renderBooths(); } }, "Remove"));
+      el("label", { class: "check" }, el("input", { type: "checkbox", checked: b.auto_floor, onchange: (e) => { b.auto_floor = e.target.checked; } }), t("meeting.floor_idle")),
+      el("button", { class: "btn ghost small", type: "button", "aria-label": t("meeting.remove_booth", { language: langName(b.language) }), onclick: () => { booths.splice(i, 1); renderBooths(); } }, t("common.remove")));
   }));
 }
 $("#booth-add").addEventListener("click", () => {
   const free = languages.find((l) => !booths.some((b) => b.language === l));
-  if (!free) { toast("Every language has a booth. Add a language first.", "error"); return; }
+  if (!free) { toast(t("meeting.every_lang_booth"), "error"); return; }
   booths.push({ language: free, retour: null, understands: languages.filter((l) => l !== free), auto_floor: true });
   renderBooths();
 });
@@ -140,23 +143,23 @@ function fillForm(m) {
   renderLangs();
 }
 function renderHead() {
-  $("#title").textContent = meeting ? meeting.title : "New meeting";
-  document.title = `${meeting ? meeting.title : "New meeting"} — MIRP`;
+  $("#title").textContent = meeting ? meeting.title : t("meeting.new");
+  document.title = `${meeting ? meeting.title : t("meeting.new")} — MIRP`;
   const sub = $("#sub");
   sub.replaceChildren();
   const actions = $("#head-actions");
   actions.replaceChildren();
-  for (const t of ["invitations", "registrations", "live"]) $(`#tab-${t}`).disabled = !meeting;
+  for (const k of ["invitations", "registrations", "live"]) $(`#tab-${k}`).disabled = !meeting;
   $("#delete-meeting").hidden = !meeting;
-  $("#save").textContent = meeting ? "Save changes" : "Create meeting";
+  $("#save").textContent = meeting ? t("meeting.save") : t("meeting.create");
   if (!meeting) return;
   sub.append(statusBadge(meeting.status), el("span", {}, fmtRange(meeting.starts_at, meeting.ends_at)));
-  actions.append(el("a", { class: "btn", href: `/report.html#id=${encodeURIComponent(meeting.id)}` }, "Report"));
-  if (meeting.status === "open") actions.append(el("button", { class: "btn", type: "button", onclick: () => setStatus("closed") }, "Close meeting"));
-  else actions.append(el("button", { class: "btn success", type: "button", onclick: () => setStatus("open") }, meeting.status === "closed" ? "Reopen meeting" : "Open meeting"));
+  actions.append(el("a", { class: "btn", href: `/report.html#id=${encodeURIComponent(meeting.id)}` }, t("report.heading")));
+  if (meeting.status === "open") actions.append(el("button", { class: "btn", type: "button", onclick: () => setStatus("closed") }, t("chair.close")));
+  else actions.append(el("button", { class: "btn success", type: "button", onclick: () => setStatus("open") }, meeting.status === "closed" ? t("meeting.reopen") : t("meeting.open")));
 }
 async function setStatus(status) {
-  try { meeting = await api.updateMeeting(meeting.id, { status }); renderHead(); toast(status === "open" ? "Meeting open: participants can join." : "Meeting closed.", "ok"); }
+  try { meeting = await api.updateMeeting(meeting.id, { status }); renderHead(); toast(status === "open" ? t("meeting.opened") : t("meeting.closed"), "ok"); }
   catch (e) { showError(null, e); }
 }
 
@@ -164,23 +167,23 @@ $("#meeting-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const body = formToMeeting();
   $("#error").hidden = true;
-  if (!body.title) { $("#m-title").setAttribute("aria-invalid", "true"); showError($("#error"), new Error("Give the meeting a title.")); $("#m-title").focus(); return; }
+  if (!body.title) { $("#m-title").setAttribute("aria-invalid", "true"); showError($("#error"), new Error(t("meeting.need_title"))); $("#m-title").focus(); return; }
   $("#m-title").removeAttribute("aria-invalid");
-  if (!body.languages.length) { showError($("#error"), new Error("Add at least one language.")); return; }
+  if (!body.languages.length) { showError($("#error"), new Error(t("meeting.need_lang"))); return; }
   const btn = $("#save");
-  setBusy(btn, true, "Saving…");
+  setBusy(btn, true, t("meeting.saving"));
   try {
     const created = !meeting;
     meeting = created ? await api.createMeeting(body) : await api.updateMeeting(meeting.id, body);
     fillForm(meeting);
     setBusy(btn, false);
     renderHead();
-    toast(created ? "Meeting created. Now invite its participants." : "Changes saved.", "ok");
+    toast(created ? t("meeting.created") : t("meeting.saved"), "ok");
     if (created) selectTab("invitations");
   } catch (err) { setBusy(btn, false); showError($("#error"), err); }
 });
 $("#delete-meeting").addEventListener("click", async () => {
-  if (!confirm(`Delete “${meeting.title}” with its invitations? This cannot be undone.`)) return;
+  if (!confirm(t("meeting.delete_confirm", { title: meeting.title }))) return;
   try { await api.deleteMeeting(meeting.id); location.assign("/meetings.html"); } catch (e) { showError($("#error"), e); }
 });
 
@@ -197,36 +200,36 @@ const INV_PAGE = 100;  // the server pages the list (docs/api.md); "Show more" f
 
 function invitationRow(inv) {
   const revoked = inv.revoked || inv.revoked_at || inv.status === "revoked";
-  const who = inv.name || "Open link";
+  const who = inv.name || t("meeting.inv.open_link");
   return el("tr", { "data-invitation": inv.id },
-    el("td", {}, el("div", { style: "font-weight:600" }, who), el("div", { class: "small muted" }, [inv.delegation, inv.email].filter(Boolean).join(" · ") || (inv.name ? "" : "Asks for a name"))),
+    el("td", {}, el("div", { style: "font-weight:600" }, who), el("div", { class: "small muted" }, [inv.delegation, inv.email].filter(Boolean).join(" · ") || (inv.name ? "" : t("meeting.inv.asks_name")))),
     el("td", {}, roleBadge(inv.role), inv.booth ? el("span", { class: "small muted" }, ` ${langName(inv.booth)}`) : null),
     el("td", { class: "hide-s" }, `${inv.uses ?? inv.use_count ?? 0} / ${inv.max_uses ?? "∞"}`),
-    el("td", { class: "actions" }, revoked ? el("span", { class: "badge red" }, "Revoked") : [
+    el("td", { class: "actions" }, revoked ? el("span", { class: "badge red" }, t("meeting.inv.revoked")) : [
       ...(mailControls(inv) || []),
-      joinUrl(inv) ? el("button", { class: "btn small", type: "button", "data-copy": joinUrl(inv), "aria-label": `Copy link for ${who}`, onclick: () => copyText(joinUrl(inv)) }, "Copy link") : null,
+      joinUrl(inv) ? el("button", { class: "btn small", type: "button", "data-copy": joinUrl(inv), "aria-label": t("meeting.inv.copy_for", { name: who }), onclick: () => copyText(joinUrl(inv)) }, t("common.copy_link")) : null,
       " ",
-      el("button", { class: "btn small ghost", type: "button", "aria-label": `Revoke invitation for ${who}`, onclick: async () => {
-        if (!confirm(`Revoke the invitation for ${who}? The link stops working.`)) return;
-        try { await api.revokeInvitation(meeting.id, inv.id); toast("Invitation revoked.", "ok"); loadInvitations(); } catch (e) { showError(null, e); }
-      } }, "Revoke")]));
+      el("button", { class: "btn small ghost", type: "button", "aria-label": t("meeting.inv.revoke_for", { name: who }), onclick: async () => {
+        if (!confirm(t("meeting.inv.revoke_confirm", { name: who }))) return;
+        try { await api.revokeInvitation(meeting.id, inv.id); toast(t("meeting.inv.revoked_toast"), "ok"); loadInvitations(); } catch (e) { showError(null, e); }
+      } }, t("meeting.inv.revoke"))]));
 }
 
 // the invitation's e-mail: its last status and Send / Re-send (docs/api.md, "E-mail")
-const MAIL_STATUS = { queued: ["Mail queued", "blue"], retrying: ["Mail retrying", "amber"], sent: ["Mailed", "green"], failed: ["Mail failed", "red"] };
+const MAIL_STATUS = { queued: [t("mail.queued"), "blue"], retrying: [t("mail.retrying"), "amber"], sent: [t("mail.sent"), "green"], failed: [t("mail.failed"), "red"] };
 let mailOff = false;  // the server said it sends no e-mail: offer no Send button
 function mailControls(inv) {
   if (!inv.email || mailOff) return null;
   const [label, tone] = MAIL_STATUS[inv.mail_status] || [null, null];
   const badge = label ? el("span", { class: `badge ${tone}`, "data-mail-status": inv.mail_status, title: inv.mail_error || "" }, label) : null;
   const why = inv.mail_error ? el("span", { class: "small muted" }, ` ${inv.mail_error}`) : null;
-  const send = el("button", { class: "btn small", type: "button", "data-send": inv.id, "aria-label": `${inv.mail_status ? "Re-send" : "Send"} the invitation to ${inv.email}`, onclick: async () => {
-    try { await api.sendInvitation(meeting.id, inv.id); toast(`Invitation queued for ${inv.email}.`, "ok"); loadInvitations(); }
+  const send = el("button", { class: "btn small", type: "button", "data-send": inv.id, "aria-label": inv.mail_status ? t("mail.resend_to", { email: inv.email }) : t("mail.send_to", { email: inv.email }), onclick: async () => {
+    try { await api.sendInvitation(meeting.id, inv.id); toast(t("mail.queued_for", { email: inv.email }), "ok"); loadInvitations(); }
     catch (e) {
-      if (e.details?.reason === "mail_off") { mailOff = true; toast("This server sends no e-mail: copy the link or export the CSV instead."); loadInvitations(); }
+      if (e.details?.reason === "mail_off") { mailOff = true; toast(t("mail.off")); loadInvitations(); }
       else showError(null, e);
     }
-  } }, inv.mail_status ? "Re-send" : "Send");
+  } }, inv.mail_status ? t("mail.resend") : t("mail.send"));
   return [badge, why, " ", send, " "];
 }
 
@@ -234,7 +237,7 @@ function mailControls(inv) {
 async function exportInvitations() {
   try {
     const res = await fetch(`/api/meetings/${encodeURIComponent(meeting.id)}/invitations.csv`, { headers: { Authorization: `Bearer ${organizerSession()?.token}` } });
-    if (!res.ok) { const data = await res.json().catch(() => ({})); throw new Error(data?.error?.message || res.statusText); }
+    if (!res.ok) { const data = await res.json().catch(() => ({})); throw new Error(errorText(data?.error || {}) || res.statusText); }
     const url = URL.createObjectURL(await res.blob());
     const a = el("a", { href: url, download: `invitations-${meeting.id}.csv` });
     document.body.append(a); a.click(); a.remove();
@@ -247,11 +250,11 @@ async function loadInvitations() {
   const box = $("#inv-list");
   try {
     const invs = await api.listInvitations(meeting.id, { limit: INV_PAGE });
-    if (!invs.length) { box.replaceChildren(el("div", { class: "empty" }, el("p", {}, "No invitations yet."), el("p", { class: "small" }, "Create one on the right, or import a CSV list."))); return; }
+    if (!invs.length) { box.replaceChildren(el("div", { class: "empty" }, el("p", {}, t("meeting.inv.none")), el("p", { class: "small" }, t("meeting.inv.none_detail")))); return; }
     const tbody = el("tbody", {}, ...invs.map(invitationRow));
     let last = invs[invs.length - 1].id;
     const more = el("button", { class: "btn small", type: "button", hidden: invs.length < INV_PAGE, onclick: async () => {
-      setBusy(more, true, "Loading…");
+      setBusy(more, true, t("common.loading"));
       try {
         const page = await api.listInvitations(meeting.id, { limit: INV_PAGE, after: last });
         tbody.append(...page.map(invitationRow));
@@ -259,11 +262,11 @@ async function loadInvitations() {
         more.hidden = page.length < INV_PAGE;
       } catch (e) { showError(null, e); }
       setBusy(more, false);
-    } }, "Show more");
+    } }, t("common.show_more"));
     box.replaceChildren(
-      el("div", { class: "row" }, el("button", { class: "btn small ghost", type: "button", id: "inv-export", onclick: exportInvitations }, "Download all links (CSV)")),
+      el("div", { class: "row" }, el("button", { class: "btn small ghost", type: "button", id: "inv-export", onclick: exportInvitations }, t("meeting.inv.export"))),
       el("div", { class: "table-wrap" }, el("table", {},
-        el("thead", {}, el("tr", {}, el("th", {}, "Who"), el("th", {}, "Role"), el("th", { class: "hide-s" }, "Uses"), el("th", {}, el("span", { class: "visually-hidden" }, "Actions")))),
+        el("thead", {}, el("tr", {}, el("th", {}, t("meeting.inv.who")), el("th", {}, t("common.role")), el("th", { class: "hide-s" }, t("meeting.inv.uses")), el("th", {}, el("span", { class: "visually-hidden" }, t("common.actions"))))),
         tbody)),
       more);
   } catch (e) { box.replaceChildren(); showError(box, e); }
@@ -277,15 +280,15 @@ $("#inv-form").addEventListener("submit", async (e) => {
   if (body.role === "interpreter") body.booth = f.booth.value || null;
   $("#inv-error").hidden = true;
   const btn = f.querySelector("button[type=submit]");
-  setBusy(btn, true, "Creating…");
+  setBusy(btn, true, t("common.creating"));
   try {
     const inv = await api.createInvitation(meeting.id, body);
     const url = joinUrl(inv);
     $("#inv-created").hidden = false;
     $("#inv-created").replaceChildren(el("div", { class: "alert ok", role: "status" },
-      el("div", { style: "font-weight:600;margin-bottom:6px" }, `Invitation for ${inv.name || "an open link"} created`),
-      el("div", { class: "row" }, el("input", { type: "text", readonly: true, value: url, class: "grow mono", "aria-label": "Join link", id: "inv-created-link" }),
-        el("button", { class: "btn small", type: "button", onclick: () => copyText(url) }, "Copy"))));
+      el("div", { style: "font-weight:600;margin-bottom:6px" }, inv.name ? t("meeting.inv.created_for", { name: inv.name }) : t("meeting.inv.created_open")),
+      el("div", { class: "row" }, el("input", { type: "text", readonly: true, value: url, class: "grow mono", "aria-label": t("meeting.inv.join_link"), id: "inv-created-link" }),
+        el("button", { class: "btn small", type: "button", onclick: () => copyText(url) }, t("common.copy")))));
     f.name.value = ""; f.email.value = ""; f.delegation.value = ""; f.country.value = "";
     loadInvitations();
   } catch (err) { showError($("#inv-error"), err); }
@@ -299,13 +302,13 @@ $("#bulk-form").addEventListener("submit", async (e) => {
   if (e.submitter?.value !== "default") return;
   e.preventDefault();
   const csv = $("#bulk-csv").value.trim();
-  if (!csv) { showError($("#bulk-error"), new Error("Paste at least one line.")); return; }
+  if (!csv) { showError($("#bulk-error"), new Error(t("meeting.bulk.empty"))); return; }
   try {
     const res = await api.bulkInvitations(meeting.id, csv, $("#bulk-role").value);
     const n = Array.isArray(res) ? res.length : (res?.created?.length ?? res?.invitations?.length ?? res?.count ?? "");
     $("#bulk-dialog").close();
     $("#bulk-csv").value = "";
-    toast(`${n} invitation${n === 1 ? "" : "s"} created.`, "ok");
+    toast(t("meeting.bulk.created", { count: Number(n) || 0 }), "ok");
     loadInvitations();
   } catch (err) { showError($("#bulk-error"), err); }
 });
@@ -315,15 +318,15 @@ const REG_PAGE = 100;  // the server pages the list (docs/api.md); "Show more" f
 async function loadRegistrations() {
   if (!meeting) return;
   $("#reg-link").value = `${location.origin}/register.html#m=${encodeURIComponent(meeting.id)}`;
-  $("#reg-state").replaceChildren(meeting.registration_open ? el("span", { class: "badge green" }, "Open") : el("span", { class: "badge" }, "Closed"));
+  $("#reg-state").replaceChildren(meeting.registration_open ? el("span", { class: "badge green" }, t("status.open")) : el("span", { class: "badge" }, t("meeting.reg.closed_badge")));
   const box = $("#reg-list");
   try {
     const regs = await api.listRegistrations(meeting.id, { limit: REG_PAGE });
-    if (!regs.length) { box.replaceChildren(el("p", { class: "muted" }, meeting.registration_open ? "No request yet." : "Registration is closed. Open it in Details to accept requests.")); return; }
+    if (!regs.length) { box.replaceChildren(el("p", { class: "muted" }, meeting.registration_open ? t("meeting.reg.none") : t("meeting.reg.closed_detail"))); return; }
     const tbody = el("tbody", {}, ...regs.map(registrationRow));
     let last = regs[regs.length - 1].id;
     const more = el("button", { class: "btn small", type: "button", hidden: regs.length < REG_PAGE, onclick: async () => {
-      setBusy(more, true, "Loading…");
+      setBusy(more, true, t("common.loading"));
       try {
         const page = await api.listRegistrations(meeting.id, { limit: REG_PAGE, after: last });
         tbody.append(...page.map(registrationRow));
@@ -331,9 +334,9 @@ async function loadRegistrations() {
         more.hidden = page.length < REG_PAGE;
       } catch (e) { showError(null, e); }
       setBusy(more, false);
-    } }, "Show more");
+    } }, t("common.show_more"));
     box.replaceChildren(el("div", { class: "table-wrap" }, el("table", {},
-      el("thead", {}, el("tr", {}, el("th", {}, "Name"), el("th", { class: "hide-s" }, "Delegation"), el("th", {}, "Status"), el("th", {}, el("span", { class: "visually-hidden" }, "Actions")))),
+      el("thead", {}, el("tr", {}, el("th", {}, t("common.name")), el("th", { class: "hide-s" }, t("common.delegation")), el("th", {}, t("meeting.reg.status")), el("th", {}, el("span", { class: "visually-hidden" }, t("common.actions"))))),
       tbody)), more);
   } catch (e) { box.replaceChildren(); showError(box, e); }
 }
@@ -341,17 +344,17 @@ function registrationRow(r) {
   return el("tr", {},
     el("td", {}, el("div", { style: "font-weight:600" }, r.name), el("div", { class: "small muted" }, r.email || "")),
     el("td", { class: "hide-s" }, r.delegation || "—"),
-    el("td", {}, el("span", { class: `badge ${{ approved: "green", rejected: "red", pending: "amber" }[r.status] || ""}` }, r.status || "pending")),
+    el("td", {}, el("span", { class: `badge ${{ approved: "green", rejected: "red", pending: "amber" }[r.status] || ""}` }, t(`meeting.reg.${r.status || "pending"}`))),
     el("td", { class: "actions" }, (r.status || "pending") === "pending" ? [
-      el("button", { class: "btn small success", type: "button", onclick: () => decide(r, "approve") }, "Approve"), " ",
-      el("button", { class: "btn small ghost", type: "button", onclick: () => decide(r, "reject") }, "Reject")] :
-      (r.join_url || r.invitation?.join_url ? el("button", { class: "btn small", type: "button", onclick: () => copyText(r.join_url || r.invitation.join_url) }, "Copy link") : null)));
+      el("button", { class: "btn small success", type: "button", onclick: () => decide(r, "approve") }, t("meeting.reg.approve")), " ",
+      el("button", { class: "btn small ghost", type: "button", onclick: () => decide(r, "reject") }, t("meeting.reg.reject"))] :
+      (r.join_url || r.invitation?.join_url ? el("button", { class: "btn small", type: "button", onclick: () => copyText(r.join_url || r.invitation.join_url) }, t("common.copy_link")) : null)));
 }
 async function decide(r, what) {
   try {
     if (what === "approve") await api.approveRegistration(meeting.id, r.id);
     else await api.rejectRegistration(meeting.id, r.id);
-    toast(what === "approve" ? `${r.name} approved: an invitation was created.` : `${r.name} rejected.`, "ok");
+    toast(what === "approve" ? t("meeting.reg.approved_toast", { name: r.name }) : t("meeting.reg.rejected_toast", { name: r.name }), "ok");
     loadRegistrations();
   } catch (e) { showError(null, e); }
 }
@@ -369,7 +372,7 @@ async function loadLive() {
     else { showError(box, e); return; }
   }
   if (!data || data.open === false) {
-    box.replaceChildren(el("div", { class: "card" }, emptyState("pause", "Not live", "Nobody is connected. The room opens when the first participant joins.")));
+    box.replaceChildren(el("div", { class: "card" }, emptyState("pause", t("meeting.live.not_live"), t("meeting.live.not_live_detail"))));
     return;
   }
   const people = data.people || data.participants || [];
@@ -381,31 +384,31 @@ async function loadLive() {
   const floor = data.floor || {};
   const holders = (floor.holders || []).map((h) => byId.get(h)?.name || h);
   const waiting = typeof floor.speakers === "number" ? floor.speakers : (floor.speakers || []).length;
-  const ROUTE = { floor: "Original", interpretation: "Interpreted", floor_language: "Original (floor language)", auto_floor: "Floor (no interpreter on air)", silence: "Silent" };
+  const ROUTE = { floor: t("route.original"), interpretation: t("route.interpreted"), floor_language: t("meeting.live.route_floor_language"), auto_floor: t("meeting.live.route_auto_floor"), silence: t("meeting.live.route_silence") };
   box.replaceChildren(
     el("div", { class: "grid-3", style: "margin-bottom:16px" },
-      stat("Connected", data.connected ?? connected.length),
-      stat("Speaking", holders.join(", ") || "—"),
-      stat("Requests waiting", waiting)),
+      stat(t("conn.connected"), data.connected ?? connected.length),
+      stat(t("meeting.live.speaking"), holders.join(", ") || "—"),
+      stat(t("meeting.live.waiting"), waiting)),
     el("div", { class: "grid-2" },
-      el("div", { class: "card" }, el("div", { class: "card-head" }, el("h2", {}, "Participants"), el("span", { class: "badge" }, String(connected.length))),
+      el("div", { class: "card" }, el("div", { class: "card-head" }, el("h2", {}, t("live.participants")), el("span", { class: "badge" }, String(connected.length))),
         people.length ? el("ul", { class: "list" }, ...people.map((p) => el("li", { class: p.connected === false ? "away" : null },
           el("div", { class: "who" }, el("div", { class: "n" }, p.name || p.participant_id),
-            el("div", { class: "d" }, [p.delegation, p.booth && `Booth ${langName(p.booth)}`, p.channel && `hears ${p.channel === "floor" ? "the floor" : langName(p.channel)}`,
-              p.connected === false ? "reconnecting" : null].filter(Boolean).join(" · "))),
-          p.quality && p.quality !== "good" && p.quality !== "unknown" ? el("span", { class: `badge ${p.quality === "poor" ? "red" : "amber"}` }, `${p.quality} line`) : null,
-          roleBadge(p.role)))) : el("p", { class: "muted" }, "Nobody connected.")),
-      el("div", { class: "card" }, el("h2", {}, "Channels"),
+            el("div", { class: "d" }, [p.delegation, p.booth && t("console.booth_of", { language: langName(p.booth) }), p.channel && (p.channel === "floor" ? t("meeting.live.hears_floor") : t("meeting.live.hears", { language: langName(p.channel) })),
+              p.connected === false ? t("conn.reconnecting") : null].filter(Boolean).join(" · "))),
+          p.quality && p.quality !== "good" && p.quality !== "unknown" ? el("span", { class: `badge ${p.quality === "poor" ? "red" : "amber"}` }, p.quality === "poor" ? t("quality.poor_line") : t("quality.fair_line")) : null,
+          roleBadge(p.role)))) : el("p", { class: "muted" }, t("meeting.live.nobody"))),
+      el("div", { class: "card" }, el("h2", {}, t("meeting.live.channels")),
         el("ul", { class: "list" }, ...chanList.map((c) => el("li", {},
           el("div", { class: "who" }, el("div", { class: "n", lang: c.channel === "floor" ? undefined : c.channel }, langName(c.channel)),
             el("div", { class: "d" }, ROUTE[c.route] || c.route || "", c.route === "interpretation" && c.interpreter ? ` · ${byId.get(c.interpreter)?.name || ""}` : "")),
-          el("span", { class: "badge" }, `${c.listeners ?? 0} listening`)))),
-        el("h3", { style: "margin-top:16px" }, "Booths"),
+          el("span", { class: "badge" }, t("meeting.live.listening", { count: c.listeners ?? 0 }))))),
+        el("h3", { style: "margin-top:16px" }, t("meeting.live.booths")),
         liveBooths.length ? el("ul", { class: "list" }, ...liveBooths.map((b) => el("li", {},
           el("div", { class: "who" }, el("div", { class: "n", lang: b.language }, langName(b.language)),
-            el("div", { class: "d" }, `${b.interpreters ?? 0} interpreter${b.interpreters === 1 ? "" : "s"}`, b.on_air ? ` · ${b.on_air_name || "on air"} into ${langName(b.channel)}` : "")),
-          b.on_air ? el("span", { class: `badge ${b.cough ? "amber" : "live"}` }, b.cough ? "Cough" : "On air") : el("span", { class: "badge" }, "Off air"))))
-          : el("p", { class: "muted" }, "No booth."))));
+            el("div", { class: "d" }, t("meeting.live.interpreters", { count: b.interpreters ?? 0 }), b.on_air ? ` · ${t("meeting.live.on_air_into", { name: b.on_air_name || t("console.partner.on_air"), language: langName(b.channel) })}` : "")),
+          b.on_air ? el("span", { class: `badge ${b.cough ? "amber" : "live"}` }, b.cough ? t("meeting.live.cough") : t("console.partner.on_air")) : el("span", { class: "badge" }, t("console.off_air")))))
+          : el("p", { class: "muted" }, t("meeting.live.no_booth")))));
 }
 
 // ---------------------------------------------------------------- start

@@ -1,6 +1,7 @@
 import { api } from "./api.js";
 import { requireOrganizer, renderAppbar } from "./org.js";
 import { el, $, showError, fmtRange, langName, statusBadge, icon } from "./ui.js";
+import { t } from "./i18n.js";
 
 requireOrganizer();
 renderAppbar("meetings");
@@ -12,17 +13,17 @@ async function load() {
     if (!meetings.length) {
       list.replaceChildren(el("div", { class: "card empty", style: "grid-column:1/-1" },
         el("div", { class: "big" }, icon("calendar", 40)),
-        el("h2", {}, "No meetings yet"),
-        el("p", {}, "Create your first meeting: choose its languages and booths, then invite delegates and interpreters."),
-        el("a", { class: "btn primary", href: "/meeting.html#new" }, "+ New meeting")));
+        el("h2", {}, t("meetings.none")),
+        el("p", {}, t("meetings.none_detail")),
+        el("a", { class: "btn primary", href: "/meeting.html#new" }, t("meetings.new"))));
       return;
     }
     meetings.sort((a, b) => String(a.starts_at || "").localeCompare(String(b.starts_at || "")));
     list.replaceChildren(...meetings.map((m) => el("a", { class: "card meeting-card", href: `/meeting.html#id=${encodeURIComponent(m.id)}` },
-      el("div", { class: "row between" }, statusBadge(m.status), m.registration_open ? el("span", { class: "badge" }, "Registration open") : null),
-      el("h3", {}, m.title || "Untitled meeting"),
+      el("div", { class: "row between" }, statusBadge(m.status), m.registration_open ? el("span", { class: "badge" }, t("meetings.reg_open")) : null),
+      el("h3", {}, m.title || t("meetings.untitled")),
       el("div", { class: "when" }, fmtRange(m.starts_at, m.ends_at)),
-      el("div", { class: "chips", "aria-label": "Languages" }, ...(m.languages || []).map((l) => el("span", { class: "chip", lang: l }, langName(l)))),
+      el("div", { class: "chips", "aria-label": t("common.languages") }, ...(m.languages || []).map((l) => el("span", { class: "chip", lang: l }, langName(l)))),
     )));
   } catch (e) { list.replaceChildren(); showError($("#error"), e); }
 }

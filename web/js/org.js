@@ -2,6 +2,7 @@
 import { api, organizerSession, setOrganizerSession } from "./api.js";
 import { renderShell } from "./shell.js";
 import { el, $ } from "./ui.js";
+import { t } from "./i18n.js";
 
 export function requireOrganizer() {
   const s = organizerSession();
@@ -20,11 +21,11 @@ export function requireOrganizer() {
 export function renderAppbar(active) {
   const s = organizerSession();
   const link = (href, label, key) => el("a", { href, "aria-current": active === key ? "page" : undefined }, label);
-  renderShell({ sub: "Organizer", home: "/meetings.html", end: [
-    el("nav", { "aria-label": "Main" },
-      link("/meetings.html", "Meetings", "meetings"),
-      link("/trends.html", "Trends", "trends"),
+  renderShell({ sub: t("role.organizer"), home: "/meetings.html", end: [
+    el("nav", { "aria-label": t("org.main_nav") },
+      link("/meetings.html", t("org.meetings"), "meetings"),
+      link("/trends.html", t("org.trends"), "trends"),
       el("span", { class: "who" }, s?.organizer?.name || ""),
-      el("button", { class: "linkish", type: "button", onclick: () => { setOrganizerSession(null); location.assign("/index.html"); } }, "Sign out")),
+      el("button", { class: "linkish", type: "button", onclick: () => { setOrganizerSession(null); location.assign("/index.html"); } }, t("org.sign_out"))),
   ] });
 }

@@ -134,6 +134,7 @@ export class Protocol {
   setTimeLimit(seconds) { return this.send("floor_time_limit", { seconds }); }
   mute(participantId, muted = true) { return this.send("participant_mute", { participant_id: participantId, muted: !!muted }); }
   setFloorLanguage(language) { return this.send("floor_language", { language }); }
+  setFloorRoom(mode) { return this.send("floor_room", { mode }); }
   /** The language I (or, for the chair, `participantId`) speak on the floor; null: the invitation's. */
   setSpokenLanguage(language, participantId = null) { return this.send("participant_language", { language, participant_id: participantId }); }
   openMeeting() { return this.send("meeting_open"); }

@@ -2,6 +2,7 @@
 import "./shell.js";
 import { api } from "./api.js";
 import { el, $, showError, setBusy, hashParams, fmtRange, langName, emptyState } from "./ui.js";
+import { t, errorText } from "./i18n.js";
 
 const meetingId = hashParams().get("m");
 let mailOn = false; // the server e-mails approved links (GET …/registration `mail`)
@@ -13,19 +14,19 @@ function bad(title, text) {
 }
 
 async function start() {
-  if (!meetingId) { bad("No meeting", "This registration link is incomplete."); return; }
+  if (!meetingId) { bad(t("register.no_meeting"), t("register.incomplete")); return; }
   let info;
   try { info = await api.registrationInfo(meetingId); }
-  catch (e) { bad("Registration unavailable", e.code === "not_found" ? "This meeting does not exist." : e.message); return; }
+  catch (e) { bad(t("register.unavailable"), e.code === "not_found" ? t("register.not_found") : errorText(e)); return; }
   const m = info.meeting || info;
-  if (info.registration_open === false || info.open === false) { bad("Registration is closed", `Registration for “${m.title}” is not open.`); return; }
-  document.title = `Register — ${m.title}`;
+  if (info.registration_open === false || info.open === false) { bad(t("register.closed"), t("register.closed_detail", { title: m.title })); return; }
+  document.title = t("register.title_of", { title: m.title });
   $("#meeting-title").textContent = m.title;
   $("#meeting-when").textContent = m.starts_at ? fmtRange(m.starts_at, m.ends_at) : "";
   $("#meeting-langs").replaceChildren(...(m.languages || []).map((l) => el("span", { class: "chip", lang: l }, langName(l))));
   mailOn = info.mail === true;
   // no promise the server cannot keep: without mail, the organizer hands the link out
-  if (!mailOn) $("#r-email-hint").textContent = "The organizer uses it to send you your personal join link once you are approved.";
+  if (!mailOn) $("#r-email-hint").textContent = t("register.email_hint_nomail");
   $("#loading").hidden = true;
   $("#reg-form").hidden = false;
   $("#r-name").focus();
@@ -35,16 +36,15 @@ $("#reg-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const f = e.target;
   const body = { name: f.name.value.trim(), email: f.email.value.trim(), delegation: f.delegation.value.trim() || null };
-  if (!body.name || !/^\S+@\S+\.\S+$/.test(body.email)) { showError($("#reg-error"), new Error("Please give your name and a valid e-mail address.")); return; }
+  if (!body.name || !/^\S+@\S+\.\S+$/.test(body.email)) { showError($("#reg-error"), new Error(t("register.invalid"))); return; }
   const btn = f.querySelector("button");
-  setBusy(btn, true, "Sending…");
+  setBusy(btn, true, t("common.sending"));
   try {
     await api.register(meetingId, body);
     f.hidden = true;
     $("#done").hidden = false;
-    $("#done").replaceChildren(emptyState("check", "Request sent",
-      mailOn ? `Thank you, ${body.name}. The organizer will review your request; once approved, your personal join link is sent to ${body.email}.`
-        : `Thank you, ${body.name}. The organizer will review your request and, once approved, give you your personal join link.`));
+    $("#done").replaceChildren(emptyState("check", t("register.sent"),
+      mailOn ? t("register.sent_mail", { name: body.name, email: body.email }) : t("register.sent_nomail", { name: body.name })));
   } catch (err) { setBusy(btn, false); showError($("#reg-error"), err); }
 });
 start();

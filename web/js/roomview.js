@@ -4,6 +4,7 @@
 // docs/rooms.md). No DOM, no socket, no clock of its own (`now` is passed in):
 // node runs it in tools/web/test/.
 import { langName } from "./languages.js";
+import { t, errorText, lang as uiLang } from "./i18n.js";
 import { CLOSE, CLOSE_CODES } from "./wire.js";
 
 /** The Room as the pages see it (filled from the server's snapshot and events). */
@@ -11,7 +12,7 @@ export function emptyRoomView() {
   return {
     me: null, meeting: { title: "", languages: [], booths: [], under_levels_db: [-12, -18, -24], status: "open" },
     participants: new Map(), // id -> {id, name, role, delegation, booth, connected, muted}
-    floor: { holders: [], language: null, time_limit_s: null, remaining_s: null, deadline: null, speakers: [], muted: [] },
+    floor: { holders: [], language: null, time_limit_s: null, remaining_s: null, deadline: null, speakers: [], muted: [], room: "both" },
     booths: {}, // lang -> {on_air, channel, input, handover, cough, consoles: {id: {...}}}
     channels: {}, // channel -> {route, listeners}
     subscription: { channel: "floor", floor_under: null }, // what the page shows as chosen
@@ -39,6 +40,7 @@ function applyFloor(state, f, now) {
     deadline: f.remaining_s != null ? now + f.remaining_s * 1000 : null,
     speakers: speakers.map((x) => (typeof x === "string" ? { participant_id: x, kind: "speak" } : x)),
     muted: f.muted || [],
+    room: f.room || "both", // hybrid meetings: where the floor is (docs/venue.md)
   };
 }
 function applyBooth(state, b) {
@@ -64,7 +66,7 @@ export function applyServerMessage(state, msg, now = Date.now()) {
       state.heard = null;
       if (sub?.channel) state.heard = state.subscription = { channel: sub.channel, floor_under: sub.floor_under ?? null, auto: !!sub.auto };
       if (msg.participant_id) state.me.id = msg.participant_id;
-      if (state.meeting.status === "closed") state.ended = "This meeting is closed.";
+      if (state.meeting.status === "closed") state.ended = t("error.reason.closed");
       return null;
     }
     case "participant_joined":
@@ -75,7 +77,7 @@ export function applyServerMessage(state, msg, now = Date.now()) {
     case "channels": state.channels = msg.channels || {}; return null;
     case "meeting": {
       Object.assign(state.meeting, msg.meeting || { status: msg.status });
-      if (msg.closed || state.meeting.status === "closed") { state.ended = "The chair closed the meeting. Thank you for taking part."; return { closed: true }; }
+      if (msg.closed || state.meeting.status === "closed") { state.ended = t("live.closed_by_chair"); return { closed: true }; }
       return null;
     }
     case "subscribed": state.heard = state.subscription = { channel: msg.channel, floor_under: msg.floor_under ?? null, auto: !!msg.auto }; return null;
@@ -83,10 +85,11 @@ export function applyServerMessage(state, msg, now = Date.now()) {
     case "notice": {
       const who = (id) => state.participants.get(id)?.name;
       const text = msg.text || {
-        slow_down: `${who(msg.from) || "An interpreter"}${msg.booth ? ` (${langName(msg.booth)})` : ""} asks the speaker to slow down.`,
-        time_up: `${msg.participant_id === state.me.id ? "Your" : `${who(msg.participant_id) || "The speaker"}'s`} speaking time is up.`,
-        handover_expired: "The handover request expired.",
-        handover_declined: "The handover was declined.",
+        slow_down: msg.booth ? t("notice.slow_down_booth", { name: who(msg.from) || t("notice.an_interpreter"), booth: langName(msg.booth) })
+          : t("notice.slow_down", { name: who(msg.from) || t("notice.an_interpreter") }),
+        time_up: msg.participant_id === state.me.id ? t("notice.time_up_you") : (who(msg.participant_id) ? t("notice.time_up", { name: who(msg.participant_id) }) : t("notice.time_up_speaker")),
+        handover_expired: t("notice.handover_expired"),
+        handover_declined: t("notice.handover_declined"),
       }[msg.kind] || msg.kind;
       state.notices.push({ kind: msg.kind, text, from: msg.from, at: now });
       return { notice: text, kind: msg.kind };
@@ -99,7 +102,7 @@ export function applyServerMessage(state, msg, now = Date.now()) {
       if (state.errors.length > 20) state.errors.shift();
       return null;
     }
-    case "removed": state.ended = msg.reason || "The chair removed you from the meeting."; return { removed: true };
+    case "removed": state.ended = (uiLang === "en" && msg.reason) || t("live.removed"); return { removed: true }; // the server words it in English
     default: return null;
   }
 }
@@ -121,8 +124,9 @@ export function applyStatus(state, { status, code = null, reason = "", in_ms = n
     // before the chair opens the meeting: the waiting room (live.js tries again by itself)
     if (why === "not_open") { state.waiting = true; return; }
     state.retry = code === CLOSE.REPLACED;
-    state.ended = code === CLOSE.REPLACED ? "You joined this meeting again in another window or tab, so this one stopped."
-        : code === CLOSE.MEETING_CLOSED ? "The chair closed the meeting. Thank you for taking part."
-          : reason || "You were disconnected.";
+    state.ended = code === CLOSE.REPLACED ? t("live.replaced")
+        : code === CLOSE.MEETING_CLOSED ? t("live.closed_by_chair")
+          // the server's reason in English, else the refusal's words in the reader's language
+          : (reason || CLOSE_CODES[code]?.name ? errorText({ code: CLOSE_CODES[code]?.name, message: reason, details: state.lastError?.details }) : t("live.disconnected"));
   }
 }

@@ -8,7 +8,7 @@ export function loadParticipant() {
 }
 export function clearParticipant() { sessionStorage.removeItem(KEY); }
 
-export const SENDING_ROLES = new Set(["delegate", "chair", "interpreter"]);
+export const SENDING_ROLES = new Set(["delegate", "chair", "interpreter", "room"]);
 export function pageForRole(role) {
-  return { chair: "/chair.html", interpreter: "/console.html", organizer: "/chair.html" }[role] || "/delegate.html";
+  return { chair: "/chair.html", interpreter: "/console.html", organizer: "/chair.html", room: "/room.html" }[role] || "/delegate.html";
 }

@@ -5,6 +5,7 @@ import { TREND_COLUMNS, describeBars, periodLabel, trendCells } from "./charts.j
 import { barChart, chartWidth } from "./chartsvg.js";
 import { requireOrganizer, renderAppbar } from "./org.js";
 import { el, $, showError, hashParams } from "./ui.js";
+import { t } from "./i18n.js";
 
 requireOrganizer();
 renderAppbar("trends");
@@ -34,28 +35,28 @@ function card(title, ...body) {
 function render(data) {
   const rows = data.rows;
   $("#scope").textContent = data.scope === "all"
-    ? (data.organizer_id ? `One organizer's meetings (${data.organizer_id}).` : "Every organizer's meetings (administrator).")
-    : "E-participation in your meetings.";
+    ? (data.organizer_id ? t("trends.scope_one", { id: data.organizer_id }) : t("trends.scope_all"))
+    : t("trends.scope_own");
   const labels = rows.map((r) => r.period);
   const label = periodLabel;
   const width = chartWidth($("#charts").firstElementChild) - 48;  // a card's padding
   const chart = (title, series, unit = "") => card(title, ...barChart({
     title, desc: describeBars(title, labels.map(label), series, unit), labels, series, label, width }));
   const charts = rows.length ? [
-    chart("Meetings", [{ name: "Meetings", values: rows.map((r) => r.meetings) }, { name: "Held", values: rows.map((r) => r.meetings_held) }]),
-    chart("Participants and delegations", [{ name: "Participants", values: rows.map((r) => r.participants) }, { name: "Delegations", values: rows.map((r) => r.delegations) }]),
-    chart("Hours of interpretation", [{ name: "Hours", values: rows.map((r) => r.interpretation_hours) }], " h"),
-    chart("Languages used", [{ name: "Languages", values: rows.map((r) => r.languages.length) }]),
-    chart("Connection quality: samples graded good (%)", [{ name: "Good", values: rows.map((r) => (r.quality_good_share == null ? 0 : Math.round(r.quality_good_share * 1000) / 10)) }, { name: "Poor", values: rows.map((r) => (r.quality_poor_share == null ? 0 : Math.round(r.quality_poor_share * 1000) / 10)) }], " %"),
-    chart("Delegations' share of the floor (%)", [{ name: "Share", values: rows.map((r) => (r.delegation_floor_share == null ? 0 : Math.round(r.delegation_floor_share * 1000) / 10)) }], " %"),
-  ] : [el("p", { class: "muted" }, "No meetings in this period.")];
+    chart(t("trends.col.meetings"), [{ name: t("trends.col.meetings"), values: rows.map((r) => r.meetings) }, { name: t("trends.col.meetings_held"), values: rows.map((r) => r.meetings_held) }]),
+    chart(t("trends.chart.people"), [{ name: t("trends.col.participants"), values: rows.map((r) => r.participants) }, { name: t("trends.col.delegations"), values: rows.map((r) => r.delegations) }]),
+    chart(t("trends.chart.hours"), [{ name: t("trends.chart.hours_series"), values: rows.map((r) => r.interpretation_hours) }], ` ${t("unit.h")}`),
+    chart(t("trends.chart.languages"), [{ name: t("trends.col.languages"), values: rows.map((r) => r.languages.length) }]),
+    chart(t("trends.chart.quality"), [{ name: t("report.col.good"), values: rows.map((r) => (r.quality_good_share == null ? 0 : Math.round(r.quality_good_share * 1000) / 10)) }, { name: t("report.col.poor"), values: rows.map((r) => (r.quality_poor_share == null ? 0 : Math.round(r.quality_poor_share * 1000) / 10)) }], " %"),
+    chart(t("trends.chart.share"), [{ name: t("trends.chart.share_series"), values: rows.map((r) => (r.delegation_floor_share == null ? 0 : Math.round(r.delegation_floor_share * 1000) / 10)) }], " %"),
+  ] : [el("p", { class: "muted" }, t("trends.none"))];
   $("#charts").replaceChildren(...charts);
   $("#table").replaceChildren(el("table", { class: "stats" },
-    el("caption", { class: "visually-hidden" }, "Trends per period"),
+    el("caption", { class: "visually-hidden" }, t("trends.caption")),
     el("thead", {}, el("tr", {}, ...TREND_COLUMNS.map(([, name]) => el("th", { scope: "col" }, name)))),
     el("tbody", {}, ...rows.map((r) => el("tr", {}, ...trendCells(r).map((c, i) => (i === 0 ? el("th", { scope: "row" }, c) : el("td", {}, c))))))));
   $("#not-recorded").textContent = data.not_recorded.length
-    ? `Not recorded by MIRP, so not shown: ${data.not_recorded.join(", ")}.` : "";
+    ? t("trends.not_recorded", { list: data.not_recorded.join(", ") }) : "";
 }
 
 async function load() {

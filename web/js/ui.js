@@ -1,5 +1,6 @@
 // Small DOM helpers shared by every page: element builder, toasts, language labels, formatting.
 import { langName, langDir } from "./languages.js";
+import { t, lang, errorText } from "./i18n.js";
 
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
@@ -30,13 +31,13 @@ export function toast(message, kind = "") {
     toastBox = el("div", { class: "toasts", role: "status", "aria-live": "polite" });
     document.body.append(toastBox);
   }
-  const t = el("div", { class: `toast ${kind}` }, message);
-  toastBox.append(t);
-  setTimeout(() => t.remove(), kind === "error" ? 7000 : 4000);
+  const node = el("div", { class: `toast ${kind}` }, message);
+  toastBox.append(node);
+  setTimeout(() => node.remove(), kind === "error" ? 7000 : 4000);
 }
 
 export function showError(target, err) {
-  const msg = err?.message || String(err);
+  const msg = errorText(err);
   if (target) {
     target.hidden = false;
     target.className = "alert error";
@@ -46,33 +47,31 @@ export function showError(target, err) {
 }
 
 // --- languages (names in web/js/languages.js, a module without the DOM) -------------------------
-export { langName, langNameEn, langDir, COMMON_LANGS } from "./languages.js";
+export { langName, langNameEn, langNameUi, langDir, COMMON_LANGS } from "./languages.js";
 export function langLabel(code) {
   // a span in the language's own script and direction
   return el("span", { lang: code === "floor" ? undefined : code, dir: code === "floor" ? undefined : langDir(code) }, langName(code));
 }
 
-export const ROLE_LABEL = {
-  organizer: "Organizer", chair: "Chair", delegate: "Delegate", interpreter: "Interpreter", observer: "Observer",
-};
+export const ROLE_LABEL = Object.fromEntries(["organizer", "chair", "delegate", "interpreter", "observer", "room"].map((r) => [r, t(`role.${r}`)]));
 export const ROLE_BADGE = { chair: "amber", delegate: "blue", interpreter: "green", observer: "", organizer: "red" };
 export const roleBadge = (role) => el("span", { class: `badge ${ROLE_BADGE[role] || ""}` }, ROLE_LABEL[role] || role);
 export const STATUS_BADGE = { scheduled: "blue", open: "green", closed: "" };
-export const statusBadge = (s) => el("span", { class: `badge ${STATUS_BADGE[s] || ""}` }, s === "open" ? "● Open" : (s || "draft"));
+export const statusBadge = (s) => el("span", { class: `badge ${STATUS_BADGE[s] || ""}` }, s === "open" ? t("status.open_dot") : t(`status.${s || "draft"}`));
 
 // --- formatting ---------------------------------------------------------------------------------
 export function fmtDate(iso) {
   if (!iso) return "";
   const d = new Date(iso);
   if (Number.isNaN(d.getTime())) return iso;
-  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  return d.toLocaleString(lang, { dateStyle: "medium", timeStyle: "short" });
 }
 export function fmtRange(a, b) {
-  if (!a) return "No date set";
+  if (!a) return t("common.no_date");
   const s = fmtDate(a);
   if (!b) return s;
   const da = new Date(a), db = new Date(b);
-  if (da.toDateString() === db.toDateString()) return `${s} – ${db.toLocaleTimeString(undefined, { timeStyle: "short" })}`;
+  if (da.toDateString() === db.toDateString()) return `${s} – ${db.toLocaleTimeString(lang, { timeStyle: "short" })}`;
   return `${s} – ${fmtDate(b)}`;
 }
 export function fmtClock(seconds) {
@@ -96,11 +95,11 @@ export const fromLocalInput = (v) => (v ? new Date(v).toISOString() : null);
 export const initials = (name) => (name || "?").split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0]).join("").toUpperCase();
 
 export async function copyText(text) {
-  try { await navigator.clipboard.writeText(text); toast("Link copied", "ok"); }
+  try { await navigator.clipboard.writeText(text); toast(t("common.copied"), "ok"); }
   catch {
     const ta = el("textarea", { style: "position:fixed;opacity:0" }, text);
     document.body.append(ta); ta.select();
-    try { document.execCommand("copy"); toast("Link copied", "ok"); } catch { toast("Copy failed: select the link and copy it", "error"); }
+    try { document.execCommand("copy"); toast(t("common.copied"), "ok"); } catch { toast(t("common.copy_failed"), "error"); }
     ta.remove();
   }
 }

@@ -29,6 +29,7 @@ export const CLIENT_MESSAGES = Object.freeze({
   floor_time_limit: Object.freeze(["seconds"]),
   participant_mute: Object.freeze(["participant_id", "muted"]),
   floor_language: Object.freeze(["language"]),
+  floor_room: Object.freeze(["mode"]),
   participant_language: Object.freeze(["language", "participant_id"]),
   meeting_open: Object.freeze([]),
   meeting_close: Object.freeze([]),
@@ -43,7 +44,7 @@ export const CLIENT_MESSAGES = Object.freeze({
   slow_down: Object.freeze([]),
 });
 export const SERVER_MESSAGES = Object.freeze(["ack", "answer", "error", "ice", "peer_closed", "ping", "pong", "welcome"]);
-export const ROOM_EVENTS = Object.freeze(["booth", "channels", "chat", "floor", "meeting", "notice", "participant", "participant_joined", "participant_left", "removed", "subscribed"]);
+export const ROOM_EVENTS = Object.freeze(["booth", "caption", "channels", "chat", "floor", "meeting", "notice", "participant", "participant_joined", "participant_left", "removed", "subscribed"]);
 
 // close code -> {name, final (do not reconnect), retry}; a code not listed: reconnect
 export const CLOSE_CODES = Object.freeze({
@@ -81,4 +82,4 @@ export const CLOSE = Object.freeze({
   MEETING_FULL: 4429,
 });
 // a fatal `error` with one of these codes: the close that follows is final
-export const FINAL_ERRORS = Object.freeze(["conflict", "forbidden", "invalid_input", "invalid_message", "invalid_sdp", "meeting_closed", "not_found", "unauthorized"]);
+export const FINAL_ERRORS = Object.freeze(["conflict", "forbidden", "invalid_input", "invalid_message", "invalid_sdp", "meeting_closed", "not_found", "not_supported", "precondition_failed", "unauthorized", "unsupported_media_type"]);

@@ -1,8 +1,8 @@
 """Every dependency of the routes, as an Annotated type: `AppSettings`, `Db`, `StartedDb`,
-`DbSession`, `CurrentOrganizer`, `OrganizerNoTx`, `AppThrottle`, `Rooms`, `AppTally`,
+`DbSession`, `CurrentOrganizer`, `OrganizerNoTx`, `AppThrottle`, `Rooms`, `Cluster`, `AppTally`,
 `AppWebcast`; the webcast's hot route calls `get_app_settings`, `get_webcast_modes`,
-`started_db` and `get_db` itself (api/webcast.py). A route
-names what it needs by type; what the app holds (app.state) is read here and nowhere else.
+`started_db` and `get_db` itself (api/webcast.py). A route names what it needs by type; what
+the app holds (app.state) is read here and nowhere else.
 
 `DbSession` is one transaction per request: committed when the route returns, rolled back when
 it raises, and (scope="function") finished BEFORE the response is sent, so a client never sees
@@ -20,6 +20,7 @@ from mirp.api.throttle import Throttle
 from mirp.config import Settings
 from mirp.errors import Unauthorized, Unavailable
 from mirp.metrics import Tally, tally_of
+from mirp.rooms.cluster_rooms import ClusterRooms
 from mirp.rooms.registry import RoomsReadout
 from mirp.store import accounts
 from mirp.store import tables as t
@@ -144,9 +145,10 @@ class LiveRooms(Protocol):
 
     Reads: an open meeting's overview (None: its room is not open) and the journal's health.
     Decisions, called after the route's own commit (api/enforce.py): plain ids and strings, so
-    the same calls can later travel over the cluster Bus to the node that owns the room."""
+    that in a cluster they travel over the Bus to the meeting's origin (rooms/cluster_rooms.py
+    ClusterRooms; the overview too); the other reads are this node's own."""
 
-    def overview(self, meeting_id: str) -> dict[str, Any] | None: ...
+    async def live_overview(self, meeting_id: str) -> dict[str, Any] | None: ...
     def health(self) -> Mapping[str, object] | None: ...
     async def media_check(self) -> dict[str, Any] | None: ...
     def readout(self) -> RoomsReadout: ...
@@ -160,7 +162,7 @@ class LiveRooms(Protocol):
 class NoRooms:
     """No live side in this app (REST-only tests, tools): no room is open, nothing to enforce."""
 
-    def overview(self, meeting_id: str) -> dict[str, Any] | None:
+    async def live_overview(self, meeting_id: str) -> dict[str, Any] | None:
         return None
 
     def health(self) -> Mapping[str, object] | None:
@@ -196,6 +198,15 @@ def get_rooms(request: Request) -> LiveRooms:
 
 
 Rooms = Annotated[LiveRooms, Depends(get_rooms)]
+
+
+def get_cluster(request: Request) -> ClusterRooms | None:
+    """This node's part of the cluster (app.py, with MIRP_REDIS_URL), else None."""
+    cluster: ClusterRooms | None = getattr(request.app.state, "cluster", None)
+    return cluster
+
+
+Cluster = Annotated[ClusterRooms | None, Depends(get_cluster)]
 
 
 def get_tally(request: Request) -> Tally:

@@ -1,4 +1,5 @@
-"""The organizer's live overview of a meeting, read from the rooms registry (`Rooms`)."""
+"""The organizer's live overview of a meeting, read from the rooms (`Rooms`: in a cluster, the
+meeting's origin)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ async def live(meeting_id: str, session: DbSession, organizer: CurrentOrganizer,
     """`{"open": false}` while no Room runs; else the registry's overview (who is connected,
     channels with listener counts, booths on air) with `"open": true`."""
     meeting = await repo.meeting_for(session, organizer, meeting_id)
-    overview = rooms.overview(meeting.id)
+    overview = await rooms.live_overview(meeting.id)  # in a cluster: at the origin
     if overview is None:
         return {"open": False}
     return {"open": True, **overview}

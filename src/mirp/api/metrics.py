@@ -3,9 +3,11 @@
 Everything is read at scrape time, nothing is kept here: the rooms' read-out (rooms, Sessions,
 queue depth, commands, listeners per channel), what signaling and the HTTP middleware counted
 (mirp/metrics.py's Tally), the journal, the database pool, the process (CPU, memory, files),
-and the media plane's counters. The media plane is another process: it is asked with a short
-timeout, and a scrape never waits longer; when it does not answer, `mirp_media_up` is 0 and its
-families are left out (Prometheus then marks them stale rather than showing stale numbers).
+the media plane's counters, and in a cluster this node's part (leases, edge rooms, the stream,
+resyncs, forwarded decisions, the relay between nodes). The media plane is another process: it
+is asked with a short timeout, and a scrape never waits longer; when it does not answer,
+`mirp_media_up` is 0 and its families are left out (Prometheus then marks them stale rather
+than showing stale numbers).
 
 Labels never carry a meeting id (unbounded): listeners are per channel (a language), summed over
 the meetings of the process; a meeting's own numbers are on its live page (`/api/.../live`).
@@ -27,10 +29,11 @@ from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from mirp.api.deps import AppSettings, AppTally, Rooms, StartedDb
+from mirp.api.deps import AppSettings, AppTally, Cluster, Rooms, StartedDb
 from mirp.config import Settings
 from mirp.errors import Forbidden, NotFound, Unauthorized
 from mirp.metrics import Tally
+from mirp.rooms.cluster_rooms import ClusterReadout
 from mirp.rooms.registry import RoomsReadout
 
 log = logging.getLogger("mirp.api.metrics")
@@ -77,6 +80,24 @@ MEDIA: dict[str, tuple[str, str, str]] = {
     "sources_dropped": ("mirp_media_sources_dropped", "counter",
                         "Failed or ended sources removed by the engine"),
     "restarts": ("mirp_media_restarts", "counter", "Media processes started after the first"),
+    # a node of a cluster (rooms/cluster_rooms.py): the relay between nodes (media/relay.py)
+    "relay_links": ("mirp_relay_links", "gauge", "Edges this origin relays feeds to"),
+    "relay_feeds_out": ("mirp_relay_feeds_out", "gauge", "Feeds this origin relays out"),
+    "relay_packets_out": ("mirp_relay_packets_sent", "counter",
+                          "Relay datagrams sent to edges (one per packet per edge)"),
+    "relay_send_dropped": ("mirp_relay_send_dropped", "counter",
+                           "Relay datagrams the kernel refused"),
+    "relay_feeds_in": ("mirp_relay_feeds_in", "gauge", "Relayed feeds this edge receives"),
+    "relay_received": ("mirp_relay_packets_received", "counter",
+                       "Relayed packets handed to this edge's fan-out"),
+    "relay_lost": ("mirp_relay_packets_lost", "counter", "Relayed packets lost (sequence gaps)"),
+    "relay_late": ("mirp_relay_packets_late", "counter", "Relayed packets late or duplicated"),
+    "relay_fenced": ("mirp_relay_packets_fenced", "counter",
+                     "Relayed packets of a deposed origin (older epoch), dropped"),
+    "relay_hop_p95_ms": ("mirp_relay_hop_p95_ms", "gauge",
+                         "95th percentile of the hop origin -> edge, recent packets (ms)"),
+    "relay_source_packets_in": ("mirp_relay_source_packets_received", "counter",
+                                "Microphone packets received from edges (as an origin)"),
 }
 
 
@@ -147,6 +168,43 @@ def _tally(t: Tally) -> Iterator[Metric]:
     yield http
 
 
+def _cluster(c: ClusterReadout) -> Iterator[Metric]:
+    """This node's part of the cluster; no node label: one node per scrape."""
+    yield _gauge("mirp_cluster_serving", "The node's Bus topics are subscribed (1) or not yet",
+                 int(c.serving))
+    yield _gauge("mirp_cluster_node_alive", "The node's last heartbeat reached Redis (1) or not",
+                 int(c.node_alive))
+    yield _gauge("mirp_cluster_bus_live", "The node's Bus subscriptions are live (1) or "
+                 "reconnecting (0)", int(c.bus_live))
+    yield _counter("mirp_cluster_keeper_rounds", "Heartbeat and lease renewal rounds",
+                   c.keeper_rounds)
+    leases = GaugeMetricFamily("mirp_cluster_leases", "Meetings this node is the origin of, "
+                               "by lease state (unproven: Redis away)", labels=["state"])
+    leases.add_metric(["held"], c.leases_held)
+    leases.add_metric(["unproven"], c.leases_unproven)
+    yield leases
+    yield _gauge("mirp_cluster_edge_rooms", "Meetings this node is an edge of", c.edge_rooms)
+    yield _gauge("mirp_cluster_edge_sessions", "Sessions joined here to another node's room",
+                 c.edge_sessions)
+    yield _gauge("mirp_cluster_stand_ins", "Sessions of other nodes in this node's rooms",
+                 c.stand_ins)
+    yield _gauge("mirp_cluster_stream_sent", "Stream messages published to edges by the rooms "
+                 "open now", c.stream_sent)
+    yield _gauge("mirp_cluster_stream_dropped", "Stream messages not published (lease "
+                 "unproven, Redis away) by the rooms open now", c.stream_dropped)
+    yield _gauge("mirp_cluster_resyncs", "Resyncs (fresh welcomes) of the edge rooms open now",
+                 c.resyncs)
+    yield _gauge("mirp_cluster_stale", "Old-epoch stream messages dropped by the edge rooms "
+                 "open now", c.stale)
+    decisions = CounterMetricFamily("mirp_cluster_decisions", "REST decisions on a room of "
+                                    "another node: forwarded, served for another, lost",
+                                    labels=["outcome"])
+    decisions.add_metric(["forwarded"], c.decisions_forwarded)
+    decisions.add_metric(["served"], c.decisions_served)
+    decisions.add_metric(["lost"], c.decisions_lost)
+    yield decisions
+
+
 def _media(numbers: dict[str, float] | None) -> Iterator[Metric]:
     yield _gauge("mirp_media_up", "The media plane answered this scrape (1) or not (0)",
                  1 if numbers is not None else 0)
@@ -188,9 +246,11 @@ async def _media_numbers(rooms: Rooms) -> dict[str, float] | None:
 
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request, settings: AppSettings, rooms: Rooms, tally: AppTally,
-                  db: StartedDb) -> Response:
+                  db: StartedDb, cluster: Cluster) -> Response:
     allowed(request, settings)
     families: list[Metric] = [*_rooms(rooms.readout()), *_tally(tally)]
+    if cluster is not None:
+        families.extend(_cluster(cluster.cluster_readout()))
     journal = rooms.health()
     if journal is not None:
         families.append(_gauge("mirp_journal_depth", "Records in the journal, not yet in the "

@@ -7,7 +7,9 @@ counts as held only until (start of its last successful renewal + TTL); past tha
 "unproven" (Redis away: nobody may have taken it, but we cannot show it), and `holds()` no
 longer returns it, so a fenced publish is not even tried. A renewal refused with `Conflict`
 (another node has a newer epoch) makes it "lost": `on_lost` is called once and the lease is
-forgotten. Renewals run every TTL/3, so two can fail before the lease runs out.
+forgotten; refused with no newer epoch (it expired unclaimed while Redis was away, or Redis lost
+its data), it is taken again with a newer epoch. Renewals run every TTL/3, so two can fail
+before the lease runs out.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class Keeper:
         self._task: asyncio.Task[None] | None = None
         self.rounds = 0  # completed rounds (heartbeat + renewals), for tests and metrics
         self.node_alive = False  # the last heartbeat reached the Directory
+        self.retaken = 0  # leases taken again after they expired unclaimed (Redis away)
         self._stopping = False
 
     @property
@@ -103,14 +106,38 @@ class Keeper:
         try:
             await self._directory.renew(kept.lease, self.ttl_s)
         except Conflict as exc:
-            if self._kept.get(meeting) is kept:
-                del self._kept[meeting]
-                log.warning("keeper: %s", exc.message)
-                self._on_lost(kept.lease, exc)
+            if self._kept.get(meeting) is not kept:
+                return
+            if await self._retake(meeting, kept, exc, start):
+                return
+            del self._kept[meeting]
+            log.warning("keeper: %s", exc.message)
+            self._on_lost(kept.lease, exc)
         except Unavailable:
             pass  # unproven once valid_until passes; the next round tries again
         else:
             kept.valid_until = max(kept.valid_until, start + self.ttl_s)
+
+    async def _retake(self, meeting: str, kept: _Kept, exc: Conflict, start: float) -> bool:
+        """A renewal refused while no newer epoch exists: nobody took the meeting, its key
+        expired (Redis away longer than the TTL) or Redis lost its data. The holder takes it
+        again with a newer epoch (edges resync to it) instead of deposing a Room nobody else
+        has: the cluster heals when Redis returns. True when retaken."""
+        current = exc.details.get("current")
+        if not isinstance(current, int) or current > kept.lease.epoch:
+            return False
+        try:
+            lease = await self._directory.acquire(meeting, kept.lease.node_id, self.ttl_s,
+                                                  after=kept.lease.epoch)
+        except Conflict:
+            return False  # placed elsewhere meanwhile: lost after all
+        except Unavailable:
+            return True  # unproven meanwhile; the next round tries again
+        if self._kept.get(meeting) is kept:
+            self._kept[meeting] = _Kept(lease, start + self.ttl_s)
+            self.retaken += 1
+            log.info("keeper: lease of %s taken again (epoch %d)", meeting, lease.epoch)
+        return True
 
     async def _loop(self) -> None:
         # The flag as well as the cancellation: redis-py's read timeouts can swallow a

@@ -5,7 +5,9 @@ it to the part of the Room it concerns (rooms/room.py). Every branch checks ever
 (target, state) and only then changes the state, so a refused command leaves the Room as it was.
 
 The floor may be given to a delegate or a chair (the chair gives it to itself to speak);
-organizers and observers never send audio, interpreters speak through their booth.
+organizers and observers never send audio, interpreters speak through their booth, and a `room`
+participant (the meeting room's sound desk) is heard while the floor is in the room
+(`floor_room`, rooms/mixing.py `floor_ingredients`), never given the floor.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ EVERYONE = frozenset(Role)
 PRESIDING = frozenset({Role.CHAIR, Role.ORGANIZER})
 FLOOR_ROLES = frozenset({Role.CHAIR, Role.DELEGATE})  # the roles that hold the floor
 INTERPRETER = frozenset({Role.INTERPRETER})  # in their own booth
+SPEAKING = FLOOR_ROLES | {Role.ROOM}  # the roles whose language the floor language may follow
 
 MAY: Mapping[type[c.Command], tuple[frozenset[Role], str]] = {
     c.Subscribe: (EVERYONE, "subscribe"),
@@ -39,11 +42,12 @@ MAY: Mapping[type[c.Command], tuple[frozenset[Role], str]] = {
     c.FloorTimeLimit: (PRESIDING, "set the speaking time"),
     c.ParticipantMute: (PRESIDING, "mute a participant"),
     c.FloorLanguage: (PRESIDING, "set the floor language"),
+    c.FloorRoom: (PRESIDING, "say where the floor is"),
     c.MeetingOpen: (PRESIDING, "open the meeting"),
     c.MeetingClose: (PRESIDING, "close the meeting"),
     c.ParticipantRemove: (PRESIDING, "remove a participant"),
     # one's own (delegate, chair) or, presiding, anyone's who may hold the floor
-    c.ParticipantLanguage: (FLOOR_ROLES | PRESIDING, "set the language spoken on the floor"),
+    c.ParticipantLanguage: (SPEAKING | PRESIDING, "set the language spoken on the floor"),
     c.OnAir: (INTERPRETER, "go on air"),
     c.ConsoleOutput: (INTERPRETER, "choose a booth output"),
     c.Cough: (INTERPRETER, "cough"),
@@ -118,6 +122,8 @@ def dispatch(room: RoomParts, p: Participant, command: c.Command, now: float) ->
                     {"language": command.language, "languages": list(room.spec.languages)},
                 )
             room.floor.language_set = command.language
+        case c.FloorRoom():
+            room.floor.set_room_mode(command.mode)
         case c.ParticipantLanguage():
             participant_language(room, p, command)
         # ------------------------------------------------------------ meeting
@@ -165,6 +171,9 @@ def subscribe(room: RoomParts, p: Participant, cmd: c.Subscribe, now: float) -> 
             raise InvalidInput("auto-relay is for interpreters", {"channel": c.AUTO_RELAY})
         booths.follow_auto_relay(p, room.floor_language, now)
         return
+    if cmd.channel == c.MINUS_ROOM and not interpreter:
+        room.roster.subscribe(p, Subscription(FLOOR, minus_room=True), now, False)
+        return
     check_source(cmd.channel, room.spec.languages)
     under = cmd.floor_under
     if under is not None and under not in room.under_levels:
@@ -181,10 +190,10 @@ def participant_language(room: RoomParts, p: Participant, cmd: c.ParticipantLang
     """The language `cmd.participant_id` (default: the sender) speaks on the floor; the
     automatic floor language follows it while they hold the floor."""
     if cmd.participant_id is None or cmd.participant_id == p.id:
-        if p.role not in FLOOR_ROLES:
+        if p.role not in SPEAKING:
             raise Forbidden(
                 f"a {p.role} does not speak on the floor",
-                {"role": str(p.role), "allowed": sorted(str(r) for r in FLOOR_ROLES)},
+                {"role": str(p.role), "allowed": sorted(str(r) for r in SPEAKING)},
             )
         t = p
     else:
@@ -194,7 +203,7 @@ def participant_language(room: RoomParts, p: Participant, cmd: c.ParticipantLang
                 {"role": str(p.role), "allowed": sorted(str(r) for r in PRESIDING)},
             )
         t = room.roster.target(cmd.participant_id)
-        if t.role not in FLOOR_ROLES:
+        if t.role not in SPEAKING:
             raise InvalidInput(
                 f"a {t.role} does not speak on the floor",
                 {"participant_id": t.id, "role": str(t.role)},

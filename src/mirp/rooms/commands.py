@@ -34,6 +34,7 @@ MAX_CHANNEL_CHARS = 16
 MAX_CHAT_CHARS = 1000
 MAX_SPEAKERS = 2000  # the longest speakers list a `speakers_reorder` may name
 AUTO_RELAY = "auto"  # Subscribe(channel="auto"): an interpreter hands the choice back to auto-relay
+MINUS_ROOM = "floor-minus-room"  # Subscribe: the floor without the meeting room (hybrid meetings)
 
 Id = Annotated[str, Field(min_length=1, max_length=MAX_ID_CHARS, pattern=r"^[A-Za-z0-9_.:-]+$")]
 Channel = Annotated[
@@ -45,6 +46,7 @@ Language = Annotated[
 ]
 FloorKind = Literal["speak", "point_of_order"]
 Grade = Literal["good", "fair", "poor", "unknown"]
+RoomMode = Literal["room", "remote", "both"]  # rooms/floor.py ROOM_MODES
 
 
 @dataclass(frozen=True, slots=True, config=STRICT)
@@ -63,7 +65,9 @@ class Subscribe(Command):
     `floor_under` dB (None: no floor under; must be one of MeetingSpec.under_levels_db).
     For an interpreter this chooses what they hear: the floor, or another booth's channel (relay);
     choosing another source by hand turns auto-relay off for them until the floor language
-    changes or they subscribe to `auto` (AUTO_RELAY)."""
+    changes or they subscribe to `auto` (AUTO_RELAY). `floor-minus-room` (MINUS_ROOM): the floor
+    without the meeting room's feed, what the room itself hears (a second site, a broadcaster
+    that has the room's sound already)."""
 
     type: ClassVar[str] = "subscribe"
     channel: Channel
@@ -161,6 +165,16 @@ class FloorLanguage(Command):
 
     type: ClassVar[str] = "floor_language"
     language: Language | None = None
+
+
+@dataclass(frozen=True, slots=True, config=STRICT)
+class FloorRoom(Command):
+    """Where the floor is in a hybrid meeting: `room` (the meeting room's feed, from its `room`
+    participants, is the floor; the holders' microphones are not mixed), `remote` (the holders
+    only: the room listens) or `both` (the default)."""
+
+    type: ClassVar[str] = "floor_room"
+    mode: RoomMode
 
 
 @dataclass(frozen=True, slots=True, config=STRICT)
@@ -278,6 +292,7 @@ COMMAND_TYPES: Mapping[str, type[Command]] = {
         FloorTimeLimit,
         ParticipantMute,
         FloorLanguage,
+        FloorRoom,
         ParticipantLanguage,
         MeetingOpen,
         MeetingClose,

@@ -102,3 +102,12 @@ def decode_room(body: bytes, meeting_id: str) -> Snapshot | None:
         log.warning("room %s: snapshot of something else: starting fresh", meeting_id)
         return None
     return Snapshot(room, int(header.get("seq", 0)), float(header.get("at", 0.0)))
+
+
+def newest(meeting_id: str, *bodies: bytes | None) -> Snapshot | None:
+    """The restorable snapshot with the highest (event counter, time) among `bodies` (the
+    journal's, the cluster's: cluster/snapshots.py): the room's `seq` only grows, from one
+    origin to the next (a restored room goes on from its snapshot's)."""
+    found = [s for b in bodies if b is not None
+             if (s := decode_room(b, meeting_id)) is not None]
+    return max(found, key=lambda s: (s.seq, s.at), default=None)

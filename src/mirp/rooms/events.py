@@ -268,3 +268,29 @@ Event = WireEvent | RecordEvent
 
 def records(events: Iterable[Event]) -> list[Record]:
     return [e.record for e in events if isinstance(e, RecordEvent)]
+
+
+@dataclass(frozen=True, slots=True)
+class Caption(WireEvent):
+    """A final caption of `channel` ("floor" or a language), to those hearing it (docs/captions.md):
+    text, start/end (wall-clock seconds), final, and `floor` true when it is the floor's caption
+    on a language channel whose booth is off air (the channel falls back to the floor)."""
+
+    type: ClassVar[str] = "caption"
+    to: Audience
+    channel: str
+    text: str
+    start: float
+    end: float
+    language: str
+    final: bool = True
+    floor: bool = False
+
+    @property
+    def audience(self) -> Audience:
+        return self.to
+
+    def message(self) -> JsonDict:
+        return {"type": self.type, "channel": self.channel, "text": self.text,
+                "start": self.start, "end": self.end, "language": self.language,
+                "final": self.final, "floor": self.floor}

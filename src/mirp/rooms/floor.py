@@ -4,6 +4,8 @@ No roles here (Room.handle checks them); only the rules of the list itself:
 - a request joins the end of the list; a point of order goes to the top, after any earlier
   point of order (first come, first heard), and is marked so the chair sees it;
 - giving the floor takes the participant off the list; several may hold it (chair + speaker);
+- where the floor is (`room_mode`, hybrid meetings): `room` (the meeting room's feed only),
+  `remote` (the holders only) or `both`; the chair decides (docs/venue.md);
 - one countdown: the turn of the last timed speaker given the floor (the presiding chair's own
   turns are not timed). Setting the limit restarts it. When it runs out `tick` reports it once;
   the chair decides what happens (the floor is not taken automatically).
@@ -17,6 +19,7 @@ from typing import Any
 from mirp.errors import Conflict, InvalidInput, NotFound
 
 MAX_TIME_LIMIT_S = 4 * 3600
+ROOM_MODES = ("room", "remote", "both")  # where the floor is: in the room, remote, or both
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,7 @@ class Floor:
     timed: str | None = None  # the holder the countdown is for
     deadline: float | None = None
     time_up_reported: bool = False
+    room_mode: str = "both"  # one of ROOM_MODES
 
     # --- speakers list ----------------------------------------------------------------------
 
@@ -107,6 +111,22 @@ class Floor:
         h.muted = muted
         return changed
 
+    def set_room_mode(self, mode: str) -> None:
+        if mode not in ROOM_MODES:
+            raise InvalidInput("the floor is in the room, remote or both",
+                               {"mode": mode, "modes": list(ROOM_MODES)})
+        self.room_mode = mode
+
+    @property
+    def room_heard(self) -> bool:
+        """The meeting room's feed is in the floor mix."""
+        return self.room_mode != "remote"
+
+    @property
+    def holders_heard(self) -> bool:
+        """The holders' microphones are in the floor mix."""
+        return self.room_mode != "room"
+
     # --- time -------------------------------------------------------------------------------
 
     def set_time_limit(self, seconds: int | None, now: float) -> None:
@@ -148,17 +168,23 @@ class Floor:
             self.time_limit_s,
             self.timed,
             self.deadline,
+            self.room_mode,
         )
 
     def view(self, now: float, language: str | None) -> dict[str, Any]:
         return {
             "holders": list(self.holders),
-            "muted": [h.participant_id for h in self.holders.values() if h.muted],
+            # a holder is not heard while the floor is in the room: their page says so
+            "muted": [
+                h.participant_id for h in self.holders.values()
+                if h.muted or not self.holders_heard
+            ],
             "language": language,
             "language_auto": self.language_set is None,
             "time_limit_s": self.time_limit_s,
             "remaining_s": None if self.deadline is None else round(self.remaining(now) or 0, 1),
             "timed": self.timed,
+            "room": self.room_mode,
             "speakers": [
                 {"participant_id": r.participant_id, "kind": r.kind} for r in self.speakers
             ],

@@ -4,13 +4,17 @@ dataclass per message, one JSON encoding each, so the edge (rooms/remote.py) and
 
 Two directions, two topics:
 - requests, edge -> origin, on `room.<meeting>.cmd` (Bus request/reply): `JoinRequest`,
-  `CommandRequest`, `LeaveRequest`, `ResyncRequest`, answered `Done` or `Failed`;
+  `CommandRequest`, `LeaveRequest`, `ResyncRequest`, and for a peer on the edge's own media
+  plane `PeerUp`/`PeerDown`, answered `Done` or `Failed`;
 - the stream, origin -> every edge, on `room.<meeting>.events`, fenced by the origin's lease
   epoch and numbered without a hole (the Envelope's `seq`): `EventOut` (a room event, encoded
   once, with its recipients), `DirectOut` (a message to one Session: an ack, `peer_closed`),
-  `WelcomeOut`, `CloseOut`, `Resynced`. Everything a Session is sent goes by this one ordered
-  stream, so an ack still precedes its command's events and a welcome the join's events, as on
-  a single process.
+  `WelcomeOut`, `CloseOut`, `Resynced`, and the media plan for peers on edges: `ListenOut`,
+  `PeerCloseOut`, `SourcesOut` (docs/cluster-sessions.md, "Media through an edge").
+  Everything a Session is sent goes by this one ordered stream, so an ack still precedes its
+  command's events and a welcome the join's events, as on a single process.
+- REST decisions made on another node, to the origin node on `node.<origin>.decide`:
+  `DecisionRequest`, answered `Answered` (its result) or `Failed` (rooms/cluster_rooms.py).
 Commands travel in their client wire form (`commands.wire_form`) and are rebuilt through
 `COMMAND_TYPES`, validated again by the same strict classes; errors by their code
 (`MirpError.to_dict`/`from_dict`, the one encoding of a MirpError).
@@ -26,6 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from mirp.errors import InvalidMessage, MirpError
+from mirp.media.plan import FeedKey
 from mirp.rooms.commands import COMMAND_TYPES, Command, wire_form
 from mirp.rooms.events import JsonDict
 from mirp.rooms.model import JoinGrant, Role
@@ -42,6 +47,11 @@ def events_topic(meeting_id: str) -> str:
 def open_topic(node_id: str) -> str:
     """A node's own topic: an edge asks the placed origin to open the meeting's room."""
     return f"node.{node_id}.open"
+
+
+def decide_topic(node_id: str) -> str:
+    """A node's own topic for the REST decisions on the meetings it is the origin of."""
+    return f"node.{node_id}.decide"
 
 
 # --- requests (edge -> origin) ----------------------------------------------------------------
@@ -81,7 +91,37 @@ class ResyncRequest:
     sessions: tuple[tuple[str, str], ...]  # (participant id, session id) of the edge's Sessions
 
 
-Request = OpenRequest | JoinRequest | CommandRequest | LeaveRequest | ResyncRequest
+@dataclass(frozen=True, slots=True)
+class PeerUp:
+    """The edge's own media plane answered this participant's offer: the origin's Room counts
+    the peer as on one process (rooms/edge_plane.py routes its media to that edge)."""
+
+    participant_id: str
+    session_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PeerDown:
+    """The edge's plane reports the participant's peer gone (closed, failed, silent)."""
+
+    participant_id: str
+    session_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRequest:
+    """A REST decision or read (api/deps.py `LiveRooms`: `revoke_invitation`, `booths_changed`,
+    `meeting_deleted`, `meeting_status`, `overview`) made on another node, for the Room at its
+    origin (rooms/cluster_rooms.py). `args`: the call's keyword arguments, plain JSON."""
+
+    meeting_id: str
+    what: str
+    args: JsonDict
+
+
+Request = (OpenRequest | JoinRequest | CommandRequest | LeaveRequest | ResyncRequest | PeerUp
+           | PeerDown | DecisionRequest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +134,14 @@ class Failed:
     error: MirpError
 
 
-Reply = Done | Failed
+@dataclass(frozen=True, slots=True)
+class Answered:
+    """A `DecisionRequest`'s result (a list of participant ids, an overview, or None)."""
+
+    value: Any
+
+
+Reply = Done | Failed | Answered
 
 
 # --- the stream (origin -> edges) ---------------------------------------------------------------
@@ -139,7 +186,34 @@ class Resynced:
     welcomes: tuple[WelcomeOut, ...]
 
 
-Out = EventOut | DirectOut | WelcomeOut | CloseOut | Resynced
+@dataclass(frozen=True, slots=True)
+class ListenOut:
+    """The origin's plan for a peer on an edge: the edge's plane sends it `key` (relayed from
+    the origin; None: nothing)."""
+
+    node_id: str  # the edge holding the peer (the others ignore it)
+    participant_id: str
+    key: FeedKey | None
+
+
+@dataclass(frozen=True, slots=True)
+class PeerCloseOut:
+    """The origin's Room let go of a peer on an edge (Session ended, replaced, removed)."""
+
+    node_id: str
+    participant_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesOut:
+    """The sources the origin's plan mixes now: each edge forwards those of its own peers to
+    the origin's relay address (parked ones are not forwarded)."""
+
+    sources: tuple[str, ...]
+
+
+Out = (EventOut | DirectOut | WelcomeOut | CloseOut | Resynced | ListenOut | PeerCloseOut
+       | SourcesOut)
 
 
 # --- the encoding -------------------------------------------------------------------------------
@@ -161,6 +235,17 @@ def _welcome_to(w: WelcomeOut) -> JsonDict:
 def _welcome_from(d: Any) -> WelcomeOut:
     return WelcomeOut(str(d["session_id"]), str(d["participant_id"]), dict(d["room"]),
                       int(d["seq"]), bool(d["resumed"]))
+
+
+def _key_to(key: FeedKey | None) -> list[Any] | None:
+    return None if key is None else [key.channel, key.under_level_db, key.minus]
+
+
+def _key_from(d: Any) -> FeedKey | None:
+    if d is None:
+        return None
+    channel, level, minus = d
+    return FeedKey(str(channel), int(level), None if minus is None else str(minus))
 
 
 def command_from(wire: Any) -> Command:
@@ -189,6 +274,17 @@ def dump(message: Request | Reply | Out) -> str:
         case ResyncRequest():
             body = {"op": "resync", "token": message.token,
                     "sessions": [list(s) for s in message.sessions]}
+        case PeerUp():
+            body = {"op": "peer_up", "participant_id": message.participant_id,
+                    "session_id": message.session_id}
+        case PeerDown():
+            body = {"op": "peer_down", "participant_id": message.participant_id,
+                    "session_id": message.session_id, "reason": message.reason}
+        case DecisionRequest():
+            body = {"op": "decide", "meeting_id": message.meeting_id, "what": message.what,
+                    "args": message.args}
+        case Answered():
+            body = {"op": "answered", "value": message.value}
         case Done():
             body = {"op": "done"}
         case Failed():
@@ -207,6 +303,14 @@ def dump(message: Request | Reply | Out) -> str:
         case Resynced():
             body = {"op": "resynced", "token": message.token,
                     "welcomes": [_welcome_to(w) for w in message.welcomes]}
+        case ListenOut():
+            body = {"op": "listen", "node_id": message.node_id,
+                    "participant_id": message.participant_id, "key": _key_to(message.key)}
+        case PeerCloseOut():
+            body = {"op": "peer_close", "node_id": message.node_id,
+                    "participant_id": message.participant_id}
+        case SourcesOut():
+            body = {"op": "sources", "sources": list(message.sources)}
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -261,6 +365,15 @@ def _from(d: Any) -> Request | Reply | Out:
             case "resync":
                 return ResyncRequest(str(d["token"]),
                                      tuple((str(p), str(s)) for p, s in d["sessions"]))
+            case "peer_up":
+                return PeerUp(str(d["participant_id"]), str(d["session_id"]))
+            case "peer_down":
+                return PeerDown(str(d["participant_id"]), str(d["session_id"]),
+                                str(d["reason"]))
+            case "decide":
+                return DecisionRequest(str(d["meeting_id"]), str(d["what"]), dict(d["args"]))
+            case "answered":
+                return Answered(d["value"])
             case "done":
                 return Done()
             case "failed":
@@ -277,6 +390,13 @@ def _from(d: Any) -> Request | Reply | Out:
                 return CloseOut(str(d["session_id"]), int(d["code"]), str(d["reason"]), error)
             case "resynced":
                 return Resynced(str(d["token"]), tuple(_welcome_from(w) for w in d["welcomes"]))
+            case "listen":
+                return ListenOut(str(d["node_id"]), str(d["participant_id"]),
+                                 _key_from(d["key"]))
+            case "peer_close":
+                return PeerCloseOut(str(d["node_id"]), str(d["participant_id"]))
+            case "sources":
+                return SourcesOut(tuple(str(s) for s in d["sources"]))
     except (ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
         raise InvalidMessage(f"bad hop message: {exc}") from exc
     raise InvalidMessage(f"unknown hop message {d.get('op')!r}")

@@ -10,6 +10,10 @@ numbered without a hole (Envelope.seq), so an edge sees any loss as a missing nu
 
 Requests from edges arrive on `room.<meeting>.cmd`; each runs as its own task (a command
 awaiting the journal does not hold up the others; the actor keeps their order).
+
+Media (with `address_of`, the Directory's relay addresses): the runtime's plane becomes an
+`EdgePlane` (rooms/edge_plane.py) that routes the media of peers on edges to them; `PeerUp` and
+`PeerDown` from an edge make the Room count such a peer or hear of its end, as on one node.
 """
 
 from __future__ import annotations
@@ -28,8 +32,11 @@ from mirp.cluster.directory import Lease
 from mirp.cluster.tasks import end_of
 from mirp.errors import Conflict, InvalidMessage, MirpError, TooSlow, Unavailable
 from mirp.rooms import hop
+from mirp.rooms.edge_media import AddressOf
+from mirp.rooms.edge_plane import EdgePlane
 from mirp.rooms.room import Room
 from mirp.rooms.runtime import RoomRuntime
+from mirp.rooms.shared_plane import ScopedPlane
 
 log = logging.getLogger("mirp.rooms.host")
 
@@ -80,8 +87,10 @@ class StandIn:
 
 class RoomHost:
     def __init__(self, runtime: RoomRuntime, bus: Bus, lease: Callable[[], Lease | None],
-                 on_lost: Callable[[RoomHost, MirpError], None] | None = None) -> None:
+                 on_lost: Callable[[RoomHost, MirpError], None] | None = None,
+                 address_of: AddressOf | None = None) -> None:
         self.runtime, self.bus, self.lease = runtime, bus, lease
+        self.address_of = address_of
         self.meeting_id = runtime.meeting_id
         self.on_lost = on_lost
         self.stand_ins: dict[str, StandIn] = {}  # session id -> its stand-in
@@ -97,6 +106,25 @@ class RoomHost:
         self._pump: asyncio.Task[None] | None = None
         self._serve: asyncio.Task[None] | None = None
         self._closing = False
+        self._epoch = 0  # the lease's last epoch seen (a relay link needs one while unproven)
+        self._lease_epoch()
+        self.edge_plane: EdgePlane | None = None
+        self._peer_locks: dict[str, asyncio.Lock] = {}  # per edge
+        plane = runtime.media.plane
+        if address_of is not None and isinstance(plane, EdgePlane):  # a former host's
+            plane.put, plane.epoch = self.put, self._lease_epoch  # its state goes on
+            self.edge_plane = plane
+        elif address_of is not None and isinstance(plane, ScopedPlane):
+            self.edge_plane = EdgePlane(plane, self.put, self._lease_epoch)
+            if runtime.media.plan is not None:
+                self.edge_plane.sources = runtime.media.plan.sources()
+            runtime.media.plane = self.edge_plane  # local peers go through it unchanged
+
+    def _lease_epoch(self) -> int:
+        lease = self.lease()
+        if lease is not None:
+            self._epoch = lease.epoch
+        return self._epoch
 
     # ---------------------------------------------------------------- the stream
     def event(self, participant_id: str, text: str) -> None:
@@ -191,6 +219,10 @@ class RoomHost:
                     await asyncio.sleep(0.5)  # the store is away: the Bus's back-off is ahead
 
     async def _answer(self, env: Envelope) -> None:
+        if self.lease() is None:
+            # unproven (this process was paused past its TTL, or the store is away): another
+            # node may serve the meeting now, and the edge takes the first answer: not ours
+            return
         reply: hop.Reply
         try:
             request = hop.decode(env.body)
@@ -226,9 +258,49 @@ class RoomHost:
                 if leaving is not None:
                     await runtime.leave_session(pid, leaving, for_good)
             case hop.ResyncRequest(token=token, sessions=sessions):
-                await runtime.call(lambda room, now: self._resync(room, token, sessions))
+                await self._adopt(sessions, sender)
+                await runtime.call(lambda room, now: self._resync(room, token, sessions, sender))
+            case hop.PeerUp(participant_id=pid, session_id=sid):
+                plane = self._edge_plane()
+                async with self._peer_order(sender):
+                    stand_in = self._stand_in(sid, pid)
+                    assert self.address_of is not None
+                    address = await self.address_of(sender)
+                    if address is None:
+                        raise Unavailable(f"node {sender!r} has no relay address",
+                                          {"reason": "edge"})
+                    await runtime.peers.adopt(pid, stand_in,
+                                              lambda: plane.peer_up(pid, sender, address))
+            case hop.PeerDown(participant_id=pid, reason=reason):
+                plane = self._edge_plane()
+
+                def down(room: Room, now: float) -> None:
+                    if plane.peer_down(pid, sender):  # not a late report of an older peer
+                        runtime.peer_gone(pid, reason)
+
+                async with self._peer_order(sender):
+                    await runtime.call(down)
             case _:
                 raise InvalidMessage(f"not a request: {type(request).__name__}")
+
+    async def _adopt(self, sessions: tuple[tuple[str, str], ...], node_id: str) -> None:
+        """After a takeover (this node restored the Room from the previous origin's snapshot)
+        an edge's Sessions are joined again as they were: a participant back from the snapshot
+        and not rejoined since is reconnected through a stand-in with the edge's session id
+        (same participant, seat, floor, channel), as a resumed join would. Anyone else (a
+        Session replaced, removed, or unknown to the Room) is left out: the edge closes it."""
+        runtime = self.runtime
+        for pid, sid in sessions:
+            p = runtime.room.participants.get(pid)
+            if (sid in self.stand_ins or p is None or pid not in runtime.restored
+                    or runtime.sessions.get(pid) is not None):
+                continue
+            stand_in = self.stand_ins[sid] = StandIn(self, sid, pid, node_id)
+            try:
+                await runtime.join(p.grant, stand_in)
+            except MirpError as exc:
+                self.forget(stand_in)
+                log.info("room %s: %s not taken over: %s", self.meeting_id, pid, exc.message)
 
     def _stand_in(self, session_id: str, participant_id: str) -> StandIn:
         stand_in = self.stand_ins.get(session_id)
@@ -236,7 +308,18 @@ class RoomHost:
             raise Conflict("this session was replaced")
         return stand_in
 
-    def _resync(self, room: Room, token: str, sessions: tuple[tuple[str, str], ...]) -> None:
+    def _peer_order(self, edge: str) -> asyncio.Lock:
+        """An edge's PeerUp/PeerDown apply in the order they came (each request is a task of
+        its own; the lock is FIFO): a peer given up while its PeerUp was still in work ends."""
+        return self._peer_locks.setdefault(edge, asyncio.Lock())
+
+    def _edge_plane(self) -> EdgePlane:
+        if self.edge_plane is None:
+            raise Unavailable("the meeting's origin relays no media", {"reason": "edge"})
+        return self.edge_plane
+
+    def _resync(self, room: Room, token: str, sessions: tuple[tuple[str, str], ...],
+                edge: str) -> None:
         """In the room task: a fresh welcome for each of those Sessions still current, put in
         the stream at this point (what the welcome folds in precedes it, the rest follows)."""
         welcomes = []
@@ -246,6 +329,8 @@ class RoomHost:
                 welcomes.append(hop.WelcomeOut(sid, pid, room.snapshot(pid), self.runtime.seq,
                                                True))
         self.put(hop.Resynced(token, tuple(welcomes)))
+        if self.edge_plane is not None:  # what the edge may have missed of its media
+            self.edge_plane.replay(edge)
 
     async def sweep(self, gone: set[str]) -> list[str]:
         """The Sessions that came through nodes now `gone` from the Directory end as a closed
@@ -265,6 +350,8 @@ class RoomHost:
         if self._closing:
             return
         self._closing = True
+        if self.edge_plane is not None:
+            self.edge_plane.stop()
         if self._sub is not None:
             await self.bus.unsubscribe(self._sub)
         await self.flushed()

@@ -9,12 +9,17 @@ Keys are shared as much as the sound allows, because encoders = distinct keys in
   itself, whatever floor-under level the listener chose (the floor under the floor is the floor);
 - `FeedKey(X, under_level_db=L)`: the interpreter of X plus the floor at db_to_gain(L);
 - `minus=<pid>` only for a listener whose own microphone is in their product (a floor holder on
-  the floor, an interpreter monitoring the channel they speak into): they never hear themselves.
+  the floor, an interpreter monitoring the channel they speak into, the meeting room while the
+  floor is in the room): they never hear themselves.
+
+The meeting room (a `room` participant, hybrid meetings) is a floor source like a holder, but
+heard by where the floor is (`floor_room`), not by being given the floor; listening to the floor
+it therefore hears `floor` minus itself: the remote speakers, never its own PA's echo.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 from mirp.interpretation.routing import FLOOR, Route
@@ -28,6 +33,24 @@ class Subscription:
 
     channel: str
     floor_under: int | None = None
+    minus_room: bool = False  # the floor without the meeting room's feed (WHEP, a second site)
+
+
+def floor_ingredients(
+    holders: Iterable[tuple[str, bool]],
+    rooms: Iterable[str],
+    connected: Collection[str],
+    holders_heard: bool = True,
+    room_heard: bool = True,
+) -> tuple[Ingredient, ...]:
+    """The floor's audible microphones: the holders (participant id, muted) not muted and the
+    meeting rooms, each while connected and while the floor is where they are."""
+    out: list[Ingredient] = []
+    if holders_heard:
+        out += [(pid, 1.0) for pid, muted in holders if not muted and pid in connected]
+    if room_heard:
+        out += [(pid, 1.0) for pid in rooms if pid in connected and (pid, 1.0) not in out]
+    return tuple(out)
 
 
 def base_key(channel: str, floor_under: int | None, routes: Mapping[str, Route]) -> FeedKey:
@@ -61,9 +84,15 @@ def key_for(
     subscription: Subscription,
     routes: Mapping[str, Route],
     floor: tuple[Ingredient, ...],
+    rooms: Collection[str] = (),
 ) -> FeedKey:
-    """The Feed this participant hears: minus their own microphone when it is in the mix."""
+    """The Feed this participant hears: minus their own microphone when it is in the mix.
+    `minus_room` on the floor: minus the (first) meeting room on it, the very Feed that room
+    hears itself, so it is encoded once for both; `rooms` are the room participants' ids."""
     key = base_key(subscription.channel, subscription.floor_under, routes)
+    if subscription.minus_room and key == FeedKey(FLOOR):
+        on = next((s for s, _ in floor if s in rooms), None)
+        return key if on is None else FeedKey(FLOOR, minus=on)
     if any(s == participant_id for s, _ in recipe(key, routes, floor)):
         key = FeedKey(key.channel, key.under_level_db, participant_id)
     return key
@@ -84,6 +113,7 @@ def build_plan(
     subscriptions: Mapping[str, Subscription],
     routes: Mapping[str, Route],
     floor: tuple[Ingredient, ...],
+    rooms: Collection[str] = (),
     broadcast: tuple[str, ...] = (),
 ) -> MixPlan:
     """The plan for these listeners (participant id -> Subscription): one recipe per Feed; and
@@ -91,7 +121,7 @@ def build_plan(
     floor under it)."""
     feeds: dict[FeedKey, tuple[Ingredient, ...]] = {}
     for pid, sub in subscriptions.items():
-        key = key_for(pid, sub, routes, floor)
+        key = key_for(pid, sub, routes, floor, rooms)
         if key not in feeds:
             feeds[key] = recipe(key, routes, floor)
     for channel in broadcast:

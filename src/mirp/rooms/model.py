@@ -22,9 +22,11 @@ class Role(StrEnum):
     DELEGATE = "delegate"
     INTERPRETER = "interpreter"
     OBSERVER = "observer"
+    ROOM = "room"  # the meeting room's sound desk: its audio is the room feed (docs/venue.md)
 
 
-STAFF_ROLES = frozenset({Role.ORGANIZER, Role.CHAIR, Role.INTERPRETER})
+# may join before the meeting opens (the venue's connector is set up ahead, like the booths)
+STAFF_ROLES = frozenset({Role.ORGANIZER, Role.CHAIR, Role.INTERPRETER, Role.ROOM})
 
 
 class MeetingStatus(StrEnum):
@@ -55,6 +57,7 @@ class MeetingSpec:
     status: MeetingStatus = MeetingStatus.SCHEDULED
     under_levels_db: tuple[int, ...] = (-12, -18, -24)  # floor-under levels offered to listeners
     capacity: int = 500
+    captions: tuple[str, ...] = ()  # channels captioned live ("floor", languages): docs/captions.md
     removed_participants: frozenset[str] = frozenset()  # removed by a chair: may not rejoin
     webcast: str = "off"  # "public" | "token" | "off" (docs/webcast.md)
     recording: bool = False  # every channel recorded while the room is open

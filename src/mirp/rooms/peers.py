@@ -86,6 +86,22 @@ class RoomPeers:
             raise Conflict("the room closed while the peer connection was being set up") from None
         return answer
 
+    async def adopt(self, participant_id: str, session: Session,
+                    placed: Callable[[], None]) -> None:
+        """A peer set up on another node's media plane (an edge's, rooms/edge_plane.py) counts
+        as this participant's peer, as one this room's plane answered; `placed` (in the task,
+        first) tells the room's plane where it is."""
+
+        def job(room: Room, now: float) -> None:
+            if not self.sessions.is_current(participant_id, session):
+                raise Conflict("this session was replaced")
+            self.actor.cancel(_reoffer(participant_id))
+            placed()
+            self.link.offer_done(participant_id, self.link.begin_offer(participant_id))
+            self.sync()
+
+        await self.actor.call(job)
+
     async def candidate(self, participant_id: str, candidate: Mapping[str, object] | None) -> None:
         with contextlib.suppress(NotFound):  # a late candidate of a peer already gone: harmless
             await self.link.plane.candidate(participant_id, candidate)

@@ -14,6 +14,8 @@ import logging
 from collections.abc import Sequence
 from typing import Literal, Protocol, TypedDict
 
+from mirp.cluster.snapshots import SnapshotWriter
+from mirp.errors import MirpError
 from mirp.journal import Journal
 from mirp.rooms.durable import decode_record, encode_record, encode_room
 from mirp.rooms.model import Record
@@ -64,6 +66,9 @@ class Recorder:
         self._wake = asyncio.Event()
         self._busy = False
         self._writing = asyncio.Lock()  # one batch at a time: flush() beside the task
+        # in a cluster (rooms/placement.py sets it): each snapshot also where another node
+        # can restore it from (cluster/snapshots.py), and an ack waits for that too
+        self.shared: SnapshotWriter | None = None
 
     def start(self) -> Recorder:
         if self._task is None:
@@ -77,11 +82,30 @@ class Recorder:
         self._wake.set()
 
     def snapshot(self, meeting_id: str, room: Room | None, seq: int) -> None:
-        if self.journal.path is not None:  # nothing to restore from without a file
-            self.journal.snapshot(meeting_id, None if room is None else encode_room(room, seq))
+        if self.journal.path is None and self.shared is None:
+            return  # nothing to restore from without a file or a cluster
+        body = None if room is None else encode_room(room, seq)
+        if self.journal.path is not None:
+            self.journal.snapshot(meeting_id, body)
+        if self.shared is not None:
+            self.shared.put(meeting_id, body)
 
     async def durable(self) -> None:
-        await self.journal.durable()
+        if self.shared is None:
+            await self.journal.durable()
+        else:  # side by side: an ack waits for the slower of the fsync and the Redis write
+            await asyncio.gather(self.journal.durable(), self.shared.durable())
+
+    async def shared_snapshot(self, meeting_id: str) -> bytes | None:
+        """The meeting's snapshot as the cluster has it (another node may have written it);
+        None without a cluster, or while the store is away (then the journal's is all)."""
+        if self.shared is None:
+            return None
+        try:
+            return await self.shared.store.get(meeting_id)
+        except MirpError as exc:
+            log.warning("room %s: shared snapshot not read: %s", meeting_id, exc)
+            return None
 
     async def decide(self, records: Sequence[Record]) -> None:
         await asyncio.wait_for(self.store.record(records), self.decide_timeout_s)

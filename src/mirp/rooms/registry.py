@@ -23,7 +23,7 @@ from mirp.journal import Journal
 from mirp.media.plane import Levels, MediaEvent, MediaPlane, PeerGone
 from mirp.rooms.actor import RoomClosing, background
 from mirp.rooms.door import RoomDoor
-from mirp.rooms.durable import decode_room
+from mirp.rooms.durable import newest
 from mirp.rooms.events import Event, JsonDict, RecordEvent
 from mirp.rooms.limits import RoomLimits
 from mirp.rooms.model import JoinGrant, MeetingSpec, MeetingStatus, Record, Role
@@ -102,7 +102,11 @@ class RoomRegistry(RoomDoor):
 
     async def _reopen(self, meeting_id: str) -> None:
         """Restore a room at start (not only at its first join), so that its grace periods run
-        and the turns of whoever does not come back are ended and recorded."""
+        and the turns of whoever does not come back are ended and recorded. Not in a cluster:
+        there a room opens only on the holder of its lease (rooms/placement.py), which restores
+        it from the newest snapshot, this journal's included."""
+        if self.recorder.shared is not None:
+            return
         try:
             await self.open(meeting_id)
         except NotFound:  # the meeting was deleted: nothing to restore
@@ -186,7 +190,8 @@ class RoomRegistry(RoomDoor):
             quality_sample_s=self.limits.quality_sample_s,
             capacity=min(spec.capacity, self.limits.max_participants_per_meeting),
         )
-        restored = self._restore(spec, limits)
+        shared = await self.recorder.shared_snapshot(meeting_id)
+        restored = self._restore(spec, limits, shared)
         room, seq = restored if restored is not None else (Room(spec, limits), 0)
         runtime = RoomRuntime(
             room,
@@ -205,15 +210,17 @@ class RoomRegistry(RoomDoor):
         log.info("room %s opened%s", meeting_id, " (restored)" if restored else "")
         return runtime
 
-    def _restore(self, spec: MeetingSpec, limits: RoomLimits) -> tuple[Room, int] | None:
-        """The Room as the newest snapshot left it (a previous process died with it open), its
+    def _restore(self, spec: MeetingSpec, limits: RoomLimits,
+                 shared: bytes | None = None) -> tuple[Room, int] | None:
+        """The Room as the newest snapshot left it (a previous process died with it open, or,
+        in a cluster, the meeting's previous origin: `shared`, cluster/snapshots.py), its
         participants disconnected with the grace period starting now; None: start fresh. The
         database has the last word on the meeting's status and on removals. A snapshot older
         than `restore_max_age_s` is closed out: everyone leaves at the snapshot's time."""
-        body = self.recorder.journal.snapshot_of(spec.id)
-        if body is None:
+        journaled = self.recorder.journal.snapshot_of(spec.id)
+        if journaled is None and shared is None:
             return None
-        found = decode_room(body, spec.id)
+        found = newest(spec.id, journaled, shared)
         if found is not None and (spec.status is MeetingStatus.CLOSED or found.room.closed):
             log.info("room %s: meeting closed since its snapshot: starting fresh", spec.id)
             found = None
@@ -270,6 +277,11 @@ class RoomRegistry(RoomDoor):
         """The organizer's live view of an open meeting; None when its room is not open."""
         runtime = self.get(meeting_id)
         return runtime.overview() if runtime is not None else None
+
+    async def live_overview(self, meeting_id: str) -> JsonDict | None:
+        """`overview` as the API asks for it (api/deps.py LiveRooms: in a cluster, the room may
+        be on another node, rooms/cluster_rooms.py)."""
+        return self.overview(meeting_id)
 
     def health(self) -> JournalHealth:
         """The journal's state for /readyz (records not yet in the database, their age)."""

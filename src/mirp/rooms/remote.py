@@ -12,6 +12,10 @@ dropped; a missing number, a Bus `gaps` increase, a cut-off subscription or a ne
 the edge *resync*: it drops the stream until the origin's `Resynced` arrives, then gives each
 of its Sessions a fresh welcome (`resumed: true`) at the stream's current point. A client
 already replaces its view on a welcome and goes on from its `seq` (docs/protocol.md).
+
+Media (`media`, rooms/edge_media.py): a Session's peer is made on this node's own plane; the
+origin's Room counts it (`PeerUp`) and hears of its end (`PeerDown`); the origin's plan for it
+comes by the same stream. Without `media` (no relay address) `offer`/`ice` are `Unavailable`.
 """
 
 from __future__ import annotations
@@ -25,15 +29,18 @@ from dataclasses import dataclass, field
 
 from mirp.cluster.bus import Bus, Envelope, Kind, Subscription
 from mirp.cluster.tasks import end_of
-from mirp.errors import InvalidMessage, MirpError, TooSlow, Unavailable
+from mirp.errors import Conflict, InvalidMessage, MirpError, TooSlow, Unavailable
 from mirp.rooms import hop
+from mirp.rooms.actor import background
 from mirp.rooms.commands import Command
+from mirp.rooms.edge_media import EdgeMedia
 from mirp.rooms.events import JsonDict
 from mirp.rooms.model import JoinGrant
 from mirp.rooms.session import Session
 
 log = logging.getLogger("mirp.rooms.remote")
 
+RESYNC_RETRY_S = 0.2  # a resync nobody answered at once is asked again this soon
 RESYNC_CLOSE = 1012  # "service restart": the client reconnects, and the origin says where it is
 
 
@@ -47,8 +54,11 @@ class _Local:
 
 class RemoteRoom:
     def __init__(self, meeting_id: str, bus: Bus, epoch: int, *, timeout_s: float = 5.0,
-                 on_empty: Callable[[RemoteRoom], None] | None = None) -> None:
+                 on_empty: Callable[[RemoteRoom], None] | None = None,
+                 media: EdgeMedia | None = None) -> None:
         self.meeting_id, self.bus, self.epoch = meeting_id, bus, epoch
+        self.media = media
+        self._peer_order = asyncio.Lock()  # PeerUp/PeerDown reach the origin in their order
         self.timeout_s = timeout_s
         self.on_empty = on_empty
         self._by_sid: dict[str, _Local] = {}
@@ -101,12 +111,49 @@ class RemoteRoom:
                       reply: JsonDict | None = None) -> None:
         await self._ask(hop.CommandRequest(participant_id, session.id, command, reply))
 
+    def _media(self) -> EdgeMedia:
+        if self.media is None:
+            raise Unavailable("this node relays no media (no relay address)",
+                              {"reason": "edge"})
+        return self.media
+
     async def offer(self, participant_id: str, session: Session, sdp: str) -> str:
-        raise Unavailable("media through an edge is not wired yet", {"reason": "edge"})
+        """The peer on this node's plane; the answer once the origin's Room counts it."""
+        media = self._media()
+        local = self._by_sid.get(session.id)
+        if local is None or local.participant_id != participant_id:
+            raise Conflict("this session was replaced")
+        answer = await media.offer(participant_id, session.id, sdp)
+        try:
+            async with self._peer_order:
+                await self._ask(hop.PeerUp(participant_id, session.id))
+        except BaseException as exc:
+            media.close(participant_id, session.id)
+            if not isinstance(exc, Conflict):  # the origin may have counted it before failing
+                background(self._tell(hop.PeerDown(participant_id, session.id, "offer failed")))
+            raise
+        return answer
 
     async def candidate(self, participant_id: str,
                         candidate: Mapping[str, object] | None) -> None:
-        raise Unavailable("media through an edge is not wired yet", {"reason": "edge"})
+        await self._media().candidate(participant_id, candidate)
+
+    def peer_gone(self, participant_id: str, reason: str) -> None:
+        """This node's plane reports the peer gone: the origin's Room hears it as on one node
+        (it tells the client `peer_closed` and waits for a new offer)."""
+        if self.media is None:
+            return
+        session_id = self.media.gone(participant_id)
+        if session_id is not None:
+            background(self._tell(hop.PeerDown(participant_id, session_id, reason)))
+
+    async def _tell(self, request: hop.Request) -> None:
+        try:
+            async with self._peer_order:
+                await self._ask(request)
+        except MirpError as exc:  # the origin's own timers end that peer's Session then
+            log.warning("room %s: %s not delivered: %s", self.meeting_id,
+                        type(request).__name__, exc.message)
 
     async def leave_session(self, participant_id: str, session: Session,
                             for_good: bool = False) -> None:
@@ -122,9 +169,20 @@ class RemoteRoom:
         finally:
             self._check_empty()
 
+    async def close_sessions(self, code: int, reason: str) -> None:
+        """Every Session of this edge closed (a drain): disconnected at the origin (their
+        grace period runs: they come back through another node), then their sockets closed."""
+        locals_ = list(self._by_sid.values())
+        await asyncio.gather(*(self.leave_session(loc.participant_id, loc.session)
+                               for loc in locals_))
+        for loc in locals_:
+            loc.session.close(code, reason)
+
     def _drop(self, session_id: str) -> None:
         local = self._by_sid.pop(session_id, None)
         if local is not None:
+            if self.media is not None:  # its peer here ends with it (the origin may not know it)
+                self.media.close(local.participant_id, session_id)
             if not local.welcomed.done():  # a join still waiting for it ends
                 local.welcomed.set_exception(Unavailable("the session ended before its welcome"))
                 local.welcomed.exception()  # retrieved: no warning when nobody waits
@@ -176,6 +234,8 @@ class RemoteRoom:
             self._gap(f"stream number {env.seq}, expected {self._next}")
         self._gaps = gaps
         self._next = env.seq + 1
+        if self.media is not None:
+            self.media.origin_is(env.sender, self.epoch)
         try:
             messages = hop.decode_stream(env.body)
         except InvalidMessage as exc:  # a bug: what it carried is lost, as in a gap
@@ -201,6 +261,9 @@ class RemoteRoom:
                     target.session.send_json(text)
             case hop.WelcomeOut():
                 self._welcome(message)
+            case hop.ListenOut() | hop.PeerCloseOut() | hop.SourcesOut():
+                if self.media is not None:
+                    self.media.deliver(message)
             case hop.CloseOut(session_id=sid, code=code, reason=reason, error=error):
                 target = self._by_sid.get(sid)
                 if target is not None:
@@ -232,11 +295,21 @@ class RemoteRoom:
         self._synced.clear()
         while self._resyncing == token and not self.closed:
             sessions = tuple((loc.participant_id, sid) for sid, loc in self._by_sid.items())
-            with contextlib.suppress(MirpError):
+            wait_s = self.timeout_s
+            try:
                 await self._ask(hop.ResyncRequest(token, sessions))
+            except MirpError:  # nobody serves the meeting yet (a takeover under way)
+                wait_s = RESYNC_RETRY_S
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.timeout_s):
+                async with asyncio.timeout(wait_s):
                     await self._synced.wait()
+
+    def follow(self, epoch: int) -> None:
+        """The Directory names a newer origin (rooms/placement.py watches it): resync with it
+        now, without waiting for its first envelope (it may have nothing to say)."""
+        if epoch > self.epoch:
+            self.epoch, self._next = epoch, None
+            self._gap(f"the meeting moved (epoch {epoch})")
 
     def _resynced(self, message: hop.Resynced) -> None:
         self._resyncing = None
@@ -253,6 +326,8 @@ class RemoteRoom:
     # ---------------------------------------------------------------- ending
     async def close(self) -> None:
         self.closed = True
+        if self.media is not None:
+            self.media.stop()
         if self._sub is not None:
             await self.bus.unsubscribe(self._sub)
         for task in (self._reader, self._resync_task):

@@ -25,13 +25,14 @@ from mirp.interpretation.booth import Booth
 from mirp.interpretation.console import Console
 from mirp.interpretation.routing import FLOOR, Route
 from mirp.media.plan import FeedKey, Ingredient, MixPlan
+from mirp.rooms import captioning, mixing, views
 from mirp.rooms import commands as c
-from mirp.rooms import mixing, views
 from mirp.rooms.actions import dispatch
 from mirp.rooms.booths import Interpretation
 from mirp.rooms.changes import Changes
 from mirp.rooms.events import (
     Audience,
+    Caption,
     Event,
     MeetingChanged,
     MeetingClosed,
@@ -227,8 +228,32 @@ class Room:
         if self.closed:
             return MixPlan.of()
         broadcast = tuple(self.broadcast_keys()) if self.spec.broadcast else ()
-        return mixing.build_plan(self.roster.subscriptions(), self.routes, self.floor_sources,
-                                 broadcast)
+        plan = mixing.build_plan(
+            self.roster.subscriptions(), self.routes, self.floor_sources, self._rooms(), broadcast
+        )
+        extra = [k for k in captioning.caption_keys(self.spec.captions) if k not in plan.feeds]
+        if not extra:
+            return plan
+        feeds = dict(plan.feeds)
+        for key in extra:  # captioned even with no listener: the captioner listens
+            feeds[key] = mixing.recipe(key, self.routes, self.floor_sources)
+        return MixPlan.of(feeds)
+
+    def caption(self, channel: str, text: str, start: float, end: float,
+                language: str) -> list[Event]:
+        """A final caption of a captioned channel's feed (the captioner's): to its listeners,
+        and the floor's to the listeners of captioned channels now carrying the floor."""
+        if self.closed or channel not in captioning.caption_keys(self.spec.captions).values():
+            return []
+        own, fallback = captioning.readers(channel, self.spec.captions,
+                                           self.roster.subscriptions(), self.routes)
+        out: list[Event] = []
+        if own:
+            out.append(Caption(Audience(ids=own), channel, text, start, end, language))
+        if fallback:
+            out.append(Caption(Audience(ids=fallback), channel, text, start, end, language,
+                               floor=True))
+        return out
 
     def broadcast_keys(self) -> dict[str, FeedKey]:
         """Channel -> its broadcast key (the floor first): what the webcast and the recording
@@ -236,19 +261,28 @@ class Room:
         channels = (FLOOR, *(c for c in self.spec.languages if c != FLOOR))
         return {ch: mixing.broadcast_key(ch) for ch in channels}
 
+    def floor_speakers(self) -> tuple[str, ...]:
+        """The names of the floor holders audible now (a transcript line's speakers)."""
+        names = []
+        for sid, _ in self.floor_sources:
+            p = self.roster.get(sid)
+            names.append(p.grant.name if p is not None else sid)
+        return tuple(names)
+
     def feed_for(self, participant_id: str) -> FeedKey | None:
         """What this participant hears now (None: not connected, or the meeting is closed)."""
         p = self.roster.get(participant_id)
         if p is None or not p.connected or self.closed:
             return None
-        return mixing.key_for(p.id, p.subscription, self.routes, self.floor_sources)
+        return mixing.key_for(p.id, p.subscription, self.routes, self.floor_sources, self._rooms())
 
     def feeds(self) -> dict[str, FeedKey]:
         """feed_for() of every connected participant at once."""
         if self.closed:
             return {}
+        rooms = self._rooms()
         return {
-            pid: mixing.key_for(pid, sub, self.routes, self.floor_sources)
+            pid: mixing.key_for(pid, sub, self.routes, self.floor_sources, rooms)
             for pid, sub in self.roster.subscriptions().items()
         }
 
@@ -316,7 +350,10 @@ class Room:
     def _effective_language(self) -> str | None:
         if self.floor.language_set is not None:
             return self.floor.language_set
-        for pid in reversed(self.floor.holders):
+        heard = list(self.floor.holders) if self.floor.holders_heard else []
+        if self.floor.room_heard:  # a remote holder speaks over the room's own language
+            heard[:0] = self._rooms()
+        for pid in reversed(heard):
             p = self.roster.get(pid)
             if p is not None and p.language in self.spec.languages:
                 return p.language
@@ -342,15 +379,21 @@ class Room:
         ]
         return out
 
+    def _rooms(self) -> list[str]:
+        """The meeting room's participants (hybrid meetings: their audio is the room feed)."""
+        return [p.id for p in self.participants.values() if p.role is Role.ROOM]
+
     def _refresh(self) -> None:
         """Routes and the floor's audible microphones follow the state. What interpreters hear
         does not change them, so auto-relay after this needs no second pass."""
         self.interpretation.refresh_routes(self.floor_language)
         connected = self.roster.connected_ids()
-        self.floor_sources = tuple(
-            (h.participant_id, 1.0)
-            for h in self.floor.holders.values()
-            if not h.muted and h.participant_id in connected
+        self.floor_sources = mixing.floor_ingredients(
+            ((h.participant_id, h.muted) for h in self.floor.holders.values()),
+            self._rooms(),
+            connected,
+            self.floor.holders_heard,
+            self.floor.room_heard,
         )
 
     # ================================================================ decisions made outside

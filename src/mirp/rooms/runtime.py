@@ -162,6 +162,16 @@ class RoomRuntime(JoinedRoom):
         if mine:
             self.actor.notify(LEVELS, lambda room, now: self._after(room.levels(mine, now)))
 
+    async def caption(self, channel: str, text: str, start: float, end: float,
+                      language: str) -> tuple[str, ...]:
+        """A final caption of one of this room's captioned channels (the captioner's): sent
+        to those hearing it; returns the floor holders' names of the moment (the transcript's)."""
+        def job(room: Room, now: float) -> tuple[str, ...]:
+            self._after(room.caption(channel, text, start, end, language), media=False)
+            return room.floor_speakers()
+
+        return await self.actor.call(job)
+
     def _next_deadline(self, room: Room) -> float | None:
         deadline = room.next_deadline()
         if self._idle_since is not None:

@@ -4,11 +4,14 @@ Why: a MixPlan and a FeedKey know no meeting (media knows no Meeting), yet one p
 rooms. Each room gets a ScopedPlane (rooms/media_link.py's RoomPlane) whose keys are namespaced
 by meeting id (`<id>/fr`); the SharedPlane gives the plane the union of the rooms' plans. Peer
 and source ids are participant ids, unique across meetings, so they pass through unchanged.
+In a cluster the same holds for what arrives relayed (`relay_accept` replaces the plane's whole
+set): each meeting says its share (the feeds its edge listeners hear, the microphones its
+origin takes from edges), the plane gets the union.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from mirp.media.plan import FeedKey, Ingredient, MixPlan
 from mirp.media.plane import MediaPlane
@@ -23,6 +26,8 @@ class SharedPlane:
     def __init__(self, plane: MediaPlane) -> None:
         self.plane = plane
         self.plans: dict[str, MixPlan] = {}  # meeting id -> its room's plan (non-empty ones)
+        # meeting id -> (relayed feeds it accepts, as an edge; microphones, as an origin)
+        self.accepted: dict[str, tuple[frozenset[FeedKey], frozenset[str]]] = {}
 
     def scope(self, meeting_id: str) -> ScopedPlane:
         return ScopedPlane(self, meeting_id)
@@ -39,6 +44,20 @@ class SharedPlane:
             for key, recipe in room_plan.feeds.items():
                 merged[namespaced(mid, key)] = recipe
         self.plane.apply(MixPlan.of(merged))
+
+    def accept(self, meeting_id: str, keys: Collection[FeedKey] = (),
+               sources: Collection[str] = ()) -> None:
+        """A meeting's share of what arrives relayed (its own keys, not yet namespaced)."""
+        share = (frozenset(namespaced(meeting_id, k) for k in keys), frozenset(sources))
+        if self.accepted.get(meeting_id, (frozenset(), frozenset())) == share:
+            return
+        if share[0] or share[1]:
+            self.accepted[meeting_id] = share
+        else:
+            del self.accepted[meeting_id]
+        all_keys = frozenset().union(*(k for k, _ in self.accepted.values()))
+        all_sources = frozenset().union(*(s for _, s in self.accepted.values()))
+        self.plane.relay_accept(all_keys, all_sources)
 
 
 class ScopedPlane(RoomPlane):
@@ -66,3 +85,11 @@ class ScopedPlane(RoomPlane):
 
     def unlisten(self, peer_id: str) -> None:
         self.plane.unlisten(peer_id)
+
+    # in a cluster (rooms/edge_plane.py, rooms/edge_media.py): this room's relayed share
+    def accept(self, keys: Collection[FeedKey] = (), sources: Collection[str] = ()) -> None:
+        self.shared.accept(self.meeting_id, keys, sources)
+
+    def key(self, key: FeedKey) -> FeedKey:
+        """The plane's name of this room's key (what crosses the relay)."""
+        return namespaced(self.meeting_id, key)

@@ -90,6 +90,7 @@ class Admission:
                                        auto_floor=b.auto_floor) for b in booths),
                 status=MeetingStatus(meeting.status),
                 under_levels_db=tuple(meeting.under_levels_db), capacity=meeting.capacity,
+                captions=tuple(meeting.captions or ()),
                 removed_participants=frozenset(removed.scalars()),
                 webcast=meeting.webcast or "off", recording=bool(meeting.recording))
 

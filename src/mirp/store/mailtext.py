@@ -22,6 +22,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "observer": "You are invited to follow {title} as an observer.",
         "chair": "You are invited to chair {title}.",
         "interpreter": "You are invited to interpret {title} in the {booth} booth.",
+        "room": "This link connects the meeting room's sound to {title}.",
         "when": "When",
         "role": "Role",
         "booth": "Booth",
@@ -37,6 +38,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "observer": "Vous êtes invité(e) à suivre {title} en tant qu'observateur.",
         "chair": "Vous êtes invité(e) à présider {title}.",
         "interpreter": "Vous êtes invité(e) à interpréter {title} dans la cabine {booth}.",
+        "room": "Ce lien relie le son de la salle de réunion à {title}.",
         "when": "Date",
         "role": "Rôle",
         "booth": "Cabine",
@@ -47,9 +49,9 @@ TEXTS: dict[str, dict[str, str]] = {
 }
 ROLE_NAMES = {
     "en": {"delegate": "delegate", "observer": "observer", "chair": "chair",
-           "interpreter": "interpreter"},
+           "interpreter": "interpreter", "room": "meeting room"},
     "fr": {"delegate": "délégué(e)", "observer": "observateur", "chair": "présidence",
-           "interpreter": "interprète"},
+           "interpreter": "interprète", "room": "salle de réunion"},
 }
 
 

@@ -69,6 +69,7 @@ def build_meeting_out(m: t.Meeting, booths: Sequence[t.Booth]) -> MeetingOut:
         id=m.id, title=m.title, starts_at=m.starts_at, ends_at=m.ends_at,
         languages=list(m.languages), booths=_booths_out(booths),
         options=OptionsOut(under_levels_db=list(m.under_levels_db), capacity=m.capacity,
+                           captions=list(m.captions or ()),
                            webcast=m.webcast or "off",  # type: ignore[arg-type]
                            recording=bool(m.recording), retention_days=m.retention_days),
         under_levels_db=list(m.under_levels_db), capacity=m.capacity,
@@ -127,6 +128,7 @@ async def create_meeting(session: AsyncSession, organizer: t.Organizer,
         ends_at=data.ends_at, languages=list(data.languages),
         under_levels_db=list(data.options.under_levels_db or DEFAULT_UNDER),
         capacity=data.options.capacity or 500, status=data.status,
+        captions=_captions(data.options.captions, data.languages),
         webcast=data.options.webcast or "off", recording=bool(data.options.recording),
         retention_days=data.options.retention_days or None,
         registration_open=data.registration_open, created_at=now, updated_at=now)
@@ -182,6 +184,8 @@ async def update_meeting(session: AsyncSession, organizer: t.Organizer, meeting_
             meeting.recording = patch.options.recording
         if patch.options.retention_days is not None:
             meeting.retention_days = patch.options.retention_days or None
+        if patch.options.captions is not None:
+            meeting.captions = _captions(patch.options.captions, meeting.languages)
     if patch.status is not None:
         meeting.status = patch.status
     if patch.registration_open is not None:
@@ -202,3 +206,13 @@ async def delete_meeting(session: AsyncSession, organizer: t.Organizer, meeting_
         await session.execute(delete(table).where(table.meeting_id == meeting.id))
     await session.execute(delete(t.Meeting).where(t.Meeting.id == meeting.id))
 
+
+
+def _captions(channels: Sequence[str] | None, languages: Sequence[str]) -> list[str]:
+    """The captioned channels: "floor" or a language of the meeting (else InvalidInput)."""
+    out = list(dict.fromkeys(channels or ()))
+    for channel in out:
+        if channel != "floor" and channel not in languages:
+            raise InvalidInput(f"captions: {channel!r} is neither 'floor' nor a language of "
+                               "this meeting")
+    return out

@@ -20,7 +20,7 @@ from mirp.store.countries import ISO_3166_1
 from mirp.store.languages import ISO_639_1
 
 Status = Literal["scheduled", "open", "closed"]
-InviteRole = Literal["chair", "delegate", "interpreter", "observer"]
+InviteRole = Literal["chair", "delegate", "interpreter", "observer", "room"]
 RegisterRole = Literal["delegate", "observer"]
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DEFAULT_UNDER = [-12, -18, -24]
@@ -205,6 +205,8 @@ class OptionsIn(Strict):
     webcast: Literal["public", "token", "off"] | None = None  # docs/webcast.md
     recording: bool | None = None
     retention_days: int | None = Field(default=None, ge=0, le=36_500)  # 0: keep for ever
+    # the channels captioned live: "floor" and/or languages of the meeting (docs/captions.md)
+    captions: list[str] | None = Field(default=None, max_length=40)
 
     @field_validator("under_levels_db")
     @classmethod
@@ -299,6 +301,7 @@ class OptionsOut(BaseModel):
     webcast: Literal["public", "token", "off"] = "off"
     recording: bool = False
     retention_days: int | None = None  # recordings deleted this many days after they end
+    captions: list[str] = []
 
 
 class MeetingOut(BaseModel):

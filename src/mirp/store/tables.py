@@ -89,11 +89,13 @@ class Meeting(Base):
     languages: Mapped[list[str]] = mapped_column(JSON)  # ISO 639-1, in display order
     under_levels_db: Mapped[list[int]] = mapped_column(JSON)
     capacity: Mapped[int] = mapped_column(Integer, default=500)
+    # the channels captioned live ("floor" or languages; migration 0006, docs/captions.md)
+    captions: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="scheduled")
     registration_open: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
-    # the webcast and the recordings (docs/webcast.md; migration 0006)
+    # the webcast and the recordings (docs/webcast.md; migration 0007)
     webcast: Mapped[str] = mapped_column(String(8), default="off")  # public | token | off
     recording: Mapped[bool] = mapped_column(Boolean, default=False)
     retention_days: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: kept
@@ -282,3 +284,19 @@ class FailedJoin(Base):
 
 STATISTICS = (Attendance, SpeakingTurn, OnAirTurn, Listening, Lifecycle, QualitySample,
               QualityTotal, FailedJoin)
+
+
+class CaptionLine(Base):
+    """One final caption of one channel (migration 0006): the transcript, a first draft of the
+    verbatim record. `speakers`: the floor holders' names when it was said."""
+
+    __tablename__ = "caption_lines"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    meeting_id: Mapped[str] = mapped_column(ForeignKey("meetings.id", ondelete="CASCADE"))
+    channel: Mapped[str] = mapped_column(String(16))
+    language: Mapped[str] = mapped_column(String(8))
+    start: Mapped[datetime] = mapped_column(UtcDateTime)
+    end: Mapped[datetime] = mapped_column(UtcDateTime)
+    text: Mapped[str] = mapped_column(String(4000))
+    speakers: Mapped[list[str]] = mapped_column(JSON)
+    __table_args__ = (Index("ix_caption_lines_meeting_start", "meeting_id", "start"),)

@@ -90,7 +90,7 @@ test("a floor event replaces the floor: a single holder, no time limit", () => {
   applyServerMessage(s, { type: "floor", holder: "p-1", speakers: [{ participant_id: "p-2", kind: "point_of_order" }] }, NOW);
   assert.deepEqual(s.floor, {
     holders: ["p-1"], language: null, time_limit_s: null, remaining_s: null, deadline: null,
-    speakers: [{ participant_id: "p-2", kind: "point_of_order" }], muted: [],
+    speakers: [{ participant_id: "p-2", kind: "point_of_order" }], muted: [], room: "both",
   });
 });
 
