@@ -37,6 +37,7 @@ from mirp.media.relay_format import (
     VERSION,
     Address,
     key_from_json,
+    now_us,
 )
 from mirp.webcast.hls import MASTER, Rendition, master_playlist, write_atomic
 from mirp.webcast.record import Recording, RecordingStopped
@@ -193,7 +194,7 @@ class Receiver:
         if len(data) < HEADER.size:
             self.malformed += 1
             return
-        magic, version, kind, _, fid, epoch, _seq, pts, _sent = HEADER.unpack_from(data)
+        magic, version, kind, _, fid, epoch, _seq, pts, sent_us = HEADER.unpack_from(data)
         if magic != MAGIC or version != VERSION:
             self.malformed += 1
             return
@@ -212,12 +213,16 @@ class Receiver:
         self._epochs[key] = epoch
         payload = data[HEADER.size:]
         for meeting, channel in self._routes.get(key, ()):
-            self._packet(meeting, channel, pts, payload)
+            self._packet(meeting, channel, pts, payload, sent_us)
 
-    def _packet(self, meeting: _Meeting, channel: _Channel, pts: int, payload: bytes) -> None:
+    def _packet(self, meeting: _Meeting, channel: _Channel, pts: int, payload: bytes,
+                sent_us: int) -> None:
         fill = 0
         if channel.last_pts is None:
-            channel.first_heard = time.time()
+            # the recording's time 0: when the origin sent this packet (its header's wall clock,
+            # µs mod 2**32), not when this thread got to it, which a busy machine delays
+            late_us = (now_us() - sent_us) & 0xFFFFFFFF
+            channel.first_heard = time.time() - (late_us / 1e6 if late_us < 10_000_000 else 0.0)
         else:
             step = (pts - channel.last_pts) & PTS_MASK
             back = (channel.last_pts - pts) & PTS_MASK
