@@ -41,6 +41,7 @@ from mirp.store.admission import Admission
 from mirp.store.db import RETRY_AFTER_S, Database, DbBounds
 from mirp.store.mail import Outbox
 from mirp.store.transcripts import Line, save
+from mirp.webcast.service import Webcaster
 
 log = logging.getLogger("mirp")
 
@@ -181,6 +182,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.admission = admission
         app.state.media = media
         app.state.rooms = live
+        webcaster = Webcaster(rooms, media, settings.data_dir, settings.webcast_segment_packets,
+                              settings.webcast_window, db)  # HLS, recordings: docs/webcast.md
+        webcaster.start()
+        app.state.webcast = webcaster
         outbox = Outbox(db, settings) if settings.mail_on() else None  # invitation e-mail
         app.state.outbox = outbox
         if outbox is not None:
@@ -195,6 +200,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             if outbox is not None:
                 await outbox.close()
+            await webcaster.close()
             if captions is not None:
                 await captions.close()
             if cluster is not None:  # leases released first: another node may take over

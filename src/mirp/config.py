@@ -188,6 +188,10 @@ class Settings(BaseSettings):
     # Invitation e-mail (docs/operations.md, "Mail"): the SMTP server; unset host: no mail is
     # sent and no page promises any. `smtp_security`: "starttls" upgrades a plain connection,
     # "tls" is TLS from the first byte (port 465), "none" only for a relay on this machine.
+    # The webcast and recordings (docs/webcast.md): one HLS segment per this many 20 ms packets
+    # (50: 1 s; the issue allows up to 2 s), segments per media playlist (the sliding window).
+    webcast_segment_packets: Annotated[int, Field(ge=10, le=100)] = 50
+    webcast_window: Annotated[int, Field(ge=3, le=30)] = 6
     smtp_host: str | None = None
     smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
     smtp_security: Literal["starttls", "tls", "none"] = "starttls"

@@ -1,11 +1,12 @@
 """Signed tokens (PyJWT, HS256, keyed by Settings.resolved_secret_key()).
 
-Three kinds, told apart by the `typ` claim so that one can never stand in for another:
+Four kinds, told apart by the `typ` claim so that one can never stand in for another:
 - `inv`: an invitation, carried in the join link `/join.html#t=<token>`. It names the meeting,
   the invitation, the role and the booth. It is deterministic for one invitation (no random
   claim), so the organizer's list can show the same link again without storing it.
 - `par`: a participant, returned by `POST /api/join`; the WebSocket `hello` carries it.
 - `org`: an organizer's login (bearer token for the REST API).
+- `web`: a viewer of one meeting's webcast when its option is `token` (docs/webcast.md).
 
 A leaf module: it knows no Role or JoinGrant (rooms.model); a participant token's claims come
 back as `ParticipantClaims`, which the store's Admission turns into a JoinGrant.
@@ -25,6 +26,7 @@ ALGORITHM = "HS256"
 INVITATION = "inv"
 PARTICIPANT = "par"
 ORGANIZER = "org"
+WEBCAST = "web"
 
 
 class GrantLike(Protocol):
@@ -153,3 +155,14 @@ def issue_organizer(secret: str, organizer_id: str, ttl: float) -> str:
 def verify_organizer(secret: str, token: str) -> OrganizerClaims:
     c = _decode(secret, token, ORGANIZER, "login")
     return OrganizerClaims(organizer_id=_str(c, "sub", "login"), expires_at=float(c["exp"]))
+
+
+# --- webcast viewers -------------------------------------------------------------------------
+
+def issue_webcast(secret: str, meeting_id: str, ttl: float) -> str:
+    return _encode(secret, WEBCAST, {"mid": meeting_id}, time.time() + ttl)
+
+
+def verify_webcast(secret: str, token: str) -> str:
+    """The meeting a webcast token is for; raises Unauthorized when it is bad or expired."""
+    return str(_str(_decode(secret, token, WEBCAST, "webcast"), "mid", "webcast"))

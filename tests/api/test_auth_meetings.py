@@ -44,7 +44,8 @@ async def test_meeting_crud(org: Org) -> None:
     assert m["status"] == "scheduled" and m["languages"] == ["en", "fr", "zh", "ar"]
     assert m["booths"][2] == {"language": "ar", "retour": "en", "understands": ["en", "fr"],
                               "auto_floor": True}
-    assert m["options"] == {"under_levels_db": [-12, -18, -24], "capacity": 500, "captions": []}
+    assert m["options"] == {"under_levels_db": [-12, -18, -24], "capacity": 500, "captions": [],
+                            "webcast": "off", "recording": False, "retention_days": None}
     assert m["starts_at"].startswith("2026-05-04T09:00:00")
     listed = (await org.get("/api/meetings")).json()
     assert [x["id"] for x in listed] == [m["id"]]
@@ -56,7 +57,9 @@ async def test_meeting_crud(org: Org) -> None:
     r = await org.patch(f"/api/meetings/{m['id']}", body)
     assert r.status_code == 200, r.text
     assert r.json()["title"] == "Plenary (day 2)" and r.json()["registration_open"] is True
-    assert r.json()["options"] == {"under_levels_db": [-15], "capacity": 80, "captions": []}
+    assert r.json()["options"] == {"under_levels_db": [-15], "capacity": 80, "captions": [],
+                                   "webcast": "off", "recording": False,
+                                   "retention_days": None}
     # open / close
     r = await org.patch(f"/api/meetings/{m['id']}", {"status": "open"})
     assert r.json()["status"] == "open" and r.json()["title"] == "Plenary (day 2)"

@@ -16,20 +16,24 @@ def build_router() -> APIRouter:
         live,
         meetings,
         metrics,
+        recordings,
         registrations,
         reports,
         trends,
+        webcast,
         whep,
         whip,
     )
 
     api = APIRouter(prefix="/api")
     for module in (auth, meetings, invitations, registrations, join, live, reports,
-                   trends, captions):
+                   trends, recordings, captions):
         api.include_router(module.router)
+    api.include_router(webcast.organizer)
     root = APIRouter()
     root.include_router(health.router)
     root.include_router(metrics.router)
+    root.include_router(webcast.router)  # /webcast/<meeting>/...: HLS files
     root.include_router(whip.router)  # WHIP ingest, WHEP egress (docs/venue.md)
     root.include_router(whep.router)
     root.include_router(api)

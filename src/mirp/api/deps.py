@@ -1,6 +1,8 @@
 """Every dependency of the routes, as an Annotated type: `AppSettings`, `Db`, `StartedDb`,
-`DbSession`, `CurrentOrganizer`, `OrganizerNoTx`, `AppThrottle`, `Rooms`, `Cluster`, `AppTally`.
-A route names what it needs by type; what the app holds (app.state) is read here and nowhere else.
+`DbSession`, `CurrentOrganizer`, `OrganizerNoTx`, `AppThrottle`, `Rooms`, `Cluster`, `AppTally`,
+`AppWebcast`; the webcast's hot route calls `get_app_settings`, `get_webcast_modes`,
+`started_db` and `get_db` itself (api/webcast.py). A route names what it needs by type; what
+the app holds (app.state) is read here and nowhere else.
 
 `DbSession` is one transaction per request: committed when the route returns, rolled back when
 it raises, and (scope="function") finished BEFORE the response is sent, so a client never sees
@@ -53,6 +55,13 @@ async def get_session(db: Annotated[Database, Depends(get_db)]) -> AsyncIterator
         yield session
 
 
+def get_app_settings(request: Request) -> Settings:
+    """The app's settings as they are (no copy per request: for the hot webcast routes, which
+    build no links)."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
 AppSettings = Annotated[Settings, Depends(get_settings)]
 StartedDb = Annotated[Database | None, Depends(started_db)]
 Db = Annotated[Database, Depends(get_db)]
@@ -98,6 +107,37 @@ def get_throttle(request: Request) -> Throttle:
 
 
 AppThrottle = Annotated[Throttle, Depends(get_throttle)]
+
+
+class WebcastLike(Protocol):
+    """The webcast worker as the API sees it (webcast/service.py's Webcaster)."""
+
+    def status(self, meeting_id: str) -> Any: ...
+
+
+class WebcastModes:
+    """Each meeting's webcast option, cached a few seconds: a viewer's every playlist poll and
+    segment must not cost a database query (api/webcast.py)."""
+
+    def __init__(self, ttl_s: float = 5.0) -> None:
+        self.ttl_s = ttl_s
+        self.modes: dict[str, tuple[float, str | None]] = {}  # None: no such meeting
+
+
+def get_webcast(request: Request) -> WebcastLike | None:
+    """The app's webcast worker (None: not started, e.g. REST-only tests)."""
+    webcast: WebcastLike | None = getattr(request.app.state, "webcast", None)
+    return webcast
+
+
+def get_webcast_modes(request: Request) -> WebcastModes:
+    modes: WebcastModes | None = getattr(request.app.state, "webcast_modes", None)
+    if modes is None:
+        modes = request.app.state.webcast_modes = WebcastModes()
+    return modes
+
+
+AppWebcast = Annotated[WebcastLike | None, Depends(get_webcast)]
 
 
 class LiveRooms(Protocol):

@@ -98,16 +98,32 @@ def key_for(
     return key
 
 
+BROADCAST = "~broadcast"  # the `minus` of a broadcast key: no participant has this id
+
+
+def broadcast_key(channel: str) -> FeedKey:
+    """The webcast's and the recording's key of a channel: one per channel, the same for the
+    whole meeting, whatever the channel carries. Its recipe follows the routes at the tick the
+    Room changes them (an interpreter on air, a booth carrying the floor), so the webcast
+    switches exactly when listeners do; the price is one encoder per channel."""
+    return FeedKey(channel, 0, BROADCAST)
+
+
 def build_plan(
     subscriptions: Mapping[str, Subscription],
     routes: Mapping[str, Route],
     floor: tuple[Ingredient, ...],
     rooms: Collection[str] = (),
+    broadcast: tuple[str, ...] = (),
 ) -> MixPlan:
-    """The plan for these listeners (participant id -> Subscription): one recipe per Feed."""
+    """The plan for these listeners (participant id -> Subscription): one recipe per Feed; and
+    for each channel of `broadcast` its broadcast key (what a listener of it hears, without a
+    floor under it)."""
     feeds: dict[FeedKey, tuple[Ingredient, ...]] = {}
     for pid, sub in subscriptions.items():
         key = key_for(pid, sub, routes, floor, rooms)
         if key not in feeds:
             feeds[key] = recipe(key, routes, floor)
+    for channel in broadcast:
+        feeds[broadcast_key(channel)] = recipe(base_key(channel, None, routes), routes, floor)
     return MixPlan.of(feeds)

@@ -59,6 +59,14 @@ class MeetingSpec:
     capacity: int = 500
     captions: tuple[str, ...] = ()  # channels captioned live ("floor", languages): docs/captions.md
     removed_participants: frozenset[str] = frozenset()  # removed by a chair: may not rejoin
+    webcast: str = "off"  # "public" | "token" | "off" (docs/webcast.md)
+    recording: bool = False  # every channel recorded while the room is open
+
+    @property
+    def broadcast(self) -> bool:
+        """Every channel is mixed and encoded for the webcast or the recording, listened to
+        or not."""
+        return self.webcast != "off" or self.recording
 
     def booth(self, language: str) -> BoothSpec | None:
         return next((b for b in self.booths if b.language == language), None)

@@ -23,7 +23,7 @@ from typing import Any
 from mirp.errors import ClosedMeeting, Conflict, Forbidden, NotFound
 from mirp.interpretation.booth import Booth
 from mirp.interpretation.console import Console
-from mirp.interpretation.routing import Route
+from mirp.interpretation.routing import FLOOR, Route
 from mirp.media.plan import FeedKey, Ingredient, MixPlan
 from mirp.rooms import captioning, mixing, views
 from mirp.rooms import commands as c
@@ -227,8 +227,9 @@ class Room:
     def mix_plan(self) -> MixPlan:
         if self.closed:
             return MixPlan.of()
+        broadcast = tuple(self.broadcast_keys()) if self.spec.broadcast else ()
         plan = mixing.build_plan(
-            self.roster.subscriptions(), self.routes, self.floor_sources, self._rooms()
+            self.roster.subscriptions(), self.routes, self.floor_sources, self._rooms(), broadcast
         )
         extra = [k for k in captioning.caption_keys(self.spec.captions) if k not in plan.feeds]
         if not extra:
@@ -253,6 +254,12 @@ class Room:
             out.append(Caption(Audience(ids=fallback), channel, text, start, end, language,
                                floor=True))
         return out
+
+    def broadcast_keys(self) -> dict[str, FeedKey]:
+        """Channel -> its broadcast key (the floor first): what the webcast and the recording
+        take, in the plan while the meeting is webcast or recorded (rooms/mixing.py)."""
+        channels = (FLOOR, *(c for c in self.spec.languages if c != FLOOR))
+        return {ch: mixing.broadcast_key(ch) for ch in channels}
 
     def floor_speakers(self) -> tuple[str, ...]:
         """The names of the floor holders audible now (a transcript line's speakers)."""

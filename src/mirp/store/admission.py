@@ -91,7 +91,8 @@ class Admission:
                 status=MeetingStatus(meeting.status),
                 under_levels_db=tuple(meeting.under_levels_db), capacity=meeting.capacity,
                 captions=tuple(meeting.captions or ()),
-                removed_participants=frozenset(removed.scalars()))
+                removed_participants=frozenset(removed.scalars()),
+                webcast=meeting.webcast or "off", recording=bool(meeting.recording))
 
     async def record(self, records: Sequence[Record]) -> None:
         """Append the records in one transaction. Records of a meeting deleted meanwhile are

@@ -69,7 +69,9 @@ def build_meeting_out(m: t.Meeting, booths: Sequence[t.Booth]) -> MeetingOut:
         id=m.id, title=m.title, starts_at=m.starts_at, ends_at=m.ends_at,
         languages=list(m.languages), booths=_booths_out(booths),
         options=OptionsOut(under_levels_db=list(m.under_levels_db), capacity=m.capacity,
-                           captions=list(m.captions or ())),
+                           captions=list(m.captions or ()),
+                           webcast=m.webcast or "off",  # type: ignore[arg-type]
+                           recording=bool(m.recording), retention_days=m.retention_days),
         under_levels_db=list(m.under_levels_db), capacity=m.capacity,
         status=m.status,  # type: ignore[arg-type]
         registration_open=m.registration_open, owner_id=m.owner_id,
@@ -127,6 +129,8 @@ async def create_meeting(session: AsyncSession, organizer: t.Organizer,
         under_levels_db=list(data.options.under_levels_db or DEFAULT_UNDER),
         capacity=data.options.capacity or 500, status=data.status,
         captions=_captions(data.options.captions, data.languages),
+        webcast=data.options.webcast or "off", recording=bool(data.options.recording),
+        retention_days=data.options.retention_days or None,
         registration_open=data.registration_open, created_at=now, updated_at=now)
     session.add(meeting)
     await session.flush()
@@ -174,6 +178,12 @@ async def update_meeting(session: AsyncSession, organizer: t.Organizer, meeting_
             meeting.under_levels_db = list(patch.options.under_levels_db)
         if patch.options.capacity is not None:
             meeting.capacity = patch.options.capacity
+        if patch.options.webcast is not None:
+            meeting.webcast = patch.options.webcast
+        if patch.options.recording is not None:
+            meeting.recording = patch.options.recording
+        if patch.options.retention_days is not None:
+            meeting.retention_days = patch.options.retention_days or None
         if patch.options.captions is not None:
             meeting.captions = _captions(patch.options.captions, meeting.languages)
     if patch.status is not None:

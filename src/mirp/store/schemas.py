@@ -202,6 +202,9 @@ class BoothIn(Strict):
 class OptionsIn(Strict):
     under_levels_db: list[int] | None = Field(default=None, min_length=1, max_length=6)
     capacity: int | None = Field(default=None, ge=1, le=100_000)
+    webcast: Literal["public", "token", "off"] | None = None  # docs/webcast.md
+    recording: bool | None = None
+    retention_days: int | None = Field(default=None, ge=0, le=36_500)  # 0: keep for ever
     # the channels captioned live: "floor" and/or languages of the meeting (docs/captions.md)
     captions: list[str] | None = Field(default=None, max_length=40)
 
@@ -295,6 +298,9 @@ class BoothOut(BaseModel):
 class OptionsOut(BaseModel):
     under_levels_db: list[int]
     capacity: int
+    webcast: Literal["public", "token", "off"] = "off"
+    recording: bool = False
+    retention_days: int | None = None  # recordings deleted this many days after they end
     captions: list[str] = []
 
 

@@ -95,6 +95,10 @@ class Meeting(Base):
     registration_open: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    # the webcast and the recordings (docs/webcast.md; migration 0007)
+    webcast: Mapped[str] = mapped_column(String(8), default="off")  # public | token | off
+    recording: Mapped[bool] = mapped_column(Boolean, default=False)
+    retention_days: Mapped[int | None] = mapped_column(Integer, nullable=True)  # None: kept
     # the trends (store/trends.py; migration 0003): meetings by owner and date
     __table_args__ = (Index("ix_meetings_owner_starts", "owner_id", "starts_at", "created_at"),)
 
