@@ -66,6 +66,16 @@ class ClosePeer:
 @dataclass(frozen=True, slots=True)
 class Apply:
     feeds: list[Any]  # [[channel, under_level_db, minus, [[source_id, gain], ...]], ...]
+    aliases: list[Any]  # [[alias key, target key], ...], keys as in Listen
+
+    @staticmethod
+    def of(plan: MixPlan) -> Apply:
+        return Apply(plan_to_wire(plan), [[key_to_wire(a), key_to_wire(t)]
+                                          for a, t in plan.aliases.items()])
+
+    def plan(self) -> MixPlan:
+        return MixPlan.of(plan_from_wire(self.feeds).feeds,
+                          {key_from_wire(a): key_from_wire(t) for a, t in self.aliases})
 
 
 @dataclass(frozen=True, slots=True)

@@ -237,7 +237,7 @@ class Room:
         feeds = dict(plan.feeds)
         for key in extra:  # captioned even with no listener: the captioner listens
             feeds[key] = mixing.recipe(key, self.routes, self.floor_sources)
-        return MixPlan.of(feeds)
+        return MixPlan.of(feeds, plan.aliases)
 
     def caption(self, channel: str, text: str, start: float, end: float,
                 language: str) -> list[Event]:

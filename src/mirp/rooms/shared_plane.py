@@ -40,10 +40,13 @@ class SharedPlane:
         else:
             self.plans[meeting_id] = plan
         merged: dict[FeedKey, tuple[Ingredient, ...]] = {}
+        aliases: dict[FeedKey, FeedKey] = {}
         for mid, room_plan in self.plans.items():
             for key, recipe in room_plan.feeds.items():
                 merged[namespaced(mid, key)] = recipe
-        self.plane.apply(MixPlan.of(merged))
+            for alias, target in room_plan.aliases.items():
+                aliases[namespaced(mid, alias)] = namespaced(mid, target)
+        self.plane.apply(MixPlan.of(merged, aliases))
 
     def accept(self, meeting_id: str, keys: Collection[FeedKey] = (),
                sources: Collection[str] = ()) -> None:
