@@ -53,3 +53,33 @@ def test_the_webcast_option_alone_broadcasts_too_and_the_view_says_recording() -
         k.room.mix_plan().aliases)
     assert k.room.snapshot("d1")["meeting"]["recording"] is False  # what the welcome carries
     assert kit(recording=True).room.snapshot("d1")["meeting"]["recording"] is True
+
+
+def test_the_shared_plane_namespaces_both_sides_of_an_alias() -> None:
+    """One plane for every room: a room's broadcast alias and its target get the meeting's
+    namespace, so the webcaster's namespaced key finds the namespaced feed."""
+    from mirp.media.plan import MixPlan
+    from mirp.rooms.shared_plane import SharedPlane, namespaced
+
+    class Plane:
+        plan = MixPlan.of()
+
+        def apply(self, plan: MixPlan) -> None:
+            self.plan = plan
+
+    plane = Plane()
+    shared = SharedPlane(plane)  # type: ignore[arg-type]
+    k = kit(recording=True)
+    k.do("fr1", c.OnAir(True))
+    shared.scope("m1").apply(k.room.mix_plan())
+    alias = namespaced("m1", broadcast_key("fr"))
+    assert plane.plan.aliases[alias] == namespaced("m1", FeedKey("fr"))
+    assert plane.plan.aliases[alias] in plane.plan.feeds
+
+
+def test_captions_keep_the_broadcast_aliases() -> None:
+    """The captioned feeds are added to the plan: the aliases stay (they were lost once)."""
+    k = kit(recording=True, captions=("fr",))
+    plan = k.room.mix_plan()
+    assert plan.aliases[broadcast_key("fr")] == FeedKey("floor")
+    assert FeedKey("fr") in plan.feeds  # captioned: the captioner listens
