@@ -3,38 +3,11 @@ import "./shell.js";
 import { api } from "./api.js";
 import { el, $, showError, setBusy, hashParams, fmtRange, langName, roleBadge, emptyState, hydrateIcons } from "./ui.js";
 import { levelMeter } from "./meter.js";
-import { saveParticipant, pageForRole, SENDING_ROLES } from "./session.js";
+import { saveParticipant, pageForRole, SENDING_ROLES, joinedThrough, rememberJoin, whyNot } from "./session.js";
 
 hydrateIcons();
 const token = hashParams().get("t") || new URLSearchParams(location.search).get("t");
 let micStream = null, stopMeter = null, info = null;
-
-// Why a link cannot be used, for people: by error code, then by the refusal's reason.
-function whyNot(e) {
-  const reasons = { revoked: "This invitation was revoked.", used_up: "This invitation has been used up.",
-    removed: "You were removed from this meeting.", closed: "This meeting is closed." };
-  const codes = { unauthorized: "This invitation link is not valid or has expired.",
-    meeting_closed: "This meeting is closed.", not_found: "This meeting no longer exists." };
-  return codes[e.code] || reasons[e.details?.reason] || e.message;
-}
-
-// The participant token each link gave this browser (localStorage: it outlives the tab). It is
-// presented on the next join through the same link, so the server returns the same participant
-// (refused if the chair removed them) instead of making a new one. Clearing the browser's data
-// forgets it: docs/operations.md.
-const JOINED = "mirp.joined";
-function joinedThrough(link) {
-  try { return JSON.parse(localStorage.getItem(JOINED) || "{}")[link] || null; } catch { return null; }
-}
-function rememberJoin(link, participantToken) {
-  let all = {};
-  try { all = JSON.parse(localStorage.getItem(JOINED) || "{}") || {}; } catch { /* start again */ }
-  delete all[link];
-  all[link] = participantToken;
-  const links = Object.keys(all);
-  for (const old of links.slice(0, Math.max(0, links.length - 20))) delete all[old];
-  try { localStorage.setItem(JOINED, JSON.stringify(all)); } catch { /* storage full or off */ }
-}
 
 function bad(title, text) {
   $("#loading").hidden = true;
@@ -76,14 +49,22 @@ async function start() {
     info.booth ? el("span", { class: "badge green" }, `Booth ${langName(info.booth)}`) : null,
     info.named && info.name ? el("strong", {}, info.name) : null,
     info.delegation ? el("span", { class: "muted" }, `· ${info.delegation}`) : null].filter(Boolean));
+  // this browser (or, for a named link, this person anywhere) joined before: it comes back as
+  // the same participant, with the same seat and channel
+  const returning = info.rejoin || !!joinedThrough(token);
   $("#name-fields").hidden = !!info.named;
+  if (returning) {
+    $("#join-btn").textContent = "Rejoin meeting";
+    $("#role-line").after(el("p", { class: "small muted mt-12", id: "rejoin-note" },
+      "You joined this meeting before: you come back as the same participant, with the same channel."));
+  }
   $("#loading").hidden = true;
   $("#join-form").hidden = false;
   if (SENDING_ROLES.has(info.role)) {
     $("#mic-fields").hidden = false;
     await openMic();
     $("#mic-select").addEventListener("change", (e) => openMic(e.target.value));
-  } else {
+  } else if (!returning) {
     $("#join-btn").textContent = "Join and listen";
   }
   (info.named ? $("#join-btn") : $("#join-name")).focus();

@@ -3,7 +3,7 @@
 import { Protocol } from "./protocol.js";
 import { CLOSE } from "./wire.js";
 import { Rtc } from "./rtc.js";
-import { loadParticipant, clearParticipant, SENDING_ROLES } from "./session.js";
+import { loadParticipant, clearParticipant, saveLeft, SENDING_ROLES } from "./session.js";
 import { emptyRoomView, applyServerMessage, applyStatus } from "./roomview.js";
 import { renderShell } from "./shell.js";
 import { el, $, toast, icon, langName, emptyState } from "./ui.js";
@@ -94,7 +94,12 @@ export function startLive({ render, onEvent }) {
 
   const leave = () => {
     proto.leave();
-    setTimeout(() => { proto.close(); rtc.close(); clearParticipant(); location.assign("/left.html"); }, 150);
+    setTimeout(() => {
+      proto.close(); rtc.close(); clearParticipant();
+      // the Leave page's Rejoin button brings this tab back through the same link
+      if (me.invitation_token) saveLeft({ link: me.invitation_token, title: state.meeting.title, mic_device_id: me.mic_device_id });
+      location.assign("/left.html");
+    }, 150);
   };
   renderBar(state, leave);
   running = { state, proto, rtc, rerender, leave };
@@ -141,10 +146,11 @@ function renderBar(state, leave) {
   }
   renderConnectionLost(state);
   renderWaiting(state);
+  renderFull(state);
   if (state.ended && !$("#ended")) {
     $("main").replaceChildren(el("div", { class: "container", id: "ended" }, el("div", { class: "card" },
-      emptyState("lock", state.retry ? "Not in the meeting" : "You are no longer in the meeting", state.ended,
-        state.retry ? el("button", { class: "btn primary", type: "button", onclick: () => location.reload() }, "Try again") : null))));
+      emptyState("lock", state.retry ? "Open on another device or tab" : "You are no longer in the meeting", state.ended,
+        state.retry ? el("button", { class: "btn primary", type: "button", id: "take-back", onclick: () => location.reload() }, "Use it here") : null))));
   }
 }
 
@@ -173,6 +179,18 @@ function renderWaiting(state) {
       emptyState("calendar", "Waiting for the meeting to open",
         "The chair has not opened the meeting yet. Keep this page open: you join by yourself as soon as it opens."))));
   } else if (!waiting && box) box.remove();
+}
+
+/** The meeting is full (4429): said in words, full width, while the page asks again by itself
+ * (every 15-30 s, protocol.js); not a replaced tab nor a lost connection. */
+function renderFull(state) {
+  const full = !!state.full && !state.ended;
+  const box = $("#full");
+  if (full && !box) {
+    $("main")?.prepend(el("div", { class: "container", id: "full" }, el("div", { class: "card", role: "status" },
+      emptyState("users", "The meeting is full",
+        "It has as many participants as it may. Keep this page open: you join by yourself as soon as someone leaves."))));
+  } else if (!full && box) box.remove();
 }
 
 function showNoSession() {

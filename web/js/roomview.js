@@ -75,7 +75,7 @@ export function applyServerMessage(state, msg, now = Date.now()) {
     case "channels": state.channels = msg.channels || {}; return null;
     case "meeting": {
       Object.assign(state.meeting, msg.meeting || { status: msg.status });
-      if (msg.closed || state.meeting.status === "closed") { state.ended = "The chair closed the meeting. Thank you for taking part."; return { closed: true }; }
+      if (msg.closed || state.meeting.status === "closed") { state.ended = closedText(state); return { closed: true }; }
       return null;
     }
     case "subscribed": state.heard = state.subscription = { channel: msg.channel, floor_under: msg.floor_under ?? null, auto: !!msg.auto }; return null;
@@ -95,6 +95,7 @@ export function applyServerMessage(state, msg, now = Date.now()) {
       // the last refusal explains a close that follows (details.reason `not_open`); the list,
       // bounded, is what a page or a test shows of what the server refused
       state.lastError = { code: msg.code, message: msg.message, request: msg.request, details: msg.details || {} };
+      if (msg.fatal) state.lastFatal = state.lastError; // the reason for the close that follows
       state.errors.push(state.lastError);
       if (state.errors.length > 20) state.errors.shift();
       return null;
@@ -121,8 +122,31 @@ export function applyStatus(state, { status, code = null, reason = "", in_ms = n
     // before the chair opens the meeting: the waiting room (live.js tries again by itself)
     if (why === "not_open") { state.waiting = true; return; }
     state.retry = code === CLOSE.REPLACED;
-    state.ended = code === CLOSE.REPLACED ? "You joined this meeting again in another window or tab, so this one stopped."
-        : code === CLOSE.MEETING_CLOSED ? "The chair closed the meeting. Thank you for taking part."
-          : reason || "You were disconnected.";
+    state.ended = code === CLOSE.REPLACED ? REPLACED_TEXT
+        : code === CLOSE.MEETING_CLOSED ? closedText(state)
+          : refusalText(state.lastFatal, reason);
   }
+}
+
+/** The replaced Session's page (4409): what happened, and that the button takes it back. */
+export const REPLACED_TEXT = "You are in this meeting in another tab or on another device now, so it stopped here. "
+  + "Only one place can be you at a time: use it here to take it back.";
+
+/** The meeting closed: the presiding roles closed it, they are not thanked for taking part. */
+export function closedText(state) {
+  const role = state.me?.role;
+  return role === "chair" || role === "organizer" ? "The meeting is closed."
+    : "The chair closed the meeting. Thank you for taking part.";
+}
+
+/** Why the server refused this Session for good, for people: the refusal's reason, then its
+ * code, then what the server said. */
+export function refusalText(error, reason = "") {
+  const why = error?.details?.reason;
+  const reasons = { removed: "The chair removed you from the meeting.", revoked: "Your invitation was revoked.",
+    booth_removed: "Your booth was removed from this meeting.", wrong_meeting: "This link is for another meeting.",
+    deleted: "This meeting was deleted.", closed: "This meeting is closed." };
+  const codes = { unauthorized: "Your invitation link is not valid or has expired. Open it again from your invitation.",
+    not_found: "This meeting no longer exists.", meeting_closed: "This meeting is closed." };
+  return reasons[why] || codes[error?.code] || error?.message || reason || "You were disconnected.";
 }

@@ -181,7 +181,8 @@ test("the server being busy (unavailable) is a reconnect, not an end", () => {
 test("replaced by another tab: ended, with a way to come back", () => {
   const s = view();
   applyStatus(s, { status: "closed", code: CLOSE.REPLACED, reason: "replaced" });
-  assert.match(s.ended, /another window or tab/);
+  assert.match(s.ended, /another tab or on another device/);
+  assert.match(s.ended, /take it back/);
   assert.equal(s.retry, true);
 });
 
@@ -203,6 +204,42 @@ test("closed by the chair; other refusals show the server's reason", () => {
   const other = view();
   applyStatus(other, { status: "closed", code: CLOSE.UNAUTHORIZED, reason: "Your invitation expired." });
   assert.equal(other.ended, "Your invitation expired.");
+});
+
+test("the chair who closed the meeting is not thanked for taking part", () => {
+  for (const role of ["chair", "organizer"]) {
+    const s = view();
+    s.me.role = role;
+    applyServerMessage(s, { type: "meeting", meeting: { status: "closed" } }, NOW);
+    assert.equal(s.ended, "The meeting is closed.");
+  }
+  const d = view();
+  applyServerMessage(d, { type: "meeting", meeting: { status: "closed" } }, NOW);
+  assert.match(d.ended, /Thank you for taking part/);
+});
+
+test("a final refusal says why in words: its reason, then its code", () => {
+  const cases = [
+    [{ code: "forbidden", details: { reason: "removed" } }, CLOSE.FORBIDDEN, /removed you/],
+    [{ code: "forbidden", details: { reason: "revoked" } }, CLOSE.FORBIDDEN, /invitation was revoked/],
+    [{ code: "forbidden", details: { reason: "booth_removed" } }, CLOSE.FORBIDDEN, /booth was removed/],
+    [{ code: "forbidden", details: { reason: "wrong_meeting" } }, CLOSE.FORBIDDEN, /another meeting/],
+    [{ code: "unauthorized", details: {} }, CLOSE.UNAUTHORIZED, /not valid or has expired/],
+    [{ code: "not_found", details: { reason: "deleted" } }, CLOSE.NOT_FOUND, /deleted/],
+    [{ code: "meeting_closed", details: { reason: "closed" } }, CLOSE.MEETING_CLOSED, /closed the meeting/],
+  ];
+  for (const [err, code, text] of cases) {
+    const s = view();
+    applyServerMessage(s, { type: "error", message: "x", fatal: true, ...err }, NOW);
+    applyStatus(s, { status: "closed", code, reason: "x" });
+    assert.match(s.ended, text, JSON.stringify(err));
+    assert.doesNotMatch(s.ended, /another tab|window/);
+  }
+  // a refused command earlier is not the reason of a later close
+  const s = view();
+  applyServerMessage(s, { type: "error", code: "forbidden", message: "not yours", details: { reason: "removed" } }, NOW);
+  applyStatus(s, { status: "closed", code: CLOSE.UNAUTHORIZED, reason: "expired" });
+  assert.match(s.ended, /not valid or has expired|expired/);
 });
 
 test("a close of our own (leaving, 1000) does not end the page with a message", () => {

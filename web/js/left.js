@@ -1,0 +1,27 @@
+// The Leave page: a Rejoin button brings this tab back as the same participant (same seat and
+// channel: the Room keeps them, docs/rooms.md), without the invitation e-mail.
+import "./shell.js";
+import { api } from "./api.js";
+import { el, $, showError, setBusy } from "./ui.js";
+import { loadLeft, rejoin, whyNot } from "./session.js";
+
+const left = loadLeft();
+const box = $("#rejoin-box");
+if (left?.link && box) {
+  const btn = el("button", { class: "btn primary large", type: "button", id: "rejoin" }, "Rejoin");
+  const err = el("div", { id: "rejoin-error", hidden: true });
+  btn.addEventListener("click", async () => {
+    setBusy(btn, true, "Rejoining…");
+    try {
+      location.assign(await rejoin(api, left.link, { mic_device_id: left.mic_device_id || null }));
+    } catch (e) {
+      setBusy(btn, false);
+      showError(err, new Error(whyNot(e)));
+    }
+  });
+  $("#left-hint").textContent = left.title
+    ? `You can come back to ${left.title} as the same participant, with the same channel.`
+    : "You can come back as the same participant, with the same channel.";
+  box.replaceChildren(btn, err);
+  box.hidden = false;
+}
