@@ -4,7 +4,7 @@ import { Protocol } from "./protocol.js";
 import { CLOSE } from "./wire.js";
 import { Rtc } from "./rtc.js";
 import { loadParticipant, clearParticipant, saveLeft, SENDING_ROLES } from "./session.js";
-import { emptyRoomView, applyServerMessage, applyStatus } from "./roomview.js";
+import { emptyRoomView, applyServerMessage, applyStatus, backText, myPicture } from "./roomview.js";
 import { renderShell } from "./shell.js";
 import { el, $, toast, icon, langName, emptyState } from "./ui.js";
 
@@ -52,7 +52,6 @@ export function startLive({ render, onEvent }) {
     state.resumed = !!msg.resumed;
     // the server restarted and brought the room back as it was (docs/protocol.md, welcome)
     state.restored = !!msg.room?.restored;
-    if (state.restored) toast("The server restarted; you are back in the meeting where you were.");
     if (msg.ice_servers) rtc.o.iceServers = msg.ice_servers;
     // a reconnect is a new Session: a new peer connection, and our listening choice again; a
     // welcome again on the same Session (a resync, docs/protocol.md) keeps the peer it has
@@ -147,6 +146,7 @@ function renderBar(state, leave) {
   renderConnectionLost(state);
   renderWaiting(state);
   renderFull(state);
+  renderBack(state);
   if (state.ended && !$("#ended")) {
     $("main").replaceChildren(el("div", { class: "container", id: "ended" }, el("div", { class: "card" },
       emptyState("lock", state.retry ? "Open on another device or tab" : "You are no longer in the meeting", state.ended,
@@ -179,6 +179,21 @@ function renderWaiting(state) {
       emptyState("calendar", "Waiting for the meeting to open",
         "The chair has not opened the meeting yet. Keep this page open: you join by yourself as soon as it opens."))));
   } else if (!waiting && box) box.remove();
+}
+
+/** After a reconnection or a restart: what changed for this person (the floor, on air, their
+ * place on the speakers list), or that nothing did, until they dismiss it or the next return. */
+function renderBack(state) {
+  const back = state.ended || state.connection !== "open" ? null : state.back;
+  let box = $("#back-notice");
+  if (!back) { box?.remove(); return; }
+  if (box && box.dataset.at === String(back.at)) return;
+  box?.remove();
+  const changed = back.changes.length > 0;
+  box = el("div", { class: `alert ${changed ? "warn" : "info"} container back-notice`, id: "back-notice", role: changed ? "alert" : "status", "data-at": String(back.at), "data-changed": String(changed) },
+    el("span", { class: "grow" }, backText(back, myPicture(state))), " ",
+    el("button", { class: "btn small", type: "button", onclick: () => { state.back = null; box.remove(); } }, "OK"));
+  $("main")?.prepend(box);
 }
 
 /** The meeting is full (4429): said in words, full width, while the page asks again by itself

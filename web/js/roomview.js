@@ -53,6 +53,11 @@ export function applyServerMessage(state, msg, now = Date.now()) {
   switch (msg.type) {
     case "welcome": {
       const r = msg.room || msg;
+      // a welcome on a new Session after one before (a reconnection, a server restart): what this
+      // person knew, to tell them what changed; a resync on the same Session is not a return
+      const before = state.welcomed && !(msg.session_id != null && msg.session_id === state.sessionId)
+        ? myPicture(state) : null;
+      state.welcomed = true;
       if (r.meeting) Object.assign(state.meeting, r.meeting);
       state.participants = new Map();
       for (const p of list(r.participants)) putParticipant(state, p._key && !p.id && !p.participant_id ? { ...p, id: p._key } : p);
@@ -65,6 +70,10 @@ export function applyServerMessage(state, msg, now = Date.now()) {
       if (sub?.channel) state.heard = state.subscription = { channel: sub.channel, floor_under: sub.floor_under ?? null, auto: !!sub.auto };
       if (msg.participant_id) state.me.id = msg.participant_id;
       if (state.meeting.status === "closed") state.ended = "This meeting is closed.";
+      if (before) {
+        state.back = { restarted: !!r.restored, changes: whatChanged(before, myPicture(state)), at: now };
+        return { back: state.back };
+      }
       return null;
     }
     case "participant_joined":
@@ -149,4 +158,50 @@ export function refusalText(error, reason = "") {
   const codes = { unauthorized: "Your invitation link is not valid or has expired. Open it again from your invitation.",
     not_found: "This meeting no longer exists.", meeting_closed: "This meeting is closed." };
   return reasons[why] || codes[error?.code] || error?.message || reason || "You were disconnected.";
+}
+
+/** What one person knows of their own place in the Room: the floor, the speakers list, their
+ * booth's microphone, the list's length (for the chair). */
+export function myPicture(state) {
+  const id = state.me?.id;
+  const booth = state.me?.booth ? state.booths[state.me.booth] : null;
+  return {
+    floor: state.floor.holders.includes(id),
+    place: state.floor.speakers.findIndex((x) => x.participant_id === id) + 1, // 0: not on it
+    listLength: state.floor.speakers.length,
+    interpreter: !!booth,
+    onAir: !!booth && booth.on_air === id,
+    partnerOnAir: !!booth && booth.on_air != null && booth.on_air !== id,
+  };
+}
+
+const ordinal = (n) => `${n}${n % 100 >= 11 && n % 100 <= 13 ? "th" : { 1: "st", 2: "nd", 3: "rd" }[n % 10] || "th"}`;
+
+/** After a reconnection or a restart: what changed for this person, in plain words (an empty
+ * list: nothing did). `before` and `after` are `myPicture`s. */
+export function whatChanged(before, after) {
+  const out = [];
+  if (before.floor && !after.floor) out.push("You no longer have the floor.");
+  if (!before.floor && after.floor) out.push("You have the floor now.");
+  if (before.onAir && !after.onAir) {
+    out.push(after.partnerOnAir ? "You are off air: your partner is on." : "You are off air: nobody in your booth is on air.");
+  }
+  if (!before.onAir && after.onAir) out.push("You are on air now.");
+  if (before.place && !after.place && !after.floor) out.push("You are no longer on the speakers list.");
+  else if (!before.place && after.place) out.push(`You are on the speakers list: ${ordinal(after.place)}.`);
+  else if (before.place && after.place && before.place !== after.place) out.push(`The speakers list changed: you are now ${ordinal(after.place)}.`);
+  else if (!before.place && !after.place && before.listLength !== after.listLength) {
+    out.push(after.listLength ? `The speakers list changed: ${after.listLength} waiting.` : "The speakers list is empty now.");
+  }
+  return out;
+}
+
+/** The sentence a person reads after coming back: what changed, or that nothing did (and what
+ * they still have). */
+export function backText(back, picture) {
+  const head = back.restarted ? "You are back after a server restart." : "You are back in the meeting.";
+  if (back.changes.length) return `${head} ${back.changes.join(" ")}`;
+  const still = picture.floor ? " You still have the floor." : picture.onAir ? " You are still on air."
+    : picture.place ? ` You are still ${ordinal(picture.place)} on the speakers list.` : "";
+  return `${head} Nothing changed.${still}`;
 }

@@ -255,3 +255,40 @@ test("the first end is kept", () => {
   applyStatus(s, { status: "closed", code: CLOSE.FORBIDDEN, reason: "forbidden" });
   assert.equal(s.ended, "Removed.");
 });
+
+test("a return tells what changed for me: floor, on air, my place on the list", async () => {
+  const { whatChanged, backText, myPicture } = await import("../../../web/js/roomview.js");
+  const s = view();
+  const first = { ...WELCOME, session_id: "s1", room: { ...WELCOME.room, floor: { holders: ["p-me"], speakers: ["p-a", "p-b"] } } };
+  applyServerMessage(s, first, NOW);
+  assert.equal(s.back, undefined); // a first welcome is no return
+  s.sessionId = "s1"; // live.js keeps it
+  // the same Session again (a resync) is no return either
+  applyServerMessage(s, first, NOW);
+  assert.equal(s.back, undefined);
+  applyServerMessage(s, { ...WELCOME, session_id: "s2", room: { ...WELCOME.room, restored: true, floor: { holders: [], speakers: ["p-a", "p-me"] } } }, NOW + 5);
+  assert.equal(s.back.restarted, true);
+  assert.deepEqual(s.back.changes, ["You no longer have the floor.", "You are on the speakers list: 2nd."]);
+  assert.match(backText(s.back, myPicture(s)), /^You are back after a server restart\. You no longer have the floor\./);
+
+  const before = { floor: false, place: 3, listLength: 4, interpreter: true, onAir: true, partnerOnAir: false };
+  assert.deepEqual(whatChanged(before, { ...before, onAir: false, partnerOnAir: true, place: 1 }),
+    ["You are off air: your partner is on.", "The speakers list changed: you are now 1st."]);
+  assert.deepEqual(whatChanged(before, { ...before, onAir: false, place: 0 }),
+    ["You are off air: nobody in your booth is on air.", "You are no longer on the speakers list."]);
+  assert.deepEqual(whatChanged(before, before), []);
+  assert.equal(backText({ restarted: false, changes: [] }, { ...before, onAir: false }),
+    "You are back in the meeting. Nothing changed. You are still 3rd on the speakers list.");
+  const chair = { floor: false, place: 0, listLength: 3, interpreter: false, onAir: false, partnerOnAir: false };
+  assert.deepEqual(whatChanged(chair, { ...chair, listLength: 0 }), ["The speakers list is empty now."]);
+});
+
+test("an interpreter's booth on air is theirs or their partner's", async () => {
+  const { myPicture } = await import("../../../web/js/roomview.js");
+  const s = view();
+  s.me = { id: "p-int", role: "interpreter", booth: "fr" };
+  applyServerMessage(s, { ...WELCOME, participant_id: "p-int" }, NOW);
+  assert.equal(myPicture(s).onAir, true);
+  s.me.id = "p-other";
+  assert.deepEqual([myPicture(s).onAir, myPicture(s).partnerOnAir], [false, true]);
+});
