@@ -89,7 +89,7 @@ function render(state) {
   const people = [...state.participants.values()].sort((a, b) => (b.connected !== false) - (a.connected !== false));
   $("#people-count").textContent = String(people.filter((p) => p.connected !== false).length);
   const peopleKey = JSON.stringify([people.map((p) => [p.id, p.name, p.delegation, p.role, p.booth, p.connected, p.quality]), holders, state.floor.muted]);
-  patch($("#people"), peopleKey, () => people.map((p) => participantRow(p, { speaking: holders.includes(p.id), extra: p.id === myId ? el("span", { class: "badge amber" }, "You") :
+  patch($("#people"), peopleKey, () => people.map((p) => participantRow(p, { speaking: holders.includes(p.id), lineQuality: true, extra: p.id === myId ? el("span", { class: "badge amber" }, "You") :
     el("div", { class: "btn-group" },
       holders.includes(p.id) ? (state.floor.muted.includes(p.id)
         ? el("button", { class: "btn small", type: "button", "data-unmute": p.id, "aria-label": `Unmute ${p.name}`, onclick: () => proto.mute(p.id, false) }, "Unmute")

@@ -110,7 +110,7 @@ function render(state) {
   const people = [...state.participants.values()].sort((a, b) => (b.connected !== false) - (a.connected !== false));
   $("#people-count").textContent = String(people.filter((p) => p.connected !== false).length);
   patch($("#people"), JSON.stringify([people.map((p) => [p.id, p.name, p.delegation, p.role, p.booth, p.connected, p.quality]), holders]),
-    () => people.map((p) => participantRow(p, { speaking: holders.includes(p.id) })));
+    () => people.map((p) => participantRow(p, { speaking: holders.includes(p.id), lineQuality: p.id === myId })));
 
   renderListening();
   // slow-down notice for the floor speaker

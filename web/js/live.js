@@ -243,9 +243,11 @@ export function channelPicker(state, onPick) {
   }));
 }
 
-export function participantRow(p, { extra = null, speaking = false } = {}) {
+/** One person in a list. `lineQuality`: show their line's quality (the chair and the organizer
+ * see everyone's; a delegate only their own). */
+export function participantRow(p, { extra = null, speaking = false, lineQuality = false } = {}) {
   const away = p.connected === false;
-  const q = !away && (p.quality === "poor" || p.quality === "fair") ? p.quality : null;
+  const q = lineQuality && !away && (p.quality === "poor" || p.quality === "fair") ? p.quality : null;
   return el("li", { "data-participant": p.id, class: away ? "away" : null },
     el("span", { class: `avatar${speaking ? " speaking" : ""}`, "aria-hidden": "true" }, (p.name || "?").split(/\s+/).slice(0, 2).map((w) => w[0]).join("").toUpperCase()),
     el("div", { class: "who" }, el("div", { class: "n" }, p.name || "Participant", speaking ? el("span", { class: "visually-hidden" }, " (speaking)") : null),

@@ -59,6 +59,9 @@ function addLang(code) {
   if (!/^[a-z]{2}$/.test(code)) { toast("A language is a two-letter ISO 639-1 code, e.g. “sw”.", "error"); return; }
   if (languages.includes(code)) return;
   languages.push(code);
+  // every booth understands every other language by default, whatever order the languages came
+  // in: the booths already there understand the new one too (the organizer unticks what not)
+  for (const b of booths) if (b.language !== code && !b.understands.includes(code)) b.understands.push(code);
   // a booth into the new language by default, understanding every other language
   if (languages.length > 1 && !booths.some((b) => b.language === code)) {
     booths.push({ language: code, retour: null, understands: languages.filter((l) => l !== code), auto_floor: true });
@@ -242,12 +245,22 @@ async function exportInvitations() {
   } catch (e) { showError(null, e); }
 }
 
+/** A booth nobody is invited to interpret in stays silent (or carries the floor): said before
+ * the meeting, not found out during it. `invs`: the whole list (not one page of a longer one). */
+function emptyBooths(invs) {
+  const staffed = new Set(invs.filter((i) => i.role === "interpreter" && !i.revoked).map((i) => i.booth));
+  const empty = (meeting?.booths || []).map((b) => b.language).filter((l) => !staffed.has(l));
+  return empty.length ? [el("div", { class: "alert warn", id: "empty-booths", role: "status" },
+    `No interpreter invited for the ${empty.map(langNameEn).join(", ")} booth${empty.length > 1 ? "s" : ""}: `
+    + "listeners of that channel hear the floor, or silence, until someone is.")] : [];
+}
+
 async function loadInvitations() {
   if (!meeting) return;
   const box = $("#inv-list");
   try {
     const invs = await api.listInvitations(meeting.id, { limit: INV_PAGE });
-    if (!invs.length) { box.replaceChildren(el("div", { class: "empty" }, el("p", {}, "No invitations yet."), el("p", { class: "small" }, "Create one on the right, or import a CSV list."))); return; }
+    if (!invs.length) { box.replaceChildren(el("div", { class: "empty" }, el("p", {}, "No invitations yet."), el("p", { class: "small" }, "Create one on the right, or import a CSV list.")), ...emptyBooths(invs)); return; }
     const tbody = el("tbody", {}, ...invs.map(invitationRow));
     let last = invs[invs.length - 1].id;
     const more = el("button", { class: "btn small", type: "button", hidden: invs.length < INV_PAGE, onclick: async () => {
@@ -261,6 +274,7 @@ async function loadInvitations() {
       setBusy(more, false);
     } }, "Show more");
     box.replaceChildren(
+      ...(invs.length < INV_PAGE ? emptyBooths(invs) : []),
       el("div", { class: "row" }, el("button", { class: "btn small ghost", type: "button", id: "inv-export", onclick: exportInvitations }, "Download all links (CSV)")),
       el("div", { class: "table-wrap" }, el("table", {},
         el("thead", {}, el("tr", {}, el("th", {}, "Who"), el("th", {}, "Role"), el("th", { class: "hide-s" }, "Uses"), el("th", {}, el("span", { class: "visually-hidden" }, "Actions")))),
