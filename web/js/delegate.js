@@ -26,6 +26,7 @@ function speakerName(state, id) {
 function render(state) {
   if (!live) return;
   document.title = `${state.meeting.title || "Meeting"} — MIRP`;
+  $("#page-title").textContent = state.meeting.title || "Meeting";
   const myId = state.me.id;
   const canSpeak = state.me.role !== "observer";
   const holders = state.floor.holders;

@@ -148,7 +148,7 @@ function renderBar(state, leave) {
   renderFull(state);
   renderBack(state);
   if (state.ended && !$("#ended")) {
-    $("main").replaceChildren(el("div", { class: "container", id: "ended" }, el("div", { class: "card" },
+    $("main").replaceChildren(el("div", { class: "container", id: "ended" }, el("h1", { class: "visually-hidden" }, state.meeting.title || "Meeting"), el("div", { class: "card" },
       emptyState("lock", state.retry ? "Open on another device or tab" : "You are no longer in the meeting", state.ended,
         state.retry ? el("button", { class: "btn primary", type: "button", id: "take-back", onclick: () => location.reload() }, "Use it here") : null))));
   }
