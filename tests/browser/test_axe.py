@@ -30,8 +30,9 @@ RUN = """async (tags) => {
   // the visible text (speech users say what they see)
   const named = await window.axe.run(document, { runOnly: { type: "rule",
     values: ["label-content-name-mismatch"] }, resultTypes: ["violations"] });
-  return [...r.violations, ...named.violations].map((v) => ({ id: v.id, impact: v.impact,
-    help: v.help,
+  const seen = new Set(r.violations.map((v) => v.id));
+  const all = [...r.violations, ...named.violations.filter((v) => !seen.has(v.id))];
+  return all.map((v) => ({ id: v.id, impact: v.impact, help: v.help,
     nodes: v.nodes.slice(0, 4).map((n) => n.target.join(" ") + " :: "
       + (n.failureSummary || "").replace(/\\s+/g, " ").slice(0, 160)) }));
 }"""
