@@ -96,6 +96,7 @@ async def test_full_meeting_is_full_and_closing_is_said_to_each_role(server, api
     main = await late.inner_text("main")
     assert not any(w in main for w in WRONG), main
     assert not await late.is_visible("#ended")
+    assert not await late.is_visible("#request-floor")  # not in: no live controls
     await shoot(late, "delegate-meeting-full")
 
     # the chair closes the meeting: the delegate is thanked, the chair is not

@@ -200,6 +200,7 @@ function renderBack(state) {
  * (every 15-30 s, protocol.js); not a replaced tab nor a lost connection. */
 function renderFull(state) {
   const full = !!state.full && !state.ended;
+  document.body.classList.toggle("meeting-full", full);
   const box = $("#full");
   if (full && !box) {
     $("main")?.prepend(el("div", { class: "container", id: "full" }, el("div", { class: "card", role: "status" },
