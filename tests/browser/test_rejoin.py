@@ -100,8 +100,18 @@ async def test_closed_tab_another_device_and_taking_it_back(server, api, launch,
     await _back_on_fr(laptop, me)
     await phone_page.wait_for_selector("#ended:has-text('another device')", timeout=15000)
 
-    # the laptop's tab closes; the link opened again in a fresh browser brings them back
-    await laptop.page.context.close()
+    # the laptop's tab closes; the live page opened again in that browser (history, a bookmark)
+    # has no credentials of its own, and offers the way back
+    ctx = laptop.page.context
+    await laptop.page.close()
+    again = await ctx.new_page()
+    await again.goto(link.split("/join.html")[0] + "/delegate.html")
+    await again.click("#rejoin-last:has-text('Rejoin')")
+    await again.wait_for_selector("#join-btn:has-text('Rejoin meeting')", timeout=15000)
+    back = await join(again, again.url)
+    await _back_on_fr(back, me)
+    await ctx.close()
+    # and the link opened in a fresh browser brings them back too
     fresh = await launch(silence)
     await fresh.goto(link)
     await fresh.wait_for_selector("#join-btn:has-text('Rejoin meeting')", timeout=15000)

@@ -3,7 +3,7 @@
 import { Protocol } from "./protocol.js";
 import { CLOSE } from "./wire.js";
 import { Rtc } from "./rtc.js";
-import { loadParticipant, clearParticipant, saveLeft, SENDING_ROLES } from "./session.js";
+import { loadParticipant, clearParticipant, saveLeft, lastJoinedLink, SENDING_ROLES } from "./session.js";
 import { emptyRoomView, applyServerMessage, applyStatus, backText, myPicture } from "./roomview.js";
 import { renderShell } from "./shell.js";
 import { el, $, toast, icon, langName, emptyState } from "./ui.js";
@@ -209,9 +209,14 @@ function renderFull(state) {
   } else if (!full && box) box.remove();
 }
 
+/** A live page opened without this tab's credentials (a closed tab opened again, a bookmark):
+ * the way back is the link this browser joined through last, one button away. */
 function showNoSession() {
+  const link = lastJoinedLink();
   document.querySelector("main").replaceChildren(el("div", { class: "container" }, el("div", { class: "card" },
-    emptyState("lock", "Not joined", "Open the link from your invitation to join the meeting."))));
+    emptyState("lock", "Not joined", link ? "This tab is not in the meeting. Rejoin through the invitation you used last, as the same participant."
+      : "Open the link from your invitation to join the meeting.",
+    link ? el("a", { class: "btn primary", id: "rejoin-last", href: `/join.html#t=${link}` }, "Rejoin") : null))));
 }
 
 function showAutoplayBanner(rtc) {

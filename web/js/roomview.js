@@ -71,7 +71,10 @@ export function applyServerMessage(state, msg, now = Date.now()) {
       if (msg.participant_id) state.me.id = msg.participant_id;
       if (state.meeting.status === "closed") state.ended = "This meeting is closed.";
       if (before) {
-        state.back = { restarted: !!r.restored, changes: whatChanged(before, myPicture(state)), at: now };
+        // returns in a row before the person dismissed the notice: what changed since they last
+        // knew (the picture before the first of them), so a second return does not hide the news
+        const since = state.back?.since || before;
+        state.back = { restarted: !!r.restored || !!state.back?.restarted, since, changes: whatChanged(since, myPicture(state)), at: now };
         return { back: state.back };
       }
       return null;

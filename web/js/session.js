@@ -32,6 +32,11 @@ export function rememberJoin(link, participantToken) {
   try { localStorage.setItem(JOINED, JSON.stringify(all)); } catch { /* storage full or off */ }
 }
 
+/** The invitation link this browser joined through last (a closed tab's way back), or null. */
+export function lastJoinedLink() {
+  try { return Object.keys(JSON.parse(localStorage.getItem(JOINED) || "{}") || {}).at(-1) || null; } catch { return null; }
+}
+
 // What the Leave page needs to bring this tab back (sessionStorage: this tab only): the link,
 // the meeting's title, the microphone picked.
 const LEFT = "mirp.left";

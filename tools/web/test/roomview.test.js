@@ -270,6 +270,13 @@ test("a return tells what changed for me: floor, on air, my place on the list", 
   assert.equal(s.back.restarted, true);
   assert.deepEqual(s.back.changes, ["You no longer have the floor.", "You are on the speakers list: 2nd."]);
   assert.match(backText(s.back, myPicture(s)), /^You are back after a server restart\. You no longer have the floor\./);
+  // another return before the notice was dismissed: still the news since the first
+  applyServerMessage(s, { ...WELCOME, session_id: "s3", room: { ...WELCOME.room, floor: { holders: [], speakers: ["p-a", "p-me"] } } }, NOW + 9);
+  assert.deepEqual(s.back.changes, ["You no longer have the floor.", "You are on the speakers list: 2nd."]);
+  assert.equal(s.back.restarted, true);
+  s.back = null; // dismissed: the next return starts from what the person knows now
+  applyServerMessage(s, { ...WELCOME, session_id: "s4", room: { ...WELCOME.room, floor: { holders: [], speakers: ["p-a", "p-me"] } } }, NOW + 12);
+  assert.deepEqual(s.back.changes, []);
 
   const before = { floor: false, place: 3, listLength: 4, interpreter: true, onAir: true, partnerOnAir: false };
   assert.deepEqual(whatChanged(before, { ...before, onAir: false, partnerOnAir: true, place: 1 }),
