@@ -133,3 +133,24 @@ async def test_removed_participant_is_told_so_and_its_named_link_too(server, api
     text = await _join_page_says(page, link)
     assert "You were removed from this meeting." in text, text
 
+
+
+async def test_live_pages_say_revoked_and_deleted(server, api, launch, silence):
+    """The organizer's decisions reach the live pages in words: a revoked invitation (4403,
+    reason revoked), then the meeting deleted (4404, reason deleted)."""
+    api.organizer()
+    m = api.meeting()
+    revoked = _invitation(api, m["id"], name="Rex Revoked")
+    chair, rex = await join_all(
+        launch,
+        (silence, api.invite(m["id"], "chair", "Chair Person")),
+        (silence, revoked["join_url"]))
+    api._ok(api.http.delete(f"/api/meetings/{m['id']}/invitations/{revoked['id']}"))
+    await rex.page.wait_for_selector("#ended:has-text('Your invitation was revoked.')",
+                                     timeout=15000)
+    api.http.delete(f"/api/meetings/{m['id']}").raise_for_status()
+    await chair.page.wait_for_selector("#ended:has-text('This meeting was deleted.')",
+                                       timeout=15000)
+    for p in (rex, chair):
+        text = await p.page.inner_text("#ended")
+        assert not any(w in text for w in WRONG), text
