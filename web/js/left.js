@@ -3,9 +3,10 @@
 import "./shell.js";
 import { api } from "./api.js";
 import { el, $, showError, setBusy } from "./ui.js";
-import { loadLeft, rejoin, whyNot } from "./session.js";
+import { loadLeft, lastJoinedLink, rejoin, whyNot } from "./session.js";
 
-const left = loadLeft();
+// this tab's own leave, else (the page opened on its own) the link this browser joined last
+const left = loadLeft() || (lastJoinedLink() ? { link: lastJoinedLink() } : null);
 const box = $("#rejoin-box");
 if (left?.link && box) {
   const btn = el("button", { class: "btn primary large", type: "button", id: "rejoin" }, "Rejoin");
