@@ -55,7 +55,7 @@ async function start() {
   const returning = info.rejoin || !!joinedThrough(token);
   $("#name-fields").hidden = !!info.named;
   // the Help link leads to the guide for the role this link joins as
-  $("header.appbar").dataset.help = { interpreter: "interpreter", chair: "chair" }[info.role] || "delegate";
+  $("header.appbar").dataset.help = { interpreter: "interpreter", chair: "chair", room: "room" }[info.role] || "delegate";
   renderShell();
   if (returning) {
     $("#join-btn").textContent = t("join.rejoin");

@@ -10,7 +10,7 @@ import { setupListening } from "./listen.js";
 import { loadParticipant } from "./session.js";
 import { meterFollowing } from "./meter.js";
 import { el, $, patch, toast } from "./ui.js";
-import { t, has } from "./i18n.js";
+import { t, has, errorText } from "./i18n.js";
 
 const INPUT_KEY = "mirp.room.input";
 const OUTPUT_KEY = "mirp.room.output";
@@ -40,7 +40,7 @@ if (live) {
 }
 
 function onEvent(msg, state, effect) {
-  if (msg.type === "error") toast(msg.message || msg.code, "error");
+  if (msg.type === "error") toast(errorText(msg), "error");
   if (msg.type === "welcome") setTimeout(listDevices, 500); // labels are known once the mic is open
   if (effect?.notice) toast(effect.notice);
 }
