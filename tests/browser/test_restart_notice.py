@@ -126,6 +126,7 @@ async def test_reconnection_tells_what_changed_meanwhile(server, api, launch, si
 
     await speaker.page.evaluate("""async () => {
         const l = (await import('/js/live.js')).liveSession();
+        clearTimeout(l.proto.timer);  // a retry still pending would connect a second time
         l.proto.connect = l.proto._connect; l.proto.connect(); }""")
     text = await _told(speaker, "the speaker", "You are back in the meeting",
                        "You no longer have the floor")
