@@ -31,6 +31,7 @@ function speakerName(state, id) {
 function render(state) {
   if (!live) return;
   document.title = `${state.meeting.title || t("common.meeting")} — MIRP`;
+  $("#page-title").textContent = state.meeting.title || t("common.meeting");
   const myId = state.me.id;
   const canSpeak = state.me.role !== "observer";
   const holders = state.floor.holders;
@@ -116,7 +117,7 @@ function render(state) {
   const people = [...state.participants.values()].sort((a, b) => (b.connected !== false) - (a.connected !== false));
   $("#people-count").textContent = String(people.filter((p) => p.connected !== false).length);
   patch($("#people"), JSON.stringify([people.map((p) => [p.id, p.name, p.delegation, p.role, p.booth, p.connected, p.quality]), holders]),
-    () => people.map((p) => participantRow(p, { speaking: holders.includes(p.id) })));
+    () => people.map((p) => participantRow(p, { speaking: holders.includes(p.id), lineQuality: p.id === myId })));
 
   renderListening();
   // slow-down notice for the floor speaker

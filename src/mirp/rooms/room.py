@@ -139,6 +139,7 @@ class Room:
         if grant.role is Role.INTERPRETER and grant.booth not in self.booths:
             raise Forbidden("no such booth in this meeting", {"booth": grant.booth})
         p = Participant(grant, joined_at=now, listening_since=now)
+        self.roster.seat(p)  # back after leaving: the channel they had
         self.participants[pid] = p
         self.interpretation.add(p)
         self.changes.record(p.attendance("join", now))
@@ -318,6 +319,7 @@ class Room:
         self.interpretation.remove(p, now)
         self.roster.end_listening(p, now)
         self.changes.record(p.attendance("leave", now))
+        self.roster.vacate(p)
         del self.participants[pid]
         self.changes.dirty.discard(pid)
         self.changes.emit(ParticipantLeft(pid, reason))
