@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -34,13 +34,20 @@ Ingredient = tuple[str, float]  # (source id, linear gain)
 
 @dataclass(frozen=True, slots=True)
 class MixPlan:
-    """FeedKey -> the sources in it with their gains. A key absent from the plan is silence."""
+    """FeedKey -> the sources in it with their gains. A key absent from the plan is silence.
+
+    floor_video: the participant whose camera every viewer sees (the floor holder, else the
+    chair: the Room decides), None for no video. video_off: viewers who turned video off (the
+    plane sends them no video packet). Video is forwarded, never mixed (media/video.py)."""
 
     feeds: Mapping[FeedKey, tuple[Ingredient, ...]]
+    floor_video: str | None = None
+    video_off: frozenset[str] = frozenset()
 
     @staticmethod
-    def of(feeds: Mapping[FeedKey, tuple[Ingredient, ...]] | None = None) -> MixPlan:
-        return MixPlan(MappingProxyType(dict(feeds or {})))
+    def of(feeds: Mapping[FeedKey, tuple[Ingredient, ...]] | None = None, *,
+           floor_video: str | None = None, video_off: Iterable[str] = ()) -> MixPlan:
+        return MixPlan(MappingProxyType(dict(feeds or {})), floor_video, frozenset(video_off))
 
     def recipe(self, key: FeedKey) -> tuple[Ingredient, ...]:
         return self.feeds.get(key, ())

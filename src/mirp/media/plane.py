@@ -72,6 +72,7 @@ class PlaneConfig:
     # niceness the media process lowers itself by (needs CAP_SYS_NICE; else it runs at the
     # parent's): on a loaded machine the clock then wins the CPU from request handlers
     priority_boost: int = 10
+    video_bitrate_cap: int = 0  # bit/s a publisher may send its camera at (REMB), 0: no cap
 
 
 @dataclass(frozen=True, slots=True)

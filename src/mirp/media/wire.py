@@ -66,6 +66,7 @@ class ClosePeer:
 @dataclass(frozen=True, slots=True)
 class Apply:
     feeds: list[Any]  # [[channel, under_level_db, minus, [[source_id, gain], ...]], ...]
+    video: list[Any] | None = None  # [floor_video, [video_off ids]] (media/plan.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +178,14 @@ def plan_to_wire(plan: MixPlan) -> list[Any]:
             for key, recipe in plan.feeds.items()]
 
 
-def plan_from_wire(value: list[Any]) -> MixPlan:
+def plan_from_wire(value: list[Any], video: list[Any] | None = None) -> MixPlan:
+    floor_video, video_off = video if video else (None, [])
     return MixPlan.of({
         key_from_wire(item[:3]): tuple((str(sid), float(gain)) for sid, gain in item[3])
         for item in value
-    })
+    }, floor_video=None if floor_video is None else str(floor_video),
+        video_off=[str(v) for v in video_off])
+
+
+def plan_video_to_wire(plan: MixPlan) -> list[Any]:
+    return [plan.floor_video, sorted(plan.video_off)]
