@@ -78,6 +78,7 @@ class VideoForwarder:
         self.retransmits_per_s = retransmits_per_s
         self.clock = clock
         self.floor: str | None = None
+        self._previous: str | None = None  # the floor before a switch, until the new keyframe
         self._publishers: dict[str, _Publisher] = {}
         self._viewers: dict[str, _Viewer] = {}
         self._need_keyframe = False
@@ -129,6 +130,9 @@ class VideoForwarder:
         """The floor video is now `source` (None: no video). Viewers switch at its keyframe."""
         if source == self.floor:
             return
+        # the old floor goes on until the new one's keyframe; a new floor without a camera
+        # leaves the viewers without video at once (not on the previous speaker's face)
+        self._previous = self.floor if source in self._publishers else None
         self.floor = source
         for viewer_id, viewer in self._viewers.items():
             self._aim(viewer_id, viewer)
@@ -153,7 +157,7 @@ class VideoForwarder:
             return
         pub.ssrc = packet.ssrc
         pub.packets += 1
-        if publisher_id != self.floor:
+        if publisher_id != self.floor and publisher_id != self._previous:
             return
         stats = self._stats
         stats["packets_in"] += 1
@@ -164,7 +168,9 @@ class VideoForwarder:
             self._spawn(compat.send_remb(pub.receiver, self.bitrate_cap, packet.ssrc))
         payload: bytes = packet.payload
         keyframe = vp8_keyframe_start(payload)
-        if keyframe:
+        if publisher_id != self.floor:
+            keyframe = False  # the old floor: only on for viewers still waiting for the new
+        elif keyframe:
             self._need_keyframe = False
         elif self._need_keyframe:
             self._ask_keyframe(publisher_id)  # the first PLI (or its answer) may have been lost
@@ -204,6 +210,8 @@ class VideoForwarder:
                 log.exception("video: viewer %s failed; dropped", viewer_id)
                 self._viewers.pop(viewer_id, None)
                 break  # the dict changed: the other viewers get the next packet
+        if keyframe:
+            self._previous = None  # every ready viewer is on the new floor now
 
     def _prepare(self, viewer_id: str, viewer: _Viewer) -> bool:
         try:

@@ -64,16 +64,14 @@ class Rewriter:
             self.waiting = source is not None and source != self.source
 
     def accept(self, source: str, timestamp: int, keyframe: bool) -> bool:
-        if source != self.wanted:
-            return False
-        if self.waiting:
-            if not keyframe:
-                return False
+        if self.waiting and source == self.wanted and keyframe:
             self.waiting = False
             self.source = source
             base = 0 if self.last_ts is None else self.last_ts + SWITCH_TS_STEP
             self.ts_offset = (base - timestamp) & 0xFFFFFFFF
-        return source == self.source
+            return True
+        # the current source goes on, also while waiting for the next one's keyframe
+        return source == self.source and (source == self.wanted or self.waiting)
 
     def header(self, timestamp: int, marker: bool, extension: bool) -> bytes:
         ts = (timestamp + self.ts_offset) & 0xFFFFFFFF

@@ -226,7 +226,22 @@ class Room:
     def mix_plan(self) -> MixPlan:
         if self.closed:
             return MixPlan.of()
-        return mixing.build_plan(self.roster.subscriptions(), self.routes, self.floor_sources)
+        plan = mixing.build_plan(self.roster.subscriptions(), self.routes, self.floor_sources)
+        off = [p.id for p in self.participants.values() if p.video_off and p.connected]
+        return MixPlan.of(plan.feeds, floor_video=self.floor_video(), video_off=off)
+
+    def floor_video(self) -> str | None:
+        """Whose camera every viewer sees: the floor holder given the floor last (a speaker
+        before a chair who also holds it), else the chair; None with nobody connected to show
+        (media/video.py forwards it; without a camera, viewers see no video: audio only)."""
+        connected = self.roster.connected_ids()
+        holders = [pid for pid in self.floor.holders if pid in connected]
+        speakers = [pid for pid in holders if self.participants[pid].role is not Role.CHAIR]
+        if speakers or holders:
+            return (speakers or holders)[-1]
+        chairs = [p.id for p in self.participants.values()
+                  if p.role is Role.CHAIR and p.connected]
+        return chairs[0] if chairs else None
 
     def feed_for(self, participant_id: str) -> FeedKey | None:
         """What this participant hears now (None: not connected, or the meeting is closed)."""
