@@ -129,7 +129,7 @@ async def test_video_off_viewers_get_no_video_packets(rig: Rig) -> None:
 
 
 async def test_a_viewer_asking_for_keyframes_does_not_raise_the_publishers_rate() -> None:
-    rig = Rig()
+    rig = Rig(video_bitrate_cap=300_000)
     await rig.plane.start()
     try:
         pub = await rig.join("a", 440, camera_tag=5)
@@ -161,5 +161,9 @@ async def test_a_viewer_asking_for_keyframes_does_not_raise_the_publishers_rate(
         assert got <= limit, (got, limit)
         assert 0 < stats["nacks_answered"] <= rig.plane.video.retransmits_per_s * elapsed + 50
         await wait_tag(good, 5, frames=10, since=time.monotonic())  # the others still see
+        # the cap reached the publisher's encoder (a REMB; aiortc's VP8 encoder obeys it)
+        encoder = pub.video.sender._RTCRtpSender__encoder  # type: ignore[attr-defined]
+        await until(lambda: encoder.target_bitrate == 300_000 or Seen(encoder.target_bitrate),
+                    "the publisher's encoder capped")
     finally:
         await rig.close()
