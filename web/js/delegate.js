@@ -4,8 +4,10 @@ import { setupListening } from "./listen.js";
 import { el, $, langName, fmtCountdown, icon, toast, patch, announce } from "./ui.js";
 import { levelMeter } from "./meter.js";
 import { t, errorText } from "./i18n.js";
+import { mountFloorVideo } from "./video.js";
 
 const live = startLive({ render, onEvent });
+if (live) mountFloorVideo(live.video, $("#floor-video"), $("#video-toggle"));
 const renderListening = live ? setupListening(live) : () => {};
 let stopMicMeter = null;
 let wasLive = false;
