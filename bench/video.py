@@ -99,7 +99,7 @@ async def forward_cost(viewers: int, packets: list[RtpPacket], sink: tuple[str, 
     loop = asyncio.get_running_loop()
     fwd = VideoForwarder()
     fwd.add_publisher("pub", _Receiver())  # type: ignore[arg-type]
-    fwd.set_floor("pub")
+    fwd.set_wanted({f"v{i}": "pub" for i in range(viewers)})
     transports = []
     for i in range(viewers):
         udp, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol,
@@ -141,7 +141,7 @@ async def switch_times(rounds: int = 12) -> list[float]:
         for n in range(rounds + 1):
             source, tag = ("a", 1) if n % 2 == 0 else ("b", 2)
             start = time.monotonic()
-            plane.apply(MixPlan.of(floor_video=source))
+            plane.apply(MixPlan.of(video={"v": source}))
             while viewer.last_tag() != tag:
                 if time.monotonic() - start > 10:
                     raise RuntimeError(f"no frame of {source} after 10 s")

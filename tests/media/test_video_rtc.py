@@ -41,7 +41,9 @@ class Rig:
     def video(self, floor: str | None, off: tuple[str, ...] = ()) -> None:
         """The floor's voice and its video (audio is mixed, video forwarded: one plan)."""
         feeds = {FLOOR: ((floor, 1.0),)} if floor is not None else {}
-        self.plane.apply(MixPlan.of(feeds, floor_video=floor, video_off=off))
+        video = {} if floor is None else {
+            pid: floor for pid in self.peers if pid != floor and pid not in off}
+        self.plane.apply(MixPlan.of(feeds, video=video))
 
     async def close(self) -> None:
         for peer in self.peers.values():

@@ -81,9 +81,9 @@ def test_the_cache_and_the_budget_are_bounded() -> None:
 
 
 def test_the_plan_carries_the_floor_video_across_the_process_wire() -> None:
-    plan = MixPlan.of({FeedKey("floor"): (("a", 1.0),)}, floor_video="a", video_off={"v", "w"})
+    plan = MixPlan.of({FeedKey("floor"): (("a", 1.0),)}, video={"v": "a", "w": "a"})
     assert wire.plan_from_wire(wire.plan_to_wire(plan), wire.plan_video_to_wire(plan)) == plan
-    assert wire.plan_from_wire(wire.plan_to_wire(plan)).floor_video is None  # an older parent
+    assert not wire.plan_from_wire(wire.plan_to_wire(plan)).video  # an older parent
 
 
 @pytest.fixture

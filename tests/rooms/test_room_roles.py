@@ -62,7 +62,8 @@ CASES = {
         check=lambda k, a: k.room.participants[a].view()["quality"] == "poor",
     ),
     "video_set": Case(
-        c.VideoSet(on=False), EVERYONE, check=lambda k, a: a in k.room.mix_plan().video_off
+        c.VideoSet(on=False), EVERYONE,
+        check=lambda k, a: k.room.participants[a].view()["video"] is False
     ),
     "leave": Case(c.Leave(), EVERYONE, check=lambda k, a: a not in k.room.participants),
     "floor_request": Case(

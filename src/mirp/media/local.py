@@ -119,8 +119,7 @@ class LocalPlane:
         self._bind(peer_id)
         if peer.video_sender is not None and peer.video_binding is not None:
             self.video.add_viewer(peer_id, peer.video_sender, peer.video_binding.payload_type,
-                                  peer.video_binding.extension,
-                                  off=peer_id in self._plan.video_off)
+                                  peer.video_binding.extension)
         return answer
 
     async def candidate(self, peer_id: str, candidate: Candidate | None) -> None:
@@ -176,11 +175,9 @@ class LocalPlane:
         return self._plan
 
     def apply(self, plan: MixPlan) -> None:
-        old, self._plan = self._plan, plan
+        self._plan = plan
         self.engine.apply(plan)
-        for peer_id in old.video_off ^ plan.video_off:
-            self.video.set_off(peer_id, peer_id in plan.video_off)
-        self.video.set_floor(plan.floor_video)
+        self.video.set_wanted(plan.video)
 
     def listen(self, peer_id: str, key: FeedKey) -> None:
         if peer_id not in self._peers:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 
@@ -36,18 +36,18 @@ Ingredient = tuple[str, float]  # (source id, linear gain)
 class MixPlan:
     """FeedKey -> the sources in it with their gains. A key absent from the plan is silence.
 
-    floor_video: the participant whose camera every viewer sees (the floor holder, else the
-    chair: the Room decides), None for no video. video_off: viewers who turned video off (the
-    plane sends them no video packet). Video is forwarded, never mixed (media/video.py)."""
+    video: viewer peer id -> the peer whose camera they see (the Room's floor video: the floor
+    holder, else the chair). A peer absent from it gets no video packet (video off, or nothing
+    to show). Peer ids are unique across meetings, so the plans of every room of a process merge
+    by union. Video is forwarded, never mixed (media/video.py)."""
 
     feeds: Mapping[FeedKey, tuple[Ingredient, ...]]
-    floor_video: str | None = None
-    video_off: frozenset[str] = frozenset()
+    video: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @staticmethod
     def of(feeds: Mapping[FeedKey, tuple[Ingredient, ...]] | None = None, *,
-           floor_video: str | None = None, video_off: Iterable[str] = ()) -> MixPlan:
-        return MixPlan(MappingProxyType(dict(feeds or {})), floor_video, frozenset(video_off))
+           video: Mapping[str, str] | None = None) -> MixPlan:
+        return MixPlan(MappingProxyType(dict(feeds or {})), MappingProxyType(dict(video or {})))
 
     def recipe(self, key: FeedKey) -> tuple[Ingredient, ...]:
         return self.feeds.get(key, ())

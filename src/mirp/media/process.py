@@ -122,7 +122,7 @@ class ProcessPlane:
         self.self_check = check = SelfCheck.from_wire(ready.self_check)
         log.log(logging.INFO if check.all_on else logging.WARNING,
                 "media process %d ready; aiortc internals: %s", ready.pid, check.summary())
-        if self._plan.feeds or self._plan.floor_video:
+        if self._plan.feeds or self._plan.video:
             self._send(wire.Apply(wire.plan_to_wire(self._plan),
                                   wire.plan_video_to_wire(self._plan)))
         self._up.set()

@@ -2,8 +2,9 @@
 
 Publishers (participants whose offer sends video) are tapped at their receiver: each RTP packet
 arrives here whole (media/compat.py's `video_forward` feature), RTX already unwrapped by aiortc,
-and aiortc's decoder never runs. Only the packets of the **floor video** (the source the plan
-names, media/plan.py) are forwarded: one synchronous loop per packet over the viewers, each
+and aiortc's decoder never runs. The plan says which publisher each viewer sees (`MixPlan.video`:
+the Room's floor video); a publisher's packet goes, in one synchronous loop, to the viewers on
+it (an index kept per publisher, so a camera nobody watches costs one dict lookup), each
 packet rewritten for its viewer (its sender's SSRC, its own sequence numbers, timestamps rebased
 at a switch: media/video_rtp.py), SRTP-protected with the viewer's session and sent on its
 nominated pair, the same way the audio fan-out sends (media/fanout.py).
@@ -21,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -60,7 +61,6 @@ class _Viewer:
     rewriter: Rewriter
     extension: bytes
     nacks: TokenBucket
-    off: bool = False
     wire: compat.SenderWire | None = None
     cache: PacketCache = field(default_factory=PacketCache)
     packets: int = 0
@@ -77,11 +77,11 @@ class VideoForwarder:
         self.bitrate_cap = bitrate_cap
         self.retransmits_per_s = retransmits_per_s
         self.clock = clock
-        self.floor: str | None = None
-        self._previous: str | None = None  # the floor before a switch, until the new keyframe
+        self._wanted: dict[str, str] = {}  # viewer -> publisher it should see (the plan)
         self._publishers: dict[str, _Publisher] = {}
         self._viewers: dict[str, _Viewer] = {}
-        self._need_keyframe = False
+        self._index: dict[str, list[tuple[str, _Viewer]]] | None = None  # publisher -> viewers
+        self._need_keyframe: set[str] = set()  # publishers some viewer waits on
         self._tasks: set[asyncio.Future[Any]] = set()
         self._stats = dict.fromkeys((
             "packets_in", "packets_sent", "packets_waiting", "packets_dropped", "plis_sent",
@@ -96,57 +96,67 @@ class VideoForwarder:
         if tap is None:
             return False
         self._publishers[publisher_id] = _Publisher(receiver, tap)
-        if publisher_id == self.floor:
-            self._need_keyframe = True
+        for viewer_id, viewer in self._viewers.items():
+            self._aim(viewer_id, viewer)
         return True
 
     def remove_publisher(self, publisher_id: str) -> None:
         pub = self._publishers.pop(publisher_id, None)
         if pub is not None:
             pub.tap.detach()
+            self._need_keyframe.discard(publisher_id)
+            for viewer_id, viewer in self._viewers.items():
+                self._aim(viewer_id, viewer)
 
     def add_viewer(self, viewer_id: str, sender: RTCRtpSender, payload_type: int,
-                   extension: bytes = b"", *, off: bool = False) -> None:
-        """From the floor video's next keyframe on, `sender` carries it (unless `off`)."""
+                   extension: bytes = b"") -> None:
+        """From its publisher's next keyframe on, `sender` carries what the plan shows it."""
         self.remove_viewer(viewer_id)
         viewer = _Viewer(sender, Rewriter(ssrc=0, payload_type=payload_type), extension,
-                         TokenBucket(self.retransmits_per_s, self.retransmits_per_s / 4), off)
+                         TokenBucket(self.retransmits_per_s, self.retransmits_per_s / 4))
         self._viewers[viewer_id] = viewer
         compat.hook_sender_feedback(sender, lambda kind, seqs: self._on_feedback(
             viewer_id, viewer, kind, seqs))
         self._aim(viewer_id, viewer)
 
     def remove_viewer(self, viewer_id: str) -> None:
-        self._viewers.pop(viewer_id, None)
+        if self._viewers.pop(viewer_id, None) is not None:
+            self._index = None
 
-    def set_off(self, viewer_id: str, off: bool) -> None:
-        """A viewer who turned video off gets no video packet at all until turned on again."""
-        viewer = self._viewers.get(viewer_id)
-        if viewer is not None and viewer.off != off:
-            viewer.off = off
-            self._aim(viewer_id, viewer)
-
-    def set_floor(self, source: str | None) -> None:
-        """The floor video is now `source` (None: no video). Viewers switch at its keyframe."""
-        if source == self.floor:
+    def set_wanted(self, wanted: Mapping[str, str]) -> None:
+        """The plan's viewer -> publisher. A viewer absent gets no video packet at all (video
+        off); a viewer switched keeps its old publisher until the new one's keyframe."""
+        if wanted == self._wanted:
             return
-        # the old floor goes on until the new one's keyframe; a new floor without a camera
-        # leaves the viewers without video at once (not on the previous speaker's face)
-        self._previous = self.floor if source in self._publishers else None
-        self.floor = source
+        self._wanted = dict(wanted)
         for viewer_id, viewer in self._viewers.items():
             self._aim(viewer_id, viewer)
-        self._need_keyframe = source is not None
-        if source is not None:
-            self._ask_keyframe(source, force=True)
 
     def _aim(self, viewer_id: str, viewer: _Viewer) -> None:
-        wanted = None if viewer.off or viewer_id == self.floor else self.floor
-        before = viewer.rewriter.waiting
-        viewer.rewriter.want(wanted)
-        if wanted is not None and viewer.rewriter.waiting and not before:
-            self._need_keyframe = True
-            self._ask_keyframe(wanted)
+        wanted = self._wanted.get(viewer_id)
+        if wanted not in self._publishers:
+            wanted = None  # no camera: no video at once (not the previous speaker's face)
+        rw = viewer.rewriter
+        if wanted == rw.wanted:
+            return
+        rw.want(wanted)
+        if wanted is None:
+            rw.source = None  # nothing more, not even the old publisher
+        self._index = None
+        if wanted is not None and rw.waiting:
+            self._need_keyframe.add(wanted)
+            self._ask_keyframe(wanted, force=True)
+
+    def _routes(self) -> dict[str, list[tuple[str, _Viewer]]]:
+        """publisher -> the viewers on it or waiting for it (rebuilt after a change)."""
+        index: dict[str, list[tuple[str, _Viewer]]] = {}
+        for viewer_id, viewer in self._viewers.items():
+            rw = viewer.rewriter
+            for source in {rw.wanted, rw.source if rw.waiting else None} - {None}:
+                assert source is not None
+                index.setdefault(source, []).append((viewer_id, viewer))
+        self._index = index
+        return index
 
     # packets
 
@@ -157,7 +167,8 @@ class VideoForwarder:
             return
         pub.ssrc = packet.ssrc
         pub.packets += 1
-        if publisher_id != self.floor and publisher_id != self._previous:
+        viewers = (self._index if self._index is not None else self._routes()).get(publisher_id)
+        if not viewers:
             return
         stats = self._stats
         stats["packets_in"] += 1
@@ -168,22 +179,23 @@ class VideoForwarder:
             self._spawn(compat.send_remb(pub.receiver, self.bitrate_cap, packet.ssrc))
         payload: bytes = packet.payload
         keyframe = vp8_keyframe_start(payload)
-        if publisher_id != self.floor:
-            keyframe = False  # the old floor: only on for viewers still waiting for the new
-        elif keyframe:
-            self._need_keyframe = False
-        elif self._need_keyframe:
+        if keyframe:
+            self._need_keyframe.discard(publisher_id)
+        elif publisher_id in self._need_keyframe:
             self._ask_keyframe(publisher_id)  # the first PLI (or its answer) may have been lost
         ntp: int | None = None
-        for viewer_id, viewer in self._viewers.items():
+        for viewer_id, viewer in viewers:
             try:
                 if viewer.wire is None and not self._prepare(viewer_id, viewer):
                     continue
                 rw = viewer.rewriter
+                before = rw.source
                 if not rw.accept(publisher_id, packet.timestamp, keyframe):
                     if rw.wanted == publisher_id:
                         stats["packets_waiting"] += 1
                     continue
+                if rw.source != before:
+                    self._index = None  # switched: off its old publisher's list
                 wire = viewer.wire
                 assert wire is not None
                 udp = wire.udp
@@ -208,10 +220,7 @@ class VideoForwarder:
                 stats["packets_sent"] += 1
             except Exception:
                 log.exception("video: viewer %s failed; dropped", viewer_id)
-                self._viewers.pop(viewer_id, None)
-                break  # the dict changed: the other viewers get the next packet
-        if keyframe:
-            self._previous = None  # every ready viewer is on the new floor now
+                self.remove_viewer(viewer_id)
 
     def _prepare(self, viewer_id: str, viewer: _Viewer) -> bool:
         try:
@@ -245,12 +254,13 @@ class VideoForwarder:
             self._stats["nacks_answered"] += 1
 
     def _ask_keyframe(self, publisher_id: str, *, force: bool = False) -> None:
-        """A PLI to the publisher, at most one per `pli_interval_s` (a floor switch: now)."""
+        """A PLI to the publisher, at most one per `pli_interval_s` (a viewer just switched to
+        it: now, unless one went out in the last 50 ms)."""
         pub = self._publishers.get(publisher_id)
         if pub is None or pub.ssrc is None:
             return  # asked again when its packets arrive (`_need_keyframe`)
         now = self.clock()
-        if not force and now - pub.last_pli < self.pli_interval_s:
+        if now - pub.last_pli < (0.05 if force else self.pli_interval_s):
             return
         pub.last_pli = now
         self._stats["plis_sent"] += 1
@@ -268,7 +278,8 @@ class VideoForwarder:
 
     def stats(self) -> dict[str, int]:
         return {"publishers": len(self._publishers), "viewers": len(self._viewers),
-                "viewers_off": sum(1 for v in self._viewers.values() if v.off), **self._stats}
+                "viewers_off": sum(1 for v in self._viewers.values()
+                                   if v.rewriter.wanted is None), **self._stats}
 
     def viewer_packets(self, viewer_id: str) -> int:
         viewer = self._viewers.get(viewer_id)

@@ -66,7 +66,7 @@ class ClosePeer:
 @dataclass(frozen=True, slots=True)
 class Apply:
     feeds: list[Any]  # [[channel, under_level_db, minus, [[source_id, gain], ...]], ...]
-    video: list[Any] | None = None  # [floor_video, [video_off ids]] (media/plan.py)
+    video: list[Any] | None = None  # [[viewer id, publisher id], ...] (MixPlan.video)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,13 +179,11 @@ def plan_to_wire(plan: MixPlan) -> list[Any]:
 
 
 def plan_from_wire(value: list[Any], video: list[Any] | None = None) -> MixPlan:
-    floor_video, video_off = video if video else (None, [])
     return MixPlan.of({
         key_from_wire(item[:3]): tuple((str(sid), float(gain)) for sid, gain in item[3])
         for item in value
-    }, floor_video=None if floor_video is None else str(floor_video),
-        video_off=[str(v) for v in video_off])
+    }, video={str(viewer): str(source) for viewer, source in video or ()})
 
 
 def plan_video_to_wire(plan: MixPlan) -> list[Any]:
-    return [plan.floor_video, sorted(plan.video_off)]
+    return [[viewer, source] for viewer, source in plan.video.items()]

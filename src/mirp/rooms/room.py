@@ -227,8 +227,12 @@ class Room:
         if self.closed:
             return MixPlan.of()
         plan = mixing.build_plan(self.roster.subscriptions(), self.routes, self.floor_sources)
-        off = [p.id for p in self.participants.values() if p.video_off and p.connected]
-        return MixPlan.of(plan.feeds, floor_video=self.floor_video(), video_off=off)
+        shown = self.floor_video()
+        video = {} if shown is None else {
+            p.id: shown for p in self.participants.values()
+            if p.connected and not p.video_off and p.id != shown
+        }
+        return MixPlan.of(plan.feeds, video=video)
 
     def floor_video(self) -> str | None:
         """Whose camera every viewer sees: the floor holder given the floor last (a speaker

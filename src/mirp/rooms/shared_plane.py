@@ -40,10 +40,12 @@ class SharedPlane:
         else:
             self.plans[meeting_id] = plan
         merged: dict[FeedKey, tuple[Ingredient, ...]] = {}
+        video: dict[str, str] = {}  # peer ids are unique across meetings: a plain union
         for mid, room_plan in self.plans.items():
             for key, recipe in room_plan.feeds.items():
                 merged[namespaced(mid, key)] = recipe
-        self.plane.apply(MixPlan.of(merged))
+            video.update(room_plan.video)
+        self.plane.apply(MixPlan.of(merged, video=video))
 
     def accept(self, meeting_id: str, keys: Collection[FeedKey] = (),
                sources: Collection[str] = ()) -> None:
