@@ -54,6 +54,7 @@ function render(state) {
   const mutedByChair = iHaveFloor && state.floor.muted.includes(myId);
   if (!iHaveFloor) selfMuted = true; // the next floor starts muted again
   live.rtc.setMicEnabled(iHaveFloor && !mutedByChair && !selfMuted);
+  live.video.setCameraEnabled(iHaveFloor);
   if (!canSpeak) {
     patch(mine, "observer", () => el("p", { class: "muted" }, t("delegate.observer")));
   } else if (iHaveFloor) {

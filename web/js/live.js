@@ -24,7 +24,7 @@ export function startLive({ render, onEvent }) {
     requestAnimationFrame(() => { scheduled = false; renderBar(state); if (!state.ended) render(state); });
   };
 
-  const video = new FloorVideo({ camera: me.role === "chair" || me.role === "delegate", sendVideoSet: (on) => proto.send("video_set", { on }) });
+  const video = new FloorVideo({ camera: me.role === "chair" || me.role === "delegate", cameraOn: me.role === "chair", sendVideoSet: (on) => proto.send("video_set", { on }) });
   const rtc = new Rtc({
     video,
     send: SENDING_ROLES.has(me.role),

@@ -11,12 +11,17 @@ export class FloorVideo {
   /**
    * @param {object} o
    * @param {boolean} o.camera   offer the camera (chair, delegate)
+   * @param {boolean} [o.cameraOn] its pictures on from the start (the chair)
    * @param {(on:boolean)=>void} o.sendVideoSet  tell the Room (`video_set`)
    */
   constructor(o) {
     this.o = o;
     this.cam = null;
     this.noCamera = false;
+    // the camera sends only while it can be the floor video (the chair always, a delegate
+    // while holding the floor); otherwise the sender has no track and sends nothing
+    this.cameraEnabled = !!o.cameraOn;
+    this.sender = null;
     this.off = localStorage.getItem("mirp.video_off") === "1";
     this.stream = null;
     this.receiving = false;
@@ -33,8 +38,9 @@ export class FloorVideo {
       } catch { this.noCamera = true; this.cam = null; } // no camera, or refused: audio only
     }
     const tr = track
-      ? pc.addTransceiver(track, { direction: "sendrecv", streams: [this.cam] })
+      ? pc.addTransceiver(this.cameraEnabled ? track : "video", { direction: "sendrecv", streams: [this.cam] })
       : pc.addTransceiver("video", { direction: "recvonly" });
+    this.sender = track ? tr.sender : null;
     try {
       const caps = RTCRtpReceiver.getCapabilities?.("video");
       const vp8 = caps?.codecs.filter((c) => /^video\/(vp8|rtx)$/i.test(c.mimeType));
@@ -52,6 +58,13 @@ export class FloorVideo {
     track.onunmute = () => { this.receiving = true; this.changed(); };
     if (this.off) this.o.sendVideoSet(false);
     this.changed();
+  }
+
+  setCameraEnabled(on) {
+    if (!!on === this.cameraEnabled) return;
+    this.cameraEnabled = !!on;
+    const track = this.cam?.getVideoTracks()[0];
+    if (this.sender && track) this.sender.replaceTrack(this.cameraEnabled ? track : null).catch(() => {});
   }
 
   setOff(off) {
