@@ -106,7 +106,7 @@ async def test_floor_video_follows_the_floor_continuously(rig: Rig) -> None:
     assert steps == {1}, steps
     ts_steps = [(q.timestamp - p.timestamp) & 0xFFFFFFFF for p, q in pairwise(rtp)]
     assert all(step < 90_000 for step in ts_steps), max(ts_steps)
-    stats = rig.plane.video.stats()
+    stats = (await rig.plane.stats()).video
     assert stats["plis_sent"] >= 1 and stats["publishers"] == 2 and stats["viewers"] == 3
 
 

@@ -223,4 +223,5 @@ class LocalPlane:
 
     async def stats(self) -> PlaneStats:
         return PlaneStats(engine=self.engine.stats(), peers=len(self._peers),
-                          self_check=self.self_check, relay=self.relay.stats())
+                          self_check=self.self_check, relay=self.relay.stats(),
+                          video=self.video.stats())

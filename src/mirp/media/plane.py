@@ -83,6 +83,8 @@ class PlaneStats:
     # which fast paths over aiortc's internals are on in the plane, and why not (media/compat.py)
     self_check: SelfCheck | None = None
     relay: RelayStats = field(default_factory=RelayStats)  # relayed feeds (media/relay.py)
+    # the floor video's forwarder (media/video.py): publishers, viewers, packets, PLIs, NACKs
+    video: dict[str, int] = field(default_factory=dict)
 
 
 class MediaPlane(Protocol):

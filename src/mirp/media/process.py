@@ -331,4 +331,5 @@ class ProcessPlane:
         return PlaneStats(engine=EngineStats(**engine), peers=int(value["peers"]),
                           restarts=self.restarts,
                           self_check=SelfCheck.from_wire(value["self_check"]),
-                          relay=RelayStats.from_wire(value.get("relay", {})))
+                          relay=RelayStats.from_wire(value.get("relay", {})),
+                          video={str(k): int(v) for k, v in value.get("video", {}).items()})
