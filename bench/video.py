@@ -12,13 +12,17 @@
 - `video_switch_ms_p50` / `_p95`: real aiortc peers on 127.0.0.1 through a LocalPlane (two
   publishers sending the synthetic camera of tests/media/video_peer.py, one viewer decoding);
   from the plan naming the other publisher to the viewer's first decoded frame of it, 12 times.
+- `lipsync_ms`: a speaker claps once a second (a 1 kHz burst and white frames on one clock);
+  picture time − sound time (ms, BT.1359's sign) of each clap, each mapped to the server's NTP
+  time with its stream's nearest sender report, as a syncing browser would; the median.
 
-Writes bench/results/video.json and video.md. About 30 s.
+Writes bench/results/video.json and video.md. About 45 s.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import json
 import os
@@ -32,20 +36,24 @@ from typing import Any
 import av
 import numpy as np
 from aiortc.codecs import get_encoder
+from aiortc.mediastreams import MediaStreamTrack
 from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import RtcpSrPacket, RtpPacket
 from pylibsrtp import Policy, Session
 from tests.media.video_peer import VideoPeer
+from tests.support.audio import tone
+from tests.support.rtc import LoopTrack
 
 from mirp.media import compat
 from mirp.media.local import LocalPlane
-from mirp.media.plan import MixPlan
+from mirp.media.plan import FeedKey, MixPlan
 from mirp.media.plane import PlaneConfig
 from mirp.media.video import VideoForwarder
 
 RESULTS = Path(__file__).resolve().parent / "results"
 BITRATE = 500_000
+PULSE_S = 0.2  # the clap: a 1 kHz burst and a white picture, once a second
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90_000, payloadType=96)
 
 
@@ -156,6 +164,129 @@ async def switch_times(rounds: int = 12) -> list[float]:
         await plane.close()
 
 
+class FlashCamera(MediaStreamTrack):
+    """A camera showing white for the first PULSE_S of every second, black otherwise, on the
+    same clock as the pulsing microphone (`start`): what a speaker's clap looks like."""
+
+    kind = "video"
+
+    def __init__(self, start: float) -> None:
+        super().__init__()
+        self.start, self.count = start, 0
+
+    async def recv(self) -> av.VideoFrame:
+        due = self.start + self.count / 30
+        if due > time.monotonic():
+            await asyncio.sleep(due - time.monotonic())
+        luma = 235 if (self.count / 30) % 1.0 < PULSE_S else 16
+        frame = av.VideoFrame.from_ndarray(np.full((180, 320), luma, dtype=np.uint8),
+                                           format="gray")
+        frame.pts, frame.time_base = self.count * 3000, Fraction(1, 90_000)
+        self.count += 1
+        return frame
+
+
+class SyncViewer(VideoPeer):
+    """Records what a browser's A/V sync uses: each stream's sender reports (RTP <-> NTP), the
+    RTP timestamp of each audio packet with its level, each decoded frame's RTP timestamp and
+    brightness."""
+
+    def __init__(self) -> None:
+        super().__init__(name="viewer")
+        self.video_srs: list[tuple[int, int]] = []  # (rtp, ntp)
+        self.audio_levels: list[tuple[int, float]] = []  # (rtp ts, rms)
+        self.flashes: list[tuple[int, float]] = []  # (rtp ts, mean luma)
+        decoder = av.CodecContext.create("opus", "r")
+        audio: Any = self.transceiver.receiver
+        on_rtp = audio._handle_rtp_packet
+
+        async def handle_audio(packet: Any, arrival_time_ms: int) -> None:
+            for frame in decoder.decode(av.Packet(packet.payload)):
+                rms = float(np.sqrt(np.mean(frame.to_ndarray().astype(np.float64) ** 2)))
+                self.audio_levels.append((packet.timestamp, rms))
+            await on_rtp(packet, arrival_time_ms=arrival_time_ms)
+
+        audio._handle_rtp_packet = handle_audio
+        video: Any = self.video.receiver
+        on_rtcp = video._handle_rtcp_packet
+
+        async def handle_rtcp(packet: Any) -> None:
+            if isinstance(packet, RtcpSrPacket):
+                self.video_srs.append((packet.sender_info.rtp_timestamp,
+                                       packet.sender_info.ntp_timestamp))
+            await on_rtcp(packet)
+
+        video._handle_rtcp_packet = handle_rtcp
+
+    async def _read(self, track: MediaStreamTrack) -> None:
+        with contextlib.suppress(Exception):
+            while True:
+                frame: Any = await track.recv()
+                origin = self.video_rtp[0].timestamp if self.video_rtp else 0
+                luma = float(frame.to_ndarray(format="gray").mean())
+                self.flashes.append(((origin + frame.pts) & 0xFFFFFFFF, luma))
+
+
+def _ntp_s(srs: list[tuple[int, int]], rtp: int, clock: int) -> float | None:
+    """The sender's NTP time (s) of RTP timestamp `rtp`, from the SR nearest to it (a browser
+    uses the last one received when it plays the sample: one of the nearest)."""
+    if not srs:
+        return None
+
+    def ticks_after(sr: tuple[int, int]) -> int:
+        return ((rtp - sr[0] + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+
+    nearest = min(srs, key=lambda sr: abs(ticks_after(sr)))
+    return nearest[1] / (1 << 32) + ticks_after(nearest) / clock
+
+
+def _onsets(series: list[tuple[int, float]], threshold: float) -> list[int]:
+    out, was = [], True
+    for ts, value in series:
+        now = value > threshold
+        if now and not was:
+            out.append(ts)
+        was = now
+    return out
+
+
+async def lipsync(seconds: float = 8.0) -> list[float]:
+    """Sound minus picture offset (ms, positive: sound first, BT.1359's sign) that a receiver
+    syncing on the server's sender reports would show, per clap."""
+    plane = LocalPlane(PlaneConfig(loopback_only=True))
+    await plane.start()
+    start = time.monotonic() + 0.5
+    pulse = np.zeros(48_000, dtype=np.float32)
+    pulse[:int(PULSE_S * 48_000)] = tone(1000, PULSE_S)
+    speaker = VideoPeer(440, camera_tag=1, name="speaker")
+    mic = LoopTrack(pulse)
+    mic._start = start
+    speaker.transceiver.sender.replaceTrack(mic)
+    speaker.video.sender.replaceTrack(FlashCamera(start))
+    viewer = SyncViewer()
+    try:
+        for pid, peer in (("s", speaker), ("v", viewer)):
+            await peer.connect(functools.partial(plane.offer, pid))
+            await peer.wait_connected()
+        plane.apply(MixPlan.of({FeedKey("floor"): (("s", 1.0),)}, video={"v": "s"}))
+        plane.listen("v", FeedKey("floor"))
+        await asyncio.sleep(seconds)
+        audio_srs = [(r.rtp_timestamp, r.ntp_timestamp) for r in viewer.sender_reports]
+        sounds = [_ntp_s(audio_srs, ts, 48_000) for ts in _onsets(viewer.audio_levels, 0.05)]
+        pictures = [_ntp_s(viewer.video_srs, ts, 90_000) for ts in _onsets(viewer.flashes, 128)]
+        offsets = []
+        for sound in sounds:
+            near = [p for p in pictures if p is not None and sound is not None
+                    and abs(p - sound) < 0.5]
+            if near and sound is not None:
+                offsets.append((near[0] - sound) * 1000)
+        return offsets
+    finally:
+        for peer in (speaker, viewer):
+            await peer.close()
+        await plane.close()
+
+
 async def main() -> dict[str, Any]:
     packets = vp8_stream()
     pps = len(packets) / 2.0
@@ -166,6 +297,7 @@ async def main() -> dict[str, Any]:
     sink_sock.close()
     cost = costs[200]
     switches = await switch_times()
+    syncs = await lipsync()
     return {
         "video_us_per_packet_viewer": round(cost, 2),
         "video_us_per_packet_viewer_by_viewers": {str(k): round(v, 2) for k, v in costs.items()},
@@ -175,7 +307,8 @@ async def main() -> dict[str, Any]:
         "video_switch_ms_p50": round(percentile(switches, 50) or 0, 1),
         "video_switch_ms_p95": round(percentile(switches, 95) or 0, 1),
         "video_switch_ms": [round(t, 1) for t in switches],
-        "lipsync_ms": None,  # not measured yet: docs/video.md says how the SRs line up
+        "lipsync_ms": round(percentile(syncs, 50) or 0.0, 1) if syncs else None,
+        "lipsync_ms_each": [round(t, 1) for t in syncs],
     }
 
 
