@@ -3,7 +3,9 @@ both to the media plane as viewer -> publisher (media/video.py forwards)."""
 
 from __future__ import annotations
 
+from mirp.media.plan import FeedKey, MixPlan
 from mirp.rooms import commands as c
+from mirp.rooms.shared_plane import SharedPlane
 from tests.rooms.kit import Kit
 
 
@@ -38,3 +40,20 @@ def test_video_off_takes_a_viewer_out_of_the_plan_until_turned_on_again() -> Non
     assert dict(k.room.mix_plan().video) == {"d1": "ch"}
     assert k.room.participants["fr1"].view()["video"] is False
     assert c.COMMAND_TYPES["video_set"] is c.VideoSet
+
+
+def test_one_plane_shows_each_room_its_own_floor_video() -> None:
+    """Two meetings on one plane: their video maps merge (peer ids are unique)."""
+    applied: list[MixPlan] = []
+
+    class Plane:
+        def apply(self, plan: MixPlan) -> None:
+            applied.append(plan)
+
+    shared = SharedPlane(Plane())  # type: ignore[arg-type]
+    floor = {FeedKey("floor"): (("a", 1.0),)}
+    shared.scope("m1").apply(MixPlan.of(floor, video={"x": "a"}))
+    shared.scope("m2").apply(MixPlan.of(video={"y": "b"}))  # video alone still counts
+    assert dict(applied[-1].video) == {"x": "a", "y": "b"}
+    shared.scope("m1").apply(MixPlan.of())
+    assert dict(applied[-1].video) == {"y": "b"}

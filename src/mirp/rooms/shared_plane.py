@@ -80,7 +80,7 @@ class ScopedPlane(RoomPlane):
         self.plane.close_peer(peer_id)
 
     def apply(self, plan: MixPlan) -> None:
-        self.shared.apply(self.meeting_id, plan if plan.feeds else None)
+        self.shared.apply(self.meeting_id, plan if plan.feeds or plan.video else None)
 
     def listen(self, peer_id: str, key: FeedKey) -> None:
         self.plane.listen(peer_id, namespaced(self.meeting_id, key))
