@@ -42,6 +42,7 @@ async def test_the_child_reports_its_self_check_to_the_parent(plane: ProcessPlan
     assert check is not None and check.pinned and check.all_on, check
     stats = await plane.stats()
     assert stats.self_check == check
+    assert stats.video["publishers"] == 0 and stats.video["viewers"] == 0  # the video forwarder
 
 
 def _raw(plane: ProcessPlane, data: bytes) -> None:

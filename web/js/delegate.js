@@ -6,8 +6,10 @@ import { levelMeter } from "./meter.js";
 import { t, errorText } from "./i18n.js";
 import { setupCaptions } from "./captions.js";
 import { setupDevices } from "./devices.js";
+import { mountFloorVideo } from "./video.js";
 
 const live = startLive({ render, onEvent });
+if (live) mountFloorVideo(live.video, $("#floor-video"), $("#video-toggle"));
 const renderListening = live ? setupListening(live) : () => {};
 if (live) setupCaptions(live);
 setupDevices(live, $("#devices"));
@@ -57,6 +59,7 @@ function render(state) {
   const mutedByChair = iHaveFloor && state.floor.muted.includes(myId);
   if (!iHaveFloor) selfMuted = true; // the next floor starts muted again
   live.rtc.setMicEnabled(iHaveFloor && !mutedByChair && !selfMuted);
+  live.video.setCameraEnabled(iHaveFloor);
   if (!canSpeak) {
     patch(mine, "observer", () => el("p", { class: "muted" }, t("delegate.observer")));
   } else if (iHaveFloor) {

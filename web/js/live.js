@@ -3,6 +3,7 @@
 import { Protocol } from "./protocol.js";
 import { CLOSE } from "./wire.js";
 import { Rtc } from "./rtc.js";
+import { FloorVideo } from "./video.js";
 import { loadParticipant, clearParticipant, saveLeft, lastJoinedLink, SENDING_ROLES } from "./session.js";
 import { emptyRoomView, applyServerMessage, applyStatus, backText, myPicture } from "./roomview.js";
 import { renderShell } from "./shell.js";
@@ -23,7 +24,9 @@ export function startLive({ render, onEvent }) {
     requestAnimationFrame(() => { scheduled = false; renderBar(state); if (!state.ended) render(state); });
   };
 
+  const video = new FloorVideo({ camera: me.role === "chair" || me.role === "delegate", cameraOn: me.role === "chair", sendVideoSet: (on) => proto.send("video_set", { on }) });
   const rtc = new Rtc({
+    video,
     send: SENDING_ROLES.has(me.role),
     micDeviceId: me.mic_device_id,
     iceServers: [],
@@ -102,7 +105,7 @@ export function startLive({ render, onEvent }) {
     }, 150);
   };
   renderBar(state, leave);
-  running = { state, proto, rtc, rerender, leave };
+  running = { state, proto, rtc, video, rerender, leave };
   return running;
 }
 

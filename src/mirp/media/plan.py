@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 
@@ -34,13 +34,20 @@ Ingredient = tuple[str, float]  # (source id, linear gain)
 
 @dataclass(frozen=True, slots=True)
 class MixPlan:
-    """FeedKey -> the sources in it with their gains. A key absent from the plan is silence."""
+    """FeedKey -> the sources in it with their gains. A key absent from the plan is silence.
+
+    video: viewer peer id -> the peer whose camera they see (the Room's floor video: the floor
+    holder, else the chair). A peer absent from it gets no video packet (video off, or nothing
+    to show). Peer ids are unique across meetings, so the plans of every room of a process merge
+    by union. Video is forwarded, never mixed (media/video.py)."""
 
     feeds: Mapping[FeedKey, tuple[Ingredient, ...]]
+    video: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     @staticmethod
-    def of(feeds: Mapping[FeedKey, tuple[Ingredient, ...]] | None = None) -> MixPlan:
-        return MixPlan(MappingProxyType(dict(feeds or {})))
+    def of(feeds: Mapping[FeedKey, tuple[Ingredient, ...]] | None = None, *,
+           video: Mapping[str, str] | None = None) -> MixPlan:
+        return MixPlan(MappingProxyType(dict(feeds or {})), MappingProxyType(dict(video or {})))
 
     def recipe(self, key: FeedKey) -> tuple[Ingredient, ...]:
         return self.feeds.get(key, ())

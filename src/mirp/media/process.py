@@ -122,8 +122,9 @@ class ProcessPlane:
         self.self_check = check = SelfCheck.from_wire(ready.self_check)
         log.log(logging.INFO if check.all_on else logging.WARNING,
                 "media process %d ready; aiortc internals: %s", ready.pid, check.summary())
-        if self._plan.feeds:
-            self._send(wire.Apply(wire.plan_to_wire(self._plan)))
+        if self._plan.feeds or self._plan.video:
+            self._send(wire.Apply(wire.plan_to_wire(self._plan),
+                                  wire.plan_video_to_wire(self._plan)))
         self._up.set()
         await self._restore_relay()
 
@@ -292,7 +293,7 @@ class ProcessPlane:
 
     def apply(self, plan: MixPlan) -> None:
         self._plan = plan
-        self._send(wire.Apply(wire.plan_to_wire(plan)))
+        self._send(wire.Apply(wire.plan_to_wire(plan), wire.plan_video_to_wire(plan)))
 
     def listen(self, peer_id: str, key: FeedKey) -> None:
         self._send(wire.Listen(peer_id, wire.key_to_wire(key)))
@@ -330,4 +331,5 @@ class ProcessPlane:
         return PlaneStats(engine=EngineStats(**engine), peers=int(value["peers"]),
                           restarts=self.restarts,
                           self_check=SelfCheck.from_wire(value["self_check"]),
-                          relay=RelayStats.from_wire(value.get("relay", {})))
+                          relay=RelayStats.from_wire(value.get("relay", {})),
+                          video={str(k): int(v) for k, v in value.get("video", {}).items()})

@@ -66,6 +66,7 @@ class ClosePeer:
 @dataclass(frozen=True, slots=True)
 class Apply:
     feeds: list[Any]  # [[channel, under_level_db, minus, [[source_id, gain], ...]], ...]
+    video: list[Any] | None = None  # [[viewer id, publisher id], ...] (MixPlan.video)
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +178,12 @@ def plan_to_wire(plan: MixPlan) -> list[Any]:
             for key, recipe in plan.feeds.items()]
 
 
-def plan_from_wire(value: list[Any]) -> MixPlan:
+def plan_from_wire(value: list[Any], video: list[Any] | None = None) -> MixPlan:
     return MixPlan.of({
         key_from_wire(item[:3]): tuple((str(sid), float(gain)) for sid, gain in item[3])
         for item in value
-    })
+    }, video={str(viewer): str(source) for viewer, source in video or ()})
+
+
+def plan_video_to_wire(plan: MixPlan) -> list[Any]:
+    return [[viewer, source] for viewer, source in plan.video.items()]

@@ -106,7 +106,7 @@ class Worker:
             elif isinstance(message, wire.ClosePeer):
                 plane.close_peer(message.peer_id)
             elif isinstance(message, wire.Apply):
-                plane.apply(wire.plan_from_wire(message.feeds))
+                plane.apply(wire.plan_from_wire(message.feeds, message.video))
             elif isinstance(message, wire.Listen):
                 plane.listen(message.peer_id, wire.key_from_wire(message.key))
             elif isinstance(message, wire.Unlisten):
@@ -146,7 +146,8 @@ class Worker:
     async def _stats(plane: LocalPlane) -> dict[str, Any]:
         stats = await plane.stats()
         return {"engine": asdict(stats.engine), "peers": stats.peers,
-                "self_check": plane.self_check.to_wire(), "relay": stats.relay.to_wire()}
+                "self_check": plane.self_check.to_wire(), "relay": stats.relay.to_wire(),
+                "video": stats.video}
 
     @staticmethod
     async def _relay_listen(plane: LocalPlane, host: str, port: int) -> list[Any]:

@@ -46,6 +46,7 @@ class Participant:
     quality: dict[str, Any] | None = None
     spoken: str | None = None  # set by `participant_language`; None: the grant's language
     quality_sampled_at: float | None = None  # when its last QualityRecord was taken
+    video_off: bool = False  # `video_set(on=False)`: the plane sends them no video (audio only)
 
     @property
     def id(self) -> str:
@@ -99,6 +100,7 @@ class Participant:
             "floor_under": self.floor_under,
             "speaking": self.speaking,
             "quality": (self.quality or {}).get("grade"),
+            "video": not self.video_off,
         }
 
 

@@ -40,10 +40,12 @@ class SharedPlane:
         else:
             self.plans[meeting_id] = plan
         merged: dict[FeedKey, tuple[Ingredient, ...]] = {}
+        video: dict[str, str] = {}  # peer ids are unique across meetings: a plain union
         for mid, room_plan in self.plans.items():
             for key, recipe in room_plan.feeds.items():
                 merged[namespaced(mid, key)] = recipe
-        self.plane.apply(MixPlan.of(merged))
+            video.update(room_plan.video)
+        self.plane.apply(MixPlan.of(merged, video=video))
 
     def accept(self, meeting_id: str, keys: Collection[FeedKey] = (),
                sources: Collection[str] = ()) -> None:
@@ -78,7 +80,7 @@ class ScopedPlane(RoomPlane):
         self.plane.close_peer(peer_id)
 
     def apply(self, plan: MixPlan) -> None:
-        self.shared.apply(self.meeting_id, plan if plan.feeds else None)
+        self.shared.apply(self.meeting_id, plan if plan.feeds or plan.video else None)
 
     def listen(self, peer_id: str, key: FeedKey) -> None:
         self.plane.listen(peer_id, namespaced(self.meeting_id, key))
