@@ -62,6 +62,7 @@ def media_plane(settings: Settings) -> MediaPlane:
         handshake_stall_s=settings.limits.handshake_stall_s,
         consent_interval_s=settings.limits.consent_interval_s,
         consent_lapse_s=settings.limits.consent_lapse_s,
+        video_bitrate_cap=settings.limits.video_bitrate_cap,
     )
     return ProcessPlane(config) if settings.media_process else LocalPlane(config)
 

@@ -55,6 +55,8 @@ class Limits(BaseModel):
     handshake_stall_s: float = 3.0
     consent_interval_s: float = 5.0  # ICE consent check period, randomized 0.8-1.2 (RFC 7675)
     consent_lapse_s: float = 30.0  # no consent answer nor peer traffic this long: peer gone (s)
+    # the most a camera may send (REMB to each publisher; bit/s): bounds every viewer's download
+    video_bitrate_cap: int = Field(default=500_000, ge=0)
     reconnect_grace_s: float = 20.0  # the floor survives a reconnect this short
     handover_timeout_s: float = 15.0
     # statistics (docs/statistics.md): seconds between two quality samples of one participant

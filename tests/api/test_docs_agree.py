@@ -153,15 +153,26 @@ async def test_peek_of_a_used_up_invitation_uses_nothing_and_the_browser_comes_b
     first = (await client.post("/api/join", json={"token": inv["token"]})).json()
     peek = await client.post("/api/join/peek", json={"token": inv["token"]})
     assert peek.status_code == 200, peek.text
-    assert peek.json()["uses_left"] == 0
-    err = error(await client.post("/api/join", json={"token": inv["token"]}), 403, "forbidden")
-    assert err["details"]["reason"] == "used_up"
+    assert peek.json()["uses_left"] == 0 and peek.json()["rejoin"] is True
     back = await client.post("/api/join", json={
         "token": inv["token"], "participant_token": first["participant_token"]})
     assert back.status_code == 200, back.text
     assert back.json()["participant_id"] == first["participant_id"]
+    # a named link is one person: from another device (no participant token) too
+    other = (await client.post("/api/join", json={"token": inv["token"]})).json()
+    assert other["participant_id"] == first["participant_id"]
     listed = (await org.get(f"/api/meetings/{m['id']}/invitations")).json()
     assert [i["uses"] for i in listed] == [1]
+    # an open single-use link: used up for anyone but the browser that used it
+    link = (await org.post(f"/api/meetings/{m['id']}/invitations",
+                           {"role": "delegate"})).json()["token"]
+    mine = (await client.post("/api/join", json={"token": link, "name": "Ann"})).json()
+    err = error(await client.post("/api/join", json={"token": link, "name": "Bob"}), 403,
+                "forbidden")
+    assert err["details"]["reason"] == "used_up"
+    back = await client.post("/api/join", json={
+        "token": link, "participant_token": mine["participant_token"]})
+    assert back.json()["participant_id"] == mine["participant_id"]
 
 
 async def test_participant_language_on_invitations_and_join(

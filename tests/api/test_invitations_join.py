@@ -1,12 +1,14 @@
 """Invitations (single, bulk CSV, revoke), joining (peek, join, uses), and bad tokens."""
 
 import time
+from datetime import UTC, datetime
 from urllib.parse import unquote
 
 import httpx
 import pytest
 
 from mirp import tokens
+from mirp.rooms.model import RemovalRecord
 from tests.api.conftest import BASE, Org, error
 from tests.support.factory import SECRET, standard_meeting_body
 
@@ -42,15 +44,39 @@ async def test_named_invitation_and_join(org: Org, client: httpx.AsyncClient) ->
     claims = tokens.verify_participant(SECRET, joined["participant_token"])
     assert claims.participant_id == joined["participant_id"] and claims.booth == "zh"
     assert claims.meeting_id == m["id"]
-    second = (await client.post("/api/join", json={"token": token})).json()
-    assert second["participant_id"] != joined["participant_id"]  # a participant per join
-    err = error(await client.post("/api/join", json={"token": token}), 403, "forbidden")
-    assert err["details"]["reason"] == "used_up"
-    # peek uses nothing and refuses nothing a returning browser could still use (docs/api.md)
-    assert (await client.post("/api/join/peek", json={"token": token})).json()["uses_left"] == 0
+    # a named invitation is one person: the link brings them back from any browser (no
+    # participant token), as the same participant, spending no use
+    again = await client.post("/api/join/peek", json={"token": token})
+    assert again.json()["rejoin"] is True and again.json()["uses_left"] == 1
+    for _ in range(3):
+        second = (await client.post("/api/join", json={"token": token})).json()
+        assert second["participant_id"] == joined["participant_id"]
+        assert (second["role"], second["booth"], second["name"]) == ("interpreter", "zh",
+                                                                    "Wang Fang")
     listed = (await org.get(f"/api/meetings/{m['id']}/invitations")).json()
     assert [(i["id"], i["uses"], i["join_url"]) for i in listed] == [
-        (inv["id"], 2, inv["join_url"])]
+        (inv["id"], 1, inv["join_url"])]
+
+
+async def test_named_single_use_link_rejoins_on_any_device(
+        app, org: Org, client: httpx.AsyncClient) -> None:  # type: ignore[no-untyped-def]
+    m = await _meeting(org)
+    inv = (await org.post(f"/api/meetings/{m['id']}/invitations", {
+        "role": "delegate", "name": "Dev Delegate"})).json()
+    token = unquote(inv["join_url"].split("#t=", 1)[1])
+    assert (await client.post("/api/join/peek", json={"token": token})).json()["rejoin"] is False
+    laptop = (await client.post("/api/join", json={"token": token})).json()
+    # the phone has no participant token of this link: the same person all the same
+    phone = (await client.post("/api/join", json={"token": token})).json()
+    assert phone["participant_id"] == laptop["participant_id"]
+    peek = (await client.post("/api/join/peek", json={"token": token})).json()
+    assert peek["uses_left"] == 0 and peek["rejoin"] is True
+    # removed by the chair: the link lets nobody in, and peek says so at once
+    await app.state.admission.record([RemovalRecord(
+        m["id"], laptop["participant_id"], by="chair", at=datetime.now(UTC))])
+    for path in ("/api/join/peek", "/api/join"):
+        err = error(await client.post(path, json={"token": token}), 403, "forbidden")
+        assert err["details"]["reason"] == "removed", path
 
 
 async def test_open_invitation_asks_for_a_name(org: Org, client: httpx.AsyncClient) -> None:

@@ -179,9 +179,13 @@ async def launch(chromium_path: str) -> AsyncIterator[Callable[..., Awaitable[An
     page_errors: list[str] = []
 
     async def _launch(wav: Path | None = None, viewport: tuple[int, int] = (1366, 900),
-                      locale: str | None = None) -> Any:
+                      locale: str | None = None, camera: Path | None = None) -> Any:
         # locale: the browser's language (navigator.languages), which the pages' default follows
-        browser = await pw.chromium.launch(executable_path=chromium_path, args=chromium_args(wav))
+        # camera: a .y4m file the fake camera plays (else Chromium's own moving pattern)
+        args = chromium_args(wav)
+        if camera is not None:
+            args.append(f"--use-file-for-fake-video-capture={camera}")
+        browser = await pw.chromium.launch(executable_path=chromium_path, args=args)
         browsers.append(browser)
         ctx = await browser.new_context(viewport={"width": viewport[0], "height": viewport[1]},
                                         locale=locale)

@@ -64,7 +64,7 @@ async def test_role_guides_in_every_language(server, launch):
     await page.goto(f"{server.base}/left.html")
     for lang in ("en", "ar", "zh", "fr", "ru", "es"):
         await page.evaluate("l => localStorage.setItem('mirp.lang', l)", lang)
-        for role in ("delegate", "interpreter", "chair", "organizer"):
+        for role in ("delegate", "interpreter", "chair", "organizer", "room"):
             await page.goto(f"{server.base}/help.html#{role}")
             await page.reload()  # a new hash alone does not load the page again
             await page.wait_for_selector("#guide section.card")

@@ -42,6 +42,7 @@ async def test_the_child_reports_its_self_check_to_the_parent(plane: ProcessPlan
     assert check is not None and check.pinned and check.all_on, check
     stats = await plane.stats()
     assert stats.self_check == check
+    assert stats.video["publishers"] == 0 and stats.video["viewers"] == 0  # the video forwarder
 
 
 def _raw(plane: ProcessPlane, data: bytes) -> None:
@@ -195,7 +196,7 @@ async def test_the_child_exits_when_the_control_process_is_killed(tmp_path: Path
 
 def test_every_message_survives_the_wire() -> None:
     plan = MixPlan.of({FeedKey("m/fr", -12, "p9"): (("p1", 0.5), ("p2", 1.0))},
-                      {FeedKey("m/fr", 0, "~b"): FeedKey("m/fr", -12, "p9")})
+                      {FeedKey("m/fr", 0, "~b"): FeedKey("m/fr", -12, "p9")}, video={"v": "p1"})
     messages: list[wire.Message] = [
         wire.Offer(1, "p", 3, "v=0"), wire.AddCandidate(2, "p", {"candidate": "x"}),
         wire.AddCandidate(3, "p", None), wire.GetStats(4), wire.ClosePeer("p"),
@@ -205,6 +206,6 @@ def test_every_message_survives_the_wire() -> None:
     ]
     for m in messages:
         assert wire.decode(wire.encode(m)[4:]) == m
-    assert wire.Apply.of(plan).plan() == plan and plan.aliases  # the aliases cross too
+    assert wire.Apply.of(plan).plan() == plan and plan.aliases and plan.video  # all of it
     with pytest.raises(wire.BadMessage):
         wire.decode(b'["Offer", [1]]')

@@ -20,6 +20,7 @@ EXAMPLES: list[c.Command] = [
     c.Subscribe(c.AUTO_RELAY),
     c.Quality("good", 0.035, 0.004, 0.005, 1200),
     c.Quality("poor"),
+    c.VideoSet(on=False),
     c.Leave(),
     c.FloorRequest(),
     c.FloorRequest("point_of_order"),

@@ -62,6 +62,10 @@ CASES = {
         EVERYONE,
         check=lambda k, a: k.room.participants[a].view()["quality"] == "poor",
     ),
+    "video_set": Case(
+        c.VideoSet(on=False), EVERYONE,
+        check=lambda k, a: k.room.participants[a].view()["video"] is False
+    ),
     "leave": Case(c.Leave(), EVERYONE, check=lambda k, a: a not in k.room.participants),
     "floor_request": Case(
         c.FloorRequest(), FLOOR_ROLES, check=lambda k, a: k.room.floor.position(a) == 0

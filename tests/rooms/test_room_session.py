@@ -246,3 +246,39 @@ def test_a_revoked_invitation_lets_nobody_in_any_more() -> None:
         k.room.join(grant("d3", invitation_id="i_link"), k.now)
     assert info.value.details["reason"] == "revoked"
     k.room.join(grant("ob", invitation_id="i_other"), k.now)
+
+
+def test_a_rejoin_after_leaving_sits_where_it_was() -> None:
+    """Leave, then come back (the Leave page's Rejoin, another device): the same channel,
+    floor-under level and spoken language; after a lost connection's grace too. Not the floor
+    or a place on the speakers list: those were given up."""
+    k = Kit(None, None, "ch", "d1", "fr1")
+    k.do("d1", c.Subscribe("fr", -18))
+    k.do("d1", c.ParticipantLanguage("es"))
+    k.do("d1", c.FloorRequest())
+    k.room.leave("d1", k.now)
+    ev = k.join("d1")
+    assert messages(ev, "subscribed")[0] | {"type": 0} == {
+        "type": 0, "channel": "fr", "floor_under": -18, "auto": False}
+    assert k.room.participants["d1"].language == "es"
+    assert k.room.floor.speakers == [] and records(ev, AttendanceRecord)[0].kind == "join"
+    assert k.channel("d1") == "fr" and k.hears("d1") is not None
+
+    k.room.disconnect("d1", k.now)
+    k.advance(30.0)  # the grace ran out: gone, seat kept
+    assert "d1" not in k.room.participants
+    assert messages(k.join("d1"), "subscribed")[0]["channel"] == "fr"
+    # a newcomer still starts on the floor; an interpreter's booth decides for them
+    assert messages(k.join("d2"), "subscribed")[0]["channel"] == "floor"
+    before = k.channel("fr1")
+    k.room.leave("fr1", k.now)
+    k.join("fr1", role=Role.INTERPRETER, booth="fr")
+    assert k.channel("fr1") == before
+
+
+def test_seats_of_those_who_left_are_bounded() -> None:
+    k = Kit(make_spec(capacity=2), None, "ch")
+    for i in range(1005):
+        k.join(f"x{i}", role=Role.DELEGATE)
+        k.room.leave(f"x{i}", k.now)
+    assert len(k.room.roster.seats) == 1000 and "x0" not in k.room.roster.seats

@@ -26,7 +26,7 @@ const bugs = {
 };
 
 export default [
-  { ignores: ["**/node_modules/**"] },
+  { ignores: ["**/node_modules/**", "tests/browser/vendor/**"] }, // vendored: not ours to lint
   js.configs.recommended,
   {
     // the pages' ES modules, as browsers load them

@@ -61,8 +61,8 @@ function render(state) {
   // hybrid meetings: where the floor is, once a meeting room is connected (docs/venue.md)
   const hasRoom = [...state.participants.values()].some((p) => p.role === "room");
   $("#floor-room-row").hidden = !hasRoom;
-  patch($("#floor-room"), String(state.floor.room), () => [["room", "In the room"], ["remote", "Remote"], ["both", "Both"]].map(([mode, label]) =>
-    el("button", { type: "button", role: "radio", "data-floor-room": mode, "aria-checked": String(state.floor.room === mode), onclick: () => proto.setFloorRoom(mode) }, label)));
+  patch($("#floor-room"), String(state.floor.room), () => ["room", "remote", "both"].map((mode) =>
+    el("button", { type: "button", role: "radio", "data-floor-room": mode, "aria-checked": String(state.floor.room === mode), onclick: () => proto.setFloorRoom(mode) }, t(`chair.floor_room.${mode}`))));
 
   // speakers list
   const sp = state.floor.speakers;
@@ -100,7 +100,7 @@ function render(state) {
   const people = [...state.participants.values()].sort((a, b) => (b.connected !== false) - (a.connected !== false));
   $("#people-count").textContent = String(people.filter((p) => p.connected !== false).length);
   const peopleKey = JSON.stringify([people.map((p) => [p.id, p.name, p.delegation, p.role, p.booth, p.connected, p.quality]), holders, state.floor.muted]);
-  patch($("#people"), peopleKey, () => people.map((p) => participantRow(p, { speaking: holders.includes(p.id), extra: p.id === myId ? el("span", { class: "badge amber" }, t("common.you")) :
+  patch($("#people"), peopleKey, () => people.map((p) => participantRow(p, { speaking: holders.includes(p.id), lineQuality: true, extra: p.id === myId ? el("span", { class: "badge amber" }, t("common.you")) :
     el("div", { class: "btn-group" },
       holders.includes(p.id) ? (state.floor.muted.includes(p.id)
         ? el("button", { class: "btn small", type: "button", "data-unmute": p.id, "aria-label": t("chair.unmute_name", { name: p.name }), onclick: () => proto.mute(p.id, false) }, t("chair.unmute"))

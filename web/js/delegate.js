@@ -6,8 +6,10 @@ import { levelMeter } from "./meter.js";
 import { t, errorText } from "./i18n.js";
 import { setupCaptions } from "./captions.js";
 import { setupDevices } from "./devices.js";
+import { mountFloorVideo } from "./video.js";
 
 const live = startLive({ render, onEvent });
+if (live) mountFloorVideo(live.video, $("#floor-video"), $("#video-toggle"));
 const renderListening = live ? setupListening(live) : () => {};
 if (live) setupCaptions(live);
 setupDevices(live, $("#devices"));
@@ -31,6 +33,7 @@ function speakerName(state, id) {
 function render(state) {
   if (!live) return;
   document.title = `${state.meeting.title || t("common.meeting")} — MIRP`;
+  $("#page-title").textContent = state.meeting.title || t("common.meeting");
   const myId = state.me.id;
   const canSpeak = state.me.role !== "observer";
   const holders = state.floor.holders;
@@ -56,6 +59,7 @@ function render(state) {
   const mutedByChair = iHaveFloor && state.floor.muted.includes(myId);
   if (!iHaveFloor) selfMuted = true; // the next floor starts muted again
   live.rtc.setMicEnabled(iHaveFloor && !mutedByChair && !selfMuted);
+  live.video.setCameraEnabled(iHaveFloor);
   if (!canSpeak) {
     patch(mine, "observer", () => el("p", { class: "muted" }, t("delegate.observer")));
   } else if (iHaveFloor) {
@@ -116,7 +120,7 @@ function render(state) {
   const people = [...state.participants.values()].sort((a, b) => (b.connected !== false) - (a.connected !== false));
   $("#people-count").textContent = String(people.filter((p) => p.connected !== false).length);
   patch($("#people"), JSON.stringify([people.map((p) => [p.id, p.name, p.delegation, p.role, p.booth, p.connected, p.quality]), holders]),
-    () => people.map((p) => participantRow(p, { speaking: holders.includes(p.id) })));
+    () => people.map((p) => participantRow(p, { speaking: holders.includes(p.id), lineQuality: p.id === myId })));
 
   renderListening();
   // slow-down notice for the floor speaker

@@ -5,7 +5,7 @@ import { renderShell } from "./shell.js";
 import { el, $ } from "./ui.js";
 import { t, has } from "./i18n.js";
 
-const ROLES = ["delegate", "interpreter", "chair", "organizer"];
+const ROLES = ["delegate", "interpreter", "chair", "organizer", "room"];
 
 function sections(group) {
   const out = [];

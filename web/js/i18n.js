@@ -84,6 +84,13 @@ export function t(key, vars) {
   return format(text, vars, code);
 }
 
+/** A place in a list as the language writes it: 1st, 2nd (English), 1er, 2e (French), 3.º…
+ * The form is picked with the ordinal rules (`ordinal.one|two|few|other`, `{n}` the number). */
+export function ordinal(n) {
+  const form = new Intl.PluralRules(lang, { type: "ordinal" }).select(n);
+  return has(`ordinal.${form}`) ? t(`ordinal.${form}`, { n }) : t("ordinal.other", { n });
+}
+
 /** Whether the catalogue knows `key` (e.g. a server error code with its own wording). */
 export const has = (key) => catalogues[FALLBACK][key] != null;
 

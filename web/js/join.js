@@ -3,38 +3,14 @@ import { renderShell } from "./shell.js";
 import { api } from "./api.js";
 import { el, $, showError, setBusy, hashParams, fmtRange, langName, roleBadge, emptyState, hydrateIcons } from "./ui.js";
 import { levelMeter } from "./meter.js";
-import { saveParticipant, pageForRole, SENDING_ROLES } from "./session.js";
-import { t, errorText } from "./i18n.js";
+import { saveParticipant, pageForRole, SENDING_ROLES, joinedThrough, rememberJoin, whyNot } from "./session.js";
+import { t } from "./i18n.js";
 import { savedDevice, saveDevice, outputPicker, canChooseOutput } from "./devices.js";
 import { playChime, recordAndPlay } from "./audiotest.js";
 
 hydrateIcons();
 const token = hashParams().get("t") || new URLSearchParams(location.search).get("t");
 let micStream = null, stopMeter = null, info = null;
-
-// Why a link cannot be used, for people: by error code, then by the refusal's reason.
-function whyNot(e) {
-  // the words are the catalogue's: error.<code>, else error.reason.<reason> (web/i18n/)
-  return errorText(e, "join.error");
-}
-
-// The participant token each link gave this browser (localStorage: it outlives the tab). It is
-// presented on the next join through the same link, so the server returns the same participant
-// (refused if the chair removed them) instead of making a new one. Clearing the browser's data
-// forgets it: docs/operations.md.
-const JOINED = "mirp.joined";
-function joinedThrough(link) {
-  try { return JSON.parse(localStorage.getItem(JOINED) || "{}")[link] || null; } catch { return null; }
-}
-function rememberJoin(link, participantToken) {
-  let all = {};
-  try { all = JSON.parse(localStorage.getItem(JOINED) || "{}") || {}; } catch { /* start again */ }
-  delete all[link];
-  all[link] = participantToken;
-  const links = Object.keys(all);
-  for (const old of links.slice(0, Math.max(0, links.length - 20))) delete all[old];
-  try { localStorage.setItem(JOINED, JSON.stringify(all)); } catch { /* storage full or off */ }
-}
 
 function bad(title, text) {
   $("#loading").hidden = true;
@@ -79,17 +55,24 @@ async function start() {
     info.booth ? el("span", { class: "badge green" }, t("console.booth_of", { language: langName(info.booth) })) : null,
     info.named && info.name ? el("strong", {}, info.name) : null,
     info.delegation ? el("span", { class: "muted" }, `· ${info.delegation}`) : null].filter(Boolean));
+  // this browser (or, for a named link, this person anywhere) joined before: it comes back as
+  // the same participant, with the same seat and channel
+  const returning = info.rejoin || !!joinedThrough(token);
   $("#name-fields").hidden = !!info.named;
   // the Help link leads to the guide for the role this link joins as
-  $("header.appbar").dataset.help = { interpreter: "interpreter", chair: "chair" }[info.role] || "delegate";
+  $("header.appbar").dataset.help = { interpreter: "interpreter", chair: "chair", room: "room" }[info.role] || "delegate";
   renderShell();
+  if (returning) {
+    $("#join-btn").textContent = t("join.rejoin");
+    $("#role-line").after(el("p", { class: "small muted mt-12", id: "rejoin-note" }, t("join.rejoin_note")));
+  }
   $("#loading").hidden = true;
   $("#join-form").hidden = false;
   if (SENDING_ROLES.has(info.role)) {
     $("#mic-fields").hidden = false;
     await openMic(savedDevice("mic"));
     $("#mic-select").addEventListener("change", (e) => openMic(e.target.value));
-  } else {
+  } else if (!returning) {
     $("#join-btn").textContent = t("join.listen");
   }
   await setupAudioTest();

@@ -3,8 +3,9 @@
 import { Protocol } from "./protocol.js";
 import { CLOSE } from "./wire.js";
 import { Rtc } from "./rtc.js";
-import { loadParticipant, clearParticipant, SENDING_ROLES } from "./session.js";
-import { emptyRoomView, applyServerMessage, applyStatus } from "./roomview.js";
+import { FloorVideo } from "./video.js";
+import { loadParticipant, clearParticipant, saveLeft, lastJoinedLink, SENDING_ROLES } from "./session.js";
+import { emptyRoomView, applyServerMessage, applyStatus, backText, myPicture } from "./roomview.js";
 import { renderShell } from "./shell.js";
 import { el, $, toast, icon, langName, emptyState } from "./ui.js";
 import { t } from "./i18n.js";
@@ -23,7 +24,9 @@ export function startLive({ render, onEvent }) {
     requestAnimationFrame(() => { scheduled = false; renderBar(state); if (!state.ended) render(state); });
   };
 
+  const video = new FloorVideo({ camera: me.role === "chair" || me.role === "delegate", cameraOn: me.role === "chair", sendVideoSet: (on) => proto.send("video_set", { on }) });
   const rtc = new Rtc({
+    video,
     send: SENDING_ROLES.has(me.role),
     micDeviceId: me.mic_device_id,
     iceServers: [],
@@ -53,7 +56,6 @@ export function startLive({ render, onEvent }) {
     state.resumed = !!msg.resumed;
     // the server restarted and brought the room back as it was (docs/protocol.md, welcome)
     state.restored = !!msg.room?.restored;
-    if (state.restored) toast(t("live.restarted"));
     if (msg.ice_servers) rtc.o.iceServers = msg.ice_servers;
     // a reconnect is a new Session: a new peer connection, and our listening choice again; a
     // welcome again on the same Session (a resync, docs/protocol.md) keeps the peer it has
@@ -95,10 +97,15 @@ export function startLive({ render, onEvent }) {
 
   const leave = () => {
     proto.leave();
-    setTimeout(() => { proto.close(); rtc.close(); clearParticipant(); location.assign("/left.html"); }, 150);
+    setTimeout(() => {
+      proto.close(); rtc.close(); clearParticipant();
+      // the Leave page's Rejoin button brings this tab back through the same link
+      if (me.invitation_token) saveLeft({ link: me.invitation_token, title: state.meeting.title, mic_device_id: me.mic_device_id });
+      location.assign("/left.html");
+    }, 150);
   };
   renderBar(state, leave);
-  running = { state, proto, rtc, rerender, leave };
+  running = { state, proto, rtc, video, rerender, leave };
   return running;
 }
 
@@ -144,10 +151,12 @@ function renderBar(state, leave) {
   }
   renderConnectionLost(state);
   renderWaiting(state);
+  renderFull(state);
+  renderBack(state);
   if (state.ended && !$("#ended")) {
-    $("main").replaceChildren(el("div", { class: "container", id: "ended" }, el("div", { class: "card" },
-      emptyState("lock", state.retry ? t("live.not_in") : t("live.no_longer_in"), state.ended,
-        state.retry ? el("button", { class: "btn primary", type: "button", onclick: () => location.reload() }, t("common.try_again")) : null))));
+    $("main").replaceChildren(el("div", { class: "container", id: "ended" }, el("h1", { class: "visually-hidden" }, state.meeting.title || t("common.meeting")), el("div", { class: "card" },
+      emptyState("lock", state.retry ? t("live.open_elsewhere") : t("live.no_longer_in"), state.ended,
+        state.retry ? el("button", { class: "btn primary", type: "button", id: "take-back", onclick: () => location.reload() }, t("live.use_here")) : null))));
   }
 }
 
@@ -177,9 +186,40 @@ function renderWaiting(state) {
   } else if (!waiting && box) box.remove();
 }
 
+/** After a reconnection or a restart: what changed for this person (the floor, on air, their
+ * place on the speakers list), or that nothing did, until they dismiss it or the next return. */
+function renderBack(state) {
+  const back = state.ended || state.connection !== "open" ? null : state.back;
+  let box = $("#back-notice");
+  if (!back) { box?.remove(); return; }
+  if (box && box.dataset.at === String(back.at)) return;
+  box?.remove();
+  const changed = back.changes.length > 0;
+  box = el("div", { class: `alert ${changed ? "warn" : "info"} container back-notice`, id: "back-notice", role: changed ? "alert" : "status", "data-at": String(back.at), "data-changed": String(changed) },
+    el("span", { class: "grow" }, backText(back, myPicture(state))), " ",
+    el("button", { class: "btn small", type: "button", onclick: () => { state.back = null; box.remove(); } }, t("common.ok")));
+  $("main")?.prepend(box);
+}
+
+/** The meeting is full (4429): said in words, full width, while the page asks again by itself
+ * (every 15-30 s, protocol.js); not a replaced tab nor a lost connection. */
+function renderFull(state) {
+  const full = !!state.full && !state.ended;
+  document.body.classList.toggle("meeting-full", full);
+  const box = $("#full");
+  if (full && !box) {
+    $("main")?.prepend(el("div", { class: "container", id: "full" }, el("div", { class: "card", role: "status" },
+      emptyState("users", t("live.full"), t("live.full_detail")))));
+  } else if (!full && box) box.remove();
+}
+
+/** A live page opened without this tab's credentials (a closed tab opened again, a bookmark):
+ * the way back is the link this browser joined through last, one button away. */
 function showNoSession() {
+  const link = lastJoinedLink();
   document.querySelector("main").replaceChildren(el("div", { class: "container" }, el("div", { class: "card" },
-    emptyState("lock", t("live.not_joined"), t("live.not_joined_detail")))));
+    emptyState("lock", t("live.not_joined"), link ? t("live.not_joined_rejoin") : t("live.not_joined_detail"),
+      link ? el("a", { class: "btn primary", id: "rejoin-last", href: `/join.html#t=${link}` }, t("left.rejoin")) : null))));
 }
 
 function showAutoplayBanner(rtc) {
@@ -212,9 +252,11 @@ export function channelPicker(state, onPick) {
   }));
 }
 
-export function participantRow(p, { extra = null, speaking = false } = {}) {
+/** One person in a list. `lineQuality`: show their line's quality (the chair and the organizer
+ * see everyone's; a delegate only their own). */
+export function participantRow(p, { extra = null, speaking = false, lineQuality = false } = {}) {
   const away = p.connected === false;
-  const q = !away && (p.quality === "poor" || p.quality === "fair") ? p.quality : null;
+  const q = lineQuality && !away && (p.quality === "poor" || p.quality === "fair") ? p.quality : null;
   return el("li", { "data-participant": p.id, class: away ? "away" : null },
     el("span", { class: `avatar${speaking ? " speaking" : ""}`, "aria-hidden": "true" }, (p.name || "?").split(/\s+/).slice(0, 2).map((w) => w[0]).join("").toUpperCase()),
     el("div", { class: "who" }, el("div", { class: "n" }, p.name || t("common.participant"), speaking ? el("span", { class: "visually-hidden" }, ` ${t("live.speaking_sr")}`) : null),

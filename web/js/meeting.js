@@ -62,6 +62,9 @@ function addLang(code) {
   if (!/^[a-z]{2}$/.test(code)) { toast(t("meeting.lang_code"), "error"); return; }
   if (languages.includes(code)) return;
   languages.push(code);
+  // every booth understands every other language by default, whatever order the languages came
+  // in: the booths already there understand the new one too (the organizer unticks what not)
+  for (const b of booths) if (b.language !== code && !b.understands.includes(code)) b.understands.push(code);
   // a booth into the new language by default, understanding every other language
   if (languages.length > 1 && !booths.some((b) => b.language === code)) {
     booths.push({ language: code, retour: null, understands: languages.filter((l) => l !== code), auto_floor: true });
@@ -245,12 +248,21 @@ async function exportInvitations() {
   } catch (e) { showError(null, e); }
 }
 
+/** A booth nobody is invited to interpret in stays silent (or carries the floor): said before
+ * the meeting, not found out during it. `invs`: the whole list (not one page of a longer one). */
+function emptyBooths(invs) {
+  const staffed = new Set(invs.filter((i) => i.role === "interpreter" && !i.revoked).map((i) => i.booth));
+  const empty = (meeting?.booths || []).map((b) => b.language).filter((l) => !staffed.has(l));
+  return empty.length ? [el("div", { class: "alert warn", id: "empty-booths", role: "status" },
+    t("meeting.empty_booths", { count: empty.length, languages: empty.map(langNameUi).join(", ") }))] : [];
+}
+
 async function loadInvitations() {
   if (!meeting) return;
   const box = $("#inv-list");
   try {
     const invs = await api.listInvitations(meeting.id, { limit: INV_PAGE });
-    if (!invs.length) { box.replaceChildren(el("div", { class: "empty" }, el("p", {}, t("meeting.inv.none")), el("p", { class: "small" }, t("meeting.inv.none_detail")))); return; }
+    if (!invs.length) { box.replaceChildren(el("div", { class: "empty" }, el("p", {}, t("meeting.inv.none")), el("p", { class: "small" }, t("meeting.inv.none_detail"))), ...emptyBooths(invs)); return; }
     const tbody = el("tbody", {}, ...invs.map(invitationRow));
     let last = invs[invs.length - 1].id;
     const more = el("button", { class: "btn small", type: "button", hidden: invs.length < INV_PAGE, onclick: async () => {
@@ -264,6 +276,7 @@ async function loadInvitations() {
       setBusy(more, false);
     } }, t("common.show_more"));
     box.replaceChildren(
+      ...(invs.length < INV_PAGE ? emptyBooths(invs) : []),
       el("div", { class: "row" }, el("button", { class: "btn small ghost", type: "button", id: "inv-export", onclick: exportInvitations }, t("meeting.inv.export"))),
       el("div", { class: "table-wrap" }, el("table", {},
         el("thead", {}, el("tr", {}, el("th", {}, t("meeting.inv.who")), el("th", {}, t("common.role")), el("th", { class: "hide-s" }, t("meeting.inv.uses")), el("th", {}, el("span", { class: "visually-hidden" }, t("common.actions"))))),

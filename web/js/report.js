@@ -14,7 +14,8 @@ const id = hashParams().get("id");
 const WIDTH = () => chartWidth({ clientWidth: (window.innerWidth >= 900 ? Math.min(1200, window.innerWidth) / 2 : window.innerWidth) - 80 });
 
 function table(caption, head, rows) {
-  return el("div", { class: "table-wrap" }, el("table", { class: "stats" },
+  // a wide table scrolls: the keyboard reaches it (focusable region, named by its caption)
+  return el("div", { class: "table-wrap", tabindex: "0", role: "region", "aria-label": caption }, el("table", { class: "stats" },
     el("caption", { class: "visually-hidden" }, caption),
     el("thead", {}, el("tr", {}, ...head.map((h) => el("th", { scope: "col" }, h)))),
     el("tbody", {}, ...rows.map((r) => el("tr", {}, ...r.map((c, i) => (i === 0 ? el("th", { scope: "row" }, c) : el("td", {}, c))))))));

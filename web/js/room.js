@@ -10,16 +10,16 @@ import { setupListening } from "./listen.js";
 import { loadParticipant } from "./session.js";
 import { meterFollowing } from "./meter.js";
 import { el, $, patch, toast } from "./ui.js";
+import { t, has, errorText } from "./i18n.js";
 
 const INPUT_KEY = "mirp.room.input";
 const OUTPUT_KEY = "mirp.room.output";
-const WHERE = { room: "The floor is in the room", remote: "The floor is with a remote speaker", both: "The floor: the room and remote speakers" };
 
 const me = loadParticipant();
 const live = startLive({ render, onEvent });
 const renderListening = live ? setupListening(live) : () => {};
 let wakeLock = null;
-let wakeState = "navigator" in window && "wakeLock" in navigator ? "asking" : "not supported";
+let wakeState = "navigator" in window && "wakeLock" in navigator ? t("room.wake.asking") : t("room.wake.unsupported");
 let lostSince = null;
 let lostCount = 0;
 
@@ -40,7 +40,7 @@ if (live) {
 }
 
 function onEvent(msg, state, effect) {
-  if (msg.type === "error") toast(msg.message || msg.code, "error");
+  if (msg.type === "error") toast(errorText(msg), "error");
   if (msg.type === "welcome") setTimeout(listDevices, 500); // labels are known once the mic is open
   if (effect?.notice) toast(effect.notice);
 }
@@ -49,10 +49,10 @@ async function keepAwake() {
   if (!("wakeLock" in navigator)) return;
   try {
     wakeLock = await navigator.wakeLock.request("screen");
-    wakeState = "on";
-    wakeLock.addEventListener("release", () => { wakeState = "released"; live?.rerender(); });
+    wakeState = t("room.wake.on");
+    wakeLock.addEventListener("release", () => { wakeState = t("room.wake.released"); live?.rerender(); });
   } catch (e) {
-    wakeState = `refused (${e.name})`;
+    wakeState = t("room.wake.refused", { error: e.name });
   }
   live?.rerender();
 }
@@ -62,7 +62,7 @@ async function listDevices() {
   const devices = await navigator.mediaDevices.enumerateDevices();
   fillSelect($("#input-device"), devices.filter((d) => d.kind === "audioinput"), live.rtc.o.micDeviceId, async (id) => {
     localStorage.setItem(INPUT_KEY, id);
-    try { await live.rtc.switchMic(id); live.rtc.setMicEnabled(true); } catch (e) { toast(`Input cannot open: ${e.message}`, "error"); }
+    try { await live.rtc.switchMic(id); live.rtc.setMicEnabled(true); } catch (e) { toast(t("room.input_error", { error: e.message }), "error"); }
     live.rerender();
   });
   const out = $("#output-device");
@@ -70,7 +70,7 @@ async function listDevices() {
   out.disabled = !canRoute;
   fillSelect(out, devices.filter((d) => d.kind === "audiooutput"), localStorage.getItem(OUTPUT_KEY), async (id) => {
     localStorage.setItem(OUTPUT_KEY, id);
-    try { await live.rtc.audio.setSinkId(id); } catch (e) { toast(`Output cannot be used: ${e.message}`, "error"); }
+    try { await live.rtc.audio.setSinkId(id); } catch (e) { toast(t("room.output_error", { error: e.message }), "error"); }
   });
   const saved = localStorage.getItem(OUTPUT_KEY);
   if (canRoute && saved && devices.some((d) => d.deviceId === saved)) live.rtc.audio.setSinkId(saved).catch(() => {});
@@ -80,24 +80,28 @@ function fillSelect(select, devices, current, onPick) {
   const key = JSON.stringify(devices.map((d) => [d.deviceId, d.label]));
   if (select.dataset.key !== key) {
     select.dataset.key = key;
-    select.replaceChildren(...devices.map((d, i) => el("option", { value: d.deviceId }, d.label || `Device ${i + 1}`)));
+    select.replaceChildren(...devices.map((d, i) => el("option", { value: d.deviceId }, d.label || t("room.device_n", { n: i + 1 }))));
     select.onchange = () => onPick(select.value);
   }
   if (current && devices.some((d) => d.deviceId === current)) select.value = current;
 }
 
 function processing(rtc) {
-  const t = rtc.mic?.getAudioTracks()[0];
-  if (!t) return null;
-  const s = t.getSettings?.() || {};
-  return { echoCancellation: !!s.echoCancellation, noiseSuppression: !!s.noiseSuppression, autoGainControl: !!s.autoGainControl, label: t.label };
+  const track = rtc.mic?.getAudioTracks()[0];
+  if (!track) return null;
+  const s = track.getSettings?.() || {};
+  return { echoCancellation: !!s.echoCancellation, noiseSuppression: !!s.noiseSuppression, autoGainControl: !!s.autoGainControl, label: track.label };
 }
+
+/** A state's word in the interface's language, else the state itself. */
+const connWord = (c) => (has(`room.conn.${c}`) ? t(`room.conn.${c}`) : c);
+const peerWord = (c) => (has(`room.peer.${c}`) ? t(`room.peer.${c}`) : c);
 
 function render(state) {
   if (!live) return;
   const { rtc } = live;
-  $("#m-title").textContent = state.meeting.title || "Meeting";
-  $("#floor-where").textContent = WHERE[state.floor.room || "both"];
+  $("#m-title").textContent = state.meeting.title || t("common.meeting");
+  $("#floor-where").textContent = t(`room.where.${state.floor.room || "both"}`);
 
   // the server lost: loud, at once, until it is back (the page reconnects by itself)
   const lost = (state.welcomes || 0) > 0 && !state.ended && (state.connection !== "open" || state.peer === "failed");
@@ -105,25 +109,27 @@ function render(state) {
   if (!lost) lostSince = null;
   $("#server-lost").hidden = !lost;
   document.body.classList.toggle("lost", lost);
-  $("#lost-for").textContent = lost ? `Lost for ${Math.round((Date.now() - lostSince) / 1000)} s.` : "";
-  document.title = `${lost ? "⚠ SERVER LOST — " : ""}Room — ${state.meeting.title || "Meeting"}`;
+  $("#lost-for").textContent = lost ? t("room.lost_for", { count: Math.round((Date.now() - lostSince) / 1000) }) : "";
+  document.title = `${lost ? `⚠ ${t("room.lost_short")} — ` : ""}${t("room.tab", { title: state.meeting.title || t("common.meeting") })}`;
 
   const p = processing(rtc);
   const raw = p && !p.echoCancellation && !p.noiseSuppression && !p.autoGainControl;
   const proc = $("#processing");
   proc.dataset.raw = String(!!raw);
-  proc.textContent = !p ? "The line input is not open yet."
-    : raw ? "Echo cancellation, noise suppression and automatic gain: off (the desk's mix goes out as it is)."
-      : `Warning: the browser processes the line input (echo cancellation ${p.echoCancellation ? "on" : "off"}, noise suppression ${p.noiseSuppression ? "on" : "off"}, automatic gain ${p.autoGainControl ? "on" : "off"}).`;
-  $("#in-state").textContent = p ? "Line in open" : "No input";
+  const onOff = (v) => (v ? t("room.on") : t("room.off"));
+  proc.textContent = !p ? t("room.not_open")
+    : raw ? t("room.raw")
+      : t("room.processed", { echo: onOff(p.echoCancellation), noise: onOff(p.noiseSuppression), gain: onOff(p.autoGainControl) });
+  $("#in-state").textContent = p ? t("room.line_in_open") : t("room.no_input");
 
   const rows = [
-    ["Server", state.connection === "open" ? "connected" : state.connection || "connecting"],
-    ["Audio", state.peer || "new"],
-    ["Input", p?.label || "—"],
-    ["Screen kept awake", wakeState],
-    ["Connection losses", String(lostCount)],
+    ["Server", t("room.st.server"), connWord(state.connection || "connecting")],
+    ["Audio", t("room.st.audio"), peerWord(state.peer || "new")],
+    ["Input", t("room.st.input"), p?.label || "—"],
+    ["Screen kept awake", t("room.st.wake"), wakeState],
+    ["Connection losses", t("room.st.losses"), String(lostCount)],
   ];
-  patch($("#status"), JSON.stringify(rows), () => rows.map(([k, v]) => el("li", { "data-status": k }, el("span", {}, k), el("strong", {}, v))));
+  // data-status stays the English name: a stable hook, whatever the language shown
+  patch($("#status"), JSON.stringify(rows), () => rows.map(([k, label, v]) => el("li", { "data-status": k }, el("span", {}, label), el("strong", {}, v))));
   renderListening();
 }

@@ -4,7 +4,7 @@
 // docs/rooms.md). No DOM, no socket, no clock of its own (`now` is passed in):
 // node runs it in tools/web/test/.
 import { langName } from "./languages.js";
-import { t, errorText, lang as uiLang } from "./i18n.js";
+import { t, has, errorText, ordinal, lang as uiLang } from "./i18n.js";
 import { CLOSE, CLOSE_CODES } from "./wire.js";
 
 /** The Room as the pages see it (filled from the server's snapshot and events). */
@@ -55,6 +55,11 @@ export function applyServerMessage(state, msg, now = Date.now()) {
   switch (msg.type) {
     case "welcome": {
       const r = msg.room || msg;
+      // a welcome on a new Session after one before (a reconnection, a server restart): what this
+      // person knew, to tell them what changed; a resync on the same Session is not a return
+      const before = state.welcomed && !(msg.session_id != null && msg.session_id === state.sessionId)
+        ? myPicture(state) : null;
+      state.welcomed = true;
       if (r.meeting) Object.assign(state.meeting, r.meeting);
       state.participants = new Map();
       for (const p of list(r.participants)) putParticipant(state, p._key && !p.id && !p.participant_id ? { ...p, id: p._key } : p);
@@ -67,6 +72,13 @@ export function applyServerMessage(state, msg, now = Date.now()) {
       if (sub?.channel) state.heard = state.subscription = { channel: sub.channel, floor_under: sub.floor_under ?? null, auto: !!sub.auto };
       if (msg.participant_id) state.me.id = msg.participant_id;
       if (state.meeting.status === "closed") state.ended = t("error.reason.closed");
+      if (before) {
+        // returns in a row before the person dismissed the notice: what changed since they last
+        // knew (the picture before the first of them), so a second return does not hide the news
+        const since = state.back?.since || before;
+        state.back = { restarted: !!r.restored || !!state.back?.restarted, since, changes: whatChanged(since, myPicture(state)), at: now };
+        return { back: state.back };
+      }
       return null;
     }
     case "participant_joined":
@@ -77,7 +89,7 @@ export function applyServerMessage(state, msg, now = Date.now()) {
     case "channels": state.channels = msg.channels || {}; return null;
     case "meeting": {
       Object.assign(state.meeting, msg.meeting || { status: msg.status });
-      if (msg.closed || state.meeting.status === "closed") { state.ended = t("live.closed_by_chair"); return { closed: true }; }
+      if (msg.closed || state.meeting.status === "closed") { state.ended = closedText(state); return { closed: true }; }
       return null;
     }
     case "subscribed": state.heard = state.subscription = { channel: msg.channel, floor_under: msg.floor_under ?? null, auto: !!msg.auto }; return null;
@@ -98,11 +110,12 @@ export function applyServerMessage(state, msg, now = Date.now()) {
       // the last refusal explains a close that follows (details.reason `not_open`); the list,
       // bounded, is what a page or a test shows of what the server refused
       state.lastError = { code: msg.code, message: msg.message, request: msg.request, details: msg.details || {} };
+      if (msg.fatal) state.lastFatal = state.lastError; // the reason for the close that follows
       state.errors.push(state.lastError);
       if (state.errors.length > 20) state.errors.shift();
       return null;
     }
-    case "removed": state.ended = (uiLang === "en" && msg.reason) || t("live.removed"); return { removed: true }; // the server words it in English
+    case "removed": state.ended = (uiLang === "en" && msg.reason) || t("live.refusal.removed"); return { removed: true }; // the server words it in English
     default: return null;
   }
 }
@@ -124,9 +137,72 @@ export function applyStatus(state, { status, code = null, reason = "", in_ms = n
     // before the chair opens the meeting: the waiting room (live.js tries again by itself)
     if (why === "not_open") { state.waiting = true; return; }
     state.retry = code === CLOSE.REPLACED;
-    state.ended = code === CLOSE.REPLACED ? t("live.replaced")
-        : code === CLOSE.MEETING_CLOSED ? t("live.closed_by_chair")
-          // the server's reason in English, else the refusal's words in the reader's language
-          : (reason || CLOSE_CODES[code]?.name ? errorText({ code: CLOSE_CODES[code]?.name, message: reason, details: state.lastError?.details }) : t("live.disconnected"));
+    state.ended = code === CLOSE.REPLACED ? REPLACED_TEXT
+        : code === CLOSE.MEETING_CLOSED ? closedText(state)
+          : refusalText(state.lastFatal, reason, code);
   }
+}
+
+/** The replaced Session's page (4409): what happened, and that the button takes it back. */
+export const REPLACED_TEXT = t("live.replaced");
+
+/** The meeting closed: the presiding roles closed it, they are not thanked for taking part. */
+export function closedText(state) {
+  const role = state.me?.role;
+  return role === "chair" || role === "organizer" ? t("live.closed") : t("live.closed_by_chair");
+}
+
+/** Why the server refused this Session for good, for people: the refusal's reason, then its
+ * code (the live page's own words: `live.refusal.*`), then the general words for the error
+ * (errorText: the server's message in English), then the close code's. */
+export function refusalText(error, reason = "", code = null) {
+  const why = error?.details?.reason;
+  if (why && has(`live.refusal.${why}`)) return t(`live.refusal.${why}`);
+  if (error?.code && has(`live.refusal_code.${error.code}`)) return t(`live.refusal_code.${error.code}`);
+  if (error) return errorText(error);
+  const name = CLOSE_CODES[code]?.name;
+  if (reason || name) return errorText({ code: name, message: reason });
+  return t("live.disconnected");
+}
+
+/** What one person knows of their own place in the Room: the floor, the speakers list, their
+ * booth's microphone, the list's length (for the chair). */
+export function myPicture(state) {
+  const id = state.me?.id;
+  const booth = state.me?.booth ? state.booths[state.me.booth] : null;
+  return {
+    floor: state.floor.holders.includes(id),
+    place: state.floor.speakers.findIndex((x) => x.participant_id === id) + 1, // 0: not on it
+    listLength: state.floor.speakers.length,
+    interpreter: !!booth,
+    onAir: !!booth && booth.on_air === id,
+    partnerOnAir: !!booth && booth.on_air != null && booth.on_air !== id,
+  };
+}
+
+/** After a reconnection or a restart: what changed for this person, in plain words (an empty
+ * list: nothing did). `before` and `after` are `myPicture`s. */
+export function whatChanged(before, after) {
+  const out = [];
+  if (before.floor && !after.floor) out.push(t("back.floor_lost"));
+  if (!before.floor && after.floor) out.push(t("back.floor_given"));
+  if (before.onAir && !after.onAir) out.push(after.partnerOnAir ? t("back.off_air_partner") : t("back.off_air_nobody"));
+  if (!before.onAir && after.onAir) out.push(t("back.on_air"));
+  if (before.place && !after.place && !after.floor) out.push(t("back.list_left"));
+  else if (!before.place && after.place) out.push(t("back.list_joined", { place: ordinal(after.place) }));
+  else if (before.place && after.place && before.place !== after.place) out.push(t("back.list_moved", { place: ordinal(after.place) }));
+  else if (!before.place && !after.place && before.listLength !== after.listLength) {
+    out.push(after.listLength ? t("back.list_waiting", { count: after.listLength }) : t("back.list_empty"));
+  }
+  return out;
+}
+
+/** The sentence a person reads after coming back: what changed, or that nothing did (and what
+ * they still have). */
+export function backText(back, picture) {
+  const head = back.restarted ? t("back.after_restart") : t("back.back");
+  if (back.changes.length) return [head, ...back.changes].join(" ");
+  const still = picture.floor ? t("back.still_floor") : picture.onAir ? t("back.still_on_air")
+    : picture.place ? t("back.still_place", { place: ordinal(picture.place) }) : "";
+  return [head, t("back.nothing"), still].filter(Boolean).join(" ");
 }

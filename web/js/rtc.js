@@ -13,6 +13,8 @@ export class Rtc {
    * @param {(c:object|null)=>void} o.sendCandidate hand a local candidate (null: gathering done)
    * @param {RTCIceServer[]} [o.iceServers]
    * @param {(state:string)=>void} [o.onState]
+   * @param {{addTo:(pc:RTCPeerConnection)=>Promise<void>, onTrack:(ev:RTCTrackEvent)=>void}} [o.video]
+   *        the floor video's m-line (video.js)
    */
   constructor(o) {
     this.o = o;
@@ -53,7 +55,11 @@ export class Rtc {
       const opus = caps?.codecs.filter((c) => c.mimeType.toLowerCase() === "audio/opus");
       if (opus?.length) tr.setCodecPreferences(opus);
     } catch { /* older browsers: the server picks Opus anyway */ }
-    pc.ontrack = (ev) => this.attach(ev.streams[0] || new MediaStream([ev.track]));
+    if (this.o.video) await this.o.video.addTo(pc);
+    pc.ontrack = (ev) => {
+      if (ev.track.kind === "video") { this.o.video?.onTrack(ev); return; }
+      this.attach(ev.streams[0] || new MediaStream([ev.track]));
+    };
     pc.onicecandidate = (ev) => {
       if (pc !== this.pc) return;
       this.o.sendCandidate(ev.candidate ? ev.candidate.toJSON() : null);

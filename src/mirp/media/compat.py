@@ -16,6 +16,10 @@ to one **feature**:
   (media/source.py). Off: decoded frames from `track.recv()` (the stock ~80 ms path).
 - `consent`: our RFC 7675 consent check runs in aioice's consent-task slot and counts what the
   peer sends (media/consent.py). Off: aioice's own check, and no silence watchdog.
+- `video_forward`: speaker video is forwarded, never decoded (media/video.py): a tap in place of
+  a video receiver's jitter buffer hands over whole RTP packets, PLIs and REMBs go to the
+  publisher through its receiver's RTCP, and the viewers' PLIs and NACKs reach the forwarder
+  instead of aiortc's sender. Off: the plane answers video m-lines `inactive` (audio only).
 - `loopback_gathering`: 127.0.0.1-only ICE gathering for the test suite (a network namespace
   where `lo` is the only interface). Off: gathering is not restricted.
 
@@ -50,7 +54,17 @@ from aiortc import (
 )
 from aiortc.clock import current_ntp_time
 from aiortc.rtcdtlstransport import State as DtlsState
-from aiortc.rtp import HeaderExtensionsMap, RtpPacket
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTCP_PSFB_FIR,
+    RTCP_PSFB_PLI,
+    RTCP_RTPFB_NACK,
+    HeaderExtensionsMap,
+    RtcpPsfbPacket,
+    RtcpRtpfbPacket,
+    RtpPacket,
+    pack_remb_fci,
+)
 
 from mirp.media.selfcheck import (
     PINNED,
@@ -66,8 +80,9 @@ from mirp.media.selfcheck import (
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
-Feature = Literal["fanout", "receive_tap", "consent", "loopback_gathering"]
-FEATURES: tuple[Feature, ...] = ("fanout", "receive_tap", "consent", "loopback_gathering")
+Feature = Literal["fanout", "receive_tap", "consent", "video_forward", "loopback_gathering"]
+FEATURES: tuple[Feature, ...] = ("fanout", "receive_tap", "consent", "video_forward",
+                                 "loopback_gathering")
 Addr = tuple[str, int]
 _T = TypeVar("_T")
 
@@ -142,6 +157,19 @@ def _check_consent(t: RTCRtpTransceiver) -> None:
         "RTCDtlsTransport._recv_next")
 
 
+def _check_video_forward(t: RTCRtpTransceiver) -> None:
+    _check_receive_tap(t)
+    has(t.receiver, _RTCP_SSRC_ATTR)
+    for name in ("_send_rtcp_pli", "_send_rtcp"):
+        need(callable(getattr(t.receiver, name, None)), f"RTCRtpReceiver.{name} missing")
+    need(callable(getattr(t.sender, "_handle_rtcp_packet", None)),
+         "RTCRtpSender._handle_rtcp_packet missing")
+    source_has(RTCDtlsTransport._handle_rtcp_data, ("recipient._handle_rtcp_packet(packet)",),
+               "RTCDtlsTransport._handle_rtcp_data")
+    source_has(RTCRtpReceiver._handle_rtp_packet, ("packet = unwrap_rtx(",),
+               "RTCRtpReceiver._handle_rtp_packet")
+
+
 def _check_loopback_gathering(t: RTCRtpTransceiver) -> None:
     params(getattr(aioice.ice, "get_host_addresses", None), ["use_ipv4", "use_ipv6"],
            "aioice.ice.get_host_addresses")
@@ -149,7 +177,7 @@ def _check_loopback_gathering(t: RTCRtpTransceiver) -> None:
 
 _CHECKS: dict[Feature, Callable[[RTCRtpTransceiver], None]] = {
     "fanout": _check_fanout, "receive_tap": _check_receive_tap, "consent": _check_consent,
-    "loopback_gathering": _check_loopback_gathering,
+    "video_forward": _check_video_forward, "loopback_gathering": _check_loopback_gathering,
 }
 _decided: SelfCheck | None = None
 
@@ -313,6 +341,70 @@ def tap_receiver(receiver: RTCRtpReceiver, on_rtp: OnRtp) -> ReceiverTap | None:
     tap = ReceiverTap(on_rtp)
     setattr(receiver, _JITTER_ATTR, tap)
     return tap
+
+
+# --- video_forward ----------------------------------------------------------------------------
+
+_RTCP_SSRC_ATTR = "_RTCRtpReceiver__rtcp_ssrc"
+OnVideoRtp = Callable[[RtpPacket], None]
+# what a viewer's browser asks of the stream it receives: ("pli", []) or ("nack", [seq, ...])
+OnFeedback = Callable[[str, list[int]], None]
+
+
+class VideoTap:
+    """Stands in for a video receiver's jitter buffer: each RTP packet (RTX already unwrapped by
+    aiortc) goes to the forwarder; aiortc's decoder never sees a frame."""
+
+    def __init__(self, on_packet: OnVideoRtp) -> None:
+        self.on_packet: OnVideoRtp | None = on_packet
+
+    def add(self, packet: RtpPacket) -> tuple[bool, None]:
+        on_packet = self.on_packet
+        if on_packet is not None:
+            on_packet(packet)
+        return False, None
+
+    def detach(self) -> None:
+        self.on_packet = None
+
+
+def tap_video_receiver(receiver: RTCRtpReceiver, on_packet: OnVideoRtp) -> VideoTap | None:
+    """Replace this video receiver's jitter buffer by a tap; None when `video_forward` is off."""
+    if not enabled("video_forward") or not hasattr(receiver, _JITTER_ATTR):
+        return None
+    tap = VideoTap(on_packet)
+    setattr(receiver, _JITTER_ATTR, tap)
+    return tap
+
+
+async def request_keyframe(receiver: RTCRtpReceiver, media_ssrc: int) -> None:
+    """An RTCP PLI to the publisher of `media_ssrc` (RFC 4585 6.3.1)."""
+    await receiver._send_rtcp_pli(media_ssrc)
+
+
+async def send_remb(receiver: RTCRtpReceiver, bitrate: int, media_ssrc: int) -> None:
+    """A REMB (the bitrate the publisher may send at most) to the publisher of `media_ssrc`."""
+    ssrc = getattr(receiver, _RTCP_SSRC_ATTR, None)
+    if ssrc is None:
+        return
+    await receiver._send_rtcp(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=ssrc, media_ssrc=0,
+                                             fci=pack_remb_fci(bitrate, [media_ssrc])))
+
+
+def hook_sender_feedback(sender: RTCRtpSender, on_feedback: OnFeedback) -> None:
+    """PLI/FIR and NACKs about what this sender sends go to `on_feedback`, not to aiortc (which
+    would ask an encoder we do not have for a keyframe, or look in its own empty history)."""
+    original = sender._handle_rtcp_packet
+
+    async def handle(packet: Any) -> None:
+        if isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
+            on_feedback("pli", [])
+        elif isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
+            on_feedback("nack", list(packet.lost))
+        else:
+            await original(packet)
+
+    setattr(sender, "_handle_rtcp_packet", handle)  # noqa: B010 - an instance override
 
 
 # --- consent ----------------------------------------------------------------------------------

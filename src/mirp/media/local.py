@@ -30,6 +30,7 @@ from mirp.media.plane import (
 from mirp.media.relay import Relay
 from mirp.media.relay_format import Address
 from mirp.media.selfcheck import SelfCheck
+from mirp.media.video import VideoForwarder
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class LocalPlane:
         self.engine.on_levels = lambda levels: self._emit(Levels(levels))
         self.relay = Relay(self.engine)
         self.engine.relay = self.relay
+        self.video = VideoForwarder(bitrate_cap=config.video_bitrate_cap or None)
 
     async def start(self) -> None:
         await self.engine.start()
@@ -71,6 +73,7 @@ class LocalPlane:
         for peer_id in list(self._peers):
             self.close_peer(peer_id)
         self.relay.close()
+        self.video.close()
         await self.factory.close()
         await self.engine.close()
 
@@ -98,6 +101,8 @@ class LocalPlane:
         peer.on_track = lambda receiver, track: self._on_track(peer_id, peer, receiver,
                                                                   track)
         peer.on_gone = lambda reason: self._on_gone(peer_id, peer, generation, reason)
+        peer.on_video_track = lambda receiver: (
+            self._peers.get(peer_id) is peer and self.video.add_publisher(peer_id, receiver))
         return peer
 
     async def complete_offer(self, peer_id: str, peer: Peer, sdp: str) -> str:
@@ -112,6 +117,9 @@ class LocalPlane:
             raise Conflict("the peer connection was replaced while it was being set up")
         self._ready.add(peer_id)
         self._bind(peer_id)
+        if peer.video_sender is not None and peer.video_binding is not None:
+            self.video.add_viewer(peer_id, peer.video_sender, peer.video_binding.payload_type,
+                                  peer.video_binding.extension)
         return answer
 
     async def candidate(self, peer_id: str, candidate: Candidate | None) -> None:
@@ -132,6 +140,8 @@ class LocalPlane:
 
     def _release(self, peer_id: str) -> None:
         self._ready.discard(peer_id)
+        self.video.remove_publisher(peer_id)
+        self.video.remove_viewer(peer_id)
         if self._listening.pop(peer_id, None) is not None:
             self.engine.remove_listener(peer_id)
         if peer_id in self._sources:
@@ -167,6 +177,7 @@ class LocalPlane:
     def apply(self, plan: MixPlan) -> None:
         self._plan = plan
         self.engine.apply(plan)
+        self.video.set_wanted(plan.video)
 
     def listen(self, peer_id: str, key: FeedKey) -> None:
         if peer_id not in self._peers:
@@ -212,4 +223,5 @@ class LocalPlane:
 
     async def stats(self) -> PlaneStats:
         return PlaneStats(engine=self.engine.stats(), peers=len(self._peers),
-                          self_check=self.self_check, relay=self.relay.stats())
+                          self_check=self.self_check, relay=self.relay.stats(),
+                          video=self.video.stats())

@@ -2,8 +2,10 @@
 
 One Peer = one audio m-line: the participant's microphone comes up (we receive), the channel
 they listen to goes down (we send, see media/fanout.py). A listen-only client offers `recvonly`,
-so nothing comes up. Everything else in an offer (video, data channels, a second audio line) is
-refused with InvalidSdp: the media plane is audio only and every inbound track must be drained.
+so nothing comes up. An optional second m-line, video (VP8), carries the participant's camera up
+(tapped, never decoded) and the floor video down (media/video.py); without the `video_forward`
+fast path it is answered `inactive`. Anything else (data channels, a second audio line) is
+refused with InvalidSdp: every inbound track must be drained or tapped.
 Whether a Peer may go on (its admission slot, a handshake that never ends, silence) is its
 PeerWatch's job (media/watch.py); consent freshness is media/consent.py's.
 
@@ -48,8 +50,15 @@ from mirp.errors import Conflict, InvalidInput, InvalidSdp
 from mirp.media import compat
 from mirp.media.admission import AdmissionGate
 from mirp.media.consent import PeerLiveness
-from mirp.media.sdp import check_offer, is_loopback_candidate, loopback_only_sdp, parse_candidate
+from mirp.media.sdp import (
+    check_offer,
+    is_loopback_candidate,
+    loopback_only_sdp,
+    offers_video,
+    parse_candidate,
+)
 from mirp.media.track import FeedTrack, RtpBinding
+from mirp.media.video import IdleVideoTrack
 from mirp.media.watch import PeerWatch, WatchLimits
 
 log = logging.getLogger(__name__)
@@ -150,6 +159,11 @@ class Peer:
         self.receiver: RTCRtpReceiver | None = None
         self.track: MediaStreamTrack | None = None  # the participant's microphone, if any
         self.on_track: OnTrack | None = None
+        # the camera: True when tapped by the forwarder, else the Peer drains it
+        self.on_video_track: Callable[[RTCRtpReceiver], bool] | None = None
+        self.video_sender: RTCRtpSender | None = None  # the floor video goes down here
+        self.video_binding: RtpBinding | None = None
+        self.video_track: MediaStreamTrack | None = None
         self.on_gone: OnGone | None = None
         self.gone_reason: str | None = None
         self.closed = False
@@ -195,7 +209,9 @@ class Peer:
                     if c.mimeType.lower() == "audio/opus"]
             transceiver.setCodecPreferences(opus)
             self.sender = transceiver.sender
-            self.pc.on("track", self._on_remote_track(transceiver.receiver))
+            video = self._add_video() if offers_video(sdp) else None
+            self.pc.on("track", self._on_remote_track(transceiver.receiver,
+                                                      video.receiver if video else None))
             try:
                 await self.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
             except Exception as exc:  # aiortc raises ValueError/OperationError/… on bad offers
@@ -204,6 +220,8 @@ class Peer:
             self.liveness.install()
             answer = await self.pc.createAnswer()
             await self.pc.setLocalDescription(answer)  # gathers (loopback only: see create())
+            if video is not None:
+                self._bind_video(video)
         except BaseException:
             self.watch.release()
             await self.close()
@@ -232,8 +250,39 @@ class Peer:
         self.feed_track.binding = RtpBinding(payload_type=payload_type, mid=transceiver.mid,
                                              extension=compat.mid_extension(transceiver))
 
-    def _on_remote_track(self, receiver: RTCRtpReceiver) -> Callable[[MediaStreamTrack], None]:
+    def _add_video(self) -> Any:
+        """The video transceiver (VP8 and its RTX only), `inactive` without the fast path."""
+        forward = compat.enabled("video_forward")
+        video = self.pc.addTransceiver(IdleVideoTrack(), direction="sendrecv" if forward
+                                       else "inactive")
+        vp8 = [c for c in RTCRtpSender.getCapabilities("video").codecs
+               if c.mimeType.lower() in ("video/vp8", "video/rtx")]
+        video.setCodecPreferences(vp8)
+        return video
+
+    def _bind_video(self, video: Any) -> None:
+        codec = compat.negotiated_codec(video)
+        if codec is None or codec[0].lower() != "video/vp8" or video.currentDirection is None \
+                or "send" not in video.currentDirection:
+            return  # the participant receives no video (listens only, or inactive)
+        self.video_sender = video.sender
+        self.video_binding = RtpBinding(payload_type=codec[1], mid=video.mid,
+                                        extension=compat.mid_extension(video))
+
+    def _on_remote_track(self, receiver: RTCRtpReceiver, video_receiver: RTCRtpReceiver | None
+                         ) -> Callable[[MediaStreamTrack], None]:
         def handler(track: MediaStreamTrack) -> None:
+            if track.kind == "video" and video_receiver is not None \
+                    and self.video_track is None:
+                self.video_track = track
+                tapped = False
+                try:
+                    tapped = bool(self.on_video_track and self.on_video_track(video_receiver))
+                except Exception:
+                    log.exception("peer %s: on_video_track failed", self.peer_id)
+                if not tapped:
+                    self._spawn(_drain(track))
+                return
             if track.kind != "audio" or self.track is not None:
                 return
             self.receiver, self.track = receiver, track
@@ -337,6 +386,8 @@ class Peer:
         self.watch.stop()
         self.factory._forget(self)
         self.feed_track.stop()
+        if self.video_sender is not None and self.video_sender.track is not None:
+            self.video_sender.track.stop()
         if self._drain is not None:
             self._drain.cancel()
         try:

@@ -39,6 +39,11 @@ _NO_ALIASES: Mapping[FeedKey, FeedKey] = MappingProxyType({})
 class MixPlan:
     """FeedKey -> the sources in it with their gains. A key absent from the plan is silence.
 
+    video: viewer peer id -> the peer whose camera they see (the Room's floor video: the floor
+    holder, else the chair). A peer absent from it gets no video packet (video off, or nothing
+    to show). Peer ids are unique across meetings, so the plans of every room of a process merge
+    by union. Video is forwarded, never mixed (media/video.py).
+
     aliases: a key that is another name of a feed, never mixed nor encoded itself: each tick the
     engine publishes the target's encoded packet under the alias too (to the alias's listeners
     and relay links). Why: a webcast or a recording wants one stable key per channel, while what
@@ -46,17 +51,19 @@ class MixPlan:
     tick its plan is swapped in, the instant listeners switch, and costs no encoder."""
 
     feeds: Mapping[FeedKey, tuple[Ingredient, ...]]
+    video: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     aliases: Mapping[FeedKey, FeedKey] = field(default_factory=lambda: _NO_ALIASES)
 
     @staticmethod
     def of(feeds: Mapping[FeedKey, tuple[Ingredient, ...]] | None = None,
-           aliases: Mapping[FeedKey, FeedKey] | None = None) -> MixPlan:
+           aliases: Mapping[FeedKey, FeedKey] | None = None, *,
+           video: Mapping[str, str] | None = None) -> MixPlan:
         """An alias of an alias, or of itself, is a plan error (ValueError): one hop only."""
         named = dict(aliases or {})
         bad = [a for a, t in named.items() if t in named]
         if bad:
             raise ValueError(f"aliases of aliases: {sorted(map(str, bad))}")
-        return MixPlan(MappingProxyType(dict(feeds or {})),
+        return MixPlan(MappingProxyType(dict(feeds or {})), MappingProxyType(dict(video or {})),
                        MappingProxyType(named) if named else _NO_ALIASES)
 
     def real(self, key: FeedKey) -> FeedKey:

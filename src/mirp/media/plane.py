@@ -72,6 +72,7 @@ class PlaneConfig:
     # niceness the media process lowers itself by (needs CAP_SYS_NICE; else it runs at the
     # parent's): on a loaded machine the clock then wins the CPU from request handlers
     priority_boost: int = 10
+    video_bitrate_cap: int = 0  # bit/s a publisher may send its camera at (REMB), 0: no cap
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +83,8 @@ class PlaneStats:
     # which fast paths over aiortc's internals are on in the plane, and why not (media/compat.py)
     self_check: SelfCheck | None = None
     relay: RelayStats = field(default_factory=RelayStats)  # relayed feeds (media/relay.py)
+    # the floor video's forwarder (media/video.py): publishers, viewers, packets, PLIs, NACKs
+    video: dict[str, int] = field(default_factory=dict)
 
 
 class MediaPlane(Protocol):

@@ -122,7 +122,7 @@ class ProcessPlane:
         self.self_check = check = SelfCheck.from_wire(ready.self_check)
         log.log(logging.INFO if check.all_on else logging.WARNING,
                 "media process %d ready; aiortc internals: %s", ready.pid, check.summary())
-        if self._plan.feeds or self._plan.aliases:
+        if self._plan.feeds or self._plan.video or self._plan.aliases:
             self._send(wire.Apply.of(self._plan))
         self._up.set()
         await self._restore_relay()
@@ -330,4 +330,5 @@ class ProcessPlane:
         return PlaneStats(engine=EngineStats(**engine), peers=int(value["peers"]),
                           restarts=self.restarts,
                           self_check=SelfCheck.from_wire(value["self_check"]),
-                          relay=RelayStats.from_wire(value.get("relay", {})))
+                          relay=RelayStats.from_wire(value.get("relay", {})),
+                          video={str(k): int(v) for k, v in value.get("video", {}).items()})

@@ -66,16 +66,18 @@ class ClosePeer:
 @dataclass(frozen=True, slots=True)
 class Apply:
     feeds: list[Any]  # [[channel, under_level_db, minus, [[source_id, gain], ...]], ...]
-    aliases: list[Any]  # [[alias key, target key], ...], keys as in Listen
+    video: list[Any] | None = None  # [[viewer id, publisher id], ...] (MixPlan.video)
+    aliases: list[Any] | None = None  # [[alias key, target key], ...], keys as in Listen
 
     @staticmethod
     def of(plan: MixPlan) -> Apply:
-        return Apply(plan_to_wire(plan), [[key_to_wire(a), key_to_wire(t)]
-                                          for a, t in plan.aliases.items()])
+        return Apply(plan_to_wire(plan), plan_video_to_wire(plan),
+                     [[key_to_wire(a), key_to_wire(t)] for a, t in plan.aliases.items()])
 
     def plan(self) -> MixPlan:
-        return MixPlan.of(plan_from_wire(self.feeds).feeds,
-                          {key_from_wire(a): key_from_wire(t) for a, t in self.aliases})
+        base = plan_from_wire(self.feeds, self.video)
+        return MixPlan.of(base.feeds, {key_from_wire(a): key_from_wire(t)
+                                       for a, t in self.aliases or ()}, video=base.video)
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,8 +189,12 @@ def plan_to_wire(plan: MixPlan) -> list[Any]:
             for key, recipe in plan.feeds.items()]
 
 
-def plan_from_wire(value: list[Any]) -> MixPlan:
+def plan_from_wire(value: list[Any], video: list[Any] | None = None) -> MixPlan:
     return MixPlan.of({
         key_from_wire(item[:3]): tuple((str(sid), float(gain)) for sid, gain in item[3])
         for item in value
-    })
+    }, video={str(viewer): str(source) for viewer, source in video or ()})
+
+
+def plan_video_to_wire(plan: MixPlan) -> list[Any]:
+    return [[viewer, source] for viewer, source in plan.video.items()]

@@ -146,7 +146,8 @@ class Worker:
     async def _stats(plane: LocalPlane) -> dict[str, Any]:
         stats = await plane.stats()
         return {"engine": asdict(stats.engine), "peers": stats.peers,
-                "self_check": plane.self_check.to_wire(), "relay": stats.relay.to_wire()}
+                "self_check": plane.self_check.to_wire(), "relay": stats.relay.to_wire(),
+                "video": stats.video}
 
     @staticmethod
     async def _relay_listen(plane: LocalPlane, host: str, port: int) -> list[Any]:

@@ -33,6 +33,7 @@ SPEAKING = FLOOR_ROLES | {Role.ROOM}  # the roles whose language the floor langu
 MAY: Mapping[type[c.Command], tuple[frozenset[Role], str]] = {
     c.Subscribe: (EVERYONE, "subscribe"),
     c.Quality: (EVERYONE, "report quality"),
+    c.VideoSet: (EVERYONE, "turn video on or off"),
     c.Leave: (EVERYONE, "leave"),
     c.FloorRequest: (FLOOR_ROLES, "request the floor"),
     c.FloorWithdraw: (FLOOR_ROLES, "withdraw from the floor"),
@@ -87,6 +88,10 @@ def dispatch(room: RoomParts, p: Participant, command: c.Command, now: float) ->
                 "received": command.received,
             }
             room.roster.report_quality(p, command.grade, numbers, now)
+        case c.VideoSet():
+            if p.video_off == command.on:  # the next plan carries it (Room.mix_plan)
+                p.video_off = not command.on
+                room.changes.touch(p.id)
         case c.Leave():
             room.drop(p.id, now, "left")
         # ------------------------------------------------------------ floor

@@ -75,6 +75,15 @@ class Subscribe(Command):
 
 
 @dataclass(frozen=True, slots=True, config=STRICT)
+class VideoSet(Command):
+    """Receive the floor video (`on`, the default on joining) or not: with video off (audio only,
+    for a poor line) the server sends this participant no video packet at all."""
+
+    type: ClassVar[str] = "video_set"
+    on: bool
+
+
+@dataclass(frozen=True, slots=True, config=STRICT)
 class Quality(Command):
     """The client's view of its connection, in the units of the browser's getStats() (seconds,
     a fraction), shown to the chair and on the organizer's live page."""
@@ -283,6 +292,7 @@ COMMAND_TYPES: Mapping[str, type[Command]] = {
     for c in (
         Subscribe,
         Quality,
+        VideoSet,
         Leave,
         FloorRequest,
         FloorWithdraw,

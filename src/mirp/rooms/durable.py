@@ -24,7 +24,7 @@ from mirp.rooms.room import Room
 
 log = logging.getLogger("mirp.rooms.durable")
 
-SNAPSHOT_FORMAT = 2  # 2: the Room made of parts (roster, floor, interpretation, told)
+SNAPSHOT_FORMAT = 3  # 2: the Room made of parts (roster, floor, interpretation, told); 3: seats
 RECORD_TYPES: dict[str, type[Record]] = {
     cls.__name__: cls
     for cls in (

@@ -31,6 +31,7 @@ from mirp.rooms.model import (
 )
 
 JUST_THE_FLOOR = Subscription(FLOOR)  # what a newcomer hears
+MIN_SEATS_KEPT = 1000  # seats of those who left, kept for a rejoin (at least; 2x capacity)
 
 
 @dataclass(slots=True)
@@ -45,6 +46,7 @@ class Participant:
     quality: dict[str, Any] | None = None
     spoken: str | None = None  # set by `participant_language`; None: the grant's language
     quality_sampled_at: float | None = None  # when its last QualityRecord was taken
+    video_off: bool = False  # `video_set(on=False)`: the plane sends them no video (audio only)
 
     @property
     def id(self) -> str:
@@ -98,6 +100,7 @@ class Participant:
             "floor_under": self.floor_under,
             "speaking": self.speaking,
             "quality": (self.quality or {}).get("grade"),
+            "video": not self.video_off,
         }
 
 
@@ -114,6 +117,9 @@ class Roster:
         self.participants: dict[str, Participant] = {}
         self.removed: set[str] = set(spec.removed_participants)
         self.revoked_invitations: set[str] = set()  # revoked while the room is open
+        # what each one who left listened to and spoke, so that a rejoin (the Leave page's
+        # button, another device) finds their seat as it was; the oldest go first past the cap
+        self.seats: dict[str, tuple[Subscription, str | None]] = {}
         self._changes = changes
 
     # ---------------------------------------------------------------- who
@@ -139,6 +145,21 @@ class Roster:
             raise Forbidden("you were removed from this meeting", {"reason": "removed"})
         if grant.invitation_id is not None and grant.invitation_id in self.revoked_invitations:
             raise Forbidden("this invitation was revoked", {"reason": "revoked"})
+
+    def vacate(self, p: Participant) -> None:
+        """They leave for good: keep their seat (channel, spoken language) for a rejoin."""
+        self.seats.pop(p.id, None)
+        self.seats[p.id] = (p.subscription, p.spoken)
+        while len(self.seats) > max(MIN_SEATS_KEPT, 2 * self.capacity):
+            del self.seats[next(iter(self.seats))]
+
+    def seat(self, p: Participant) -> None:
+        """A participant who left and comes back sits where they were: the channel they
+        listened to and the language they said they speak. Not an interpreter: their booth
+        decides what they hear (auto-relay)."""
+        kept = self.seats.pop(p.id, None)
+        if kept is not None and p.booth is None:
+            p.subscription, p.spoken = kept
 
     def check_room_for_one_more(self) -> None:
         if len(self.participants) >= self.capacity:

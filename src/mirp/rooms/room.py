@@ -139,6 +139,7 @@ class Room:
         if grant.role is Role.INTERPRETER and grant.booth not in self.booths:
             raise Forbidden("no such booth in this meeting", {"booth": grant.booth})
         p = Participant(grant, joined_at=now, listening_since=now)
+        self.roster.seat(p)  # back after leaving: the channel they had
         self.participants[pid] = p
         self.interpretation.add(p)
         self.changes.record(p.attendance("join", now))
@@ -231,13 +232,16 @@ class Room:
         plan = mixing.build_plan(
             self.roster.subscriptions(), self.routes, self.floor_sources, self._rooms(), broadcast
         )
-        extra = [k for k in captioning.caption_keys(self.spec.captions) if k not in plan.feeds]
-        if not extra:
-            return plan
         feeds = dict(plan.feeds)
-        for key in extra:  # captioned even with no listener: the captioner listens
-            feeds[key] = mixing.recipe(key, self.routes, self.floor_sources)
-        return MixPlan.of(feeds, plan.aliases)
+        for key in captioning.caption_keys(self.spec.captions):
+            if key not in feeds:  # captioned even with no listener: the captioner listens
+                feeds[key] = mixing.recipe(key, self.routes, self.floor_sources)
+        shown = self.floor_video()
+        video = {} if shown is None else {
+            p.id: shown for p in self.participants.values()
+            if p.connected and not p.video_off and p.id != shown
+        }
+        return MixPlan.of(feeds, plan.aliases, video=video)
 
     def caption(self, channel: str, text: str, start: float, end: float,
                 language: str) -> list[Event]:
@@ -268,6 +272,19 @@ class Room:
             p = self.roster.get(sid)
             names.append(p.grant.name if p is not None else sid)
         return tuple(names)
+
+    def floor_video(self) -> str | None:
+        """Whose camera every viewer sees: the floor holder given the floor last (a speaker
+        before a chair who also holds it), else the chair; None with nobody connected to show
+        (media/video.py forwards it; without a camera, viewers see no video: audio only)."""
+        connected = self.roster.connected_ids()
+        holders = [pid for pid in self.floor.holders if pid in connected]
+        speakers = [pid for pid in holders if self.participants[pid].role is not Role.CHAIR]
+        if speakers or holders:
+            return (speakers or holders)[-1]
+        chairs = [p.id for p in self.participants.values()
+                  if p.role is Role.CHAIR and p.connected]
+        return chairs[0] if chairs else None
 
     def feed_for(self, participant_id: str) -> FeedKey | None:
         """What this participant hears now (None: not connected, or the meeting is closed)."""
@@ -318,6 +335,7 @@ class Room:
         self.interpretation.remove(p, now)
         self.roster.end_listening(p, now)
         self.changes.record(p.attendance("leave", now))
+        self.roster.vacate(p)
         del self.participants[pid]
         self.changes.dirty.discard(pid)
         self.changes.emit(ParticipantLeft(pid, reason))

@@ -40,13 +40,15 @@ class SharedPlane:
         else:
             self.plans[meeting_id] = plan
         merged: dict[FeedKey, tuple[Ingredient, ...]] = {}
+        video: dict[str, str] = {}  # peer ids are unique across meetings: a plain union
         aliases: dict[FeedKey, FeedKey] = {}
         for mid, room_plan in self.plans.items():
             for key, recipe in room_plan.feeds.items():
                 merged[namespaced(mid, key)] = recipe
+            video.update(room_plan.video)
             for alias, target in room_plan.aliases.items():
                 aliases[namespaced(mid, alias)] = namespaced(mid, target)
-        self.plane.apply(MixPlan.of(merged, aliases))
+        self.plane.apply(MixPlan.of(merged, aliases, video=video))
 
     def accept(self, meeting_id: str, keys: Collection[FeedKey] = (),
                sources: Collection[str] = ()) -> None:
@@ -81,7 +83,7 @@ class ScopedPlane(RoomPlane):
         self.plane.close_peer(peer_id)
 
     def apply(self, plan: MixPlan) -> None:
-        self.shared.apply(self.meeting_id, plan if plan.feeds else None)
+        self.shared.apply(self.meeting_id, plan if plan.feeds or plan.video else None)
 
     def listen(self, peer_id: str, key: FeedKey) -> None:
         self.plane.listen(peer_id, namespaced(self.meeting_id, key))

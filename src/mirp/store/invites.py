@@ -301,7 +301,8 @@ async def peek(session: AsyncSession, settings: Settings, token: str) -> JoinPee
         meeting=await meeting_summary(session, meeting), role=inv.role, booth=inv.booth,
         named=inv.name is not None, name=inv.name, delegation=inv.delegation,
         language=inv.language,
-        uses_left=None if inv.max_uses is None else max(0, inv.max_uses - inv.uses))
+        uses_left=None if inv.max_uses is None else max(0, inv.max_uses - inv.uses),
+        rejoin=await _named_participant(session, inv) is not None)
 
 
 async def _returning(session: AsyncSession, settings: Settings, inv: t.Invitation,
@@ -326,6 +327,20 @@ async def _returning(session: AsyncSession, settings: Settings, inv: t.Invitatio
     return participant
 
 
+async def _named_participant(session: AsyncSession, inv: t.Invitation) -> t.Participant | None:
+    """The one person a named invitation is for, once they joined: anyone with its link comes
+    back as them (same id, role, booth; the Room gives them their channel back), on any device,
+    spending nothing. A removed one raises Forbidden. None: not named, or nobody joined yet."""
+    if inv.name is None:
+        return None
+    row = await session.execute(select(t.Participant).where(
+        t.Participant.invitation_id == inv.id).order_by(t.Participant.joined_at).limit(1))
+    participant = row.scalars().first()
+    if participant is not None and participant.removed_at is not None:
+        raise Forbidden("you were removed from this meeting", {"reason": "removed"})
+    return participant
+
+
 async def _removed_from_named(session: AsyncSession, inv: t.Invitation) -> bool:
     """A named invitation is one person's: once they are removed it lets nobody in."""
     if inv.name is None:
@@ -338,7 +353,8 @@ async def _removed_from_named(session: AsyncSession, inv: t.Invitation) -> bool:
 async def join(session: AsyncSession, settings: Settings, data: JoinIn) -> JoinOut:
     inv, meeting = await _usable(session, settings, data.token)
     check_language(meeting, data.language)
-    again = await _returning(session, settings, inv, data.participant_token)
+    again = await _returning(session, settings, inv, data.participant_token) \
+        or await _named_participant(session, inv)
     if again is not None:  # the same person again: no use is spent, the same participant
         if data.language is not None:
             again.language = data.language

@@ -441,6 +441,7 @@ class JoinPeekOut(BaseModel):
     delegation: str | None
     language: str | None
     uses_left: int | None  # 0: used up (the browser that used it may still come back)
+    rejoin: bool = False  # a named invitation whose person joined already: a join brings them back
 
 
 class JoinOut(BaseModel):

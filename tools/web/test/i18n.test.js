@@ -66,6 +66,12 @@ for (const code of Object.keys(UI_LANGS).filter((c) => c !== "en")) {
   });
 }
 
+test("every language's ordinal forms are in the catalogue (ordinal.<form>: 1st, 1er, 1.º…)", () => {
+  const wrong = Object.keys(UI_LANGS).flatMap((code) => new Intl.PluralRules(code, { type: "ordinal" }).resolvedOptions().pluralCategories
+    .filter((form) => typeof load(code)[`ordinal.${form}`] !== "string").map((form) => `${code}: ordinal.${form}`));
+  assert.deepEqual(wrong, []);
+});
+
 test("English plurals have one and other", () => {
   const wrong = Object.entries(en).filter(([, v]) => typeof v === "object" && (v.one == null || v.other == null)).map(([k]) => k);
   assert.deepEqual(wrong, []);
@@ -89,6 +95,8 @@ test("t(): plural forms by count, English for a missing key, the key when nobody
   assert.equal(t("delegate.seconds_left", { count: 30 }), "30 seconds of speaking time left.");
   assert.equal(t("chair.move_up", { name: "Ana" }), "Move Ana up");
   assert.equal(t("no.such.key"), "no.such.key");
+  const { ordinal } = await import("../../../web/js/i18n.js");
+  assert.deepEqual([1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101].map(ordinal), ["1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd", "101st"]);
   // a server error: the page's wording for the code, the refusal's reason, else the server's words
   assert.equal(errorText({ code: "unauthorized", message: "bad token" }, "join.error"), "This invitation link is not valid or has expired.");
   assert.equal(errorText({ code: "forbidden", message: "no", details: { reason: "revoked" } }), "This invitation was revoked.");

@@ -181,7 +181,8 @@ test("the server being busy (unavailable) is a reconnect, not an end", () => {
 test("replaced by another tab: ended, with a way to come back", () => {
   const s = view();
   applyStatus(s, { status: "closed", code: CLOSE.REPLACED, reason: "replaced" });
-  assert.match(s.ended, /another window or tab/);
+  assert.match(s.ended, /another tab or on another device/);
+  assert.match(s.ended, /take it back/);
   assert.equal(s.retry, true);
 });
 
@@ -205,6 +206,42 @@ test("closed by the chair; other refusals show the server's reason", () => {
   assert.equal(other.ended, "Your invitation expired.");
 });
 
+test("the chair who closed the meeting is not thanked for taking part", () => {
+  for (const role of ["chair", "organizer"]) {
+    const s = view();
+    s.me.role = role;
+    applyServerMessage(s, { type: "meeting", meeting: { status: "closed" } }, NOW);
+    assert.equal(s.ended, "The meeting is closed.");
+  }
+  const d = view();
+  applyServerMessage(d, { type: "meeting", meeting: { status: "closed" } }, NOW);
+  assert.match(d.ended, /Thank you for taking part/);
+});
+
+test("a final refusal says why in words: its reason, then its code", () => {
+  const cases = [
+    [{ code: "forbidden", details: { reason: "removed" } }, CLOSE.FORBIDDEN, /removed you/],
+    [{ code: "forbidden", details: { reason: "revoked" } }, CLOSE.FORBIDDEN, /invitation was revoked/],
+    [{ code: "forbidden", details: { reason: "booth_removed" } }, CLOSE.FORBIDDEN, /booth was removed/],
+    [{ code: "forbidden", details: { reason: "wrong_meeting" } }, CLOSE.FORBIDDEN, /another meeting/],
+    [{ code: "unauthorized", details: {} }, CLOSE.UNAUTHORIZED, /not valid or has expired/],
+    [{ code: "not_found", details: { reason: "deleted" } }, CLOSE.NOT_FOUND, /deleted/],
+    [{ code: "meeting_closed", details: { reason: "closed" } }, CLOSE.MEETING_CLOSED, /closed the meeting/],
+  ];
+  for (const [err, code, text] of cases) {
+    const s = view();
+    applyServerMessage(s, { type: "error", message: "x", fatal: true, ...err }, NOW);
+    applyStatus(s, { status: "closed", code, reason: "x" });
+    assert.match(s.ended, text, JSON.stringify(err));
+    assert.doesNotMatch(s.ended, /another tab|window/);
+  }
+  // a refused command earlier is not the reason of a later close
+  const s = view();
+  applyServerMessage(s, { type: "error", code: "forbidden", message: "not yours", details: { reason: "removed" } }, NOW);
+  applyStatus(s, { status: "closed", code: CLOSE.UNAUTHORIZED, reason: "expired" });
+  assert.match(s.ended, /not valid or has expired|expired/);
+});
+
 test("a close of our own (leaving, 1000) does not end the page with a message", () => {
   const s = view();
   applyStatus(s, { status: "closed", code: 1000 });
@@ -217,4 +254,64 @@ test("the first end is kept", () => {
   applyServerMessage(s, { type: "removed", reason: "Removed." }, NOW);
   applyStatus(s, { status: "closed", code: CLOSE.FORBIDDEN, reason: "forbidden" });
   assert.equal(s.ended, "Removed.");
+});
+
+test("a return tells what changed for me: floor, on air, my place on the list", async () => {
+  const { whatChanged, backText, myPicture } = await import("../../../web/js/roomview.js");
+  const s = view();
+  const first = { ...WELCOME, session_id: "s1", room: { ...WELCOME.room, floor: { holders: ["p-me"], speakers: ["p-a", "p-b"] } } };
+  applyServerMessage(s, first, NOW);
+  assert.equal(s.back, undefined); // a first welcome is no return
+  s.sessionId = "s1"; // live.js keeps it
+  // the same Session again (a resync) is no return either
+  applyServerMessage(s, first, NOW);
+  assert.equal(s.back, undefined);
+  applyServerMessage(s, { ...WELCOME, session_id: "s2", room: { ...WELCOME.room, restored: true, floor: { holders: [], speakers: ["p-a", "p-me"] } } }, NOW + 5);
+  assert.equal(s.back.restarted, true);
+  assert.deepEqual(s.back.changes, ["You no longer have the floor.", "You are on the speakers list: 2nd."]);
+  assert.match(backText(s.back, myPicture(s)), /^You are back after a server restart\. You no longer have the floor\./);
+  // another return before the notice was dismissed: still the news since the first
+  applyServerMessage(s, { ...WELCOME, session_id: "s3", room: { ...WELCOME.room, floor: { holders: [], speakers: ["p-a", "p-me"] } } }, NOW + 9);
+  assert.deepEqual(s.back.changes, ["You no longer have the floor.", "You are on the speakers list: 2nd."]);
+  assert.equal(s.back.restarted, true);
+  s.back = null; // dismissed: the next return starts from what the person knows now
+  applyServerMessage(s, { ...WELCOME, session_id: "s4", room: { ...WELCOME.room, floor: { holders: [], speakers: ["p-a", "p-me"] } } }, NOW + 12);
+  assert.deepEqual(s.back.changes, []);
+
+  const before = { floor: false, place: 3, listLength: 4, interpreter: true, onAir: true, partnerOnAir: false };
+  assert.deepEqual(whatChanged(before, { ...before, onAir: false, partnerOnAir: true, place: 1 }),
+    ["You are off air: your partner is on.", "The speakers list changed: you are now 1st."]);
+  assert.deepEqual(whatChanged(before, { ...before, onAir: false, place: 0 }),
+    ["You are off air: nobody in your booth is on air.", "You are no longer on the speakers list."]);
+  assert.deepEqual(whatChanged(before, before), []);
+  assert.equal(backText({ restarted: false, changes: [] }, { ...before, onAir: false }),
+    "You are back in the meeting. Nothing changed. You are still 3rd on the speakers list.");
+  const chair = { floor: false, place: 0, listLength: 3, interpreter: false, onAir: false, partnerOnAir: false };
+  assert.deepEqual(whatChanged(chair, { ...chair, listLength: 0 }), ["The speakers list is empty now."]);
+});
+
+test("an interpreter's booth on air is theirs or their partner's", async () => {
+  const { myPicture } = await import("../../../web/js/roomview.js");
+  const s = view();
+  s.me = { id: "p-int", role: "interpreter", booth: "fr" };
+  applyServerMessage(s, { ...WELCOME, participant_id: "p-int" }, NOW);
+  assert.equal(myPicture(s).onAir, true);
+  s.me.id = "p-other";
+  assert.deepEqual([myPicture(s).onAir, myPicture(s).partnerOnAir], [false, true]);
+});
+
+test("the return notice and the refusals are the catalogue's words (web/i18n), not the code's", async () => {
+  const { t } = await import("../../../web/js/i18n.js");
+  const { whatChanged, backText, refusalText, closedText, REPLACED_TEXT } = await import("../../../web/js/roomview.js");
+  assert.equal(REPLACED_TEXT, t("live.replaced"));
+  assert.equal(closedText({ me: { role: "chair" } }), t("live.closed"));
+  assert.equal(closedText({ me: { role: "delegate" } }), t("live.closed_by_chair"));
+  assert.equal(refusalText({ code: "forbidden", details: { reason: "wrong_meeting" } }), t("live.refusal.wrong_meeting"));
+  assert.equal(refusalText(null, "", null), t("live.disconnected"));
+  const none = { floor: false, place: 0, listLength: 1, interpreter: false, onAir: false, partnerOnAir: false };
+  assert.deepEqual(whatChanged(none, { ...none, listLength: 2 }), [t("back.list_waiting", { count: 2 })]);
+  assert.deepEqual(whatChanged(none, { ...none, listLength: 2 }), ["The speakers list changed: 2 waiting."]);
+  assert.deepEqual(whatChanged(none, { ...none, place: 2, floor: false }), [t("back.list_joined", { place: "2nd" })]);
+  assert.equal(backText({ restarted: true, changes: [] }, { ...none, floor: true }),
+    [t("back.after_restart"), t("back.nothing"), t("back.still_floor")].join(" "));
 });

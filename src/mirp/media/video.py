@@ -1,0 +1,294 @@
+"""The video forwarder: the floor video, forwarded to every viewer, never decoded or re-encoded.
+
+Publishers (participants whose offer sends video) are tapped at their receiver: each RTP packet
+arrives here whole (media/compat.py's `video_forward` feature), RTX already unwrapped by aiortc,
+and aiortc's decoder never runs. The plan says which publisher each viewer sees (`MixPlan.video`:
+the Room's floor video); a publisher's packet goes, in one synchronous loop, to the viewers on
+it (an index kept per publisher, so a camera nobody watches costs one dict lookup), each
+packet rewritten for its viewer (its sender's SSRC, its own sequence numbers, timestamps rebased
+at a switch: media/video_rtp.py), SRTP-protected with the viewer's session and sent on its
+nominated pair, the same way the audio fan-out sends (media/fanout.py).
+
+A switch waits for the new source's keyframe: each viewer keeps the old source until the new
+one's keyframe arrives (no grey frames), and the forwarder asks the new source for one (PLI) at
+once. RTCP from viewers never reaches a publisher as such: a NACK is answered from the viewer's
+own cache of the packets last sent to it (bounded by a token bucket); PLIs are coalesced, at most
+one per `pli_interval_s` per publisher whoever asks; a REMB with the bitrate cap goes to each
+publisher every second. So one bad receiver never makes the publisher send more to everyone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiortc import RTCRtpReceiver, RTCRtpSender
+
+from mirp.media import compat
+from mirp.media.track import FeedTrack
+from mirp.media.video_rtp import PacketCache, Rewriter, TokenBucket, vp8_keyframe_start
+
+log = logging.getLogger(__name__)
+
+REMB_INTERVAL_S = 1.0
+MAX_SOCKET_BACKLOG = 64 * 1024  # bytes asyncio may hold for one viewer before we drop video
+
+
+class IdleVideoTrack(FeedTrack):
+    """A viewer's outbound video track: aiortc's sender task sleeps on it forever, since the
+    forwarder writes this sender's RTP itself (media/track.py says why)."""
+
+    kind = "video"
+
+
+@dataclass(eq=False, slots=True)
+class _Publisher:
+    receiver: RTCRtpReceiver
+    tap: compat.VideoTap
+    ssrc: int | None = None
+    last_pli: float = -1e9
+    last_remb: float = -1e9
+    packets: int = 0
+
+
+@dataclass(eq=False, slots=True)
+class _Viewer:
+    sender: RTCRtpSender
+    rewriter: Rewriter
+    extension: bytes
+    nacks: TokenBucket
+    wire: compat.SenderWire | None = None
+    cache: PacketCache = field(default_factory=PacketCache)
+    packets: int = 0
+    octets: int = 0
+
+
+class VideoForwarder:
+    """Publishers' taps -> the floor video -> every viewer who wants video."""
+
+    def __init__(self, *, pli_interval_s: float = 0.5, bitrate_cap: int | None = None,
+                 retransmits_per_s: float = 200.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.pli_interval_s = pli_interval_s
+        self.bitrate_cap = bitrate_cap
+        self.retransmits_per_s = retransmits_per_s
+        self.clock = clock
+        self._wanted: dict[str, str] = {}  # viewer -> publisher it should see (the plan)
+        self._publishers: dict[str, _Publisher] = {}
+        self._viewers: dict[str, _Viewer] = {}
+        self._index: dict[str, list[tuple[str, _Viewer]]] | None = None  # publisher -> viewers
+        self._need_keyframe: set[str] = set()  # publishers some viewer waits on
+        self._tasks: set[asyncio.Future[Any]] = set()
+        self._stats = dict.fromkeys((
+            "packets_in", "packets_sent", "packets_waiting", "packets_dropped", "plis_sent",
+            "plis_from_viewers", "nacks_answered", "nacks_refused", "rembs_sent"), 0)
+
+    # membership
+
+    def add_publisher(self, publisher_id: str, receiver: RTCRtpReceiver) -> bool:
+        """Tap this receiver; False when the `video_forward` feature is off (not tapped)."""
+        self.remove_publisher(publisher_id)
+        tap = compat.tap_video_receiver(receiver, lambda p: self._on_packet(publisher_id, p))
+        if tap is None:
+            return False
+        self._publishers[publisher_id] = _Publisher(receiver, tap)
+        for viewer_id, viewer in self._viewers.items():
+            self._aim(viewer_id, viewer)
+        return True
+
+    def remove_publisher(self, publisher_id: str) -> None:
+        pub = self._publishers.pop(publisher_id, None)
+        if pub is not None:
+            pub.tap.detach()
+            self._need_keyframe.discard(publisher_id)
+            for viewer_id, viewer in self._viewers.items():
+                self._aim(viewer_id, viewer)
+
+    def add_viewer(self, viewer_id: str, sender: RTCRtpSender, payload_type: int,
+                   extension: bytes = b"") -> None:
+        """From its publisher's next keyframe on, `sender` carries what the plan shows it."""
+        self.remove_viewer(viewer_id)
+        viewer = _Viewer(sender, Rewriter(ssrc=0, payload_type=payload_type), extension,
+                         TokenBucket(self.retransmits_per_s, self.retransmits_per_s / 4))
+        self._viewers[viewer_id] = viewer
+        compat.hook_sender_feedback(sender, lambda kind, seqs: self._on_feedback(
+            viewer_id, viewer, kind, seqs))
+        self._aim(viewer_id, viewer)
+
+    def remove_viewer(self, viewer_id: str) -> None:
+        if self._viewers.pop(viewer_id, None) is not None:
+            self._index = None
+
+    def set_wanted(self, wanted: Mapping[str, str]) -> None:
+        """The plan's viewer -> publisher. A viewer absent gets no video packet at all (video
+        off); a viewer switched keeps its old publisher until the new one's keyframe."""
+        if wanted == self._wanted:
+            return
+        self._wanted = dict(wanted)
+        for viewer_id, viewer in self._viewers.items():
+            self._aim(viewer_id, viewer)
+
+    def _aim(self, viewer_id: str, viewer: _Viewer) -> None:
+        wanted = self._wanted.get(viewer_id)
+        if wanted not in self._publishers:
+            wanted = None  # no camera: no video at once (not the previous speaker's face)
+        rw = viewer.rewriter
+        if wanted == rw.wanted:
+            return
+        rw.want(wanted)
+        if wanted is None:
+            rw.source = None  # nothing more, not even the old publisher
+        self._index = None
+        if wanted is not None and rw.waiting:
+            self._need_keyframe.add(wanted)
+            self._ask_keyframe(wanted, force=True)
+
+    def _routes(self) -> dict[str, list[tuple[str, _Viewer]]]:
+        """publisher -> the viewers on it or waiting for it (rebuilt after a change)."""
+        index: dict[str, list[tuple[str, _Viewer]]] = {}
+        for viewer_id, viewer in self._viewers.items():
+            rw = viewer.rewriter
+            for source in {rw.wanted, rw.source if rw.waiting else None} - {None}:
+                assert source is not None
+                index.setdefault(source, []).append((viewer_id, viewer))
+        self._index = index
+        return index
+
+    # packets
+
+    def _on_packet(self, publisher_id: str, packet: Any) -> None:
+        """One publisher's RTP packet (synchronous, from aiortc's receive path; never raises)."""
+        pub = self._publishers.get(publisher_id)
+        if pub is None:
+            return
+        pub.ssrc = packet.ssrc
+        pub.packets += 1
+        viewers = (self._index if self._index is not None else self._routes()).get(publisher_id)
+        if not viewers:
+            return
+        stats = self._stats
+        stats["packets_in"] += 1
+        now = self.clock()
+        if self.bitrate_cap and now - pub.last_remb >= REMB_INTERVAL_S:
+            pub.last_remb = now
+            stats["rembs_sent"] += 1
+            self._spawn(compat.send_remb(pub.receiver, self.bitrate_cap, packet.ssrc))
+        payload: bytes = packet.payload
+        keyframe = vp8_keyframe_start(payload)
+        if keyframe:
+            self._need_keyframe.discard(publisher_id)
+        elif publisher_id in self._need_keyframe:
+            self._ask_keyframe(publisher_id)  # the first PLI (or its answer) may have been lost
+        ntp: int | None = None
+        for viewer_id, viewer in viewers:
+            try:
+                if viewer.wire is None and not self._prepare(viewer_id, viewer):
+                    continue
+                rw = viewer.rewriter
+                before = rw.source
+                if not rw.accept(publisher_id, packet.timestamp, keyframe):
+                    if rw.wanted == publisher_id:
+                        stats["packets_waiting"] += 1
+                    continue
+                if rw.source != before:
+                    self._index = None  # switched: off its old publisher's list
+                wire = viewer.wire
+                assert wire is not None
+                udp = wire.udp
+                if not compat.dtls_connected(wire.dtls) or udp.is_closing():
+                    viewer.wire = None
+                    continue
+                if udp.get_write_buffer_size() > MAX_SOCKET_BACKLOG:
+                    stats["packets_dropped"] += 1
+                    continue
+                seq = rw.seq
+                data = wire.srtp.protect(rw.header(packet.timestamp, packet.marker,
+                                                   bool(viewer.extension))
+                                         + viewer.extension + payload)
+                udp.sendto(data, wire.addr)
+                viewer.cache.put(seq, data)
+                viewer.packets += 1
+                viewer.octets += len(payload)
+                if ntp is None:
+                    ntp = compat.ntp_now()
+                assert rw.last_ts is not None
+                compat.record_sent(viewer.sender, viewer.packets, viewer.octets, rw.last_ts, ntp)
+                stats["packets_sent"] += 1
+            except Exception:
+                log.exception("video: viewer %s failed; dropped", viewer_id)
+                self.remove_viewer(viewer_id)
+
+    def _prepare(self, viewer_id: str, viewer: _Viewer) -> bool:
+        try:
+            wire = compat.sender_wire(viewer.sender)
+        except compat.TransportGone:
+            return False
+        if wire is None:
+            return False
+        viewer.wire = wire
+        viewer.rewriter.ssrc = wire.ssrc
+        return True
+
+    # RTCP
+
+    def _on_feedback(self, viewer_id: str, viewer: _Viewer, kind: str, seqs: list[int]) -> None:
+        if self._viewers.get(viewer_id) is not viewer:
+            return
+        if kind == "pli":
+            self._stats["plis_from_viewers"] += 1
+            source = viewer.rewriter.source or viewer.rewriter.wanted
+            if source is not None:
+                self._ask_keyframe(source)
+            return
+        wire, now = viewer.wire, self.clock()
+        for seq in seqs:
+            data = viewer.cache.get(seq)
+            if wire is None or data is None or not viewer.nacks.take(now):
+                self._stats["nacks_refused"] += 1
+                continue
+            wire.udp.sendto(data, wire.addr)
+            self._stats["nacks_answered"] += 1
+
+    def _ask_keyframe(self, publisher_id: str, *, force: bool = False) -> None:
+        """A PLI to the publisher, at most one per `pli_interval_s` (a viewer just switched to
+        it: now, unless one went out in the last 50 ms)."""
+        pub = self._publishers.get(publisher_id)
+        if pub is None or pub.ssrc is None:
+            return  # asked again when its packets arrive (`_need_keyframe`)
+        now = self.clock()
+        if now - pub.last_pli < (0.05 if force else self.pli_interval_s):
+            return
+        pub.last_pli = now
+        self._stats["plis_sent"] += 1
+        self._spawn(compat.request_keyframe(pub.receiver, pub.ssrc))
+
+    def _spawn(self, aw: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(aw)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Future[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.debug("video: RTCP send failed: %s", task.exception())
+
+    def stats(self) -> dict[str, int]:
+        return {"publishers": len(self._publishers), "viewers": len(self._viewers),
+                "viewers_off": sum(1 for v in self._viewers.values()
+                                   if v.rewriter.wanted is None), **self._stats}
+
+    def viewer_packets(self, viewer_id: str) -> int:
+        viewer = self._viewers.get(viewer_id)
+        return viewer.packets if viewer is not None else 0
+
+    def close(self) -> None:
+        for pub in self._publishers.values():
+            pub.tap.detach()
+        self._publishers.clear()
+        self._viewers.clear()
+        for task in self._tasks:
+            task.cancel()
