@@ -10,6 +10,10 @@
 - `recording_cpu_pct_per_channel` and `webcast_cpu_pct_per_channel`: the worker's CPU
   (webcast/receiver.py) per channel, fed the relay's real datagrams (a MediaEngine encoding 7
   tones, media/relay.py) for 20 s of audio, recording only and webcast only; % of one core.
+- `webcast_extra_encoders` and `webcast_media_cpu_pct` (`--media` for these alone): the media
+  plane's encoders and CPU (a MediaEngine's `run_tick`, % of one core) for a meeting of 5
+  channels, 4 booths on air and a listener on each, webcast on minus webcast off. The per-channel
+  keys are aliases (media/plan.py): both should be ~0 (before aliases: 5 encoders, ~1.3 %).
 - `webcast_latency_s` (`--latency`; needs loopback-only networking for its WebRTC peers:
   `unshare -n -- bash -c 'ip link set lo up && python -m bench.webcast --latency'`): the app
   served in this process, a delegate's aiortc peer sending 300 Hz, Debian's Chromium playing the
@@ -202,6 +206,65 @@ def worker_bench(seconds: float, webcast: bool, recording: bool) -> dict[str, An
             "cpu_pct_per_channel": round(pct, 3)}
 
 
+# ------------------------------------------------------------------ the media plane's share
+def media_bench(ticks: int = 1500) -> dict[str, Any]:
+    """What turning the webcast on adds to the origin's media plane (see the docstring)."""
+    import numpy as np
+    from tests.media.fake_fanout import FakeFanout
+
+    from mirp.interpretation.routing import Route
+    from mirp.media.engine import MediaEngine
+    from mirp.media.mixer import FRAME_SAMPLES
+    from mirp.rooms.mixing import Subscription, broadcast_key, build_plan, key_for
+
+    langs = ("en", "fr", "zh", "ar")
+    routes = {"floor": Route("floor", "floor"),
+              **{lg: Route(lg, "interpretation", f"b{lg}", f"i{lg}", True) for lg in langs}}
+    subs = {f"l-{ch}": Subscription(ch) for ch in ("floor", *langs)}
+    floor = (("d1", 1.0),)
+    channels = ("floor", *langs)
+    frame = (0.1 * np.sin(np.arange(FRAME_SAMPLES) * 0.05)).astype(np.float32)
+
+    class Link:  # the webcast's relay link: its keys encoded without a listener
+        def __init__(self, keys: frozenset[Any]) -> None:
+            self.keys = keys
+
+        def keys_out(self) -> frozenset[Any]:
+            return self.keys
+
+        def keys_in(self) -> frozenset[Any]:
+            return frozenset()
+
+        def publish(self, pts: int, packets: Any) -> None:
+            pass
+
+    def run(webcast: bool) -> tuple[int, float]:
+        engine = MediaEngine(FakeFanout())
+        for sid in ("d1", *(f"i{lg}" for lg in langs)):
+            engine.add_source(sid)
+        engine.apply(build_plan(subs, routes, floor, (), channels if webcast else ()))
+        if webcast:
+            engine.relay = Link(frozenset(broadcast_key(ch) for ch in channels))
+        for pid, sub in subs.items():
+            engine.add_listener(pid, None, key_for(pid, sub, routes, floor))
+        busy = 0.0
+        for _ in range(ticks):
+            for sid in ("d1", *(f"i{lg}" for lg in langs)):
+                engine.push_pcm(sid, frame)
+            t0 = time.perf_counter()
+            engine.run_tick()
+            busy += time.perf_counter() - t0
+        encoders = engine.stats().encoders
+        asyncio.run(engine.close())
+        return encoders, busy / (ticks * 0.020) * 100
+
+    off, on = run(False), run(True)
+    return {"channels": len(channels), "ticks": ticks, "encoders_off": off[0],
+            "encoders_on": on[0], "cpu_pct_off": round(off[1], 3), "cpu_pct_on": round(on[1], 3),
+            "webcast_extra_encoders": on[0] - off[0],
+            "webcast_media_cpu_pct": round(on[1] - off[1], 3)}
+
+
 # ------------------------------------------------------------------ latency
 async def latency_bench(rounds: int) -> dict[str, Any]:
     from playwright.async_api import async_playwright
@@ -261,7 +324,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latency", action="store_true",
                         help="only webcast_latency_s (needs unshare -n, see above)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--media", action="store_true",
+                        help="only webcast_extra_encoders and webcast_media_cpu_pct")
     args = parser.parse_args(argv)
+    if args.media:
+        media = media_bench()
+        print(json.dumps(media))
+        if RESULTS.exists():
+            saved = json.loads(RESULTS.read_text())
+            saved["media"] = media
+            for key in ("webcast_extra_encoders", "webcast_media_cpu_pct"):
+                saved["keys"][key] = media[key]
+            RESULTS.write_text(json.dumps(saved, indent=2) + "\n")
+        return 0
     if args.latency:
         found = asyncio.run(latency_bench(args.rounds))
         print(json.dumps(found))
@@ -273,7 +348,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     results: dict[str, Any] = {"recording": worker_bench(20.0, False, True),
                                "webcast": worker_bench(20.0, True, False),
-                               "both": worker_bench(20.0, True, True), "viewers": []}
+                               "both": worker_bench(20.0, True, True), "viewers": [],
+                               "media": media_bench()}
     for n in args.viewers:
         results["viewers"].append(asyncio.run(viewers_bench(n, args.seconds)))
     best = [r["webcast_viewers_per_core"] for r in results["viewers"]
@@ -286,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
         "recording_cpu_pct_per_channel": results["recording"]["cpu_pct_per_channel"],
         "webcast_cpu_pct_per_channel": results["webcast"]["cpu_pct_per_channel"],
         "webcast_latency_s": results.get("latency", {}).get("webcast_latency_s"),
+        "webcast_extra_encoders": results["media"]["webcast_extra_encoders"],
+        "webcast_media_cpu_pct": results["media"]["webcast_media_cpu_pct"],
     }
     results["at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

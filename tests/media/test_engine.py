@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 import numpy as np
 import pytest
@@ -295,3 +295,83 @@ async def test_the_clock_survives_an_unexpected_error_in_a_tick() -> None:
     assert failures == [1]
     pts = [p for p, _ in fan.published]
     assert pts[0] >= FRAME_SAMPLES  # the failed tick 0 was not retried: its pts is gone
+
+
+class _RelayOut:
+    """A relay that carries `keys` out (the webcast's link) and records what it is given."""
+
+    def __init__(self, keys: frozenset[FeedKey]) -> None:
+        self.keys = keys
+        self.published: list[tuple[int, dict[FeedKey, bytes]]] = []
+
+    def keys_out(self) -> frozenset[FeedKey]:
+        return self.keys
+
+    def keys_in(self) -> frozenset[FeedKey]:
+        return frozenset()
+
+    def publish(self, pts: int, packets: Mapping[FeedKey, bytes]) -> None:
+        self.published.append((pts, {k: v for k, v in packets.items() if k in self.keys}))
+
+
+async def test_an_alias_carries_its_target_s_packets_and_costs_no_encoder(
+        engine_and_fanout: Rig) -> None:
+    """The webcast's key of French is an alias: French listeners and the relay link get the
+    very same bytes, encoded once; at a switch the alias follows at the plan's tick."""
+    eng, fan = engine_and_fanout
+    alias = FeedKey("fr", 0, "~broadcast")
+    relay = _RelayOut(frozenset({alias}))
+    eng.relay = relay
+    a, b = tone(440, 2.0, -12.0), tone(1000, 2.0, -12.0)
+    eng.add_source("floor1")
+    eng.add_source("int1")
+    booth_on = MixPlan.of({FLOOR: (("floor1", 1.0),), FR: (("int1", 1.0),)}, {alias: FR})
+    booth_off = MixPlan.of({FLOOR: (("floor1", 1.0),), FR: ()}, {alias: FLOOR})
+    eng.apply(booth_on)
+    eng.add_listener("fr-listener", None, FR)
+    eng.add_listener("webcast-viewer", None, alias)  # a fan-out listener of the alias, too
+    switch_at = 60
+    for t in range(100):
+        if t == switch_at:
+            eng.apply(booth_off)
+        feed_tone(eng, "floor1", a, t)
+        feed_tone(eng, "int1", b, t)
+        eng.run_tick()
+        s = eng.stats()
+        # the alias is never encoded: one encoder per real key in use (+ FR in its grace)
+        assert alias not in eng._encoders.keys()
+        assert s.encoders <= 2 and s.feeds == 2
+    assert eng.stats().feeds_in_use == 2  # FR for its listener, the floor for the alias
+    for pts, packets in fan.published:
+        target = FR if pts < switch_at * FRAME_SAMPLES else FLOOR
+        assert packets[alias] is packets[target]  # the same bytes, not a second encode
+    assert [p for _, p in relay.published] == [
+        {alias: p[alias]} for _, p in fan.published]  # the link carries the alias
+    assert [pts for pts, _ in relay.published] == [t * FRAME_SAMPLES for t in range(100)]
+    y = decode_all(fan.payloads(alias))
+    before, after = y[20 * FRAME_SAMPLES:switch_at * FRAME_SAMPLES], y[(switch_at + 5)
+                                                                       * FRAME_SAMPLES:]
+    assert abs(peak_hz(before) - 1000) < 15 and abs(peak_hz(after) - 440) < 15
+
+
+async def test_an_alias_alone_makes_its_target_encoded(engine_and_fanout: Rig) -> None:
+    """No French listener: the relay's alias alone puts FR in use (like keys_out)."""
+    eng, fan = engine_and_fanout
+    alias = FeedKey("fr", 0, "~broadcast")
+    eng.relay = relay = _RelayOut(frozenset({alias}))
+    eng.add_source("int1")
+    eng.apply(MixPlan.of({FR: (("int1", 1.0),)}, {alias: FR}))
+    for _ in range(3):
+        eng.push_pcm("int1", np.zeros(FRAME_SAMPLES, dtype=np.float32))
+        eng.run_tick()
+    s = eng.stats()
+    assert (s.feeds_in_use, s.encoders) == (1, 1)
+    assert all(set(p) == {alias} for _, p in relay.published) and len(relay.published) == 3
+    assert fan.published[-1][1][FR] == relay.published[-1][1][alias]
+
+
+def test_an_alias_of_an_alias_is_refused() -> None:
+    with pytest.raises(ValueError):
+        MixPlan.of({FR: ()}, {FeedKey("a"): FeedKey("b"), FeedKey("b"): FR})
+    plan = MixPlan.of({FR: ()}, {FeedKey("a"): FR})
+    assert plan.real(FeedKey("a")) == FR and plan.real(FR) == FR

@@ -195,16 +195,17 @@ async def test_the_child_exits_when_the_control_process_is_killed(tmp_path: Path
 
 
 def test_every_message_survives_the_wire() -> None:
-    plan = MixPlan.of({FeedKey("m/fr", -12, "p9"): (("p1", 0.5), ("p2", 1.0))})
+    plan = MixPlan.of({FeedKey("m/fr", -12, "p9"): (("p1", 0.5), ("p2", 1.0))},
+                      {FeedKey("m/fr", 0, "~b"): FeedKey("m/fr", -12, "p9")}, video={"v": "p1"})
     messages: list[wire.Message] = [
         wire.Offer(1, "p", 3, "v=0"), wire.AddCandidate(2, "p", {"candidate": "x"}),
         wire.AddCandidate(3, "p", None), wire.GetStats(4), wire.ClosePeer("p"),
-        wire.Apply(wire.plan_to_wire(plan)), wire.Listen("p", wire.key_to_wire(FeedKey("a"))),
+        wire.Apply.of(plan), wire.Listen("p", wire.key_to_wire(FeedKey("a"))),
         wire.Unlisten("p"), wire.Ready(5, {"fast_path": "on"}), wire.Reply(6, {"a": 1}, None),
         PeerGone("p", 2, "timeout"), Levels({"p": -20.5}),
     ]
     for m in messages:
         assert wire.decode(wire.encode(m)[4:]) == m
-    assert wire.plan_from_wire(wire.plan_to_wire(plan)) == plan
+    assert wire.Apply.of(plan).plan() == plan and plan.aliases and plan.video  # all of it
     with pytest.raises(wire.BadMessage):
         wire.decode(b'["Offer", [1]]')

@@ -144,3 +144,75 @@ async def test_renditions_and_recordings_carry_each_channels_tone(harness: Harne
 async def _get(http: httpx.AsyncClient, path: str) -> str | Seen:
     r = await http.get(path)
     return r.text if r.status_code == 200 else Seen(f"{path}: {r.status_code}")
+
+
+async def encoders_match(h: Harness, mid: str) -> None:
+    """Encoders == the distinct keys listeners hear plus each channel's base key now: the
+    webcast's per-channel keys are aliases and add none (they used to add one per channel)."""
+    from mirp.rooms import mixing
+
+    async def check() -> bool | Seen:
+        room = h.rooms.rooms[mid].room
+        listened = {mixing.key_for(pid, sub, room.routes, room.floor_sources)
+                    for pid, sub in room.roster.subscriptions().items()}
+        bases = {mixing.base_key(ch, None, room.routes) for ch in room.broadcast_keys()}
+        want = len(listened | bases)
+        s = await h.stats()
+        if s.encoders == s.feeds_in_use == want:
+            return True
+        return Seen(f"encoders {s.encoders}, in use {s.feeds_in_use}, want {want}: "
+                    f"{sorted(map(str, listened | bases))}")
+
+    await until(check, "one encoder per distinct real key", 20, step=0.2, tolerate=())
+
+
+async def test_the_french_channel_is_an_alias_switching_with_the_booth(harness: Harness) -> None:
+    """Webcast and recording on, five channels: no encoder beyond the listeners' keys; the
+    French rendition and recording go to the floor when the booth goes off air and back."""
+    h = harness
+    mid = h.meeting.meeting_id
+    chair = await h.attend("chair")
+    d1 = await h.attend("delegate1", 300)
+    fr1 = await h.attend("interpreter_fr1", 700)
+    d2 = await h.attend("delegate2")
+    await d2.ws.ok("subscribe", channel="fr", floor_under=None)
+    async with httpx.AsyncClient(base_url=h.served.base_url) as http:
+        await until(lambda: _get(http, f"/webcast/{mid}/master.m3u8"), "the master playlist",
+                    20, tolerate=())
+        await chair.ws.ok("floor_give", participant_id=d1.id)
+        await fr1.ws.ok("on_air", on=True)
+        await rendition_carries(http, mid, "fr", 700)
+        await encoders_match(h, mid)
+        await fr1.ws.ok("on_air", on=False)
+        await rendition_carries(http, mid, "fr", 300)  # the booth off air: the floor
+        await encoders_match(h, mid)
+        await fr1.ws.ok("on_air", on=True)
+        await rendition_carries(http, mid, "fr", 700)
+        await fr1.ws.ok("on_air", on=False)
+        await chair.ws.ok("meeting_close")
+        auth = {"Authorization": f"Bearer {h.meeting.organizer_token}"}
+
+        async def ended() -> dict[str, Any] | Seen:
+            listed = (await http.get(f"/api/meetings/{mid}/recordings", headers=auth)).json()
+            parts = listed["parts"]
+            if len(parts) == 1 and parts[0]["ended_at"] and not parts[0]["running"]:
+                index = (await http.get(f"/api/meetings/{mid}/recordings/{parts[0]['part']}"
+                                        "/index.json", headers=auth)).json()
+                if len([e for e in index["entries"] if e["kind"] == "on_air"]) == 2:
+                    return dict(index)
+            return Seen(f"{listed}")
+
+        index = await until(ended, "the recording ended and indexed", 30, step=0.5, tolerate=())
+        base = f"/api/meetings/{mid}/recordings/{index['part']}"
+        fr = decode((await http.get(f"{base}/fr.opus", headers=auth)).content)
+    first, second = sorted((e for e in index["entries"] if e["kind"] == "on_air"),
+                           key=lambda e: float(e["start"]))
+    off = index["offsets"]["fr"]
+    # each switch heard in the French recording where the index puts it: to the floor (whose
+    # microphone is decoded throughout) within 100 ms; to the booth within 200 ms, as its
+    # microphone, parked while off air, first refills its jitter buffer (the loaded machine)
+    assert abs(onset(fr, 700) + off - first["start"]) <= 0.2, (onset(fr, 700), first)
+    to_floor = onset(fr, 300, after=first["start"] - off + 0.1) + off
+    assert abs(to_floor - first["end"]) <= 0.1, (to_floor, first)
+    back = onset(fr, 700, after=first["end"] - off + 0.1) + off
+    assert abs(back - second["start"]) <= 0.2, (back, second)

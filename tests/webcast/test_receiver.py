@@ -179,3 +179,31 @@ async def test_a_restarted_origin_clock_goes_on_in_the_same_rendition(origin: Or
     assert len(audio) == 200 * 960
     assert abs(peak_hz(audio[-48000:]) - 300) < 15
     await fresh.engine.close()
+
+
+async def test_a_broadcast_alias_switching_target_is_one_stream_on_one_clock(
+        origin: Origin, tmp_path: Path) -> None:
+    """The webcast's key of fr is an alias (media/plan.py): the booth's feed, then the floor's
+    when the booth goes off air, then the booth's again. The worker sees one key whose packets
+    come from another encoder at each switch, on the one media clock: nothing filled, nothing
+    dropped, each part its tone, in the rendition and the recording alike."""
+    fr_b = FeedKey("m1/fr", 0, "~broadcast")
+    on = MixPlan.of({FLOOR: (("chair", 1.0),), FR: (("interp", 1.0),)}, {fr_b: FR})
+    off = MixPlan.of({FLOOR: (("chair", 1.0),), FR: ()}, {fr_b: FLOOR})
+    origin.engine.apply(on)
+    origin.receiver.configure(MeetingConfig("m1", (("floor", FLOOR), ("fr", fr_b)), True, True))
+    origin.receiver.pump()
+    origin.relay.relay_to("webcast:m1", ("127.0.0.1", 9), [FLOOR, fr_b], epoch=0)
+    origin.run(100)
+    origin.engine.apply(off)
+    origin.run(100)
+    origin.engine.apply(on)
+    origin.run(100)
+    assert origin.engine.stats().encoders <= 2  # floor and fr; never one for the alias
+    origin.receiver.finish()
+    _, data = rendition(tmp_path / "webcast/m1/fr")
+    (part,) = (tmp_path / "recordings/m1").iterdir()
+    for audio in (decode(data), decode((part / "fr.opus").read_bytes())):
+        assert len(audio) == 300 * 960
+        for second, hz in ((1, 700), (3, 300), (5, 700)):
+            assert abs(peak_hz(audio[second * 48000:(second + 1) * 48000]) - hz) < 15

@@ -3,7 +3,9 @@
 Each tick: swap in the pending MixPlan, pull one frame from every source the plan uses, and for
 each FeedKey that has listeners (the Fanout's `keys_in_use()`, never the listener count) mix,
 limit, encode once, then hand all the payloads to the Fanout with `pts = tick * 960`: one clock
-for every channel, so a listener switching feeds never sees the RTP timestamp jump.
+for every channel, so a listener switching feeds never sees the RTP timestamp jump. An alias of
+the plan (media/plan.py) in use makes its target in use; the target's packet is then published
+under the alias's name too, so an alias never costs a mix or an encoder.
 
 The clock is a deadline clock (`next += 20 ms` against the loop's time), so it does not drift; a
 tick that wakes more than `max_late_ticks` late skips the missed ticks (pts stays on wall time)
@@ -252,6 +254,9 @@ class MediaEngine:
         arrival, through the same fan-out as this engine's own."""
         if self._closed:
             return
+        named = [(a, t) for a, t in self._plan.aliases.items() if t in packets]
+        if named:
+            packets = {**packets, **{a: packets[t] for a, t in named}}
         try:
             self.fanout.publish(pts, packets)
         except Exception:
@@ -300,7 +305,12 @@ class MediaEngine:
             in_use = frozenset()
         relay = self.relay
         if relay is not None:
-            in_use = (in_use | relay.keys_out()) - relay.keys_in()
+            in_use = in_use | relay.keys_out()
+        aliases = self._plan.aliases
+        if aliases:  # an alias in use means its target is: encoded once, for both
+            in_use = frozenset(aliases.get(k, k) for k in in_use)
+        if relay is not None:
+            in_use = in_use - relay.keys_in()
         self._in_use = in_use
         packets: dict[FeedKey, bytes] = {}
         for key in in_use:
@@ -314,6 +324,10 @@ class MediaEngine:
                 continue
             if payload:
                 packets[key] = payload
+        for alias, target in aliases.items():  # the same bytes under the alias's name
+            payload = packets.get(target)
+            if payload:
+                packets[alias] = payload
         if relay is not None:  # first: one sendto per edge, and the edges' listeners do not
             try:  # wait for this process's whole fan-out
                 relay.publish(tick * FRAME_SAMPLES, packets)

@@ -32,6 +32,9 @@ class FeedKey:
 Ingredient = tuple[str, float]  # (source id, linear gain)
 
 
+_NO_ALIASES: Mapping[FeedKey, FeedKey] = MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class MixPlan:
     """FeedKey -> the sources in it with their gains. A key absent from the plan is silence.
@@ -39,15 +42,33 @@ class MixPlan:
     video: viewer peer id -> the peer whose camera they see (the Room's floor video: the floor
     holder, else the chair). A peer absent from it gets no video packet (video off, or nothing
     to show). Peer ids are unique across meetings, so the plans of every room of a process merge
-    by union. Video is forwarded, never mixed (media/video.py)."""
+    by union. Video is forwarded, never mixed (media/video.py).
+
+    aliases: a key that is another name of a feed, never mixed nor encoded itself: each tick the
+    engine publishes the target's encoded packet under the alias too (to the alias's listeners
+    and relay links). Why: a webcast or a recording wants one stable key per channel, while what
+    the channel carries switches between feeds listeners already get; an alias switches at the
+    tick its plan is swapped in, the instant listeners switch, and costs no encoder."""
 
     feeds: Mapping[FeedKey, tuple[Ingredient, ...]]
     video: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    aliases: Mapping[FeedKey, FeedKey] = field(default_factory=lambda: _NO_ALIASES)
 
     @staticmethod
-    def of(feeds: Mapping[FeedKey, tuple[Ingredient, ...]] | None = None, *,
+    def of(feeds: Mapping[FeedKey, tuple[Ingredient, ...]] | None = None,
+           aliases: Mapping[FeedKey, FeedKey] | None = None, *,
            video: Mapping[str, str] | None = None) -> MixPlan:
-        return MixPlan(MappingProxyType(dict(feeds or {})), MappingProxyType(dict(video or {})))
+        """An alias of an alias, or of itself, is a plan error (ValueError): one hop only."""
+        named = dict(aliases or {})
+        bad = [a for a, t in named.items() if t in named]
+        if bad:
+            raise ValueError(f"aliases of aliases: {sorted(map(str, bad))}")
+        return MixPlan(MappingProxyType(dict(feeds or {})), MappingProxyType(dict(video or {})),
+                       MappingProxyType(named) if named else _NO_ALIASES)
+
+    def real(self, key: FeedKey) -> FeedKey:
+        """The key whose feed `key` is: its alias target, else itself."""
+        return self.aliases.get(key, key)
 
     def recipe(self, key: FeedKey) -> tuple[Ingredient, ...]:
         return self.feeds.get(key, ())

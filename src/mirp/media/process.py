@@ -122,9 +122,8 @@ class ProcessPlane:
         self.self_check = check = SelfCheck.from_wire(ready.self_check)
         log.log(logging.INFO if check.all_on else logging.WARNING,
                 "media process %d ready; aiortc internals: %s", ready.pid, check.summary())
-        if self._plan.feeds or self._plan.video:
-            self._send(wire.Apply(wire.plan_to_wire(self._plan),
-                                  wire.plan_video_to_wire(self._plan)))
+        if self._plan.feeds or self._plan.video or self._plan.aliases:
+            self._send(wire.Apply.of(self._plan))
         self._up.set()
         await self._restore_relay()
 
@@ -293,7 +292,7 @@ class ProcessPlane:
 
     def apply(self, plan: MixPlan) -> None:
         self._plan = plan
-        self._send(wire.Apply(wire.plan_to_wire(plan), wire.plan_video_to_wire(plan)))
+        self._send(wire.Apply.of(plan))
 
     def listen(self, peer_id: str, key: FeedKey) -> None:
         self._send(wire.Listen(peer_id, wire.key_to_wire(key)))

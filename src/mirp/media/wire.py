@@ -67,6 +67,17 @@ class ClosePeer:
 class Apply:
     feeds: list[Any]  # [[channel, under_level_db, minus, [[source_id, gain], ...]], ...]
     video: list[Any] | None = None  # [[viewer id, publisher id], ...] (MixPlan.video)
+    aliases: list[Any] | None = None  # [[alias key, target key], ...], keys as in Listen
+
+    @staticmethod
+    def of(plan: MixPlan) -> Apply:
+        return Apply(plan_to_wire(plan), plan_video_to_wire(plan),
+                     [[key_to_wire(a), key_to_wire(t)] for a, t in plan.aliases.items()])
+
+    def plan(self) -> MixPlan:
+        base = plan_from_wire(self.feeds, self.video)
+        return MixPlan.of(base.feeds, {key_from_wire(a): key_from_wire(t)
+                                       for a, t in self.aliases or ()}, video=base.video)
 
 
 @dataclass(frozen=True, slots=True)

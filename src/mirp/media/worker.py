@@ -106,7 +106,7 @@ class Worker:
             elif isinstance(message, wire.ClosePeer):
                 plane.close_peer(message.peer_id)
             elif isinstance(message, wire.Apply):
-                plane.apply(wire.plan_from_wire(message.feeds, message.video))
+                plane.apply(message.plan())
             elif isinstance(message, wire.Listen):
                 plane.listen(message.peer_id, wire.key_from_wire(message.key))
             elif isinstance(message, wire.Unlisten):

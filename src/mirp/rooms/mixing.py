@@ -103,9 +103,10 @@ BROADCAST = "~broadcast"  # the `minus` of a broadcast key: no participant has t
 
 def broadcast_key(channel: str) -> FeedKey:
     """The webcast's and the recording's key of a channel: one per channel, the same for the
-    whole meeting, whatever the channel carries. Its recipe follows the routes at the tick the
-    Room changes them (an interpreter on air, a booth carrying the floor), so the webcast
-    switches exactly when listeners do; the price is one encoder per channel."""
+    whole meeting, whatever the channel carries. It is an alias (media/plan.py) of the channel's
+    base key now (`fr` while its booth is on air, `floor` while it carries the floor), swapped
+    with the plan at the tick the Room changes the routes: the webcast switches exactly when
+    listeners do, and hears the very packets they get (each feed encoded once)."""
     return FeedKey(channel, 0, BROADCAST)
 
 
@@ -117,13 +118,16 @@ def build_plan(
     broadcast: tuple[str, ...] = (),
 ) -> MixPlan:
     """The plan for these listeners (participant id -> Subscription): one recipe per Feed; and
-    for each channel of `broadcast` its broadcast key (what a listener of it hears, without a
-    floor under it)."""
+    for each channel of `broadcast` its broadcast key, an alias of what a listener of it hears
+    without a floor under it (whose recipe is then in the plan even with no such listener)."""
     feeds: dict[FeedKey, tuple[Ingredient, ...]] = {}
     for pid, sub in subscriptions.items():
         key = key_for(pid, sub, routes, floor, rooms)
         if key not in feeds:
             feeds[key] = recipe(key, routes, floor)
+    aliases: dict[FeedKey, FeedKey] = {}
     for channel in broadcast:
-        feeds[broadcast_key(channel)] = recipe(base_key(channel, None, routes), routes, floor)
-    return MixPlan.of(feeds)
+        target = aliases[broadcast_key(channel)] = base_key(channel, None, routes)
+        if target not in feeds:
+            feeds[target] = recipe(target, routes, floor)
+    return MixPlan.of(feeds, aliases)

@@ -241,7 +241,7 @@ class Room:
             p.id: shown for p in self.participants.values()
             if p.connected and not p.video_off and p.id != shown
         }
-        return MixPlan.of(feeds, video=video)
+        return MixPlan.of(feeds, plan.aliases, video=video)
 
     def caption(self, channel: str, text: str, start: float, end: float,
                 language: str) -> list[Event]:

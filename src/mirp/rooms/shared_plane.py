@@ -41,11 +41,14 @@ class SharedPlane:
             self.plans[meeting_id] = plan
         merged: dict[FeedKey, tuple[Ingredient, ...]] = {}
         video: dict[str, str] = {}  # peer ids are unique across meetings: a plain union
+        aliases: dict[FeedKey, FeedKey] = {}
         for mid, room_plan in self.plans.items():
             for key, recipe in room_plan.feeds.items():
                 merged[namespaced(mid, key)] = recipe
             video.update(room_plan.video)
-        self.plane.apply(MixPlan.of(merged, video=video))
+            for alias, target in room_plan.aliases.items():
+                aliases[namespaced(mid, alias)] = namespaced(mid, target)
+        self.plane.apply(MixPlan.of(merged, aliases, video=video))
 
     def accept(self, meeting_id: str, keys: Collection[FeedKey] = (),
                sources: Collection[str] = ()) -> None:

@@ -3,14 +3,15 @@ key each channel is heard on, and the media plane told to relay those keys to th
 
 What a channel carries (an interpreter on air, a booth that carries the floor) is the Room's
 business: a meeting that is webcast or recorded has one broadcast key per channel in its mix
-plan (rooms/mixing.py `broadcast_key`), whose recipe changes at the very tick the Room's routes
-do, so the webcast and the recordings switch exactly when listeners do (the recordings' index
-is accurate to a tick). The keys are fixed for the meeting; this side only follows which rooms
+plan (rooms/mixing.py `broadcast_key`), an alias of the key the channel's listeners hear, whose
+target changes at the very tick the Room's routes do, so the webcast and the recordings switch
+exactly when listeners do, with their very packets (the recordings' index is accurate to a
+tick). The keys are fixed for the meeting; this side only follows which rooms
 are open and their options, by polling the registry (every `POLL_S`, a pure read on the same
 loop: no Room or registry code needs to know the webcast exists). The media plane encodes a
-relayed key even with no listener (media/engine.py: `keys_out`), so the worker gets the same
-packets an edge would (docs/relay.md); in a cluster this runs where the room runs, so once per
-meeting.
+relayed key (an alias: its target) even with no listener (media/engine.py: `keys_out`), so the
+worker gets the same packets an edge would (docs/relay.md); in a cluster this runs where the
+room runs, so once per meeting.
 """
 
 from __future__ import annotations
