@@ -45,6 +45,8 @@ async def screens(page: Any, name: str, lang: str) -> list[str]:
     text = await page.inner_text("body")
     if m := KEY.search(text):
         problems.append(f"{name} {lang}: a catalogue key shows: {m.group(0)}")
+    if m := re.search(r"\b(?:null|undefined|NaN)\b", text):
+        problems.append(f"{name} {lang}: a program's value shows: {m.group(0)}")
     for (w, h), tag in ((DESKTOP, "desktop"), (PHONE, "phone")):
         await page.set_viewport_size({"width": w, "height": h})
         await page.evaluate("() => document.querySelector('.toasts')?.replaceChildren()")

@@ -131,7 +131,7 @@ function renderBar(state, leave) {
   const qText = q ? ` · ${t(`quality.${q.grade}`)}${q.rtt != null ? `, ${t("unit.ms", { count: Math.round(q.rtt * 1000) })}` : ""}` : "";
   if (!bar.dataset.built) {
     bar.dataset.built = "1";
-    renderShell({ sub: null, home: null, start: [el("span", { class: "brand-sub", id: "bar-title" }),
+    renderShell({ sub: null, home: null, start: [el("span", { class: "brand-sub", id: "bar-title", dir: "auto" }),
       el("span", { class: "rec-badge", id: "bar-rec", hidden: true, title: t("live.rec_title") }, t("live.rec"))], end: [
       el("span", { class: "conn", id: "conn", role: "status", "aria-live": "polite" }),
       el("span", { class: "who", id: "bar-who" }),

@@ -39,7 +39,8 @@ function fillPicker(tracks, selected) {
   picker.replaceChildren(...tracks.map((track, i) => {
     const option = document.createElement("option");
     option.value = String(i);
-    option.textContent = track.name || track.lang || t("webcast.channel_n", { n: i + 1 });
+    // the floor (all languages: "mul") in the reader's words; a language by its own name
+    option.textContent = track.lang === "mul" ? t("channel.floor") : track.name || track.lang || t("webcast.channel_n", { n: i + 1 });
     if (track.lang && track.lang !== "mul") option.lang = track.lang;
     return option;
   }));

@@ -95,9 +95,10 @@ async function loadRecordings() {
   const res = await call("GET", `/api/meetings/${encodeURIComponent(id)}/recordings`);
   const listed = await res.json();
   const box = $("#wc-recordings");
-  box.replaceChildren(
+  // replaceChildren writes a null as the text "null": only the nodes there are
+  box.replaceChildren(...[
     listed.alert ? el("p", { class: "error", role: "alert" }, t("wcadmin.alert", { reason: listed.alert })) : null,
-    ...(listed.parts.length ? listed.parts.map(partRow) : [el("p", { class: "muted" }, t("wcadmin.none"))]));
+    ...(listed.parts.length ? listed.parts.map(partRow) : [el("p", { class: "muted" }, t("wcadmin.none"))])].filter(Boolean));
 }
 
 async function start() {
