@@ -157,7 +157,7 @@ $("#wc-volume").addEventListener("input", (e) => { audio.volume = Number(e.targe
 audio.addEventListener("waiting", () => {
   if (audio.currentTime > 0) { state.stalls += 1; say(t("webcast.buffering")); }
 });
-audio.addEventListener("playing", () => say("Playing."));
+audio.addEventListener("playing", () => say(t("webcast.playing")));
 audio.addEventListener("timeupdate", showLive);
 audio.addEventListener("pause", showLive);
 audio.addEventListener("playing", showLive);
