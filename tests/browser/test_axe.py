@@ -14,7 +14,7 @@ from urllib.parse import unquote
 
 import pytest
 
-from .conftest import Api, join_all, until
+from .conftest import Api, join, join_all, until
 from .test_pages import DESKTOP, PHONE
 
 pytestmark = pytest.mark.browser
@@ -57,7 +57,7 @@ async def audit(page: Any, name: str) -> list[str]:
 async def test_every_page_has_no_serious_accessibility_violation(server, api: Api, launch,
                                                                  silence):
     token = api.organizer()
-    m = api.meeting(title="Council", registration_open=True)
+    m = api.meeting(title="Council", registration_open=True, options={"webcast": "public"})
     mid = m["id"]
     links = {r: api.invite(mid, r, n, **f) for r, n, f in (
         ("chair", "Chidi Okafor", {}), ("delegate", "Ana Silva", {"delegation": "Brazil"}),
@@ -74,6 +74,8 @@ async def test_every_page_has_no_serious_accessibility_violation(server, api: Ap
     problems += await audit(delegate.page, "delegate")
     problems += await audit(chair.page, "chair")
     problems += await audit(interp.page, "console")
+    room = await join(await launch(silence), api.invite(mid, "room", "Plenary hall"))
+    problems += await audit(room.page, "room")
 
     page = await launch(silence)
     await page.goto(f"{server.base}/index.html")
@@ -103,6 +105,14 @@ async def test_every_page_has_no_serious_accessibility_violation(server, api: Ap
     await page.goto(f"{server.base}/left.html")
     await page.wait_for_selector("#rejoin")
     problems += await audit(page, "left")
+    for role in ("delegate", "interpreter", "chair", "organizer", "room"):
+        await page.goto("about:blank")
+        await page.goto(f"{server.base}/help.html#{role}")
+        await page.wait_for_selector("main h1")
+        problems += await audit(page, f"help ({role})")
+    await page.goto(f"{server.base}/webcast.html#m={mid}")
+    await page.wait_for_selector("#wc-status:not(:has-text('Loading'))")
+    problems += await audit(page, "webcast")
 
     await page.evaluate("t => localStorage.setItem('mirp.organizer', JSON.stringify({token: t}))",
                         token)

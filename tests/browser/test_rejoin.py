@@ -118,3 +118,31 @@ async def test_closed_tab_another_device_and_taking_it_back(server, api, launch,
     back = await join(fresh, link)
     await _back_on_fr(back, me)
     await assert_no_refusals(interp, back)
+
+
+async def test_an_open_link_does_not_ask_a_returning_browser_its_name_again(server, api, launch,
+                                                                            silence):
+    api.organizer()
+    m = api.meeting(title="Open council")
+    link = api.invite(m["id"], "observer", None, max_uses=None)
+    page = await launch(silence)
+    first = await join(page, link, name="Olga Open")
+    me = (await first.state())["me"]
+    # the same browser opens the open link again (a closed tab, a bookmark): no name asked
+    await page.goto("about:blank")
+    await page.goto(link)
+    await page.wait_for_selector("#join-form:not([hidden])")
+    await page.wait_for_selector("#rejoin-note")
+    assert not await page.is_visible("#join-name")
+    again = await join(page, link)
+    await until(lambda: _is(again, me), "the same participant back through the open link")
+    # another browser is somebody else: it is asked its name
+    other = await launch(silence)
+    await other.goto(link)
+    await other.wait_for_selector("#join-form:not([hidden])")
+    assert await other.is_visible("#join-name")
+
+
+async def _is(p: Participant, me: str) -> bool:
+    s = await p.state()
+    return s.get("session") == "open" and s.get("me") == me

@@ -67,6 +67,10 @@ async def test_line_quality_of_others_is_the_chairs_and_the_title_stays_on_a_pho
         .proto.quality({ grade: "poor", rtt: 0.8, jitter: 0.1, loss: 0.2 })""")
     await until(lambda: _line_q(chair.page, other_id), "the chair to see the poor line")
     assert not await _line_q(me.page, other_id), "a delegate sees another's line quality"
+    # not hidden by the page: the server never sent it (rooms.events.LineQuality)
+    told = await me.page.evaluate("""async (id) => (await import('/js/live.js')).liveSession()
+        .state.participants.get(id)?.quality ?? null""", other_id)
+    assert told is None, told
     # my own poor line: I see it
     await me.page.evaluate("""async () => (await import('/js/live.js')).liveSession()
         .proto.quality({ grade: "poor", rtt: 0.8, jitter: 0.1, loss: 0.2 })""")

@@ -60,7 +60,7 @@ CASES = {
     "quality": Case(
         c.Quality("poor", 0.18, 0.009, 0.02),
         EVERYONE,
-        check=lambda k, a: k.room.participants[a].view()["quality"] == "poor",
+        check=lambda k, a: k.room.participants[a].grade == "poor",
     ),
     "video_set": Case(
         c.VideoSet(on=False), EVERYONE,

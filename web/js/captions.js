@@ -4,6 +4,7 @@
 // languages are shown right to left. Floor captions on a channel whose booth is off air are
 // marked as such. Settings are kept in localStorage.
 // (no import of ui.js: it touches the document when loaded, and the pure part is tested in node)
+import { t } from "./i18n.js";
 
 function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
@@ -41,18 +42,18 @@ export function loadSettings(storage = globalThis.localStorage) {
  * nothing was said yet. `captioned`: the meeting's captioned channels (welcome: meeting.captions). */
 export function placeholder(captioned, heardChannel) {
   if (!heardChannel) return "";
-  return (captioned || []).includes(heardChannel) ? "" : "No captions for this channel";
+  return (captioned || []).includes(heardChannel) ? "" : t("captions.none");
 }
 
 /** Mount the overlay and its controls on a live page (`live` from startLive). */
 export function setupCaptions(live, root = document.body) {
   const settings = loadSettings();
   let lines = [];
-  const box = el("div", { class: "captions", id: "captions", role: "region", "aria-label": "Captions", "aria-live": "polite" });
+  const box = el("div", { class: "captions", id: "captions", role: "region", "aria-label": t("captions.region"), "aria-live": "polite" });
   const text = el("div", { class: "captions-text", id: "captions-text" });
-  const toggle = el("button", { type: "button", class: "btn btn-sm", id: "captions-toggle", "aria-pressed": String(settings.on) }, "CC");
-  const size = el("button", { type: "button", class: "btn btn-sm", id: "captions-size", title: "Caption size" }, "A");
-  const place = el("button", { type: "button", class: "btn btn-sm", id: "captions-position", title: "Captions at the top or the bottom" }, "⇅");
+  const toggle = el("button", { type: "button", class: "btn btn-sm", id: "captions-toggle", title: t("captions.toggle_title"), "aria-pressed": String(settings.on) }, t("captions.toggle"));
+  const size = el("button", { type: "button", class: "btn btn-sm", id: "captions-size", title: t("captions.size") }, "A");
+  const place = el("button", { type: "button", class: "btn btn-sm", id: "captions-position", title: t("captions.position") }, "⇅");
   box.append(el("div", { class: "captions-controls" }, toggle, size, place), text);
   root.append(box);
 
@@ -73,7 +74,7 @@ export function setupCaptions(live, root = document.body) {
     if (none) { text.replaceChildren(el("p", { class: "caption-none muted" }, none)); return; }
     text.replaceChildren(...lines.map((l) => el("p", {
       class: `caption-line${l.floor ? " caption-floor" : ""}`, dir: isRtl(l.language) ? "rtl" : "ltr", lang: l.language || null,
-    }, l.floor ? el("span", { class: "badge caption-mark" }, "Floor") : null, l.floor ? " " : null, l.text)));
+    }, l.floor ? el("span", { class: "badge caption-mark" }, t("channel.floor")) : null, l.floor ? " " : null, l.text)));
   };
   toggle.addEventListener("click", () => { settings.on = !settings.on; save(); paint(); });
   size.addEventListener("click", () => { settings.size = SIZES[(SIZES.indexOf(settings.size) + 1) % SIZES.length]; save(); paint(); });

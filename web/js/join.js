@@ -58,7 +58,8 @@ async function start() {
   // this browser (or, for a named link, this person anywhere) joined before: it comes back as
   // the same participant, with the same seat and channel
   const returning = info.rejoin || !!joinedThrough(token);
-  $("#name-fields").hidden = !!info.named;
+  // an open link this browser joined through: the server knows the name, so it is not asked again
+  $("#name-fields").hidden = !!info.named || returning;
   // the Help link leads to the guide for the role this link joins as
   $("header.appbar").dataset.help = { interpreter: "interpreter", chair: "chair", room: "room" }[info.role] || "delegate";
   renderShell();
@@ -76,7 +77,7 @@ async function start() {
     $("#join-btn").textContent = t("join.listen");
   }
   await setupAudioTest();
-  (info.named ? $("#join-btn") : $("#join-name")).focus();
+  ($("#name-fields").hidden ? $("#join-btn") : $("#join-name")).focus();
 }
 
 // ---------------------------------------------------------------- the audio test (issue 12, 15)
@@ -112,7 +113,7 @@ async function setupAudioTest() {
 $("#join-form").addEventListener("submit", async (e) => {
   e.preventDefault();
   const fields = {};
-  if (!info.named) {
+  if (!info.named && !$("#name-fields").hidden) {
     const name = $("#join-name").value.trim();
     if (!name) { $("#join-name").setAttribute("aria-invalid", "true"); showError($("#join-error"), new Error(t("join.give_name"))); $("#join-name").focus(); return; }
     fields.name = name;
@@ -131,6 +132,10 @@ $("#join-form").addEventListener("submit", async (e) => {
     location.assign(pageForRole(res.role));
   } catch (err) {
     setBusy(btn, false);
+    if (err.details?.field === "name" && $("#name-fields").hidden) { // this browser's seat is gone
+      $("#name-fields").hidden = false;
+      $("#join-name").focus();
+    }
     const why = whyNot(err);
     showError($("#join-error"), why === err.message ? err : new Error(why));
   }

@@ -134,8 +134,8 @@ function renderBar(state, leave) {
   const qText = q ? ` · ${t(`quality.${q.grade}`)}${q.rtt != null ? `, ${t("unit.ms", { count: Math.round(q.rtt * 1000) })}` : ""}` : "";
   if (!bar.dataset.built) {
     bar.dataset.built = "1";
-    renderShell({ sub: null, home: null, start: [el("span", { class: "brand-sub", id: "bar-title" }),
-      el("span", { class: "rec-badge", id: "bar-rec", hidden: true, title: "This meeting is recorded" }, "● REC")], end: [
+    renderShell({ sub: null, home: null, start: [el("span", { class: "brand-sub", id: "bar-title", dir: "auto" }),
+      el("span", { class: "rec-badge", id: "bar-rec", hidden: true, title: t("live.rec_title") }, t("live.rec"))], end: [
       el("span", { class: "conn", id: "conn", role: "status", "aria-live": "polite" }),
       el("span", { class: "who", id: "bar-who" }),
       el("button", { class: "linkish", type: "button", id: "leave", onclick: () => { if (confirm(t("live.leave_confirm"))) leaveFn?.(); } }, t("live.leave"))] });

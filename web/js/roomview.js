@@ -84,6 +84,12 @@ export function applyServerMessage(state, msg, now = Date.now()) {
     case "participant_joined":
     case "participant": putParticipant(state, msg.participant || payload(msg)); return null;
     case "participant_left": state.participants.delete(msg.participant_id); return null;
+    // one's line quality grade: sent only to that participant and the chair and organizer
+    case "line_quality": {
+      const p = state.participants.get(msg.participant_id);
+      if (p) p.quality = msg.grade;
+      return null;
+    }
     case "floor": applyFloor(state, msg, now); return null;
     case "booth": applyBooth(state, payload(msg)); return null;
     case "channels": state.channels = msg.channels || {}; return null;

@@ -7,6 +7,7 @@
 // What plays goes through WebAudio (an analyser drives the level meter; tests read it too).
 import { renderShell } from "./shell.js";
 import { $ } from "./ui.js";
+import { t } from "./i18n.js";
 
 const LIVE_SLACK_S = 4; // behind the live edge by more than this: "Back to live"
 
@@ -35,11 +36,12 @@ function masterUrl() {
 }
 
 function fillPicker(tracks, selected) {
-  picker.replaceChildren(...tracks.map((t, i) => {
+  picker.replaceChildren(...tracks.map((track, i) => {
     const option = document.createElement("option");
     option.value = String(i);
-    option.textContent = t.name || t.lang || `Channel ${i + 1}`;
-    if (t.lang && t.lang !== "mul") option.lang = t.lang;
+    // the floor (all languages: "mul") in the reader's words; a language by its own name
+    option.textContent = track.lang === "mul" ? t("channel.floor") : track.name || track.lang || t("webcast.channel_n", { n: i + 1 });
+    if (track.lang && track.lang !== "mul") option.lang = track.lang;
     return option;
   }));
   picker.value = String(selected);
@@ -93,7 +95,7 @@ function withHls() {
   });
   state.hls = hls;
   hls.on(window.Hls.Events.MANIFEST_PARSED, () => {
-    say("Ready: press Listen.");
+    say(t("webcast.ready"));
     play.disabled = false;
   });
   hls.on(window.Hls.Events.AUDIO_TRACKS_UPDATED, (_, data) => {
@@ -105,12 +107,11 @@ function withHls() {
   hls.on(window.Hls.Events.ERROR, (_, data) => {
     if (!data.fatal) return;
     if (data.response && [401, 403, 404].includes(data.response.code)) {
-      say(data.response.code === 404 ? "There is no webcast of this meeting (yet)."
-        : "This webcast needs a valid link with its token.");
+      say(data.response.code === 404 ? t("webcast.none") : t("webcast.token_needed"));
       hls.destroy();
       return;
     }
-    say("Connection trouble: trying again…");
+    say(t("webcast.trouble"));
     if (data.type === window.Hls.ErrorTypes.MEDIA_ERROR) hls.recoverMediaError();
     else setTimeout(() => hls.startLoad(), 2000);
   });
@@ -124,16 +125,16 @@ function natively() {
   // first URL, whose answer sets a cookie for the playlists and segments that follow
   audio.src = masterUrl();
   play.disabled = false;
-  say("Ready: press Listen.");
+  say(t("webcast.ready"));
   const tracks = audio.audioTracks;
   if (tracks) {
     const list = () => {
-      const all = [...tracks].map((t) => ({ name: t.label, lang: t.language }));
-      fillPicker(all, Math.max(0, [...tracks].findIndex((t) => t.enabled)));
+      const all = [...tracks].map((track) => ({ name: track.label, lang: track.language }));
+      fillPicker(all, Math.max(0, [...tracks].findIndex((track) => track.enabled)));
     };
     tracks.addEventListener("addtrack", list);
     picker.addEventListener("change", () => {
-      [...tracks].forEach((t, i) => { t.enabled = i === Number(picker.value); });
+      [...tracks].forEach((track, i) => { track.enabled = i === Number(picker.value); });
     });
   }
 }
@@ -143,9 +144,9 @@ play.addEventListener("click", async () => {
   if (state.context && state.context.state === "suspended") await state.context.resume();
   try {
     await audio.play();
-    say("Playing.");
+    say(t("webcast.playing"));
   } catch (err) {
-    say(`Cannot play: ${err.message}`);
+    say(t("webcast.cannot_play", { error: err.message }));
   }
 });
 goLive.addEventListener("click", () => {
@@ -154,19 +155,19 @@ goLive.addEventListener("click", () => {
 });
 $("#wc-volume").addEventListener("input", (e) => { audio.volume = Number(e.target.value); });
 audio.addEventListener("waiting", () => {
-  if (audio.currentTime > 0) { state.stalls += 1; say("Buffering…"); }
+  if (audio.currentTime > 0) { state.stalls += 1; say(t("webcast.buffering")); }
 });
-audio.addEventListener("playing", () => say("Playing."));
+audio.addEventListener("playing", () => say(t("webcast.playing")));
 audio.addEventListener("timeupdate", showLive);
 audio.addEventListener("pause", showLive);
 audio.addEventListener("playing", showLive);
 
 if (!meeting) {
-  say("This link names no meeting.");
+  say(t("webcast.no_meeting"));
 } else if (window.Hls && window.Hls.isSupported()) {
   withHls();
 } else if (audio.canPlayType("application/vnd.apple.mpegurl")) {
   natively();
 } else {
-  say("This browser cannot play the webcast.");
+  say(t("webcast.unsupported"));
 }

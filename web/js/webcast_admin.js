@@ -3,6 +3,7 @@
 // recordings: each channel and the index to download, delete (docs/webcast.md, docs/api.md).
 import { ApiError, organizerSession } from "./api.js";
 import { $, el, hashParams, langName, showError, toast } from "./ui.js";
+import { t } from "./i18n.js";
 
 const id = hashParams().get("id");
 const card = $("#webcast-card");
@@ -40,9 +41,9 @@ function showOptions(m) {
   link.replaceChildren();
   if (o.webcast === "public") {
     const href = `/webcast.html#m=${encodeURIComponent(m.id)}`;
-    link.append(el("a", { href, target: "_blank", rel: "noopener" }, "Open the webcast page"));
+    link.append(el("a", { href, target: "_blank", rel: "noopener" }, t("wcadmin.open_page")));
   } else if (o.webcast === "token") {
-    link.append(el("button", { class: "btn small", type: "button", onclick: makeToken }, "Viewer link (a day)"));
+    link.append(el("button", { class: "btn small", type: "button", onclick: makeToken }, t("wcadmin.viewer_link_day")));
   }
 }
 
@@ -51,8 +52,8 @@ async function makeToken() {
     const res = await call("POST", `/api/meetings/${encodeURIComponent(id)}/webcast/token`);
     const given = await res.json();
     const link = $("#wc-link");
-    link.replaceChildren(el("a", { href: given.url, target: "_blank", rel: "noopener" }, "Viewer link"));
-    if (navigator.clipboard) await navigator.clipboard.writeText(given.url).then(() => toast("Viewer link copied.", "ok"), () => {});
+    link.replaceChildren(el("a", { href: given.url, target: "_blank", rel: "noopener" }, t("wcadmin.viewer_link")));
+    if (navigator.clipboard) await navigator.clipboard.writeText(given.url).then(() => toast(t("wcadmin.copied"), "ok"), () => {});
   } catch (e) { showError(null, e); }
 }
 
@@ -62,28 +63,28 @@ async function save() {
   try {
     const res = await call("PATCH", `/api/meetings/${encodeURIComponent(id)}`, { options });
     showOptions(await res.json());
-    toast("Saved: it applies when the meeting next opens.", "ok");
+    toast(t("wcadmin.saved"), "ok");
   } catch (e) { showError(null, e); }
 }
 
 function partRow(p) {
   const base = `/api/meetings/${encodeURIComponent(id)}/recordings/${encodeURIComponent(p.part)}`;
   const when = new Date(p.started_at).toLocaleString();
-  const state = p.running ? "recording now" : p.stopped ? `stopped: ${p.stopped}` : "";
+  const state = p.running ? t("wcadmin.recording_now") : p.stopped ? t("wcadmin.stopped", { reason: p.stopped }) : "";
   return el("div", { class: "card tight mt-8" },
     el("div", { class: "row between" }, el("strong", {}, when), state ? el("span", { class: "badge live" }, state) : null),
     el("div", { class: "row mt-8" },
       ...p.channels.map((c) => el("button", {
         class: "btn small", type: "button", lang: c.channel === "floor" ? undefined : c.channel,
         onclick: () => download(`${base}/${c.channel}.opus`, `${id}-${p.part}-${c.channel}.opus`).catch((e) => showError(null, e)),
-      }, c.channel === "floor" ? "Floor" : langName(c.channel))),
-      el("button", { class: "btn small ghost", type: "button", onclick: () => download(`${base}/index.json`, `${id}-${p.part}-index.json`).catch((e) => showError(null, e)) }, "Index (JSON)"),
-      el("button", { class: "btn small ghost", type: "button", onclick: () => download(`${base}/index.vtt`, `${id}-${p.part}-chapters.vtt`).catch((e) => showError(null, e)) }, "Chapters (WebVTT)"),
-      p.running ? null : el("button", { class: "btn small ghost danger-text", type: "button", onclick: () => remove(p) }, "Delete")));
+      }, c.channel === "floor" ? t("channel.floor") : langName(c.channel))),
+      el("button", { class: "btn small ghost", type: "button", onclick: () => download(`${base}/index.json`, `${id}-${p.part}-index.json`).catch((e) => showError(null, e)) }, t("wcadmin.index")),
+      el("button", { class: "btn small ghost", type: "button", onclick: () => download(`${base}/index.vtt`, `${id}-${p.part}-chapters.vtt`).catch((e) => showError(null, e)) }, t("wcadmin.chapters")),
+      p.running ? null : el("button", { class: "btn small ghost danger-text", type: "button", onclick: () => remove(p) }, t("wcadmin.delete"))));
 }
 
 async function remove(p) {
-  if (!window.confirm("Delete this recording for good?")) return;
+  if (!window.confirm(t("wcadmin.delete_confirm"))) return;
   try {
     await call("DELETE", `/api/meetings/${encodeURIComponent(id)}/recordings/${encodeURIComponent(p.part)}`);
     await loadRecordings();
@@ -94,9 +95,10 @@ async function loadRecordings() {
   const res = await call("GET", `/api/meetings/${encodeURIComponent(id)}/recordings`);
   const listed = await res.json();
   const box = $("#wc-recordings");
-  box.replaceChildren(
-    listed.alert ? el("p", { class: "error", role: "alert" }, `The recording stopped: ${listed.alert}. The meeting goes on.`) : null,
-    ...(listed.parts.length ? listed.parts.map(partRow) : [el("p", { class: "muted" }, "None yet.")]));
+  // replaceChildren writes a null as the text "null": only the nodes there are
+  box.replaceChildren(...[
+    listed.alert ? el("p", { class: "error", role: "alert" }, t("wcadmin.alert", { reason: listed.alert })) : null,
+    ...(listed.parts.length ? listed.parts.map(partRow) : [el("p", { class: "muted" }, t("wcadmin.none"))])].filter(Boolean));
 }
 
 async function start() {

@@ -45,7 +45,7 @@ export const CLIENT_MESSAGES = Object.freeze({
   slow_down: Object.freeze([]),
 });
 export const SERVER_MESSAGES = Object.freeze(["ack", "answer", "error", "ice", "peer_closed", "ping", "pong", "welcome"]);
-export const ROOM_EVENTS = Object.freeze(["booth", "caption", "channels", "chat", "floor", "meeting", "notice", "participant", "participant_joined", "participant_left", "removed", "subscribed"]);
+export const ROOM_EVENTS = Object.freeze(["booth", "caption", "channels", "chat", "floor", "line_quality", "meeting", "notice", "participant", "participant_joined", "participant_left", "removed", "subscribed"]);
 
 // close code -> {name, final (do not reconnect), retry}; a code not listed: reconnect
 export const CLOSE_CODES = Object.freeze({

@@ -97,6 +97,24 @@ class ParticipantUpdated(WireEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class LineQuality(WireEvent):
+    """A participant's line quality grade changed. It is theirs and the presiding officers' to
+    know (a delegate's poor line is not the other delegations' business), so it is not in the
+    participant view that goes to everyone; the welcome snapshot follows the same audience."""
+
+    type: ClassVar[str] = "line_quality"
+    participant_id: str
+    grade: str
+
+    @property
+    def audience(self) -> Audience:
+        return Audience.presiding(self.participant_id)
+
+    def message(self) -> JsonDict:
+        return {"type": self.type, "participant_id": self.participant_id, "grade": self.grade}
+
+
+@dataclass(frozen=True, slots=True)
 class ParticipantLeft(WireEvent):
     """Gone for good: `reason` is "left", "removed" or "timeout" (the grace period expired)."""
 

@@ -1,8 +1,9 @@
 """Who is in a Room: each participant's presence, and the roster of them.
 
 Presence is what the other participants see of someone (name, delegation, role, booth,
-connected, channel, speaking, connection quality) plus what the Room needs to keep while their
-connection is lost (the grace period keeps their floor, on-air state and channel).
+connected, channel, speaking; the line quality grade goes only to them and the presiding) plus
+what the Room needs to keep while their connection is lost (the grace period keeps their floor,
+on-air state and channel).
 
 The Roster is the one home, in a live meeting, of who was removed and which invitations were
 revoked: it starts from what the store says (MeetingSpec.removed_participants) and adds what
@@ -18,7 +19,7 @@ from typing import Any
 from mirp.errors import Forbidden, MeetingFull, NotFound
 from mirp.interpretation.routing import FLOOR
 from mirp.rooms.changes import Changes
-from mirp.rooms.events import Audience, Subscribed
+from mirp.rooms.events import Audience, LineQuality, Subscribed
 from mirp.rooms.mixing import Subscription
 from mirp.rooms.model import (
     AttendanceRecord,
@@ -99,9 +100,20 @@ class Participant:
             "channel": self.channel,
             "floor_under": self.floor_under,
             "speaking": self.speaking,
-            "quality": (self.quality or {}).get("grade"),
             "video": not self.video_off,
         }
+
+    @property
+    def grade(self) -> str | None:
+        """The line quality grade last reported: not in view() (see events.LineQuality)."""
+        return (self.quality or {}).get("grade")
+
+    def view_for(self, viewer: Participant | None) -> dict[str, Any]:
+        """view() as `viewer` may see it: with the grade for themselves and the presiding."""
+        shown = viewer is not None and Audience.presiding(self.id).includes(
+            viewer.id, viewer.role, viewer.booth
+        )
+        return {**self.view(), "quality": self.grade} if shown else self.view()
 
 
 class Roster:
@@ -219,8 +231,8 @@ class Roster:
     ) -> None:
         old = (p.quality or {}).get("grade")
         p.quality = {"grade": grade, **numbers, "at": now}
-        if old != grade:  # numbers move all the time: tell others when the grade does
-            self._changes.touch(p.id)
+        if old != grade:  # numbers move all the time: tell when the grade does
+            self._changes.emit(LineQuality(p.id, grade))
         # sampled for the statistics: at each grade change, else once per quality_sample_s
         last = p.quality_sampled_at
         if old != grade or last is None or now - last >= self.quality_sample_s:

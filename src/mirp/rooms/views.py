@@ -121,11 +121,11 @@ def snapshot(room: RoomParts, participant_id: str) -> dict[str, Any]:
     return {
         "participant_id": participant_id,
         "meeting": meeting_view(room),
-        "participants": [p.view() for p in room.participants.values()],
+        "participants": [p.view_for(me) for p in room.participants.values()],
         "floor": room.floor.view(now, room.floor_language),
         "booths": [booth_view(room, b, now) for b in room.booths.values()],
         "channels": channels_view(room),
-        "me": me.view() if me else None,
+        "me": me.view_for(me) if me else None,
         "subscription": {
             "channel": me.channel if me else FLOOR,
             "floor_under": me.floor_under if me else None,
@@ -148,7 +148,9 @@ def overview(room: RoomParts) -> dict[str, Any]:
         "present": len(people),
         "capacity": room.capacity,
         "by_role": dict(Counter(str(p.role) for p in connected)),
-        "people": [{**p.view(), "quality_detail": p.quality} for p in people.values()],
+        "people": [
+            {**p.view(), "quality": p.grade, "quality_detail": p.quality} for p in people.values()
+        ],
         "channels": {
             ch: {**r.view(), "listeners": listeners.get(ch, 0)} for ch, r in room.routes.items()
         },

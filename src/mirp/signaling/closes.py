@@ -104,7 +104,8 @@ CLOSE_CODES: tuple[CloseCode, ...] = (
     CloseCode(
         4409,
         "replaced",
-        "replaced: the same participant connected again (another tab, a reconnect)",
+        "replaced: the same participant connected again (another tab or device, a reconnect); "
+        "the page says so and offers to take it back here",
         "never",
     ),
     CloseCode(

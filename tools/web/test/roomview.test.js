@@ -79,6 +79,17 @@ test("participant events merge; participant_left forgets", () => {
   assert.equal(s.participants.has("p-1"), false);
 });
 
+test("line_quality sets the grade of a known participant only", () => {
+  const s = view();
+  applyServerMessage(s, { type: "participant_joined", participant: { participant_id: "p-1", name: "One", role: "delegate" } }, NOW);
+  applyServerMessage(s, { type: "line_quality", participant_id: "p-1", grade: "poor" }, NOW);
+  assert.equal(s.participants.get("p-1").quality, "poor");
+  applyServerMessage(s, { type: "participant", participant_id: "p-1", connected: false }, NOW);
+  assert.equal(s.participants.get("p-1").quality, "poor");
+  applyServerMessage(s, { type: "line_quality", participant_id: "p-2", grade: "fair" }, NOW);
+  assert.equal(s.participants.has("p-2"), false);
+});
+
 test("a participant event without an id changes nothing", () => {
   const s = view();
   applyServerMessage(s, { type: "participant", name: "Nobody" }, NOW);
