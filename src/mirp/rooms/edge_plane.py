@@ -154,8 +154,8 @@ class EdgePlane(RoomPlane):
         link, plane = feeds_link(self.meeting_id, edge), self.local.plane
         if keys:
             self.links[edge] = keys
-            plane.relay_to(link, self.edges[edge], sorted(self.local.key(k) for k in keys),
-                           self.epoch())
+            named = sorted((self.local.key(k) for k in keys), key=str)  # minus None or a name
+            plane.relay_to(link, self.edges[edge], named, self.epoch())
         else:
             del self.links[edge]
             plane.relay_stop(link)

@@ -16,6 +16,9 @@ already replaces its view on a welcome and goes on from its `seq` (docs/protocol
 Media (`media`, rooms/edge_media.py): a Session's peer is made on this node's own plane; the
 origin's Room counts it (`PeerUp`) and hears of its end (`PeerDown`); the origin's plan for it
 comes by the same stream. Without `media` (no relay address) `offer`/`ice` are `Unavailable`.
+After the `Resynced` of a new epoch (a takeover: the new origin restored the Room, not where its
+peers are) each live peer is counted again (`PeerUp`): the new origin relays its feed here and
+the microphones go to it, while the client keeps its peer connection.
 """
 
 from __future__ import annotations
@@ -58,6 +61,7 @@ class RemoteRoom:
                  media: EdgeMedia | None = None) -> None:
         self.meeting_id, self.bus, self.epoch = meeting_id, bus, epoch
         self.media = media
+        self._peers_epoch = epoch  # the origin epoch this edge's peers were last counted in
         self._peer_order = asyncio.Lock()  # PeerUp/PeerDown reach the origin in their order
         self.timeout_s = timeout_s
         self.on_empty = on_empty
@@ -322,6 +326,27 @@ class RemoteRoom:
                 self._drop(sid)
                 local.session.close(RESYNC_CLOSE, "resynchronising with the meeting")
         self._check_empty()
+        if self.media is not None and self.epoch != self._peers_epoch:
+            self._peers_epoch = self.epoch
+            for pid, sid in list(self.media.peers.items()):
+                if sid in fresh:
+                    background(self._peer_again(pid, sid))
+
+    async def _peer_again(self, participant_id: str, session_id: str) -> None:
+        """A new origin (a takeover) restored the Room but not where its peers are: each live
+        peer here is counted again, so its plan (the feed it hears, the microphone it forwards)
+        comes from the new origin; the peer itself, and the client's connection, stay. One the
+        new origin refuses is closed, and its client told to offer again."""
+        try:
+            async with self._peer_order:
+                await self._ask(hop.PeerUp(participant_id, session_id))
+        except MirpError as exc:
+            log.warning("room %s: the peer of %s not taken over: %s", self.meeting_id,
+                        participant_id, exc.message)
+            local = self._by_sid.get(session_id)
+            if self.media is not None and local is not None:
+                self.media.close(participant_id, session_id)
+                local.session.send({"type": "peer_closed", "reason": "the meeting moved"})
 
     # ---------------------------------------------------------------- ending
     async def close(self) -> None:
