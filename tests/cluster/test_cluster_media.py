@@ -80,3 +80,34 @@ async def test_after_the_origin_dies_the_edges_listeners_hear_their_channel_agai
         return ok or Seen((e.engine, e.relay, s.relay))
 
     await until(relayed, "the spare mixes and encodes; the edge forwards and fans out")
+
+
+async def test_an_edge_that_takes_the_meeting_over_keeps_its_own_and_the_others_listeners(
+        three: tuple[Node, Node, Node]) -> None:
+    """Three nodes, as three processes run it: the new origin is one of the edges (the least
+    loaded live one), whose own Sessions stay edge Sessions of the Room now next door."""
+    origin, spare, edge = three  # spare: an edge with Sessions of its own, the next origin
+    chair = await spare.enter("chair")
+    d2 = await edge.enter("d2")
+    d3 = await edge.enter("d3")
+    d4 = await spare.enter("d4")
+    await d2.peer(660)
+    await d3.peer()
+    on_spare = await d4.peer()
+    await floor_to(chair, d2)
+    await hears(d3.client, 660, "the edge's listener hears the floor")
+    await hears(d4.client, 660, "the spare's listener hears the floor")
+    pcs = (d3.client and d3.client.pc, on_spare.pc)
+
+    await die(origin)
+
+    async def taken() -> Any:
+        runtime = spare.registry.rooms.get("m1")
+        return (runtime is not None and "m1" in spare.door.hosts
+                and all(runtime.media.has_peer(p) for p in ("p_d2", "p_d3", "p_d4"))
+                ) or Seen(runtime and runtime.media.feed_of)
+
+    await until(taken, "the spare hosts the meeting and counts every peer", within=30.0)
+    await hears(d3.client, 660, "the edge's listener hears the floor again")
+    await hears(d4.client, 660, "the new origin's own listener hears the floor again")
+    assert (d3.client and d3.client.pc, on_spare.pc) == pcs
