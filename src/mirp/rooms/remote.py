@@ -8,9 +8,10 @@ delivered in the stream's order: the welcome, then the events of the participant
 serves, acks and closes.
 
 The stream is trusted only while it is whole: messages of an older epoch (a deposed origin) are
-dropped; a missing number, a Bus `gaps` increase, a cut-off subscription or a newer epoch make
-the edge *resync*: it drops the stream until the origin's `Resynced` arrives, then gives each
-of its Sessions a fresh welcome (`resumed: true`) at the stream's current point. A client
+dropped; a missing number, a Bus `gaps` increase (told at once: `Subscription.on_gap`), a
+cut-off subscription or a newer epoch make the edge *resync*: it drops the stream until the
+origin's `Resynced` arrives, then gives each of its Sessions a fresh welcome (`resumed: true`)
+at the stream's current point. A client
 already replaces its view on a welcome and goes on from its `seq` (docs/protocol.md).
 
 Media (`media`, rooms/edge_media.py): a Session's peer is made on this node's own plane; the
@@ -80,6 +81,7 @@ class RemoteRoom:
 
     async def start(self) -> RemoteRoom:
         self._sub = await self.bus.subscribe(hop.events_topic(self.meeting_id))
+        self._sub.on_gap = self._bus_gap
         self._reader = asyncio.create_task(self._read(), name=f"edge {self.meeting_id}")
         return self
 
@@ -213,6 +215,7 @@ class RemoteRoom:
             if self.closed:
                 return
             self._sub = await self._resubscribe()
+            self._sub.on_gap = self._bus_gap
             self._gaps = self._sub.gaps  # a new subscription counts its own
             self._gap("cut off")
 
@@ -222,6 +225,13 @@ class RemoteRoom:
                 return await self.bus.subscribe(hop.events_topic(self.meeting_id))
             except Unavailable:
                 await asyncio.sleep(0.5)  # the store is away: the Bus's own back-off is ahead
+
+    def _bus_gap(self) -> None:
+        """The subscription is live again after an outage: what the meeting said meanwhile is
+        lost, so resync now (the meeting may say nothing more for a long time)."""
+        if self._sub is not None and not self.closed:
+            self._gaps, self._next = self._sub.gaps, None
+            self._gap("the bus reconnected")
 
     def _receive(self, env: Envelope, gaps: int) -> None:
         if env.kind is not Kind.EVENT:
