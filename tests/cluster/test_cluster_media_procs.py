@@ -25,7 +25,7 @@ from tests.support.redis import RedisServer
 from tests.support.rtc import RtcClient
 from tests.support.wait import Seen, until
 
-pytestmark = [pytest.mark.process, pytest.mark.redis, pytest.mark.rtc, pytest.mark.slow]
+pytestmark = [pytest.mark.process, pytest.mark.redis, pytest.mark.rtc]
 
 FLOOR_HZ, FR_HZ = 300.0, 700.0
 
