@@ -253,6 +253,9 @@ def markdown(res: dict[str, Any]) -> str:
                      f"{_yes(rs['restore_state_ok'] and rs['restart_restore_s'] <= 5)} |")
         lines.append(f"| acknowledged records lost on that kill | {rs['records_lost_on_kill']} | 0 "
                      f"| {_yes(rs['records_lost_on_kill'] == 0)} |")
+    from bench import cluster
+
+    lines += cluster.markdown_rows(res)
     naive = res.get("naive")
     if naive:
         same = naive.get("ratio_same_listeners") or {}

@@ -21,7 +21,8 @@ from bench.harness import pin_orchestrator
 
 log = logging.getLogger("bench")
 
-ALL = ("fanout", "naive", "latency", "e2e", "storm", "wsstorm", "api_load", "restore")
+ALL = ("fanout", "naive", "latency", "e2e", "storm", "wsstorm", "api_load", "restore",
+       "cluster")
 DEFAULT_OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 
 
@@ -73,6 +74,11 @@ async def run(which: tuple[str, ...], sizes: scenarios.Sizes,
         from bench import restore
 
         raw["restore"] = await attempt("restore", restore.run(12 if quick else restore.CLIENTS))
+    if "cluster" in which:  # bench/cluster.py: an origin and 2 edges; origin SIGKILL heard
+        from bench import cluster
+
+        raw["cluster"] = await attempt("cluster", asyncio.to_thread(
+            cluster.measure, 20 if quick else 200, 2.0 if quick else 10.0))
     return raw
 
 
@@ -122,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         result.update({"restart_restore_s": raw["restore"]["restart_restore_s"],
                        "records_lost_on_kill": raw["restore"]["records_lost_on_kill"],
                        "restore_detail": raw["restore"]})
+    if raw.get("cluster"):
+        result.update(raw["cluster"])
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "latest.json"), "w") as f:
         json.dump(result, f, indent=2)

@@ -67,7 +67,7 @@ class Entered:
 
 class Node:
     def __init__(self, cluster: Cluster, name: str, store: Store, load: int,
-                 plane: MediaPlane | None = None) -> None:
+                 plane: MediaPlane | None = None, *, shared: bool = False) -> None:
         self.name = name
         self.plane = plane or LocalPlane(PlaneConfig(loopback_only=True))
         directory = cluster.directory()
@@ -79,7 +79,8 @@ class Node:
                              on_retaken=lambda lease: self.door.lease_retaken(lease))
         self.door = ClusterDoor(self.registry, ClusterNode(
             name, directory, cluster.bus(name), self.keeper, TTL_S, request_timeout_s=5.0,
-            sweep_s=3600.0, relay_host="127.0.0.1"))
+            sweep_s=3600.0, relay_host="127.0.0.1",
+            snapshots=cluster.snapshots() if shared else None, watch_s=0.1 if shared else None))
         self.clients: list[RtcClient] = []
 
     async def start(self) -> Node:

@@ -16,6 +16,7 @@ import asyncio
 import enum
 import struct
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
@@ -94,6 +95,7 @@ class Subscription:
         self.topic, self.maxsize = topic, maxsize
         self.state: State = "live"
         self.gaps = 0
+        self.on_gap: Callable[[], None] | None = None  # told at once when `gaps` grows
         self.reason: Exception | None = None
         self._queue: asyncio.Queue[Envelope | None] = asyncio.Queue(maxsize + 1)
 
@@ -107,6 +109,13 @@ class Subscription:
             return False
         self._queue.put_nowait(env)
         return True
+
+    def gap(self) -> None:
+        """The stream was re-established after an outage (called by the Bus): a consumer
+        that must resync learns it now, not at the topic's next message."""
+        self.gaps += 1
+        if self.on_gap is not None:
+            self.on_gap()
 
     def cut(self, reason: Exception | None) -> None:
         """Ends the stream; the consumer gets `reason` raised (None: a plain end)."""

@@ -184,7 +184,8 @@ class RedisBus:
                 for sub in self._subs.get(channel, ()):
                     if sub.state == "reconnecting":
                         sub.state = "live"
-                        sub.gaps += 1 if after_outage else 0
+                        if after_outage:
+                            sub.gap()
 
     def _deliver(self, channel: str, data: bytes) -> None:
         try:

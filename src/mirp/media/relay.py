@@ -331,7 +331,7 @@ class Relay:
             feeds_in=tuple(
                 RelayFeedStats(key, f.epoch, f.received, f.lost, f.late, f.fenced,
                                (now - f.last) * 1000.0 if f.last else -1.0)
-                for key, f in sorted(self._feeds.items())),
+                for key, f in sorted(self._feeds.items(), key=lambda kf: str(kf[0]))),
             unknown=self._unknown + self._sources.unknown,
             unwanted=self._unwanted + self._sources.unwanted, malformed=self._malformed,
             hop_p50_ms=pct(0.50), hop_p95_ms=pct(0.95), links=len(self._links),

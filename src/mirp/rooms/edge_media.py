@@ -52,6 +52,9 @@ class EdgeMedia:
         self.listening: dict[str, FeedKey] = {}
         self.active: frozenset[str] = frozenset()  # the sources the origin's plan mixes
         self.forwarded: tuple[frozenset[str], Address | None, int] = (frozenset(), None, 0)
+        # the origin is this node (it took the meeting over): its room's plane is this plane,
+        # the peers here are its local peers, nothing is relayed in or out for them
+        self.here = origin == node_id
         self._lookup: asyncio.Task[None] | None = None
 
     # ---------------------------------------------------------------- the edge's Sessions
@@ -91,7 +94,7 @@ class EdgeMedia:
     def deliver(self, message: hop.ListenOut | hop.PeerCloseOut | hop.SourcesOut) -> None:
         match message:
             case hop.ListenOut(node_id=node, participant_id=pid, key=key):
-                if node != self.node_id or pid not in self.peers:
+                if node != self.node_id or pid not in self.peers or self.here:
                     return
                 if key is None:
                     self.listening.pop(pid, None)
@@ -114,6 +117,10 @@ class EdgeMedia:
             return
         moved = node_id != self.origin
         self.origin, self.epoch = node_id, epoch
+        here, self.here = self.here, node_id == self.node_id
+        if self.here and not here:  # the room next door mixes, encodes, accepts from now on
+            self.listening.clear()
+            self.plane.accept()
         if not moved:
             self._forward()
             return
@@ -137,11 +144,12 @@ class EdgeMedia:
         self._forward()
 
     def _accept(self) -> None:
-        self.plane.accept(keys=set(self.listening.values()))
+        if not self.here:  # the meeting's share of the relay is the origin's then
+            self.plane.accept(keys=set(self.listening.values()))
 
     def _forward(self) -> None:
         """This edge's peers' microphones that the origin mixes go to the origin, no other."""
-        mine = self.active & self.peers.keys()
+        mine = frozenset() if self.here else self.active & self.peers.keys()
         state = (mine, self.origin_address, self.epoch) if mine else (frozenset(), None, 0)
         if state == self.forwarded:
             return

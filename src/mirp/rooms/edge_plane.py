@@ -40,8 +40,9 @@ def feeds_link(meeting_id: str, edge: str) -> str:
 
 class EdgePlane(RoomPlane):
     def __init__(self, local: ScopedPlane, put: Callable[[hop.Out], None],
-                 epoch: Callable[[], int]) -> None:
+                 epoch: Callable[[], int], here: str = "") -> None:
         self.local = local
+        self.here = here  # this node: an edge Session of its own has its peer on `local`
         self.meeting_id = local.meeting_id
         self.put = put  # into the meeting's stream (the host's outbox)
         self.epoch = epoch  # the lease's epoch, for the relay links
@@ -94,7 +95,14 @@ class EdgePlane(RoomPlane):
     # ---------------------------------------------------------------- peers on edges
     def peer_up(self, peer_id: str, edge: str, address: Address) -> None:
         """The edge's plane answered this participant's offer (in the room task, before the
-        MediaLink counts the peer): its media goes to that edge from now on."""
+        MediaLink counts the peer): its media goes to that edge from now on. A peer on this
+        very node (an edge of the meeting that took it over) is a local one: same plane, same
+        name."""
+        if edge == self.here:
+            if peer_id in self.where:
+                self._move(peer_id, None)  # closes the one elsewhere, not the one here
+            self.put(hop.SourcesOut(tuple(sorted(self.sources))))
+            return
         self._move(peer_id, edge)
         self.edges[edge] = address
         self.where[peer_id] = edge
@@ -105,6 +113,8 @@ class EdgePlane(RoomPlane):
     def peer_down(self, peer_id: str, edge: str) -> bool:
         """The edge reports the peer gone (its plane released it already): True if that edge
         held it (a late report about a peer made elsewhere since is ignored)."""
+        if edge == self.here and peer_id not in self.where:
+            return True  # a local peer, reported by this node's own edge side
         if self.where.get(peer_id) != edge:
             return False
         del self.where[peer_id]
@@ -154,8 +164,8 @@ class EdgePlane(RoomPlane):
         link, plane = feeds_link(self.meeting_id, edge), self.local.plane
         if keys:
             self.links[edge] = keys
-            plane.relay_to(link, self.edges[edge], sorted(self.local.key(k) for k in keys),
-                           self.epoch())
+            named = sorted((self.local.key(k) for k in keys), key=str)  # minus None or a name
+            plane.relay_to(link, self.edges[edge], named, self.epoch())
         else:
             del self.links[edge]
             plane.relay_stop(link)

@@ -115,7 +115,7 @@ class RoomHost:
             plane.put, plane.epoch = self.put, self._lease_epoch  # its state goes on
             self.edge_plane = plane
         elif address_of is not None and isinstance(plane, ScopedPlane):
-            self.edge_plane = EdgePlane(plane, self.put, self._lease_epoch)
+            self.edge_plane = EdgePlane(plane, self.put, self._lease_epoch, self.bus.node_id)
             if runtime.media.plan is not None:
                 self.edge_plane.sources = runtime.media.plan.sources()
             runtime.media.plane = self.edge_plane  # local peers go through it unchanged

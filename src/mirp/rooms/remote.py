@@ -8,14 +8,18 @@ delivered in the stream's order: the welcome, then the events of the participant
 serves, acks and closes.
 
 The stream is trusted only while it is whole: messages of an older epoch (a deposed origin) are
-dropped; a missing number, a Bus `gaps` increase, a cut-off subscription or a newer epoch make
-the edge *resync*: it drops the stream until the origin's `Resynced` arrives, then gives each
-of its Sessions a fresh welcome (`resumed: true`) at the stream's current point. A client
+dropped; a missing number, a Bus `gaps` increase (told at once: `Subscription.on_gap`), a
+cut-off subscription or a newer epoch make the edge *resync*: it drops the stream until the
+origin's `Resynced` arrives, then gives each of its Sessions a fresh welcome (`resumed: true`)
+at the stream's current point. A client
 already replaces its view on a welcome and goes on from its `seq` (docs/protocol.md).
 
 Media (`media`, rooms/edge_media.py): a Session's peer is made on this node's own plane; the
 origin's Room counts it (`PeerUp`) and hears of its end (`PeerDown`); the origin's plan for it
 comes by the same stream. Without `media` (no relay address) `offer`/`ice` are `Unavailable`.
+After the `Resynced` of a new epoch (a takeover: the new origin restored the Room, not where its
+peers are) each live peer is counted again (`PeerUp`): the new origin relays its feed here and
+the microphones go to it, while the client keeps its peer connection.
 """
 
 from __future__ import annotations
@@ -58,6 +62,7 @@ class RemoteRoom:
                  media: EdgeMedia | None = None) -> None:
         self.meeting_id, self.bus, self.epoch = meeting_id, bus, epoch
         self.media = media
+        self._peers_epoch = epoch  # the origin epoch this edge's peers were last counted in
         self._peer_order = asyncio.Lock()  # PeerUp/PeerDown reach the origin in their order
         self.timeout_s = timeout_s
         self.on_empty = on_empty
@@ -76,6 +81,7 @@ class RemoteRoom:
 
     async def start(self) -> RemoteRoom:
         self._sub = await self.bus.subscribe(hop.events_topic(self.meeting_id))
+        self._sub.on_gap = self._bus_gap
         self._reader = asyncio.create_task(self._read(), name=f"edge {self.meeting_id}")
         return self
 
@@ -209,6 +215,7 @@ class RemoteRoom:
             if self.closed:
                 return
             self._sub = await self._resubscribe()
+            self._sub.on_gap = self._bus_gap
             self._gaps = self._sub.gaps  # a new subscription counts its own
             self._gap("cut off")
 
@@ -218,6 +225,13 @@ class RemoteRoom:
                 return await self.bus.subscribe(hop.events_topic(self.meeting_id))
             except Unavailable:
                 await asyncio.sleep(0.5)  # the store is away: the Bus's own back-off is ahead
+
+    def _bus_gap(self) -> None:
+        """The subscription is live again after an outage: what the meeting said meanwhile is
+        lost, so resync now (the meeting may say nothing more for a long time)."""
+        if self._sub is not None and not self.closed:
+            self._gaps, self._next = self._sub.gaps, None
+            self._gap("the bus reconnected")
 
     def _receive(self, env: Envelope, gaps: int) -> None:
         if env.kind is not Kind.EVENT:
@@ -322,6 +336,27 @@ class RemoteRoom:
                 self._drop(sid)
                 local.session.close(RESYNC_CLOSE, "resynchronising with the meeting")
         self._check_empty()
+        if self.media is not None and self.epoch != self._peers_epoch:
+            self._peers_epoch = self.epoch
+            for pid, sid in list(self.media.peers.items()):
+                if sid in fresh:
+                    background(self._peer_again(pid, sid))
+
+    async def _peer_again(self, participant_id: str, session_id: str) -> None:
+        """A new origin (a takeover) restored the Room but not where its peers are: each live
+        peer here is counted again, so its plan (the feed it hears, the microphone it forwards)
+        comes from the new origin; the peer itself, and the client's connection, stay. One the
+        new origin refuses is closed, and its client told to offer again."""
+        try:
+            async with self._peer_order:
+                await self._ask(hop.PeerUp(participant_id, session_id))
+        except MirpError as exc:
+            log.warning("room %s: the peer of %s not taken over: %s", self.meeting_id,
+                        participant_id, exc.message)
+            local = self._by_sid.get(session_id)
+            if self.media is not None and local is not None:
+                self.media.close(participant_id, session_id)
+                local.session.send({"type": "peer_closed", "reason": "the meeting moved"})
 
     # ---------------------------------------------------------------- ending
     async def close(self) -> None:
