@@ -25,8 +25,6 @@ from typing import Any
 from bench import cluster_edge, cluster_failover_media, report
 
 RESULTS = Path(__file__).parent / "results"
-GOALS = {"cluster_edge_vs_single_pct": "<= +10 %", "cluster_hop_added_latency_ms_p95": "<= 5",
-         "cluster_failover_s": "<= 5"}
 
 
 def _edge(listeners: int, window: float) -> dict[str, Any]:
@@ -57,28 +55,6 @@ def measure(listeners: int = 200, window: float = 10.0, failover_runs: int = 1
     }
 
 
-def markdown_rows(res: dict[str, Any]) -> list[str]:
-    """latest.md's rows of the cluster keys (none when they were not measured)."""
-    if res.get("cluster_edge_us_per_packet_listener") is None:
-        return []
-    pct, hop, fo = (res.get("cluster_edge_vs_single_pct"),
-                    res.get("cluster_hop_added_latency_ms_p95"), res.get("cluster_failover_s"))
-    return [
-        f"| cluster: edge µs per packet per listener (single process, same round) | "
-        f"{res['cluster_edge_us_per_packet_listener']} "
-        f"({res.get('cluster_single_process_us_per_packet_listener')}; {pct:+} %) | "
-        f"{GOALS['cluster_edge_vs_single_pct']} | {report._yes(pct is not None and pct <= 10)} |"
-        if pct is not None else "| cluster: edge µs per packet per listener | n/a | | |",
-        f"| cluster: hop's added latency p95 ms (origin -> edge, loopback) | {hop} | "
-        f"{GOALS['cluster_hop_added_latency_ms_p95']} | "
-        f"{report._yes(None if hop is None else hop <= 5)} |",
-        f"| cluster: origin CPU % per relayed feed | "
-        f"{res.get('cluster_origin_cpu_pct_per_feed')} | | |",
-        f"| cluster: origin SIGKILL -> every edge listener hears its channel again, s | {fo} | "
-        f"{GOALS['cluster_failover_s']} | {report._yes(None if fo is None else fo <= 5)} |",
-    ]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--listeners", type=int, default=200)
@@ -93,7 +69,7 @@ def main() -> None:
     latest.write_text(json.dumps(res, indent=2) + "\n")
     if "machine" in res:
         (RESULTS / "latest.md").write_text(report.markdown(res))
-    print("\n".join(markdown_rows(res)))
+    print("\n".join(report.cluster_rows(res)))
 
 
 if __name__ == "__main__":

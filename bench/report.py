@@ -253,9 +253,7 @@ def markdown(res: dict[str, Any]) -> str:
                      f"{_yes(rs['restore_state_ok'] and rs['restart_restore_s'] <= 5)} |")
         lines.append(f"| acknowledged records lost on that kill | {rs['records_lost_on_kill']} | 0 "
                      f"| {_yes(rs['records_lost_on_kill'] == 0)} |")
-    from bench import cluster
-
-    lines += cluster.markdown_rows(res)
+    lines += cluster_rows(res)
     naive = res.get("naive")
     if naive:
         same = naive.get("ratio_same_listeners") or {}
@@ -285,3 +283,29 @@ def markdown(res: dict[str, Any]) -> str:
     if res.get("notes"):
         lines += ["", "## Notes", ""] + [f"- {n}" for n in res["notes"]]
     return "\n".join(lines) + "\n"
+
+
+CLUSTER_GOALS = {"cluster_edge_vs_single_pct": "<= +10 %",
+                 "cluster_hop_added_latency_ms_p95": "<= 5", "cluster_failover_s": "<= 5"}
+
+
+def cluster_rows(res: dict[str, Any]) -> list[str]:
+    """latest.md's rows of the cluster keys (none when they were not measured)."""
+    if res.get("cluster_edge_us_per_packet_listener") is None:
+        return []
+    pct, hop, fo = (res.get("cluster_edge_vs_single_pct"),
+                    res.get("cluster_hop_added_latency_ms_p95"), res.get("cluster_failover_s"))
+    return [
+        f"| cluster: edge µs per packet per listener (single process, same round) | "
+        f"{res['cluster_edge_us_per_packet_listener']} "
+        f"({res.get('cluster_single_process_us_per_packet_listener')}; {pct:+} %) | "
+        f"{CLUSTER_GOALS['cluster_edge_vs_single_pct']} | {_yes(pct is not None and pct <= 10)} |"
+        if pct is not None else "| cluster: edge µs per packet per listener | n/a | | |",
+        f"| cluster: hop's added latency p95 ms (origin -> edge, loopback) | {hop} | "
+        f"{CLUSTER_GOALS['cluster_hop_added_latency_ms_p95']} | "
+        f"{_yes(None if hop is None else hop <= 5)} |",
+        f"| cluster: origin CPU % per relayed feed | "
+        f"{res.get('cluster_origin_cpu_pct_per_feed')} | | |",
+        f"| cluster: origin SIGKILL -> every edge listener hears its channel again, s | {fo} | "
+        f"{CLUSTER_GOALS['cluster_failover_s']} | {_yes(None if fo is None else fo <= 5)} |",
+    ]
