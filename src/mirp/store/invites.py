@@ -350,16 +350,21 @@ async def _removed_from_named(session: AsyncSession, inv: t.Invitation) -> bool:
     return row.first() is not None
 
 
-async def join(session: AsyncSession, settings: Settings, data: JoinIn) -> JoinOut:
+async def join(session: AsyncSession, settings: Settings, data: JoinIn, *,
+               each_new: bool = False) -> JoinOut:
+    """`each_new`: a new participant at every join, even through a named invitation (a venue's
+    WHEP players: one invitation serves every receiver, store/venue.py); else a named
+    invitation is one person's, who comes back as the same participant."""
     inv, meeting = await _usable(session, settings, data.token)
     check_language(meeting, data.language)
-    again = await _returning(session, settings, inv, data.participant_token) \
-        or await _named_participant(session, inv)
+    again = await _returning(session, settings, inv, data.participant_token)
+    if again is None and not each_new:
+        again = await _named_participant(session, inv)
     if again is not None:  # the same person again: no use is spent, the same participant
         if data.language is not None:
             again.language = data.language
         return await _joined(session, settings, meeting, again)
-    if await _removed_from_named(session, inv):
+    if not each_new and await _removed_from_named(session, inv):
         raise Forbidden("you were removed from this meeting", {"reason": "removed"})
     if inv.max_uses is not None and inv.uses >= inv.max_uses:
         raise Forbidden("this invitation is used up", {"reason": "used_up"})

@@ -50,4 +50,4 @@ async def listener_participant(session: SqlSession, settings: Settings, token: s
         raise Forbidden("WHEP takes the token of a listen-only (observer) invitation",
                         {"role": inv.role, "allowed": [LISTEN_ONLY]})
     return await invites.join(session, settings, JoinIn(token=token, name=inv.name or "Player",
-                                                        participant_token=None))
+                                                        participant_token=None), each_new=True)
