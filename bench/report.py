@@ -7,6 +7,7 @@ import os
 import platform
 from typing import Any
 
+from bench import features
 from bench.common import percentile
 
 GOALS = {
@@ -254,6 +255,7 @@ def markdown(res: dict[str, Any]) -> str:
         lines.append(f"| acknowledged records lost on that kill | {rs['records_lost_on_kill']} | 0 "
                      f"| {_yes(rs['records_lost_on_kill'] == 0)} |")
     lines += cluster_rows(res)
+    lines += features.rows(res)
     naive = res.get("naive")
     if naive:
         same = naive.get("ratio_same_listeners") or {}
@@ -309,3 +311,21 @@ def cluster_rows(res: dict[str, Any]) -> list[str]:
         f"| cluster: origin SIGKILL -> every edge listener hears its channel again, s | {fo} | "
         f"{CLUSTER_GOALS['cluster_failover_s']} | {_yes(None if fo is None else fo <= 5)} |",
     ]
+
+
+def main() -> None:
+    """`python -m bench.report`: fold the feature benchmarks' keys into latest.json and .md."""
+    import json
+    from pathlib import Path
+
+    res = features.fold()
+    results = Path(__file__).resolve().parent / "results"
+    (results / "latest.json").write_text(json.dumps(res, indent=2) + "\n")
+    if "machine" in res:
+        (results / "latest.md").write_text(markdown(res))
+    print("| metric | measured | goal | met |\n|---|---|---|---|")
+    print("\n".join(features.rows(res)))
+
+
+if __name__ == "__main__":
+    main()
