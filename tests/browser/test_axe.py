@@ -15,6 +15,7 @@ from urllib.parse import unquote
 import pytest
 
 from .conftest import Api, join, join_all, until
+from .pagewalk import walk_organizer_pages
 from .test_pages import DESKTOP, PHONE
 
 pytestmark = pytest.mark.browser
@@ -114,21 +115,7 @@ async def test_every_page_has_no_serious_accessibility_violation(server, api: Ap
     await page.wait_for_selector("#wc-status:not(:has-text('Loading'))")
     problems += await audit(page, "webcast")
 
-    await page.evaluate("t => localStorage.setItem('mirp.organizer', JSON.stringify({token: t}))",
-                        token)
-    for name, path, ready in (
-            ("meetings", "/meetings.html", "main h1"),
-            ("meeting", f"/meeting.html#id={mid}", "main h1"),
-            ("meeting: invitations", f"/meeting.html#id={mid}&tab=invitations", "main h1"),
-            ("meeting: registrations", f"/meeting.html#id={mid}&tab=registrations", "main h1"),
-            ("meeting: live", f"/meeting.html#id={mid}&tab=live", "#live .grid-3"),
-            ("report", f"/report.html#id={mid}", "main h1"),
-            ("trends", "/trends.html", "main h1")):
-        await page.goto("about:blank")
-        await page.goto(f"{server.base}{path}")
-        await page.wait_for_selector(ready, timeout=15000)
-        await page.wait_for_load_state("networkidle")
-        problems += await audit(page, name)
+    problems += await walk_organizer_pages(page, server.base, mid, token, audit)
 
     # a closed meeting: the chair's and the delegate's last pages
     chair.page.on("dialog", lambda d: d.accept())

@@ -14,6 +14,7 @@ from urllib.parse import unquote
 import pytest
 
 from .conftest import Api, join, save_screenshot_dir, until
+from .pagewalk import walk_organizer_pages
 from .test_pages import DESKTOP, PHONE
 
 pytestmark = pytest.mark.browser
@@ -123,21 +124,8 @@ async def test_every_page_in_english_and_arabic_at_both_widths(server, api: Api,
         await page.goto(f"{server.base}/webcast.html#m={mid}")
         await page.wait_for_selector("#wc-status:not(:has-text('Loading'))")
         problems += await screens(page, "webcast", lang)
-        await page.evaluate(
-            "t => localStorage.setItem('mirp.organizer', JSON.stringify({token: t}))", token)
-        for name, path, ready in (
-                ("meetings", "/meetings.html", "main h1"),
-                ("meeting", f"/meeting.html#id={mid}", "#webcast-card:not([hidden])"),
-                ("invitations", f"/meeting.html#id={mid}&tab=invitations", "[data-invitation]"),
-                ("registrations", f"/meeting.html#id={mid}&tab=registrations", "main h1"),
-                ("live", f"/meeting.html#id={mid}&tab=live", "#live .grid-3"),
-                ("report", f"/report.html#id={mid}", "main h1"),
-                ("trends", "/trends.html", "main h1")):
-            await page.goto("about:blank")
-            await page.goto(f"{server.base}{path}")
-            await page.wait_for_selector(ready, timeout=15000)
-            await page.wait_for_load_state("networkidle")
-            problems += await screens(page, name, lang)
+        problems += await walk_organizer_pages(
+            page, server.base, mid, token, lambda pg, name, lang=lang: screens(pg, name, lang))
         for p in (chair, delegate, interp, room):
             await p.page.goto("about:blank")
     assert not problems, "what the pictures show:\n" + "\n".join(problems)
