@@ -22,7 +22,8 @@ COPY src ./src
 COPY web ./web
 RUN pip install --no-cache-dir --no-deps --no-build-isolation . \
  && rm -rf /app/build /app/src/*.egg-info \
- && useradd --system --home /data --create-home mirp
+ && useradd --system --home /data --create-home mirp \
+ && install -d -o mirp -g mirp /media/mirp  # MIRP_MEDIA_DIR of a cluster: a volume mounted here
 
 USER mirp
 VOLUME ["/data"]

@@ -183,8 +183,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.admission = admission
         app.state.media = media
         app.state.rooms = live
-        webcaster = Webcaster(rooms, media, settings.data_dir, settings.webcast_segment_packets,
-                              settings.webcast_window, db)  # HLS, recordings: docs/webcast.md
+        webcaster = Webcaster(rooms, media, settings.resolved_media_dir(),  # docs/webcast.md
+                              settings.webcast_segment_packets, settings.webcast_window, db)
         webcaster.start()
         app.state.webcast = webcaster
         outbox = Outbox(db, settings) if settings.mail_on() else None  # invitation e-mail

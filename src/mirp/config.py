@@ -134,6 +134,10 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MIRP_", env_nested_delimiter="__", extra="ignore")
 
     data_dir: Path = Path("./data")
+    # The webcast's files and the recordings (docs/webcast.md); default <data_dir>. In a cluster
+    # of several machines a directory every node shares (a network volume): the meeting's
+    # origin writes there, any node serves it, and a new origin carries the playlists on.
+    media_dir: Path | None = None
     database_url: str | None = None  # default: sqlite+aiosqlite:///<data_dir>/mirp.sqlite3
     redis_url: str | None = None  # default: everything in-process
     # This process's name in the cluster (with MIRP_REDIS_URL): unique and stable across its
@@ -251,6 +255,9 @@ class Settings(BaseSettings):
             return self.node_id
         host = "".join(c if c.isalnum() or c in "-_." else "-" for c in socket.gethostname())
         return f"{host or 'node'}-{self.port}"
+
+    def resolved_media_dir(self) -> Path:
+        return self.media_dir if self.media_dir is not None else self.data_dir
 
     def journal_file(self) -> Path:
         """The journal (docs/operations.md): one per process; in a cluster, named after the

@@ -35,7 +35,7 @@ async def list_recordings(meeting_id: str, session: DbSession, organizer: Curren
         "running": bool(status is not None and status.recording),
         "alert": status.recording_stopped if status is not None else None,
         "parts": [p.to_json(_running(webcast, meeting.id, p.part))
-                  for p in files.parts(recordings_dir(settings.data_dir), meeting.id)],
+                  for p in files.parts(recordings_dir(settings.resolved_media_dir()), meeting.id)],
     }
 
 
@@ -55,7 +55,7 @@ async def recording_chapters(meeting_id: str, part: str, session: DbSession,
 async def _index(meeting_id: str, part: str, session: DbSession, organizer: CurrentOrganizer,
                  settings: AppSettings) -> dict[str, Any]:
     meeting = await repo.meeting_for(session, organizer, meeting_id)
-    found = files.part(recordings_dir(settings.data_dir), meeting.id, part)
+    found = files.part(recordings_dir(settings.resolved_media_dir()), meeting.id, part)
     start = datetime.fromtimestamp(found.started_at, UTC)
     end = datetime.fromtimestamp(found.ended_at, UTC) if found.ended_at else datetime.now(UTC)
     return files.index(found, await turns(session, meeting.id, start, end))
@@ -65,7 +65,7 @@ async def _index(meeting_id: str, part: str, session: DbSession, organizer: Curr
 async def recording_channel(meeting_id: str, part: str, channel: str, session: DbSession,
                             organizer: CurrentOrganizer, settings: AppSettings) -> FileResponse:
     meeting = await repo.meeting_for(session, organizer, meeting_id)
-    found = files.part(recordings_dir(settings.data_dir), meeting.id, part)
+    found = files.part(recordings_dir(settings.resolved_media_dir()), meeting.id, part)
     return FileResponse(files.channel_file(found, channel), media_type="audio/ogg",
                         filename=f"{meeting.id}-{part}-{channel}.opus",
                         headers={"Cache-Control": "private, no-cache"})
@@ -76,7 +76,7 @@ async def delete_recording(meeting_id: str, part: str, session: DbSession,
                            organizer: CurrentOrganizer, settings: AppSettings,
                            webcast: AppWebcast) -> Response:
     meeting = await repo.meeting_for(session, organizer, meeting_id)
-    found = files.part(recordings_dir(settings.data_dir), meeting.id, part)
+    found = files.part(recordings_dir(settings.resolved_media_dir()), meeting.id, part)
     if _running(webcast, meeting.id, part):
         raise Conflict("this recording is still running: close the meeting or turn recording off")
     files.delete_part(found)

@@ -103,7 +103,7 @@ async def serve(request: Request, meeting_id: str, path: str) -> Response:
     if token is not None and len(token) > 4096:
         raise Unauthorized("malformed webcast token")
     check_meeting_id(meeting_id)
-    file, kind = webcast_file(webcast_dir(settings.data_dir), meeting_id, path)
+    file, kind = webcast_file(webcast_dir(settings.resolved_media_dir()), meeting_id, path)
     mode = await _mode(db, modes, meeting_id)
     set_cookie = False
     if mode == "token":

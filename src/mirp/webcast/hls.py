@@ -6,15 +6,23 @@ so any static file server, reverse proxy or CDN can serve the directory. Segment
 session (the room's opening) so a name is never reused: segments can be cached as immutable.
 The timeline is the channel's own sample count (a gap in the packets was filled with silence by
 the caller), so every segment starts where the previous one ended.
+
+A rendition opened where a live playlist already is (the room opened again after a crash and
+restart, or by another node after a failover, on a directory the nodes share) carries it on: its
+segments stay in the window, the new session's follow after an `EXT-X-DISCONTINUITY` (its
+timeline starts again at 0), and the media sequence numbers go on rising, so a player that was
+following the old playlist follows the new one without being reloaded.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from mirp.webcast import fmp4
 from mirp.webcast.names import FLOOR, channel_name
@@ -48,25 +56,78 @@ def master_playlist(channels: Sequence[str], bandwidth: int = 48_000) -> str:
     return "\n".join(lines) + "\n"
 
 
+class Segment(NamedTuple):
+    name: str
+    seconds: float
+    discontinuity: bool = False  # the timeline starts again here (a new session)
+
+
+def carried_on(text: str) -> tuple[int, int, list[Segment]] | None:
+    """(media sequence, discontinuity sequence, segments) of a live playlist written by
+    `Rendition`, or None when there is nothing to carry on: not ours, unreadable, or ended (the
+    meeting closed: players have stopped, and the next opening starts afresh)."""
+    sequence = discontinuities = 0
+    segments: list[Segment] = []
+    seconds: float | None = None
+    pending_break = False
+    for line in text.splitlines():
+        try:
+            if line.startswith("#EXT-X-MEDIA-SEQUENCE:"):
+                sequence = int(line.split(":", 1)[1])
+            elif line.startswith("#EXT-X-DISCONTINUITY-SEQUENCE:"):
+                discontinuities = int(line.split(":", 1)[1])
+            elif line == "#EXT-X-ENDLIST":
+                return None
+            elif line == "#EXT-X-DISCONTINUITY":
+                pending_break = True
+            elif line.startswith("#EXTINF:"):
+                seconds = float(line.split(":", 1)[1].rstrip(",").split(",")[0])
+            elif line and not line.startswith("#") and seconds is not None:
+                if "/" in line or not line.endswith(".m4s"):
+                    return None
+                segments.append(Segment(line, seconds, pending_break))
+                seconds, pending_break = None, False
+        except ValueError:
+            return None
+    return (sequence, discontinuities, segments) if text.startswith("#EXTM3U") else None
+
+
 @dataclass
 class Rendition:
-    """One channel's segments and playlist, in `directory` (created, emptied of old sessions)."""
+    """One channel's segments and playlist, in `directory` (created; a playlist already there is
+    carried on, any other file of old sessions removed)."""
 
     directory: Path
     session: str
     segment_packets: int = 50
     window: int = 6
     samples: list[tuple[int, bytes]] = field(default_factory=list)
-    segments: list[tuple[str, float]] = field(default_factory=list)  # name, seconds
+    segments: list[Segment] = field(default_factory=list)  # the window
     sequence: int = 0  # media sequence number of segments[0]
-    written: int = 0  # segments written
+    discontinuities: int = 0  # discontinuity sequence: the breaks that left the window
+    written: int = 0  # segments written by this session
     base_time: int = 0  # samples before the pending ones
     ended: bool = False
+    retired: deque[str] = field(default_factory=deque)  # left the window, still on disk
+    fresh: bool = True  # the next segment is this session's first
 
     def __post_init__(self) -> None:
-        shutil.rmtree(self.directory, ignore_errors=True)
+        previous = None
+        try:
+            previous = carried_on((self.directory / PLAYLIST).read_text())
+        except (OSError, UnicodeDecodeError):
+            pass
+        if previous is None:
+            shutil.rmtree(self.directory, ignore_errors=True)
+        else:
+            self.sequence, self.discontinuities, self.segments = previous
+            keep = {s.name for s in self.segments} | {PLAYLIST}
+            for old in self.directory.iterdir():  # segments past the window, temporary files
+                if old.name not in keep:
+                    old.unlink(missing_ok=True)
         self.directory.mkdir(parents=True, exist_ok=True)
         write_atomic(self.directory / INIT, fmp4.init_segment())
+        self.fresh = bool(self.segments)
 
     def add(self, packet: bytes, samples: int = PACKET_SAMPLES) -> None:
         self.samples.append((samples, packet))
@@ -84,13 +145,15 @@ class Rendition:
         duration = sum(d for d, _ in self.samples)
         self.base_time += duration
         self.samples = []
-        self.segments.append((name, duration / fmp4.TIMESCALE))
+        self.segments.append(Segment(name, duration / fmp4.TIMESCALE, self.fresh))
+        self.fresh = False
         while len(self.segments) > self.window:
-            self.segments.pop(0)
+            gone = self.segments.pop(0)
             self.sequence += 1
-        stale = self.written - self.window - KEEP_EXTRA
-        if stale > 0:
-            (self.directory / f"{self.session}-{stale}.m4s").unlink(missing_ok=True)
+            self.discontinuities += gone.discontinuity
+            self.retired.append(gone.name)
+        while len(self.retired) > KEEP_EXTRA:  # kept a little, for a player a little behind
+            (self.directory / self.retired.popleft()).unlink(missing_ok=True)
         self._playlist()
 
     def end(self) -> None:
@@ -99,12 +162,15 @@ class Rendition:
         self._playlist()
 
     def _playlist(self) -> None:
-        target = max([round(s) for _, s in self.segments] + [1])
+        target = max([round(s.seconds) for s in self.segments] + [1])
         lines = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target}",
-                 f"#EXT-X-MEDIA-SEQUENCE:{self.sequence}", "#EXT-X-INDEPENDENT-SEGMENTS",
-                 f'#EXT-X-MAP:URI="{INIT}"']
-        for name, seconds in self.segments:
-            lines += [f"#EXTINF:{seconds:.3f},", name]
+                 f"#EXT-X-MEDIA-SEQUENCE:{self.sequence}",
+                 f"#EXT-X-DISCONTINUITY-SEQUENCE:{self.discontinuities}",
+                 "#EXT-X-INDEPENDENT-SEGMENTS", f'#EXT-X-MAP:URI="{INIT}"']
+        for segment in self.segments:
+            if segment.discontinuity:
+                lines.append("#EXT-X-DISCONTINUITY")
+            lines += [f"#EXTINF:{segment.seconds:.3f},", segment.name]
         if self.ended:
             lines.append("#EXT-X-ENDLIST")
         write_atomic(self.directory / PLAYLIST, ("\n".join(lines) + "\n").encode())
