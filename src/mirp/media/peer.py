@@ -3,15 +3,20 @@
 One Peer = one audio m-line: the participant's microphone comes up (we receive), the channel
 they listen to goes down (we send, see media/fanout.py). A listen-only client offers `recvonly`,
 so nothing comes up. An optional second m-line, video (VP8), carries the participant's camera up
-(tapped, never decoded) and the floor video down (media/video.py); without the `video_forward`
-fast path it is answered `inactive`. Anything else (data channels, a second audio line) is
-refused with InvalidSdp: every inbound track must be drained or tapped.
+(tapped, never decoded) and the floor video down (media/video.py); an optional third, video
+again, carries only down: the partner video (an interpreter's booth partner, small), answered
+`sendonly` whatever the client offered, so no second camera comes up. Without the
+`video_forward` fast path both are answered `inactive`. Anything else (data channels, a second
+audio line) is refused with InvalidSdp: every inbound track must be drained or tapped.
 Whether a Peer may go on (its admission slot, a handshake that never ends, silence) is its
 PeerWatch's job (media/watch.py); consent freshness is media/consent.py's.
 
 Why things are the way they are:
 - ICE servers: `RTCConfiguration(iceServers=[])` when none are configured; aiortc otherwise adds a
-  public STUN server of its own.
+  public STUN server of its own. `max-bundle`: every m-line on the first one's transport from the
+  start (browsers bundle anyway). Under aiortc's default (`balanced`) a second video transceiver
+  is made on the first one's transport, which the offer's BUNDLE then discards: the partner
+  video would never leave.
 - Server → client trickle: aiortc gathers every local candidate before it answers, so the answer
   carries them all (no server-side trickle). Client → server trickle is supported
   (`add_remote_candidate`, with candidates arriving before the offer buffered).
@@ -36,6 +41,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from aiortc import (
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
@@ -54,8 +60,8 @@ from mirp.media.sdp import (
     check_offer,
     is_loopback_candidate,
     loopback_only_sdp,
-    offers_video,
     parse_candidate,
+    video_lines,
 )
 from mirp.media.track import FeedTrack, RtpBinding
 from mirp.media.video import IdleVideoTrack
@@ -111,7 +117,8 @@ class PeerFactory:
     def create(self) -> RTCPeerConnection:
         """A bare peer connection with this factory's ICE servers; loopback_only: it gathers
         127.0.0.1 only (remote candidates are filtered by the Peer, not here)."""
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self.ice_servers)))
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self.ice_servers),
+                                                bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         if self.loopback_only:
             set_local = pc.setLocalDescription
 
@@ -164,6 +171,8 @@ class Peer:
         self.video_sender: RTCRtpSender | None = None  # the floor video goes down here
         self.video_binding: RtpBinding | None = None
         self.video_track: MediaStreamTrack | None = None
+        self.partner_sender: RTCRtpSender | None = None  # the partner video goes down here
+        self.partner_binding: RtpBinding | None = None
         self.on_gone: OnGone | None = None
         self.gone_reason: str | None = None
         self.closed = False
@@ -209,7 +218,9 @@ class Peer:
                     if c.mimeType.lower() == "audio/opus"]
             transceiver.setCodecPreferences(opus)
             self.sender = transceiver.sender
-            video = self._add_video() if offers_video(sdp) else None
+            lines = video_lines(sdp)
+            video = self._add_video("sendrecv") if lines else None
+            partner = self._add_video("sendonly") if lines > 1 else None
             self.pc.on("track", self._on_remote_track(transceiver.receiver,
                                                       video.receiver if video else None))
             try:
@@ -221,7 +232,9 @@ class Peer:
             answer = await self.pc.createAnswer()
             await self.pc.setLocalDescription(answer)  # gathers (loopback only: see create())
             if video is not None:
-                self._bind_video(video)
+                self.video_sender, self.video_binding = self._bind_video(video)
+            if partner is not None:
+                self.partner_sender, self.partner_binding = self._bind_video(partner)
         except BaseException:
             self.watch.release()
             await self.close()
@@ -250,23 +263,26 @@ class Peer:
         self.feed_track.binding = RtpBinding(payload_type=payload_type, mid=transceiver.mid,
                                              extension=compat.mid_extension(transceiver))
 
-    def _add_video(self) -> Any:
-        """The video transceiver (VP8 and its RTX only), `inactive` without the fast path."""
+    def _add_video(self, direction: str) -> Any:
+        """A video transceiver (VP8 and its RTX only), `inactive` without the fast path. aiortc
+        gives the offer's video m-lines to video transceivers in the order they were added."""
         forward = compat.enabled("video_forward")
-        video = self.pc.addTransceiver(IdleVideoTrack(), direction="sendrecv" if forward
+        video = self.pc.addTransceiver(IdleVideoTrack(), direction=direction if forward
                                        else "inactive")
         vp8 = [c for c in RTCRtpSender.getCapabilities("video").codecs
                if c.mimeType.lower() in ("video/vp8", "video/rtx")]
         video.setCodecPreferences(vp8)
         return video
 
-    def _bind_video(self, video: Any) -> None:
+    @staticmethod
+    def _bind_video(video: Any) -> tuple[RTCRtpSender | None, RtpBinding | None]:
+        """The sender and binding the forwarder writes this m-line's RTP with; (None, None)
+        when the participant receives no video on it (inactive, or they offered sendonly)."""
         codec = compat.negotiated_codec(video)
         if codec is None or codec[0].lower() != "video/vp8" or video.currentDirection is None \
                 or "send" not in video.currentDirection:
-            return  # the participant receives no video (listens only, or inactive)
-        self.video_sender = video.sender
-        self.video_binding = RtpBinding(payload_type=codec[1], mid=video.mid,
+            return None, None
+        return video.sender, RtpBinding(payload_type=codec[1], mid=video.mid,
                                         extension=compat.mid_extension(video))
 
     def _on_remote_track(self, receiver: RTCRtpReceiver, video_receiver: RTCRtpReceiver | None
@@ -386,8 +402,9 @@ class Peer:
         self.watch.stop()
         self.factory._forget(self)
         self.feed_track.stop()
-        if self.video_sender is not None and self.video_sender.track is not None:
-            self.video_sender.track.stop()
+        for sender in (self.video_sender, self.partner_sender):
+            if sender is not None and sender.track is not None:
+                sender.track.stop()
         if self._drain is not None:
             self._drain.cancel()
         try:

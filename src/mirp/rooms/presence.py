@@ -48,6 +48,7 @@ class Participant:
     spoken: str | None = None  # set by `participant_language`; None: the grant's language
     quality_sampled_at: float | None = None  # when its last QualityRecord was taken
     video_off: bool = False  # `video_set(on=False)`: the plane sends them no video (audio only)
+    partner_video: bool = False  # `video_set(partner=True)`: an interpreter sees their partner
 
     @property
     def id(self) -> str:
