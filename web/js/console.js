@@ -5,10 +5,13 @@ import { el, $, langName, icon, toast, patch } from "./ui.js";
 import { meterFollowing } from "./meter.js";
 import { t, errorText } from "./i18n.js";
 import { setupDevices } from "./devices.js";
-import { mountFloorVideo } from "./video.js";
+import { mountFloorVideo, mountPartnerVideo } from "./video.js";
 
 const live = startLive({ render, onEvent });
-if (live) mountFloorVideo(live.video, $("#floor-video"));
+if (live) {
+  mountFloorVideo(live.video, $("#floor-video"));
+  mountPartnerVideo(live.video, $("#partner-video"), $("#partner-toggle"));
+}
 // the meters follow the Peer's streams (a reconnect brings a new remote one)
 const meters = live ? [meterFollowing(() => live.rtc.mic, $("#out-fill")), meterFollowing(() => live.rtc.remote, $("#hear-fill"))] : [];
 let coughing = false;

@@ -24,7 +24,9 @@ export function startLive({ render, onEvent }) {
     requestAnimationFrame(() => { scheduled = false; renderBar(state); if (!state.ended) render(state); });
   };
 
-  const video = new FloorVideo({ camera: me.role === "chair" || me.role === "delegate", cameraOn: me.role === "chair", sendVideoSet: (on) => proto.send("video_set", { on }) });
+  // interpreters' cameras send all along: only their booth partner, when asking, sees them
+  const interpreter = me.role === "interpreter";
+  const video = new FloorVideo({ camera: me.role === "chair" || me.role === "delegate" || interpreter, cameraOn: me.role === "chair" || interpreter, partner: interpreter, sendVideoSet: (msg) => proto.send("video_set", msg) });
   const rtc = new Rtc({
     video,
     send: SENDING_ROLES.has(me.role),
