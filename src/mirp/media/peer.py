@@ -70,6 +70,8 @@ from mirp.media.watch import PeerWatch, WatchLimits
 log = logging.getLogger(__name__)
 
 MAX_EARLY_CANDIDATES = 64
+FORWARDED = ("video/vp8", "video/h264")  # video codecs forwarded as they come (media/video.py)
+VIDEO_CODECS = (*FORWARDED, "video/rtx")  # RTX: aiortc unwraps it before the forwarder's tap
 
 OnTrack = Callable[[RTCRtpReceiver, MediaStreamTrack], Any]
 OnGone = Callable[[str], Any]
@@ -173,6 +175,8 @@ class Peer:
         self.video_track: MediaStreamTrack | None = None
         self.partner_sender: RTCRtpSender | None = None  # the partner video goes down here
         self.partner_binding: RtpBinding | None = None
+        self.payload_types: dict[str, int] = {}  # the video m-lines' codecs: mime -> PT
+        self.partner_payload_types: dict[str, int] = {}
         self.on_gone: OnGone | None = None
         self.gone_reason: str | None = None
         self.closed = False
@@ -233,8 +237,10 @@ class Peer:
             await self.pc.setLocalDescription(answer)  # gathers (loopback only: see create())
             if video is not None:
                 self.video_sender, self.video_binding = self._bind_video(video)
+                self.payload_types = compat.payload_types(video)
             if partner is not None:
                 self.partner_sender, self.partner_binding = self._bind_video(partner)
+                self.partner_payload_types = compat.payload_types(partner)
         except BaseException:
             self.watch.release()
             await self.close()
@@ -264,14 +270,16 @@ class Peer:
                                              extension=compat.mid_extension(transceiver))
 
     def _add_video(self, direction: str) -> Any:
-        """A video transceiver (VP8 and its RTX only), `inactive` without the fast path. aiortc
-        gives the offer's video m-lines to video transceivers in the order they were added."""
+        """A video transceiver (VP8, H.264 in packetization mode 1, their RTX), `inactive`
+        without the fast path. The answer lists them in the offer's order, so the browser's
+        preference decides what its camera sends; a viewer gets every publisher's packets
+        under the payload type its own m-line gave that codec (media/video.py). aiortc gives
+        the offer's video m-lines to video transceivers in the order they were added."""
         forward = compat.enabled("video_forward")
         video = self.pc.addTransceiver(IdleVideoTrack(), direction=direction if forward
                                        else "inactive")
-        vp8 = [c for c in RTCRtpSender.getCapabilities("video").codecs
-               if c.mimeType.lower() in ("video/vp8", "video/rtx")]
-        video.setCodecPreferences(vp8)
+        video.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("video").codecs
+                                   if c.mimeType.lower() in VIDEO_CODECS])
         return video
 
     @staticmethod
@@ -279,7 +287,7 @@ class Peer:
         """The sender and binding the forwarder writes this m-line's RTP with; (None, None)
         when the participant receives no video on it (inactive, or they offered sendonly)."""
         codec = compat.negotiated_codec(video)
-        if codec is None or codec[0].lower() != "video/vp8" or video.currentDirection is None \
+        if codec is None or codec[0].lower() not in FORWARDED or video.currentDirection is None \
                 or "send" not in video.currentDirection:
             return None, None
         return video.sender, RtpBinding(payload_type=codec[1], mid=video.mid,
