@@ -49,11 +49,13 @@ export class FloorVideo {
       ? pc.addTransceiver(this.cameraEnabled ? track : "video", { direction: "sendrecv", streams: [this.cam] })
       : pc.addTransceiver("video", { direction: "recvonly" });
     this.sender = track ? tr.sender : null;
+    // VP8 and H.264 in this browser's own order: the server answers in the offer's order, so
+    // the camera sends what the browser prefers; the floor video may arrive in either
     try {
       const caps = RTCRtpReceiver.getCapabilities?.("video");
-      const vp8 = caps?.codecs.filter((c) => /^video\/(vp8|rtx)$/i.test(c.mimeType));
-      if (vp8?.some((c) => /vp8/i.test(c.mimeType))) tr.setCodecPreferences(vp8);
-    } catch { /* the server answers VP8 anyway */ }
+      const codecs = caps?.codecs.filter((c) => /^video\/(vp8|h264|rtx)$/i.test(c.mimeType));
+      if (codecs?.some((c) => /vp8/i.test(c.mimeType))) tr.setCodecPreferences(codecs);
+    } catch { /* the server answers VP8 or H.264 anyway */ }
     this.partnerTransceiver = this.o.partner ? pc.addTransceiver("video", { direction: "recvonly" }) : null;
     this.changed();
   }
