@@ -91,9 +91,9 @@ async def plane() -> AsyncIterator[LocalPlane]:
         await p.close()
 
 
-async def shows(page: Any, tag: int, codec: str) -> Any:
-    frame = await page.evaluate(FRAME_JS)
-    stats = await page.evaluate(CODEC_JS)
+async def shows(tab: Any, tag: int, codec: str) -> Any:
+    frame = await tab.evaluate(FRAME_JS)
+    stats = await tab.evaluate(CODEC_JS)
     if frame is None:
         return Seen(stats)
     seen, _counter = read(np.array(frame, dtype=np.uint8).reshape(HEIGHT, WIDTH))
