@@ -70,3 +70,37 @@ async def test_the_console_shows_the_booth_partner_small_when_asked(server, api,
                 "the caption saying the partner video is hidden")
     assert await fr1.page.evaluate(BRIGHTNESS, "#partner-video") is None
     await assert_no_refusals(chair, fr1, fr2)
+
+
+NO_CAMERA = """(() => {
+  const md = navigator.mediaDevices, original = md.getUserMedia.bind(md);
+  md.getUserMedia = (c) => c && c.video
+    ? Promise.reject(new DOMException("refused", "NotAllowedError")) : original(c);
+})();"""
+
+
+async def test_the_chair_sees_who_would_speak_audio_only(server, api, launch, tones, silence,
+                                                         tmp_path):
+    api.organizer()
+    m = api.meeting()
+    chair = await join(await launch(tones(350), camera=write_y4m(tmp_path / "c.y4m", CHAIR)),
+                       api.invite(m["id"], "chair", "Chair Person"))
+    with_cam = await join(await launch(silence, camera=write_y4m(tmp_path / "d.y4m", ME)),
+                          api.invite(m["id"], "delegate", "Cam Delegate"))
+    page = await launch(tones(610))
+    await page.add_init_script(NO_CAMERA)  # the camera prompt refused
+    without = await join(page, api.invite(m["id"], "delegate", "Nocam Delegate"))
+    me = await without.state()
+    other = await with_cam.state()
+
+    async def marked() -> bool | Seen:
+        ids = await chair.page.eval_on_selector_all(
+            "[data-audio-only]", "els => els.map((e) => e.dataset.audioOnly)")
+        return ids == [me["me"]] or Seen(ids)
+    await until(marked, "the chair's list to mark the delegate without a camera, only them")
+    assert other["me"] != me["me"]
+    text = await chair.page.text_content(f"[data-audio-only='{me['me']}']")
+    assert text and "Audio only" in text
+    shots = save_screenshot_dir()
+    await chair.page.screenshot(path=str(shots / "video-chair-audio-only.png"))
+    await assert_no_refusals(chair, with_cam, without)

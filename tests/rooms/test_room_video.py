@@ -4,12 +4,16 @@ who gets no video; the plan carries them to the media plane as stream -> publish
 
 from __future__ import annotations
 
+from typing import Any
+
 from mirp.errors import Forbidden
 from mirp.media.plan import FeedKey, MixPlan, partner_stream
+from mirp.media.sdp import offers_camera
 from mirp.rooms import commands as c
 from mirp.rooms.model import Role
 from mirp.rooms.shared_plane import SharedPlane
-from tests.rooms.kit import Kit
+from tests.rooms.kit import Kit, messages
+from tests.rooms.test_runtime import join, parts  # noqa: F401 - the parts fixture
 
 
 def test_the_floor_video_is_the_speaker_else_the_chair() -> None:
@@ -111,3 +115,44 @@ def test_only_an_interpreter_may_ask_for_a_partner_video() -> None:
     k.refuse("d1", c.VideoSet(on=True, partner=True), Forbidden)
     k.do("d1", c.VideoSet(on=False, partner=False))  # saying "no partner" is fine
     assert "d1" not in k.room.mix_plan().video
+
+
+def test_the_view_says_who_has_a_camera_so_the_chair_sees_who_speaks_audio_only() -> None:
+    k = Kit()
+    for pid in ("ch", "d1", "d2"):
+        k.join(pid)
+    assert k.room.participants["d1"].view()["camera"] is False  # no peer yet: audio only
+    updates = messages(k.room.camera("d1", True, k.now), "participant")
+    assert [u["participant"]["camera"] for u in updates] == [True]
+    assert k.room.camera("d1", True, k.now) == []  # unchanged: nothing to tell
+    k.room.camera("d1", False, k.now)  # a new peer without the camera
+    assert k.room.participants["d1"].view()["camera"] is False
+    k.do("ch", c.FloorGive("d2"))  # without a camera, still the floor: audio only
+    assert k.room.floor_video() == "d2"
+
+
+CAMERA_OFFER = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=sendrecv\r\n" \
+    "m=video 9 UDP/TLS/RTP/SAVPF 96\r\na={}\r\n"
+
+
+def test_an_offer_that_sends_video_has_a_camera() -> None:
+    assert offers_camera(CAMERA_OFFER.format("sendrecv"))
+    assert offers_camera(CAMERA_OFFER.format("sendonly"))
+    assert not offers_camera(CAMERA_OFFER.format("recvonly"))
+    assert not offers_camera(CAMERA_OFFER.format("inactive"))
+    assert not offers_camera(CAMERA_OFFER.split("m=video")[0])  # no video m-line
+    assert not offers_camera("not sdp")
+
+
+async def test_the_runtime_takes_the_camera_from_each_offer(parts: Any) -> None:  # noqa: F811
+    registry, *_ = parts
+    rt, chair = await join(registry, "chair")
+    _, d1 = await join(registry, "d1")
+    await rt.offer("p_d1", d1, CAMERA_OFFER.format("sendrecv"))
+    seen = [m["participant"]["camera"] for m in chair.of("participant")
+            if m["participant"]["participant_id"] == "p_d1"]
+    assert seen[-1] is True
+    await rt.offer("p_d1", d1, CAMERA_OFFER.format("recvonly"))  # a new peer, no camera
+    assert rt.room.participants["p_d1"].view()["camera"] is False
+    assert [m["participant"]["camera"] for m in chair.of("participant")
+            if m["participant"]["participant_id"] == "p_d1"][-1] is False

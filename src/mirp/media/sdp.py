@@ -73,3 +73,14 @@ def video_lines(sdp: str) -> int:
     partner video)."""
     return sum(1 for line in sdp.splitlines() if line.startswith("m=video "))
 
+
+
+def offers_camera(sdp: str) -> bool:
+    """The (checked) offer sends video on its first video m-line (`sendrecv` or `sendonly`): the
+    participant has a camera the floor video may show; else they take the floor audio only."""
+    try:
+        desc = aiortc_sdp.SessionDescription.parse(sdp)
+    except Exception:
+        return False
+    video = next((m for m in desc.media if m.kind == "video"), None)
+    return video is not None and video.direction in (None, "sendrecv", "sendonly")

@@ -272,6 +272,11 @@ class Room:
         """Whose camera every viewer sees (rooms/video_plan.py)."""
         return video_plan.floor_video(self)
 
+    def camera(self, participant_id: str, on: bool, now: float) -> list[Event]:
+        """Their new peer sends a camera, or not (rooms/video_plan.py)."""
+        video_plan.set_camera(self, participant_id, on)
+        return self._finish(now)
+
     def feed_for(self, participant_id: str) -> FeedKey | None:
         """What this participant hears now (None: not connected, or the meeting is closed)."""
         p = self.roster.get(participant_id)

@@ -42,6 +42,15 @@ def booth_partner(room: RoomParts, p: Participant) -> str | None:
     return mates[0] if mates else None
 
 
+def set_camera(room: RoomParts, participant_id: str, on: bool) -> None:
+    """Whether this participant's peer sends a camera (its offer's first video m-line): shown
+    in their view (`camera`), so the chair sees who takes the floor audio only."""
+    p = room.roster.get(participant_id)
+    if p is not None and p.camera != on:
+        p.camera = on
+        room.changes.touch(p.id)
+
+
 def video_map(room: RoomParts) -> dict[str, str]:
     """Video stream -> the publisher it shows (MixPlan.video). Video off: no stream at all,
     the partner's included; nobody sees their own camera."""
