@@ -24,9 +24,10 @@ export function startLive({ render, onEvent }) {
     requestAnimationFrame(() => { scheduled = false; renderBar(state); if (!state.ended) render(state); });
   };
 
-  // interpreters' cameras send all along: only their booth partner, when asking, sees them
+  // an interpreter's camera: only their booth partner sees it (the console turns it on while
+  // one is there, console.js)
   const interpreter = me.role === "interpreter";
-  const video = new FloorVideo({ camera: me.role === "chair" || me.role === "delegate" || interpreter, cameraOn: me.role === "chair" || interpreter, partner: interpreter, sendVideoSet: (msg) => proto.send("video_set", msg) });
+  const video = new FloorVideo({ camera: me.role === "chair" || me.role === "delegate" || interpreter, cameraOn: me.role === "chair", partner: interpreter, sendVideoSet: (msg) => proto.send("video_set", msg) });
   const rtc = new Rtc({
     video,
     send: SENDING_ROLES.has(me.role),
