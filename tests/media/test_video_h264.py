@@ -138,7 +138,9 @@ async def test_the_floor_switches_between_an_h264_and_a_vp8_camera(rig: Rig) -> 
         await original(packet, arrival_time_ms=arrival_time_ms)
 
     receiver._handle_rtp_packet = handle
-    viewer_types = rig.plane.factory.peers["viewer"].payload_types
+    line = rig.plane.factory.peers["viewer"].video_line
+    assert line is not None
+    viewer_types = line.payload_types
     assert {VP8, H264} <= set(viewer_types), viewer_types
 
     rig.show("h")

@@ -117,8 +117,8 @@ async def test_chromium_follows_the_floor_from_an_h264_to_a_vp8_camera(
                             answer)
         for peer in publishers:
             await peer.wait_connected()
-        viewer = plane.factory.peers["chromium"]
-        assert {VP8, H264} <= set(viewer.payload_types), viewer.payload_types
+        line = plane.factory.peers["chromium"].video_line
+        assert line is not None and {VP8, H264} <= set(line.payload_types), line
 
         plane.apply(MixPlan.of(video={"chromium": "h"}))
         await until(lambda: shows(page, 6, H264), "Chromium shows the H.264 camera", 30)

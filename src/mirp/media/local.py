@@ -117,13 +117,11 @@ class LocalPlane:
             raise Conflict("the peer connection was replaced while it was being set up")
         self._ready.add(peer_id)
         self._bind(peer_id)
-        for stream, sender, binding, payload_types in (
-                (peer_id, peer.video_sender, peer.video_binding, peer.payload_types),
-                (partner_stream(peer_id), peer.partner_sender, peer.partner_binding,
-                 peer.partner_payload_types)):
-            if sender is not None and binding is not None:
-                self.video.add_viewer(stream, sender, binding.payload_type, binding.extension,
-                                      payload_types)
+        for stream, line in ((peer_id, peer.video_line),
+                             (partner_stream(peer_id), peer.partner_line)):
+            if line is not None:
+                self.video.add_viewer(stream, line.sender, line.binding.payload_type,
+                                      line.binding.extension, line.payload_types)
         return answer
 
     async def candidate(self, peer_id: str, candidate: Candidate | None) -> None:

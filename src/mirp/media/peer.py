@@ -56,6 +56,7 @@ from mirp.errors import Conflict, InvalidInput, InvalidSdp
 from mirp.media import compat
 from mirp.media.admission import AdmissionGate
 from mirp.media.consent import PeerLiveness
+from mirp.media.peer_video import VideoLine, add_video, bind_video
 from mirp.media.sdp import (
     check_offer,
     is_loopback_candidate,
@@ -64,14 +65,11 @@ from mirp.media.sdp import (
     video_lines,
 )
 from mirp.media.track import FeedTrack, RtpBinding
-from mirp.media.video import IdleVideoTrack
 from mirp.media.watch import PeerWatch, WatchLimits
 
 log = logging.getLogger(__name__)
 
 MAX_EARLY_CANDIDATES = 64
-FORWARDED = ("video/vp8", "video/h264")  # video codecs forwarded as they come (media/video.py)
-VIDEO_CODECS = (*FORWARDED, "video/rtx")  # RTX: aiortc unwraps it before the forwarder's tap
 
 OnTrack = Callable[[RTCRtpReceiver, MediaStreamTrack], Any]
 OnGone = Callable[[str], Any]
@@ -170,13 +168,9 @@ class Peer:
         self.on_track: OnTrack | None = None
         # the camera: True when tapped by the forwarder, else the Peer drains it
         self.on_video_track: Callable[[RTCRtpReceiver], bool] | None = None
-        self.video_sender: RTCRtpSender | None = None  # the floor video goes down here
-        self.video_binding: RtpBinding | None = None
         self.video_track: MediaStreamTrack | None = None
-        self.partner_sender: RTCRtpSender | None = None  # the partner video goes down here
-        self.partner_binding: RtpBinding | None = None
-        self.payload_types: dict[str, int] = {}  # the video m-lines' codecs: mime -> PT
-        self.partner_payload_types: dict[str, int] = {}
+        self.video_line: VideoLine | None = None  # the floor video goes down here
+        self.partner_line: VideoLine | None = None  # the partner video (media/peer_video.py)
         self.on_gone: OnGone | None = None
         self.gone_reason: str | None = None
         self.closed = False
@@ -223,8 +217,8 @@ class Peer:
             transceiver.setCodecPreferences(opus)
             self.sender = transceiver.sender
             lines = video_lines(sdp)
-            video = self._add_video("sendrecv") if lines else None
-            partner = self._add_video("sendonly") if lines > 1 else None
+            video = add_video(self.pc, "sendrecv") if lines else None
+            partner = add_video(self.pc, "sendonly") if lines > 1 else None
             self.pc.on("track", self._on_remote_track(transceiver.receiver,
                                                       video.receiver if video else None))
             try:
@@ -235,12 +229,8 @@ class Peer:
             self.liveness.install()
             answer = await self.pc.createAnswer()
             await self.pc.setLocalDescription(answer)  # gathers (loopback only: see create())
-            if video is not None:
-                self.video_sender, self.video_binding = self._bind_video(video)
-                self.payload_types = compat.payload_types(video)
-            if partner is not None:
-                self.partner_sender, self.partner_binding = self._bind_video(partner)
-                self.partner_payload_types = compat.payload_types(partner)
+            self.video_line = bind_video(video) if video is not None else None
+            self.partner_line = bind_video(partner) if partner is not None else None
         except BaseException:
             self.watch.release()
             await self.close()
@@ -268,30 +258,6 @@ class Peer:
             raise InvalidSdp("the offer has no Opus")
         self.feed_track.binding = RtpBinding(payload_type=payload_type, mid=transceiver.mid,
                                              extension=compat.mid_extension(transceiver))
-
-    def _add_video(self, direction: str) -> Any:
-        """A video transceiver (VP8, H.264 in packetization mode 1, their RTX), `inactive`
-        without the fast path. The answer lists them in the offer's order, so the browser's
-        preference decides what its camera sends; a viewer gets every publisher's packets
-        under the payload type its own m-line gave that codec (media/video.py). aiortc gives
-        the offer's video m-lines to video transceivers in the order they were added."""
-        forward = compat.enabled("video_forward")
-        video = self.pc.addTransceiver(IdleVideoTrack(), direction=direction if forward
-                                       else "inactive")
-        video.setCodecPreferences([c for c in RTCRtpSender.getCapabilities("video").codecs
-                                   if c.mimeType.lower() in VIDEO_CODECS])
-        return video
-
-    @staticmethod
-    def _bind_video(video: Any) -> tuple[RTCRtpSender | None, RtpBinding | None]:
-        """The sender and binding the forwarder writes this m-line's RTP with; (None, None)
-        when the participant receives no video on it (inactive, or they offered sendonly)."""
-        codec = compat.negotiated_codec(video)
-        if codec is None or codec[0].lower() not in FORWARDED or video.currentDirection is None \
-                or "send" not in video.currentDirection:
-            return None, None
-        return video.sender, RtpBinding(payload_type=codec[1], mid=video.mid,
-                                        extension=compat.mid_extension(video))
 
     def _on_remote_track(self, receiver: RTCRtpReceiver, video_receiver: RTCRtpReceiver | None
                          ) -> Callable[[MediaStreamTrack], None]:
@@ -410,9 +376,9 @@ class Peer:
         self.watch.stop()
         self.factory._forget(self)
         self.feed_track.stop()
-        for sender in (self.video_sender, self.partner_sender):
-            if sender is not None and sender.track is not None:
-                sender.track.stop()
+        for line in (self.video_line, self.partner_line):
+            if line is not None and line.sender.track is not None:
+                line.sender.track.stop()
         if self._drain is not None:
             self._drain.cancel()
         try:
