@@ -49,7 +49,7 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "handover_decline": {},
     "booth_chat": {"text": "next speaker reads fast"},
     "slow_down": {},
-    "video_set": {"on": False},
+    "video_set": {"on": False, "partner": True},
     "quality": {"rtt": 0.031, "jitter": 0.004, "loss": 0.01, "grade": "good", "received": 500},
     "leave": {},
     "ping": {"t": 1.5},

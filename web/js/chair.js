@@ -99,8 +99,8 @@ function render(state) {
   // participants
   const people = [...state.participants.values()].sort((a, b) => (b.connected !== false) - (a.connected !== false));
   $("#people-count").textContent = String(people.filter((p) => p.connected !== false).length);
-  const peopleKey = JSON.stringify([people.map((p) => [p.id, p.name, p.delegation, p.role, p.booth, p.connected, p.quality]), holders, state.floor.muted]);
-  patch($("#people"), peopleKey, () => people.map((p) => participantRow(p, { speaking: holders.includes(p.id), lineQuality: true, extra: p.id === myId ? el("span", { class: "badge amber" }, t("common.you")) :
+  const peopleKey = JSON.stringify([people.map((p) => [p.id, p.name, p.delegation, p.role, p.booth, p.connected, p.quality, p.camera]), holders, state.floor.muted]);
+  patch($("#people"), peopleKey, () => people.map((p) => participantRow(p, { speaking: holders.includes(p.id), lineQuality: true, camera: true, extra: p.id === myId ? el("span", { class: "badge amber" }, t("common.you")) :
     el("div", { class: "btn-group" },
       holders.includes(p.id) ? (state.floor.muted.includes(p.id)
         ? el("button", { class: "btn small", type: "button", "data-unmute": p.id, "aria-label": t("chair.unmute_name", { name: p.name }), onclick: () => proto.mute(p.id, false) }, t("chair.unmute"))

@@ -5,10 +5,13 @@ import { el, $, langName, icon, toast, patch } from "./ui.js";
 import { meterFollowing } from "./meter.js";
 import { t, errorText } from "./i18n.js";
 import { setupDevices } from "./devices.js";
-import { mountFloorVideo } from "./video.js";
+import { mountFloorVideo, mountPartnerVideo } from "./video.js";
 
 const live = startLive({ render, onEvent });
-if (live) mountFloorVideo(live.video, $("#floor-video"));
+if (live) {
+  mountFloorVideo(live.video, $("#floor-video"));
+  mountPartnerVideo(live.video, $("#partner-video"), $("#partner-toggle"));
+}
 // the meters follow the Peer's streams (a reconnect brings a new remote one)
 const meters = live ? [meterFollowing(() => live.rtc.mic, $("#out-fill")), meterFollowing(() => live.rtc.remote, $("#hear-fill"))] : [];
 let coughing = false;
@@ -115,6 +118,8 @@ function render(state) {
     : [...state.participants.values()].filter((p) => p.role === "interpreter" && p.booth === me.booth).map((p) => p.id);
   const partners = memberIds.map((id) => ({ id, ...(state.participants.get(id) || { name: t("role.interpreter") }), console: b.consoles?.[id] }));
   const present = (p) => p.console ? p.console.connected !== false : p.connected !== false;
+  // my camera goes up only while a partner is in the booth: nobody else ever sees it
+  live.video.setCameraEnabled(partners.some((p) => p.id !== me.id && present(p)));
   const partnersKey = JSON.stringify([partners.map((p) => [p.id, p.name, p.console, p.connected, p.channel]), b.on_air, b.cough, me.id, boothOut]);
   patch($("#partners"), partnersKey, () => (partners.length ? partners.map((p) => {
     const state_ = b.on_air === p.id ? (b.cough ? "coughing" : "on_air") : present(p) ? "ready" : "offline";

@@ -24,7 +24,10 @@ export function startLive({ render, onEvent }) {
     requestAnimationFrame(() => { scheduled = false; renderBar(state); if (!state.ended) render(state); });
   };
 
-  const video = new FloorVideo({ camera: me.role === "chair" || me.role === "delegate", cameraOn: me.role === "chair", sendVideoSet: (on) => proto.send("video_set", { on }) });
+  // an interpreter's camera: only their booth partner sees it (the console turns it on while
+  // one is there, console.js)
+  const interpreter = me.role === "interpreter";
+  const video = new FloorVideo({ camera: me.role === "chair" || me.role === "delegate" || interpreter, cameraOn: me.role === "chair", partner: interpreter, sendVideoSet: (msg) => proto.send("video_set", msg) });
   const rtc = new Rtc({
     video,
     send: SENDING_ROLES.has(me.role),
@@ -254,15 +257,18 @@ export function channelPicker(state, onPick) {
 
 /** One person in a list. `lineQuality`: show their line's quality (the chair and the organizer
  * see everyone's; a delegate only their own). */
-export function participantRow(p, { extra = null, speaking = false, lineQuality = false } = {}) {
+export function participantRow(p, { extra = null, speaking = false, lineQuality = false, camera = false } = {}) {
   const away = p.connected === false;
   const q = lineQuality && !away && (p.quality === "poor" || p.quality === "fair") ? p.quality : null;
+  // camera: mark who would take the floor audio only (their peer sends no video)
+  const audioOnly = camera && !away && p.camera === false && (p.role === "delegate" || p.role === "chair");
   return el("li", { "data-participant": p.id, class: away ? "away" : null },
     el("span", { class: `avatar${speaking ? " speaking" : ""}`, "aria-hidden": "true" }, (p.name || "?").split(/\s+/).slice(0, 2).map((w) => w[0]).join("").toUpperCase()),
     el("div", { class: "who" }, el("div", { class: "n" }, p.name || t("common.participant"), speaking ? el("span", { class: "visually-hidden" }, ` ${t("live.speaking_sr")}`) : null),
       el("div", { class: "d" }, [p.delegation, p.role === "interpreter" && p.booth ? `${t("role.interpreter")} · ${langName(p.booth)}` : p.role !== "delegate" ? t(`role.${p.role}`) : null,
         away ? t("conn.reconnecting") : null].filter(Boolean).join(" · "),
-      q ? el("span", { class: `line-q ${q}`, title: t("quality.title") }, icon("wifi", 12), " ", q === "poor" ? t("quality.poor_line") : t("quality.fair_line")) : null)),
+      q ? el("span", { class: `line-q ${q}`, title: t("quality.title") }, icon("wifi", 12), " ", q === "poor" ? t("quality.poor_line") : t("quality.fair_line")) : null,
+      audioOnly ? el("span", { class: "audio-only", "data-audio-only": p.id }, icon("videooff", 12), " ", t("video.no_camera")) : null)),
     extra);
 }
 export { icon };

@@ -134,6 +134,7 @@ const ICONS = {
   wifi: '<path d="M5 12.5a10 10 0 0 1 14 0M8.5 16a5 5 0 0 1 7 0M12 19.5h.01M1.5 9a15 15 0 0 1 21 0"/>',
   plus: '<path d="M12 5v14M5 12h14"/>',
   x: '<path d="M18 6L6 18M6 6l12 12"/>',
+  videooff: '<path d="M2 2l20 20"/><path d="M10 6h4a2 2 0 0 1 2 2v2l5-3v10l-2-1.2M16 16a2 2 0 0 1-2 2H4a2 2 0 0 1-2-2V8a2 2 0 0 1 2-2h1"/>',
 };
 export function icon(name, size = 20, label = null) {
   const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");

@@ -3,6 +3,8 @@
 // `sendrecv` with the camera for those who may take the floor, `recvonly` for everyone else.
 // Without a camera, or when the camera is refused, the participant still takes the floor:
 // audio only. "Video off" (`video_set`) asks the server to send no video at all (poor lines).
+// Interpreters offer a third m-line, `recvonly`: the partner video, their booth partner's camera,
+// small beside the floor video; it carries packets only while turned on (`video_set {partner}`).
 import { t } from "./i18n.js";
 
 const CAMERA = { width: { ideal: 640 }, height: { ideal: 360 }, frameRate: { ideal: 15, max: 30 } };
@@ -11,8 +13,9 @@ export class FloorVideo {
   /**
    * @param {object} o
    * @param {boolean} o.camera   offer the camera (chair, delegate)
-   * @param {boolean} [o.cameraOn] its pictures on from the start (the chair)
-   * @param {(on:boolean)=>void} o.sendVideoSet  tell the Room (`video_set`)
+   * @param {boolean} [o.cameraOn] its pictures on from the start (the chair, interpreters)
+   * @param {boolean} [o.partner] offer the partner video's m-line (interpreters)
+   * @param {(msg:{on:boolean, partner?:boolean})=>void} o.sendVideoSet  tell the Room (`video_set`)
    */
   constructor(o) {
     this.o = o;
@@ -25,6 +28,11 @@ export class FloorVideo {
     this.off = localStorage.getItem("mirp.video_off") === "1";
     this.stream = null;
     this.receiving = false;
+    // the partner video (interpreters): its own m-line, stream and switch
+    this.partnerOn = !!o.partner && localStorage.getItem("mirp.partner_video") === "1";
+    this.partnerTransceiver = null;
+    this.partnerStream = null;
+    this.partnerReceiving = false;
     this.listeners = new Set();
   }
 
@@ -41,22 +49,34 @@ export class FloorVideo {
       ? pc.addTransceiver(this.cameraEnabled ? track : "video", { direction: "sendrecv", streams: [this.cam] })
       : pc.addTransceiver("video", { direction: "recvonly" });
     this.sender = track ? tr.sender : null;
+    // VP8 and H.264 in this browser's own order: the server answers in the offer's order, so
+    // the camera sends what the browser prefers; the floor video may arrive in either
     try {
       const caps = RTCRtpReceiver.getCapabilities?.("video");
-      const vp8 = caps?.codecs.filter((c) => /^video\/(vp8|rtx)$/i.test(c.mimeType));
-      if (vp8?.some((c) => /vp8/i.test(c.mimeType))) tr.setCodecPreferences(vp8);
-    } catch { /* the server answers VP8 anyway */ }
+      const codecs = caps?.codecs.filter((c) => /^video\/(vp8|h264|rtx)$/i.test(c.mimeType));
+      if (codecs?.some((c) => /vp8/i.test(c.mimeType))) tr.setCodecPreferences(codecs);
+    } catch { /* the server answers VP8 or H.264 anyway */ }
+    this.partnerTransceiver = this.o.partner ? pc.addTransceiver("video", { direction: "recvonly" }) : null;
     this.changed();
   }
 
   /** Called by Rtc for the remote video track. */
   onTrack(ev) {
     const track = ev.track;
+    if (this.partnerTransceiver && ev.transceiver === this.partnerTransceiver) {
+      this.partnerStream = new MediaStream([track]);
+      this.partnerReceiving = !track.muted;
+      track.onmute = () => { this.partnerReceiving = false; this.changed(); };
+      track.onunmute = () => { this.partnerReceiving = true; this.changed(); };
+      this.changed();
+      return;
+    }
     this.stream = new MediaStream([track]);
     this.receiving = !track.muted;
     track.onmute = () => { this.receiving = false; this.changed(); };
     track.onunmute = () => { this.receiving = true; this.changed(); };
-    if (this.off) this.o.sendVideoSet(false);
+    // a new peer connection: the Room keeps our choice, but a reload forgot it; say it again
+    if (this.off || this.partnerOn) this.o.sendVideoSet(this.o.partner ? { on: !this.off, partner: this.partnerOn } : { on: !this.off });
     this.changed();
   }
 
@@ -70,7 +90,16 @@ export class FloorVideo {
   setOff(off) {
     this.off = !!off;
     localStorage.setItem("mirp.video_off", this.off ? "1" : "0");
-    this.o.sendVideoSet(!this.off);
+    this.o.sendVideoSet({ on: !this.off });
+    this.changed();
+  }
+
+  /** The partner video on or off (interpreters); with video off it stays dark either way. */
+  setPartner(on) {
+    if (!this.o.partner) return;
+    this.partnerOn = !!on;
+    localStorage.setItem("mirp.partner_video", this.partnerOn ? "1" : "0");
+    this.o.sendVideoSet({ on: !this.off, partner: this.partnerOn });
     this.changed();
   }
 
@@ -103,5 +132,31 @@ export function mountFloorVideo(video, box, toggle = null) {
       toggle.setAttribute("aria-pressed", String(v.off));
     }
     box.dataset.noCamera = v.noCamera ? "1" : "";
+  });
+}
+
+/**
+ * Show the booth partner's video in `box` (small), with `toggle` to turn it on or off, and a
+ * caption for what is not shown: turned off, video off, or the partner sends none (no camera,
+ * or no partner in the booth).
+ */
+export function mountPartnerVideo(video, box, toggle) {
+  if (!video?.o.partner || !box) { if (box) box.hidden = true; return; }
+  const el = box.querySelector("video") || Object.assign(document.createElement("video"), { autoplay: true, muted: true, playsInline: true });
+  el.muted = true;
+  if (!el.isConnected) box.append(el);
+  const caption = box.querySelector(".video-caption") || Object.assign(document.createElement("div"), { className: "video-caption muted small" });
+  if (!caption.isConnected) box.append(caption);
+  toggle?.addEventListener("click", () => video.setPartner(!video.partnerOn));
+  video.onChange((v) => {
+    if (v.partnerStream && el.srcObject !== v.partnerStream) { el.srcObject = v.partnerStream; el.play().catch(() => {}); }
+    const showing = v.partnerOn && !v.off && v.partnerReceiving;
+    el.hidden = !showing;
+    caption.textContent = !v.partnerOn ? t("video.partner_hidden") : v.off ? t("video.is_off") : showing ? "" : t("video.partner_none");
+    caption.hidden = showing;
+    if (toggle) {
+      toggle.textContent = v.partnerOn ? t("video.partner_hide") : t("video.partner_show");
+      toggle.setAttribute("aria-pressed", String(v.partnerOn));
+    }
   });
 }

@@ -20,7 +20,7 @@ export const CLIENT_MESSAGES = Object.freeze({
   pong: Object.freeze(["t"]),
   subscribe: Object.freeze(["channel", "floor_under"]),
   quality: Object.freeze(["grade", "rtt", "jitter", "loss", "received"]),
-  video_set: Object.freeze(["on"]),
+  video_set: Object.freeze(["on", "partner"]),
   leave: Object.freeze([]),
   floor_request: Object.freeze(["kind"]),
   floor_withdraw: Object.freeze([]),

@@ -168,6 +168,7 @@ def _check_video_forward(t: RTCRtpTransceiver) -> None:
                "RTCDtlsTransport._handle_rtcp_data")
     source_has(RTCRtpReceiver._handle_rtp_packet, ("packet = unwrap_rtx(",),
                "RTCRtpReceiver._handle_rtp_packet")
+    has(t.receiver, _RECEIVER_CODECS_ATTR, dict)
 
 
 def _check_loopback_gathering(t: RTCRtpTransceiver) -> None:
@@ -389,6 +390,27 @@ async def send_remb(receiver: RTCRtpReceiver, bitrate: int, media_ssrc: int) -> 
         return
     await receiver._send_rtcp(RtcpPsfbPacket(fmt=RTCP_PSFB_APP, ssrc=ssrc, media_ssrc=0,
                                              fci=pack_remb_fci(bitrate, [media_ssrc])))
+
+
+_RECEIVER_CODECS_ATTR = "_RTCRtpReceiver__codecs"
+
+
+def receiver_codecs(receiver: RTCRtpReceiver) -> dict[int, str]:
+    """payload type -> lower-case mime type of what this receiver was told to receive (empty
+    until it starts receiving): which codec a tapped publisher's packet carries."""
+    codecs = getattr(receiver, _RECEIVER_CODECS_ATTR, None) or {}
+    return {int(pt): str(c.mimeType).lower() for pt, c in codecs.items()}
+
+
+def payload_types(transceiver: RTCRtpTransceiver) -> dict[str, int]:
+    """lower-case mime type -> the first payload type negotiated for it (RTX left out): what
+    a viewer's m-line calls each codec a forwarded packet may carry."""
+    out: dict[str, int] = {}
+    for codec in getattr(transceiver, "_codecs", None) or ():
+        mime = str(codec.mimeType).lower()
+        if mime != "video/rtx" and codec.payloadType is not None:
+            out.setdefault(mime, int(codec.payloadType))
+    return out
 
 
 def hook_sender_feedback(sender: RTCRtpSender, on_feedback: OnFeedback) -> None:

@@ -16,7 +16,7 @@ from mirp.errors import Conflict, NotFound, Unavailable
 from mirp.media import compat
 from mirp.media.engine import MediaEngine
 from mirp.media.peer import Peer, PeerFactory
-from mirp.media.plan import FeedKey, MixPlan
+from mirp.media.plan import FeedKey, MixPlan, partner_stream
 from mirp.media.plane import (
     Candidate,
     EventCallback,
@@ -117,9 +117,11 @@ class LocalPlane:
             raise Conflict("the peer connection was replaced while it was being set up")
         self._ready.add(peer_id)
         self._bind(peer_id)
-        if peer.video_sender is not None and peer.video_binding is not None:
-            self.video.add_viewer(peer_id, peer.video_sender, peer.video_binding.payload_type,
-                                  peer.video_binding.extension)
+        for stream, line in ((peer_id, peer.video_line),
+                             (partner_stream(peer_id), peer.partner_line)):
+            if line is not None:
+                self.video.add_viewer(stream, line.sender, line.binding.payload_type,
+                                      line.binding.extension, line.payload_types)
         return answer
 
     async def candidate(self, peer_id: str, candidate: Candidate | None) -> None:
@@ -142,6 +144,7 @@ class LocalPlane:
         self._ready.discard(peer_id)
         self.video.remove_publisher(peer_id)
         self.video.remove_viewer(peer_id)
+        self.video.remove_viewer(partner_stream(peer_id))
         if self._listening.pop(peer_id, None) is not None:
             self.engine.remove_listener(peer_id)
         if peer_id in self._sources:

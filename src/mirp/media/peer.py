@@ -3,15 +3,20 @@
 One Peer = one audio m-line: the participant's microphone comes up (we receive), the channel
 they listen to goes down (we send, see media/fanout.py). A listen-only client offers `recvonly`,
 so nothing comes up. An optional second m-line, video (VP8), carries the participant's camera up
-(tapped, never decoded) and the floor video down (media/video.py); without the `video_forward`
-fast path it is answered `inactive`. Anything else (data channels, a second audio line) is
-refused with InvalidSdp: every inbound track must be drained or tapped.
+(tapped, never decoded) and the floor video down (media/video.py); an optional third, video
+again, carries only down: the partner video (an interpreter's booth partner, small), answered
+`sendonly` whatever the client offered, so no second camera comes up. Without the
+`video_forward` fast path both are answered `inactive`. Anything else (data channels, a second
+audio line) is refused with InvalidSdp: every inbound track must be drained or tapped.
 Whether a Peer may go on (its admission slot, a handshake that never ends, silence) is its
 PeerWatch's job (media/watch.py); consent freshness is media/consent.py's.
 
 Why things are the way they are:
 - ICE servers: `RTCConfiguration(iceServers=[])` when none are configured; aiortc otherwise adds a
-  public STUN server of its own.
+  public STUN server of its own. `max-bundle`: every m-line on the first one's transport from the
+  start (browsers bundle anyway). Under aiortc's default (`balanced`) a second video transceiver
+  is made on the first one's transport, which the offer's BUNDLE then discards: the partner
+  video would never leave.
 - Server → client trickle: aiortc gathers every local candidate before it answers, so the answer
   carries them all (no server-side trickle). Client → server trickle is supported
   (`add_remote_candidate`, with candidates arriving before the offer buffered).
@@ -36,6 +41,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from aiortc import (
+    RTCBundlePolicy,
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
@@ -50,15 +56,15 @@ from mirp.errors import Conflict, InvalidInput, InvalidSdp
 from mirp.media import compat
 from mirp.media.admission import AdmissionGate
 from mirp.media.consent import PeerLiveness
+from mirp.media.peer_video import VideoLine, add_video, bind_video
 from mirp.media.sdp import (
     check_offer,
     is_loopback_candidate,
     loopback_only_sdp,
-    offers_video,
     parse_candidate,
+    video_lines,
 )
 from mirp.media.track import FeedTrack, RtpBinding
-from mirp.media.video import IdleVideoTrack
 from mirp.media.watch import PeerWatch, WatchLimits
 
 log = logging.getLogger(__name__)
@@ -111,7 +117,8 @@ class PeerFactory:
     def create(self) -> RTCPeerConnection:
         """A bare peer connection with this factory's ICE servers; loopback_only: it gathers
         127.0.0.1 only (remote candidates are filtered by the Peer, not here)."""
-        pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self.ice_servers)))
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=list(self.ice_servers),
+                                                bundlePolicy=RTCBundlePolicy.MAX_BUNDLE))
         if self.loopback_only:
             set_local = pc.setLocalDescription
 
@@ -161,9 +168,9 @@ class Peer:
         self.on_track: OnTrack | None = None
         # the camera: True when tapped by the forwarder, else the Peer drains it
         self.on_video_track: Callable[[RTCRtpReceiver], bool] | None = None
-        self.video_sender: RTCRtpSender | None = None  # the floor video goes down here
-        self.video_binding: RtpBinding | None = None
         self.video_track: MediaStreamTrack | None = None
+        self.video_line: VideoLine | None = None  # the floor video goes down here
+        self.partner_line: VideoLine | None = None  # the partner video (media/peer_video.py)
         self.on_gone: OnGone | None = None
         self.gone_reason: str | None = None
         self.closed = False
@@ -209,7 +216,9 @@ class Peer:
                     if c.mimeType.lower() == "audio/opus"]
             transceiver.setCodecPreferences(opus)
             self.sender = transceiver.sender
-            video = self._add_video() if offers_video(sdp) else None
+            lines = video_lines(sdp)
+            video = add_video(self.pc, "sendrecv") if lines else None
+            partner = add_video(self.pc, "sendonly") if lines > 1 else None
             self.pc.on("track", self._on_remote_track(transceiver.receiver,
                                                       video.receiver if video else None))
             try:
@@ -220,8 +229,8 @@ class Peer:
             self.liveness.install()
             answer = await self.pc.createAnswer()
             await self.pc.setLocalDescription(answer)  # gathers (loopback only: see create())
-            if video is not None:
-                self._bind_video(video)
+            self.video_line = bind_video(video) if video is not None else None
+            self.partner_line = bind_video(partner) if partner is not None else None
         except BaseException:
             self.watch.release()
             await self.close()
@@ -249,25 +258,6 @@ class Peer:
             raise InvalidSdp("the offer has no Opus")
         self.feed_track.binding = RtpBinding(payload_type=payload_type, mid=transceiver.mid,
                                              extension=compat.mid_extension(transceiver))
-
-    def _add_video(self) -> Any:
-        """The video transceiver (VP8 and its RTX only), `inactive` without the fast path."""
-        forward = compat.enabled("video_forward")
-        video = self.pc.addTransceiver(IdleVideoTrack(), direction="sendrecv" if forward
-                                       else "inactive")
-        vp8 = [c for c in RTCRtpSender.getCapabilities("video").codecs
-               if c.mimeType.lower() in ("video/vp8", "video/rtx")]
-        video.setCodecPreferences(vp8)
-        return video
-
-    def _bind_video(self, video: Any) -> None:
-        codec = compat.negotiated_codec(video)
-        if codec is None or codec[0].lower() != "video/vp8" or video.currentDirection is None \
-                or "send" not in video.currentDirection:
-            return  # the participant receives no video (listens only, or inactive)
-        self.video_sender = video.sender
-        self.video_binding = RtpBinding(payload_type=codec[1], mid=video.mid,
-                                        extension=compat.mid_extension(video))
 
     def _on_remote_track(self, receiver: RTCRtpReceiver, video_receiver: RTCRtpReceiver | None
                          ) -> Callable[[MediaStreamTrack], None]:
@@ -386,8 +376,9 @@ class Peer:
         self.watch.stop()
         self.factory._forget(self)
         self.feed_track.stop()
-        if self.video_sender is not None and self.video_sender.track is not None:
-            self.video_sender.track.stop()
+        for line in (self.video_line, self.partner_line):
+            if line is not None and line.sender.track is not None:
+                line.sender.track.stop()
         if self._drain is not None:
             self._drain.cancel()
         try:

@@ -39,9 +39,11 @@ _NO_ALIASES: Mapping[FeedKey, FeedKey] = MappingProxyType({})
 class MixPlan:
     """FeedKey -> the sources in it with their gains. A key absent from the plan is silence.
 
-    video: viewer peer id -> the peer whose camera they see (the Room's floor video: the floor
-    holder, else the chair). A peer absent from it gets no video packet (video off, or nothing
-    to show). Peer ids are unique across meetings, so the plans of every room of a process merge
+    video: video stream -> the peer whose camera it carries. A stream is one outbound video
+    m-line of a viewer: its peer id for the floor video (the Room's: the floor holder, else the
+    chair), `partner_stream(peer id)` for an interpreter's second, small one (their booth
+    partner's camera). A stream absent from it gets no video packet (video off, or nothing to
+    show). Peer ids are unique across meetings, so the plans of every room of a process merge
     by union. Video is forwarded, never mixed (media/video.py).
 
     aliases: a key that is another name of a feed, never mixed nor encoded itself: each tick the
@@ -76,6 +78,14 @@ class MixPlan:
     def sources(self) -> frozenset[str]:
         """Every source some feed needs: the engine decodes these and parks the rest."""
         return frozenset(sid for recipe in self.feeds.values() for sid, _ in recipe)
+
+
+PARTNER_SUFFIX = "#partner"  # peer ids are URL-safe (mirp/ids.py): never contain "#"
+
+
+def partner_stream(peer_id: str) -> str:
+    """The key in `MixPlan.video` of this peer's partner video (its second video m-line)."""
+    return peer_id + PARTNER_SUFFIX
 
 
 def db_to_gain(db: float) -> float:

@@ -42,9 +42,9 @@ def parse_candidate(candidate_sdp: str, sdp_mid: str | None,
 
 
 def check_offer(sdp: str) -> None:
-    """InvalidSdp unless the offer is one audio m-line with Opus (and at most one video m-line
-    with VP8: the floor video, media/video.py), ICE credentials and a DTLS fingerprint, within
-    MAX_SDP_BYTES."""
+    """InvalidSdp unless the offer is one audio m-line with Opus (then at most two video m-lines
+    with VP8: the floor video, and an interpreter's partner video, media/video.py), ICE
+    credentials and a DTLS fingerprint, within MAX_SDP_BYTES."""
     if not isinstance(sdp, str) or not sdp.strip():
         raise InvalidSdp("empty offer")
     if len(sdp) > MAX_SDP_BYTES:
@@ -54,20 +54,33 @@ def check_offer(sdp: str) -> None:
     except Exception as exc:
         raise InvalidSdp(f"malformed SDP: {exc}") from exc
     kinds = [m.kind for m in desc.media]
-    if kinds not in (["audio"], ["audio", "video"]):
-        raise InvalidSdp("the offer must have one audio m-line, then at most one video m-line",
+    if kinds not in (["audio"], ["audio", "video"], ["audio", "video", "video"]):
+        raise InvalidSdp("the offer must have one audio m-line, then at most two video m-lines",
                          {"media": kinds})
     media = desc.media[0]
     if not any(c.mimeType.lower() == "audio/opus" for c in media.rtp.codecs):
         raise InvalidSdp("the offer has no Opus")
-    if len(desc.media) == 2 and not any(c.mimeType.lower() == "video/vp8"
-                                        for c in desc.media[1].rtp.codecs):
+    if any(not any(c.mimeType.lower() == "video/vp8" for c in m.rtp.codecs)
+           for m in desc.media[1:]):
         raise InvalidSdp("the offer's video has no VP8")
     if media.ice is None or not media.ice.usernameFragment or media.dtls is None \
             or not media.dtls.fingerprints:
         raise InvalidSdp("the offer lacks ICE credentials or a DTLS fingerprint")
 
 
-def offers_video(sdp: str) -> bool:
-    """The (checked) offer has a video m-line."""
-    return any(line.startswith("m=video ") for line in sdp.splitlines())
+def video_lines(sdp: str) -> int:
+    """How many video m-lines the (checked) offer has: 0, 1 (the floor video) or 2 (and the
+    partner video)."""
+    return sum(1 for line in sdp.splitlines() if line.startswith("m=video "))
+
+
+
+def offers_camera(sdp: str) -> bool:
+    """The (checked) offer sends video on its first video m-line (`sendrecv` or `sendonly`): the
+    participant has a camera the floor video may show; else they take the floor audio only."""
+    try:
+        desc = aiortc_sdp.SessionDescription.parse(sdp)
+    except Exception:
+        return False
+    video = next((m for m in desc.media if m.kind == "video"), None)
+    return video is not None and video.direction in (None, "sendrecv", "sendonly")

@@ -30,7 +30,7 @@ from aiortc import RTCRtpReceiver, RTCRtpSender
 
 from mirp.media import compat
 from mirp.media.track import FeedTrack
-from mirp.media.video_rtp import PacketCache, Rewriter, TokenBucket, vp8_keyframe_start
+from mirp.media.video_rtp import VP8, PacketCache, Rewriter, TokenBucket, keyframe_start
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class _Publisher:
     last_pli: float = -1e9
     last_remb: float = -1e9
     packets: int = 0
+    codecs: dict[int, str] = field(default_factory=dict)  # payload type -> mime (learnt)
 
 
 @dataclass(eq=False, slots=True)
@@ -63,6 +64,7 @@ class _Viewer:
     nacks: TokenBucket
     wire: compat.SenderWire | None = None
     cache: PacketCache = field(default_factory=PacketCache)
+    payload_types: dict[str, int] = field(default_factory=dict)  # mime -> its PT to this viewer
     packets: int = 0
     octets: int = 0
 
@@ -109,11 +111,15 @@ class VideoForwarder:
                 self._aim(viewer_id, viewer)
 
     def add_viewer(self, viewer_id: str, sender: RTCRtpSender, payload_type: int,
-                   extension: bytes = b"") -> None:
-        """From its publisher's next keyframe on, `sender` carries what the plan shows it."""
+                   extension: bytes = b"", payload_types: Mapping[str, int] | None = None
+                   ) -> None:
+        """From its publisher's next keyframe on, `sender` carries what the plan shows it.
+        payload_types: each codec this viewer's m-line negotiated (mime -> payload type), so
+        VP8 and H.264 publishers reach it each under its own; default VP8 as `payload_type`."""
         self.remove_viewer(viewer_id)
         viewer = _Viewer(sender, Rewriter(ssrc=0, payload_type=payload_type), extension,
-                         TokenBucket(self.retransmits_per_s, self.retransmits_per_s / 4))
+                         TokenBucket(self.retransmits_per_s, self.retransmits_per_s / 4),
+                         payload_types=dict(payload_types or {VP8: payload_type}))
         self._viewers[viewer_id] = viewer
         compat.hook_sender_feedback(sender, lambda kind, seqs: self._on_feedback(
             viewer_id, viewer, kind, seqs))
@@ -178,7 +184,8 @@ class VideoForwarder:
             stats["rembs_sent"] += 1
             self._spawn(compat.send_remb(pub.receiver, self.bitrate_cap, packet.ssrc))
         payload: bytes = packet.payload
-        keyframe = vp8_keyframe_start(payload)
+        codec = self._codec(pub, packet.payload_type)
+        keyframe = keyframe_start(codec, payload)
         if keyframe:
             self._need_keyframe.discard(publisher_id)
         elif publisher_id in self._need_keyframe:
@@ -189,6 +196,11 @@ class VideoForwarder:
                 if viewer.wire is None and not self._prepare(viewer_id, viewer):
                     continue
                 rw = viewer.rewriter
+                payload_type = viewer.payload_types.get(codec)
+                if payload_type is None:  # a codec its m-line lacks: it keeps what it shows
+                    stats["packets_waiting"] += 1
+                    continue
+                rw.payload_type = payload_type
                 before = rw.source
                 if not rw.accept(publisher_id, packet.timestamp, keyframe):
                     if rw.wanted == publisher_id:
@@ -221,6 +233,16 @@ class VideoForwarder:
             except Exception:
                 log.exception("video: viewer %s failed; dropped", viewer_id)
                 self.remove_viewer(viewer_id)
+
+    @staticmethod
+    def _codec(pub: _Publisher, payload_type: int) -> str:
+        """The mime type of this publisher's payload type (learnt from its receiver once it
+        receives: a browser sends what it prefers of what was negotiated, VP8 or H.264)."""
+        codec = pub.codecs.get(payload_type)
+        if codec is None:
+            pub.codecs = compat.receiver_codecs(pub.receiver)
+            codec = pub.codecs.setdefault(payload_type, VP8)
+        return codec
 
     def _prepare(self, viewer_id: str, viewer: _Viewer) -> bool:
         try:

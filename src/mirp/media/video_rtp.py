@@ -1,4 +1,5 @@
-"""Pure RTP work of the video forwarder: VP8 keyframe detection and the per-viewer rewrite.
+"""Pure RTP work of the video forwarder: VP8 and H.264 keyframe detection and the per-viewer
+rewrite.
 
 No aiortc, no sockets, no clock of its own: the forwarder (media/video.py) feeds it packets and
 the time. Why a rewrite per viewer: a viewer's browser sees one video stream whose source
@@ -40,6 +41,40 @@ def vp8_keyframe_start(payload: bytes) -> bool:
         if x & 0x30:  # T or K: one byte
             i += 1
     return len(payload) > i and not payload[i] & 0x01
+
+
+VP8, H264 = "video/vp8", "video/h264"  # the codecs forwarded, by lower-case mime type
+_SPS, _IDR, _STAP_A, _FU_A = 7, 5, 24, 28  # H.264 NAL unit types (RFC 6184)
+
+
+def h264_keyframe_start(payload: bytes) -> bool:
+    """True when this H.264 RTP payload (RFC 6184, packetization-mode 1) may start a keyframe
+    for a viewer switched onto its source: a single NAL unit that is an SPS or an IDR slice, a
+    STAP-A aggregating one, or the first fragment (FU-A, S=1) of an IDR slice. The SPS counts
+    because encoders send SPS and PPS just before the IDR (the same timestamp), and a decoder
+    switched to a new source needs them: starting at the IDR's fragment would drop them."""
+    if not payload:
+        return False
+    nal = payload[0] & 0x1F
+    if nal in (_SPS, _IDR):
+        return True
+    if nal == _STAP_A:
+        i = 1
+        while i + 2 < len(payload):
+            size = int.from_bytes(payload[i:i + 2], "big")
+            if not size or i + 2 + size > len(payload):
+                return False
+            if payload[i + 2] & 0x1F in (_SPS, _IDR):
+                return True
+            i += 2 + size
+        return False
+    return nal == _FU_A and len(payload) > 1 and payload[1] & 0x80 != 0 \
+        and payload[1] & 0x1F == _IDR
+
+
+def keyframe_start(codec: str, payload: bytes) -> bool:
+    """The keyframe test of `codec` (VP8 when unknown: the only codec before H.264 was)."""
+    return h264_keyframe_start(payload) if codec == H264 else vp8_keyframe_start(payload)
 
 
 @dataclass(slots=True)

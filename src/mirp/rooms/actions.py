@@ -89,8 +89,13 @@ def dispatch(room: RoomParts, p: Participant, command: c.Command, now: float) ->
             }
             room.roster.report_quality(p, command.grade, numbers, now)
         case c.VideoSet():
-            if p.video_off == command.on:  # the next plan carries it (Room.mix_plan)
-                p.video_off = not command.on
+            if command.partner and p.role is not Role.INTERPRETER:
+                raise Forbidden("only an interpreter sees a booth partner's video",
+                                {"role": str(p.role)})
+            partner = p.partner_video if command.partner is None else command.partner
+            if p.video_off == command.on or p.partner_video != partner:
+                p.video_off = not command.on  # the next plan carries it (rooms/video_plan.py)
+                p.partner_video = partner
                 room.changes.touch(p.id)
         case c.Leave():
             room.drop(p.id, now, "left")

@@ -77,10 +77,13 @@ class Subscribe(Command):
 @dataclass(frozen=True, slots=True, config=STRICT)
 class VideoSet(Command):
     """Receive the floor video (`on`, the default on joining) or not: with video off (audio only,
-    for a poor line) the server sends this participant no video packet at all."""
+    for a poor line) the server sends this participant no video packet at all. `partner`
+    (interpreters only; absent: unchanged, off on joining): also receive the booth partner's
+    camera as a second, small stream (the offer's second video m-line); off, it gets no packet."""
 
     type: ClassVar[str] = "video_set"
     on: bool
+    partner: bool | None = None
 
 
 @dataclass(frozen=True, slots=True, config=STRICT)

@@ -15,7 +15,9 @@ import contextlib
 from collections.abc import Callable, Mapping
 
 from mirp.errors import Conflict, NotFound, Unavailable
+from mirp.media.sdp import offers_camera
 from mirp.rooms.actor import Actor, RoomClosing
+from mirp.rooms.events import Event
 from mirp.rooms.media_link import MediaLink
 from mirp.rooms.room import Room
 from mirp.rooms.session import Session
@@ -36,12 +38,14 @@ class RoomPeers:
         link: MediaLink,
         sync: Callable[[], None],
         reoffer_s: float,
+        after: Callable[[list[Event]], None] | None = None,
     ) -> None:
         self.actor = actor
         self.sessions = sessions
         self.link = link
         self.sync = sync  # tell the plane what changed (the runtime's, after a room change)
         self.reoffer_s = reoffer_s
+        self.after = after  # publish the Room's events of a change (and sync): the runtime's
 
     def forget(self, participant_id: str) -> None:
         """In the task: the participant's Session ended; its peer is closed."""
@@ -58,10 +62,15 @@ class RoomPeers:
             self.actor.cancel(_reoffer(participant_id))
             return self.link.begin_offer(participant_id)
 
+        camera = offers_camera(sdp)
+
         def done(room: Room, now: float) -> None:
             if not self.link.offer_done(participant_id, number):
                 raise Conflict("the peer connection was replaced while it was being set up")
-            self.sync()
+            if self.after is not None:
+                self.after(room.camera(participant_id, camera, now))
+            else:
+                self.sync()
 
         def failed(room: Room, now: float) -> None:
             self.link.offer_failed(participant_id, number)

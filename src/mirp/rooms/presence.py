@@ -48,6 +48,8 @@ class Participant:
     spoken: str | None = None  # set by `participant_language`; None: the grant's language
     quality_sampled_at: float | None = None  # when its last QualityRecord was taken
     video_off: bool = False  # `video_set(on=False)`: the plane sends them no video (audio only)
+    partner_video: bool = False  # `video_set(partner=True)`: an interpreter sees their partner
+    camera: bool = False  # their last offer sends video: the floor video may show them
 
     @property
     def id(self) -> str:
@@ -101,6 +103,7 @@ class Participant:
             "floor_under": self.floor_under,
             "speaking": self.speaking,
             "video": not self.video_off,
+            "camera": self.camera,
         }
 
     @property

@@ -25,7 +25,7 @@ from mirp.interpretation.booth import Booth
 from mirp.interpretation.console import Console
 from mirp.interpretation.routing import FLOOR, Route
 from mirp.media.plan import FeedKey, Ingredient, MixPlan
-from mirp.rooms import captioning, mixing, views
+from mirp.rooms import captioning, mixing, video_plan, views
 from mirp.rooms import commands as c
 from mirp.rooms.actions import dispatch
 from mirp.rooms.booths import Interpretation
@@ -236,12 +236,7 @@ class Room:
         for key in captioning.caption_keys(self.spec.captions):
             if key not in feeds:  # captioned even with no listener: the captioner listens
                 feeds[key] = mixing.recipe(key, self.routes, self.floor_sources)
-        shown = self.floor_video()
-        video = {} if shown is None else {
-            p.id: shown for p in self.participants.values()
-            if p.connected and not p.video_off and p.id != shown
-        }
-        return MixPlan.of(feeds, plan.aliases, video=video)
+        return MixPlan.of(feeds, plan.aliases, video=video_plan.video_map(self))
 
     def caption(self, channel: str, text: str, start: float, end: float,
                 language: str) -> list[Event]:
@@ -274,17 +269,13 @@ class Room:
         return tuple(names)
 
     def floor_video(self) -> str | None:
-        """Whose camera every viewer sees: the floor holder given the floor last (a speaker
-        before a chair who also holds it), else the chair; None with nobody connected to show
-        (media/video.py forwards it; without a camera, viewers see no video: audio only)."""
-        connected = self.roster.connected_ids()
-        holders = [pid for pid in self.floor.holders if pid in connected]
-        speakers = [pid for pid in holders if self.participants[pid].role is not Role.CHAIR]
-        if speakers or holders:
-            return (speakers or holders)[-1]
-        chairs = [p.id for p in self.participants.values()
-                  if p.role is Role.CHAIR and p.connected]
-        return chairs[0] if chairs else None
+        """Whose camera every viewer sees (rooms/video_plan.py)."""
+        return video_plan.floor_video(self)
+
+    def camera(self, participant_id: str, on: bool, now: float) -> list[Event]:
+        """Their new peer sends a camera, or not (rooms/video_plan.py)."""
+        video_plan.set_camera(self, participant_id, on)
+        return self._finish(now)
 
     def feed_for(self, participant_id: str) -> FeedKey | None:
         """What this participant hears now (None: not connected, or the meeting is closed)."""

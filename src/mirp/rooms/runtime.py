@@ -83,7 +83,8 @@ class RoomRuntime(JoinedRoom):
             room, name=f"room {self.meeting_id}", queue_size=queue_size, clock=clock,
             next_deadline=self._next_deadline, tick=self._on_timer,
             on_closed=None if on_closed is None else lambda: on_closed(self))
-        self.peers = RoomPeers(self.actor, self.sessions, self.media, self._sync_media, reoffer_s)
+        self.peers = RoomPeers(self.actor, self.sessions, self.media, self._sync_media, reoffer_s,
+                               self._after)
 
     @property
     def seq(self) -> int:
