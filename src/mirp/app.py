@@ -41,6 +41,8 @@ from mirp.store.admission import Admission
 from mirp.store.db import RETRY_AFTER_S, Database, DbBounds
 from mirp.store.mail import Outbox
 from mirp.store.transcripts import Line, save
+from mirp.webcast import subtitles
+from mirp.webcast.receiver import Receiver
 from mirp.webcast.service import Webcaster
 
 log = logging.getLogger("mirp")
@@ -68,9 +70,10 @@ def media_plane(settings: Settings) -> MediaPlane:
 
 
 async def start_captions(settings: Settings, media: MediaPlane, rooms: RoomRegistry,
-                         db: Database) -> CaptionService:
+                         db: Database, webcast: Receiver | None = None) -> CaptionService:
     """The captioner (docs/captions.md): fed the captioned channels of the open rooms; each
-    caption to that room's listeners, then into the transcript with the floor holders."""
+    caption to that room's listeners, to the webcast's subtitles (webcast/subtitles.py), then
+    into the transcript with the floor holders."""
     def wanted() -> list[Wanted]:
         return [Wanted(mid, channel, rt.room.spec.languages)
                 for mid, rt in list(rooms.rooms.items()) for channel in rt.room.spec.captions]
@@ -80,12 +83,19 @@ async def start_captions(settings: Settings, media: MediaPlane, rooms: RoomRegis
         if runtime is None:
             return
         speakers = await runtime.caption(h.channel, h.text, h.start, h.end, h.language)
+        if webcast is not None:
+            for said in subtitles.said(h.meeting_id, runtime.room, h.channel, h.text, h.start,
+                                       h.end):
+                webcast.caption(said)
         await save(db, h.meeting_id, Line(h.channel, h.language, utc(h.start), utc(h.end),
                                           h.text, speakers))
 
     config = settings.captions.model_dump()
     config["cache"] = str(settings.data_dir / "captions")
     service = CaptionService(config, media, wanted, deliver)
+    if webcast is not None:  # a webcast shows the captioned channels' captions
+        webcast.subtitled = lambda mid: subtitles.subtitled(
+            getattr(rooms.rooms.get(mid), "room", None))
     await service.start()
     return service
 
@@ -191,7 +201,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.outbox = outbox
         if outbox is not None:
             outbox.start()
-        captions = (await start_captions(settings, media, rooms, db)
+        captions = (await start_captions(settings, media, rooms, db, webcaster.receiver)
                     if settings.captions.enabled else None)
         app.state.captions = captions  # the captioner's service (docs/captions.md), or None
         log.info("mirp ready at %s", settings.resolved_base_url())

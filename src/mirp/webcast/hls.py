@@ -15,14 +15,19 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mirp.webcast import fmp4
 from mirp.webcast.names import FLOOR, channel_name
+
+if TYPE_CHECKING:  # subtitles.py writes with this module's write_atomic
+    from mirp.webcast.subtitles import SubtitleTrack
 
 PACKET_SAMPLES = 960
 PLAYLIST = "index.m3u8"
 MASTER = "master.m3u8"
 INIT = "init.mp4"
+SUBS_PLAYLIST = "subs.m3u8"  # a channel's WebVTT subtitles (webcast/subtitles.py)
 KEEP_EXTRA = 4  # segments kept on disk past the window, for a player a little behind
 
 
@@ -33,17 +38,24 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def master_playlist(channels: Sequence[str], bandwidth: int = 48_000) -> str:
-    """One audio rendition per channel; the floor is the default and the variant's own audio."""
+def master_playlist(channels: Sequence[str], bandwidth: int = 48_000,
+                    subtitled: Sequence[str] = ()) -> str:
+    """One audio rendition per channel; the floor is the default and the variant's own audio.
+    Each channel of `subtitled` also has a WebVTT subtitles rendition of the same LANGUAGE
+    and NAME (webcast/subtitles.py), none shown by default: the page picks the one of the
+    language heard."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    for ch in channels:
-        default = "YES" if ch == FLOOR else "NO"
-        language = "mul" if ch == FLOOR else ch
-        lines.append(
-            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",LANGUAGE="{language}",'
-            f'NAME="{channel_name(ch)}",DEFAULT={default},AUTOSELECT=YES,'
-            f'URI="{ch}/{PLAYLIST}"')
-    lines.append(f'#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},CODECS="opus",AUDIO="aud"')
+    for kind, group, names, uri in (("AUDIO", "aud", channels, PLAYLIST),
+                                    ("SUBTITLES", "subs", subtitled, SUBS_PLAYLIST)):
+        for ch in names:
+            default = "YES" if ch == FLOOR and kind == "AUDIO" else "NO"
+            language = "mul" if ch == FLOOR else ch
+            lines.append(
+                f'#EXT-X-MEDIA:TYPE={kind},GROUP-ID="{group}",LANGUAGE="{language}",'
+                f'NAME="{channel_name(ch)}",DEFAULT={default},AUTOSELECT=YES,'
+                f'URI="{ch}/{uri}"')
+    subs = ',SUBTITLES="subs"' if subtitled else ""
+    lines.append(f'#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},CODECS="opus",AUDIO="aud"{subs}')
     lines.append(f"{FLOOR}/{PLAYLIST}")
     return "\n".join(lines) + "\n"
 
@@ -62,11 +74,17 @@ class Rendition:
     written: int = 0  # segments written
     base_time: int = 0  # samples before the pending ones
     ended: bool = False
+    subtitles: SubtitleTrack | None = None  # cut with the audio, when the channel is captioned
 
     def __post_init__(self) -> None:
         shutil.rmtree(self.directory, ignore_errors=True)
         self.directory.mkdir(parents=True, exist_ok=True)
         write_atomic(self.directory / INIT, fmp4.init_segment())
+
+    @property
+    def position(self) -> int:
+        """The timeline's next sample (the next packet's time)."""
+        return self.base_time + sum(d for d, _ in self.samples)
 
     def add(self, packet: bytes, samples: int = PACKET_SAMPLES) -> None:
         self.samples.append((samples, packet))
@@ -82,6 +100,8 @@ class Rendition:
         write_atomic(self.directory / name,
                      fmp4.media_segment(self.written, self.base_time, self.samples))
         duration = sum(d for d, _ in self.samples)
+        if self.subtitles is not None:  # before the audio playlist names this segment
+            self.subtitles.cut(self.written, self.base_time, duration)
         self.base_time += duration
         self.samples = []
         self.segments.append((name, duration / fmp4.TIMESCALE))
@@ -96,6 +116,8 @@ class Rendition:
     def end(self) -> None:
         self.cut()
         self.ended = True
+        if self.subtitles is not None:
+            self.subtitles.end()
         self._playlist()
 
     def _playlist(self) -> None:
