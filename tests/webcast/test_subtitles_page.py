@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from mirp.media.engine import MediaEngine
@@ -52,6 +53,23 @@ CAPTIONS_JS = """() => {
 }"""
 
 
+TIMING_JS = """() => {
+  const w = window.mirpWebcast;
+  const audio = document.querySelector('#wc-audio');
+  const a = w.analyser;
+  if (!a) return null;
+  // the newest 2048 samples (43 ms), unsmoothed: the frequency data is averaged over calls
+  const data = new Float32Array(a.fftSize);
+  a.getFloatTimeDomainData(data);
+  let peak = 0;
+  for (let i = data.length - 2048; i < data.length; i++) peak = Math.max(peak, Math.abs(data[i]));
+  const cues = w.captions.cues.get(w.captions.lang);
+  return {t: audio.currentTime, playing: !audio.paused && audio.readyState >= 3, peak,
+          shown: document.querySelector('#wc-captions').textContent,
+          cues: cues ? [...cues.values()].map(c => [c.start, c.end]) : []};
+}"""
+
+
 class Webcast:
     """A meeting's webcast written live: 20 ms ticks on the loop's clock, captions every
     second (each from the last 0.8 s, so each lands in the segment being made)."""
@@ -69,6 +87,13 @@ class Webcast:
         self.engine.apply(MixPlan.of({k: ((ch, 1.0),) for ch, k in self.keys.items()}))
         self.captions: list[tuple[str, str, bool]] = []  # (channel, text, floor) said each second
         self.tick = 0
+        self.bursts = False  # the floor: 1 s of tone every 2 s, each captioned "Burst" exactly
+
+    def burst(self) -> None:
+        sig = np.zeros(100 * FRAME_SAMPLES + FRAME_SAMPLES, dtype=np.float32)
+        sig[:50 * FRAME_SAMPLES] = tone(TONES["floor"], 1.0)
+        self.signals["floor"] = sig
+        self.bursts = True
 
     def start(self) -> None:
         self.receiver.subtitled = lambda mid: ("floor", "fr", "ar")
@@ -88,6 +113,10 @@ class Webcast:
                     at = (self.tick * FRAME_SAMPLES) % (len(sig) - FRAME_SAMPLES)
                     self.engine.push_pcm(ch, sig[at:at + FRAME_SAMPLES])
                 self.engine.run_tick()
+                if self.bursts and self.tick % 100 == 0:  # a burst's first packet: sent now
+                    now = time.time()
+                    self.receiver.caption(Said(self.meeting_id, "floor", "Burst", now, now + 1.0,
+                                               False))
                 self.tick += 1
                 next_tick += 0.02
             if loop.time() >= next_caption:
@@ -188,3 +217,37 @@ async def test_the_page_shows_the_captions_of_the_language_heard(
     await page.click("#wc-cc-size")
     await shows(page, "captions on and large", lambda s: ARABIC in s["text"]
                 and s["size"] == "large")
+
+
+async def test_a_caption_shows_while_its_words_play(served: ServedApp, webcast: Webcast,
+                                                     page: Any) -> None:
+    """The floor plays 1 s of tone every 2 s, each burst captioned with its own times: the page
+    shows the caption while the tone plays, and none in the silences (the cues are on the audio's
+    timeline in the player, not just in the files)."""
+    webcast.burst()
+    await page.goto(f"{served.base_url}/webcast.html#m={webcast.meeting_id}")
+    await page.wait_for_selector("#wc-play:not([disabled])", timeout=30000)
+    await page.click("#wc-play")
+    during: list[bool] = []  # the tone heard while a caption shows (away from its edges)
+    between: list[bool] = []  # silence heard while none shows (away from any cue)
+    margin = 0.25  # the output's latency, a poll's own duration
+
+    async def enough() -> bool | Seen:
+        s = await page.evaluate(TIMING_JS)
+        if not s or not s["playing"]:
+            return Seen(s)
+        tone_on = s["peak"] > 0.03  # the tone; silence is decoded as zeros
+        near = [c for c in s["cues"] if c[0] - margin <= s["t"] <= c[1] + margin]
+        inside = [c for c in s["cues"] if c[0] + margin <= s["t"] <= c[1] - margin]
+        if inside and "Burst" in s["shown"]:
+            during.append(tone_on)
+        elif not near and "Burst" not in s["shown"] and any(
+                c[1] < s["t"] < c[0] + 2.0 - margin for c in s["cues"]):  # before the next burst
+            between.append(not tone_on)
+        return (len(during) >= 8 and len(between) >= 8) or Seen((during, between, s))
+
+    await until(enough, "samples while captions show and while none does", 60, step=0.1,
+                tolerate=())
+    # a cue off the audio by half a second or more would be wrong about half the time
+    assert sum(during) >= 0.9 * len(during), during
+    assert sum(between) >= 0.9 * len(between), between
