@@ -13,15 +13,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mirp.api.deps import WebcastModes
 from mirp.errors import InvalidInput
 from mirp.interpretation.routing import Route
 from mirp.media.mixer import FRAME_SAMPLES
 from mirp.rooms import captioning
 from mirp.webcast import receiver as receiver_module
 from mirp.webcast.files import webcast_file
+from mirp.webcast.hls import Rendition
 from mirp.webcast.receiver import MeetingConfig, Receiver
-from mirp.webcast.subtitles import MIN_SHOW_S, Said, cue_text
-from tests.support.audio import tone
+from mirp.webcast.subtitles import MIN_SHOW_S, Said, SubtitleTrack, cue_text
+from tests.support.audio import opus_packets, tone
+from tests.support.factory import make_meeting_http, running_app
 from tests.webcast.support import decode, playlist_segments
 from tests.webcast.test_receiver import FLOOR, FR, Origin
 
@@ -244,3 +247,37 @@ def test_the_names_the_worker_writes_are_served(tmp_path: Path) -> None:
     assert webcast_file(tmp_path, "m1", "fr/subs.m3u8") == (tmp_path / "m1/fr/subs.m3u8",
                                                             "playlist")
     assert webcast_file(tmp_path, "m1", "ar/18c2f-12.vtt")[1] == "segment"
+
+
+async def test_subtitles_are_served_like_the_other_webcast_files(tmp_path: Path) -> None:
+    """Through the app: the subtitles playlist `no-cache`, a WebVTT segment immutable, and a
+    token webcast's refused without its token, like its audio."""
+    async with running_app(tmp_path) as (app, client):
+        fx = await make_meeting_http(client, delegates=1, interpreters={}, observer=False)
+        auth = {"Authorization": f"Bearer {fx.organizer_token}"}
+        mid = fx.meeting_id
+        base: Path = app.state.settings.data_dir / "webcast" / mid
+        r = Rendition(base / "fr", "abc", segment_packets=5)
+        r.subtitles = SubtitleTrack(base / "fr", "abc")
+        r.subtitles.anchor(START, 0)
+        r.subtitles.caption("Bonjour", START + 0.01, START + 0.05, False)
+        for p in opus_packets(tone(300, 0.1)):
+            r.add(p)
+        for mode in ("public", "token"):
+            app.state.webcast_modes = WebcastModes(ttl_s=0.0)
+            res = await client.patch(f"/api/meetings/{mid}", headers=auth,
+                                     json={"options": {"webcast": mode}})
+            assert res.status_code == 200, res.text
+            playlist = await client.get(f"/webcast/{mid}/fr/subs.m3u8")
+            segment = await client.get(f"/webcast/{mid}/fr/abc-1.vtt")
+            if mode == "token":
+                assert (playlist.status_code, segment.status_code) == (401, 401)
+                continue
+            assert playlist.status_code == 200 and "abc-1.vtt" in playlist.text
+            assert playlist.headers["cache-control"] == "no-cache"
+            assert segment.status_code == 200 and "Bonjour" in segment.text
+            assert segment.headers["cache-control"] == "max-age=31536000, immutable"
+            missing = await client.get(f"/webcast/{mid}/fr/abc-9.vtt")
+            assert missing.status_code == 404
+            bad = await client.get(f"/webcast/{mid}/fr/abc-1.vtt.tmp")
+            assert bad.status_code == 422
