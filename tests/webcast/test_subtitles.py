@@ -281,3 +281,12 @@ async def test_subtitles_are_served_like_the_other_webcast_files(tmp_path: Path)
             assert missing.status_code == 404
             bad = await client.get(f"/webcast/{mid}/fr/abc-1.vtt.tmp")
             assert bad.status_code == 422
+
+
+def test_captions_of_a_meeting_the_worker_does_not_make_are_not_queued(tmp_path: Path) -> None:
+    """Captions arrive whether or not the meeting is webcast: the worker's thread only runs
+    with a webcast, so its queue must not keep them (it would grow for the server's life)."""
+    receiver = Receiver(tmp_path / "webcast", tmp_path / "recordings")
+    for _ in range(3):
+        receiver.caption(Said("m_none", "fr", "Bonjour", START, START + 1, False))
+    assert receiver._commands.empty()

@@ -145,8 +145,11 @@ class Receiver:
         self._commands.put(("config", config))
 
     def caption(self, said: Said) -> None:
-        """A caption final for one of a meeting's subtitles renditions (subtitles.py)."""
-        self._commands.put(("caption", said))
+        """A caption final for one of a meeting's subtitles renditions (subtitles.py); one of
+        a meeting the worker is not making (not webcast, or no worker running) is dropped
+        here, so captions never pile up in the queue of a thread that does not run."""
+        if said.meeting_id in self._status:
+            self._commands.put(("caption", said))
 
     def end(self, meeting_id: str) -> None:
         self._commands.put(("end", meeting_id))
