@@ -8,21 +8,29 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import numpy as np
 import pytest
 
 from mirp.api.deps import WebcastModes
+from mirp.app import webcast_captions
+from mirp.captions.service import Heard
 from mirp.errors import InvalidInput
 from mirp.interpretation.routing import Route
 from mirp.media.mixer import FRAME_SAMPLES
+from mirp.media.plan import FeedKey
 from mirp.rooms import captioning
+from mirp.rooms import commands as c
 from mirp.webcast import receiver as receiver_module
 from mirp.webcast.files import webcast_file
 from mirp.webcast.hls import Rendition
 from mirp.webcast.receiver import MeetingConfig, Receiver
 from mirp.webcast.subtitles import MIN_SHOW_S, Said, SubtitleTrack, cue_text
+from tests.rooms.kit import Kit, make_spec
 from tests.support.audio import opus_packets, tone
 from tests.support.factory import make_meeting_http, running_app
 from tests.webcast.support import decode, playlist_segments
@@ -290,3 +298,42 @@ def test_captions_of_a_meeting_the_worker_does_not_make_are_not_queued(tmp_path:
     for _ in range(3):
         receiver.caption(Said("m_none", "fr", "Bonjour", START, START + 1, False))
     assert receiver._commands.empty()
+
+
+def test_the_apps_hand_over_follows_the_rooms_captions_and_its_booths(tmp_path: Path) -> None:
+    """app.py's part: the worker asks which channels of a meeting are captioned (the Room's
+    option), and each caption goes to the renditions that show it; the floor's to French too,
+    marked, while the French booth is off air (the channel carries the floor), not once it is
+    on air."""
+    k = Kit(make_spec(captions=("fr", "de"), webcast="public"), None, "ch", "fr1")
+    mid = k.room.spec.id
+
+    @dataclass
+    class Runtime:
+        room: Any
+
+    registry = SimpleNamespace(rooms={mid: Runtime(k.room)})
+    receiver = Receiver(tmp_path / "webcast", tmp_path / "recordings")
+    hand_over = webcast_captions(registry, receiver)  # type: ignore[arg-type]
+    assert receiver.subtitled(mid) == ("fr", "de", "floor")
+    assert receiver.subtitled("m_other") == ()
+    keys = tuple((ch, FeedKey(f"{mid}/{ch}")) for ch in ("floor", "en", "fr", "de"))
+    receiver.configure(MeetingConfig(mid, keys, True, False))
+    receiver.pump()
+    master = (tmp_path / "webcast" / mid / "master.m3u8").read_text()
+    subs = [attributes(m) for m in tags(master, "#EXT-X-MEDIA") if "SUBTITLES" in m]
+    assert [m["LANGUAGE"] for m in subs] == ["mul", "fr", "de"]  # en is not captioned
+    handed: list[Said] = []
+    receiver.caption = handed.append  # type: ignore[method-assign]
+    hand_over(Heard(mid, "floor", "Order, please", "en", START, START + 1))
+    assert [(s.channel, s.floor) for s in handed] == [("floor", False), ("fr", True),
+                                                      ("de", True)]
+    k.do("fr1", c.OnAir(True))
+    handed.clear()
+    hand_over(Heard(mid, "floor", "Order, please", "en", START, START + 1))
+    hand_over(Heard(mid, "fr", "À l'ordre", "fr", START, START + 1))
+    hand_over(Heard("m_other", "fr", "Ailleurs", "fr", START, START + 1))  # not open here
+    assert [(s.channel, s.floor, s.text) for s in handed] == [
+        ("floor", False, "Order, please"), ("de", True, "Order, please"),
+        ("fr", False, "À l'ordre")]
+    receiver.finish()
