@@ -11,12 +11,14 @@ of its audio segment, empty when nobody spoke (a player needs every segment).
 Captions come with wall-clock times (when the captioner heard the words, captions/service.py
 `Heard`); the audio timeline is a sample count. Each segment's first packet gives an anchor
 (when the origin sent it, from the relay header, and its sample time), so a wall time maps onto
-the timeline of the segment it falls in, through gaps and clock jumps alike. A caption comes
-after the words (the captioner decodes an utterance once it ends): when the segments covering
-its words are already published it is shown from the first unpublished instant instead, for
-its own duration (never shorter than `MIN_SHOW_S`). A player stays about 1.5 s behind the
-newest segment (web/js/webcast.js), so a caption that the captioner gives within that time of
-the words' end still lands on them.
+the timeline of the segment it falls in, through gaps and clock jumps alike. A caption whose
+time is not published yet lands exactly there. But a caption comes after the words (the
+captioner decodes an utterance once it ends, 1-3 s), so its first words are nearly always in a
+segment already published: it is then shown from the first unpublished instant, for its own
+duration (never shorter than `MIN_SHOW_S`). A viewer thus reads it as long after the words as a
+delegate does (the captioner's latency), never earlier and never lost. Holding the subtitles a
+few segments back instead would put the words and their caption together only for a viewer
+kept that much further behind the live edge (web/js/webcast.js plays 1.5 s behind it).
 
 Runs on the webcast worker's thread, like the rest of what it writes.
 """
@@ -31,11 +33,10 @@ from typing import Any, Protocol
 
 from mirp.rooms import captioning
 from mirp.webcast.fmp4 import TIMESCALE
-from mirp.webcast.hls import SUBS_PLAYLIST, write_atomic
+from mirp.webcast.hls import KEEP_EXTRA, SUBS_PLAYLIST, write_atomic
 
 MIN_SHOW_S = 1.5  # a caption pushed past published segments stays on screen at least this long
 ANCHORS = 16  # segment anchors kept: a caption older than that many segments is shown at once
-KEEP_EXTRA = 4  # segments kept on disk past the window, as for the audio
 
 
 @dataclass(frozen=True, slots=True)
