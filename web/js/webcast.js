@@ -39,7 +39,7 @@ const CC_LINES = 3;
 const CC_KEEP_S = 60; // cues that ended longer ago than this are forgotten
 // captions: the settings, the subtitle renditions ({lang, name}), the language heard, and the
 // cues hls.js gave for each language (lang -> Map(cue id -> {start, end, text, floor}))
-const cc = { on: true, size: "medium", tracks: [], lang: null, cues: new Map() };
+const cc = { on: true, size: "medium", tracks: [], lang: null, cues: new Map(), shown: null };
 const state = { hls: null, analyser: null, context: null, stalls: 0, captions: cc };
 window.mirpWebcast = state; // for the browser tests and the curious
 
@@ -109,12 +109,18 @@ function paintCaptions() {
   ccBox.hidden = !cc.tracks.length || !cc.on;
   ccBox.dataset.size = cc.size;
   ccBox.style.fontSize = CC_FONT[cc.size];
-  if (ccBox.hidden) return;
-  if (!cc.tracks.some((tr) => tr.lang === cc.lang)) {
+  if (ccBox.hidden) { cc.shown = null; return; }
+  const captioned = cc.tracks.some((tr) => tr.lang === cc.lang);
+  const lines = captioned ? activeLines().slice(-CC_LINES) : [];
+  // painted 4 times a second: the DOM changes only with the lines (a screen reader reads the
+  // live region at each change)
+  const shown = JSON.stringify([cc.lang, captioned, lines.map((l) => [l.floor, l.text])]);
+  if (shown === cc.shown) return;
+  cc.shown = shown;
+  if (!captioned) {
     ccBox.replaceChildren(Object.assign(document.createElement("p"), { className: "muted", textContent: t("captions.none") }));
     return;
   }
-  const lines = activeLines().slice(-CC_LINES);
   ccBox.replaceChildren(...lines.map((line) => {
     const p = document.createElement("p");
     p.className = line.floor ? "wc-caption wc-caption-floor" : "wc-caption";
