@@ -35,12 +35,15 @@ from mirp.metrics import HttpCount, tally_of
 from mirp.rooms.cluster_rooms import ClusterRooms
 from mirp.rooms.placement import ClusterDoor, ClusterNode
 from mirp.rooms.registry import RoomRegistry
+from mirp.rooms.room import Room
 from mirp.signaling.routes import build_router as build_signaling_router
 from mirp.store import work
 from mirp.store.admission import Admission
 from mirp.store.db import RETRY_AFTER_S, Database, DbBounds
 from mirp.store.mail import Outbox
 from mirp.store.transcripts import Line, save
+from mirp.webcast import subtitles
+from mirp.webcast.receiver import Receiver
 from mirp.webcast.service import Webcaster
 
 log = logging.getLogger("mirp")
@@ -67,19 +70,43 @@ def media_plane(settings: Settings) -> MediaPlane:
     return ProcessPlane(config) if settings.media_process else LocalPlane(config)
 
 
+def webcast_captions(rooms: RoomRegistry, webcast: Receiver) -> Callable[[Heard], None]:
+    """The webcast's part of captions (webcast/subtitles.py): the worker learns which channels
+    of a meeting are captioned (asked as a meeting is configured), and gets each caption on
+    the renditions that show it (the floor's, marked, on those carrying the floor)."""
+    def room_of(meeting_id: str) -> Room | None:
+        runtime = rooms.rooms.get(meeting_id)
+        return runtime.room if runtime is not None else None
+
+    webcast.subtitled = lambda meeting_id: subtitles.subtitled(room_of(meeting_id))
+
+    def hand_over(h: Heard) -> None:
+        room = room_of(h.meeting_id)
+        if room is not None:
+            for said in subtitles.said(h.meeting_id, room, h.channel, h.text, h.start, h.end):
+                webcast.caption(said)
+
+    return hand_over
+
+
 async def start_captions(settings: Settings, media: MediaPlane, rooms: RoomRegistry,
-                         db: Database) -> CaptionService:
+                         db: Database, webcast: Receiver | None = None) -> CaptionService:
     """The captioner (docs/captions.md): fed the captioned channels of the open rooms; each
-    caption to that room's listeners, then into the transcript with the floor holders."""
+    caption to that room's listeners, to the webcast's subtitles (webcast/subtitles.py), then
+    into the transcript with the floor holders."""
     def wanted() -> list[Wanted]:
         return [Wanted(mid, channel, rt.room.spec.languages)
                 for mid, rt in list(rooms.rooms.items()) for channel in rt.room.spec.captions]
+
+    to_webcast = webcast_captions(rooms, webcast) if webcast is not None else None
 
     async def deliver(h: Heard) -> None:
         runtime = rooms.rooms.get(h.meeting_id)
         if runtime is None:
             return
         speakers = await runtime.caption(h.channel, h.text, h.start, h.end, h.language)
+        if to_webcast is not None:
+            to_webcast(h)
         await save(db, h.meeting_id, Line(h.channel, h.language, utc(h.start), utc(h.end),
                                           h.text, speakers))
 
@@ -191,7 +218,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.outbox = outbox
         if outbox is not None:
             outbox.start()
-        captions = (await start_captions(settings, media, rooms, db)
+        captions = (await start_captions(settings, media, rooms, db, webcaster.receiver)
                     if settings.captions.enabled else None)
         app.state.captions = captions  # the captioner's service (docs/captions.md), or None
         log.info("mirp ready at %s", settings.resolved_base_url())

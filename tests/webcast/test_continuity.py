@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mirp.webcast.hls import KEEP_EXTRA, PLAYLIST, Rendition, carried_on
+from mirp.webcast.hls import KEEP_EXTRA, PLAYLIST, SUBS_PLAYLIST, Rendition, carried_on
+from mirp.webcast.subtitles import SubtitleTrack
 from tests.support.audio import opus_packets, peak_hz, tone
 from tests.webcast.support import decode, playlist_segments
 
@@ -82,3 +83,20 @@ def test_a_playlist_that_is_not_ours_is_replaced(tmp_path: Path) -> None:
     feed(r, 300, 1)
     assert tags(d) == ["#EXT-X-MEDIA-SEQUENCE:0", "#EXT-X-DISCONTINUITY-SEQUENCE:0", "s1-1.m4s"]
     assert not (d / "stray.m4s").exists()
+
+
+def test_the_subtitles_playlist_is_the_audio_window_carried_on_alike(tmp_path: Path) -> None:
+    d = tmp_path / "fr"
+    first = Rendition(d, "s1", segment_packets=PACKETS, window=4)  # no captions then
+    feed(first, 300, 5)
+    second = Rendition(d, "s2", segment_packets=PACKETS, window=4)
+    second.subtitles = SubtitleTrack(d, "s2")
+    feed(second, 700, 2)
+    audio, subs = tags(d), [line for line in (d / SUBS_PLAYLIST).read_text().splitlines()
+                            if line.startswith(("#EXT-X-MEDIA-SEQUENCE", "#EXT-X-DISC"))
+                            or not line.startswith("#")]
+    assert subs == [line.replace(".m4s", ".vtt") for line in audio]
+    assert "#EXT-X-DISCONTINUITY" in subs
+    # every subtitles segment named exists; the old session's are empty WebVTT
+    for name in playlist_segments((d / SUBS_PLAYLIST).read_text()):
+        assert (d / name).read_text().startswith("WEBVTT")

@@ -39,3 +39,15 @@ def readers(channel: str, captioned: Iterable[str], subscriptions: Mapping[str, 
               and base_key(sub.channel, sub.floor_under, routes).channel == FLOOR):
             fallback.add(pid)
     return frozenset(own), frozenset(fallback)
+
+
+def webcast_targets(channel: str, captioned: Iterable[str],
+                    routes: Mapping[str, Route]) -> list[tuple[str, bool]]:
+    """The webcast renditions a caption of `channel` shows on, each with whether it is the
+    floor's caption on a channel carrying the floor (marked): like `readers`, per channel."""
+    shown = caption_keys(captioned).values()
+    out = [(channel, False)] if channel in shown else []
+    if channel == FLOOR:
+        out += [(c, True) for c in shown
+                if c != FLOOR and base_key(c, None, routes).channel == FLOOR]
+    return out

@@ -16,12 +16,12 @@ from typing import Any
 
 from mirp.errors import InvalidInput, NotFound
 from mirp.store.recordings import Turn
-from mirp.webcast.hls import INIT, MASTER, PLAYLIST
+from mirp.webcast.hls import INIT, MASTER, PLAYLIST, SUBS_PLAYLIST
 from mirp.webcast.record import META
 
 MEETING_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 CHANNEL = re.compile(r"floor|[a-z]{2,3}")
-SEGMENT = re.compile(r"[0-9a-f]{1,16}-[0-9]{1,10}\.m4s")
+SEGMENT = re.compile(r"[0-9a-f]{1,16}-[0-9]{1,10}\.(m4s|vtt)")  # audio, WebVTT
 PART = re.compile(r"[0-9]{8}T[0-9]{6}Z")
 
 
@@ -39,7 +39,7 @@ def webcast_file(root: Path, meeting_id: str, path: str) -> tuple[Path, str]:
     channel, _, name = path.partition("/")
     if not CHANNEL.fullmatch(channel):
         raise InvalidInput(f"not a webcast file: {path!r}", {"field": "path"})
-    if name == PLAYLIST:
+    if name in (PLAYLIST, SUBS_PLAYLIST):
         kind = "playlist"
     elif name == INIT:
         kind = "init"

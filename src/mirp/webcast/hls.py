@@ -19,18 +19,22 @@ from __future__ import annotations
 import os
 import shutil
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from mirp.webcast import fmp4
 from mirp.webcast.names import FLOOR, channel_name
+
+if TYPE_CHECKING:  # subtitles.py writes with this module's write_atomic
+    from mirp.webcast.subtitles import SubtitleTrack
 
 PACKET_SAMPLES = 960
 PLAYLIST = "index.m3u8"
 MASTER = "master.m3u8"
 INIT = "init.mp4"
+SUBS_PLAYLIST = "subs.m3u8"  # a channel's WebVTT subtitles (webcast/subtitles.py)
 KEEP_EXTRA = 4  # segments kept on disk past the window, for a player a little behind
 
 
@@ -41,17 +45,24 @@ def write_atomic(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-def master_playlist(channels: Sequence[str], bandwidth: int = 48_000) -> str:
-    """One audio rendition per channel; the floor is the default and the variant's own audio."""
+def master_playlist(channels: Sequence[str], bandwidth: int = 48_000,
+                    subtitled: Sequence[str] = ()) -> str:
+    """One audio rendition per channel; the floor is the default and the variant's own audio.
+    Each channel of `subtitled` also has a WebVTT subtitles rendition of the same LANGUAGE
+    and NAME (webcast/subtitles.py), none shown by default: the page picks the one of the
+    language heard."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-INDEPENDENT-SEGMENTS"]
-    for ch in channels:
-        default = "YES" if ch == FLOOR else "NO"
-        language = "mul" if ch == FLOOR else ch
-        lines.append(
-            f'#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="aud",LANGUAGE="{language}",'
-            f'NAME="{channel_name(ch)}",DEFAULT={default},AUTOSELECT=YES,'
-            f'URI="{ch}/{PLAYLIST}"')
-    lines.append(f'#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},CODECS="opus",AUDIO="aud"')
+    for kind, group, names, uri in (("AUDIO", "aud", channels, PLAYLIST),
+                                    ("SUBTITLES", "subs", subtitled, SUBS_PLAYLIST)):
+        for ch in names:
+            default = "YES" if ch == FLOOR and kind == "AUDIO" else "NO"
+            language = "mul" if ch == FLOOR else ch
+            lines.append(
+                f'#EXT-X-MEDIA:TYPE={kind},GROUP-ID="{group}",LANGUAGE="{language}",'
+                f'NAME="{channel_name(ch)}",DEFAULT={default},AUTOSELECT=YES,'
+                f'URI="{ch}/{uri}"')
+    subs = ',SUBTITLES="subs"' if subtitled else ""
+    lines.append(f'#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},CODECS="opus",AUDIO="aud"{subs}')
     lines.append(f"{FLOOR}/{PLAYLIST}")
     return "\n".join(lines) + "\n"
 
@@ -110,6 +121,7 @@ class Rendition:
     ended: bool = False
     retired: deque[str] = field(default_factory=deque)  # left the window, still on disk
     fresh: bool = True  # the next segment is this session's first
+    subtitles: SubtitleTrack | None = None  # cut with the audio, when the channel is captioned
 
     def __post_init__(self) -> None:
         previous = None
@@ -121,13 +133,19 @@ class Rendition:
             shutil.rmtree(self.directory, ignore_errors=True)
         else:
             self.sequence, self.discontinuities, self.segments = previous
-            keep = {s.name for s in self.segments} | {PLAYLIST}
+            keep = {n for s in self.segments for n in (s.name, vtt_name(s.name))}
+            keep |= {PLAYLIST, SUBS_PLAYLIST}
             for old in self.directory.iterdir():  # segments past the window, temporary files
                 if old.name not in keep:
                     old.unlink(missing_ok=True)
         self.directory.mkdir(parents=True, exist_ok=True)
         write_atomic(self.directory / INIT, fmp4.init_segment())
         self.fresh = bool(self.segments)
+
+    @property
+    def position(self) -> int:
+        """The timeline's next sample (the next packet's time)."""
+        return self.base_time + sum(d for d, _ in self.samples)
 
     def add(self, packet: bytes, samples: int = PACKET_SAMPLES) -> None:
         self.samples.append((samples, packet))
@@ -143,6 +161,8 @@ class Rendition:
         write_atomic(self.directory / name,
                      fmp4.media_segment(self.written, self.base_time, self.samples))
         duration = sum(d for d, _ in self.samples)
+        if self.subtitles is not None:  # before the audio playlist names this segment
+            self.subtitles.cut(self.written, self.base_time, duration)
         self.base_time += duration
         self.samples = []
         self.segments.append(Segment(name, duration / fmp4.TIMESCALE, self.fresh))
@@ -153,7 +173,9 @@ class Rendition:
             self.discontinuities += gone.discontinuity
             self.retired.append(gone.name)
         while len(self.retired) > KEEP_EXTRA:  # kept a little, for a player a little behind
-            (self.directory / self.retired.popleft()).unlink(missing_ok=True)
+            gone_name = self.retired.popleft()
+            (self.directory / gone_name).unlink(missing_ok=True)
+            (self.directory / vtt_name(gone_name)).unlink(missing_ok=True)
         self._playlist()
 
     def end(self) -> None:
@@ -162,15 +184,30 @@ class Rendition:
         self._playlist()
 
     def _playlist(self) -> None:
+        """The audio playlist, and the subtitles' one from the same window (so their sequence
+        numbers, discontinuities and durations are the audio's: one definition of the window)."""
+        write_atomic(self.directory / PLAYLIST, self._lines(
+            lambda s: s.name, ["#EXT-X-INDEPENDENT-SEGMENTS", f'#EXT-X-MAP:URI="{INIT}"']))
+        if self.subtitles is not None:
+            for segment in self.segments:  # a carried-on segment may have had no subtitles
+                self.subtitles.fill(vtt_name(segment.name))
+            write_atomic(self.directory / SUBS_PLAYLIST,
+                         self._lines(lambda s: vtt_name(s.name), []))
+
+    def _lines(self, name: Callable[[Segment], str], head: list[str]) -> bytes:
         target = max([round(s.seconds) for s in self.segments] + [1])
         lines = ["#EXTM3U", "#EXT-X-VERSION:7", f"#EXT-X-TARGETDURATION:{target}",
                  f"#EXT-X-MEDIA-SEQUENCE:{self.sequence}",
-                 f"#EXT-X-DISCONTINUITY-SEQUENCE:{self.discontinuities}",
-                 "#EXT-X-INDEPENDENT-SEGMENTS", f'#EXT-X-MAP:URI="{INIT}"']
+                 f"#EXT-X-DISCONTINUITY-SEQUENCE:{self.discontinuities}", *head]
         for segment in self.segments:
             if segment.discontinuity:
                 lines.append("#EXT-X-DISCONTINUITY")
-            lines += [f"#EXTINF:{segment.seconds:.3f},", segment.name]
+            lines += [f"#EXTINF:{segment.seconds:.3f},", name(segment)]
         if self.ended:
             lines.append("#EXT-X-ENDLIST")
-        write_atomic(self.directory / PLAYLIST, ("\n".join(lines) + "\n").encode())
+        return ("\n".join(lines) + "\n").encode()
+
+
+def vtt_name(segment: str) -> str:
+    """The WebVTT segment beside an audio segment: the same stem (session and number)."""
+    return segment.removesuffix(".m4s") + ".vtt"

@@ -23,7 +23,8 @@ import queue
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from mirp.media.plan import FeedKey
@@ -39,8 +40,9 @@ from mirp.media.relay_format import (
     key_from_json,
     now_us,
 )
-from mirp.webcast.hls import MASTER, Rendition, master_playlist, write_atomic
+from mirp.webcast.hls import MASTER, PACKET_SAMPLES, Rendition, master_playlist, write_atomic
 from mirp.webcast.record import Recording, RecordingStopped
+from mirp.webcast.subtitles import Said, SubtitleTrack
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +59,7 @@ class MeetingConfig:
     keys: tuple[tuple[str, FeedKey], ...]  # (channel, namespaced FeedKey)
     webcast: bool
     recording: bool
+    subtitles: tuple[str, ...] = ()  # channels with a WebVTT rendition (Receiver.subtitled)
 
 
 @dataclass
@@ -98,7 +101,11 @@ class Receiver:
         self.host = host
         self._sock: socket.socket | None = None
         self.address: Address | None = None
-        self._commands: queue.SimpleQueue[tuple[str, MeetingConfig | str]] = queue.SimpleQueue()
+        self._commands: queue.SimpleQueue[tuple[str, MeetingConfig | Said | str]] = \
+            queue.SimpleQueue()
+        # the channels of a meeting that are captioned (app.py sets it when the captioner runs):
+        # asked on the caller's loop as a configuration is posted, so the thread reads no Room
+        self.subtitled: Callable[[str], Collection[str]] = lambda meeting_id: ()
         self._names: dict[tuple[int, int], FeedKey] = {}
         self._epochs: dict[FeedKey, int] = {}
         self._routes: dict[FeedKey, list[tuple[_Meeting, _Channel]]] = {}
@@ -133,7 +140,16 @@ class Receiver:
 
     # ---------------------------------------------------------------- the control side's calls
     def configure(self, config: MeetingConfig) -> None:
+        if not config.subtitles:
+            config = replace(config, subtitles=tuple(self.subtitled(config.meeting_id)))
         self._commands.put(("config", config))
+
+    def caption(self, said: Said) -> None:
+        """A caption final for one of a meeting's subtitles renditions (subtitles.py); one of
+        a meeting the worker is not making (not webcast, or no worker running) is dropped
+        here, so captions never pile up in the queue of a thread that does not run."""
+        if said.meeting_id in self._status:
+            self._commands.put(("caption", said))
 
     def end(self, meeting_id: str) -> None:
         self._commands.put(("end", meeting_id))
@@ -181,10 +197,12 @@ class Receiver:
             self._end(meeting_id)
         self._publish_status()
 
-    def _command(self, what: str, arg: MeetingConfig | str) -> None:
+    def _command(self, what: str, arg: MeetingConfig | Said | str) -> None:
         try:
             if isinstance(arg, MeetingConfig):
                 self._configure(arg)
+            elif isinstance(arg, Said):
+                self._caption(arg)
             else:
                 self._end(arg)
         except Exception:
@@ -219,10 +237,8 @@ class Receiver:
                 sent_us: int) -> None:
         fill = 0
         if channel.last_pts is None:
-            # the recording's time 0: when the origin sent this packet (its header's wall clock,
-            # µs mod 2**32), not when this thread got to it, which a busy machine delays
-            late_us = (now_us() - sent_us) & 0xFFFFFFFF
-            channel.first_heard = time.time() - (late_us / 1e6 if late_us < 10_000_000 else 0.0)
+            # the recording's time 0: when the origin sent this packet
+            channel.first_heard = sent_at(sent_us)
         else:
             step = (pts - channel.last_pts) & PTS_MASK
             back = (channel.last_pts - pts) & PTS_MASK
@@ -235,6 +251,11 @@ class Receiver:
         channel.last_pts = pts
         channel.packets += 1
         channel.filled += fill
+        rendition = channel.rendition
+        if rendition is not None and rendition.subtitles is not None \
+                and rendition.subtitles.want_anchor:  # a segment's first packet: its time
+            rendition.subtitles.anchor(sent_at(sent_us),
+                                       rendition.position + fill * PACKET_SAMPLES)
         for packet in [SILENCE] * fill + [payload]:
             if channel.rendition is not None:
                 try:
@@ -254,6 +275,7 @@ class Receiver:
         meeting = self._meetings.get(config.meeting_id)
         if meeting is None or meeting.config.webcast != config.webcast or \
                 meeting.config.recording != config.recording or \
+                meeting.config.subtitles != config.subtitles or \
                 [c for c, _ in meeting.config.keys] != [c for c, _ in config.keys]:
             if meeting is not None:
                 self._end(config.meeting_id)
@@ -261,18 +283,29 @@ class Receiver:
         meeting.config = config
         self._reroute()
 
+    def _caption(self, said: Said) -> None:
+        meeting = self._meetings.get(said.meeting_id)
+        channel = meeting.channels.get(said.channel) if meeting is not None else None
+        if channel is not None and channel.rendition is not None \
+                and channel.rendition.subtitles is not None:
+            channel.rendition.subtitles.caption(said.text, said.start, said.end, said.floor)
+
     def _open(self, config: MeetingConfig) -> _Meeting:
         start = time.time()
         session = f"{int(start * 1000):x}"
         base = self.webcast_dir / config.meeting_id
         channels: dict[str, _Channel] = {}
+        subtitled = [c for c, _ in config.keys if c in config.subtitles]
         for name, _ in config.keys:
             rendition = None
             if config.webcast:
                 rendition = Rendition(base / name, session, self.segment_packets, self.window)
+                if name in subtitled:
+                    rendition.subtitles = SubtitleTrack(base / name, session)
             channels[name] = _Channel(name, rendition)
         if config.webcast:
-            write_atomic(base / MASTER, master_playlist([c for c, _ in config.keys]).encode())
+            write_atomic(base / MASTER, master_playlist([c for c, _ in config.keys],
+                                                        subtitled=subtitled).encode())
         recording = None
         if config.recording:
             part = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(start))
@@ -322,3 +355,10 @@ class Receiver:
                                    else (m.alerts[-1] if m.alerts else None)),
                 packets={c.name: c.packets for c in m.channels.values()})
         self._status = status
+
+
+def sent_at(sent_us: int) -> float:
+    """When the origin sent a datagram (its header's wall clock, µs mod 2**32), not when this
+    thread got to it, which a busy machine delays."""
+    late_us = (now_us() - sent_us) & 0xFFFFFFFF
+    return time.time() - (late_us / 1e6 if late_us < 10_000_000 else 0.0)
