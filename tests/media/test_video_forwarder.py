@@ -173,3 +173,29 @@ async def test_the_bitrate_cap_goes_to_each_watched_publisher_every_second() -> 
         rig.send("a", (KEY if i == 0 else DELTA) + b"x", i * 3000)
     await asyncio.sleep(0)
     assert len(a.rembs) == 3  # at 0, 1 and 2 s
+
+
+async def test_a_viewer_not_yet_connected_at_the_keyframe_gets_the_next_one(monkeypatch) -> None:
+    """A viewer is added at its answer, before its DTLS is up: the keyframe asked for it may
+    pass while it cannot be sent to. It must not wait for a keyframe nobody asks for (Chromium
+    asks none of a stream it never got a packet of): the delegate page that showed no video."""
+    rig = Rig()
+    a = rig.publisher("a")
+    rig.fwd.add_viewer("w", Sender(), 96)  # type: ignore[arg-type]
+    udp = Udp()
+    wire: list[compat.SenderWire] = []
+    monkeypatch.setattr(compat, "sender_wire", lambda sender: wire[0] if wire else None)
+    rig.fwd.set_wanted({"w": "a"})
+    rig.send("a", DELTA + b"0", 0)  # the publisher's SSRC is known: the PLI goes out
+    rig.send("a", KEY + b"1", 3000)  # its answer, while w's DTLS is still connecting
+    await asyncio.sleep(0)
+    asked = a.plis
+    wire.append(compat.SenderWire(Dtls(), Srtp(), udp, ("127.0.0.1", 9), 1000))  # type: ignore[arg-type]
+    for i in range(2, 40):  # w connected: a's delta frames go on, for over a second
+        rig.now = i / 30
+        rig.send("a", DELTA + bytes([i]), i * 3000)
+    await asyncio.sleep(0)
+    assert a.plis > asked, "nobody asked the publisher for a keyframe for the late viewer"
+    rig.send("a", KEY + b"k", 40 * 3000)
+    assert sources(udp) == [KEY + b"k"]
+

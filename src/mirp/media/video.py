@@ -231,7 +231,18 @@ class VideoForwarder:
             return False
         viewer.wire = wire
         viewer.rewriter.ssrc = wire.ssrc
+        self._ask_again_when_ready(viewer)
         return True
+
+    def _ask_again_when_ready(self, viewer: _Viewer) -> None:
+        """A viewer is added at its answer, before its DTLS is up: the keyframe asked for it
+        then may have gone by before it could be sent to. Ask again now that it can: nobody
+        else would (a browser asks for no keyframe of a stream it never got a packet of), and
+        the viewer would wait for the publisher's next keyframe of its own, maybe for ever."""
+        rw = viewer.rewriter
+        if rw.waiting and rw.wanted is not None:
+            self._need_keyframe.add(rw.wanted)
+            self._ask_keyframe(rw.wanted, force=True)
 
     # RTCP
 
