@@ -11,7 +11,7 @@ from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtp import RtpPacket
 
 from mirp.media import compat
-from mirp.media.video import VideoForwarder
+from mirp.media.video import VideoForwarder, mixer_delay
 
 KEY = bytes([0x10, 0x00])  # VP8 descriptor S=1 PID=0, frame header P=0: a keyframe starts
 DELTA = bytes([0x10, 0x01])
@@ -199,3 +199,37 @@ async def test_a_viewer_not_yet_connected_at_the_keyframe_gets_the_next_one(monk
     rig.send("a", KEY + b"k", 40 * 3000)
     assert sources(udp) == [KEY + b"k"]
 
+
+async def test_sender_reports_carry_the_audio_s_delay_through_the_mixer(monkeypatch) -> None:
+    """Lip sync: the mixed audio's reports map each tick to when it is sent, after the voice
+    waited in the mixer; the forwarded picture's reports must map to that same clock, or a
+    browser syncing on them plays the sound late by that wait (−166 ms seen under load)."""
+    now = 1000 << 32
+    monkeypatch.setattr(compat, "ntp_now", lambda: now)
+    delays: dict[str, float | None] = {"a": 0.12}
+    rig = Rig(audio_delay=lambda pid: delays[pid])
+    rig.publisher("a")
+    rig.viewer("v")
+    rig.fwd.set_wanted({"v": "a"})
+    sender: Any = rig.fwd._viewers["v"].sender
+    rig.send("a", KEY + b"1", 3000)
+    assert sender._RTCRtpSender__ntp_timestamp == now + round(0.12 * (1 << 32))
+    assert sender._RTCRtpSender__rtp_timestamp == 0  # the viewer's own rebased timeline
+    delays["a"] = None  # its voice left the mix (the chair's camera, nobody speaking)
+    rig.send("a", DELTA + b"2", 6000)
+    assert sender._RTCRtpSender__ntp_timestamp == now + round(0.12 * (1 << 32))  # last known
+
+
+async def test_the_mixer_delay_is_the_source_s_jitter_buffer_hold() -> None:
+    class Jitter:
+        hold_ms, played = 80.0, 5
+
+    class Source:
+        active, jitter = True, Jitter()
+
+    source = Source()
+    delay = mixer_delay(lambda pid: source if pid == "a" else None)
+    assert delay("a") == 0.08
+    assert delay("b") is None
+    source.active = False
+    assert delay("a") is None
