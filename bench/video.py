@@ -23,7 +23,7 @@
   behaviour, for comparison (docs/video.md, "Lip sync").
 
 `python -m bench.video [--load N] [--lipsync-only]`. Writes bench/results/video.json and
-video.md (not with --lipsync-only). About 90 s.
+video.md (not with --lipsync-only). About 60 s.
 """
 
 from __future__ import annotations
