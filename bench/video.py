@@ -13,18 +13,27 @@
   publishers sending the synthetic camera of tests/media/video_peer.py, one viewer decoding);
   from the plan naming the other publisher to the viewer's first decoded frame of it, 12 times.
 - `lipsync_ms`: a speaker claps once a second (a 1 kHz burst and white frames on one clock);
-  picture time − sound time (ms, BT.1359's sign) of each clap, each mapped to the server's NTP
-  time with its stream's nearest sender report, as a syncing browser would; the median.
+  picture time − sound time (ms; BT.1359's sign: negative = sound late, goal +45/−125) of each
+  clap, each mapped to the server's NTP time by a fit to the last 20 sender reports of its stream
+  sent before it, as a syncing browser does; the median of `LIPSYNC_S` seconds, with `_p5`/`_p95`
+  and `_spread` (max − min). `lipsync_loaded_ms*`: the same while `--load N` (default 2) busy
+  processes of the bench's own compete for the cores, so the mixer's ticks run late and the
+  audio's jitter buffer holds more. `lipsync_uncompensated_ms*`: the same under load with the
+  forwarder's sender reports on the forwarding time alone (no audio delay added), the old
+  behaviour, for comparison (docs/video.md, "Lip sync").
 
-Writes bench/results/video.json and video.md. About 45 s.
+`python -m bench.video [--load N] [--lipsync-only]`. Writes bench/results/video.json and
+video.md (not with --lipsync-only). About 60 s.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import functools
 import json
+import multiprocessing
 import os
 import socket
 import sys
@@ -54,6 +63,7 @@ from mirp.media.video import VideoForwarder
 RESULTS = Path(__file__).resolve().parent / "results"
 BITRATE = 500_000
 PULSE_S = 0.2  # the clap: a 1 kHz burst and a white picture, once a second
+LIPSYNC_S = 15.0  # claps measured per condition (one a second)
 VP8 = RTCRtpCodecParameters(mimeType="video/VP8", clockRate=90_000, payloadType=96)
 
 
@@ -193,7 +203,7 @@ class SyncViewer(VideoPeer):
 
     def __init__(self) -> None:
         super().__init__(name="viewer")
-        self.video_srs: list[tuple[int, int]] = []  # (rtp, ntp)
+        self.video_srs: list[tuple[int, int]] = []  # (rtp, ntp), in arrival order
         self.audio_levels: list[tuple[int, float]] = []  # (rtp ts, rms)
         self.flashes: list[tuple[int, float]] = []  # (rtp ts, mean luma)
         decoder = av.CodecContext.create("opus", "r")
@@ -227,17 +237,22 @@ class SyncViewer(VideoPeer):
                 self.flashes.append(((origin + frame.pts) & 0xFFFFFFFF, luma))
 
 
+SYNC_REPORTS = 20  # sender reports a receiver fits its RTP -> NTP line to (Chromium: 20)
+
+
 def _ntp_s(srs: list[tuple[int, int]], rtp: int, clock: int) -> float | None:
-    """The sender's NTP time (s) of RTP timestamp `rtp`, from the SR nearest to it (a browser
-    uses the last one received when it plays the sample: one of the nearest)."""
+    """The sender's NTP time (s) of RTP timestamp `rtp` as a syncing receiver estimates it: a
+    line of slope 1/clock fitted to the last SYNC_REPORTS sender reports sent before that
+    timestamp (the first report while none is). One report alone carries the lateness of the
+    packet it was taken from; the fit, like a browser's, averages that out."""
     if not srs:
         return None
 
     def ticks_after(sr: tuple[int, int]) -> int:
         return ((rtp - sr[0] + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
 
-    nearest = min(srs, key=lambda sr: abs(ticks_after(sr)))
-    return nearest[1] / (1 << 32) + ticks_after(nearest) / clock
+    before = [sr for sr in srs if ticks_after(sr) >= 0][-SYNC_REPORTS:] or srs[:1]
+    return sum(sr[1] / (1 << 32) + ticks_after(sr) / clock for sr in before) / len(before)
 
 
 def _onsets(series: list[tuple[int, float]], threshold: float) -> list[int]:
@@ -250,10 +265,18 @@ def _onsets(series: list[tuple[int, float]], threshold: float) -> list[int]:
     return out
 
 
-async def lipsync(seconds: float = 8.0) -> list[float]:
+async def lipsync(seconds: float = LIPSYNC_S, *,
+                  compensate: bool = True) -> tuple[list[float], dict[str, float | None]]:
     """Sound minus picture offset (ms, positive: sound first, BT.1359's sign) that a receiver
-    syncing on the server's sender reports would show, per clap."""
+    syncing on the server's sender reports would show, per clap; and where the time goes: the
+    speaker's voice's hold in the mixer's jitter buffer at the end (`hold_ms`, what the video's
+    reports add), and how late each stream reached the server (`audio_lag_ms`, `video_lag_ms`:
+    the median of arrival − RTP time, over its minimum: the speaker's pacing and encoding,
+    and the loop, under load). `compensate=
+    False`: the video's reports on the forwarding time alone (without that hold)."""
     plane = LocalPlane(PlaneConfig(loopback_only=True))
+    if not compensate:
+        plane.video.audio_delay = None
     await plane.start()
     start = time.monotonic() + 0.5
     pulse = np.zeros(48_000, dtype=np.float32)
@@ -268,9 +291,12 @@ async def lipsync(seconds: float = 8.0) -> list[float]:
         for pid, peer in (("s", speaker), ("v", viewer)):
             await peer.connect(functools.partial(plane.offer, pid))
             await peer.wait_connected()
+        lags = _watch_arrivals(plane._peers["s"].pc)
         plane.apply(MixPlan.of({FeedKey("floor"): (("s", 1.0),)}, video={"v": "s"}))
         plane.listen("v", FeedKey("floor"))
         await asyncio.sleep(seconds)
+        source = plane.engine.source_of("s")
+        hold = round(source.jitter.hold_ms, 1) if source is not None else None
         audio_srs = [(r.rtp_timestamp, r.ntp_timestamp) for r in viewer.sender_reports]
         sounds = [_ntp_s(audio_srs, ts, 48_000) for ts in _onsets(viewer.audio_levels, 0.05)]
         pictures = [_ntp_s(viewer.video_srs, ts, 90_000) for ts in _onsets(viewer.flashes, 128)]
@@ -280,14 +306,88 @@ async def lipsync(seconds: float = 8.0) -> list[float]:
                     and abs(p - sound) < 0.5]
             if near and sound is not None:
                 offsets.append((near[0] - sound) * 1000)
-        return offsets
+        return offsets, {"hold_ms": hold, **{f"{kind}_lag_ms": _excess_ms(values)
+                                             for kind, values in lags.items()}}
     finally:
         for peer in (speaker, viewer):
             await peer.close()
         await plane.close()
 
 
-async def main() -> dict[str, Any]:
+def _watch_arrivals(pc: Any) -> dict[str, list[float]]:
+    """Per stream of this server-side peer: arrival time − RTP time (s) of each new frame."""
+    lags: dict[str, list[float]] = {"audio": [], "video": []}
+    for receiver in pc.getReceivers():
+        kind = receiver.track.kind
+        clock, seen, original = 48_000 if kind == "audio" else 90_000, [-1], \
+            receiver._handle_rtp_packet
+
+        async def handle(packet: Any, arrival_time_ms: int, _o: Any = original,
+                         _l: list[float] = lags[kind], _c: int = clock,
+                         _s: list[int] = seen) -> None:
+            if packet.timestamp != _s[0]:
+                _s[0] = packet.timestamp
+                _l.append(time.monotonic() - packet.timestamp / _c)
+            await _o(packet, arrival_time_ms=arrival_time_ms)
+
+        receiver._handle_rtp_packet = handle
+    return lags
+
+
+def _excess_ms(values: list[float]) -> float | None:
+    if not values:
+        return None
+    low = min(values)
+    return round((percentile([v - low for v in values], 50) or 0.0) * 1000, 1)
+
+
+def _spin() -> None:
+    while True:
+        pass
+
+
+@contextlib.contextmanager
+def cpu_load(processes: int) -> Any:
+    """`processes` busy loops of our own, for as long as the block runs: the load the mixer's
+    clock and the publishers' pacing must live with (a machine shared with other work)."""
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_spin, daemon=True) for _ in range(processes)]
+    for proc in procs:
+        proc.start()
+    try:
+        yield
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.join()
+
+
+def spread(name: str, run: tuple[list[float], dict[str, float | None]]) -> dict[str, Any]:
+    """`name` (the median), its 5th and 95th percentiles, max − min, every value, and where
+    the time went (`lipsync`)."""
+    offsets, parts = run
+    where = {f"{name}_{k}": v for k, v in parts.items()}
+    if not offsets:
+        return {name: None, **where}
+    r = functools.partial(round, ndigits=1)
+    return {name: r(percentile(offsets, 50) or 0.0), **where,
+            f"{name}_p5": r(percentile(offsets, 5) or 0.0),
+            f"{name}_p95": r(percentile(offsets, 95) or 0.0),
+            f"{name}_spread": r(max(offsets) - min(offsets)),
+            f"{name}_each": [r(t) for t in offsets]}
+
+
+async def lipsyncs(load: int) -> dict[str, Any]:
+    out = {"lipsync_load_processes": load, "loadavg_1min_at_start": os.getloadavg()[0],
+           **spread("lipsync_ms", await lipsync())}
+    with cpu_load(load):
+        out.update(spread("lipsync_loaded_ms", await lipsync()))
+        out.update(spread("lipsync_uncompensated_ms", await lipsync(compensate=False)))
+    return out
+
+
+async def main(load: int = 2) -> dict[str, Any]:
     packets = vp8_stream()
     pps = len(packets) / 2.0
     sink_sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -297,7 +397,6 @@ async def main() -> dict[str, Any]:
     sink_sock.close()
     cost = costs[200]
     switches = await switch_times()
-    syncs = await lipsync()
     return {
         "video_us_per_packet_viewer": round(cost, 2),
         "video_us_per_packet_viewer_by_viewers": {str(k): round(v, 2) for k, v in costs.items()},
@@ -307,8 +406,7 @@ async def main() -> dict[str, Any]:
         "video_switch_ms_p50": round(percentile(switches, 50) or 0, 1),
         "video_switch_ms_p95": round(percentile(switches, 95) or 0, 1),
         "video_switch_ms": [round(t, 1) for t in switches],
-        "lipsync_ms": round(percentile(syncs, 50) or 0.0, 1) if syncs else None,
-        "lipsync_ms_each": [round(t, 1) for t in syncs],
+        **await lipsyncs(load),
     }
 
 
@@ -318,7 +416,15 @@ def table(result: dict[str, Any]) -> str:
 
 
 if __name__ == "__main__":
-    result = asyncio.run(main())
+    parser = argparse.ArgumentParser(prog="python -m bench.video")
+    parser.add_argument("--load", type=int, default=2, help="busy processes for the loaded runs")
+    parser.add_argument("--lipsync-only", action="store_true",
+                        help="only the lip sync runs; print them, write no results")
+    args = parser.parse_args()
+    if args.lipsync_only:
+        print(json.dumps(asyncio.run(lipsyncs(args.load)), indent=2))
+        sys.exit(0)
+    result = asyncio.run(main(args.load))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "video.json").write_text(json.dumps(result, indent=2) + "\n")
     (RESULTS / "video.md").write_text("# bench.video\n\n" + table(result))

@@ -11,7 +11,7 @@ from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtp import RtpPacket
 
 from mirp.media import compat
-from mirp.media.video import VideoForwarder
+from mirp.media.video import VideoForwarder, mixer_delay
 
 KEY = bytes([0x10, 0x00])  # VP8 descriptor S=1 PID=0, frame header P=0: a keyframe starts
 DELTA = bytes([0x10, 0x01])
@@ -173,3 +173,63 @@ async def test_the_bitrate_cap_goes_to_each_watched_publisher_every_second() -> 
         rig.send("a", (KEY if i == 0 else DELTA) + b"x", i * 3000)
     await asyncio.sleep(0)
     assert len(a.rembs) == 3  # at 0, 1 and 2 s
+
+
+async def test_a_viewer_not_yet_connected_at_the_keyframe_gets_the_next_one(monkeypatch) -> None:
+    """A viewer is added at its answer, before its DTLS is up: the keyframe asked for it may
+    pass while it cannot be sent to. It must not wait for a keyframe nobody asks for (Chromium
+    asks none of a stream it never got a packet of): the delegate page that showed no video."""
+    rig = Rig()
+    a = rig.publisher("a")
+    rig.fwd.add_viewer("w", Sender(), 96)  # type: ignore[arg-type]
+    udp = Udp()
+    wire: list[compat.SenderWire] = []
+    monkeypatch.setattr(compat, "sender_wire", lambda sender: wire[0] if wire else None)
+    rig.fwd.set_wanted({"w": "a"})
+    rig.send("a", DELTA + b"0", 0)  # the publisher's SSRC is known: the PLI goes out
+    rig.send("a", KEY + b"1", 3000)  # its answer, while w's DTLS is still connecting
+    await asyncio.sleep(0)
+    asked = a.plis
+    wire.append(compat.SenderWire(Dtls(), Srtp(), udp, ("127.0.0.1", 9), 1000))  # type: ignore[arg-type]
+    for i in range(2, 40):  # w connected: a's delta frames go on, for over a second
+        rig.now = i / 30
+        rig.send("a", DELTA + bytes([i]), i * 3000)
+    await asyncio.sleep(0)
+    assert a.plis > asked, "nobody asked the publisher for a keyframe for the late viewer"
+    rig.send("a", KEY + b"k", 40 * 3000)
+    assert sources(udp) == [KEY + b"k"]
+
+
+async def test_sender_reports_carry_the_audio_s_delay_through_the_mixer(monkeypatch) -> None:
+    """Lip sync: the mixed audio's reports map each tick to when it is sent, after the voice
+    waited in the mixer; the forwarded picture's reports must map to that same clock, or a
+    browser syncing on them plays the sound late by that wait (−166 ms seen under load)."""
+    now = 1000 << 32
+    monkeypatch.setattr(compat, "ntp_now", lambda: now)
+    delays: dict[str, float | None] = {"a": 0.12}
+    rig = Rig(audio_delay=lambda pid: delays[pid])
+    rig.publisher("a")
+    rig.viewer("v")
+    rig.fwd.set_wanted({"v": "a"})
+    sender: Any = rig.fwd._viewers["v"].sender
+    rig.send("a", KEY + b"1", 3000)
+    assert sender._RTCRtpSender__ntp_timestamp == now + round(0.12 * (1 << 32))
+    assert sender._RTCRtpSender__rtp_timestamp == 0  # the viewer's own rebased timeline
+    delays["a"] = None  # its voice left the mix (the chair's camera, nobody speaking)
+    rig.send("a", DELTA + b"2", 6000)
+    assert sender._RTCRtpSender__ntp_timestamp == now + round(0.12 * (1 << 32))  # last known
+
+
+async def test_the_mixer_delay_is_the_source_s_jitter_buffer_hold() -> None:
+    class Jitter:
+        hold_ms, played = 80.0, 5
+
+    class Source:
+        active, jitter = True, Jitter()
+
+    source = Source()
+    delay = mixer_delay(lambda pid: source if pid == "a" else None)
+    assert delay("a") == 0.08
+    assert delay("b") is None
+    source.active = False
+    assert delay("a") is None

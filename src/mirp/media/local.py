@@ -30,7 +30,7 @@ from mirp.media.plane import (
 from mirp.media.relay import Relay
 from mirp.media.relay_format import Address
 from mirp.media.selfcheck import SelfCheck
-from mirp.media.video import VideoForwarder
+from mirp.media.video import VideoForwarder, mixer_delay
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,8 @@ class LocalPlane:
         self.engine.on_levels = lambda levels: self._emit(Levels(levels))
         self.relay = Relay(self.engine)
         self.engine.relay = self.relay
-        self.video = VideoForwarder(bitrate_cap=config.video_bitrate_cap or None)
+        self.video = VideoForwarder(bitrate_cap=config.video_bitrate_cap or None,
+                                    audio_delay=mixer_delay(self.engine.source_of))
 
     async def start(self) -> None:
         await self.engine.start()

@@ -30,12 +30,28 @@ from aiortc import RTCRtpReceiver, RTCRtpSender
 
 from mirp.media import compat
 from mirp.media.track import FeedTrack
-from mirp.media.video_rtp import VP8, PacketCache, Rewriter, TokenBucket, keyframe_start
+from mirp.media.video_rtp import VP8, PacketCache, Rewriter, TokenBucket, keyframe_start, ntp_plus
 
 log = logging.getLogger(__name__)
 
 REMB_INTERVAL_S = 1.0
 MAX_SOCKET_BACKLOG = 64 * 1024  # bytes asyncio may hold for one viewer before we drop video
+AUDIO_DELAY_S = 0.03  # the mixer's hold assumed for a publisher not (yet) heard in the mix
+
+# how long a publisher's voice is held in the mixer before it goes out (s); None: not mixed now
+AudioDelay = Callable[[str], float | None]
+
+
+def mixer_delay(source_of: Callable[[str], Any]) -> AudioDelay:
+    """The audio delay of a plane whose engine mixes the sources `source_of(peer_id)` gives:
+    the time a packet waits in the source's jitter buffer until its tick takes it (late ticks
+    make it longer), a moving average (media/source.py `hold_ms`)."""
+    def delay(peer_id: str) -> float | None:
+        src = source_of(peer_id)
+        if src is None or not src.active or not src.jitter.played:
+            return None
+        return float(src.jitter.hold_ms) / 1000.0
+    return delay
 
 
 class IdleVideoTrack(FeedTrack):
@@ -50,6 +66,7 @@ class _Publisher:
     receiver: RTCRtpReceiver
     tap: compat.VideoTap
     ssrc: int | None = None
+    audio_delay_s: float = AUDIO_DELAY_S  # the last known hold of its voice in the mixer
     last_pli: float = -1e9
     last_remb: float = -1e9
     packets: int = 0
@@ -74,11 +91,13 @@ class VideoForwarder:
 
     def __init__(self, *, pli_interval_s: float = 0.5, bitrate_cap: int | None = None,
                  retransmits_per_s: float = 200.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 audio_delay: AudioDelay | None = None) -> None:
         self.pli_interval_s = pli_interval_s
         self.bitrate_cap = bitrate_cap
         self.retransmits_per_s = retransmits_per_s
         self.clock = clock
+        self.audio_delay = audio_delay  # None: sender reports on the forwarding time alone
         self._wanted: dict[str, str] = {}  # viewer -> publisher it should see (the plan)
         self._publishers: dict[str, _Publisher] = {}
         self._viewers: dict[str, _Viewer] = {}
@@ -226,7 +245,7 @@ class VideoForwarder:
                 viewer.packets += 1
                 viewer.octets += len(payload)
                 if ntp is None:
-                    ntp = compat.ntp_now()
+                    ntp = self._report_ntp(publisher_id, pub)
                 assert rw.last_ts is not None
                 compat.record_sent(viewer.sender, viewer.packets, viewer.octets, rw.last_ts, ntp)
                 stats["packets_sent"] += 1
@@ -253,9 +272,34 @@ class VideoForwarder:
             return False
         viewer.wire = wire
         viewer.rewriter.ssrc = wire.ssrc
+        self._ask_again_when_ready(viewer)
         return True
 
+    def _ask_again_when_ready(self, viewer: _Viewer) -> None:
+        """A viewer is added at its answer, before its DTLS is up: the keyframe asked for it
+        then may have gone by before it could be sent to. Ask again now that it can: nobody
+        else would (a browser asks for no keyframe of a stream it never got a packet of), and
+        the viewer would wait for the publisher's next keyframe of its own, maybe for ever."""
+        rw = viewer.rewriter
+        if rw.waiting and rw.wanted is not None:
+            self._need_keyframe.add(rw.wanted)
+            self._ask_keyframe(rw.wanted, force=True)
+
     # RTCP
+
+    def _report_ntp(self, publisher_id: str, pub: _Publisher) -> int:
+        """The wall-clock time the viewers' sender reports give this packet's timestamp: now,
+        plus how long the publisher's voice is held in the mixer before it goes out. The mixed
+        audio's reports map each tick to the time it is sent, so its sound carries its capture
+        time plus that hold; the picture, forwarded at once, must carry the same, and a browser
+        syncing the two streams on their reports then holds the picture back by as much."""
+        now = compat.ntp_now()
+        if self.audio_delay is None:
+            return now
+        delay = self.audio_delay(publisher_id)
+        if delay is not None:
+            pub.audio_delay_s = delay
+        return ntp_plus(now, pub.audio_delay_s)
 
     def _on_feedback(self, viewer_id: str, viewer: _Viewer, kind: str, seqs: list[int]) -> None:
         if self._viewers.get(viewer_id) is not viewer:

@@ -18,6 +18,12 @@ VIDEO_CLOCK = 90_000
 SWITCH_TS_STEP = VIDEO_CLOCK // 30  # one frame at 30 fps between the old source and the new
 
 
+def ntp_plus(ntp: int, seconds: float) -> int:
+    """A 64-bit NTP timestamp (32.32 fixed point, as RTCP sender reports carry it) plus
+    `seconds`, which may be negative."""
+    return (ntp + round(seconds * (1 << 32))) & 0xFFFF_FFFF_FFFF_FFFF
+
+
 def vp8_keyframe_start(payload: bytes) -> bool:
     """True when this VP8 RTP payload (RFC 7741) starts a keyframe: S=1, partition 0, and the
     VP8 frame header's P bit (inverse key frame flag) is 0."""
