@@ -204,7 +204,8 @@ async def serve(config: dict[str, Any]) -> None:
         models[name] = resolve(name, cache)
     recognizer = Recognizer(models, beam_size=int(config.get("beam_size", 5)),
                             threads=int(config.get("threads", 1)),
-                            decoders=max(1, int(config.get("decoders", 1))))
+                            decoders=max(1, int(config.get("decoders", 1))),
+                            pad_s=float(config.get("window_pad_s", 5.0)))
     captioner = Captioner(recognizer, per_language, default,
                           segmenter=dict(config.get("segmenter", {})))
     relay = captioner.relay = Relay(captioner)
