@@ -12,8 +12,8 @@ Pipes (JSON lines; docs/captions.md):
   among `allowed`), `{"op": "stop"}`.
 - stdout, to the app: `{"type": "ready", "address": [host, port]}` once the UDP socket is bound,
   then `{"type": "caption", "key": [...], "text", "language", "start", "end", "final": true,
-  "decode_s", "wait_s"}` per utterance, and `{"type": "dropped", "key": [...]}` when one was
-  dropped because the decoder fell behind.
+  "model", "decode_s", "wait_s"}` per utterance, and `{"type": "dropped",
+  "key": [...]}` when one was dropped because the decoder fell behind.
 """
 
 from __future__ import annotations
