@@ -1,14 +1,14 @@
 """Live captions (issue 15): accuracy, cost and latency of the captioner (mirp/captions/).
 
-`python -m bench.captions [--channels 7] [--window-pad 5] [--beam 5] [--all-base]` runs the
-real worker process (`python -m mirp.captions.worker`) and sends it, from an origin `Relay`
-over UDP paced in real time (one datagram per 20 ms per feed, as the media plane does), the
-floor plus `channels - 1` language channels, all speaking at once and almost without pause (an
-interpreter speaks nearly all the time): each channel says the eight sentences of its language
-(tests/captions/speech.py CORPUS) with 1 s between them, the floor English, the channels
-Spanish, French, English in turn. Models as the defaults: English with tiny.en, the others and
-the floor (its language detected among en/es/fr) with the multilingual base; `--all-base`
-decodes English with base too. It reports:
+`python -m bench.captions [--channels 7] [--window-pad 5] [--beam 5] [--decoders 1] [--all-base]
+[--no-write]` runs the real worker process (`python -m mirp.captions.worker`) and sends it, from
+an origin `Relay` over UDP paced in real time (one datagram per 20 ms per feed, as the media
+plane does), the floor plus `channels - 1` language channels, all speaking at once and almost
+without pause (an interpreter speaks nearly all the time): each channel says the eight sentences
+of its language (tests/captions/speech.py CORPUS) with 1 s between them, the floor English, the
+channels Spanish, French, English in turn. Models as the defaults: English with tiny.en, the
+others and the floor (its language detected among en/es/fr) with the multilingual base; `--all-
+base` decodes English with base too. It reports:
 - `caption_wer`: per language and model, the word error rate of each channel's captions
   against its sentences (mirp/captions/wer.py);
 - `caption_latency_p95_s`: from the moment a sentence's last voiced packet is sent to its
@@ -78,10 +78,11 @@ def _start(config: dict[str, Any]) -> tuple[subprocess.Popen[str], tuple[str, in
     return proc, (ready["address"][0], int(ready["address"][1]))
 
 
-def run(channels: int, pad_s: float, beam: int, all_base: bool) -> dict[str, Any]:
+def run(channels: int, pad_s: float, beam: int, all_base: bool,
+        decoders: int = 1) -> dict[str, Any]:
     models = {} if all_base else {"en": "tiny.en"}
     config = {"host": "127.0.0.1", "models": models, "default_model": DEFAULT_MODEL,
-              "window_pad_s": pad_s, "beam_size": beam,
+              "window_pad_s": pad_s, "beam_size": beam, "decoders": decoders,
               "cache": str(Path(os.environ.get("MIRP_BENCH_CACHE", "/tmp/mirp-captions-cache")))}
     proc, address = _start(config)
     assert proc.stdin is not None and proc.stdout is not None
@@ -133,7 +134,7 @@ def run(channels: int, pad_s: float, beam: int, all_base: bool) -> dict[str, Any
     decoded_s = sum(m["end"] - m["start"] for _, m in got if m["type"] == "caption") or 1.0
     rtf = cpu_all / decoded_s
     return _score(feeds, ends, got, start) | {
-        "channels": channels, "window_pad_s": pad_s, "beam_size": beam,
+        "channels": channels, "window_pad_s": pad_s, "beam_size": beam, "decoders": decoders,
         "sent_s": round(sent_s, 1), "expected": expected,
         "duty": round(speech_s / channels / sent_s, 2),
         # the worker's CPU (receiving, Opus, segmenting and decoding) per second of speech
@@ -221,10 +222,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--window-pad", type=float, default=5.0,
                         help="s of silence after an utterance in Whisper's window (0: 30 s)")
     parser.add_argument("--beam", type=int, default=5)
+    parser.add_argument("--decoders", type=int, default=1, help="utterances decoded at once")
     parser.add_argument("--all-base", action="store_true", help="English with base too")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args(argv)
-    r = run(args.channels, args.window_pad, args.beam, args.all_base)
+    r = run(args.channels, args.window_pad, args.beam, args.all_base, args.decoders)
     r["decode_rtf"] = decode_cost(args.window_pad, args.beam)
     if args.window_pad > 0:
         r["decode_rtf_30s_window"] = decode_cost(0.0, args.beam)

