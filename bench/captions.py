@@ -7,8 +7,8 @@ plane does), the floor plus `channels - 1` language channels, all speaking at on
 without pause (an interpreter speaks nearly all the time): each channel says the eight sentences
 of its language (tests/captions/speech.py CORPUS) with 1 s between them, the floor English, the
 channels Spanish, French, English in turn. Models as the defaults: English with tiny.en, the
-others and the floor (its language detected among en/es/fr) with the multilingual base; `--all-
-base` decodes English with base too. It reports:
+others and the floor (its language detected among en/es/fr) with the multilingual base; `--all-base`
+decodes English with base too. It reports:
 - `caption_wer`: per language and model, the word error rate of each channel's captions
   against its sentences (mirp/captions/wer.py);
 - `caption_latency_p95_s`: from the moment a sentence's last voiced packet is sent to its
