@@ -37,7 +37,7 @@ FRAMES_PER_S = 100  # Whisper's mel frames ...
 HOP = RATE // FRAMES_PER_S  # ... of 160 samples (10 ms)
 WINDOW_FRAMES = 3000  # Whisper's window: 30 s
 MAX_TOKENS = 224  # Whisper's decoder length, less its prompt
-TOKENS_PER_S = 12  # a generous ceiling of speech's tokens per second (a loop goes past it)
+TOKENS_PER_S = 20  # a generous ceiling of tokens per second of speech, non-Latin scripts too
 _WORD = re.compile(r"\w+")
 
 
