@@ -112,7 +112,10 @@ def run(channels: int, pad_s: float, beam: int, all_base: bool,
 
     threading.Thread(target=read, daemon=True).start()
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    origin = Relay(_Origin(), send=lambda _address, data: sock.sendto(data, address))
+    def send(_address: tuple[str, int], data: bytes) -> None:
+        sock.sendto(data, address)
+
+    origin = Relay(_Origin(), send=send)
     origin.relay_to("bench", address, list(feeds), 1)
     ticks = max(len(p) for p in audio.values())
     cpu0, start = _cpu_s(proc.pid), time.time()
