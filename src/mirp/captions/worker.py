@@ -1,10 +1,11 @@
 """The captioner process: `python -m mirp.captions.worker '<config JSON>'`.
 
-Why a process of its own: a Whisper decode takes a second of CPU; on the media loop it would
-break the 20 ms clock, on the app's loop it would stall every request. Here an asyncio loop
-receives the relayed feeds (media/relay.py's `Relay`, the same parser, fencing and loss
+Why a process of its own: a Whisper decode takes a few hundred ms of CPU; on the media loop it
+would break the 20 ms clock, on the app's loop it would stall every request. Here an asyncio
+loop receives the relayed feeds (media/relay.py's `Relay`, the same parser, fencing and loss
 accounting as an edge), decodes Opus and cuts utterances as packets arrive (~0.1 ms each), and
-one thread decodes utterances with faster-whisper, newest-first-dropped when it falls behind.
+`decoders` threads decode the utterances (those waiting together at once, per model), the
+oldest dropped when they fall behind.
 
 Pipes (JSON lines; docs/captions.md):
 - stdin, from the app: `{"op": "keys", "keys": [{"key": [channel, level, minus], "language":
