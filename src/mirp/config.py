@@ -127,6 +127,8 @@ class Captions(BaseModel):
     beam_size: int = 5  # Whisper's beam: 1 is greedy (a little faster, more errors)
     threads: int = 1  # CPU threads per decode (the machine's other work keeps the rest)
     decoders: int = 1  # utterances decoded at once: more cores, less wait when channels overlap
+    # seconds of silence after an utterance in Whisper's window (0: its full 30 s, 4-5x the CPU)
+    window_pad_s: float = 5.0
     host: str = "127.0.0.1"  # where the captioner receives the relayed feeds (UDP)
 
 

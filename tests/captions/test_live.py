@@ -91,44 +91,59 @@ async def test_floor_and_booth_are_captioned_to_their_listeners(harness: Harness
     es1 = await speaker(h, "interpreter_es1", voice("es"))
     await es1.ws.ok("on_air", on=True)
 
-    def done() -> bool | Seen:
-        got = (captions(chair, "floor"), captions(es_listener, "es"),
-               captions(fr_listener, "floor"))
-        return all(len(x) >= 2 for x in got) or Seen([[m["text"] for m in x] for x in got])
+    def texts(a: Attendee, channel: str) -> list[str]:
+        return [m["text"] for m in captions(a, channel)]
 
-    await until(done, "two captions each of the floor and of the Spanish booth", 150, step=0.2)
-    floor = captions(chair, "floor")[:2]  # the voices loop after a minute of silence
-    spanish = captions(es_listener, "es")[:2]
-    en_wer = wer(" ".join(SENTENCES["en"]), " ".join(m["text"] for m in floor))
-    es_wer = wer(" ".join(SENTENCES["es"]), " ".join(m["text"] for m in spanish))
-    print(f"caption_wer live: floor en (detected, tiny.en) {en_wer:.3f}, "
-          f"es booth (base) {es_wer:.3f}; {[m['text'] for m in floor + spanish]}")
-    assert en_wer <= MAX_WER, floor
-    # espeak-ng's Spanish after two Opus generations (the interpreter's, the channel's) is at
-    # the edge of Whisper base: 0.18-0.59 measured here, 0.12-0.35 straight from the relay
-    # (test_worker.py holds that one to 0.25); a larger model by path does better
-    assert es_wer <= LIVE_ES_WER, spanish
+    def read_right() -> bool | Seen:
+        """Both sentences of the floor and of the Spanish booth captioned, however many
+        captions they took (a stall of a loaded machine can cut a sentence in two); the voices
+        loop only after a minute of silence."""
+        floor, spanish = texts(chair, "floor"), texts(es_listener, "es")
+        en_wer = wer(" ".join(SENTENCES["en"]), " ".join(floor))
+        es_wer = wer(" ".join(SENTENCES["es"]), " ".join(spanish))
+        # espeak-ng's Spanish after two Opus generations (the interpreter's, the channel's) is
+        # at the edge of Whisper base: 0.06-0.59 measured here, 0.22 on the eight sentences
+        # straight from the relay (test_worker.py holds that one to 0.25)
+        return ((len(floor) >= 2 and len(spanish) >= 2 and en_wer <= MAX_WER
+                 and es_wer <= LIVE_ES_WER)
+                or Seen({"floor": (en_wer, floor), "es": (es_wer, spanish)}))
+
+    await until(read_right, "the floor's and the Spanish booth's sentences captioned", 150,
+                step=0.2)
+    floor, spanish = captions(chair, "floor"), captions(es_listener, "es")
+    print(f"caption_wer live: floor en (detected, tiny.en) "
+          f"{wer(' '.join(SENTENCES['en']), ' '.join(m['text'] for m in floor)):.3f}, "
+          f"es booth (base) "
+          f"{wer(' '.join(SENTENCES['es']), ' '.join(m['text'] for m in spanish)):.3f}; "
+          f"{[m['text'] for m in floor + spanish]}")
     assert all(m["language"] == "en" and m["final"] and not m["floor"] for m in floor)
     # the French booth is off air: its listener reads the floor's captions, marked; the French
     # feed itself is silent, so it is never captioned
-    assert [m["text"] for m in captions(fr_listener)][:2] == [m["text"] for m in floor]
+    await until(lambda: texts(fr_listener, "floor")[:len(floor)] == [m["text"] for m in floor]
+                or Seen(texts(fr_listener, "floor")), "the floor's captions on French", 30)
     assert all(m["floor"] for m in captions(fr_listener))
     assert captions(es_listener, "floor") == [] and captions(chair, "es") == []
 
-    # the transcript: each channel's sentences in order with times and the floor holder
+    # the transcript: each channel's sentences in order with times and the floor holder (saved
+    # just after the captions went out: polled until it has them)
     client_auth = {"Authorization": f"Bearer {h.meeting.organizer_token}"}
     import httpx
 
     async with httpx.AsyncClient(base_url=h.served.base_url) as client:
-        r = await client.get(f"/api/meetings/{h.meeting.meeting_id}/transcript",
-                             headers=client_auth)
-        lines = r.json()
+        async def transcript() -> list[dict[str, Any]] | Seen:
+            r = await client.get(f"/api/meetings/{h.meeting.meeting_id}/transcript",
+                                 headers=client_auth)
+            got: list[dict[str, Any]] = r.json()
+            have = {c: [x["text"] for x in got if x["channel"] == c] for c in ("floor", "es")}
+            return ((have["floor"][:len(floor)] == [m["text"] for m in floor]
+                     and have["es"][:len(spanish)] == [m["text"] for m in spanish] and got)
+                    or Seen(have))
+
+        lines = await until(transcript, "the captions in the transcript", 30, step=0.2)
         r = await client.get(f"/api/meetings/{h.meeting.meeting_id}/transcript?format=vtt",
                              headers=client_auth)
         vtt = r.text
     by_channel = {c: [x for x in lines if x["channel"] == c] for c in ("floor", "es", "fr")}
-    assert [x["text"] for x in by_channel["floor"]][:2] == [m["text"] for m in floor]
-    assert [x["text"] for x in by_channel["es"]][:2] == [m["text"] for m in spanish]
     assert by_channel["fr"] == []
     for found in by_channel.values():
         starts = [x["start"] for x in found]

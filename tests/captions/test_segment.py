@@ -10,7 +10,7 @@ import numpy as np
 
 from mirp.captions.models import Model
 from mirp.captions.recognizer import Recognizer
-from mirp.captions.segment import FRAME, Segmenter
+from mirp.captions.segment import FRAME, Segmenter, Utterance
 from mirp.captions.worker import IDLE_S, Captioner
 from mirp.media.plan import FeedKey
 
@@ -59,3 +59,23 @@ def test_a_feed_that_stops_mid_sentence_is_captioned_after_idle_s() -> None:
     job = captioner.jobs.get_nowait()
     assert job is not None and job.key == FeedKey("m1/floor")
     assert len(job.utterance.audio) == 40 * FRAME
+
+
+def test_utterances_waiting_together_are_taken_at_once_and_grouped_by_model() -> None:
+    models = {n: Model(n, Path("."), frozenset({"en"})) for n in ("tiny.en", "base")}
+    captioner = Captioner(Recognizer(models), {"en": "tiny.en"}, "base")
+    captioner.set_keys([{"key": [f"m1/{c}", 0, None], "language": None if c == "floor" else c}
+                        for c in ("floor", "es", "fr", "en")])
+    utterance = Utterance(np.zeros(FRAME, np.float32), 1.0, 2.0)
+    for channel in ("floor", "es", "en", "fr", "es", "fr"):
+        captioner.queue(FeedKey(f"m1/{channel}"), utterance)
+    jobs, stop = captioner.take()
+    assert not stop and [j.key.channel for j in jobs] == ["m1/floor", "m1/es", "m1/en", "m1/fr"]
+    grouped = [(name, [job.key.channel for job, _ in batch])
+               for name, batch in captioner.batches(jobs)]
+    # the floor alone (its language is detected), the others by model, in order of arrival
+    assert grouped == [("base", ["m1/floor"]), ("base", ["m1/es", "m1/fr"]),
+                       ("tiny.en", ["m1/en"])]
+    captioner.jobs.put(None)  # the stop behind the last two
+    jobs, stop = captioner.take()
+    assert stop and [j.key.channel for j in jobs] == ["m1/es", "m1/fr"]

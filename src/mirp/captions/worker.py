@@ -1,10 +1,11 @@
 """The captioner process: `python -m mirp.captions.worker '<config JSON>'`.
 
-Why a process of its own: a Whisper decode takes a second of CPU; on the media loop it would
-break the 20 ms clock, on the app's loop it would stall every request. Here an asyncio loop
-receives the relayed feeds (media/relay.py's `Relay`, the same parser, fencing and loss
+Why a process of its own: a Whisper decode takes a few hundred ms of CPU; on the media loop it
+would break the 20 ms clock, on the app's loop it would stall every request. Here an asyncio
+loop receives the relayed feeds (media/relay.py's `Relay`, the same parser, fencing and loss
 accounting as an edge), decodes Opus and cuts utterances as packets arrive (~0.1 ms each), and
-one thread decodes utterances with faster-whisper, newest-first-dropped when it falls behind.
+`decoders` threads decode the utterances (those waiting together at once, per model), the
+oldest dropped when they fall behind.
 
 Pipes (JSON lines; docs/captions.md):
 - stdin, from the app: `{"op": "keys", "keys": [{"key": [channel, level, minus], "language":
@@ -12,8 +13,8 @@ Pipes (JSON lines; docs/captions.md):
   among `allowed`), `{"op": "stop"}`.
 - stdout, to the app: `{"type": "ready", "address": [host, port]}` once the UDP socket is bound,
   then `{"type": "caption", "key": [...], "text", "language", "start", "end", "final": true,
-  "decode_s", "wait_s"}` per utterance, and `{"type": "dropped", "key": [...]}` when one was
-  dropped because the decoder fell behind.
+  "model", "decode_s", "wait_s", "batch"}` per utterance, and `{"type": "dropped",
+  "key": [...]}` when one was dropped because the decoder fell behind.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from mirp.media.relay import Relay
 log = logging.getLogger("mirp.captions.worker")
 FRAME_S = 0.02
 BACKLOG = 8  # utterances waiting for the decoders; past that the oldest is dropped
+BATCH = 4  # utterances waiting together decoded at once (one encoder call: 25 % less CPU)
 IDLE_S = 2.0  # no packet of a feed for this long: it stopped (a stall of the sender is shorter)
 
 
@@ -167,26 +169,63 @@ class Captioner:
     # ---- the decoding thread
     def decode_forever(self) -> None:
         while True:
-            job = self.jobs.get()
-            if job is None:
+            jobs, stop = self.take()
+            for name, batch in self.batches(jobs):
+                began = time.time()
+                try:
+                    if len(batch) == 1 and batch[0][1].language is None:  # detect: the floor
+                        job, feed = batch[0]
+                        heard = [self.recognizer.transcribe(
+                            job.utterance.audio, name, None, feed.allowed, self.per_language)]
+                    else:
+                        heard = self.recognizer.transcribe_batch(name, [
+                            (job.utterance.audio, str(feed.language)) for job, feed in batch])
+                except Exception:
+                    log.exception("captions: a decode failed")
+                    continue
+                for (job, _), h in zip(batch, heard, strict=True):
+                    if h is not None:
+                        self.emit({"type": "caption", "key": key_wire(job.key), "text": h.text,
+                                   "language": h.language, "start": job.utterance.start,
+                                   "end": job.utterance.end, "final": True, "model": h.model,
+                                   "decode_s": time.time() - began, "wait_s": began - job.queued,
+                                   "batch": len(batch)})
+            if stop:
                 return
+
+    def take(self) -> tuple[list[Job], bool]:
+        """The next job and those waiting behind it, up to BATCH (decoded together); True when
+        the worker is stopping."""
+        jobs: list[Job] = []
+        job = self.jobs.get()
+        while job is not None:
+            jobs.append(job)
+            if len(jobs) >= BATCH:
+                return jobs, False
+            try:
+                job = self.jobs.get_nowait()
+            except queue.Empty:
+                return jobs, False
+        return jobs, True
+
+    def batches(self, jobs: list[Job]) -> list[tuple[str, list[tuple[Job, _Feed]]]]:
+        """Jobs grouped by model, in order of their first job; a floor's (its language to be
+        detected) alone."""
+        groups: dict[str, list[tuple[Job, _Feed]]] = {}
+        out: list[tuple[str, list[tuple[Job, _Feed]]]] = []
+        for job in jobs:
             feed = self.feeds.get(job.key)
             if feed is None:
                 continue
             name = model_for(feed.language, self.per_language, self.default_model)
-            began = time.time()
-            try:
-                heard = self.recognizer.transcribe(job.utterance.audio, name, feed.language,
-                                                   feed.allowed, self.per_language)
-            except Exception:
-                log.exception("captions: a decode failed")
-                continue
-            if heard is None:
-                continue
-            self.emit({"type": "caption", "key": key_wire(job.key), "text": heard.text,
-                       "language": heard.language, "start": job.utterance.start,
-                       "end": job.utterance.end, "final": True, "model": heard.model,
-                       "decode_s": time.time() - began, "wait_s": began - job.queued})
+            if feed.language is None:
+                out.append((name, [(job, feed)]))
+            elif name in groups:
+                groups[name].append((job, feed))
+            else:
+                groups[name] = [(job, feed)]
+                out.append((name, groups[name]))
+        return out
 
     def emit(self, message: dict[str, Any]) -> None:
         line = json.dumps(message, ensure_ascii=False)
@@ -204,7 +243,8 @@ async def serve(config: dict[str, Any]) -> None:
         models[name] = resolve(name, cache)
     recognizer = Recognizer(models, beam_size=int(config.get("beam_size", 5)),
                             threads=int(config.get("threads", 1)),
-                            decoders=max(1, int(config.get("decoders", 1))))
+                            decoders=max(1, int(config.get("decoders", 1))),
+                            pad_s=float(config.get("window_pad_s", 5.0)))
     captioner = Captioner(recognizer, per_language, default,
                           segmenter=dict(config.get("segmenter", {})))
     relay = captioner.relay = Relay(captioner)
