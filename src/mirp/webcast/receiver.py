@@ -218,12 +218,12 @@ class Receiver:
     def _packet(self, meeting: _Meeting, channel: _Channel, pts: int, payload: bytes,
                 sent_us: int) -> None:
         fill = 0
-        if channel.last_pts is None:
+        if not channel.first_heard:  # the first packet, or the first of a recording turned on
             # the recording's time 0: when the origin sent this packet (its header's wall clock,
             # µs mod 2**32), not when this thread got to it, which a busy machine delays
             late_us = (now_us() - sent_us) & 0xFFFFFFFF
             channel.first_heard = time.time() - (late_us / 1e6 if late_us < 10_000_000 else 0.0)
-        else:
+        if channel.last_pts is not None:
             step = (pts - channel.last_pts) & PTS_MASK
             back = (channel.last_pts - pts) & PTS_MASK
             if step == 0 or back <= LATE_PTS:
@@ -252,14 +252,49 @@ class Receiver:
 
     def _configure(self, config: MeetingConfig) -> None:
         meeting = self._meetings.get(config.meeting_id)
-        if meeting is None or meeting.config.webcast != config.webcast or \
-                meeting.config.recording != config.recording or \
-                [c for c, _ in meeting.config.keys] != [c for c, _ in config.keys]:
+        if meeting is None or [c for c, _ in meeting.config.keys] != [c for c, _ in config.keys]:
             if meeting is not None:
                 self._end(config.meeting_id)
             meeting = self._open(config)
+        else:  # an option changed in a live meeting: the other side goes on untouched
+            if meeting.config.recording != config.recording:
+                self._switch_recording(meeting, config)
+            if meeting.config.webcast != config.webcast:
+                self._switch_webcast(meeting, config)
         meeting.config = config
         self._reroute()
+
+    def _switch_recording(self, meeting: _Meeting, config: MeetingConfig) -> None:
+        """Recording turned on (a new part, each channel's time 0 at its next packet) or off
+        (the part closed as at the room's end)."""
+        if meeting.recording is not None:
+            meeting.recording.close(time.time())
+            meeting.recording = None
+        if config.recording:
+            start = time.time()
+            part = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(start))
+            try:
+                meeting.recording = Recording(self.recordings_dir / config.meeting_id / part,
+                                              config.meeting_id, part)
+            except OSError as exc:
+                log.error("recording of %s not started: %s", config.meeting_id, exc)
+                meeting.alerts.append("recording could not start")
+            for channel in meeting.channels.values():
+                channel.first_heard = 0.0
+        log.info("webcast %s: recording %s", config.meeting_id, config.recording)
+
+    def _switch_webcast(self, meeting: _Meeting, config: MeetingConfig) -> None:
+        """The webcast turned on (renditions of a new session) or off (playlists ended)."""
+        session = f"{int(time.time() * 1000):x}"
+        base = self.webcast_dir / config.meeting_id
+        for name, channel in meeting.channels.items():
+            if channel.rendition is not None:
+                channel.rendition.end()
+            channel.rendition = (Rendition(base / name, session, self.segment_packets,
+                                           self.window) if config.webcast else None)
+        if config.webcast:
+            write_atomic(base / MASTER, master_playlist([c for c, _ in config.keys]).encode())
+        log.info("webcast %s: webcast %s", config.meeting_id, config.webcast)
 
     def _open(self, config: MeetingConfig) -> _Meeting:
         start = time.time()
