@@ -3,8 +3,9 @@
 - `webcast_viewers_per_core`: a real `mirp serve` (SQLite, temporary directory) serves one
   public meeting's HLS (7 channels, 1 s segments written live by this process into the server's
   data directory, as the worker would) to simulated viewers: each viewer is one keep-alive
-  HTTP/1.1 connection that polls its channel's playlist once per segment and fetches each new
-  segment, like a player at the live edge. The server process's CPU time (/proc, its own pid:
+  HTTP/1.1 connection that fetches the master playlist and init segment once, then polls its
+  channel's playlist once per segment and fetches each new segment, like hls.js at the live
+  edge. The server process's CPU time (/proc, its own pid:
   the app, not its media child) over a window gives CPU-seconds per second; viewers per core =
   viewers / that. Every viewer must get every segment (`missed` says otherwise).
 - `recording_cpu_pct_per_channel` and `webcast_cpu_pct_per_channel`: the worker's CPU
