@@ -3,8 +3,9 @@
 - `webcast_viewers_per_core`: a real `mirp serve` (SQLite, temporary directory) serves one
   public meeting's HLS (7 channels, 1 s segments written live by this process into the server's
   data directory, as the worker would) to simulated viewers: each viewer is one keep-alive
-  HTTP/1.1 connection that polls its channel's playlist once per segment and fetches each new
-  segment, like a player at the live edge. The server process's CPU time (/proc, its own pid:
+  HTTP/1.1 connection that fetches the master playlist and init segment once, then polls its
+  channel's playlist once per segment and fetches each new segment, like hls.js at the live
+  edge. The server process's CPU time (/proc, its own pid:
   the app, not its media child) over a window gives CPU-seconds per second; viewers per core =
   viewers / that. Every viewer must get every segment (`missed` says otherwise).
 - `recording_cpu_pct_per_channel` and `webcast_cpu_pct_per_channel`: the worker's CPU
@@ -53,7 +54,6 @@ class Viewer:
 
     def __init__(self, host: str, port: int, path: str) -> None:
         self.host, self.port, self.path = host, port, path
-        self.seen: set[str] = set()
         self.segments = self.requests = self.errors = 0
         self.latency_ms: list[float] = []
         self.missed = 0
@@ -74,9 +74,17 @@ class Viewer:
         return status, body
 
     async def run(self, until: float, period: float) -> None:
+        """As hls.js at the live edge: the master playlist and the init segment once, then the
+        rendition's playlist every `period` (its target duration) and every segment new in it,
+        in order. A segment number skipped (it left the window before this viewer asked) is
+        `missed`: every viewer must get every segment."""
         reader, writer = await asyncio.open_connection(self.host, self.port)
         base = self.path.rsplit("/", 1)[0]
+        last: int | None = None  # the newest segment number fetched
         try:
+            for first in (f"{base.rsplit('/', 1)[0]}/master.m3u8", f"{base}/init.mp4"):
+                if (await self.get(reader, writer, first))[0] != 200:
+                    self.errors += 1
             while time.monotonic() < until:
                 started = time.monotonic()
                 status, body = await self.get(reader, writer, self.path)
@@ -85,16 +93,20 @@ class Viewer:
                 else:
                     names = [ln for ln in body.decode().splitlines()
                              if ln and not ln.startswith("#")]
-                    new = [n for n in names if n not in self.seen]
-                    if self.seen and len(new) > 2:
-                        self.missed += len(new) - 2  # fell behind the window
-                    for name in new[-2:]:
+                    numbered = [(int(n.rsplit("-", 1)[1].split(".")[0]), n) for n in names]
+                    if last is None:  # joining: start at the live edge, as a player does
+                        numbered = numbered[-1:]
+                    for n, name in numbered:
+                        if last is not None and n <= last:
+                            continue
+                        if last is not None and n > last + 1:
+                            self.missed += n - last - 1
                         s, _ = await self.get(reader, writer, f"{base}/{name}")
                         if s == 200:
                             self.segments += 1
                         else:
                             self.errors += 1
-                    self.seen.update(new)
+                        last = n
                 await asyncio.sleep(max(0.0, period - (time.monotonic() - started)))
         finally:
             writer.close()

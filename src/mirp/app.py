@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from mirp.api import build_router as build_api_router
 from mirp.api.deps import LiveRooms
+from mirp.api.webcast import WebcastApp
 from mirp.captions.service import CaptionService, Heard, Wanted
 from mirp.cluster.directory import Lease, NodeInfo, NodeLoad
 from mirp.cluster.keeper import Keeper
@@ -244,8 +245,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     # No /docs or /redoc: FastAPI's pages load Swagger UI from a CDN and run an inline script,
     # which the CSP refuses. The OpenAPI document stays at /openapi.json; docs/api.md says more.
-    app = FastAPI(title="MIRP", version="0.1.0", lifespan=lifespan, docs_url=None,
-                  redoc_url=None)
+    # a WebcastApp: viewers' GETs of /webcast/ answered before the stack (docs/webcast.md)
+    app = WebcastApp(title="MIRP", version="0.1.0", lifespan=lifespan, docs_url=None,
+                     redoc_url=None)
     app.state.settings = settings
     # outermost last: security headers go on every answer, the guards' refusals included
     app.add_middleware(BodyCap, max_bytes=settings.limits.max_body_bytes,

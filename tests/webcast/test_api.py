@@ -207,3 +207,41 @@ async def test_recordings_past_their_retention_are_deleted(
     assert await app.state.webcast.sweep() >= 1
     assert not old.exists() and recent.exists() and ancient.exists()
     assert json.loads((recent / "meta.json").read_text())["channels"]["floor"]
+
+
+async def test_the_front_serves_each_new_version_revalidates_and_forgets_deleted_files(
+        app_client: tuple[FastAPI, httpx.AsyncClient]) -> None:
+    """The viewers' path (api/webcast.py WebcastFront, in front of the middlewares): files are
+    kept in memory but each request sees the disk's current version; ETag/304; HEAD; the
+    security headers and the /metrics count the middlewares would have added."""
+    app, client = app_client
+    mid, _ = await meeting(client, webcast="public")
+    base: Path = app.state.settings.data_dir / "webcast" / mid
+    r = Rendition(base / "floor", "abc", segment_packets=5)
+    packets = opus_packets(tone(300, 0.3))
+    for p in packets[:5]:
+        r.add(p)
+    url = f"/webcast/{mid}/floor/index.m3u8"
+    first = await client.get(url)
+    assert first.status_code == 200 and "abc-1.m4s" in first.text and "abc-2" not in first.text
+    assert first.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'self'" in first.headers["content-security-policy"]
+    etag = first.headers["etag"]
+    same = await client.get(url, headers={"If-None-Match": etag})
+    assert same.status_code == 304 and same.content == b"" and same.headers["etag"] == etag
+    for p in packets[5:10]:  # the worker renames a new playlist in
+        r.add(p)
+    newer = await client.get(url, headers={"If-None-Match": etag})
+    assert newer.status_code == 200 and "abc-2.m4s" in newer.text
+    assert newer.headers["etag"] != etag
+    head = await client.head(f"/webcast/{mid}/floor/abc-2.m4s")
+    segment = await client.get(f"/webcast/{mid}/floor/abc-2.m4s")
+    assert head.status_code == 200 and head.content == b""
+    assert int(head.headers["content-length"]) == len(segment.content) > 0
+    (base / "floor" / "abc-2.m4s").unlink()  # out of the window
+    error(await client.get(f"/webcast/{mid}/floor/abc-2.m4s"), 404, "not_found")
+    error(await client.get(f"/webcast/{mid}/floor/abc-1.m4s?token=%00"), 422, "invalid_input")
+    counted = app.state.tally.http
+    assert counted[("GET", "/webcast/{meeting_id}/{file}", 304)] >= 1
+    assert counted[("HEAD", "/webcast/{meeting_id}/{file}", 200)] >= 1
+    assert counted[("GET", "/webcast/{meeting_id}/{file}", 404)] >= 1

@@ -92,7 +92,9 @@ async def test_renditions_and_recordings_carry_each_channels_tone(harness: Harne
     chair = await h.attend("chair")
     d1 = await h.attend("delegate1", 300)
     fr1 = await h.attend("interpreter_fr1", 700)
-    assert chair.ws.welcome is not None and chair.ws.welcome["room"]["meeting"]["recording"] is True
+    await until(lambda: any(m.get("type") == "meeting" and m["meeting"].get("recording")
+                            for m in chair.ws.messages) or Seen("no REC"),
+                "the REC badge: the recorder writing", 20, tolerate=())
     async with httpx.AsyncClient(base_url=h.served.base_url) as http:
         master = await until(lambda: _get(http, f"/webcast/{mid}/master.m3u8"),
                              "the master playlist", 20, tolerate=())

@@ -52,7 +52,22 @@ def test_the_webcast_option_alone_broadcasts_too_and_the_view_says_recording() -
     assert k.room.spec.broadcast and set(k.room.broadcast_keys().values()) <= set(
         k.room.mix_plan().aliases)
     assert k.room.snapshot("d1")["meeting"]["recording"] is False  # what the welcome carries
-    assert kit(recording=True).room.snapshot("d1")["meeting"]["recording"] is True
+    # the view says what the recorder does, not the option (webcast/service.py tells it)
+    rec = kit(recording=True).room
+    assert rec.snapshot("d1")["meeting"]["recording"] is False
+    (event,) = rec.follow_recording(True)
+    assert event.message() == {"type": "meeting", "meeting": {"recording": True}}
+    assert rec.snapshot("d1")["meeting"]["recording"] is True and not rec.follow_recording(True)
+
+
+def test_an_options_change_puts_the_broadcast_keys_in_the_plan_at_once() -> None:
+    k = kit()
+    assert not k.room.spec.broadcast and not set(k.room.broadcast_keys().values()) & set(
+        k.room.mix_plan().aliases)
+    k.room.follow_options("public", False)
+    assert set(k.room.broadcast_keys().values()) <= set(k.room.mix_plan().aliases)
+    k.room.follow_options("off", False)
+    assert not set(k.room.broadcast_keys().values()) & set(k.room.mix_plan().aliases)
 
 
 def test_the_shared_plane_namespaces_both_sides_of_an_alias() -> None:

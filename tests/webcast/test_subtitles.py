@@ -125,7 +125,7 @@ async def test_the_master_and_subtitles_playlists_reference_each_other(
     for channel in ("floor", "fr"):
         audio = (base / channel / "index.m3u8").read_text()
         text = (base / channel / "subs.m3u8").read_text()
-        webcast_file(tmp_path / "webcast", "m1", f"{channel}/subs.m3u8")  # a name it serves
+        webcast_file(str(tmp_path / "webcast"), "m1", f"{channel}/subs.m3u8")  # a name it serves
         # the same media sequence, durations and segment numbers as the audio
         assert tags(text, "#EXT-X-MEDIA-SEQUENCE") == tags(audio, "#EXT-X-MEDIA-SEQUENCE") \
             == ["2"]
@@ -136,7 +136,8 @@ async def test_the_master_and_subtitles_playlists_reference_each_other(
         for name in names:
             vtt = (base / channel / name).read_text()
             assert vtt.startswith("WEBVTT\n")
-            assert webcast_file(tmp_path / "webcast", "m1", f"{channel}/{name}")[1] == "segment"
+            kind = webcast_file(str(tmp_path / "webcast"), "m1", f"{channel}/{name}")[1]
+            assert kind == "subtitles"
             # each segment's map puts its local time on the audio segment's own timeline
             at = tfdt((base / channel / name.replace(".vtt", ".m4s")).read_bytes())
             stamp = re.search(r"^X-TIMESTAMP-MAP=MPEGTS:(\d+),LOCAL:(\S+)$", vtt, re.M)
@@ -248,13 +249,13 @@ async def test_a_meeting_without_captions_has_no_subtitles_at_all(
 ])
 def test_a_vtt_name_the_worker_never_writes_is_refused(tmp_path: Path, name: str) -> None:
     with pytest.raises(InvalidInput):
-        webcast_file(tmp_path, "m1", name)
+        webcast_file(str(tmp_path), "m1", name)
 
 
 def test_the_names_the_worker_writes_are_served(tmp_path: Path) -> None:
-    assert webcast_file(tmp_path, "m1", "fr/subs.m3u8") == (tmp_path / "m1/fr/subs.m3u8",
-                                                            "playlist")
-    assert webcast_file(tmp_path, "m1", "ar/18c2f-12.vtt")[1] == "segment"
+    assert webcast_file(str(tmp_path), "m1", "fr/subs.m3u8") == (f"{tmp_path}/m1/fr/subs.m3u8",
+                                                                 "playlist")
+    assert webcast_file(str(tmp_path), "m1", "ar/18c2f-12.vtt")[1] == "subtitles"
 
 
 async def test_subtitles_are_served_like_the_other_webcast_files(tmp_path: Path) -> None:
@@ -285,6 +286,7 @@ async def test_subtitles_are_served_like_the_other_webcast_files(tmp_path: Path)
             assert playlist.headers["cache-control"] == "no-cache"
             assert segment.status_code == 200 and "Bonjour" in segment.text
             assert segment.headers["cache-control"] == "max-age=31536000, immutable"
+            assert segment.headers["content-type"].startswith("text/vtt")
             missing = await client.get(f"/webcast/{mid}/fr/abc-9.vtt")
             assert missing.status_code == 404
             bad = await client.get(f"/webcast/{mid}/fr/abc-1.vtt.tmp")

@@ -144,7 +144,8 @@ function renderBar(state, leave) {
       el("button", { class: "linkish", type: "button", id: "leave", onclick: () => { if (confirm(t("live.leave_confirm"))) leaveFn?.(); } }, t("live.leave"))] });
   }
   $("#bar-title").textContent = state.meeting.title || "";
-  $("#bar-rec").hidden = !(state.meeting.recording && state.meeting.status !== "closed"); // docs/webcast.md
+  // a recorder writing now (the server sends its real state: a full disk turns it off), docs/webcast.md
+  $("#bar-rec").hidden = !(state.meeting.recording && state.meeting.status !== "closed");
   $("#bar-who").textContent = state.me?.name || "";
   const conn = $("#conn");
   const label = `${text}${qText}`;

@@ -117,11 +117,15 @@ class WebcastLike(Protocol):
 
 class WebcastModes:
     """Each meeting's webcast option, cached a few seconds: a viewer's every playlist poll and
-    segment must not cost a database query (api/webcast.py)."""
+    segment must not cost a database query (api/webcast.py). An options change on this node
+    forgets its entry at once (api/meetings.py); another node's cache expires within `ttl_s`."""
 
     def __init__(self, ttl_s: float = 5.0) -> None:
         self.ttl_s = ttl_s
         self.modes: dict[str, tuple[float, str | None]] = {}  # None: no such meeting
+
+    def forget(self, meeting_id: str) -> None:
+        self.modes.pop(meeting_id, None)
 
 
 def get_webcast(request: Request) -> WebcastLike | None:
@@ -138,6 +142,7 @@ def get_webcast_modes(request: Request) -> WebcastModes:
 
 
 AppWebcast = Annotated[WebcastLike | None, Depends(get_webcast)]
+AppWebcastModes = Annotated[WebcastModes, Depends(get_webcast_modes)]
 
 
 class LiveRooms(Protocol):
@@ -155,6 +160,7 @@ class LiveRooms(Protocol):
     async def media_readout(self) -> dict[str, float] | None: ...
     async def revoke_invitation(self, meeting_id: str, invitation_id: str) -> list[str]: ...
     async def meeting_deleted(self, meeting_id: str) -> None: ...
+    async def options_changed(self, meeting_id: str, webcast: str, recording: bool) -> None: ...
     async def meeting_status(self, meeting_id: str, status: str, by: str | None = None) -> None: ...
     async def booths_changed(self, meeting_id: str, booths: Sequence[str]) -> list[str]: ...
 
@@ -182,6 +188,9 @@ class NoRooms:
         return []
 
     async def meeting_deleted(self, meeting_id: str) -> None:
+        return None
+
+    async def options_changed(self, meeting_id: str, webcast: str, recording: bool) -> None:
         return None
 
     async def meeting_status(self, meeting_id: str, status: str, by: str | None = None) -> None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from mirp.api.deps import CurrentOrganizer, DbSession, Rooms
+from mirp.api.deps import AppWebcastModes, CurrentOrganizer, DbSession, Rooms
 from mirp.api.enforce import commit
 from mirp.api.paging import PAGE_DEFAULT, Limit, link_next
 from mirp.store import repo
@@ -42,7 +42,8 @@ async def get_meeting(meeting_id: str, session: DbSession,
 
 @router.patch("/{meeting_id}", response_model=MeetingOut)
 async def update_meeting(meeting_id: str, body: MeetingPatch, session: DbSession,
-                         organizer: CurrentOrganizer, rooms: Rooms) -> MeetingOut:
+                         organizer: CurrentOrganizer, rooms: Rooms,
+                         modes: AppWebcastModes) -> MeetingOut:
     """A new `status`, once committed, reaches the live room: `closed` closes it as the chair's
     `meeting_close` does (every Session closed with 4410), `open` lets delegates in; the
     interpreters of a booth the change removed are closed with 4403 (`booth_removed`)."""
@@ -53,6 +54,9 @@ async def update_meeting(meeting_id: str, body: MeetingPatch, session: DbSession
         await rooms.meeting_status(out.id, out.status)
     if {"booths", "languages"} & body.model_fields_set:
         await rooms.booths_changed(out.id, [b.language for b in out.booths])
+    if "options" in body.model_fields_set:  # at once, not at the room's next opening
+        modes.forget(out.id)
+        await rooms.options_changed(out.id, out.options.webcast, out.options.recording)
     return out
 
 

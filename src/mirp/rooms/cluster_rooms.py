@@ -179,6 +179,10 @@ class ClusterRooms(RoomDoor):
     async def meeting_deleted(self, meeting_id: str) -> None:
         await self._decide(meeting_id, "meeting_deleted", {})
 
+    async def options_changed(self, meeting_id: str, webcast: str, recording: bool) -> None:
+        await self._decide(meeting_id, "options_changed",
+                           {"webcast": webcast, "recording": recording})
+
     async def meeting_status(self, meeting_id: str, status: str, by: str | None = None) -> None:
         MeetingStatus(status)  # a bad value fails here, in the caller, as on one process
         await self._decide(meeting_id, "meeting_status", {"status": status, "by": by})
@@ -223,6 +227,9 @@ class ClusterRooms(RoomDoor):
                 return await rooms.booths_changed(meeting_id, [str(b) for b in args["booths"]])
             case "meeting_deleted":
                 return await rooms.meeting_deleted(meeting_id)
+            case "options_changed":
+                return await rooms.options_changed(meeting_id, str(args["webcast"]),
+                                                   bool(args["recording"]))
             case "meeting_status":
                 by = args.get("by")
                 return await rooms.meeting_status(meeting_id, str(args["status"]),

@@ -169,6 +169,18 @@ class MeetingChanged(WireEvent):
 
 
 @dataclass(frozen=True, slots=True)
+class RecordingChanged(WireEvent):
+    """The meeting's recorder started or stopped writing (the webcast worker's real state:
+    a full disk stops it though the option stays on): every participant's REC badge."""
+
+    type: ClassVar[str] = "meeting"
+    recording: bool
+
+    def message(self) -> JsonDict:
+        return {"type": self.type, "meeting": {"recording": self.recording}}
+
+
+@dataclass(frozen=True, slots=True)
 class MeetingClosed(WireEvent):
     """The chair closed the meeting: send this, then close every session of the room."""
 

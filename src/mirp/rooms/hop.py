@@ -112,8 +112,9 @@ class PeerDown:
 @dataclass(frozen=True, slots=True)
 class DecisionRequest:
     """A REST decision or read (api/deps.py `LiveRooms`: `revoke_invitation`, `booths_changed`,
-    `meeting_deleted`, `meeting_status`, `overview`) made on another node, for the Room at its
-    origin (rooms/cluster_rooms.py). `args`: the call's keyword arguments, plain JSON."""
+    `meeting_deleted`, `meeting_status`, `options_changed`, `overview`) made on another node,
+    for the Room at its origin (rooms/cluster_rooms.py). `args`: the call's keyword arguments,
+    plain JSON."""
 
     meeting_id: str
     what: str

@@ -364,6 +364,11 @@ class RoomRegistry(RoomDoor):
 
         return await self._decide(meeting_id, lambda r: r.expel(gone, error)) or []
 
+    async def options_changed(self, meeting_id: str, webcast: str, recording: bool) -> None:
+        """The webcast or recording option changed (committed): the open room follows now
+        (docs/webcast.md), not at its next opening."""
+        await self._decide(meeting_id, lambda r: r.follow_options(webcast, recording))
+
     async def meeting_deleted(self, meeting_id: str) -> None:
         """Close every Session of the meeting (4404, `not_found`) and the room."""
         error = NotFound("the meeting was deleted", {"reason": "deleted"})

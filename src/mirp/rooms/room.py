@@ -18,6 +18,7 @@ and emits one state message per thing that changed, so no handler can forget to 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from mirp.errors import ClosedMeeting, Conflict, Forbidden, NotFound
@@ -40,6 +41,7 @@ from mirp.rooms.events import (
     ParticipantJoined,
     ParticipantLeft,
     ParticipantUpdated,
+    RecordingChanged,
 )
 from mirp.rooms.floor import Floor
 from mirp.rooms.limits import RoomLimits
@@ -75,6 +77,7 @@ class Room:
         self.floor_language: str | None = None  # effective: set by the chair, else auto
         self.floor_sources: tuple[Ingredient, ...] = ()  # the floor's microphones, audible now
         self.last_now = 0.0  # the time of the last change (snapshots are asked without one)
+        self.recording = False  # a recorder writes this meeting now (follow_recording)
         self._finish(0.0)  # routes and the baseline of what clients are told
 
     # ------------------------------------ the parts' state as others read it (registry: restore)
@@ -421,6 +424,19 @@ class Room:
         else:
             self._set_status(status, now, by)
         return self._finish(now)
+
+    def follow_options(self, webcast: str, recording: bool) -> None:
+        """The organizer changed the webcast or recording option (committed): the broadcast
+        keys enter or leave the mix plan now, and the webcast's side follows the spec."""
+        self.spec = replace(self.spec, webcast=webcast, recording=recording)
+
+    def follow_recording(self, on: bool) -> list[Event]:
+        """Whether a recorder is writing this meeting now, as the webcast worker says (not the
+        option: a full disk stops it); everyone's REC badge follows."""
+        if on == self.recording:
+            return []
+        self.recording = on
+        return [RecordingChanged(on)]
 
     def revoke_invitation(self, invitation_id: str) -> list[str]:
         """An invitation was revoked (already committed): nobody joins through it any more,

@@ -52,6 +52,7 @@ REPLACED_WS = Conflict.ws_close
 SNAPSHOT = "snapshot"  # the actor timer of a coalesced snapshot
 LEVELS = "levels"  # the notify key of level reports (the newest replaces an older one)
 STOP = "stop"  # the notify key of a server shutdown (close or suspend)
+RECORDING = "recording"  # the notify key of the recorder's state (the newest counts)
 
 
 class RoomRuntime(JoinedRoom):
@@ -381,6 +382,21 @@ class RoomRuntime(JoinedRoom):
             return gone
 
         return await self.actor.call_anyway(job)
+
+    async def follow_options(self, webcast: str, recording: bool) -> None:
+        """The webcast or recording option changed (committed): the mix plan follows now (its
+        broadcast keys), and so does the webcast worker (webcast/service.py reads the spec)."""
+        def job(room: Room, now: float) -> None:
+            room.follow_options(webcast, recording)
+            self._after([])
+
+        await self.actor.call_anyway(job)
+
+    def recording_state(self, on: bool) -> None:
+        """Whether a recorder writes this meeting now (webcast/service.py): every participant's
+        REC badge; applied in the task even when its queue is full."""
+        self.actor.notify(RECORDING, lambda room, now: self._after(room.follow_recording(on),
+                                                                    media=False))
 
     async def follow_status(self, status: MeetingStatus, by: str | None = None) -> None:
         """The meeting's status changed outside the room (rooms/room.py `follow_status`); a

@@ -62,7 +62,7 @@ def meeting_view(room: RoomParts) -> dict[str, Any]:
         "under_levels_db": list(room.under_levels),
         "status": str(room.status),
         "capacity": room.capacity,
-        "recording": s.recording,  # every participant sees that the meeting is recorded
+        "recording": room.recording,  # a recorder writes now (not the option): the REC badge
         "captions": list(s.captions),  # the captioned channels (docs/captions.md)
     }
 

@@ -5,8 +5,10 @@ meta.json, the index (JSON and WebVTT chapters) computed from the Room's records
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import stat
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,12 +32,15 @@ def check_meeting_id(meeting_id: str) -> None:
         raise NotFound("no such meeting")
 
 
-def webcast_file(root: Path, meeting_id: str, path: str) -> tuple[Path, str]:
-    """The file for `/webcast/<meeting>/<path>` and its kind ("playlist", "init", "segment").
-    A name the worker never writes is refused (InvalidInput), whatever it contains."""
+def webcast_file(root: str, meeting_id: str, path: str) -> tuple[str, str]:
+    """The file for `/webcast/<meeting>/<path>` and its kind ("playlist", "init", "segment",
+    "subtitles").
+    A name the worker never writes is refused (InvalidInput), whatever it contains. A string,
+    not a Path: this is on every viewer's every request, and joining Paths costs more than the
+    rest of the check."""
     check_meeting_id(meeting_id)
     if path == MASTER:
-        return root / meeting_id / MASTER, "playlist"
+        return f"{root}/{meeting_id}/{MASTER}", "playlist"
     channel, _, name = path.partition("/")
     if not CHANNEL.fullmatch(channel):
         raise InvalidInput(f"not a webcast file: {path!r}", {"field": "path"})
@@ -44,13 +49,13 @@ def webcast_file(root: Path, meeting_id: str, path: str) -> tuple[Path, str]:
     elif name == INIT:
         kind = "init"
     elif SEGMENT.fullmatch(name):
-        kind = "segment"
+        kind = "subtitles" if name.endswith(".vtt") else "segment"
     else:
         raise InvalidInput(f"not a webcast file: {path!r}", {"field": "path"})
-    return root / meeting_id / channel / name, kind
+    return f"{root}/{meeting_id}/{channel}/{name}", kind
 
 
-def read_small(path: Path) -> bytes:
+def read_small(path: str) -> bytes:
     """A playlist or segment (a few kB, written whole and renamed in by the worker, so in the
     page cache): read on the loop, which costs less than a hop to a thread and back per request
     (bench/webcast.py measures the whole request)."""
@@ -59,6 +64,48 @@ def read_small(path: Path) -> bytes:
             return f.read()
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         raise NotFound("not in the webcast (yet, or any more)") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Cached:
+    """A webcast file as last read, and what identifies that version of it."""
+
+    version: tuple[int, int, int]  # inode, mtime (ns), size: the worker renames a new file in
+    body: bytes
+    etag: bytes
+
+
+class FileCache:
+    """The webcast's files in memory, each checked against the disk by one `stat` per request
+    (no open or read while it is unchanged). Every viewer of a channel asks for the same
+    playlist and the same few segments, so this holds a handful of small files per channel;
+    whoever writes them (the worker thread, or any other process) needs no hook: a new version
+    is a new inode, and a deleted one (out of the window) is a 404 as the disk says."""
+
+    def __init__(self, max_files: int = 2048) -> None:
+        self.max_files = max_files
+        self.files: dict[str, Cached] = {}
+        self.reads = 0  # files read from disk (a cache miss or a new version)
+
+    def get(self, path: str) -> Cached:
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            raise NotFound("not in the webcast (yet, or any more)") from None
+        if not stat.S_ISREG(st.st_mode):
+            raise NotFound("not in the webcast (yet, or any more)")
+        version = (st.st_ino, st.st_mtime_ns, st.st_size)
+        found = self.files.get(path)
+        if found is not None and found.version == version:
+            return found
+        body = read_small(path)  # replaced since the stat: the next request reads it again
+        self.reads += 1
+        found = Cached(version, body, b'"%x-%x-%x"' % version)
+        self.files.pop(path, None)
+        while len(self.files) >= self.max_files:  # the oldest first (segments past the window)
+            del self.files[next(iter(self.files))]
+        self.files[path] = found
+        return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -236,10 +236,10 @@ class Receiver:
     def _packet(self, meeting: _Meeting, channel: _Channel, pts: int, payload: bytes,
                 sent_us: int) -> None:
         fill = 0
-        if channel.last_pts is None:
+        if not channel.first_heard:  # the first packet, or the first of a recording turned on
             # the recording's time 0: when the origin sent this packet
             channel.first_heard = sent_at(sent_us)
-        else:
+        if channel.last_pts is not None:
             step = (pts - channel.last_pts) & PTS_MASK
             back = (channel.last_pts - pts) & PTS_MASK
             if step == 0 or back <= LATE_PTS:
@@ -273,13 +273,16 @@ class Receiver:
 
     def _configure(self, config: MeetingConfig) -> None:
         meeting = self._meetings.get(config.meeting_id)
-        if meeting is None or meeting.config.webcast != config.webcast or \
-                meeting.config.recording != config.recording or \
-                meeting.config.subtitles != config.subtitles or \
+        if meeting is None or meeting.config.subtitles != config.subtitles or \
                 [c for c, _ in meeting.config.keys] != [c for c, _ in config.keys]:
             if meeting is not None:
                 self._end(config.meeting_id)
             meeting = self._open(config)
+        else:  # an option changed in a live meeting: the other side goes on untouched
+            if meeting.config.recording != config.recording:
+                self._switch_recording(meeting, config)
+            if meeting.config.webcast != config.webcast:
+                self._switch_webcast(meeting, config)
         meeting.config = config
         self._reroute()
 
@@ -290,22 +293,39 @@ class Receiver:
                 and channel.rendition.subtitles is not None:
             channel.rendition.subtitles.caption(said.text, said.start, said.end, said.floor)
 
+    def _switch_recording(self, meeting: _Meeting, config: MeetingConfig) -> None:
+        """Recording turned on (a new part, each channel's time 0 at its next packet) or off
+        (the part closed as at the room's end)."""
+        if meeting.recording is not None:
+            meeting.recording.close(time.time())
+            meeting.recording = None
+        if config.recording:
+            start = time.time()
+            part = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(start))
+            try:
+                meeting.recording = Recording(self.recordings_dir / config.meeting_id / part,
+                                              config.meeting_id, part)
+            except OSError as exc:
+                log.error("recording of %s not started: %s", config.meeting_id, exc)
+                meeting.alerts.append("recording could not start")
+            for channel in meeting.channels.values():
+                channel.first_heard = 0.0
+        log.info("webcast %s: recording %s", config.meeting_id, config.recording)
+
+    def _switch_webcast(self, meeting: _Meeting, config: MeetingConfig) -> None:
+        """The webcast turned on (renditions of a new session) or off (playlists ended)."""
+        for channel in meeting.channels.values():
+            if channel.rendition is not None:
+                channel.rendition.end()
+        renditions = self._renditions(config, f"{int(time.time() * 1000):x}")
+        for name, channel in meeting.channels.items():
+            channel.rendition = renditions.get(name)
+        log.info("webcast %s: webcast %s", config.meeting_id, config.webcast)
+
     def _open(self, config: MeetingConfig) -> _Meeting:
         start = time.time()
-        session = f"{int(start * 1000):x}"
-        base = self.webcast_dir / config.meeting_id
-        channels: dict[str, _Channel] = {}
-        subtitled = [c for c, _ in config.keys if c in config.subtitles]
-        for name, _ in config.keys:
-            rendition = None
-            if config.webcast:
-                rendition = Rendition(base / name, session, self.segment_packets, self.window)
-                if name in subtitled:
-                    rendition.subtitles = SubtitleTrack(base / name, session)
-            channels[name] = _Channel(name, rendition)
-        if config.webcast:
-            write_atomic(base / MASTER, master_playlist([c for c, _ in config.keys],
-                                                        subtitled=subtitled).encode())
+        renditions = self._renditions(config, f"{int(start * 1000):x}")
+        channels = {name: _Channel(name, renditions.get(name)) for name, _ in config.keys}
         recording = None
         if config.recording:
             part = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(start))
@@ -320,6 +340,23 @@ class Receiver:
         log.info("webcast %s: %s channels, webcast %s, recording %s", config.meeting_id,
                  len(channels), config.webcast, config.recording)
         return meeting
+
+    def _renditions(self, config: MeetingConfig, session: str) -> dict[str, Rendition]:
+        """Each channel's rendition (with its subtitles when captioned) and the master
+        playlist naming them; none when the webcast is off."""
+        if not config.webcast:
+            return {}
+        base = self.webcast_dir / config.meeting_id
+        subtitled = [c for c, _ in config.keys if c in config.subtitles]
+        renditions = {}
+        for name, _ in config.keys:
+            rendition = Rendition(base / name, session, self.segment_packets, self.window)
+            if name in subtitled:
+                rendition.subtitles = SubtitleTrack(base / name, session)
+            renditions[name] = rendition
+        write_atomic(base / MASTER, master_playlist([c for c, _ in config.keys],
+                                                    subtitled=subtitled).encode())
+        return renditions
 
     def _end(self, meeting_id: str) -> None:
         meeting = self._meetings.pop(meeting_id, None)

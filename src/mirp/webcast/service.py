@@ -44,6 +44,7 @@ class RuntimeLike(Protocol):
     def room(self) -> Room: ...
     @property
     def closing(self) -> bool: ...
+    def recording_state(self, on: bool) -> None: ...
 
 
 class RegistryLike(Protocol):
@@ -77,6 +78,7 @@ class Webcaster:
                                  segment_packets=segment_packets, window=window)
         self.address: tuple[str, int] | None = None
         self._told: dict[str, MeetingConfig] = {}
+        self._recording: dict[str, tuple[int, bool]] = {}  # told each runtime (id) its REC
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -133,12 +135,17 @@ class Webcaster:
             if not isinstance(room, Room):  # another node has none: its origin webcasts it
                 continue
             spec = room.spec
-            if runtime.closing or room.closed or not spec.broadcast:
+            if runtime.closing or room.closed:
+                continue
+            self._tell_recording(meeting_id, runtime, room)
+            if not spec.broadcast:
                 continue
             channels = tuple((ch, namespaced(meeting_id, key))
                              for ch, key in room.broadcast_keys().items())
             wanted[meeting_id] = MeetingConfig(meeting_id, channels, spec.webcast != "off",
                                                spec.recording)
+        for meeting_id in [m for m in self._recording if m not in self.registry.rooms]:
+            del self._recording[meeting_id]
         if wanted and self.address is None:
             self.address = self.receiver.start()
         for meeting_id in [m for m in self._told if m not in wanted]:
@@ -149,6 +156,19 @@ class Webcaster:
                 self.receiver.configure(config)
                 keys: set[FeedKey] = {key for _, key in config.keys}
                 self.media.relay_to(link_id(meeting_id), self.address, keys, EPOCH)
+
+    def _tell_recording(self, meeting_id: str, runtime: RuntimeLike, room: Room) -> None:
+        """The room's REC badge follows the recorder's real state (the worker's status: a full
+        disk or a write error stops it though the option stays on; turning it off stops it),
+        not the option. Told once per change and per runtime (a room opened again is told
+        again)."""
+        status = self.receiver.status(meeting_id)
+        on = (meeting_id in self._told and self._told[meeting_id].recording
+              and status is not None and status.recording and room.spec.recording)
+        told = (id(runtime), on)
+        if room.recording != on and self._recording.get(meeting_id) != told:
+            self._recording[meeting_id] = told
+            runtime.recording_state(on)
 
     def _stop(self, meeting_id: str) -> None:
         self._told.pop(meeting_id, None)
