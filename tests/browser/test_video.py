@@ -19,8 +19,8 @@ pytestmark = pytest.mark.browser
 
 DARK, BRIGHT = 60, 200  # luma of the chair's and the speaking delegate's cameras
 
-BRIGHTNESS = """() => {
-  const v = document.querySelector('#floor-video video');
+BRIGHTNESS = """(box) => {
+  const v = document.querySelector(box + ' video');
   if (!v || v.hidden || !v.videoWidth) return null;
   const c = document.createElement('canvas');
   c.width = 32; c.height = 18;
@@ -30,7 +30,7 @@ BRIGHTNESS = """() => {
   let sum = 0;
   for (let i = 0; i < d.length; i += 4) sum += (d[i] + d[i + 1] + d[i + 2]) / 3;
   return sum / (d.length / 4);
-}"""
+}"""  # the mean luma of the video in `box` (test_video_partner.py too), null while none shows
 
 VIDEO_STATS = """async () => {
   const mod = await import('/js/live.js');
@@ -63,7 +63,7 @@ SHOW_S = 45.0  # a viewer needs its publisher's keyframe: on a loaded machine th
 
 
 async def shows(p, luma: int) -> float | Seen:
-    value = await p.page.evaluate(BRIGHTNESS)
+    value = await p.page.evaluate(BRIGHTNESS, '#floor-video')
     if value is not None and abs(value - luma) < 40:
         return float(value)
     return Seen({"brightness": value, "video": await p.page.evaluate(VIDEO_STATS)})

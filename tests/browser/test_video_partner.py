@@ -14,24 +14,12 @@ import pytest
 from tests.support.wait import Seen
 
 from .conftest import assert_no_refusals, join, save_screenshot_dir, until
-from .test_video import SHOW_S, write_y4m
+from .test_video import BRIGHTNESS, SHOW_S, write_y4m
 
 pytestmark = pytest.mark.browser
 
 CHAIR, PARTNER, ME = 60, 200, 130  # luma of the cameras: the chair's, fr2's, fr1's own
 
-BRIGHTNESS = """(box) => {
-  const v = document.querySelector(box + ' video');
-  if (!v || v.hidden || !v.videoWidth) return null;
-  const c = document.createElement('canvas');
-  c.width = 32; c.height = 18;
-  const g = c.getContext('2d');
-  g.drawImage(v, 0, 0, 32, 18);
-  const d = g.getImageData(0, 0, 32, 18).data;
-  let sum = 0;
-  for (let i = 0; i < d.length; i += 4) sum += (d[i] + d[i + 1] + d[i + 2]) / 3;
-  return sum / (d.length / 4);
-}"""
 
 
 async def shows(p: Any, box: str, luma: int) -> float | Seen:

@@ -37,14 +37,7 @@ PEAK_JS = """() => {
 
 
 @pytest.fixture
-def chromium() -> str:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian's chromium is not installed (scripts/test.sh installs it)")
-    return CHROMIUM
-
-
-@pytest.fixture
-async def served(tmp_path: Path, chromium: str) -> AsyncIterator[ServedApp]:
+async def served(tmp_path: Path, chromium_path: str) -> AsyncIterator[ServedApp]:
     async with served_app(tmp_path) as s:
         yield s
 
