@@ -11,7 +11,10 @@ own peers (rooms/edge_plane.py sends it):
 - `PeerCloseOut`: the peer is closed;
 - `SourcesOut`: the microphones the origin's plan mixes; those of this edge's peers are
   forwarded to the origin's relay address (`relay_to(<meeting><origin>, ..., sources=...)`),
-  undecoded; parked ones are not.
+  undecoded; parked ones are not. Its `video` (the plan's stream -> publisher, every node's):
+  this edge's viewers are given theirs (a plan of video only, applied to this node's plane),
+  the cameras of its peers watched elsewhere go to the origin on the same link (`videos`), and
+  the cameras its viewers want from elsewhere come from the origin (`video_from`).
 Its own peer gone (the plane's `PeerGone`) is reported to the origin (`PeerDown`, by RemoteRoom)
 like on one node. The origin's relay address comes from the Directory (NodeInfo.address); a
 new origin (failover: a new sender or epoch on the stream) is looked up again.
@@ -25,7 +28,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from mirp.errors import NotFound
-from mirp.media.plan import FeedKey
+from mirp.media.plan import PARTNER_SUFFIX, FeedKey, MixPlan
 from mirp.media.relay_format import Address
 from mirp.rooms import hop
 from mirp.rooms.shared_plane import ScopedPlane
@@ -51,7 +54,11 @@ class EdgeMedia:
         self.peers: dict[str, str] = {}  # participant -> the session id its peer belongs to
         self.listening: dict[str, FeedKey] = {}
         self.active: frozenset[str] = frozenset()  # the sources the origin's plan mixes
-        self.forwarded: tuple[frozenset[str], Address | None, int] = (frozenset(), None, 0)
+        self.video: dict[str, str] = {}  # the origin's plan's video: stream -> publisher
+        self.shown: dict[str, str] = {}  # its share for this edge's viewers, as applied
+        # what the link to the origin carries: microphones, cameras sent, cameras taken
+        self.forwarded: tuple[frozenset[str], frozenset[str], frozenset[str], Address | None,
+                              int] = (frozenset(), frozenset(), frozenset(), None, 0)
         # the origin is this node (it took the meeting over): its room's plane is this plane,
         # the peers here are its local peers, nothing is relayed in or out for them
         self.here = origin == node_id
@@ -107,8 +114,9 @@ class EdgeMedia:
             case hop.PeerCloseOut(node_id=node, participant_id=pid):
                 if node == self.node_id and pid in self.peers:
                     self.close(pid)
-            case hop.SourcesOut(sources=sources):
+            case hop.SourcesOut(sources=sources, video=video):
                 self.active = frozenset(sources)
+                self.video = dict(video)
                 self._forward()
 
     def origin_is(self, node_id: str, epoch: int) -> None:
@@ -149,15 +157,31 @@ class EdgeMedia:
 
     def _forward(self) -> None:
         """This edge's peers' microphones that the origin mixes go to the origin, no other."""
-        mine = frozenset() if self.here else self.active & self.peers.keys()
-        state = (mine, self.origin_address, self.epoch) if mine else (frozenset(), None, 0)
+        empty: frozenset[str] = frozenset()
+        mine, videos, video_from = empty, set(), set()
+        if not self.here:
+            mine = self.active & self.peers.keys()
+            shown: dict[str, str] = {}
+            for stream, publisher in self.video.items():
+                seen_here = stream.removesuffix(PARTNER_SUFFIX) in self.peers
+                if seen_here:
+                    shown[stream] = publisher
+                if publisher in self.peers and not seen_here:
+                    videos.add(publisher)
+                elif seen_here and publisher not in self.peers:
+                    video_from.add(publisher)
+            if shown != self.shown:  # this edge's viewers: the plan's video, theirs only
+                self.shown = shown
+                self.plane.apply(MixPlan.of(video=shown))
+        state = ((mine, frozenset(videos), frozenset(video_from), self.origin_address,
+                  self.epoch) if mine or videos or video_from else (empty, empty, empty, None, 0))
         if state == self.forwarded:
             return
         self.forwarded = state
         link = sources_link(self.meeting_id)
-        if mine and self.origin_address is not None:
-            self.plane.plane.relay_to(link, self.origin_address, [], self.epoch,
-                                      sources=sorted(mine))
+        if state[3] is not None:
+            self.plane.plane.relay_to(link, state[3], [], self.epoch, sources=sorted(mine),
+                                      videos=sorted(videos), video_from=sorted(video_from))
         else:
             self.plane.plane.relay_stop(link)
 
@@ -170,6 +194,7 @@ class EdgeMedia:
         self.peers.clear()
         self.listening.clear()
         self.active = frozenset()
+        self.video = {}
         self._changed()
 
 
