@@ -8,6 +8,7 @@ fans it out; the viewers decode the frames and read the counter."""
 from __future__ import annotations
 
 import time
+from itertools import pairwise
 from typing import Any
 
 import pytest
@@ -36,7 +37,7 @@ async def sees(viewer: VideoPeer, tag: int, what: str, since: float = 0.0) -> No
     def rising() -> Any:
         got = viewer.frames_of(tag, since)
         counters = [f.counter for f in got[-10:]]
-        ups = sum(1 for a, b in zip(counters, counters[1:], strict=False)
+        ups = sum(1 for a, b in pairwise(counters)
                   if (b - a) % 256 in range(1, 8))
         return (len(got) >= 10 and ups >= 8) or Seen(
             f"{len(got)} frames of tag {tag}, counters {counters}, "
