@@ -58,6 +58,9 @@ async def test_viewers_on_every_node_see_the_speaker_on_an_edge_and_follow_a_swi
     v1 = await camera(d1)
     v2 = await camera(d2, tag=2)
     v3 = await camera(d3, tag=3)
+    room = origin.registry.rooms["m1"].room
+    # the origin's Room knows which edge peers send a camera (the chair's view shows it)
+    assert room.participants["p_d2"].camera and not room.participants["p_d1"].camera
     await floor_to(chair, d2)
     await sees(v1, 2, "a viewer on the origin sees the speaker on edge A")
     await sees(v3, 2, "a viewer on edge B sees the speaker on edge A (through the origin)")

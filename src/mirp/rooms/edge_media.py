@@ -30,6 +30,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from mirp.errors import NotFound
 from mirp.media.plan import PARTNER_SUFFIX, FeedKey, MixPlan
 from mirp.media.relay_format import Address
+from mirp.media.sdp import offers_camera
 from mirp.rooms import hop
 from mirp.rooms.shared_plane import ScopedPlane
 
@@ -52,6 +53,7 @@ class EdgeMedia:
         self.address_of = address_of
         self.origin, self.origin_address, self.epoch = origin, origin_address, epoch
         self.peers: dict[str, str] = {}  # participant -> the session id its peer belongs to
+        self.cameras: set[str] = set()  # participants whose offer sends video (PeerUp says)
         self.listening: dict[str, FeedKey] = {}
         self.active: frozenset[str] = frozenset()  # the sources the origin's plan mixes
         self.video: dict[str, str] = {}  # the origin's plan's video: stream -> publisher
@@ -69,6 +71,10 @@ class EdgeMedia:
         answer = await self.plane.offer(participant_id, sdp)  # replaces an earlier peer
         self.listening.pop(participant_id, None)  # the plane dropped its listener with it
         self.peers[participant_id] = session_id
+        if offers_camera(sdp):
+            self.cameras.add(participant_id)
+        else:
+            self.cameras.discard(participant_id)
         self._changed()
         return answer
 
@@ -95,6 +101,7 @@ class EdgeMedia:
 
     def _forget(self, participant_id: str) -> bool:
         self.listening.pop(participant_id, None)
+        self.cameras.discard(participant_id)
         return self.peers.pop(participant_id, None) is not None
 
     # ---------------------------------------------------------------- the origin's plan

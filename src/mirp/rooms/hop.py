@@ -98,6 +98,7 @@ class PeerUp:
 
     participant_id: str
     session_id: str
+    camera: bool = False  # its offer sends video: the Room shows it (rooms/video_plan.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,7 +280,7 @@ def dump(message: Request | Reply | Out) -> str:
                     "sessions": [list(s) for s in message.sessions]}
         case PeerUp():
             body = {"op": "peer_up", "participant_id": message.participant_id,
-                    "session_id": message.session_id}
+                    "session_id": message.session_id, "camera": message.camera}
         case PeerDown():
             body = {"op": "peer_down", "participant_id": message.participant_id,
                     "session_id": message.session_id, "reason": message.reason}
@@ -370,7 +371,8 @@ def _from(d: Any) -> Request | Reply | Out:
                 return ResyncRequest(str(d["token"]),
                                      tuple((str(p), str(s)) for p, s in d["sessions"]))
             case "peer_up":
-                return PeerUp(str(d["participant_id"]), str(d["session_id"]))
+                return PeerUp(str(d["participant_id"]), str(d["session_id"]),
+                              bool(d.get("camera", False)))
             case "peer_down":
                 return PeerDown(str(d["participant_id"]), str(d["session_id"]),
                                 str(d["reason"]))
