@@ -103,3 +103,27 @@ async def test_a_node_without_viewers_of_a_camera_receives_none_of_it(
 
     await until(none_to_b, "the origin relays the camera on; edge B receives none of it",
                 within=30.0)
+
+
+async def test_a_speaker_on_an_edge_without_a_camera_stops_the_video_everywhere(
+        nodes: tuple[Node, Node, Node]) -> None:
+    origin, edge_a, _ = nodes
+    chair = await origin.enter("chair")
+    d1 = await origin.enter("d1")
+    d2 = await edge_a.enter("d2")
+    d4 = await edge_a.enter("d4")
+    v1 = await camera(d1)
+    await camera(chair)
+    await camera(d2, tag=2)
+    await camera(d4)  # no camera: takes the floor audio only
+    await floor_to(chair, d2)
+    await sees(v1, 2, "the viewer on the origin sees the speaker on edge A")
+    await floor_to(chair, d4)
+
+    async def stopped() -> Any:
+        o = (await origin.stats()).video
+        ok = o.get("publishers") == 0 and o.get("viewers_off") == 2
+        return ok or Seen(o)
+
+    await until(stopped, "the origin's viewers show nothing at once (not the old speaker)",
+                within=30.0)

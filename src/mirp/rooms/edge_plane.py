@@ -57,6 +57,7 @@ class EdgePlane(RoomPlane):
         self.links: dict[str, tuple[frozenset[FeedKey], frozenset[str], frozenset[str]]] = {}
         self.sources: frozenset[str] = frozenset()  # what the last plan mixes
         self.video: dict[str, str] = {}  # the last plan's video: stream -> publisher
+        self.cameras: set[str] = set()  # participants on edges whose peer sends a camera
 
     # ---------------------------------------------------------------- RoomPlane
     async def offer(self, peer_id: str, sdp: str) -> str:
@@ -102,11 +103,15 @@ class EdgePlane(RoomPlane):
         self._drop_listener(peer_id, edge)
 
     # ---------------------------------------------------------------- peers on edges
-    def peer_up(self, peer_id: str, edge: str, address: Address) -> None:
+    def peer_up(self, peer_id: str, edge: str, address: Address, camera: bool = False) -> None:
         """The edge's plane answered this participant's offer (in the room task, before the
         MediaLink counts the peer): its media goes to that edge from now on. A peer on this
         very node (an edge of the meeting that took it over) is a local one: same plane, same
-        name."""
+        name. `camera`: its offer sends video (without, it is shown to nobody off its edge)."""
+        if camera:
+            self.cameras.add(peer_id)
+        else:
+            self.cameras.discard(peer_id)
         if edge == self.here:
             if peer_id in self.where:
                 self._move(peer_id, None)  # closes the one elsewhere, not the one here
@@ -174,7 +179,7 @@ class EdgePlane(RoomPlane):
         viewers watch, and brings its cameras watched elsewhere (none of them: stopped)."""
         keys = frozenset(k for p, k in self.listening.items() if self.where.get(p) == edge)
         videos, video_from = set(), set()
-        for stream, publisher in self.video.items():
+        for stream, publisher in self._routed().items():
             seen_on = self.where.get(stream.removesuffix(PARTNER_SUFFIX))
             shown_on = self.where.get(publisher)
             if seen_on == edge and shown_on != edge:
@@ -198,8 +203,13 @@ class EdgePlane(RoomPlane):
         for edge in sorted(self.edges.keys() | self.links.keys()):
             self._relay(edge)
 
+    def _routed(self) -> dict[str, str]:
+        """The plan's video less the streams of a publisher on an edge without a camera: every
+        node stops their viewers at once, as one plane does for a peer it has no camera of."""
+        return {s: p for s, p in self.video.items() if p not in self.where or p in self.cameras}
+
     def _sources_out(self) -> hop.SourcesOut:
-        return hop.SourcesOut(tuple(sorted(self.sources)), tuple(sorted(self.video.items())))
+        return hop.SourcesOut(tuple(sorted(self.sources)), tuple(sorted(self._routed().items())))
 
     def _accept(self) -> None:
         """The microphones of peers on edges that the plan mixes arrive relayed."""

@@ -270,7 +270,7 @@ class RoomHost:
                         raise Unavailable(f"node {sender!r} has no relay address",
                                           {"reason": "edge"})
                     await runtime.peers.adopt(pid, stand_in,
-                                              lambda: plane.peer_up(pid, sender, address),
+                                              lambda: plane.peer_up(pid, sender, address, camera),
                                               camera=camera)
             case hop.PeerDown(participant_id=pid, reason=reason):
                 plane = self._edge_plane()
