@@ -15,6 +15,10 @@ once. RTCP from viewers never reaches a publisher as such: a NACK is answered fr
 own cache of the packets last sent to it (bounded by a token bucket); PLIs are coalesced, at most
 one per `pli_interval_s` per publisher whoever asks; a REMB with the bitrate cap goes to each
 publisher every second. So one bad receiver never makes the publisher send more to everyone.
+
+In a cluster a publisher may be on another node: its packets arrive through the relay
+(`set_remote`, `relayed`; media/video_relay.py) and go through the same loop, its keyframes are
+asked of that node; a local publisher another node watches is also handed to `relay`.
 """
 
 from __future__ import annotations

@@ -57,7 +57,8 @@ class EdgeMedia:
         self.listening: dict[str, FeedKey] = {}
         self.active: frozenset[str] = frozenset()  # the sources the origin's plan mixes
         self.video: dict[str, str] = {}  # the origin's plan's video: stream -> publisher
-        self.shown: dict[str, str] = {}  # its share for this edge's viewers, as applied
+        # its share for this edge's viewers, as applied (None: apply it again, whatever it is)
+        self.shown: dict[str, str] | None = None
         # what the link to the origin carries: microphones, cameras sent, cameras taken
         self.forwarded: tuple[frozenset[str], frozenset[str], frozenset[str], Address | None,
                               int] = (frozenset(), frozenset(), frozenset(), None, 0)
@@ -133,6 +134,8 @@ class EdgeMedia:
         moved = node_id != self.origin
         self.origin, self.epoch = node_id, epoch
         here, self.here = self.here, node_id == self.node_id
+        if here != self.here:  # the room's own plan here, or no more: ours to give again
+            self.shown = None
         if self.here and not here:  # the room next door mixes, encodes, accepts from now on
             self.listening.clear()
             self.plane.accept()
