@@ -46,6 +46,12 @@ async def sees(viewer: VideoPeer, tag: int, what: str, since: float = 0.0) -> No
     await until(rising, f"{viewer.name}: {what}", within=30.0)
 
 
+async def next_frame(viewer: VideoPeer, tag: int) -> None:
+    since = time.monotonic()
+    await until(lambda: bool(viewer.frames_of(tag, since)) or Seen(viewer.frames_seen[-1:]),
+                f"{viewer.name}: the next frame", within=10.0)
+
+
 async def test_viewers_on_every_node_see_the_speaker_on_an_edge_and_follow_a_switch(
         nodes: tuple[Node, Node, Node]) -> None:
     origin, edge_a, edge_b = nodes
@@ -127,3 +133,42 @@ async def test_a_speaker_on_an_edge_without_a_camera_stops_the_video_everywhere(
 
     await until(stopped, "the origin's viewers show nothing at once (not the old speaker)",
                 within=30.0)
+
+
+async def test_keyframe_requests_from_other_nodes_reach_the_publisher_coalesced(
+        nodes: tuple[Node, Node, Node]) -> None:
+    origin, edge_a, edge_b = nodes
+    chair = await origin.enter("chair")
+    d1 = await origin.enter("d1")
+    d2 = await edge_a.enter("d2")
+    d3 = await edge_b.enter("d3")
+    v1 = await camera(d1)
+    await camera(chair)
+    publisher = await camera(d2, tag=2)
+    v3 = await camera(d3)
+    await floor_to(chair, d2)
+    await sees(v1, 2, "the viewer on the origin sees the speaker on edge A")
+    await sees(v3, 2, "the viewer on edge B sees the speaker on edge A")
+    before = publisher.keyframe_requests
+    start, asks = time.monotonic(), 0
+    while time.monotonic() - start < 2.0:  # both viewers ask for a keyframe with every frame
+        for viewer in (v1, v3):
+            await viewer.video.receiver._send_rtcp_pli(viewer.video_rtp[-1].ssrc)
+        asks += 2
+        await next_frame(v1, 2)  # paced by the frames
+    elapsed = time.monotonic() - start
+
+    async def arrived() -> Any:
+        o, b = await origin.stats(), await edge_b.stats()
+        return (o.video["plis_from_viewers"] + b.video["plis_from_viewers"] >= asks
+                and o.relay.video_plis_in > 0) or Seen((o.video, b.video, o.relay))
+
+    await until(arrived, "the viewers' PLIs reached their nodes, and B's the origin")
+    got = publisher.keyframe_requests - before
+    limit = elapsed / 0.5 + 3  # one per pli_interval_s on the publisher's node, whoever asks
+    a = await edge_a.stats()
+    print(f"\n{asks} PLIs from viewers on two other nodes in {elapsed:.1f} s -> {got} keyframe "
+          f"requests to the publisher; relayed in at its node: {a.relay.video_plis_in}")
+    assert a.relay.video_plis_in > 0, a.relay  # they did cross to the publisher's node
+    assert 0 < got <= limit, (got, limit, asks)
+    await sees(v3, 2, "the viewers still see", since=time.monotonic())
