@@ -134,6 +134,16 @@ async def test_a_speaker_on_an_edge_without_a_camera_stops_the_video_everywhere(
     await until(stopped, "the origin's viewers show nothing at once (not the old speaker)",
                 within=30.0)
 
+    await d4.command(c.FloorWithdraw())  # d2 still holds the floor: shown again
+    await sees(v1, 2, "the speaker on edge A again", since=time.monotonic())
+    await floor_to(chair, d1)  # on the origin, without a camera: edge A's viewers stop too
+
+    async def stopped_on_a() -> Any:
+        a = (await edge_a.stats()).video
+        return a.get("viewers_off") == 2 or Seen(a)
+
+    await until(stopped_on_a, "edge A's viewers show nothing at once", within=30.0)
+
 
 async def test_keyframe_requests_from_other_nodes_reach_the_publisher_coalesced(
         nodes: tuple[Node, Node, Node]) -> None:

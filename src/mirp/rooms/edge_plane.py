@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping
 
 from mirp.media.plan import PARTNER_SUFFIX, FeedKey, MixPlan
 from mirp.media.relay_format import Address
+from mirp.media.sdp import offers_camera
 from mirp.rooms import hop
 from mirp.rooms.media_link import RoomPlane
 from mirp.rooms.shared_plane import ScopedPlane
@@ -57,11 +58,13 @@ class EdgePlane(RoomPlane):
         self.links: dict[str, tuple[frozenset[FeedKey], frozenset[str], frozenset[str]]] = {}
         self.sources: frozenset[str] = frozenset()  # what the last plan mixes
         self.video: dict[str, str] = {}  # the last plan's video: stream -> publisher
-        self.cameras: set[str] = set()  # participants on edges whose peer sends a camera
+        # participants whose last offer (here or on an edge) sends no camera: shown to nobody
+        self.no_camera: set[str] = set()
 
     # ---------------------------------------------------------------- RoomPlane
     async def offer(self, peer_id: str, sdp: str) -> str:
         self._move(peer_id, None)  # a local offer replaces a peer on an edge
+        self._camera(peer_id, offers_camera(sdp))  # applied with the plan's next video
         return await self.local.offer(peer_id, sdp)
 
     async def candidate(self, peer_id: str, candidate: Mapping[str, object] | None) -> None:
@@ -108,10 +111,7 @@ class EdgePlane(RoomPlane):
         MediaLink counts the peer): its media goes to that edge from now on. A peer on this
         very node (an edge of the meeting that took it over) is a local one: same plane, same
         name. `camera`: its offer sends video (without, it is shown to nobody off its edge)."""
-        if camera:
-            self.cameras.add(peer_id)
-        else:
-            self.cameras.discard(peer_id)
+        self._camera(peer_id, camera)
         if edge == self.here:
             if peer_id in self.where:
                 self._move(peer_id, None)  # closes the one elsewhere, not the one here
@@ -204,9 +204,16 @@ class EdgePlane(RoomPlane):
             self._relay(edge)
 
     def _routed(self) -> dict[str, str]:
-        """The plan's video less the streams of a publisher on an edge without a camera: every
-        node stops their viewers at once, as one plane does for a peer it has no camera of."""
-        return {s: p for s, p in self.video.items() if p not in self.where or p in self.cameras}
+        """The plan's video less the streams of a publisher without a camera: every node stops
+        their viewers at once, as one plane does for a peer it has no camera of (a peer whose
+        offer this plane never saw, made before the room was served to edges, is kept)."""
+        return {s: p for s, p in self.video.items() if p not in self.no_camera}
+
+    def _camera(self, peer_id: str, on: bool) -> None:
+        if on:
+            self.no_camera.discard(peer_id)
+        else:
+            self.no_camera.add(peer_id)
 
     def _sources_out(self) -> hop.SourcesOut:
         return hop.SourcesOut(tuple(sorted(self.sources)), tuple(sorted(self._routed().items())))
