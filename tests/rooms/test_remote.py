@@ -35,12 +35,14 @@ MESSAGES: list[hop.Request | hop.Reply | hop.Out] = [
     hop.CloseOut("s_1", 4409, "replaced"),
     hop.Resynced("t", (WELCOME,)),
     hop.PeerUp("p_d1", "s_1"),
+    hop.PeerUp("p_d1", "s_1", camera=True),
     hop.PeerDown("p_d1", "s_1", "ice failed"),
     hop.ListenOut("edge", "p_d1", FeedKey("fr", -12, "p_d2")),
     hop.ListenOut("edge", "p_d1", FeedKey("floor")),
     hop.ListenOut("edge", "p_d1", None),
     hop.PeerCloseOut("edge", "p_d1"),
     hop.SourcesOut(("p_d1", "p_fr1")),
+    hop.SourcesOut(("p_d1",), (("p_d2", "p_d1"), ("p_fr1#partner", "p_fr2"))),
 ]
 
 

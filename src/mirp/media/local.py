@@ -65,6 +65,8 @@ class LocalPlane:
         self.engine.relay = self.relay
         self.video = VideoForwarder(bitrate_cap=config.video_bitrate_cap or None,
                                     audio_delay=mixer_delay(self.engine.source_of))
+        self.video.relay = self.relay.video  # cameras watched on other nodes, both ways
+        self.relay.video.attach(self.video)
 
     async def start(self) -> None:
         await self.engine.start()
@@ -219,8 +221,9 @@ class LocalPlane:
         self.relay.relay_accept(keys, sources)
 
     def relay_to(self, link_id: str, address: Address, keys: Collection[FeedKey],
-                 epoch: int, sources: Collection[str] = ()) -> None:
-        self.relay.relay_to(link_id, address, keys, epoch, sources)
+                 epoch: int, sources: Collection[str] = (), videos: Collection[str] = (),
+                 video_from: Collection[str] = ()) -> None:
+        self.relay.relay_to(link_id, address, keys, epoch, sources, videos, video_from)
 
     def relay_stop(self, link_id: str) -> None:
         self.relay.relay_stop(link_id)

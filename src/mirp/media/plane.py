@@ -138,12 +138,15 @@ class MediaPlane(Protocol):
         ...
 
     def relay_to(self, link_id: str, address: Address, keys: Collection[FeedKey],
-                 epoch: int, sources: Collection[str] = ()) -> None:
+                 epoch: int, sources: Collection[str] = (), videos: Collection[str] = (),
+                 video_from: Collection[str] = ()) -> None:
         """Send to the plane at `address` (replaces the link's keys, sources, address and
         epoch). As an origin: each encoded packet of `keys`. As an edge: the Opus payloads of
         the local microphones `sources` (the active ones only: parked sources are not
-        forwarded). `epoch` (32-bit unsigned) is the meeting's lease epoch: a receiver drops a
-        feed's or a source's packets of an older epoch than the newest it has seen."""
+        forwarded). Either way: the video of the publishers `videos`; those of `video_from`
+        are taken from that plane (media/video_relay.py). `epoch` (32-bit unsigned) is the
+        meeting's lease epoch: a receiver drops a feed's or a source's packets of an older
+        epoch than the newest it has seen."""
         ...
 
     def relay_stop(self, link_id: str) -> None: ...

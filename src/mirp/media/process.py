@@ -312,10 +312,12 @@ class ProcessPlane:
         self._send(self._relay_accept)
 
     def relay_to(self, link_id: str, address: Address, keys: Collection[FeedKey],
-                 epoch: int, sources: Collection[str] = ()) -> None:
+                 epoch: int, sources: Collection[str] = (), videos: Collection[str] = (),
+                 video_from: Collection[str] = ()) -> None:
         check_epoch(epoch)
         link = wire.RelayTo(link_id, str(address[0]), int(address[1]),
-                            [wire.key_to_wire(k) for k in keys], epoch, [str(s) for s in sources])
+                            [wire.key_to_wire(k) for k in keys], epoch, [str(s) for s in sources],
+                            [str(v) for v in videos], [str(v) for v in video_from])
         self._relay_links[link_id] = link
         self._send(link)
 

@@ -49,11 +49,14 @@ from mirp.media.relay_format import (
     HEADER,
     MAGIC,
     MAX_DATAGRAM,
+    MAX_VIDEO_DATAGRAM,
     PTS_MASK,
     SEQ_MASK,
     SOURCE,
     SOURCE_ANNOUNCE,
     VERSION,
+    VIDEO,
+    VIDEO_PLI,
     Address,
     RelayFeedStats,
     RelayStats,
@@ -63,6 +66,7 @@ from mirp.media.relay_format import (
     now_us,
 )
 from mirp.media.relay_sources import SourceHost, SourceRelay
+from mirp.media.video_relay import VideoRelay
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +136,7 @@ class Relay:
         self._unknown = self._unwanted = self._malformed = 0
         self._hop_ms: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._sources = SourceRelay(engine, self._send)  # microphones, edge -> origin
+        self.video = VideoRelay(self._send)  # cameras, to the nodes watching them
 
     # ------------------------------------------------------------------ the engine's side
     def keys_out(self) -> frozenset[FeedKey]:
@@ -168,11 +173,16 @@ class Relay:
 
     # ------------------------------------------------------------------ out (origin)
     def relay_to(self, link_id: str, address: Address, keys: Collection[FeedKey],
-                 epoch: int, sources: Collection[str] = ()) -> None:
+                 epoch: int, sources: Collection[str] = (), videos: Collection[str] = (),
+                 video_from: Collection[str] = ()) -> None:
         """Send `keys` (as an origin) and the microphones `sources` (as an edge) to `address`
-        from now on (replaces this link's keys, sources, address and epoch; none: idle)."""
+        from now on (replaces this link's keys, sources, address and epoch; none: idle). The
+        cameras `videos` go there too; those of `video_from` come from there (accepted here,
+        keyframe requests sent there: media/video_relay.py)."""
         check_epoch(epoch)
         self._sources.link(link_id, (str(address[0]), int(address[1])), sources, int(epoch))
+        self.video.link(link_id, (str(address[0]), int(address[1])), int(epoch), videos,
+                        video_from)
         old = self._links.get(link_id)
         link = _Link((str(address[0]), int(address[1])), frozenset(keys), int(epoch))
         if old is not None and old.address == link.address and old.epoch == link.epoch:
@@ -182,6 +192,7 @@ class Relay:
 
     def relay_stop(self, link_id: str) -> None:
         self._sources.unlink(link_id)
+        self.video.unlink(link_id)
         if self._links.pop(link_id, None) is not None:
             self._recount()
 
@@ -240,14 +251,22 @@ class Relay:
 
     def received(self, data: bytes) -> None:
         """One datagram from an origin (the receiver's callback; tests call it directly)."""
-        if len(data) < HEADER.size or len(data) > MAX_DATAGRAM + HEADER.size:
+        if len(data) < HEADER.size or len(data) > MAX_VIDEO_DATAGRAM + HEADER.size:
             self._malformed += 1
             return
-        magic, version, kind, _, fid, epoch, seq, pts, sent_us = HEADER.unpack_from(data)
+        magic, version, kind, flags, fid, epoch, seq, pts, sent_us = HEADER.unpack_from(data)
         if magic != MAGIC or version != VERSION:
             self._malformed += 1
             return
-        if kind == ANNOUNCE:
+        if kind == VIDEO:  # the one kind bigger than an Opus packet
+            if not self.video.data(flags, fid, seq, pts, data[HEADER.size:]):
+                self._malformed += 1
+        elif len(data) > MAX_DATAGRAM + HEADER.size:
+            self._malformed += 1
+        elif kind == VIDEO_PLI:
+            if not self.video.pli(flags, data[HEADER.size:]):
+                self._malformed += 1
+        elif kind == ANNOUNCE:
             self._announced(fid, epoch, data[HEADER.size:])
         elif kind == DATA:
             self._data(fid, epoch, seq, pts, sent_us, data[HEADER.size:])
@@ -325,7 +344,10 @@ class Relay:
             return hops[min(len(hops) - 1, int(q * len(hops)))] if hops else 0.0
 
         sources_out, source_packets, source_fenced, sources_in = self._sources.stats()
+        video = self.video.counts
         return RelayStats(
+            video_out=video["out"], video_in=video["in"], video_unwanted=video["unwanted"],
+            video_plis_out=video["plis_out"], video_plis_in=video["plis_in"],
             sources_out=sources_out, sources_in=sources_in, source_packets_in=source_packets,
             source_fenced=source_fenced, listen=self._listen,
             feeds_in=tuple(
@@ -340,6 +362,7 @@ class Relay:
 
     def close(self) -> None:
         self._sources.close()
+        self.video.close()
         if self._transport is not None:
             self._transport.close()
             self._transport = None

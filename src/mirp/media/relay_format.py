@@ -1,8 +1,8 @@
 """The relay's datagram: its header, kinds and counters (media/relay.py, relay_sources.py).
 
 One definition of the wire format between media planes, read by both directions of the relay
-(docs/relay.md has the table): a 24-byte header, network byte order, then one Opus payload or
-an announce.
+(docs/relay.md has the table): a 24-byte header, network byte order, then one Opus payload, an
+announce, or a publisher's video RTP payload.
 """
 
 from __future__ import annotations
@@ -22,9 +22,16 @@ DATA = 1  # payload: one Opus packet of the feed
 ANNOUNCE = 2  # payload: the feed's key, JSON [channel, under_level_db, minus]
 SOURCE = 3  # edge -> origin: one Opus payload of a microphone (seq: its RTP sequence number)
 SOURCE_ANNOUNCE = 4  # payload: the source id, UTF-8
+# a publisher's video RTP, to a node with viewers of it (media/video_relay.py): feed = its SSRC,
+# seq = its RTP sequence number, pts = its RTP timestamp, the reserved byte = VIDEO_* flags;
+# payload: one byte n, the publisher id (n bytes UTF-8), then the RTP payload as received
+VIDEO = 5
+VIDEO_PLI = 6  # a keyframe wanted, towards the publisher's node; payload: the publisher id
+VIDEO_MARKER, VIDEO_H264, VIDEO_AT_ONCE = 1, 2, 4  # flags (VIDEO_AT_ONCE: on a PLI)
 HEADER = struct.Struct("!BBBBIIIII")  # magic, version, kind, 0, feed, epoch, seq, pts, sent_us
 ANNOUNCE_EVERY = 50  # packets (one second of a feed) between two announces of its id
 MAX_DATAGRAM = 1400  # an Opus packet of 20 ms is ~100-300 bytes; anything bigger is not ours
+MAX_VIDEO_DATAGRAM = 1600  # a video RTP payload (<= ~1200 bytes) with its publisher id
 LATENCY_WINDOW = 3000  # hop latency samples kept (a minute of one feed)
 PTS_MASK = SEQ_MASK = 0xFFFFFFFF
 FRAME_PTS = 960  # one tick at 48 kHz: rebased pts stay on the frame grid
@@ -82,6 +89,13 @@ class RelayStats:
     sources_in: int = 0  # source ids accepted
     source_packets_in: int = 0
     source_fenced: int = 0
+
+    # video, either way (media/video_relay.py)
+    video_out: int = 0  # video datagrams sent (one per packet per node watching)
+    video_in: int = 0  # video packets handed to this plane's forwarder
+    video_unwanted: int = 0  # video of a publisher not taken from relays here
+    video_plis_out: int = 0  # keyframe requests sent towards publishers' nodes
+    video_plis_in: int = 0
 
     def to_wire(self) -> dict[str, Any]:
         out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(self)

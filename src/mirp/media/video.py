@@ -15,6 +15,10 @@ once. RTCP from viewers never reaches a publisher as such: a NACK is answered fr
 own cache of the packets last sent to it (bounded by a token bucket); PLIs are coalesced, at most
 one per `pli_interval_s` per publisher whoever asks; a REMB with the bitrate cap goes to each
 publisher every second. So one bad receiver never makes the publisher send more to everyone.
+
+In a cluster a publisher may be on another node: its packets arrive through the relay
+(`set_remote`, `relayed`; media/video_relay.py) and go through the same loop, its keyframes are
+asked of that node; a local publisher another node watches is also handed to `relay`.
 """
 
 from __future__ import annotations
@@ -22,15 +26,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from aiortc import RTCRtpReceiver, RTCRtpSender
 
 from mirp.media import compat
 from mirp.media.track import FeedTrack
-from mirp.media.video_rtp import VP8, PacketCache, Rewriter, TokenBucket, keyframe_start, ntp_plus
+from mirp.media.video_rtp import (
+    H264,
+    VP8,
+    PacketCache,
+    Rewriter,
+    TokenBucket,
+    keyframe_start,
+    ntp_plus,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +66,16 @@ def mixer_delay(source_of: Callable[[str], Any]) -> AudioDelay:
     return delay
 
 
+class VideoOut(Protocol):
+    """Where the packets of publishers other nodes watch go (media/video_relay.py)."""
+
+    def wants(self, publisher_id: str) -> bool: ...
+
+    def send(self, publisher_id: str, packet: Any, codec: str) -> None: ...
+
+    def ask(self, publisher_id: str, at_once: bool) -> None: ...
+
+
 class IdleVideoTrack(FeedTrack):
     """A viewer's outbound video track: aiortc's sender task sleeps on it forever, since the
     forwarder writes this sender's RTP itself (media/track.py says why)."""
@@ -63,8 +85,8 @@ class IdleVideoTrack(FeedTrack):
 
 @dataclass(eq=False, slots=True)
 class _Publisher:
-    receiver: RTCRtpReceiver
-    tap: compat.VideoTap
+    receiver: RTCRtpReceiver | None  # None: on another node, its packets relayed here
+    tap: compat.VideoTap | None
     ssrc: int | None = None
     audio_delay_s: float = AUDIO_DELAY_S  # the last known hold of its voice in the mixer
     last_pli: float = -1e9
@@ -104,6 +126,7 @@ class VideoForwarder:
         self._index: dict[str, list[tuple[str, _Viewer]]] | None = None  # publisher -> viewers
         self._need_keyframe: set[str] = set()  # publishers some viewer waits on
         self._tasks: set[asyncio.Future[Any]] = set()
+        self.relay: VideoOut | None = None  # in a cluster: cameras other nodes watch go there
         self._stats = dict.fromkeys((
             "packets_in", "packets_sent", "packets_waiting", "packets_dropped", "plis_sent",
             "plis_from_viewers", "nacks_answered", "nacks_refused", "rembs_sent"), 0)
@@ -124,10 +147,41 @@ class VideoForwarder:
     def remove_publisher(self, publisher_id: str) -> None:
         pub = self._publishers.pop(publisher_id, None)
         if pub is not None:
-            pub.tap.detach()
+            if pub.tap is not None:
+                pub.tap.detach()
             self._need_keyframe.discard(publisher_id)
             for viewer_id, viewer in self._viewers.items():
                 self._aim(viewer_id, viewer)
+
+    def set_remote(self, publishers: Collection[str]) -> None:
+        """The publishers on other nodes whose packets the relay brings here (`relayed`): one
+        more source each, for the viewers of this node only (a local one of the same id wins)."""
+        changed = False
+        for pid in [p for p, pub in self._publishers.items()
+                    if pub.receiver is None and p not in publishers]:
+            del self._publishers[pid]
+            self._need_keyframe.discard(pid)
+            changed = True
+        for pid in publishers:
+            if pid not in self._publishers:
+                self._publishers[pid] = _Publisher(None, None, codecs={0: VP8, 1: H264})
+                changed = True
+        if changed:
+            for viewer_id, viewer in self._viewers.items():
+                self._aim(viewer_id, viewer)
+
+    def relayed(self, publisher_id: str, packet: Any) -> None:
+        """A relayed packet of a publisher on another node (media/video_relay.py)."""
+        pub = self._publishers.get(publisher_id)
+        if pub is not None and pub.receiver is None:
+            self._on_packet(publisher_id, packet)
+
+    def keyframe_asked(self, publisher_id: str, at_once: bool) -> None:
+        """Viewers on another node wait for this publisher's keyframe: asked of it as for the
+        viewers here (coalesced the same way; asked again until it comes)."""
+        if publisher_id in self._publishers:
+            self._need_keyframe.add(publisher_id)
+            self._ask_keyframe(publisher_id, force=at_once)
 
     def add_viewer(self, viewer_id: str, sender: RTCRtpSender, payload_type: int,
                    extension: bytes = b"", payload_types: Mapping[str, int] | None = None
@@ -193,12 +247,16 @@ class VideoForwarder:
         pub.ssrc = packet.ssrc
         pub.packets += 1
         viewers = (self._index if self._index is not None else self._routes()).get(publisher_id)
-        if not viewers:
+        relay = self.relay
+        if relay is not None and not relay.wants(publisher_id):
+            relay = None
+        if not viewers and relay is None:
             return
         stats = self._stats
         stats["packets_in"] += 1
         now = self.clock()
-        if self.bitrate_cap and now - pub.last_remb >= REMB_INTERVAL_S:
+        if (self.bitrate_cap and pub.receiver is not None
+                and now - pub.last_remb >= REMB_INTERVAL_S):
             pub.last_remb = now
             stats["rembs_sent"] += 1
             self._spawn(compat.send_remb(pub.receiver, self.bitrate_cap, packet.ssrc))
@@ -209,6 +267,11 @@ class VideoForwarder:
             self._need_keyframe.discard(publisher_id)
         elif publisher_id in self._need_keyframe:
             self._ask_keyframe(publisher_id)  # the first PLI (or its answer) may have been lost
+        if relay is not None:
+            relay.send(publisher_id, packet, codec)
+            if not viewers:
+                return
+        assert viewers is not None
         ntp: int | None = None
         for viewer_id, viewer in viewers:
             try:
@@ -259,6 +322,8 @@ class VideoForwarder:
         receives: a browser sends what it prefers of what was negotiated, VP8 or H.264)."""
         codec = pub.codecs.get(payload_type)
         if codec is None:
+            if pub.receiver is None:  # relayed: the datagram named its codec
+                return VP8
             pub.codecs = compat.receiver_codecs(pub.receiver)
             codec = pub.codecs.setdefault(payload_type, VP8)
         return codec
@@ -323,13 +388,18 @@ class VideoForwarder:
         """A PLI to the publisher, at most one per `pli_interval_s` (a viewer just switched to
         it: now, unless one went out in the last 50 ms)."""
         pub = self._publishers.get(publisher_id)
-        if pub is None or pub.ssrc is None:
+        if pub is None or (pub.ssrc is None and pub.receiver is not None):
             return  # asked again when its packets arrive (`_need_keyframe`)
         now = self.clock()
         if now - pub.last_pli < (0.05 if force else self.pli_interval_s):
             return
         pub.last_pli = now
         self._stats["plis_sent"] += 1
+        if pub.receiver is None:  # on another node: asked of it through the relay
+            if self.relay is not None:
+                self.relay.ask(publisher_id, force)
+            return
+        assert pub.ssrc is not None
         self._spawn(compat.request_keyframe(pub.receiver, pub.ssrc))
 
     def _spawn(self, aw: Awaitable[None]) -> None:
@@ -353,7 +423,8 @@ class VideoForwarder:
 
     def close(self) -> None:
         for pub in self._publishers.values():
-            pub.tap.detach()
+            if pub.tap is not None:
+                pub.tap.detach()
         self._publishers.clear()
         self._viewers.clear()
         for task in self._tasks:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import struct
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from mirp.media.plan import FeedKey, MixPlan
@@ -114,6 +114,8 @@ class RelayTo:
     keys: list[Any]  # [[channel, under_level_db, minus], ...]
     epoch: int
     sources: list[str]
+    videos: list[str] = field(default_factory=list)  # cameras sent there
+    video_from: list[str] = field(default_factory=list)  # cameras taken from there
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,7 +120,9 @@ class Worker:
             elif isinstance(message, wire.RelayTo):
                 plane.relay_to(str(message.link_id), (str(message.host), int(message.port)),
                                [wire.key_from_wire(k) for k in message.keys],
-                               int(message.epoch), [str(s) for s in message.sources])
+                               int(message.epoch), [str(s) for s in message.sources],
+                               [str(v) for v in message.videos],
+                               [str(v) for v in message.video_from])
             elif isinstance(message, wire.RelayStop):
                 plane.relay_stop(str(message.link_id))
             else:

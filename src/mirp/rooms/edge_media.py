@@ -11,7 +11,10 @@ own peers (rooms/edge_plane.py sends it):
 - `PeerCloseOut`: the peer is closed;
 - `SourcesOut`: the microphones the origin's plan mixes; those of this edge's peers are
   forwarded to the origin's relay address (`relay_to(<meeting><origin>, ..., sources=...)`),
-  undecoded; parked ones are not.
+  undecoded; parked ones are not. Its `video` (the plan's stream -> publisher, every node's):
+  this edge's viewers are given theirs (a plan of video only, applied to this node's plane),
+  the cameras of its peers watched elsewhere go to the origin on the same link (`videos`), and
+  the cameras its viewers want from elsewhere come from the origin (`video_from`).
 Its own peer gone (the plane's `PeerGone`) is reported to the origin (`PeerDown`, by RemoteRoom)
 like on one node. The origin's relay address comes from the Directory (NodeInfo.address); a
 new origin (failover: a new sender or epoch on the stream) is looked up again.
@@ -25,8 +28,9 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 
 from mirp.errors import NotFound
-from mirp.media.plan import FeedKey
+from mirp.media.plan import PARTNER_SUFFIX, FeedKey, MixPlan
 from mirp.media.relay_format import Address
+from mirp.media.sdp import offers_camera
 from mirp.rooms import hop
 from mirp.rooms.shared_plane import ScopedPlane
 
@@ -49,9 +53,15 @@ class EdgeMedia:
         self.address_of = address_of
         self.origin, self.origin_address, self.epoch = origin, origin_address, epoch
         self.peers: dict[str, str] = {}  # participant -> the session id its peer belongs to
+        self.cameras: set[str] = set()  # participants whose offer sends video (PeerUp says)
         self.listening: dict[str, FeedKey] = {}
         self.active: frozenset[str] = frozenset()  # the sources the origin's plan mixes
-        self.forwarded: tuple[frozenset[str], Address | None, int] = (frozenset(), None, 0)
+        self.video: dict[str, str] = {}  # the origin's plan's video: stream -> publisher
+        # its share for this edge's viewers, as applied (None: apply it again, whatever it is)
+        self.shown: dict[str, str] | None = None
+        # what the link to the origin carries: microphones, cameras sent, cameras taken
+        self.forwarded: tuple[frozenset[str], frozenset[str], frozenset[str], Address | None,
+                              int] = (frozenset(), frozenset(), frozenset(), None, 0)
         # the origin is this node (it took the meeting over): its room's plane is this plane,
         # the peers here are its local peers, nothing is relayed in or out for them
         self.here = origin == node_id
@@ -62,6 +72,10 @@ class EdgeMedia:
         answer = await self.plane.offer(participant_id, sdp)  # replaces an earlier peer
         self.listening.pop(participant_id, None)  # the plane dropped its listener with it
         self.peers[participant_id] = session_id
+        if offers_camera(sdp):
+            self.cameras.add(participant_id)
+        else:
+            self.cameras.discard(participant_id)
         self._changed()
         return answer
 
@@ -88,6 +102,7 @@ class EdgeMedia:
 
     def _forget(self, participant_id: str) -> bool:
         self.listening.pop(participant_id, None)
+        self.cameras.discard(participant_id)
         return self.peers.pop(participant_id, None) is not None
 
     # ---------------------------------------------------------------- the origin's plan
@@ -107,8 +122,9 @@ class EdgeMedia:
             case hop.PeerCloseOut(node_id=node, participant_id=pid):
                 if node == self.node_id and pid in self.peers:
                     self.close(pid)
-            case hop.SourcesOut(sources=sources):
+            case hop.SourcesOut(sources=sources, video=video):
                 self.active = frozenset(sources)
+                self.video = dict(video)
                 self._forward()
 
     def origin_is(self, node_id: str, epoch: int) -> None:
@@ -118,6 +134,8 @@ class EdgeMedia:
         moved = node_id != self.origin
         self.origin, self.epoch = node_id, epoch
         here, self.here = self.here, node_id == self.node_id
+        if here != self.here:  # the room's own plan here, or no more: ours to give again
+            self.shown = None
         if self.here and not here:  # the room next door mixes, encodes, accepts from now on
             self.listening.clear()
             self.plane.accept()
@@ -149,15 +167,31 @@ class EdgeMedia:
 
     def _forward(self) -> None:
         """This edge's peers' microphones that the origin mixes go to the origin, no other."""
-        mine = frozenset() if self.here else self.active & self.peers.keys()
-        state = (mine, self.origin_address, self.epoch) if mine else (frozenset(), None, 0)
+        empty: frozenset[str] = frozenset()
+        mine, videos, video_from = empty, set(), set()
+        if not self.here:
+            mine = self.active & self.peers.keys()
+            shown: dict[str, str] = {}
+            for stream, publisher in self.video.items():
+                seen_here = stream.removesuffix(PARTNER_SUFFIX) in self.peers
+                if seen_here:
+                    shown[stream] = publisher
+                if publisher in self.peers and not seen_here:
+                    videos.add(publisher)
+                elif seen_here and publisher not in self.peers:
+                    video_from.add(publisher)
+            if shown != self.shown:  # this edge's viewers: the plan's video, theirs only
+                self.shown = shown
+                self.plane.apply(MixPlan.of(video=shown))
+        state = ((mine, frozenset(videos), frozenset(video_from), self.origin_address,
+                  self.epoch) if mine or videos or video_from else (empty, empty, empty, None, 0))
         if state == self.forwarded:
             return
         self.forwarded = state
         link = sources_link(self.meeting_id)
-        if mine and self.origin_address is not None:
-            self.plane.plane.relay_to(link, self.origin_address, [], self.epoch,
-                                      sources=sorted(mine))
+        if state[3] is not None:
+            self.plane.plane.relay_to(link, state[3], [], self.epoch, sources=sorted(mine),
+                                      videos=sorted(videos), video_from=sorted(video_from))
         else:
             self.plane.plane.relay_stop(link)
 
@@ -170,6 +204,7 @@ class EdgeMedia:
         self.peers.clear()
         self.listening.clear()
         self.active = frozenset()
+        self.video = {}
         self._changed()
 
 

@@ -98,6 +98,7 @@ class PeerUp:
 
     participant_id: str
     session_id: str
+    camera: bool = False  # its offer sends video: the Room shows it (rooms/video_plan.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,9 +209,12 @@ class PeerCloseOut:
 @dataclass(frozen=True, slots=True)
 class SourcesOut:
     """The sources the origin's plan mixes now: each edge forwards those of its own peers to
-    the origin's relay address (parked ones are not forwarded)."""
+    the origin's relay address (parked ones are not forwarded). With the plan's video (stream
+    -> publisher, all nodes'): each edge sends its cameras watched elsewhere to the origin and
+    takes those its viewers want from it (rooms/edge_media.py)."""
 
     sources: tuple[str, ...]
+    video: tuple[tuple[str, str], ...] = ()
 
 
 Out = (EventOut | DirectOut | WelcomeOut | CloseOut | Resynced | ListenOut | PeerCloseOut
@@ -277,7 +281,7 @@ def dump(message: Request | Reply | Out) -> str:
                     "sessions": [list(s) for s in message.sessions]}
         case PeerUp():
             body = {"op": "peer_up", "participant_id": message.participant_id,
-                    "session_id": message.session_id}
+                    "session_id": message.session_id, "camera": message.camera}
         case PeerDown():
             body = {"op": "peer_down", "participant_id": message.participant_id,
                     "session_id": message.session_id, "reason": message.reason}
@@ -311,7 +315,8 @@ def dump(message: Request | Reply | Out) -> str:
             body = {"op": "peer_close", "node_id": message.node_id,
                     "participant_id": message.participant_id}
         case SourcesOut():
-            body = {"op": "sources", "sources": list(message.sources)}
+            body = {"op": "sources", "sources": list(message.sources),
+                    "video": [list(v) for v in message.video]}
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -367,7 +372,8 @@ def _from(d: Any) -> Request | Reply | Out:
                 return ResyncRequest(str(d["token"]),
                                      tuple((str(p), str(s)) for p, s in d["sessions"]))
             case "peer_up":
-                return PeerUp(str(d["participant_id"]), str(d["session_id"]))
+                return PeerUp(str(d["participant_id"]), str(d["session_id"]),
+                              bool(d.get("camera", False)))
             case "peer_down":
                 return PeerDown(str(d["participant_id"]), str(d["session_id"]),
                                 str(d["reason"]))
@@ -397,7 +403,8 @@ def _from(d: Any) -> Request | Reply | Out:
             case "peer_close":
                 return PeerCloseOut(str(d["node_id"]), str(d["participant_id"]))
             case "sources":
-                return SourcesOut(tuple(str(s) for s in d["sources"]))
+                return SourcesOut(tuple(str(s) for s in d["sources"]),
+                                  tuple((str(s), str(p)) for s, p in d.get("video", ())))
     except (ValueError, KeyError, TypeError, AttributeError, ValidationError) as exc:
         raise InvalidMessage(f"bad hop message: {exc}") from exc
     raise InvalidMessage(f"unknown hop message {d.get('op')!r}")

@@ -260,7 +260,7 @@ class RoomHost:
             case hop.ResyncRequest(token=token, sessions=sessions):
                 await self._adopt(sessions, sender)
                 await runtime.call(lambda room, now: self._resync(room, token, sessions, sender))
-            case hop.PeerUp(participant_id=pid, session_id=sid):
+            case hop.PeerUp(participant_id=pid, session_id=sid, camera=camera):
                 plane = self._edge_plane()
                 async with self._peer_order(sender):
                     stand_in = self._stand_in(sid, pid)
@@ -270,7 +270,8 @@ class RoomHost:
                         raise Unavailable(f"node {sender!r} has no relay address",
                                           {"reason": "edge"})
                     await runtime.peers.adopt(pid, stand_in,
-                                              lambda: plane.peer_up(pid, sender, address))
+                                              lambda: plane.peer_up(pid, sender, address, camera),
+                                              camera=camera)
             case hop.PeerDown(participant_id=pid, reason=reason):
                 plane = self._edge_plane()
 

@@ -96,10 +96,10 @@ class RoomPeers:
         return answer
 
     async def adopt(self, participant_id: str, session: Session,
-                    placed: Callable[[], None]) -> None:
+                    placed: Callable[[], None], *, camera: bool = False) -> None:
         """A peer set up on another node's media plane (an edge's, rooms/edge_plane.py) counts
         as this participant's peer, as one this room's plane answered; `placed` (in the task,
-        first) tells the room's plane where it is."""
+        first) tells the room's plane where it is; `camera`: its offer sends video."""
 
         def job(room: Room, now: float) -> None:
             if not self.sessions.is_current(participant_id, session):
@@ -107,7 +107,10 @@ class RoomPeers:
             self.actor.cancel(_reoffer(participant_id))
             placed()
             self.link.offer_done(participant_id, self.link.begin_offer(participant_id))
-            self.sync()
+            if self.after is not None:
+                self.after(room.camera(participant_id, camera, now))
+            else:
+                self.sync()
 
         await self.actor.call(job)
 

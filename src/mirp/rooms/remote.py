@@ -132,7 +132,8 @@ class RemoteRoom:
         answer = await media.offer(participant_id, session.id, sdp)
         try:
             async with self._peer_order:
-                await self._ask(hop.PeerUp(participant_id, session.id))
+                await self._ask(hop.PeerUp(participant_id, session.id,
+                                           participant_id in media.cameras))
         except BaseException as exc:
             media.close(participant_id, session.id)
             if not isinstance(exc, Conflict):  # the origin may have counted it before failing
@@ -349,7 +350,9 @@ class RemoteRoom:
         new origin refuses is closed, and its client told to offer again."""
         try:
             async with self._peer_order:
-                await self._ask(hop.PeerUp(participant_id, session_id))
+                await self._ask(hop.PeerUp(participant_id, session_id,
+                                           self.media is not None
+                                           and participant_id in self.media.cameras))
         except MirpError as exc:
             log.warning("room %s: the peer of %s not taken over: %s", self.meeting_id,
                         participant_id, exc.message)
