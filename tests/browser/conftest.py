@@ -143,6 +143,17 @@ class Api:
         return str(inv["join_url"])
 
 
+async def sign_in(page: Any, base: str, token: str, organizer: Any = None) -> None:
+    """The organizer's session put into the page's storage, from a page that never navigates by
+    itself. Not the login page: its script, run once the catalogues' top-level await is done
+    (which can be after `goto` returns, on a busy machine), sends a signed-in visitor on to the
+    meetings, a navigation that aborts the test's next `goto` (net::ERR_ABORTED)."""
+    await page.goto(f"{base}/help.html")
+    await page.wait_for_selector("main h1")
+    session = {"token": token} if organizer is None else {"token": token, "organizer": organizer}
+    await page.evaluate("s => localStorage.setItem('mirp.organizer', JSON.stringify(s))", session)
+
+
 @pytest.fixture
 def api(server: Server) -> Iterator[Api]:
     a = Api(server.base)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Api, join_all, until
+from .conftest import Api, join_all, sign_in, until
 from .test_pages import PHONE
 
 pytestmark = pytest.mark.browser
@@ -18,9 +18,7 @@ pytestmark = pytest.mark.browser
 async def test_booth_defaults_and_booths_nobody_is_invited_to(server, api: Api, launch):
     token = api.organizer()
     page = await launch()
-    await page.goto(f"{server.base}/index.html")
-    await page.evaluate("t => localStorage.setItem('mirp.organizer', JSON.stringify({token: t}))",
-                        token)
+    await sign_in(page, server.base, token)
     await page.goto(f"{server.base}/meeting.html")
     await page.wait_for_selector("#m-title")
     await page.fill("#m-title", "Order does not matter")

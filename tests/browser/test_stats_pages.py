@@ -14,6 +14,7 @@ import pytest
 from mirp.store.db import Database
 from tests.support import history
 
+from .conftest import sign_in
 from .test_pages import shoot
 
 pytestmark = pytest.mark.browser
@@ -44,9 +45,7 @@ async def _signed_in(launch: Any, server: Any, api: Any) -> Any:
     token = api.organizer("stats@example.org")
     me = api.http.get("/api/auth/me").json()
     page = await launch()
-    await page.goto(f"{server.base}/index.html")
-    await page.evaluate("a => localStorage.setItem('mirp.organizer', JSON.stringify(a))",
-                        {"token": token, "organizer": me})
+    await sign_in(page, server.base, token, me)
     return page
 
 
