@@ -22,13 +22,10 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 from mirp.webcast import fmp4
 from mirp.webcast.names import FLOOR, channel_name
-
-if TYPE_CHECKING:  # subtitles.py writes with this module's write_atomic
-    from mirp.webcast.subtitles import SubtitleTrack
 
 PACKET_SAMPLES = 960
 PLAYLIST = "index.m3u8"
@@ -65,6 +62,22 @@ def master_playlist(channels: Sequence[str], bandwidth: int = 48_000,
     lines.append(f'#EXT-X-STREAM-INF:BANDWIDTH={bandwidth},CODECS="opus",AUDIO="aud"{subs}')
     lines.append(f"{FLOOR}/{PLAYLIST}")
     return "\n".join(lines) + "\n"
+
+
+class Subtitles(Protocol):
+    """A channel's subtitles, carried by its rendition (webcast/subtitles.py `SubtitleTrack`,
+    which depends on this module, not the other way round): the rendition cuts and fills
+    them, the receiver anchors them to the audio and gives them captions."""
+
+    want_anchor: bool
+
+    def cut(self, index: int, start: int, duration: int) -> None: ...
+
+    def fill(self, name: str) -> None: ...
+
+    def anchor(self, wall: float, at: int) -> None: ...
+
+    def caption(self, text: str, start: float, end: float, floor: bool) -> None: ...
 
 
 class Segment(NamedTuple):
@@ -121,7 +134,7 @@ class Rendition:
     ended: bool = False
     retired: deque[str] = field(default_factory=deque)  # left the window, still on disk
     fresh: bool = True  # the next segment is this session's first
-    subtitles: SubtitleTrack | None = None  # cut with the audio, when the channel is captioned
+    subtitles: Subtitles | None = None  # cut with the audio, when the channel is captioned
 
     def __post_init__(self) -> None:
         previous = None
