@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, chromium_args
 from tests.integration.conftest import Harness
 from tests.support.factory import ServedApp, make_meeting, served_app, standard_meeting_body
 from tests.support.wait import Seen, until
@@ -50,23 +49,6 @@ async def harness(served: ServedApp) -> AsyncIterator[Harness]:
         yield h
     finally:
         await h.close()
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    errors: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=chromium_args(None))
-        # a phone's viewport: the page is meant for phones too
-        context = await browser.new_context(viewport={"width": 390, "height": 844})
-        p = await context.new_page()
-        p.on("pageerror", lambda e: errors.append(str(e)))
-        p.on("console", lambda m: "Content Security Policy" in m.text and errors.append(m.text))
-        yield p
-        await browser.close()
-    assert not errors, errors
 
 
 async def plays(page: Any, hz: float) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from tests.support.factory import ServedApp, make_meeting, standard_meeting_body
-from tests.webcast.test_page import page, served  # noqa: F401  (fixtures)
+from tests.webcast.test_page import served  # noqa: F401  (a fixture)
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.rtc]
 

@@ -24,7 +24,6 @@ from mirp.media.plan import FeedKey, MixPlan
 from mirp.media.relay import Relay
 from mirp.webcast.receiver import MeetingConfig, Receiver
 from mirp.webcast.subtitles import Said
-from tests.browser.conftest import CHROMIUM, chromium_args
 from tests.media.fake_fanout import FakeFanout
 from tests.support.audio import tone
 from tests.support.factory import ServedApp, make_meeting, served_app, standard_meeting_body
@@ -152,22 +151,6 @@ async def webcast(served: ServedApp) -> AsyncIterator[Webcast]:
             await task
         receiver.finish()
         await w.engine.close()
-
-
-@pytest.fixture
-async def page() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    errors: list[str] = []
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=CHROMIUM, args=chromium_args(None))
-        context = await browser.new_context(viewport={"width": 390, "height": 844})
-        p = await context.new_page()
-        p.on("pageerror", lambda e: errors.append(str(e)))
-        p.on("console", lambda m: "Content Security Policy" in m.text and errors.append(m.text))
-        yield p
-        await browser.close()
-    assert not errors, errors
 
 
 async def shows(page: Any, what: str, ok: Any) -> dict[str, Any]:
